@@ -1,0 +1,28 @@
+-- heartbeat.lua: renew one node's membership, expire dead members, report the live set.
+-- KEYS[1]  members zset (score = expiry in ms on the Redis clock)  (<prefix>routers|gateways)
+-- KEYS[2]  ring epoch key                                           (<prefix>ring:epoch)
+-- KEYS[3]  this node's info hash                                    (<prefix>node:{id})
+-- ARGV[1]  node id
+-- ARGV[2]  ttl in ms
+-- ARGV[3]  "1" to bump the epoch when the member set changes (routers), "0" otherwise
+-- ARGV[4..] field, value pairs stored in the info hash
+-- Reply:   {epoch, {live member ids, sorted}, {expired member ids}}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #expired > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+end
+local added = redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if #ARGV > 3 then
+    redis.call('HSET', KEYS[3], unpack(ARGV, 4))
+end
+redis.call('HSET', KEYS[3], 'last_seen_ms', now)
+redis.call('PEXPIRE', KEYS[3], ttl)
+if ARGV[3] == '1' and (added == 1 or #expired > 0) then
+    redis.call('INCR', KEYS[2])
+end
+local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+local live = redis.call('ZRANGE', KEYS[1], 0, -1)
+return {epoch, live, expired}

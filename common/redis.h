@@ -1,0 +1,63 @@
+/* One Redis connection that owns its own reconnection.
+ *
+ * bf_redis wraps a hiredis async context on whatever event loop the caller uses (the gateway
+ * attaches it to libuv, the router to libevent) through an attach function. States:
+ *
+ *   DOWN --start/tick--> CONNECTING --connected--> HANDSHAKE (AUTH, SELECT) --ok--> READY
+ *     ^                      |                          |                            |
+ *     +------ error, timeout or disconnect (retry after exponential backoff) --------+
+ *
+ * Every transition is logged. Reconnection needs no timer of its own: the owner calls
+ * bf_redis_tick() periodically (both daemons already run a 1 s-or-faster tick). on_ready runs
+ * each time the link becomes READY (resubscribe and reload scripts there); on_down each time a
+ * READY link is lost. Commands sent while not READY fail at once with BF_EDISCONNECTED; commands
+ * in flight when the link drops get their callback with a NULL reply. */
+#ifndef BF_REDIS_H
+#define BF_REDIS_H
+
+#include "config.h"
+
+#include <hiredis/async.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct bf_redis bf_redis;
+typedef int (*bf_redis_attach_fn)(redisAsyncContext *ac, void *loop);
+typedef void (*bf_redis_event_fn)(bf_redis *r, void *arg);
+
+typedef struct bf_redis_opts {
+    const bf_redis_url *url; /* copied */
+    const char *name;        /* for logs ("sub", "cmd"); copied */
+    bf_redis_attach_fn attach;
+    void *loop;
+    bf_redis_event_fn on_ready; /* may be NULL */
+    bf_redis_event_fn on_down;  /* may be NULL */
+    void *arg;
+    int connect_timeout_ms; /* 0: 3000 */
+} bf_redis_opts;
+
+/* Creates a link in state DOWN; nothing happens until bf_redis_tick. Caller frees with
+ * bf_redis_free, which must not be called from inside one of this link's callbacks. */
+bf_redis *bf_redis_new(const bf_redis_opts *o);
+void bf_redis_free(bf_redis *r);
+
+/* Drives reconnection (with backoff 100 ms doubling to 5 s, plus jitter) and connect timeouts. */
+void bf_redis_tick(bf_redis *r, uint64_t now_ms);
+
+bool bf_redis_ready(const bf_redis *r);
+/* Number of times the link has become READY after having been READY before. */
+uint64_t bf_redis_reconnects(const bf_redis *r);
+
+/* Sends a command; values must be passed as %s / %b arguments, never spliced. cb may be NULL.
+ * Returns 0, or BF_EDISCONNECTED (cb is then never called). */
+int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...);
+int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                     const size_t *argvlen);
+
+/* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
+void bf_redis_reset(bf_redis *r, const char *why);
+
+/* Monotonic milliseconds, shared by the daemons' ticks. */
+uint64_t bf_now_ms(void);
+
+#endif

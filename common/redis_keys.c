@@ -1,0 +1,30 @@
+#include "redis_keys.h"
+#include "err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *kind_names[] = {
+    [BF_KEY_SEQ] = "seq:",          [BF_KEY_FAN] = "fan:",
+    [BF_KEY_PUBLISH] = "publish:",  [BF_KEY_ROUTERS] = "routers",
+    [BF_KEY_GATEWAYS] = "gateways", [BF_KEY_RING_EPOCH] = "ring:epoch",
+    [BF_KEY_NODE] = "node:",        [BF_KEY_INBOX] = "inbox:",
+};
+
+int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)
+{
+    int n = snprintf(out, BF_KEY_MAX, "%s%s%s", prefix, kind_names[kind], arg ? arg : "");
+    return (n < 0 || n >= BF_KEY_MAX) ? BF_ERANGE : n;
+}
+
+int bf_key_publish_pattern(char *out, const char *prefix)
+{
+    return bf_key(out, prefix, BF_KEY_PUBLISH, "*");
+}
+
+const char *bf_key_strip(const char *subject, const char *prefix, bf_key_kind kind)
+{
+    size_t pl = strlen(prefix), kl = strlen(kind_names[kind]);
+    if (strncmp(subject, prefix, pl) || strncmp(subject + pl, kind_names[kind], kl)) return NULL;
+    return subject + pl + kl;
+}

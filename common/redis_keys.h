@@ -1,0 +1,43 @@
+/* The Redis key schema: every key and pub/sub subject name Belfry uses is built here and nowhere
+ * else. Names are "<prefix><kind>:<arg>" with the configurable prefix (default "belfry:").
+ *
+ *   seq:{channel}      string  the channel's last sequence number (INCR)
+ *   fan:{channel}      pubsub  fan-out envelopes to gateways (msgpack, see wire.h)
+ *   publish:{channel}  pubsub  application ingress: JSON {"event","data"} (at-most-once)
+ *   routers            zset    live routers: member = node id, score = expiry (ms, Redis clock)
+ *   gateways           zset    live gateways, same shape
+ *   ring:epoch         string  bumped atomically with every router membership change
+ *   node:{id}          hash    node info: kind, address, started_ms, pid, version
+ *   inbox:{node id}    pubsub  operations addressed to one router (msgpack, see wire.h)
+ */
+#ifndef BF_REDIS_KEYS_H
+#define BF_REDIS_KEYS_H
+
+#include <stddef.h>
+
+#define BF_PREFIX_MAX 64
+#define BF_KEY_MAX 320 /* prefix + longest kind + channel name, with room to spare */
+
+typedef enum {
+    BF_KEY_SEQ,
+    BF_KEY_FAN,
+    BF_KEY_PUBLISH,
+    BF_KEY_ROUTERS,
+    BF_KEY_GATEWAYS,
+    BF_KEY_RING_EPOCH,
+    BF_KEY_NODE,
+    BF_KEY_INBOX,
+} bf_key_kind;
+
+/* Writes the key for kind (with arg for kinds that take one; NULL otherwise) into out, which must
+ * hold BF_KEY_MAX bytes. Returns the length, or BF_ERANGE if it would not fit. */
+int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg);
+
+/* The psubscribe pattern matching every ingress subject: "<prefix>publish:*". Same contract. */
+int bf_key_publish_pattern(char *out, const char *prefix);
+
+/* If subject is "<prefix><kind>:<x>", returns a pointer to x inside subject (borrowed), else NULL.
+ */
+const char *bf_key_strip(const char *subject, const char *prefix, bf_key_kind kind);
+
+#endif

@@ -1,0 +1,61 @@
+/* One client WebSocket connection on the gateway.
+ *
+ * A bf_conn lives in the lws per-session storage of its wsi (lws allocates and frees it). It has a
+ * bounded send queue of frame references: bf_conn_enqueue never writes, it queues and asks lws
+ * for a WRITEABLE callback, where bf_conn_on_writeable writes exactly one frame. When the queue
+ * would exceed its message or byte limit the connection is marked for closing with 4008 ("slow
+ * consumer") instead of growing. Closing is also deferred to WRITEABLE, so a connection is never
+ * torn down from inside another connection's callback. */
+#ifndef BF_CONN_H
+#define BF_CONN_H
+
+#include "channel.h"
+#include "frame.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define BF_CLOSE_SLOW_CONSUMER 4008
+
+struct bf_hub_chan;
+
+typedef struct bf_conn_limits {
+    uint32_t max_msgs;
+    size_t max_bytes;
+} bf_conn_limits;
+
+typedef struct bf_conn {
+    struct lws *wsi;
+    struct bf_hub_chan *chan; /* owned by the hub; NULL when not joined */
+    struct bf_conn *prev, *next;
+    uint64_t id;
+    char *user_id; /* verified user id or NULL; owned */
+    bf_channel_type type;
+    bf_frame **q; /* ring buffer of references */
+    uint32_t qhead, qlen, qcap;
+    size_t qbytes;
+    char *rx; /* reassembly buffer for fragmented client messages; owned */
+    size_t rxlen;
+    uint16_t close_code;
+    const char *close_reason; /* static string */
+    bool rx_overflow;
+} bf_conn;
+
+/* Zeroes c and binds it to wsi. */
+void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id);
+/* Releases queued frames and buffers; the hub must already have dropped the connection. */
+void bf_conn_deinit(bf_conn *c);
+
+/* Queues a new reference to f. Returns 0; BF_EFULL when the limits would be exceeded, in which
+ * case the connection is scheduled to close with 4008 and f is not queued; BF_EDISCONNECTED when
+ * the connection is already closing. */
+int bf_conn_enqueue(bf_conn *c, bf_frame *f, const bf_conn_limits *lim);
+
+/* Schedules a close with code and reason (static string) after nothing more is written. */
+void bf_conn_close(bf_conn *c, uint16_t code, const char *reason);
+
+/* Handles LWS_CALLBACK_SERVER_WRITEABLE. Returns the value the lws callback must return
+ * (-1 closes the connection). Adds bytes written to *bytes_out. */
+int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out);
+
+#endif

@@ -1,0 +1,34 @@
+/* Refcounted outgoing frames.
+ *
+ * A fan-out message is copied once into a bf_frame with LWS_PRE bytes of headroom and then queued,
+ * by reference, on every connection that should get it. lws_write() writes the WebSocket header
+ * into the headroom; server frames are unmasked, so those bytes are identical for every socket and
+ * one buffer serves them all. */
+#ifndef BF_FRAME_H
+#define BF_FRAME_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bf_frame {
+    uint32_t refs;
+    uint32_t len;
+    unsigned char data[]; /* LWS_PRE headroom, then len payload bytes */
+} bf_frame;
+
+/* Copies payload into a new frame with one reference owned by the caller. Never NULL. */
+bf_frame *bf_frame_new(const void *payload, size_t len);
+static inline bf_frame *bf_frame_ref(bf_frame *f)
+{
+    f->refs++;
+    return f;
+}
+/* Drops one reference; frees the frame at zero. NULL is a no-op. */
+void bf_frame_unref(bf_frame *f);
+static inline unsigned char *bf_frame_payload(bf_frame *f)
+{
+    return f->data + LWS_PRE;
+}
+
+#endif

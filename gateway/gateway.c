@@ -1,0 +1,242 @@
+#include "gateway.h"
+#include "alloc.h"
+#include "err.h"
+#include "log.h"
+#include "redis_keys.h"
+#include "scripts.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static uint64_t wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static int attach_uv(redisAsyncContext *ac, void *loop)
+{
+    return redisLibuvAttach(ac, loop);
+}
+
+static void sub_ready(bf_redis *r, void *arg)
+{
+    (void)r;
+    bf_hub_on_ready(((bf_gateway *)arg)->hub);
+}
+
+static void sub_down(bf_redis *r, void *arg)
+{
+    (void)r;
+    bf_hub_on_down(((bf_gateway *)arg)->hub);
+}
+
+static void cmd_ready(bf_redis *r, void *arg)
+{
+    bf_gateway *gw = arg;
+    bf_scripts_load(r);
+    gw->next_heartbeat = 0; /* announce ourselves at once */
+}
+
+bool bf_gateway_ready(const bf_gateway *gw)
+{
+    return !gw->draining && bf_redis_ready(gw->sub) && bf_redis_ready(gw->cmd);
+}
+
+/* ---- heartbeat --------------------------------------------------------------------------- */
+
+static void heartbeat(bf_gateway *gw)
+{
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    char ttl[24], pid[24], started[24], conns[24], addr[300];
+    bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
+    snprintf(ttl, sizeof(ttl), "%lld", gw->cfg.heartbeat_ttl_ms);
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    snprintf(started, sizeof(started), "%llu", (unsigned long long)gw->started_wall_ms);
+    snprintf(conns, sizeof(conns), "%llu",
+             (unsigned long long)(gw->stats.connections[0] + gw->stats.connections[1] +
+                                  gw->stats.connections[2]));
+    snprintf(addr, sizeof(addr), "%s:%d", gw->cfg.listen.host, gw->cfg.listen.port);
+    const char *argv[] = {kmembers, kepoch,    knode,         gw->node_id, ttl,
+                          "0",      "kind",    "gateway",     "address",   addr,
+                          "pid",    pid,       "started_ms",  started,     "connections",
+                          conns,    "version", BELFRY_VERSION};
+    bf_script_call(gw->cmd, BF_SCRIPT_HEARTBEAT, NULL, NULL, 3, (int)(sizeof(argv) / sizeof(*argv)),
+                   argv, NULL);
+}
+
+/* ---- drain and stop ---------------------------------------------------------------------- */
+
+static void close_for_drain(bf_conn *c, void *arg)
+{
+    (void)arg;
+    bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY + 11 /* 1012 service restart */, "service restart");
+}
+
+static void stop(bf_gateway *gw)
+{
+    if (gw->stopping) return;
+    gw->stopping = true;
+    bf_info("stopping");
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
+    const char *argv[] = {kmembers, kepoch, knode, gw->node_id, "0"};
+    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    uv_timer_stop(&gw->tick);
+    uv_close((uv_handle_t *)&gw->tick, NULL);
+    uv_close((uv_handle_t *)&gw->sigint, NULL);
+    uv_close((uv_handle_t *)&gw->sigterm, NULL);
+    lws_context_destroy(gw->lws);
+    gw->lws = NULL;
+    /* the leave command above was queued; freeing the links flushes nothing, so give the
+     * loop no further work: hiredis closes its sockets and the loop ends */
+    bf_redis_free(gw->sub);
+    bf_redis_free(gw->cmd);
+    gw->sub = gw->cmd = NULL;
+}
+
+static void begin_drain(bf_gateway *gw, const char *why)
+{
+    if (gw->draining) {
+        stop(gw); /* second signal: stop now */
+        return;
+    }
+    gw->draining = true;
+    gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
+    bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
+            gw->cfg.drain_timeout_s);
+    bf_hub_foreach_conn(gw->hub, close_for_drain, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    begin_drain(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    bf_gateway *gw = t->data;
+    uint64_t now = bf_now_ms();
+    bf_redis_tick(gw->sub, now);
+    bf_redis_tick(gw->cmd, now);
+    if (gw->draining) {
+        uint64_t open =
+            gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+        if (open == 0 || now >= gw->drain_deadline) {
+            if (open) bf_warn("drain timeout with %llu connections open", (unsigned long long)open);
+            stop(gw);
+        }
+        return;
+    }
+    if (now >= gw->next_heartbeat && bf_redis_ready(gw->cmd)) {
+        heartbeat(gw);
+        gw->next_heartbeat = now + (uint64_t)gw->cfg.heartbeat_ms;
+    }
+}
+
+/* ---- start ------------------------------------------------------------------------------- */
+
+static void lws_log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') n--;
+    bf_log(level == LLL_ERR    ? BF_LOG_ERROR
+           : level == LLL_WARN ? BF_LOG_WARN
+                               : BF_LOG_DEBUG,
+           "lws: %.*s", (int)n, line);
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        bf_info("open-file limit %llu: capacity about %llu connections",
+                (unsigned long long)rl.rlim_cur,
+                (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0));
+}
+
+int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
+{
+    gw->loop = loop;
+    gw->started_ms = bf_now_ms();
+    gw->started_wall_ms = wall_ms();
+    raise_fd_limit();
+
+    bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
+    ro.name = "sub";
+    ro.on_ready = sub_ready;
+    ro.on_down = sub_down;
+    gw->sub = bf_redis_new(&ro);
+    ro.name = "cmd";
+    ro.on_ready = cmd_ready;
+    ro.on_down = NULL;
+    gw->cmd = bf_redis_new(&ro);
+    bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
+    gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim);
+
+    memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
+    gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
+
+    static lws_retry_bo_t retry;
+    retry.secs_since_valid_ping = (uint16_t)gw->cfg.ping_interval_s;
+    retry.secs_since_valid_hangup = (uint16_t)(gw->cfg.ping_interval_s + gw->cfg.ping_timeout_s);
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    void *foreign[1] = {loop};
+    info.port = gw->cfg.listen.port;
+    info.iface = strcmp(gw->cfg.listen.host, "0.0.0.0") ? gw->cfg.listen.host : NULL;
+    info.protocols = gw->protocols;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    info.foreign_loops = foreign;
+    info.user = gw;
+    info.retry_and_idle_policy = &retry;
+    info.timeout_secs = 10; /* handshake deadline */
+    info.max_http_header_data = 4096;
+    gw->lws = lws_create_context(&info);
+    if (!gw->lws) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)",
+                 gw->cfg.listen.host, gw->cfg.listen.port);
+        return BF_EIO;
+    }
+
+    uv_timer_init(loop, &gw->tick);
+    gw->tick.data = gw;
+    uv_timer_start(&gw->tick, on_tick, 0, 100);
+    uv_signal_init(loop, &gw->sigint);
+    uv_signal_init(loop, &gw->sigterm);
+    gw->sigint.data = gw->sigterm.data = gw;
+    uv_signal_start(&gw->sigint, on_signal, SIGINT);
+    uv_signal_start(&gw->sigterm, on_signal, SIGTERM);
+    bf_info("gateway %s listening on %s:%d (redis %s:%d, prefix %s)", gw->node_id,
+            gw->cfg.listen.host, gw->cfg.listen.port, gw->cfg.redis.host, gw->cfg.redis.port,
+            gw->cfg.redis_prefix);
+    return 0;
+}
+
+void bf_gateway_deinit(bf_gateway *gw)
+{
+    if (gw->lws) lws_context_destroy(gw->lws);
+    bf_redis_free(gw->sub);
+    bf_redis_free(gw->cmd);
+    bf_hub_free(gw->hub);
+    gw->lws = NULL;
+    gw->sub = gw->cmd = NULL;
+    gw->hub = NULL;
+}

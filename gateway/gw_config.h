@@ -1,0 +1,29 @@
+/* belfry-gateway configuration: one table drives flags, environment and --help. */
+#ifndef BF_GW_CONFIG_H
+#define BF_GW_CONFIG_H
+
+#include "config.h"
+
+#include <stdbool.h>
+
+typedef struct bf_gw_config {
+    bf_hostport listen;
+    bf_redis_url redis;
+    const char *node_id;
+    const char *redis_prefix;
+    const char *log_level;
+    const char *log_format;
+    long long max_message_bytes;
+    long long rx_buffer_bytes;
+    long long send_queue_messages;
+    long long send_queue_bytes;
+    long long ping_interval_s;
+    long long ping_timeout_s;
+    long long heartbeat_ms;
+    long long heartbeat_ttl_ms;
+    long long drain_timeout_s;
+} bf_gw_config;
+
+extern const bf_cfg_opt bf_gw_config_table[];
+
+#endif

@@ -1,0 +1,83 @@
+/* belfry-gateway: wires configuration, logging and the gateway onto one libuv loop. */
+#include "alloc.h"
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "redis_keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void random_id(char *out, size_t cap, const char *kind)
+{
+    unsigned char b[6];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(b, 1, sizeof(b), f) != sizeof(b)) {
+        unsigned long long x =
+            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
+        memcpy(b, &x, sizeof(b));
+    }
+    if (f) fclose(f);
+    snprintf(out, cap, "%s-%02x%02x%02x%02x%02x%02x", kind, b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+int main(int argc, char **argv)
+{
+    static bf_gateway gw;
+    char err[BF_ERR_LEN];
+    int rc = bf_config_parse(bf_gw_config_table, &gw.cfg, argc, argv, err, sizeof(err));
+    if (rc == BF_CFG_HELP) {
+        bf_config_usage(bf_gw_config_table, stdout, "belfry-gateway",
+                        "The Belfry WebSocket gateway: clients connect to ws://HOST:PORT/ws/"
+                        "{channel}; /healthz, /readyz and /metrics are served on the same port.");
+        return 0;
+    }
+    if (rc == BF_CFG_VERSION) {
+        printf("belfry-gateway %s\n", BELFRY_VERSION);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "belfry-gateway: %s\n", err);
+        return 2;
+    }
+    if (strlen(gw.cfg.redis_prefix) > BF_PREFIX_MAX) {
+        fprintf(stderr, "belfry-gateway: --redis-prefix: longer than %d bytes\n", BF_PREFIX_MAX);
+        return 2;
+    }
+    if (gw.cfg.listen.port == 0) {
+        fprintf(stderr, "belfry-gateway: --listen: port must be 1-65535\n");
+        return 2;
+    }
+    if (gw.cfg.node_id) {
+        if (!*gw.cfg.node_id || strlen(gw.cfg.node_id) > 64 || strchr(gw.cfg.node_id, '/')) {
+            fprintf(stderr, "belfry-gateway: --node-id: must be 1-64 bytes without '/'\n");
+            return 2;
+        }
+        snprintf(gw.node_id, sizeof(gw.node_id), "%s", gw.cfg.node_id);
+    } else {
+        random_id(gw.node_id, sizeof(gw.node_id), "gw");
+    }
+    bf_log_level lvl = BF_LOG_INFO;
+    bf_log_parse_level(gw.cfg.log_level, &lvl);
+    bf_log_init("gateway", lvl, !strcmp(gw.cfg.log_format, "json"));
+    srand((unsigned)(time(NULL) ^ getpid()));
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    if (bf_gateway_start(&gw, &loop, err, sizeof(err))) {
+        bf_error("%s", err);
+        bf_gateway_deinit(&gw);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    bf_gateway_deinit(&gw);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_loop_close(&loop);
+    bf_info("stopped");
+    return 0;
+}

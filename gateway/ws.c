@@ -1,0 +1,317 @@
+/* The lws protocol callback: WebSocket clients on /ws/{channel} and the plain HTTP routes
+ * (/healthz, /readyz, /metrics) on the same port. Upgrades are validated before they happen, in
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, so a bad request gets a real HTTP status and a JSON body. */
+#include "alloc.h"
+#include "channel.h"
+#include "err.h"
+#include "gateway.h"
+#include "log.h"
+#include "message.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WS_PATH "/ws/"
+
+static bf_gateway *gw_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- HTTP replies ------------------------------------------------------------------------ */
+
+/* Writes a complete response. Returns 0, or -1 if the headers could not be written. */
+static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const char *body,
+                      size_t len)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof(hdr) - 1;
+    if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    unsigned char *b = bf_malloc(LWS_PRE + len + 1);
+    memcpy(b + LWS_PRE, body, len);
+    int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    free(b);
+    return n < 0 ? -1 : 0;
+}
+
+static int http_error(struct lws *wsi, unsigned status, const char *code, const char *msg)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *body = json_dumps(j, JSON_COMPACT);
+    int rc = http_reply(wsi, status, "application/json", body, strlen(body));
+    free(body);
+    json_decref(j);
+    return rc;
+}
+
+/* ---- request parsing --------------------------------------------------------------------- */
+
+typedef struct ws_request {
+    char channel[BF_CHANNEL_MAX + 1];
+    bf_channel_type type;
+} ws_request;
+
+/* Validates a /ws/{channel}[?type=] request. On failure fills status/code/msg and returns -1. */
+static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, const char **code,
+                            char *msg, size_t msglen)
+{
+    char uri[512], typebuf[64];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    if (n < 0) {
+        *status = 400;
+        *code = "bad_channel";
+        snprintf(msg, msglen, "request path is too long (channel names are 1-%d bytes)",
+                 BF_CHANNEL_MAX);
+        return -1;
+    }
+    if (n <= (int)strlen(WS_PATH) - 1 || strncmp(uri, WS_PATH, strlen(WS_PATH))) {
+        *status = 404;
+        *code = "not_found";
+        snprintf(msg, msglen, "WebSocket endpoint is /ws/{channel}");
+        return -1;
+    }
+    const char *name = uri + strlen(WS_PATH);
+    const char *type = lws_get_urlarg_by_name(wsi, "type=", typebuf, sizeof(typebuf));
+    if (bf_channel_resolve(name, strlen(name), type, rq->channel, msg, msglen)) {
+        *status = 400;
+        *code = "bad_channel";
+        return -1;
+    }
+    rq->type = bf_channel_type_of(rq->channel);
+    return 0;
+}
+
+static int confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+    bf_gateway *gw = gw_of(wsi);
+    ws_request rq;
+    unsigned status = 0;
+    const char *code = NULL;
+    char msg[BF_ERR_LEN];
+    if (!upgrade || strcmp(upgrade, "websocket")) {
+        status = 400;
+        code = "bad_upgrade";
+        snprintf(msg, sizeof(msg), "only WebSocket upgrades are supported");
+    } else if (gw->draining) {
+        status = 503;
+        code = "draining";
+        snprintf(msg, sizeof(msg), "this gateway is shutting down; connect to another one");
+    } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) == 0) {
+        if (rq.type == BF_CH_PUBLIC) return 0;
+        status = 501;
+        code = "not_implemented";
+        snprintf(msg, sizeof(msg), "%s channels are not supported by this gateway yet",
+                 bf_channel_type_name(rq.type));
+    }
+    gw->stats.rejected_total++;
+    bf_debug("upgrade refused with %u: %s", status, msg);
+    http_error(wsi, status, code, msg);
+    return 1; /* > 0: the response is written, no upgrade */
+}
+
+/* ---- plain HTTP routes ------------------------------------------------------------------- */
+
+static int serve_metrics(struct lws *wsi, bf_gateway *gw)
+{
+    const bf_hub_stats *hs = bf_hub_stats_get(gw->hub);
+    char *b = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&b, &len);
+    fprintf(f, "# HELP belfry_gateway_connections Open client WebSocket connections.\n"
+               "# TYPE belfry_gateway_connections gauge\n");
+    for (int t = 0; t < 3; t++)
+        fprintf(f, "belfry_gateway_connections{type=\"%s\"} %llu\n",
+                bf_channel_type_name((bf_channel_type)t),
+                (unsigned long long)gw->stats.connections[t]);
+#define C(name, help, type, v)                                                                     \
+    fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",              \
+            (unsigned long long)(v))
+    C("belfry_gateway_channels", "Channels with at least one local connection.", "gauge",
+      hs->channels);
+    C("belfry_gateway_connections_accepted_total", "WebSocket upgrades accepted.", "counter",
+      gw->stats.accepted_total);
+    C("belfry_gateway_connections_rejected_total", "WebSocket upgrades refused.", "counter",
+      gw->stats.rejected_total);
+    C("belfry_gateway_messages_out_total", "Frames queued to client sockets.", "counter",
+      hs->messages_out);
+    C("belfry_gateway_bytes_out_total", "Payload bytes written to client sockets.", "counter",
+      gw->stats.bytes_out_total);
+    C("belfry_gateway_fanout_received_total", "Fan-out envelopes received from Redis.", "counter",
+      hs->fanout_in);
+    C("belfry_gateway_fanout_malformed_total", "Fan-out envelopes dropped as malformed.", "counter",
+      hs->fanout_bad);
+    C("belfry_gateway_client_messages_total", "Messages received from clients.", "counter",
+      gw->stats.client_messages_total);
+    C("belfry_gateway_client_errors_total", "Client messages answered with an error frame.",
+      "counter", gw->stats.client_errors_total);
+    C("belfry_gateway_slow_consumer_disconnects_total",
+      "Connections closed because their send queue overflowed.", "counter", hs->slow_consumers);
+    C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
+      "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
+    C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
+      bf_gateway_ready(gw) ? 1 : 0);
+#undef C
+    fclose(f);
+    int rc = http_reply(wsi, 200, "text/plain; version=0.0.4", b, len);
+    free(b);
+    return rc;
+}
+
+static int serve_http(struct lws *wsi, const char *path)
+{
+    bf_gateway *gw = gw_of(wsi);
+    int rc;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
+        rc = http_error(wsi, 405, "method_not_allowed", "only GET is served here");
+    } else if (!strcmp(path, "/healthz")) {
+        rc = http_reply(wsi, 200, "application/json", "{\"status\":\"ok\"}", 15);
+    } else if (!strcmp(path, "/readyz")) {
+        if (bf_gateway_ready(gw))
+            rc = http_reply(wsi, 200, "application/json", "{\"status\":\"ready\"}", 18);
+        else
+            rc = http_error(wsi, 503, "not_ready",
+                            gw->draining ? "draining" : "not connected to Redis");
+    } else if (!strcmp(path, "/metrics")) {
+        rc = serve_metrics(wsi, gw);
+    } else if (!strncmp(path, WS_PATH, strlen(WS_PATH))) {
+        rc = http_error(wsi, 426, "upgrade_required", "this endpoint needs a WebSocket upgrade");
+    } else {
+        rc = http_error(wsi, 404, "not_found", "no such route");
+    }
+    if (rc) return -1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- WebSocket connections --------------------------------------------------------------- */
+
+static void send_error(bf_gateway *gw, bf_conn *c, const char *code, const char *message)
+{
+    json_t *d = json_pack("{s:s,s:s}", "code", code, "message", message);
+    char *data = json_dumps(d, JSON_COMPACT);
+    size_t len;
+    char *frame = bf_message_render("error", data, 0, &len);
+    bf_frame *f = bf_frame_new(frame, len);
+    bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
+    bf_conn_enqueue(c, f, &lim);
+    bf_frame_unref(f);
+    free(frame);
+    free(data);
+    json_decref(d);
+    gw->stats.client_errors_total++;
+}
+
+/* Handles one complete client message. */
+static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
+{
+    gw->stats.client_messages_total++;
+    json_error_t jerr;
+    json_t *root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root || !json_is_object(root)) {
+        send_error(gw, c, "bad_json", "messages must be JSON objects");
+        json_decref(root);
+        return;
+    }
+    const char *event = json_string_value(json_object_get(root, "event"));
+    if (!event) {
+        send_error(gw, c, "bad_message", "missing \"event\" string");
+    } else if (!strcmp(event, "whisper")) {
+        send_error(gw, c, "whisper_forbidden",
+                   "whispers are not allowed on public channels (anyone can connect there)");
+    } else {
+        send_error(gw, c, "unknown_event", "unknown client event (supported: whisper)");
+    }
+    json_decref(root);
+}
+
+static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *in, size_t len)
+{
+    if (lws_frame_is_binary(wsi)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                         (unsigned char *)"binary frames are not supported", 31);
+        return -1;
+    }
+    size_t max = (size_t)gw->cfg.max_message_bytes;
+    bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+    if (first && final && !c->rxlen) {
+        if (len > max) goto too_big;
+        on_client_message(gw, c, in, len);
+        return 0;
+    }
+    if (c->rxlen + len > max) goto too_big;
+    c->rx = bf_realloc(c->rx, c->rxlen + len + 1);
+    memcpy(c->rx + c->rxlen, in, len);
+    c->rxlen += len;
+    if (final) {
+        on_client_message(gw, c, c->rx, c->rxlen);
+        free(c->rx);
+        c->rx = NULL;
+        c->rxlen = 0;
+    }
+    return 0;
+too_big:
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)"message too big",
+                     15);
+    return -1;
+}
+
+static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
+{
+    ws_request rq;
+    unsigned status;
+    const char *code;
+    char msg[BF_ERR_LEN];
+    memset(c, 0, sizeof(*c));
+    if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg))) return -1; /* checked */
+    bf_conn_init(c, wsi, ++gw->next_conn_id);
+    c->type = rq.type;
+    bf_hub_join(gw->hub, c, rq.channel);
+    gw->stats.connections[c->type]++;
+    gw->stats.accepted_total++;
+    bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
+    return 0;
+}
+
+static void on_closed(bf_gateway *gw, bf_conn *c)
+{
+    if (!c->wsi) return; /* never established */
+    bf_hub_leave(gw->hub, c);
+    bf_conn_deinit(c);
+    gw->stats.connections[c->type]--;
+    gw->stats.closed_total++;
+    c->wsi = NULL;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    bf_gateway *gw = gw_of(wsi);
+    bf_conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, in);
+    case LWS_CALLBACK_HTTP:
+        return serve_http(wsi, in ? in : "");
+    case LWS_CALLBACK_ESTABLISHED:
+        return on_established(wsi, gw, c);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(wsi, gw, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return bf_conn_on_writeable(c, &gw->stats.bytes_out_total);
+    case LWS_CALLBACK_CLOSED:
+        on_closed(gw, c);
+        return 0;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols bf_gw_protocols[] = {
+    {"belfry", callback, sizeof(bf_conn), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};

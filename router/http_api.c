@@ -1,0 +1,216 @@
+/* The router's HTTP API on evhttp:
+ *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
+ *   GET  /healthz /readyz       liveness, readiness (no key)
+ *   GET  /metrics               Prometheus text (no key)
+ * Every error carries {"error":{"code":"...","message":"..."}}. */
+#include "alloc.h"
+#include "channel.h"
+#include "err.h"
+#include "log.h"
+#include "message.h"
+#include "router.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void reply_json(struct evhttp_request *req, int status, const char *reason, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (body) evbuffer_add(b, body, strlen(body));
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    if (body) evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, status, reason, b);
+    evbuffer_free(b);
+}
+
+static void reply_error(bf_router *rt, struct evhttp_request *req, int status, const char *reason,
+                        const char *code, const char *msg)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *body = json_dumps(j, JSON_COMPACT);
+    rt->stats.http_errors++;
+    reply_json(req, status, reason, body);
+    free(body);
+    json_decref(j);
+}
+
+/* Constant-time comparison, so the key cannot be guessed byte by byte from timings. */
+static bool key_equal(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    unsigned char d = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < alen; i++) d |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
+    return d == 0;
+}
+
+/* Returns true if the request may use the API; otherwise replies 401. */
+static bool authorized(bf_router *rt, struct evhttp_request *req)
+{
+    if (!rt->cfg.api_key) return true; /* --insecure-no-api-key, warned about at start-up */
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h) {
+        reply_error(rt, req, 401, "Unauthorized", "unauthorized",
+                    "missing Authorization: Bearer <api key> header");
+        return false;
+    }
+    if (strncasecmp(h, "Bearer ", 7) || !key_equal(h + 7, strlen(h + 7), rt->cfg.api_key)) {
+        reply_error(rt, req, 401, "Unauthorized", "unauthorized", "wrong API key");
+        return false;
+    }
+    return true;
+}
+
+/* ---- POST /broadcast/{channel} ----------------------------------------------------------- */
+
+static void on_published(bf_router *rt, long long seq, const char *err, void *arg)
+{
+    struct evhttp_request *req = arg;
+    if (seq > 0) {
+        rt->stats.publishes_http++;
+        reply_json(req, 204, "No Content", NULL);
+    } else {
+        reply_error(rt, req, 503, "Service Unavailable", "redis_error", err);
+    }
+}
+
+static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const char *channel)
+{
+    char err[BF_ERR_LEN];
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed",
+                    "use POST /broadcast/{channel}");
+        return;
+    }
+    if (!authorized(rt, req)) return;
+    if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
+        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > (size_t)rt->cfg.max_message_bytes) {
+        snprintf(err, sizeof(err), "body is %zu bytes; the limit is %lld (--max-message-bytes)",
+                 len, rt->cfg.max_message_bytes);
+        reply_error(rt, req, 413, "Payload Too Large", "too_large", err);
+        return;
+    }
+    char *prefix;
+    size_t plen;
+    const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+    bf_msg_status st = bf_message_parse_publish(body, len, bf_channel_type_of(channel), &prefix,
+                                                &plen, err, sizeof(err));
+    if (st != BF_MSG_OK) {
+        const char *code = st == BF_MSG_BAD_JSON    ? "bad_json"
+                           : st == BF_MSG_BAD_EVENT ? "bad_event"
+                                                    : "bad_type";
+        reply_error(rt, req, 400, "Bad Request", code, err);
+        return;
+    }
+    if (bf_router_publish(rt, channel, prefix, plen, NULL, NULL, on_published, req))
+        reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
+                    "not connected to Redis; retry later");
+    free(prefix);
+}
+
+/* ---- health and metrics ------------------------------------------------------------------ */
+
+static void handle_metrics(bf_router *rt, struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    const bf_rt_stats *s = &rt->stats;
+    evbuffer_add_printf(b,
+                        "# HELP belfry_router_publishes_total Messages sequenced and fanned out.\n"
+                        "# TYPE belfry_router_publishes_total counter\n"
+                        "belfry_router_publishes_total{source=\"http\"} %llu\n"
+                        "belfry_router_publishes_total{source=\"redis\"} %llu\n",
+                        (unsigned long long)s->publishes_http,
+                        (unsigned long long)s->publishes_redis);
+#define C(name, help, type, v)                                                                     \
+    evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",  \
+                        (unsigned long long)(v))
+    C("belfry_router_publish_failures_total", "Publishes that Redis did not accept.", "counter",
+      s->publish_failures);
+    C("belfry_router_ingress_malformed_total", "Redis ingress messages dropped as malformed.",
+      "counter", s->ingress_malformed);
+    C("belfry_router_ingress_dropped_no_ring_total",
+      "Redis ingress messages dropped while this router had no ring.", "counter",
+      s->ingress_no_ring);
+    C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
+    C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
+      s->http_errors);
+    C("belfry_router_ring_epoch", "Ring epoch of the last membership snapshot.", "gauge",
+      bf_ring_epoch(rt->ring));
+    C("belfry_router_ring_members", "Live routers in the last membership snapshot.", "gauge",
+      bf_ring_size(rt->ring));
+    C("belfry_router_redis_reconnects_total", "Redis links re-established after a loss.", "counter",
+      bf_redis_reconnects(rt->sub) + bf_redis_reconnects(rt->cmd));
+    C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
+      bf_router_ready(rt) ? 1 : 0);
+#undef C
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+    bf_router *rt = arg;
+    rt->stats.http_requests++;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t plen = 0;
+    char *path = raw ? evhttp_uridecode(raw, 0, &plen) : NULL;
+    if (!path || strlen(path) != plen) {
+        reply_error(rt, req, 400, "Bad Request", "bad_path", "malformed request path");
+        free(path);
+        return;
+    }
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+    if (!strncmp(path, "/broadcast/", 11)) {
+        handle_broadcast(rt, req, path + 11);
+    } else if (!strcmp(path, "/broadcast")) {
+        reply_error(rt, req, 400, "Bad Request", "bad_channel",
+                    "missing channel: use POST /broadcast/{channel}");
+    } else if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz") || !strcmp(path, "/metrics")) {
+        if (!get) {
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+            reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
+        } else if (!strcmp(path, "/healthz")) {
+            reply_json(req, 200, "OK", "{\"status\":\"ok\"}");
+        } else if (!strcmp(path, "/readyz")) {
+            if (bf_router_ready(rt))
+                reply_json(req, 200, "OK", "{\"status\":\"ready\"}");
+            else
+                reply_error(rt, req, 503, "Service Unavailable", "not_ready",
+                            rt->stopping ? "stopping"
+                                         : "not connected to Redis or not in the ring yet");
+        } else {
+            handle_metrics(rt, req);
+        }
+    } else {
+        reply_error(rt, req, 404, "Not Found", "not_found", "no such route");
+    }
+    free(path);
+}
+
+void bf_router_http_init(bf_router *rt)
+{
+    evhttp_set_allowed_methods(rt->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    /* bodies up to the limit get our JSON 413; far larger ones are refused by libevent itself
+     * (its own 413) before they are read into memory */
+    evhttp_set_max_body_size(rt->http, (ev_ssize_t)rt->cfg.max_message_bytes + 65536);
+    evhttp_set_max_headers_size(rt->http, 16384);
+    evhttp_set_timeout(rt->http, 30);
+    evhttp_set_gencb(rt->http, route, rt);
+}

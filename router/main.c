@@ -1,0 +1,90 @@
+/* belfry-router: wires configuration, logging and the router onto one libevent base. */
+#include "err.h"
+#include "log.h"
+#include "redis_keys.h"
+#include "router.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void random_id(char *out, size_t cap)
+{
+    unsigned char b[6];
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (!f || fread(b, 1, sizeof(b), f) != sizeof(b)) {
+        unsigned long long x =
+            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
+        memcpy(b, &x, sizeof(b));
+    }
+    if (f) fclose(f);
+    snprintf(out, cap, "rt-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+int main(int argc, char **argv)
+{
+    static bf_router rt;
+    char err[BF_ERR_LEN];
+    int rc = bf_config_parse(bf_rt_config_table, &rt.cfg, argc, argv, err, sizeof(err));
+    if (rc == BF_CFG_HELP) {
+        bf_config_usage(bf_rt_config_table, stdout, "belfry-router",
+                        "The Belfry router: owns channels (consistent hashing over live routers), "
+                        "sequences publishes and serves the HTTP API (POST /broadcast/{channel}).");
+        return 0;
+    }
+    if (rc == BF_CFG_VERSION) {
+        printf("belfry-router %s\n", BELFRY_VERSION);
+        return 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "belfry-router: %s\n", err);
+        return 2;
+    }
+    if (strlen(rt.cfg.redis_prefix) > BF_PREFIX_MAX) {
+        fprintf(stderr, "belfry-router: --redis-prefix: longer than %d bytes\n", BF_PREFIX_MAX);
+        return 2;
+    }
+    if (rt.cfg.listen.port == 0) {
+        fprintf(stderr, "belfry-router: --listen: port must be 1-65535\n");
+        return 2;
+    }
+    if (rt.cfg.api_key && !*rt.cfg.api_key) rt.cfg.api_key = NULL;
+    if (!rt.cfg.api_key && !rt.cfg.insecure_no_api_key) {
+        fprintf(stderr, "belfry-router: --api-key: required (or BELFRY_API_KEY); use "
+                        "--insecure-no-api-key only for local development\n");
+        return 2;
+    }
+    if (rt.cfg.node_id) {
+        if (!*rt.cfg.node_id || strlen(rt.cfg.node_id) > 64 || strchr(rt.cfg.node_id, '/')) {
+            fprintf(stderr, "belfry-router: --node-id: must be 1-64 bytes without '/'\n");
+            return 2;
+        }
+        snprintf(rt.node_id, sizeof(rt.node_id), "%s", rt.cfg.node_id);
+    } else {
+        random_id(rt.node_id, sizeof(rt.node_id));
+    }
+    bf_log_level lvl = BF_LOG_INFO;
+    bf_log_parse_level(rt.cfg.log_level, &lvl);
+    bf_log_init("router", lvl, !strcmp(rt.cfg.log_format, "json"));
+    srand((unsigned)(time(NULL) ^ getpid()));
+    if (!rt.cfg.api_key)
+        bf_warn("INSECURE: --insecure-no-api-key: anyone who can reach %s:%d can publish. "
+                "Never use this in production.",
+                rt.cfg.listen.host, rt.cfg.listen.port);
+
+    struct event_base *base = event_base_new();
+    if (bf_router_start(&rt, base, err, sizeof(err))) {
+        bf_error("%s", err);
+        bf_router_deinit(&rt);
+        event_base_free(base);
+        return 1;
+    }
+    event_base_dispatch(base);
+    bf_router_deinit(&rt);
+    event_base_free(base);
+    bf_info("stopped");
+    return 0;
+}

@@ -1,0 +1,312 @@
+#include "router.h"
+#include "alloc.h"
+#include "channel.h"
+#include "err.h"
+#include "log.h"
+#include "message.h"
+#include "redis_keys.h"
+#include "scripts.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static int attach_event(redisAsyncContext *ac, void *base)
+{
+    return redisLibeventAttach(ac, base);
+}
+
+bool bf_router_ready(const bf_router *rt)
+{
+    return !rt->stopping && bf_redis_ready(rt->sub) && bf_redis_ready(rt->cmd) && rt->in_ring;
+}
+
+bool bf_router_owns(const bf_router *rt, const char *channel)
+{
+    const char *o = bf_ring_owner(rt->ring, channel, strlen(channel));
+    return o && !strcmp(o, rt->node_id);
+}
+
+/* ---- publishing -------------------------------------------------------------------------- */
+
+typedef struct pub_ctx {
+    bf_router *rt;
+    bf_publish_cb cb;
+    void *arg;
+} pub_ctx;
+
+static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    pub_ctx *pc = priv;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        if (pc->cb) pc->cb(pc->rt, r->integer, NULL, pc->arg);
+    } else {
+        const char *e = !r                             ? "redis connection lost"
+                        : r->type == REDIS_REPLY_ERROR ? r->str
+                                                       : "unexpected reply from publish script";
+        pc->rt->stats.publish_failures++;
+        bf_warn("publish failed: %s", e);
+        if (pc->cb) pc->cb(pc->rt, 0, e, pc->arg);
+    }
+    free(pc);
+}
+
+int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
+                      const char *exclude_conn, const char *exclude_user, bf_publish_cb cb,
+                      void *arg)
+{
+    char kseq[BF_KEY_MAX], kfan[BF_KEY_MAX];
+    bf_key(kseq, rt->cfg.redis_prefix, BF_KEY_SEQ, channel);
+    bf_key(kfan, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
+    const char *argv[] = {kseq,
+                          kfan,
+                          channel,
+                          prefix,
+                          exclude_conn ? exclude_conn : "",
+                          exclude_user ? exclude_user : ""};
+    size_t lens[] = {strlen(kseq), strlen(kfan),    strlen(channel),
+                     prefix_len,   strlen(argv[4]), strlen(argv[5])};
+    pub_ctx *pc = bf_malloc(sizeof(*pc));
+    pc->rt = rt;
+    pc->cb = cb;
+    pc->arg = arg;
+    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 2, 6, argv, lens);
+    if (rc) free(pc);
+    return rc;
+}
+
+/* ---- Redis ingress: PUBLISH <prefix>publish:{channel} ------------------------------------- */
+
+static void ingress_drop(bf_router *rt, const char *channel, const char *why)
+{
+    rt->stats.ingress_malformed++;
+    /* logged once per power of two: a flood cannot flood the log */
+    uint64_t n = rt->stats.ingress_malformed;
+    if ((n & (n - 1)) == 0)
+        bf_warn("dropped Redis ingress message on '%.64s': %s (%llu dropped so far)", channel, why,
+                (unsigned long long)n);
+}
+
+static void on_ingress(bf_router *rt, const char *subject, const char *payload, size_t len)
+{
+    const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH);
+    char err[BF_ERR_LEN];
+    if (!channel || bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
+        ingress_drop(rt, channel ? channel : subject, "invalid channel name");
+        return;
+    }
+    if (bf_ring_size(rt->ring) == 0 || !rt->in_ring) {
+        rt->stats.ingress_no_ring++;
+        return;
+    }
+    if (!bf_router_owns(rt, channel)) {
+        rt->stats.ingress_not_owner++;
+        return;
+    }
+    if (len > (size_t)rt->cfg.max_message_bytes) {
+        ingress_drop(rt, channel, "payload over --max-message-bytes");
+        return;
+    }
+    char *prefix;
+    size_t plen;
+    if (bf_message_parse_publish(payload, len, bf_channel_type_of(channel), &prefix, &plen, err,
+                                 sizeof(err)) != BF_MSG_OK) {
+        ingress_drop(rt, channel, err);
+        return;
+    }
+    if (bf_router_publish(rt, channel, prefix, plen, NULL, NULL, NULL, NULL) == 0)
+        rt->stats.publishes_redis++;
+    else
+        rt->stats.publish_failures++;
+    free(prefix);
+}
+
+static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4) return;
+    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "pmessage")) return;
+    if (r->element[2]->type != REDIS_REPLY_STRING || r->element[3]->type != REDIS_REPLY_STRING)
+        return;
+    on_ingress(rt, r->element[2]->str, r->element[3]->str, (size_t)r->element[3]->len);
+}
+
+static void sub_ready(bf_redis *r, void *arg)
+{
+    bf_router *rt = arg;
+    char pat[BF_KEY_MAX];
+    bf_key_publish_pattern(pat, rt->cfg.redis_prefix);
+    bf_redis_cmd(r, on_sub_reply, rt, "PSUBSCRIBE %s", pat);
+}
+
+/* ---- membership -------------------------------------------------------------------------- */
+
+static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR) bf_warn("heartbeat failed: %s", r->str);
+        return;
+    }
+    uint64_t epoch = (uint64_t)r->element[0]->integer;
+    redisReply *live = r->element[1];
+    size_t n = live->elements;
+    bool same = epoch == bf_ring_epoch(rt->ring) && n == bf_ring_size(rt->ring);
+    for (size_t i = 0; same && i < n; i++)
+        same = live->element[i]->type == REDIS_REPLY_STRING &&
+               !strcmp(live->element[i]->str, bf_ring_member(rt->ring, i));
+    if (same) return;
+    const char **ids = bf_calloc(n ? n : 1, sizeof(char *));
+    size_t m = 0;
+    bool self = false;
+    char list[1024] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (live->element[i]->type != REDIS_REPLY_STRING) continue;
+        ids[m++] = live->element[i]->str;
+        self |= !strcmp(live->element[i]->str, rt->node_id);
+        if (off < sizeof(list) - 1)
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? "," : "",
+                                    live->element[i]->str);
+    }
+    bf_ring_set(rt->ring, ids, m, epoch);
+    free(ids);
+    rt->in_ring = self;
+    bf_info("ring epoch %llu: %zu router(s) [%s]%s", (unsigned long long)epoch, m, list,
+            self ? "" : " (this router is not a member yet)");
+}
+
+static void heartbeat(bf_router *rt)
+{
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    char ttl[24], pid[24], started[24], addr[300];
+    bf_key(kmembers, rt->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
+    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    bf_key(knode, rt->cfg.redis_prefix, BF_KEY_NODE, rt->node_id);
+    snprintf(ttl, sizeof(ttl), "%lld", rt->cfg.heartbeat_ttl_ms);
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    snprintf(started, sizeof(started), "%llu", (unsigned long long)rt->started_wall_ms);
+    snprintf(addr, sizeof(addr), "%s:%d", rt->cfg.listen.host, rt->cfg.listen.port);
+    const char *argv[] = {kmembers,     kepoch,   knode,     rt->node_id,   ttl,   "1",
+                          "kind",       "router", "address", addr,          "pid", pid,
+                          "started_ms", started,  "version", BELFRY_VERSION};
+    bf_script_call(rt->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, rt, 3,
+                   (int)(sizeof(argv) / sizeof(*argv)), argv, NULL);
+}
+
+static void cmd_ready(bf_redis *r, void *arg)
+{
+    bf_router *rt = arg;
+    bf_scripts_load(r);
+    rt->next_heartbeat = 0;
+}
+
+static void cmd_down(bf_redis *r, void *arg)
+{
+    (void)r;
+    bf_router *rt = arg;
+    rt->in_ring = false; /* we cannot know the membership while cut off */
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+static void stop(bf_router *rt, const char *why)
+{
+    if (rt->stopping) return;
+    rt->stopping = true;
+    bf_info("%s: leaving the ring and stopping", why);
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    bf_key(kmembers, rt->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
+    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    bf_key(knode, rt->cfg.redis_prefix, BF_KEY_NODE, rt->node_id);
+    const char *argv[] = {kmembers, kepoch, knode, rt->node_id, "1"};
+    bf_script_call(rt->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    /* give the leave command a moment to be written, then end the loop */
+    struct timeval tv = {0, 200000};
+    event_base_loopexit(rt->base, &tv);
+}
+
+static void on_signal(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    stop(arg, fd == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bf_router *rt = arg;
+    uint64_t now = bf_now_ms();
+    bf_redis_tick(rt->sub, now);
+    bf_redis_tick(rt->cmd, now);
+    if (!rt->stopping && now >= rt->next_heartbeat && bf_redis_ready(rt->cmd)) {
+        heartbeat(rt);
+        rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
+    }
+}
+
+int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
+{
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    rt->started_wall_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    rt->base = base;
+    rt->ring = bf_ring_new();
+    bf_redis_opts ro = {.url = &rt->cfg.redis, .attach = attach_event, .loop = base, .arg = rt};
+    ro.name = "sub";
+    ro.on_ready = sub_ready;
+    rt->sub = bf_redis_new(&ro);
+    ro.name = "cmd";
+    ro.on_ready = cmd_ready;
+    ro.on_down = cmd_down;
+    rt->cmd = bf_redis_new(&ro);
+
+    rt->http = evhttp_new(base);
+    if (evhttp_bind_socket(rt->http, rt->cfg.listen.host, (ev_uint16_t)rt->cfg.listen.port)) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)",
+                 rt->cfg.listen.host, rt->cfg.listen.port);
+        return BF_EIO;
+    }
+    bf_router_http_init(rt);
+
+    struct timeval tv = {0, 100000};
+    rt->tick = event_new(base, -1, EV_PERSIST, on_tick, rt);
+    event_add(rt->tick, &tv);
+    event_active(rt->tick, 0, 0);
+    rt->sigint = evsignal_new(base, SIGINT, on_signal, rt);
+    rt->sigterm = evsignal_new(base, SIGTERM, on_signal, rt);
+    event_add(rt->sigint, NULL);
+    event_add(rt->sigterm, NULL);
+    bf_info("router %s listening on %s:%d (redis %s:%d, prefix %s)", rt->node_id,
+            rt->cfg.listen.host, rt->cfg.listen.port, rt->cfg.redis.host, rt->cfg.redis.port,
+            rt->cfg.redis_prefix);
+    return 0;
+}
+
+void bf_router_deinit(bf_router *rt)
+{
+    if (rt->tick) event_free(rt->tick);
+    if (rt->sigint) event_free(rt->sigint);
+    if (rt->sigterm) event_free(rt->sigterm);
+    if (rt->http) evhttp_free(rt->http);
+    bf_redis_free(rt->sub);
+    bf_redis_free(rt->cmd);
+    bf_ring_free(rt->ring);
+    memset(&rt->stats, 0, sizeof(rt->stats));
+    rt->tick = rt->sigint = rt->sigterm = NULL;
+    rt->http = NULL;
+    rt->sub = rt->cmd = NULL;
+    rt->ring = NULL;
+}

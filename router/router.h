@@ -1,0 +1,61 @@
+/* The router process: one libevent base carrying evhttp and two Redis links.
+ *
+ *   HTTP POST /broadcast/{ch} --> publish script (seq + fan-out, atomic) --> gateways
+ *   Redis PUBLISH publish:{ch} --> (owner only) same publish script
+ *   heartbeat (cmd link): routers zset + ring epoch -> the ring of live routers
+ *
+ * The ring decides which router owns a channel; the owner is the channel's single actor for
+ * everything that must happen exactly once (consuming Redis ingress here; presence, sweeps and
+ * kicks later). HTTP publishes are sequenced by whichever router receives them: the Lua script
+ * makes that safe, and it means a publish never waits for an owner. */
+#ifndef BF_ROUTER_H
+#define BF_ROUTER_H
+
+#include "redis.h"
+#include "ring.h"
+#include "rt_config.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdbool.h>
+
+typedef struct bf_rt_stats {
+    uint64_t publishes_http, publishes_redis;
+    uint64_t publish_failures;
+    uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring;
+    uint64_t http_requests, http_errors;
+} bf_rt_stats;
+
+typedef struct bf_router {
+    bf_rt_config cfg;
+    char node_id[96];
+    struct event_base *base;
+    struct evhttp *http;
+    bf_redis *sub, *cmd;
+    bf_ring *ring;
+    bool in_ring; /* the last membership snapshot included us */
+    struct event *tick, *sigint, *sigterm;
+    uint64_t next_heartbeat, started_wall_ms;
+    bool stopping;
+    bf_rt_stats stats;
+} bf_router;
+
+int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen);
+void bf_router_deinit(bf_router *rt);
+bool bf_router_ready(const bf_router *rt);
+
+/* True if the ring assigns channel to this router. */
+bool bf_router_owns(const bf_router *rt, const char *channel);
+
+typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
+/* Sequences and fans out one message with the publish script: prefix is the rendered frame
+ * prefix (see message.h; borrowed, copied into the command). cb gets seq > 0, or seq 0 and an
+ * error string; it may be NULL. Returns 0, or BF_EDISCONNECTED (cb not called). */
+int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
+                      const char *exclude_conn, const char *exclude_user, bf_publish_cb cb,
+                      void *arg);
+
+/* http_api.c: installs the HTTP routes on rt->http. */
+void bf_router_http_init(bf_router *rt);
+
+#endif

@@ -1,0 +1,31 @@
+#include "rt_config.h"
+
+#include <stddef.h>
+
+#define F(x) offsetof(bf_rt_config, x)
+
+const bf_cfg_opt bf_rt_config_table[] = {
+    {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8090", 0, 0, NULL, F(listen),
+     "address and port of the HTTP API"},
+    {"redis", BF_CFG_REDIS, "BELFRY_REDIS_URL", "redis://127.0.0.1:6379", 0, 0, NULL, F(redis),
+     "Redis URL, redis://[:password@]host[:port][/db]"},
+    {"node-id", BF_CFG_STRING, "BELFRY_NODE_ID", NULL, 0, 0, NULL, F(node_id),
+     "unique node id (default: random, new on every start)"},
+    {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, 0, NULL, F(redis_prefix),
+     "prefix of every Redis key and subject (at most 64 bytes)"},
+    {"log-level", BF_CFG_STRING, "BELFRY_LOG_LEVEL", "info", 0, 0, "debug|info|warn|error",
+     F(log_level), "minimum level logged"},
+    {"log-format", BF_CFG_STRING, "BELFRY_LOG_FORMAT", "text", 0, 0, "text|json", F(log_format),
+     "log line format"},
+    {"api-key", BF_CFG_STRING, "BELFRY_API_KEY", NULL, 0, 0, NULL, F(api_key),
+     "bearer key required by the HTTP API (required unless --insecure-no-api-key)"},
+    {"insecure-no-api-key", BF_CFG_BOOL, "BELFRY_INSECURE_NO_API_KEY", "false", 0, 0, NULL,
+     F(insecure_no_api_key), "INSECURE: serve the HTTP API without any key (development only)"},
+    {"max-message-bytes", BF_CFG_INT, "BELFRY_MAX_MESSAGE_BYTES", "65536", 64, 16777216, NULL,
+     F(max_message_bytes), "largest publish body (larger: HTTP 413; Redis ingress: dropped)"},
+    {"heartbeat-ms", BF_CFG_INT, "BELFRY_HEARTBEAT_MS", "1000", 100, 60000, NULL, F(heartbeat_ms),
+     "membership heartbeat interval"},
+    {"heartbeat-ttl-ms", BF_CFG_INT, "BELFRY_HEARTBEAT_TTL_MS", "5000", 300, 600000, NULL,
+     F(heartbeat_ttl_ms), "membership expires this long after the last heartbeat"},
+    {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
+};

@@ -1,0 +1,25 @@
+/* belfry-router configuration: one table drives flags, environment and --help. */
+#ifndef BF_RT_CONFIG_H
+#define BF_RT_CONFIG_H
+
+#include "config.h"
+
+#include <stdbool.h>
+
+typedef struct bf_rt_config {
+    bf_hostport listen;
+    bf_redis_url redis;
+    const char *node_id;
+    const char *redis_prefix;
+    const char *log_level;
+    const char *log_format;
+    const char *api_key;
+    bool insecure_no_api_key;
+    long long max_message_bytes;
+    long long heartbeat_ms;
+    long long heartbeat_ttl_ms;
+} bf_rt_config;
+
+extern const bf_cfg_opt bf_rt_config_table[];
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian package Belfry needs to build, test and run locally.
+# Only packages that are missing are installed; a machine that has them all is left untouched.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang-format
+  libwebsockets-dev libuv1-dev libevent-dev libhiredis-dev libmsgpack-dev
+  libjansson-dev libjwt-dev libssl-dev libcriterion-dev redis-server redis-tools
+  curl python3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,416 @@
+#include "harness.h"
+#include "http_client.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_API_KEY "test-api-key-0123456789abcdef0123456789"
+
+long long bf_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool bf_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    long long deadline = bf_ms() + timeout_ms;
+    for (;;) {
+        if (cond(arg)) return true;
+        if (bf_ms() >= deadline) return false;
+        usleep(20000);
+    }
+}
+
+int bf_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+        close(fd);
+        return -1;
+    }
+    int port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+char *bf_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
+    fclose(f);
+    return b;
+}
+
+pid_t bf_spawn(const char *bin, const char *const *argv, const char *log)
+{
+    char path[1024];
+    if (!strncmp(bin, "belfry", 6))
+        snprintf(path, sizeof(path), "%s/%s", BELFRY_BIN_DIR, bin);
+    else
+        snprintf(path, sizeof(path), "%s", bin);
+    const char *args[64];
+    int n = 0;
+    args[n++] = path;
+    for (int i = 0; argv && argv[i] && n < 63; i++) args[n++] = argv[i];
+    args[n] = NULL;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127); /* parent already gone */
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) dup2(devnull, 0);
+        execvp(path, (char *const *)args);
+        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+int bf_wait_http_ok(int port, const char *path, int timeout_ms)
+{
+    long long deadline = bf_ms() + timeout_ms;
+    while (bf_ms() < deadline) {
+        bf_http_resp r;
+        if (bf_http(port, "GET", path, NULL, NULL, 0, &r, 1000) == 0) {
+            int ok = r.status == 200;
+            bf_http_resp_free(&r);
+            if (ok) return 0;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+/* ---- processes --------------------------------------------------------------------------- */
+
+static bool alive(pid_t pid)
+{
+    return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
+}
+
+static int wait_exit(bf_proc *p, int timeout_ms)
+{
+    long long deadline = bf_ms() + timeout_ms;
+    while (p->pid > 0) {
+        int st;
+        pid_t r = waitpid(p->pid, &st, WNOHANG);
+        if (r == p->pid) {
+            p->pid = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        if (r < 0 || bf_ms() >= deadline) return -1;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static int start_redis(bf_cluster *c)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = bf_free_port();
+        char ports[16];
+        snprintf(ports, sizeof(ports), "%d", port);
+        snprintf(c->redis.log, sizeof(c->redis.log), "%s/redis.log", c->dir);
+        const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no",  "--dir",  c->dir,      NULL};
+        c->redis.pid = bf_spawn("redis-server", argv, c->redis.log);
+        c->redis.port = port;
+        long long deadline = bf_ms() + 5000;
+        while (bf_ms() < deadline && alive(c->redis.pid)) {
+            redisContext *rc = redisConnect("127.0.0.1", port);
+            if (rc && !rc->err) {
+                redisReply *r = redisCommand(rc, "PING");
+                bool ok = r && r->type == REDIS_REPLY_STATUS;
+                freeReplyObject(r);
+                redisFree(rc);
+                if (ok) {
+                    snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
+                    return 0;
+                }
+            } else if (rc) {
+                redisFree(rc);
+            }
+            usleep(20000);
+        }
+        if (c->redis.pid > 0) {
+            kill(c->redis.pid, SIGKILL);
+            wait_exit(&c->redis, 2000);
+        }
+    }
+    fprintf(stderr, "harness: redis-server did not start\n");
+    return -1;
+}
+
+static int start_node(bf_cluster *c, bf_proc *p, bool router)
+{
+    char port[16], listen[64];
+    const char *argv[64];
+    int n = 0;
+    if (!p->port) p->port = bf_free_port();
+    snprintf(port, sizeof(port), "%d", p->port);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
+    argv[n++] = "--listen";
+    argv[n++] = listen;
+    argv[n++] = "--redis";
+    argv[n++] = c->redis_url;
+    argv[n++] = "--node-id";
+    argv[n++] = p->id;
+    argv[n++] = "--redis-prefix";
+    argv[n++] = c->o.prefix;
+    argv[n++] = "--log-level";
+    argv[n++] = getenv("BELFRY_TEST_LOG_LEVEL") ? getenv("BELFRY_TEST_LOG_LEVEL") : "debug";
+    if (router) {
+        argv[n++] = "--api-key";
+        argv[n++] = c->o.api_key;
+        for (int i = 0; c->o.router_args && c->o.router_args[i] && n < 60; i++)
+            argv[n++] = c->o.router_args[i];
+    } else {
+        argv[n++] = "--drain-timeout";
+        argv[n++] = "3";
+        if (c->o.jwt_secret) {
+            argv[n++] = "--jwt-secret";
+            argv[n++] = c->o.jwt_secret;
+        }
+        for (int i = 0; c->o.gateway_args && c->o.gateway_args[i] && n < 60; i++)
+            argv[n++] = c->o.gateway_args[i];
+    }
+    argv[n] = NULL;
+    p->pid = bf_spawn(router ? "belfry-router" : "belfry-gateway", argv, p->log);
+    if (p->pid < 0) return -1;
+    if (bf_wait_http_ok(p->port, "/readyz", 10000)) {
+        fprintf(stderr, "harness: %s did not become ready (log %s)\n", p->id, p->log);
+        return -1;
+    }
+    return 0;
+}
+
+static void set_log(const bf_cluster *c, bf_proc *p)
+{
+    char log[sizeof(p->log)];
+    snprintf(log, sizeof(log), "%s/%s.log", c->dir, p->id);
+    memcpy(p->log, log, sizeof(log));
+}
+
+bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
+{
+    bf_cluster *c = calloc(1, sizeof(*c));
+    if (o) c->o = *o;
+    if (!c->o.routers) c->o.routers = 1;
+    if (!c->o.gateways) c->o.gateways = 1;
+    if (!c->o.api_key) c->o.api_key = DEFAULT_API_KEY;
+    if (!c->o.prefix) c->o.prefix = "belfry:";
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(c->dir, sizeof(c->dir), "/tmp/belfry-test-XXXXXX");
+    if (!mkdtemp(c->dir)) {
+        free(c);
+        return NULL;
+    }
+    if (start_redis(c)) goto fail;
+    for (int i = 0; i < c->o.routers && i < BF_MAX_NODES; i++) {
+        bf_proc *p = &c->routers[i];
+        snprintf(p->id, sizeof(p->id), "rt-%d", i);
+        set_log(c, p);
+        c->nrouters++;
+        if (start_node(c, p, true)) goto fail;
+    }
+    for (int i = 0; i < c->o.gateways && i < BF_MAX_NODES; i++) {
+        bf_proc *p = &c->gateways[i];
+        snprintf(p->id, sizeof(p->id), "gw-%d", i);
+        set_log(c, p);
+        c->ngateways++;
+        if (start_node(c, p, false)) goto fail;
+    }
+    return c;
+fail:
+    bf_cluster_stop(c);
+    return NULL;
+}
+
+static int stop_proc(bf_proc *p, const char *what)
+{
+    if (p->pid <= 0) return 0;
+    kill(p->pid, SIGTERM);
+    int st = wait_exit(p, 5000);
+    if (st < 0) {
+        kill(p->pid, SIGKILL);
+        wait_exit(p, 2000);
+        fprintf(stderr, "harness: %s %s did not stop on SIGTERM (log %s)\n", what, p->id, p->log);
+        return 1;
+    }
+    if (st != 0) {
+        fprintf(stderr, "harness: %s %s exited with status %d (log %s)\n", what, p->id, st, p->log);
+        return 1;
+    }
+    return 0;
+}
+
+static void rm_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char path[1024];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+int bf_cluster_stop_checked(bf_cluster *c)
+{
+    if (!c) return 0;
+    int bad = 0;
+    for (int i = 0; i < c->ngateways; i++) bad += stop_proc(&c->gateways[i], "gateway");
+    for (int i = 0; i < c->nrouters; i++) bad += stop_proc(&c->routers[i], "router");
+    if (c->redis.pid > 0) {
+        kill(c->redis.pid, SIGKILL);
+        wait_exit(&c->redis, 2000);
+    }
+    if (bad || getenv("BELFRY_KEEP_LOGS"))
+        fprintf(stderr, "harness: logs kept in %s\n", c->dir);
+    else
+        rm_dir(c->dir);
+    free(c);
+    return bad;
+}
+
+void bf_cluster_stop(bf_cluster *c)
+{
+    bf_cluster_stop_checked(c);
+}
+
+static int signal_proc(bf_proc *p, int sig)
+{
+    if (p->pid <= 0) return -1;
+    if (kill(p->pid, sig)) return -1;
+    if (sig == SIGKILL) wait_exit(p, 5000);
+    return 0;
+}
+
+int bf_cluster_signal_gateway(bf_cluster *c, int i, int sig)
+{
+    return signal_proc(&c->gateways[i], sig);
+}
+
+int bf_cluster_signal_router(bf_cluster *c, int i, int sig)
+{
+    return signal_proc(&c->routers[i], sig);
+}
+
+int bf_cluster_wait_gateway(bf_cluster *c, int i, int timeout_ms)
+{
+    return wait_exit(&c->gateways[i], timeout_ms);
+}
+
+int bf_cluster_wait_router(bf_cluster *c, int i, int timeout_ms)
+{
+    return wait_exit(&c->routers[i], timeout_ms);
+}
+
+int bf_cluster_restart_gateway(bf_cluster *c, int i)
+{
+    if (c->gateways[i].pid > 0) signal_proc(&c->gateways[i], SIGKILL);
+    return start_node(c, &c->gateways[i], false);
+}
+
+int bf_cluster_restart_router(bf_cluster *c, int i)
+{
+    if (c->routers[i].pid > 0) signal_proc(&c->routers[i], SIGKILL);
+    return start_node(c, &c->routers[i], true);
+}
+
+int bf_cluster_restart_redis(bf_cluster *c)
+{
+    int port = c->redis.port;
+    signal_proc(&c->redis, SIGKILL);
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", port);
+    const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no",  "--dir",  c->dir,      NULL};
+    long long deadline = bf_ms() + 10000;
+    while (bf_ms() < deadline) {
+        c->redis.pid = bf_spawn("redis-server", argv, c->redis.log);
+        usleep(100000);
+        if (alive(c->redis.pid)) return 0;
+        wait_exit(&c->redis, 100); /* port still in TIME_WAIT or similar: retry */
+    }
+    return -1;
+}
+
+char *bf_redis_query(bf_cluster *c, const char *fmt, ...)
+{
+    redisContext *rc = redisConnect("127.0.0.1", c->redis.port);
+    if (!rc || rc->err) {
+        if (rc) redisFree(rc);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(rc, fmt, ap);
+    va_end(ap);
+    char *out = NULL;
+    if (r) {
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        switch (r->type) {
+        case REDIS_REPLY_INTEGER:
+            fprintf(f, "%lld", r->integer);
+            break;
+        case REDIS_REPLY_ARRAY:
+            for (size_t i = 0; i < r->elements; i++) {
+                redisReply *e = r->element[i];
+                if (e->type == REDIS_REPLY_INTEGER)
+                    fprintf(f, "%s%lld", i ? "\n" : "", e->integer);
+                else if (e->str)
+                    fprintf(f, "%s%s", i ? "\n" : "", e->str);
+            }
+            break;
+        case REDIS_REPLY_NIL:
+            break;
+        default:
+            if (r->str) fwrite(r->str, 1, (size_t)r->len, f);
+        }
+        fclose(f);
+        freeReplyObject(r);
+    }
+    redisFree(rc);
+    return out;
+}

@@ -5,10 +5,12 @@
 #include <string.h>
 
 static const char *kind_names[] = {
-    [BF_KEY_SEQ] = "seq:",          [BF_KEY_FAN] = "fan:",
-    [BF_KEY_PUBLISH] = "publish:",  [BF_KEY_ROUTERS] = "routers",
-    [BF_KEY_GATEWAYS] = "gateways", [BF_KEY_RING_EPOCH] = "ring:epoch",
-    [BF_KEY_NODE] = "node:",        [BF_KEY_INBOX] = "inbox:",
+    [BF_KEY_SEQ] = "seq:",           [BF_KEY_FAN] = "fan:",
+    [BF_KEY_PUBLISH] = "publish:",   [BF_KEY_ROUTERS] = "routers",
+    [BF_KEY_GATEWAYS] = "gateways",  [BF_KEY_RING_EPOCH] = "ring:epoch",
+    [BF_KEY_NODE] = "node:",         [BF_KEY_INBOX] = "inbox:",
+    [BF_KEY_PRESENCE] = "presence:", [BF_KEY_PUSERS] = "pusers:",
+    [BF_KEY_CONNS] = "conns:",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

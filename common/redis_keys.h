@@ -9,6 +9,10 @@
  *   ring:epoch         string  bumped atomically with every router membership change
  *   node:{id}          hash    node info: kind, address, started_ms, pid, version
  *   inbox:{node id}    pubsub  operations addressed to one router (msgpack, see wire.h)
+ *   presence:{channel} hash    one field per presence connection: "<gateway id>/<n>" -> member
+ *                              JSON {"id":USER,"joinedAt":MS,"info":{...}}
+ *   pusers:{channel}   hash    user id -> number of that user's connections in the channel
+ *   conns:{channel}    hash    gateway id -> number of that gateway's connections in the channel
  */
 #ifndef BF_REDIS_KEYS_H
 #define BF_REDIS_KEYS_H
@@ -27,6 +31,9 @@ typedef enum {
     BF_KEY_RING_EPOCH,
     BF_KEY_NODE,
     BF_KEY_INBOX,
+    BF_KEY_PRESENCE,
+    BF_KEY_PUSERS,
+    BF_KEY_CONNS,
 } bf_key_kind;
 
 /* Writes the key for kind (with arg for kinds that take one; NULL otherwise) into out, which must

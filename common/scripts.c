@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const char bf_embed_publish[], bf_embed_heartbeat[], bf_embed_leave[];
-extern const size_t bf_embed_publish_len, bf_embed_heartbeat_len, bf_embed_leave_len;
+extern const char bf_embed_publish[], bf_embed_heartbeat[], bf_embed_leave[],
+    bf_embed_presence_join[], bf_embed_presence_leave[], bf_embed_conns[], bf_embed_channel_info[];
+extern const size_t bf_embed_publish_len, bf_embed_heartbeat_len, bf_embed_leave_len,
+    bf_embed_presence_join_len, bf_embed_presence_leave_len, bf_embed_conns_len,
+    bf_embed_channel_info_len;
 
 typedef struct script {
     const char *src;
@@ -20,6 +23,10 @@ static script scripts[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_PUBLISH] = {bf_embed_publish, &bf_embed_publish_len, ""},
     [BF_SCRIPT_HEARTBEAT] = {bf_embed_heartbeat, &bf_embed_heartbeat_len, ""},
     [BF_SCRIPT_LEAVE] = {bf_embed_leave, &bf_embed_leave_len, ""},
+    [BF_SCRIPT_PRESENCE_JOIN] = {bf_embed_presence_join, &bf_embed_presence_join_len, ""},
+    [BF_SCRIPT_PRESENCE_LEAVE] = {bf_embed_presence_leave, &bf_embed_presence_leave_len, ""},
+    [BF_SCRIPT_CONNS] = {bf_embed_conns, &bf_embed_conns_len, ""},
+    [BF_SCRIPT_CHANNEL_INFO] = {bf_embed_channel_info, &bf_embed_channel_info_len, ""},
 };
 
 const char *bf_script_sha(bf_script_id id)

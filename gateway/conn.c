@@ -13,19 +13,19 @@ void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id)
     c->id = id;
 }
 
+static void drop_queue(bf_conn *c);
+
 void bf_conn_deinit(bf_conn *c)
 {
-    while (c->qlen) {
-        bf_frame_unref(c->q[c->qhead]);
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-    }
+    drop_queue(c);
     free(c->q);
     free(c->rx);
     free(c->user_id);
+    free(c->info);
     c->q = NULL;
     c->rx = NULL;
     c->user_id = NULL;
+    c->info = NULL;
     c->qbytes = 0;
 }
 
@@ -56,30 +56,59 @@ int bf_conn_enqueue(bf_conn *c, bf_frame *f, const bf_conn_limits *lim)
     return 0;
 }
 
+static void drop_queue(bf_conn *c)
+{
+    while (c->qlen) {
+        bf_frame_unref(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+    c->qbytes = 0;
+}
+
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
 {
     if (c->close_code) return;
     c->close_code = code;
     c->close_reason = reason;
+    /* nothing queued will be sent now: free it at once rather than at close */
+    drop_queue(c);
+    /* the close frame goes out from WRITEABLE; a peer that never makes room is cut off */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, BF_CONN_CLOSE_TIMEOUT_S);
     lws_callback_on_writable(c->wsi);
 }
 
 int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out)
 {
     if (c->close_code) {
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        /* The close frame is written here, in WRITEABLE, where the socket has room for it.
+         * lws 4.1 would not send a reason set with lws_close_reason() when a WRITEABLE callback
+         * returns -1 (it hangs up), and its asynchronous kill does not fire promptly on a
+         * foreign libuv loop; lws_write() still frames opcode 8 for its internal
+         * LWS_WRITE_CLOSE type (4), which the public header hides behind lws_close_reason(). */
+        unsigned char buf[LWS_PRE + 125];
+        size_t rl = strlen(c->close_reason);
+        if (rl > 123) rl = 123;
+        buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+        buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+        memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
+        lws_write(c->wsi, buf + LWS_PRE, rl + 2, BF_LWS_WRITE_CLOSE);
         return -1;
     }
-    if (!c->qlen) return 0;
-    bf_frame *f = c->q[c->qhead];
-    c->qhead = (c->qhead + 1) % c->qcap;
-    c->qlen--;
-    c->qbytes -= f->len;
-    int n = lws_write(c->wsi, bf_frame_payload(f), f->len, LWS_WRITE_TEXT);
-    bf_frame_unref(f);
-    if (n < 0) return -1;
-    *bytes_out += (uint64_t)n;
+    /* Several frames per callback while the socket takes them (lws_send_pipe_choked is lws'
+     * own test for that on HTTP/1 WebSockets): one frame per loop iteration could never keep up
+     * with a burst read from Redis. The cap keeps one busy socket from starving the others. */
+    for (int i = 0; i < BF_CONN_WRITES_PER_CALLBACK && c->qlen; i++) {
+        if (i && lws_send_pipe_choked(c->wsi)) break;
+        bf_frame *f = c->q[c->qhead];
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+        c->qbytes -= f->len;
+        int n = lws_write(c->wsi, bf_frame_payload(f), f->len, LWS_WRITE_TEXT);
+        bf_frame_unref(f);
+        if (n < 0) return -1;
+        *bytes_out += (uint64_t)n;
+    }
     if (c->qlen) lws_callback_on_writable(c->wsi);
     return 0;
 }

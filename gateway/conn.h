@@ -16,6 +16,10 @@
 #include <stdint.h>
 
 #define BF_CLOSE_SLOW_CONSUMER 4008
+#define BF_CLOSE_KICKED 4010
+#define BF_CONN_WRITES_PER_CALLBACK 64
+#define BF_CONN_CLOSE_TIMEOUT_S 5
+#define BF_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 struct bf_hub_chan;
 
@@ -30,7 +34,13 @@ typedef struct bf_conn {
     struct bf_conn *prev, *next;
     uint64_t id;
     char *user_id; /* verified user id or NULL; owned */
+    char *info;    /* presence info JSON object or NULL; owned */
     bf_channel_type type;
+    bool ready;           /* its channel's subscription was confirmed (bf_hub ready callback ran) */
+    bool presence_joined; /* a join was sent to the owner: a leave must follow */
+    bool awaiting_here;   /* joined, presence:here not yet received: hold back other frames */
+    double wtokens;       /* whisper token bucket */
+    uint64_t wlast_ms;
     bf_frame **q; /* ring buffer of references */
     uint32_t qhead, qlen, qcap;
     size_t qbytes;

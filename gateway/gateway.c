@@ -37,11 +37,105 @@ static void sub_down(bf_redis *r, void *arg)
     bf_hub_on_down(((bf_gateway *)arg)->hub);
 }
 
+/* ---- connection helpers used by ws.c ----------------------------------------------------- */
+
+const char *const bf_gw_auth_reason_names[] = {
+#define BF_GW_AUTH_NAME(n, s) s,
+    BF_GW_AUTH_REASONS(BF_GW_AUTH_NAME)
+#undef BF_GW_AUTH_NAME
+};
+
+void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason)
+{
+    for (int i = 0; i < BF_GW_AUTH__COUNT; i++) {
+        if (reason && !strcmp(reason, bf_gw_auth_reason_names[i])) {
+            gw->stats.auth_failures[i]++;
+            return;
+        }
+    }
+    gw->stats.auth_failures[BF_GW_AUTH_MALFORMED]++;
+}
+
+const char *bf_gw_conn_channel(const bf_conn *c)
+{
+    return bf_hub_conn_channel(c);
+}
+
+void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%llu", gw->node_id, (unsigned long long)c->id);
+}
+
+int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
+{
+    char key[BF_KEY_MAX], *env;
+    size_t len;
+    char name[BF_CHANNEL_MAX + 1];
+    snprintf(name, sizeof(name), "%.*s", (int)m->channel.len, m->channel.p);
+    bf_key(key, gw->cfg.redis_prefix, BF_KEY_FAN, name);
+    if (bf_wire_encode_fanout(m, &env, &len)) return BF_ENOMEM;
+    int rc = bf_redis_cmd(gw->cmd, NULL, NULL, "PUBLISH %s %b", key, env, len);
+    free(env);
+    return rc;
+}
+
+static void conns_set(bf_gateway *gw, const char *channel, const char *delta)
+{
+    char key[BF_KEY_MAX];
+    bf_key(key, gw->cfg.redis_prefix, BF_KEY_CONNS, channel);
+    const char *argv[] = {key, gw->node_id, delta};
+    bf_script_call(gw->cmd, BF_SCRIPT_CONNS, NULL, NULL, 1, 3, argv, NULL);
+}
+
+void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta)
+{
+    conns_set(gw, channel, delta > 0 ? "1" : "-1");
+}
+
+void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
+{
+    const char *ch = bf_hub_conn_channel(c);
+    char conn_id[160];
+    if (!ch || !c->user_id) return;
+    bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
+    bf_inbox m = {.op = op,
+                  .channel = {ch, strlen(ch)},
+                  .conn_id = {conn_id, strlen(conn_id)},
+                  .user_id = {c->user_id, strlen(c->user_id)}};
+    if (op != BF_OP_LEAVE && c->info) m.payload = (bf_strview){c->info, strlen(c->info)};
+    bf_owner_send(gw->owner, &m);
+    if (op != BF_OP_LEAVE) c->presence_joined = true;
+    if (op == BF_OP_JOIN) c->awaiting_here = true;
+}
+
+/* The hub confirmed c's subscription: it now sees every later message, so presence may start. */
+static void conn_ready(bf_conn *c, void *arg)
+{
+    bf_gateway *gw = arg;
+    if (c->type == BF_CH_PRESENCE && !c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_JOIN);
+}
+
+static void reannounce_conn(bf_conn *c, void *arg)
+{
+    if (c->presence_joined) bf_gw_presence_op(arg, c, BF_OP_REJOIN);
+}
+
+static void reannounce_channel(const char *name, size_t nconns, void *arg)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "=%zu", nconns);
+    conns_set(arg, name, v);
+}
+
 static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_gateway *gw = arg;
     bf_scripts_load(r);
     gw->next_heartbeat = 0; /* announce ourselves at once */
+    /* after a Redis loss (or restart, which loses data) state in Redis is rebuilt from ours;
+     * both operations are idempotent, so a mere blip costs a few redundant commands */
+    bf_hub_foreach_channel(gw->hub, reannounce_channel, gw);
+    bf_hub_foreach_conn(gw->hub, reannounce_conn, gw);
 }
 
 bool bf_gateway_ready(const bf_gateway *gw)
@@ -51,11 +145,31 @@ bool bf_gateway_ready(const bf_gateway *gw)
 
 /* ---- heartbeat --------------------------------------------------------------------------- */
 
+/* The reply's fourth element lists the live routers: the ring the owners are computed from. */
+static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_gateway *gw = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
+        r->element[3]->type != REDIS_REPLY_ARRAY)
+        return;
+    redisReply *rs = r->element[3];
+    const char **ids = bf_calloc(rs->elements ? rs->elements : 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t i = 0; i < rs->elements; i++)
+        if (rs->element[i]->type == REDIS_REPLY_STRING) ids[n++] = rs->element[i]->str;
+    if (n != bf_owner_routers(gw->owner)) bf_info("%zu live router(s) for channel ownership", n);
+    bf_owner_set_routers(gw->owner, ids, n);
+    free(ids);
+}
+
 static void heartbeat(bf_gateway *gw)
 {
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], krouters[BF_KEY_MAX];
     char ttl[24], pid[24], started[24], conns[24], addr[300];
     bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    bf_key(krouters, gw->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
     bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
     snprintf(ttl, sizeof(ttl), "%lld", gw->cfg.heartbeat_ttl_ms);
@@ -65,12 +179,12 @@ static void heartbeat(bf_gateway *gw)
              (unsigned long long)(gw->stats.connections[0] + gw->stats.connections[1] +
                                   gw->stats.connections[2]));
     snprintf(addr, sizeof(addr), "%s:%d", gw->cfg.listen.host, gw->cfg.listen.port);
-    const char *argv[] = {kmembers, kepoch,    knode,         gw->node_id, ttl,
-                          "0",      "kind",    "gateway",     "address",   addr,
-                          "pid",    pid,       "started_ms",  started,     "connections",
-                          conns,    "version", BELFRY_VERSION};
-    bf_script_call(gw->cmd, BF_SCRIPT_HEARTBEAT, NULL, NULL, 3, (int)(sizeof(argv) / sizeof(*argv)),
-                   argv, NULL);
+    const char *argv[] = {kmembers,      kepoch, knode,     krouters,      gw->node_id,
+                          ttl,           "0",    "kind",    "gateway",     "address",
+                          addr,          "pid",  pid,       "started_ms",  started,
+                          "connections", conns,  "version", BELFRY_VERSION};
+    bf_script_call(gw->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, gw, 4,
+                   (int)(sizeof(argv) / sizeof(*argv)), argv, NULL);
 }
 
 /* ---- drain and stop ---------------------------------------------------------------------- */
@@ -129,10 +243,12 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = bf_now_ms();
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
+    bf_owner_tick(gw->owner, now);
     if (gw->draining) {
         uint64_t open =
             gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
-        if (open == 0 || now >= gw->drain_deadline) {
+        /* leaves must reach the owners before we go, or they would wait for the ghost sweep */
+        if ((open == 0 && bf_owner_pending(gw->owner) == 0) || now >= gw->drain_deadline) {
             if (open) bf_warn("drain timeout with %llu connections open", (unsigned long long)open);
             stop(gw);
         }
@@ -186,7 +302,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.on_down = NULL;
     gw->cmd = bf_redis_new(&ro);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
-    gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim);
+    gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim, conn_ready, gw);
+    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, 30000);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -236,6 +353,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->sub);
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
+    bf_owner_free(gw->owner);
+    gw->owner = NULL;
     gw->lws = NULL;
     gw->sub = gw->cmd = NULL;
     gw->hub = NULL;

@@ -11,14 +11,37 @@
 
 #include "gw_config.h"
 #include "hub.h"
+#include "owner.h"
 #include "redis.h"
+#include "wire.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <uv.h>
 
+#define BF_GW_AUTH_REASONS(X)                                                                      \
+    X(MISSING, "missing")                                                                          \
+    X(EXPIRED, "expired")                                                                          \
+    X(NOT_YET_VALID, "not_yet_valid")                                                              \
+    X(SIGNATURE, "signature")                                                                      \
+    X(ALGORITHM, "algorithm")                                                                      \
+    X(CLAIMS, "claims")                                                                            \
+    X(NOT_GRANTED, "not_granted")                                                                  \
+    X(UNCONFIGURED, "unconfigured")                                                                \
+    X(MALFORMED, "malformed")                                                                      \
+    X(ORIGIN, "origin")
+
+enum {
+#define BF_GW_AUTH_ENUM(n, s) BF_GW_AUTH_##n,
+    BF_GW_AUTH_REASONS(BF_GW_AUTH_ENUM)
+#undef BF_GW_AUTH_ENUM
+        BF_GW_AUTH__COUNT
+};
+
 typedef struct bf_gw_stats {
     uint64_t connections[3]; /* current, by bf_channel_type */
+    uint64_t auth_failures[BF_GW_AUTH__COUNT];
+    uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
     uint64_t bytes_out_total;
@@ -31,6 +54,7 @@ typedef struct bf_gateway {
     struct lws_context *lws;
     bf_redis *sub, *cmd;
     bf_hub *hub;
+    bf_owner *owner;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     uint64_t next_conn_id, next_heartbeat, started_ms, started_wall_ms, drain_deadline;
@@ -44,6 +68,22 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen);
 /* Tears everything down; call after the loop has returned from uv_run. */
 void bf_gateway_deinit(bf_gateway *gw);
 bool bf_gateway_ready(const bf_gateway *gw);
+
+/* ---- used by ws.c (defined in gateway.c) ---- */
+
+/* The channel c is joined to (borrowed), or NULL. */
+const char *bf_gw_conn_channel(const bf_conn *c);
+/* Writes c's cluster-wide id "<node id>/<n>" into out. */
+void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap);
+/* PUBLISHes a fan-out envelope for m->channel. Returns 0 or BF_EDISCONNECTED. */
+int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m);
+/* Adjusts this gateway's connection count for channel in Redis (conns:{channel}). */
+void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta);
+/* Sends a presence join/leave/rejoin for c to its channel's owner. */
+void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op);
+/* Counts an authorization failure under its reason label. */
+void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason);
+extern const char *const bf_gw_auth_reason_names[];
 
 /* The lws protocol table (ws.c). */
 extern const struct lws_protocols bf_gw_protocols[];

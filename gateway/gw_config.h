@@ -22,6 +22,13 @@ typedef struct bf_gw_config {
     long long heartbeat_ms;
     long long heartbeat_ttl_ms;
     long long drain_timeout_s;
+    const char *jwt_secret;
+    long long jwt_leeway_s;
+    bool insecure_any_token;
+    const char *allowed_origins;
+    bool allow_public_whisper;
+    long long whisper_rate;
+    long long whisper_burst;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -28,6 +28,8 @@ struct bf_hub {
     bf_conn_limits limits;
     bf_dict *chans;
     size_t subscribed;
+    bf_hub_ready_fn ready;
+    void *ready_arg;
     bf_hub_stats stats;
 };
 
@@ -61,9 +63,11 @@ static void chan_free(bf_hub *h, bf_hub_chan *ch)
 }
 
 bf_hub *bf_hub_new(bf_redis *sub, const char *prefix, const char *node_id,
-                   const bf_conn_limits *limits)
+                   const bf_conn_limits *limits, bf_hub_ready_fn ready, void *ready_arg)
 {
     bf_hub *h = bf_calloc(1, sizeof(*h));
+    h->ready = ready;
+    h->ready_arg = ready_arg;
     h->sub = sub;
     h->prefix = prefix;
     h->limits = *limits;
@@ -107,6 +111,10 @@ void bf_hub_join(bf_hub *h, bf_conn *c, const char *channel)
     if (ch->head) ch->head->prev = c;
     ch->head = c;
     ch->nconns++;
+    if (ch->st == SUB_SUBSCRIBED) {
+        c->ready = true;
+        if (h->ready) h->ready(c, h->ready_arg);
+    }
     if (ch->st == SUB_NONE) send_sub(h, ch, "SUBSCRIBE");
     /* SUBSCRIBING/SUBSCRIBED: nothing to do; UNSUBSCRIBING: resubscribed on its ack */
 }
@@ -130,22 +138,32 @@ void bf_hub_leave(bf_hub *h, bf_conn *c)
     /* SUBSCRIBING: unsubscribed on its ack; UNSUBSCRIBING: freed on its ack */
 }
 
+static bool is_user(const bf_conn *c, bf_strview u)
+{
+    return u.len && c->user_id && strlen(c->user_id) == u.len && !memcmp(c->user_id, u.p, u.len);
+}
+
+/* If v is "<this node id>/<n>", stores n in *id and returns true. */
+static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
+{
+    if (v.len <= h->conn_prefix_len || v.len > h->conn_prefix_len + 20 ||
+        memcmp(v.p, h->conn_prefix, h->conn_prefix_len))
+        return false;
+    uint64_t n = 0;
+    for (size_t i = h->conn_prefix_len; i < v.len; i++) {
+        char d = v.p[i];
+        if (d < '0' || d > '9') return false;
+        n = n * 10 + (uint64_t)(d - '0');
+    }
+    *id = n;
+    return true;
+}
+
 static bool excluded(const bf_hub *h, const bf_conn *c, const bf_fanout *m)
 {
-    if (m->exclude_user.len && c->user_id && strlen(c->user_id) == m->exclude_user.len &&
-        !memcmp(c->user_id, m->exclude_user.p, m->exclude_user.len))
-        return true;
-    if (m->exclude_conn.len > h->conn_prefix_len &&
-        !memcmp(m->exclude_conn.p, h->conn_prefix, h->conn_prefix_len)) {
-        uint64_t id = 0;
-        for (size_t i = h->conn_prefix_len; i < m->exclude_conn.len; i++) {
-            char d = m->exclude_conn.p[i];
-            if (d < '0' || d > '9') return false;
-            id = id * 10 + (uint64_t)(d - '0');
-        }
-        return id == c->id;
-    }
-    return false;
+    uint64_t id;
+    if (is_user(c, m->exclude_user)) return true;
+    return local_conn_id(h, m->exclude_conn, &id) && id == c->id;
 }
 
 static void deliver(bf_hub *h, const char *subject, const char *payload, size_t len)
@@ -164,16 +182,34 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     }
     bf_hub_chan *ch = bf_dict_get(h->chans, name, m.channel.len);
     if (!ch || !ch->head) return;
+    uint64_t target = 0;
+    if (m.kind == BF_FAN_DIRECT && !local_conn_id(h, m.exclude_conn, &target)) return;
+    if (m.kind == BF_FAN_KICK) {
+        for (bf_conn *c = ch->head; c; c = c->next) {
+            if (!is_user(c, m.exclude_user)) continue;
+            h->stats.kicks++;
+            bf_info("connection %llu of user %s on %s kicked", (unsigned long long)c->id,
+                    c->user_id, ch->name);
+            bf_conn_close(c, BF_CLOSE_KICKED, "kicked by an operator");
+        }
+        return;
+    }
     bf_frame *f = bf_frame_new(m.frame.p, m.frame.len);
     for (bf_conn *c = ch->head; c; c = c->next) {
-        if (excluded(h, c, &m)) continue;
+        if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, c, &m)) continue;
+        /* a presence connection's view starts with its presence:here; what was published
+         * before it is already reflected there (its seq says as of when) */
+        if (c->awaiting_here) {
+            if (m.kind != BF_FAN_DIRECT) continue;
+            c->awaiting_here = false;
+        }
         int rc = bf_conn_enqueue(c, f, &h->limits);
         if (rc == 0) {
             h->stats.messages_out++;
         } else if (rc == BF_EFULL) {
             h->stats.slow_consumers++;
-            bf_warn("connection %llu on %s closing: slow consumer (%u messages queued)",
-                    (unsigned long long)c->id, ch->name, c->qlen);
+            bf_warn("connection %llu on %s closed: slow consumer (queue limit reached)",
+                    (unsigned long long)c->id, ch->name);
         }
     }
     bf_frame_unref(f);
@@ -197,7 +233,15 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!ch) return;
     if (!strcmp(kind->str, "subscribe") && ch->st == SUB_SUBSCRIBING) {
         set_sub(h, ch, SUB_SUBSCRIBED);
-        if (ch->nconns == 0) send_sub(h, ch, "UNSUBSCRIBE");
+        if (ch->nconns == 0) {
+            send_sub(h, ch, "UNSUBSCRIBE");
+            return;
+        }
+        for (bf_conn *c = ch->head; c; c = c->next) {
+            if (c->ready) continue;
+            c->ready = true;
+            if (h->ready) h->ready(c, h->ready_arg);
+        }
     } else if (!strcmp(kind->str, "unsubscribe") && ch->st == SUB_UNSUBSCRIBING) {
         set_sub(h, ch, SUB_NONE);
         if (ch->nconns > 0)
@@ -275,4 +319,30 @@ void bf_hub_foreach_conn(bf_hub *h, void (*fn)(bf_conn *c, void *arg), void *arg
 {
     foreach_ctx fc = {fn, arg};
     bf_dict_foreach(h->chans, foreach_cb, &fc);
+}
+
+const char *bf_hub_conn_channel(const bf_conn *c)
+{
+    return c->chan ? c->chan->name : NULL;
+}
+
+typedef struct chan_ctx {
+    void (*fn)(const char *, size_t, void *);
+    void *arg;
+} chan_ctx;
+
+static int chan_cb(const char *key, void *val, void *arg)
+{
+    (void)key;
+    chan_ctx *cc = arg;
+    bf_hub_chan *ch = val;
+    if (ch->nconns) cc->fn(ch->name, ch->nconns, cc->arg);
+    return 0;
+}
+
+void bf_hub_foreach_channel(bf_hub *h, void (*fn)(const char *name, size_t nconns, void *arg),
+                            void *arg)
+{
+    chan_ctx cc = {fn, arg};
+    bf_dict_foreach(h->chans, chan_cb, &cc);
 }

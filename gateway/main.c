@@ -60,10 +60,24 @@ int main(int argc, char **argv)
     } else {
         random_id(gw.node_id, sizeof(gw.node_id), "gw");
     }
+    if (gw.cfg.jwt_secret && !*gw.cfg.jwt_secret) gw.cfg.jwt_secret = NULL;
+    if (gw.cfg.jwt_secret && strlen(gw.cfg.jwt_secret) < 32) {
+        fprintf(stderr, "belfry-gateway: --jwt-secret: must be at least 32 bytes (got %zu)\n",
+                strlen(gw.cfg.jwt_secret));
+        return 2;
+    }
     bf_log_level lvl = BF_LOG_INFO;
     bf_log_parse_level(gw.cfg.log_level, &lvl);
     bf_log_init("gateway", lvl, !strcmp(gw.cfg.log_format, "json"));
     srand((unsigned)(time(NULL) ^ getpid()));
+
+    if (gw.cfg.insecure_any_token)
+        bf_warn("INSECURE: --insecure-any-token: private and presence channels accept ANY "
+                "token and take the user id from ?userId=. Never use this in production.");
+    else if (!gw.cfg.jwt_secret)
+        bf_warn("no --jwt-secret: private and presence channels are refused with 503");
+    if (gw.cfg.allow_public_whisper)
+        bf_warn("--allow-public-whisper: anyone who can connect may whisper to public channels");
 
     uv_loop_t loop;
     uv_loop_init(&loop);

@@ -2,6 +2,7 @@
  * (/healthz, /readyz, /metrics) on the same port. Upgrades are validated before they happen, in
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE, so a bad request gets a real HTTP status and a JSON body. */
 #include "alloc.h"
+#include "auth.h"
 #include "channel.h"
 #include "err.h"
 #include "gateway.h"
@@ -11,6 +12,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 #define WS_PATH "/ws/"
 
@@ -54,7 +57,80 @@ static int http_error(struct lws *wsi, unsigned status, const char *code, const 
 typedef struct ws_request {
     char channel[BF_CHANNEL_MAX + 1];
     bf_channel_type type;
+    bf_auth_result auth;
 } ws_request;
+
+static long long wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* The token from "Authorization: Bearer" or ?token=; the header wins. Never logged. */
+static const char *get_token(struct lws *wsi, char *buf, size_t cap)
+{
+    int n = lws_hdr_copy(wsi, buf, (int)cap, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n > 7 && !strncasecmp(buf, "Bearer ", 7)) {
+        memmove(buf, buf + 7, (size_t)n - 6);
+        return buf;
+    }
+    return lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap);
+}
+
+/* Checks the Origin header against --allowed-origins. No Origin (non-browser) is allowed. */
+static bool origin_allowed(struct lws *wsi, const char *allowed)
+{
+    char origin[512];
+    if (!allowed || !strcmp(allowed, "*")) return true;
+    int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+    if (n <= 0) return lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0;
+    const char *p = allowed;
+    while (*p) {
+        size_t l = strcspn(p, ",");
+        while (l && *p == ' ') {
+            p++;
+            l--;
+        }
+        size_t t = l;
+        while (t && p[t - 1] == ' ') t--;
+        if ((t == 1 && *p == '*') || (t == (size_t)n && !strncmp(p, origin, t))) return true;
+        p += l;
+        if (*p == ',') p++;
+    }
+    return false;
+}
+
+/* Authorizes a parsed private/presence request. Returns the HTTP status to refuse with, or 0. */
+static unsigned authorize(struct lws *wsi, bf_gateway *gw, ws_request *rq, const char **code,
+                          char *msg, size_t msglen)
+{
+    char tokbuf[BF_TOKEN_MAX + 16], userbuf[BF_USER_MAX + 16];
+    if (rq->type == BF_CH_PUBLIC) return 0;
+    const char *token = get_token(wsi, tokbuf, sizeof(tokbuf));
+    const char *user = lws_get_urlarg_by_name(wsi, "userId=", userbuf, sizeof(userbuf));
+    bf_auth_opts ao = {gw->cfg.jwt_secret, gw->cfg.insecure_any_token, gw->cfg.jwt_leeway_s};
+    bf_auth_status st = bf_auth_check(&ao, token, rq->channel, rq->type, user,
+                                      (long long)time(NULL), &rq->auth, msg, msglen);
+    memset(tokbuf, 0, sizeof(tokbuf));
+    switch (st) {
+    case BF_AUTH_OK:
+        return 0;
+    case BF_AUTH_MISSING:
+        *code = "unauthorized";
+        return 401;
+    case BF_AUTH_UNCONFIGURED:
+        *code = "auth_unconfigured";
+        return 503;
+    case BF_AUTH_NOT_GRANTED:
+        *code = "forbidden";
+        return 403;
+    case BF_AUTH_INVALID:
+        break;
+    }
+    *code = "forbidden";
+    return 403;
+}
 
 /* Validates a /ws/{channel}[?type=] request. On failure fills status/code/msg and returns -1. */
 static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, const char **code,
@@ -101,12 +177,15 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
         status = 503;
         code = "draining";
         snprintf(msg, sizeof(msg), "this gateway is shutting down; connect to another one");
+    } else if (!origin_allowed(wsi, gw->cfg.allowed_origins)) {
+        status = 403;
+        code = "origin_forbidden";
+        snprintf(msg, sizeof(msg), "this Origin may not connect (see --allowed-origins)");
+        gw->stats.auth_failures[BF_GW_AUTH_ORIGIN]++;
     } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) == 0) {
-        if (rq.type == BF_CH_PUBLIC) return 0;
-        status = 501;
-        code = "not_implemented";
-        snprintf(msg, sizeof(msg), "%s channels are not supported by this gateway yet",
-                 bf_channel_type_name(rq.type));
+        status = authorize(wsi, gw, &rq, &code, msg, sizeof(msg));
+        if (!status) return 0;
+        bf_gw_count_auth_failure(gw, rq.auth.reason);
     }
     gw->stats.rejected_total++;
     bf_debug("upgrade refused with %u: %s", status, msg);
@@ -155,6 +234,22 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
       bf_gateway_ready(gw) ? 1 : 0);
+    C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);
+    C("belfry_gateway_whispers_rate_limited_total", "Whispers refused by the rate limit.",
+      "counter", gw->stats.whispers_limited);
+    C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
+    const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
+    C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
+      "counter", os->sent);
+    C("belfry_gateway_owner_op_retries_total", "Owner operations retried (owner gone or busy).",
+      "counter", os->retries);
+    C("belfry_gateway_owner_op_failures_total", "Owner operations given up.", "counter",
+      os->failed);
+    fprintf(f, "# HELP belfry_gateway_auth_failures_total Refused upgrades by reason.\n"
+               "# TYPE belfry_gateway_auth_failures_total counter\n");
+    for (int i = 0; i < BF_GW_AUTH__COUNT; i++)
+        fprintf(f, "belfry_gateway_auth_failures_total{reason=\"%s\"} %llu\n",
+                bf_gw_auth_reason_names[i], (unsigned long long)gw->stats.auth_failures[i]);
 #undef C
     fclose(f);
     int rc = http_reply(wsi, 200, "text/plain; version=0.0.4", b, len);
@@ -205,6 +300,72 @@ static void send_error(bf_gateway *gw, bf_conn *c, const char *code, const char 
     gw->stats.client_errors_total++;
 }
 
+static bool rate_ok(bf_gateway *gw, bf_conn *c)
+{
+    uint64_t now = bf_now_ms();
+    double burst = (double)gw->cfg.whisper_burst;
+    if (!c->wlast_ms)
+        c->wtokens = burst;
+    else
+        c->wtokens += (double)(now - c->wlast_ms) * (double)gw->cfg.whisper_rate / 1000.0;
+    if (c->wtokens > burst) c->wtokens = burst;
+    c->wlast_ms = now;
+    if (c->wtokens < 1.0) return false;
+    c->wtokens -= 1.0;
+    return true;
+}
+
+/* {"event":"whisper","channel":C?,"data":ANY}: relayed to every other connection in the channel,
+ * on every gateway, straight through the channel's fan-out subject (whispers are ephemeral, so
+ * they need no sequencing and no owner hop; Redis keeps one sender's whispers in order). */
+static void on_whisper(bf_gateway *gw, bf_conn *c, json_t *root)
+{
+    if (c->type == BF_CH_PUBLIC && !gw->cfg.allow_public_whisper) {
+        send_error(gw, c, "whisper_forbidden",
+                   "whispers are not allowed on public channels (anyone can connect there)");
+        return;
+    }
+    const char *chname = bf_gw_conn_channel(c);
+    json_t *ch = json_object_get(root, "channel");
+    if (ch) {
+        const char *want = json_string_value(ch);
+        const char *dash = strchr(chname, '-');
+        bool same = want && (!strcmp(want, chname) ||
+                             (c->type != BF_CH_PUBLIC && dash && !strcmp(want, dash + 1)));
+        if (!same) {
+            send_error(gw, c, "wrong_channel",
+                       "\"channel\" does not match this connection's channel");
+            return;
+        }
+    }
+    json_t *data = json_object_get(root, "data");
+    if (!data) {
+        send_error(gw, c, "bad_message", "a whisper needs \"data\"");
+        return;
+    }
+    if (!rate_ok(gw, c)) {
+        gw->stats.whispers_limited++;
+        send_error(gw, c, "rate_limited", "too many whispers; slow down (see --whisper-rate)");
+        return;
+    }
+    json_t *out = json_pack("{s:s,s:O}", "event", "whisper", "data", data);
+    if (c->user_id && c->type != BF_CH_PUBLIC)
+        json_object_set_new(out, "user_id", json_string(c->user_id));
+    char *frame = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(out);
+    char conn_id[160];
+    bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
+    bf_fanout m = {.kind = BF_FAN_EPHEMERAL,
+                   .channel = {chname, strlen(chname)},
+                   .frame = {frame, strlen(frame)},
+                   .exclude_conn = {conn_id, strlen(conn_id)}};
+    if (bf_gw_fanout(gw, &m) == 0)
+        gw->stats.whispers_total++;
+    else
+        send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
+    free(frame);
+}
+
 /* Handles one complete client message. */
 static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
 {
@@ -220,8 +381,7 @@ static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_
     if (!event) {
         send_error(gw, c, "bad_message", "missing \"event\" string");
     } else if (!strcmp(event, "whisper")) {
-        send_error(gw, c, "whisper_forbidden",
-                   "whispers are not allowed on public channels (anyone can connect there)");
+        on_whisper(gw, c, root);
     } else {
         send_error(gw, c, "unknown_event", "unknown client event (supported: whisper)");
     }
@@ -266,12 +426,27 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     const char *code;
     char msg[BF_ERR_LEN];
     memset(c, 0, sizeof(*c));
-    if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg))) return -1; /* checked */
+    /* both were checked before the upgrade; checking again yields the verified identity */
+    if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) ||
+        authorize(wsi, gw, &rq, &code, msg, sizeof(msg))) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"unauthorized",
+                         12);
+        return -1;
+    }
     bf_conn_init(c, wsi, ++gw->next_conn_id);
     c->type = rq.type;
-    bf_hub_join(gw->hub, c, rq.channel);
+    if (rq.auth.user_id[0]) c->user_id = bf_strdup(rq.auth.user_id);
+    if (rq.type == BF_CH_PRESENCE) {
+        json_t *info = json_loads(rq.auth.info, 0, NULL);
+        json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
+                                   (json_int_t)wall_ms(), "info", info ? info : json_object());
+        c->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(member);
+    }
     gw->stats.connections[c->type]++;
     gw->stats.accepted_total++;
+    bf_hub_join(gw->hub, c, rq.channel);
+    bf_gw_conns_changed(gw, rq.channel, 1);
     bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
     return 0;
 }
@@ -279,6 +454,11 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
 static void on_closed(bf_gateway *gw, bf_conn *c)
 {
     if (!c->wsi) return; /* never established */
+    const char *ch = bf_gw_conn_channel(c);
+    if (ch) {
+        bf_gw_conns_changed(gw, ch, -1);
+        if (c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_LEAVE);
+    }
     bf_hub_leave(gw->hub, c);
     bf_conn_deinit(c);
     gw->stats.connections[c->type]--;

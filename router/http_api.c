@@ -1,5 +1,7 @@
 /* The router's HTTP API on evhttp:
  *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
+ *   GET  /presence/{channel}    members, one per user (API key)   200 | 400 401 405 503
+ *   GET  /channels/{channel}    occupancy (API key)               200 | 400 401 405 503
  *   GET  /healthz /readyz       liveness, readiness (no key)
  *   GET  /metrics               Prometheus text (no key)
  * Every error carries {"error":{"code":"...","message":"..."}}. */
@@ -8,7 +10,9 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "redis_keys.h"
 #include "router.h"
+#include "scripts.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -119,6 +123,125 @@ static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const ch
     free(prefix);
 }
 
+/* ---- GET /presence/{channel}, GET /channels/{channel} --------------------------------------- */
+
+typedef struct read_ctx {
+    bf_router *rt;
+    struct evhttp_request *req;
+} read_ctx;
+
+static int cmp_member(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t ja = json_integer_value(json_object_get(x, "joinedAt"));
+    json_int_t jb = json_integer_value(json_object_get(y, "joinedAt"));
+    if (ja != jb) return ja < jb ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(x, "id")),
+                  json_string_value(json_object_get(y, "id")));
+}
+
+/* HGETALL presence:{channel} -> one member per user, the earliest joinedAt, sorted by it. */
+static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    read_ctx *rc = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        free(rc);
+        return;
+    }
+    json_t *by_user = json_object();
+    for (size_t i = 1; i < r->elements; i += 2) {
+        json_t *m = json_loadb(r->element[i]->str, (size_t)r->element[i]->len, 0, NULL);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (!id) {
+            json_decref(m);
+            continue;
+        }
+        json_t *cur = json_object_get(by_user, id);
+        if (!cur || json_integer_value(json_object_get(m, "joinedAt")) <
+                        json_integer_value(json_object_get(cur, "joinedAt")))
+            json_object_set(by_user, id, m);
+        json_decref(m);
+    }
+    size_t n = json_object_size(by_user), k = 0;
+    json_t **list = bf_calloc(n ? n : 1, sizeof(json_t *));
+    const char *key;
+    json_t *val;
+    json_object_foreach(by_user, key, val) list[k++] = val;
+    qsort(list, n, sizeof(json_t *), cmp_member);
+    json_t *members = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append(members, list[i]);
+    free(list);
+    json_t *out = json_pack("{s:o}", "members", members);
+    char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    reply_json(rc->req, 200, "OK", body);
+    free(body);
+    json_decref(out);
+    json_decref(by_user);
+    free(rc);
+}
+
+static void on_channel_info(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    read_ctx *rc = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        free(rc);
+        return;
+    }
+    long long conns = r->element[0]->integer, users = r->element[1]->integer;
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"occupied\":%s,\"subscription_count\":%lld,\"user_count\":%lld}",
+             conns > 0 ? "true" : "false", conns, users);
+    reply_json(rc->req, 200, "OK", body);
+    free(rc);
+}
+
+static void handle_read(bf_router *rt, struct evhttp_request *req, const char *channel,
+                        bool presence)
+{
+    char err[BF_ERR_LEN], key[BF_KEY_MAX];
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
+        return;
+    }
+    if (!authorized(rt, req)) return;
+    if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
+        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
+        return;
+    }
+    read_ctx *rc = bf_calloc(1, sizeof(*rc));
+    rc->rt = rt;
+    rc->req = req;
+    int r;
+    if (presence) {
+        bf_key(key, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
+        r = bf_redis_cmd(rt->cmd, on_presence, rc, "HGETALL %s", key);
+    } else {
+        char kg[BF_KEY_MAX], ku[BF_KEY_MAX];
+        bf_key(key, rt->cfg.redis_prefix, BF_KEY_CONNS, channel);
+        bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+        bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
+        const char *argv[] = {key, kg, ku};
+        r = bf_script_call(rt->cmd, BF_SCRIPT_CHANNEL_INFO, on_channel_info, rc, 3, 3, argv, NULL);
+    }
+    if (r) {
+        free(rc);
+        reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
+                    "not connected to Redis; retry later");
+    }
+}
+
 /* ---- health and metrics ------------------------------------------------------------------ */
 
 static void handle_metrics(bf_router *rt, struct evhttp_request *req)
@@ -145,6 +268,17 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
     C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
       s->http_errors);
+    C("belfry_router_presence_joins_total", "Presence joins executed as owner.", "counter",
+      s->presence_joins);
+    C("belfry_router_presence_leaves_total", "Presence leaves executed as owner.", "counter",
+      s->presence_leaves);
+    C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
+      "counter", s->presence_forwards);
+    C("belfry_router_presence_stale_total", "Owner operations refused for a stale ring epoch.",
+      "counter", s->presence_stale);
+    C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
+    C("belfry_router_inbox_malformed_total", "Inbox envelopes dropped as malformed.", "counter",
+      s->inbox_malformed);
     C("belfry_router_ring_epoch", "Ring epoch of the last membership snapshot.", "gauge",
       bf_ring_epoch(rt->ring));
     C("belfry_router_ring_members", "Live routers in the last membership snapshot.", "gauge",
@@ -177,6 +311,10 @@ static void route(struct evhttp_request *req, void *arg)
     bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
     if (!strncmp(path, "/broadcast/", 11)) {
         handle_broadcast(rt, req, path + 11);
+    } else if (!strncmp(path, "/presence/", 10)) {
+        handle_read(rt, req, path + 10, true);
+    } else if (!strncmp(path, "/channels/", 10)) {
+        handle_read(rt, req, path + 10, false);
     } else if (!strcmp(path, "/broadcast")) {
         reply_error(rt, req, 400, "Bad Request", "bad_channel",
                     "missing channel: use POST /broadcast/{channel}");

@@ -4,6 +4,7 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "presence.h"
 #include "redis_keys.h"
 #include "scripts.h"
 
@@ -127,6 +128,16 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
     free(prefix);
 }
 
+static void on_inbox_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
+    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message")) return;
+    if (r->element[2]->type != REDIS_REPLY_STRING) return;
+    bf_presence_on_inbox(priv, r->element[2]->str, (size_t)r->element[2]->len);
+}
+
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
@@ -145,64 +156,107 @@ static void sub_ready(bf_redis *r, void *arg)
     char pat[BF_KEY_MAX];
     bf_key_publish_pattern(pat, rt->cfg.redis_prefix);
     bf_redis_cmd(r, on_sub_reply, rt, "PSUBSCRIBE %s", pat);
+    char inbox[BF_KEY_MAX];
+    bf_key(inbox, rt->cfg.redis_prefix, BF_KEY_INBOX, rt->node_id);
+    bf_redis_cmd(r, on_inbox_reply, rt, "SUBSCRIBE %s", inbox);
 }
 
 /* ---- membership -------------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Collects the string elements of an array reply, sorted. Caller frees the array only. */
+static const char **sorted_ids(const redisReply *arr, size_t *n)
+{
+    const char **ids = bf_calloc(arr->elements ? arr->elements : 1, sizeof(char *));
+    size_t m = 0;
+    for (size_t i = 0; i < arr->elements; i++)
+        if (arr->element[i]->type == REDIS_REPLY_STRING) ids[m++] = arr->element[i]->str;
+    qsort(ids, m, sizeof(char *), cmp_str);
+    *n = m;
+    return ids;
+}
+
+static void set_gateways(bf_router *rt, const redisReply *arr)
+{
+    for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);
+    free(rt->gateways);
+    size_t n;
+    const char **ids = sorted_ids(arr, &n);
+    rt->gateways = bf_calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) rt->gateways[i] = bf_strdup(ids[i]);
+    rt->ngateways = n;
+    free(ids);
+}
+
+bool bf_router_gateway_alive(const bf_router *rt, const char *id)
+{
+    return bsearch(&id, rt->gateways, rt->ngateways, sizeof(char *), cmp_str) != NULL;
+}
 
 static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     bf_router *rt = priv;
     redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY) {
+    rt->heartbeat_in_flight = false;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[3]->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR) bf_warn("heartbeat failed: %s", r->str);
         return;
     }
+    set_gateways(rt, r->element[3]);
     uint64_t epoch = (uint64_t)r->element[0]->integer;
-    redisReply *live = r->element[1];
-    size_t n = live->elements;
+    size_t n;
+    const char **ids = sorted_ids(r->element[1], &n);
     bool same = epoch == bf_ring_epoch(rt->ring) && n == bf_ring_size(rt->ring);
-    for (size_t i = 0; same && i < n; i++)
-        same = live->element[i]->type == REDIS_REPLY_STRING &&
-               !strcmp(live->element[i]->str, bf_ring_member(rt->ring, i));
-    if (same) return;
-    const char **ids = bf_calloc(n ? n : 1, sizeof(char *));
-    size_t m = 0;
+    for (size_t i = 0; same && i < n; i++) same = !strcmp(ids[i], bf_ring_member(rt->ring, i));
+    if (same) {
+        free(ids);
+        return;
+    }
     bool self = false;
     char list[1024] = "";
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        if (live->element[i]->type != REDIS_REPLY_STRING) continue;
-        ids[m++] = live->element[i]->str;
-        self |= !strcmp(live->element[i]->str, rt->node_id);
+        self |= !strcmp(ids[i], rt->node_id);
         if (off < sizeof(list) - 1)
-            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? "," : "",
-                                    live->element[i]->str);
+            off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? "," : "", ids[i]);
     }
-    bf_ring_set(rt->ring, ids, m, epoch);
+    bf_ring_set(rt->ring, ids, n, epoch);
     free(ids);
     rt->in_ring = self;
-    bf_info("ring epoch %llu: %zu router(s) [%s]%s", (unsigned long long)epoch, m, list,
+    bf_info("ring epoch %llu: %zu router(s) [%s]%s", (unsigned long long)epoch, n, list,
             self ? "" : " (this router is not a member yet)");
+}
+
+void bf_router_refresh_ring(bf_router *rt)
+{
+    rt->next_heartbeat = 0;
 }
 
 static void heartbeat(bf_router *rt)
 {
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kgw[BF_KEY_MAX];
     char ttl[24], pid[24], started[24], addr[300];
     bf_key(kmembers, rt->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
+    bf_key(kgw, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
     bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_key(knode, rt->cfg.redis_prefix, BF_KEY_NODE, rt->node_id);
     snprintf(ttl, sizeof(ttl), "%lld", rt->cfg.heartbeat_ttl_ms);
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
     snprintf(started, sizeof(started), "%llu", (unsigned long long)rt->started_wall_ms);
     snprintf(addr, sizeof(addr), "%s:%d", rt->cfg.listen.host, rt->cfg.listen.port);
-    const char *argv[] = {kmembers,     kepoch,   knode,     rt->node_id,   ttl,   "1",
-                          "kind",       "router", "address", addr,          "pid", pid,
-                          "started_ms", started,  "version", BELFRY_VERSION};
-    bf_script_call(rt->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, rt, 3,
-                   (int)(sizeof(argv) / sizeof(*argv)), argv, NULL);
+    const char *argv[] = {kmembers, kepoch,       knode,    kgw,       rt->node_id,   ttl,
+                          "1",      "kind",       "router", "address", addr,          "pid",
+                          pid,      "started_ms", started,  "version", BELFRY_VERSION};
+    if (bf_script_call(rt->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, rt, 4,
+                       (int)(sizeof(argv) / sizeof(*argv)), argv, NULL) == 0)
+        rt->heartbeat_in_flight = true;
 }
 
 static void cmd_ready(bf_redis *r, void *arg)
@@ -217,6 +271,7 @@ static void cmd_down(bf_redis *r, void *arg)
     (void)r;
     bf_router *rt = arg;
     rt->in_ring = false; /* we cannot know the membership while cut off */
+    rt->heartbeat_in_flight = false;
 }
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -251,10 +306,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t now = bf_now_ms();
     bf_redis_tick(rt->sub, now);
     bf_redis_tick(rt->cmd, now);
-    if (!rt->stopping && now >= rt->next_heartbeat && bf_redis_ready(rt->cmd)) {
+    if (!rt->stopping && now >= rt->next_heartbeat && !rt->heartbeat_in_flight &&
+        bf_redis_ready(rt->cmd)) {
         heartbeat(rt);
         rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
     }
+    bf_presence_tick(rt, now);
 }
 
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
@@ -302,8 +359,13 @@ void bf_router_deinit(bf_router *rt)
     if (rt->sigterm) event_free(rt->sigterm);
     if (rt->http) evhttp_free(rt->http);
     bf_redis_free(rt->sub);
-    bf_redis_free(rt->cmd);
+    bf_redis_free(rt->cmd); /* fails pending callbacks: do it before freeing what they use */
+    bf_presence_deinit(rt);
     bf_ring_free(rt->ring);
+    for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);
+    free(rt->gateways);
+    rt->gateways = NULL;
+    rt->ngateways = 0;
     memset(&rt->stats, 0, sizeof(rt->stats));
     rt->tick = rt->sigint = rt->sigterm = NULL;
     rt->http = NULL;

@@ -24,7 +24,11 @@ typedef struct bf_rt_stats {
     uint64_t publish_failures;
     uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring;
     uint64_t http_requests, http_errors;
+    uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
+    uint64_t inbox_malformed;
 } bf_rt_stats;
+
+struct bf_pres_op;
 
 typedef struct bf_router {
     bf_rt_config cfg;
@@ -33,9 +37,13 @@ typedef struct bf_router {
     struct evhttp *http;
     bf_redis *sub, *cmd;
     bf_ring *ring;
-    bool in_ring; /* the last membership snapshot included us */
+    bool in_ring;    /* the last membership snapshot included us */
+    char **gateways; /* live gateway ids from the last heartbeat (sorted) */
+    size_t ngateways;
+    struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, started_wall_ms;
+    bool heartbeat_in_flight;
     bool stopping;
     bf_rt_stats stats;
 } bf_router;
@@ -54,6 +62,11 @@ typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, voi
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       const char *exclude_conn, const char *exclude_user, bf_publish_cb cb,
                       void *arg);
+
+/* Asks for an immediate heartbeat (the ring may be stale). */
+void bf_router_refresh_ring(bf_router *rt);
+/* True if gateway id was alive in the last heartbeat snapshot. */
+bool bf_router_gateway_alive(const bf_router *rt, const char *id);
 
 /* http_api.c: installs the HTTP routes on rt->http. */
 void bf_router_http_init(bf_router *rt);

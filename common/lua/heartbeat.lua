@@ -2,11 +2,12 @@
 -- KEYS[1]  members zset (score = expiry in ms on the Redis clock)  (<prefix>routers|gateways)
 -- KEYS[2]  ring epoch key                                           (<prefix>ring:epoch)
 -- KEYS[3]  this node's info hash                                    (<prefix>node:{id})
+-- KEYS[4]  the other kind's members zset (gateways read routers and vice versa)
 -- ARGV[1]  node id
 -- ARGV[2]  ttl in ms
 -- ARGV[3]  "1" to bump the epoch when the member set changes (routers), "0" otherwise
 -- ARGV[4..] field, value pairs stored in the info hash
--- Reply:   {epoch, {live member ids, sorted}, {expired member ids}}
+-- Reply:   {epoch, {live member ids, sorted}, {expired member ids}, {live ids of KEYS[4]}}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
@@ -25,4 +26,5 @@ if ARGV[3] == '1' and (added == 1 or #expired > 0) then
 end
 local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
 local live = redis.call('ZRANGE', KEYS[1], 0, -1)
-return {epoch, live, expired}
+local others = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. now, '+inf')
+return {epoch, live, expired, others}

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <jwt.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -257,6 +258,7 @@ bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
     }
     return c;
 fail:
+    c->keep_logs = true;
     bf_cluster_stop(c);
     return NULL;
 }
@@ -304,7 +306,7 @@ int bf_cluster_stop_checked(bf_cluster *c)
         kill(c->redis.pid, SIGKILL);
         wait_exit(&c->redis, 2000);
     }
-    if (bad || getenv("BELFRY_KEEP_LOGS"))
+    if (bad || c->keep_logs || getenv("BELFRY_KEEP_LOGS"))
         fprintf(stderr, "harness: logs kept in %s\n", c->dir);
     else
         rm_dir(c->dir);
@@ -413,4 +415,43 @@ char *bf_redis_query(bf_cluster *c, const char *fmt, ...)
     }
     redisFree(rc);
     return out;
+}
+
+static char *b64url(const char *s)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n * 4 / 3 + 4);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)s[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = tbl[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = tbl[v & 63];
+    }
+    out[o] = '\0';
+    return out;
+}
+
+char *bf_mint_token(const char *secret, const char *alg, const char *claims_json)
+{
+    if (!strcmp(alg, "none")) {
+        char *h = b64url("{\"alg\":\"none\",\"typ\":\"JWT\"}"), *p = b64url(claims_json);
+        size_t n = strlen(h) + strlen(p) + 3;
+        char *t = malloc(n);
+        snprintf(t, n, "%s.%s.", h, p);
+        free(h);
+        free(p);
+        return t;
+    }
+    jwt_t *jwt = NULL;
+    char *tok = NULL;
+    if (jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, claims_json) == 0 &&
+        jwt_set_alg(jwt, !strcmp(alg, "HS512") ? JWT_ALG_HS512 : JWT_ALG_HS256,
+                    (const unsigned char *)secret, (int)strlen(secret)) == 0)
+        tok = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    return tok;
 }

@@ -41,6 +41,7 @@ typedef struct bf_cluster {
     bf_proc gateways[BF_MAX_NODES];
     int nrouters, ngateways;
     char redis_url[128];
+    bool keep_logs; /* set when something went wrong: the log directory is kept */
 } bf_cluster;
 
 /* Starts a cluster; returns NULL (with a message on stderr) on failure. Caller stops it. */
@@ -78,6 +79,10 @@ char *bf_redis_query(bf_cluster *c, const char *fmt, ...);
 
 /* Reads a whole file into a malloc'd NUL-terminated buffer (caller frees) or NULL. */
 char *bf_read_file(const char *path);
+
+/* Signs claims_json (a JSON object) with secret using alg "HS256" or "HS512" (libjwt), or
+ * builds an unsigned token when alg is "none". Returns a malloc'd token (caller frees). */
+char *bf_mint_token(const char *secret, const char *alg, const char *claims_json);
 
 /* Monotonic milliseconds. */
 long long bf_ms(void);

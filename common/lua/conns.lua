@@ -1,0 +1,13 @@
+-- conns.lua: adjust one gateway's connection count for a channel.
+-- KEYS[1]  conns hash (<prefix>conns:{channel})   gateway id -> connection count
+-- ARGV[1]  gateway id   ARGV[2] delta (integer), or "=N" to set the count to N
+-- Reply:   the new count (a field that reaches 0 is removed, and so is an empty hash)
+local n
+if string.sub(ARGV[2], 1, 1) == '=' then
+    n = tonumber(string.sub(ARGV[2], 2))
+    if n > 0 then redis.call('HSET', KEYS[1], ARGV[1], n) end
+else
+    n = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[2]))
+end
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n

@@ -1,0 +1,54 @@
+-- presence_join.lua: add one presence connection (owner only, fenced by the ring epoch).
+-- KEYS[1]  presence hash     (<prefix>presence:{channel})  conn id -> member JSON
+-- KEYS[2]  users hash        (<prefix>pusers:{channel})    user id -> connection count
+-- KEYS[3]  seq key           (<prefix>seq:{channel})
+-- KEYS[4]  fan-out subject   (<prefix>fan:{channel})
+-- KEYS[5]  ring epoch key    (<prefix>ring:epoch)
+-- ARGV[1]  channel   ARGV[2] connection id   ARGV[3] user id   ARGV[4] member JSON
+-- ARGV[5]  the caller's ring epoch
+-- ARGV[6]  "1" to send presence:here to the connection (first join), "0" (re-announce)
+-- Reply:   the channel's seq after the join, or an error "STALE ..." when the caller's epoch is
+--          not the current one (the caller refreshes its ring and re-routes).
+-- The first connection of a user emits presence:join (seq'd) to everyone but that user's
+-- connections; the joining connection always gets presence:here with one member per user
+-- (earliest joinedAt), carrying the seq as of which that list is current.
+local epoch = redis.call('GET', KEYS[5]) or '0'
+if epoch ~= ARGV[5] then
+    return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[5])
+end
+local seq = tonumber(redis.call('GET', KEYS[3]) or '0')
+if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[4]) == 1 then
+    if redis.call('HINCRBY', KEYS[2], ARGV[3], 1) == 1 then
+        seq = redis.call('INCR', KEYS[3])
+        local frame = '{"event":"presence:join","data":{"member":' .. ARGV[4] .. '},"seq":' ..
+            string.format('%d', seq) .. '}'
+        redis.call('PUBLISH', KEYS[4], cmsgpack.pack({1, 1, ARGV[1], seq, frame, '', ARGV[3]}))
+    end
+end
+if ARGV[6] == '1' then
+    local best, order = {}, {}
+    local all = redis.call('HVALS', KEYS[1])
+    for _, v in ipairs(all) do
+        local ok, m = pcall(cjson.decode, v)
+        if ok and type(m) == 'table' and m.id ~= nil then
+            local at = tonumber(m.joinedAt) or 0
+            local cur = best[m.id]
+            if not cur then
+                order[#order + 1] = m.id
+                best[m.id] = {at = at, raw = v}
+            elseif at < cur.at then
+                best[m.id] = {at = at, raw = v}
+            end
+        end
+    end
+    table.sort(order, function(a, b)
+        if best[a].at ~= best[b].at then return best[a].at < best[b].at end
+        return tostring(a) < tostring(b)
+    end)
+    local parts = {}
+    for i, id in ipairs(order) do parts[i] = best[id].raw end
+    local frame = '{"event":"presence:here","data":{"members":[' .. table.concat(parts, ',') ..
+        ']},"seq":' .. string.format('%d', seq) .. '}'
+    redis.call('PUBLISH', KEYS[4], cmsgpack.pack({1, 3, ARGV[1], seq, frame, ARGV[2], ''}))
+end
+return seq

@@ -1,0 +1,195 @@
+#include "owner.h"
+#include "alloc.h"
+#include "dict.h"
+#include "log.h"
+#include "redis_keys.h"
+#include "ring.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct op {
+    struct op *next, *prev;
+    bf_owner *o;
+    char *env; /* encoded inbox envelope */
+    size_t env_len;
+    char *channel, *conn_id;
+    uint64_t first_ms, next_ms, backoff_ms;
+    bool in_flight;
+    bool dead; /* the owner was freed while this op was in flight */
+} op;
+
+struct bf_owner {
+    bf_redis *cmd;
+    const char *prefix;
+    uint64_t give_up_ms;
+    bf_ring *ring;
+    op *head, *tail;
+    bf_dict *first_of_conn; /* conn id -> its earliest queued op (ops of a conn go in order) */
+    bf_owner_stats stats;
+};
+
+bf_owner *bf_owner_new(bf_redis *cmd, const char *prefix, uint64_t give_up_ms)
+{
+    bf_owner *o = bf_calloc(1, sizeof(*o));
+    o->cmd = cmd;
+    o->prefix = prefix;
+    o->give_up_ms = give_up_ms;
+    o->ring = bf_ring_new();
+    o->first_of_conn = bf_dict_new();
+    return o;
+}
+
+static void op_free(op *p)
+{
+    free(p->env);
+    free(p->channel);
+    free(p->conn_id);
+    free(p);
+}
+
+/* Unlinks p and makes the next op of the same connection its first. */
+static void unlink_op(bf_owner *o, op *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        o->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        o->tail = p->prev;
+    size_t cl = strlen(p->conn_id);
+    if (bf_dict_get(o->first_of_conn, p->conn_id, cl) == p) {
+        op *q = p->next;
+        while (q && strcmp(q->conn_id, p->conn_id)) q = q->next;
+        if (q)
+            bf_dict_put(o->first_of_conn, p->conn_id, cl, q);
+        else
+            bf_dict_del(o->first_of_conn, p->conn_id, cl);
+    }
+}
+
+void bf_owner_free(bf_owner *o)
+{
+    if (!o) return;
+    op *p = o->head;
+    while (p) {
+        op *nx = p->next;
+        if (p->in_flight)
+            p->dead = true; /* its reply callback frees it */
+        else
+            op_free(p);
+        p = nx;
+    }
+    bf_dict_free(o->first_of_conn);
+    bf_ring_free(o->ring);
+    free(o);
+}
+
+void bf_owner_set_routers(bf_owner *o, const char *const *ids, size_t n)
+{
+    bf_ring_set(o->ring, ids, n, 0);
+}
+
+size_t bf_owner_routers(const bf_owner *o)
+{
+    return bf_ring_size(o->ring);
+}
+
+void bf_owner_send(bf_owner *o, const bf_inbox *m)
+{
+    op *p = bf_calloc(1, sizeof(*p));
+    p->o = o;
+    if (bf_wire_encode_inbox(m, &p->env, &p->env_len)) {
+        free(p);
+        return;
+    }
+    p->channel = bf_strndup(m->channel.p, m->channel.len);
+    p->conn_id = bf_strndup(m->conn_id.p, m->conn_id.len);
+    p->first_ms = p->next_ms = bf_now_ms();
+    p->prev = o->tail;
+    if (o->tail)
+        o->tail->next = p;
+    else
+        o->head = p;
+    o->tail = p;
+    if (!bf_dict_get(o->first_of_conn, p->conn_id, strlen(p->conn_id)))
+        bf_dict_put(o->first_of_conn, p->conn_id, strlen(p->conn_id), p);
+    bf_owner_tick(o, p->first_ms);
+}
+
+static void retry_later(bf_owner *o, op *p, const char *why)
+{
+    uint64_t now = bf_now_ms();
+    p->in_flight = false;
+    if (now - p->first_ms >= o->give_up_ms) {
+        o->stats.failed++;
+        bf_error("giving up on owner operation for %s (%s) after %llu ms: %s", p->channel,
+                 p->conn_id, (unsigned long long)(now - p->first_ms), why);
+        unlink_op(o, p);
+        op_free(p);
+        return;
+    }
+    o->stats.retries++;
+    p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
+    if (p->backoff_ms > 2000) p->backoff_ms = 2000;
+    p->next_ms = now + p->backoff_ms;
+    bf_debug("owner operation for %s will be retried in %llu ms: %s", p->channel,
+             (unsigned long long)p->backoff_ms, why);
+}
+
+static void on_published(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    op *p = priv;
+    redisReply *r = reply;
+    if (p->dead) {
+        op_free(p);
+        return;
+    }
+    bf_owner *o = p->o;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        o->stats.sent++;
+        unlink_op(o, p);
+        op_free(p);
+        return;
+    }
+    retry_later(o, p,
+                !r                               ? "redis connection lost"
+                : r->type == REDIS_REPLY_INTEGER ? "the owner is not listening"
+                                                 : "redis error");
+}
+
+void bf_owner_tick(bf_owner *o, uint64_t now_ms)
+{
+    for (op *p = o->head, *nx; p; p = nx) {
+        nx = p->next;
+        if (p->in_flight || p->next_ms > now_ms) continue;
+        if (bf_dict_get(o->first_of_conn, p->conn_id, strlen(p->conn_id)) != p) continue;
+        const char *owner = bf_ring_owner(o->ring, p->channel, strlen(p->channel));
+        if (!owner) {
+            retry_later(o, p, "no live router known");
+            continue;
+        }
+        char key[BF_KEY_MAX];
+        bf_key(key, o->prefix, BF_KEY_INBOX, owner);
+        if (bf_redis_cmd(o->cmd, on_published, p, "PUBLISH %s %b", key, p->env, p->env_len)) {
+            retry_later(o, p, "redis unavailable");
+            continue;
+        }
+        p->in_flight = true;
+    }
+}
+
+const bf_owner_stats *bf_owner_stats_get(const bf_owner *o)
+{
+    return &o->stats;
+}
+
+size_t bf_owner_pending(const bf_owner *o)
+{
+    size_t n = 0;
+    for (const op *p = o->head; p; p = p->next) n++;
+    return n;
+}

@@ -1,0 +1,210 @@
+#include "presence.h"
+#include "alloc.h"
+#include "channel.h"
+#include "log.h"
+#include "redis_keys.h"
+#include "scripts.h"
+#include "wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HOPS 1
+#define MAX_ATTEMPTS 20
+
+/* One operation, kept as its encoded envelope so it can be forwarded or retried unchanged. */
+typedef struct bf_pres_op {
+    struct bf_pres_op *next;
+    bf_router *rt;
+    char *env;
+    size_t len;
+    int attempts;
+    uint64_t due_ms;
+} bf_pres_op;
+
+static void handle(bf_router *rt, bf_pres_op *p);
+
+static bf_pres_op *op_new(bf_router *rt, const char *payload, size_t len)
+{
+    bf_pres_op *p = bf_calloc(1, sizeof(*p));
+    p->rt = rt;
+    p->env = bf_malloc(len ? len : 1);
+    memcpy(p->env, payload, len);
+    p->len = len;
+    return p;
+}
+
+static void op_free(bf_pres_op *p)
+{
+    free(p->env);
+    free(p);
+}
+
+/* Parks p until the ring has been refreshed. */
+static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
+{
+    if (++p->attempts > MAX_ATTEMPTS) {
+        bf_error("dropping presence operation after %d attempts: %s", p->attempts - 1, why);
+        op_free(p);
+        return;
+    }
+    bf_debug("presence operation retried later: %s", why);
+    p->due_ms = bf_now_ms() + 50u * (unsigned)p->attempts;
+    p->next = rt->retry_head;
+    rt->retry_head = p;
+    bf_router_refresh_ring(rt);
+}
+
+static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_pres_op *p = priv;
+    redisReply *r = reply;
+    if (!r) { /* connection lost: the operation may or may not have run; retrying is safe */
+        retry_later(p->rt, p, "redis connection lost");
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "STALE")) {
+        p->rt->stats.presence_stale++;
+        retry_later(p->rt, p, r->str);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) bf_warn("presence script failed: %s", r->str);
+    op_free(p);
+}
+
+static void forward(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *owner)
+{
+    bf_inbox fwd = *m;
+    fwd.hops = m->hops + 1;
+    char *env, key[BF_KEY_MAX];
+    size_t len;
+    if (bf_wire_encode_inbox(&fwd, &env, &len)) {
+        op_free(p);
+        return;
+    }
+    bf_key(key, rt->cfg.redis_prefix, BF_KEY_INBOX, owner);
+    rt->stats.presence_forwards++;
+    bf_redis_cmd(rt->cmd, NULL, NULL, "PUBLISH %s %b", key, env, len);
+    free(env);
+    op_free(p);
+}
+
+static void run_script(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
+{
+    char kp[BF_KEY_MAX], ku[BF_KEY_MAX], ks[BF_KEY_MAX], kf[BF_KEY_MAX], ke[BF_KEY_MAX];
+    char epoch[24], conn[256], user[256];
+    bf_key(kp, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
+    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
+    bf_key(ks, rt->cfg.redis_prefix, BF_KEY_SEQ, channel);
+    bf_key(kf, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
+    bf_key(ke, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
+    snprintf(conn, sizeof(conn), "%.*s", (int)m->conn_id.len, m->conn_id.p);
+    snprintf(user, sizeof(user), "%.*s", (int)m->user_id.len, m->user_id.p);
+    int rc;
+    if (m->op == BF_OP_JOIN || m->op == BF_OP_REJOIN) {
+        const char *argv[] = {
+            kp, ku, ks, kf, ke, channel, conn, user, NULL, epoch, m->op == BF_OP_JOIN ? "1" : "0"};
+        size_t lens[] = {
+            strlen(kp),   strlen(ku),   strlen(ks),     strlen(kf),    strlen(ke), strlen(channel),
+            strlen(conn), strlen(user), m->payload.len, strlen(epoch), 1};
+        argv[8] = m->payload.p ? m->payload.p : "";
+        rc =
+            bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_JOIN, on_script_reply, p, 5, 11, argv, lens);
+        if (!rc) rt->stats.presence_joins++;
+    } else {
+        const char *argv[] = {kp, ku, ks, kf, ke, channel, epoch, conn};
+        rc =
+            bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_LEAVE, on_script_reply, p, 5, 8, argv, NULL);
+        if (!rc) rt->stats.presence_leaves++;
+    }
+    if (rc) retry_later(rt, p, "redis unavailable");
+}
+
+static void kick(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
+{
+    char kf[BF_KEY_MAX], *env;
+    size_t len;
+    bf_key(kf, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
+    bf_fanout f = {.kind = BF_FAN_KICK,
+                   .channel = {channel, strlen(channel)},
+                   .frame = m->payload,
+                   .exclude_user = m->user_id};
+    if (bf_wire_encode_fanout(&f, &env, &len) == 0) {
+        if (bf_redis_cmd(rt->cmd, NULL, NULL, "PUBLISH %s %b", kf, env, len) == 0)
+            rt->stats.kicks++;
+        free(env);
+    }
+    op_free(p);
+}
+
+static void handle(bf_router *rt, bf_pres_op *p)
+{
+    bf_inbox m;
+    char channel[BF_CHANNEL_MAX + 1];
+    if (bf_wire_decode_inbox(p->env, p->len, &m) || m.channel.len > BF_CHANNEL_MAX ||
+        bf_channel_validate(m.channel.p, m.channel.len, NULL, 0) || m.user_id.len == 0 ||
+        m.user_id.len > 200 || m.conn_id.len > 200) {
+        rt->stats.inbox_malformed++;
+        uint64_t n = rt->stats.inbox_malformed;
+        if ((n & (n - 1)) == 0)
+            bf_warn("dropped malformed inbox envelope (%llu so far)", (unsigned long long)n);
+        op_free(p);
+        return;
+    }
+    memcpy(channel, m.channel.p, m.channel.len);
+    channel[m.channel.len] = '\0';
+    if (!rt->in_ring) {
+        retry_later(rt, p, "not in the ring yet");
+        return;
+    }
+    const char *owner = bf_ring_owner(rt->ring, channel, m.channel.len);
+    if (owner && strcmp(owner, rt->node_id)) {
+        if (m.hops < MAX_HOPS)
+            forward(rt, p, &m, owner);
+        else
+            retry_later(rt, p, "ownership is moving");
+        return;
+    }
+    if (m.op == BF_OP_KICK)
+        kick(rt, p, &m, channel);
+    else
+        run_script(rt, p, &m, channel);
+}
+
+void bf_presence_on_inbox(bf_router *rt, const char *payload, size_t len)
+{
+    handle(rt, op_new(rt, payload, len));
+}
+
+void bf_presence_tick(bf_router *rt, uint64_t now_ms)
+{
+    bf_pres_op *due = NULL, **pp = &rt->retry_head;
+    while (*pp) {
+        bf_pres_op *p = *pp;
+        if (p->due_ms <= now_ms) {
+            *pp = p->next;
+            p->next = due;
+            due = p;
+        } else {
+            pp = &p->next;
+        }
+    }
+    while (due) {
+        bf_pres_op *p = due;
+        due = p->next;
+        p->next = NULL;
+        handle(rt, p);
+    }
+}
+
+void bf_presence_deinit(bf_router *rt)
+{
+    while (rt->retry_head) {
+        bf_pres_op *p = rt->retry_head;
+        rt->retry_head = p->next;
+        op_free(p);
+    }
+}

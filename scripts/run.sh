@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `make run`: a local Belfry cluster in the foreground — a private redis-server (no persistence),
+# one belfry-router and one belfry-gateway — on free local ports. Ctrl-C stops everything.
+# Development conveniences are on and say so: no API key, any token accepted.
+set -euo pipefail
+BUILD=${1:-build}
+BIN="$BUILD/bin"
+RUN_DIR=$(mktemp -d /tmp/belfry-run-XXXXXX)
+PIDS=()
+
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  echo "belfry: stopping..."
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$RUN_DIR"
+  echo "belfry: stopped"
+}
+trap cleanup INT TERM EXIT
+
+REDIS_PORT=$(python3 scripts/free-port.py 0)
+ROUTER_PORT=$(python3 scripts/free-port.py 8090)
+GATEWAY_PORT=$(python3 scripts/free-port.py 8080)
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$RUN_DIR" \
+  --logfile "$RUN_DIR/redis.log" &
+PIDS+=($!)
+for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+"$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" --redis "$REDIS_URL" --insecure-no-api-key &
+PIDS+=($!)
+GW_FLAGS=()
+if "$BIN/belfry-gateway" --help | grep -q -- --insecure-any-token; then GW_FLAGS+=(--insecure-any-token); fi
+"$BIN/belfry-gateway" --listen "127.0.0.1:$GATEWAY_PORT" --redis "$REDIS_URL" "${GW_FLAGS[@]}" &
+PIDS+=($!)
+
+for port in "$ROUTER_PORT" "$GATEWAY_PORT"; do
+  for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
+done
+
+cat <<MSG
+
+  Belfry is running (Ctrl-C to stop).
+
+  Demo page        http://127.0.0.1:$GATEWAY_PORT/
+  WebSocket        ws://127.0.0.1:$GATEWAY_PORT/ws/{channel}      e.g. ws://127.0.0.1:$GATEWAY_PORT/ws/news
+  HTTP publish     http://127.0.0.1:$ROUTER_PORT/broadcast/{channel}
+  Redis            $REDIS_URL
+
+  Publish with curl:
+    curl -i -X POST http://127.0.0.1:$ROUTER_PORT/broadcast/news -H 'Content-Type: application/json' \\
+         -d '{"event":"Hello","data":{"text":"hi from curl"}}'
+
+  Publish with redis-cli:
+    redis-cli -p $REDIS_PORT PUBLISH belfry:publish:news '{"event":"Hello","data":{"text":"hi from redis"}}'
+
+  Presence demo: open the demo page in two tabs (the gateway accepts any token in this mode).
+  Mint a real token for a gateway started with --jwt-secret:
+    $BIN/belfryctl token --secret "\$SECRET" --user alice --channel 'presence-demo' --ttl 1h
+
+  INSECURE development mode: no API key, any token accepted. Never expose these ports.
+
+MSG
+wait -n "${PIDS[@]}" || true
+MSG_EXIT=$?
+echo "belfry: a process exited (status $MSG_EXIT)"

@@ -1,0 +1,139 @@
+/* Small helpers shared by the integration suites (header-only; each suite is one executable). */
+#ifndef BF_IT_COMMON_H
+#define BF_IT_COMMON_H
+
+#include "harness.h"
+#include "http_client.h"
+#include "ws_client.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define IT_API_KEY "test-api-key-0123456789abcdef0123456789"
+#define IT_KEY_HDR "Authorization: Bearer " IT_API_KEY "\r\n"
+#define IT_SECRET "it-secret-0123456789abcdef0123456789abcdef"
+
+typedef struct it_numsub {
+    bf_cluster *c;
+    const char *channel;
+    int want;
+} it_numsub;
+
+static inline bool it_numsub_is(void *arg)
+{
+    it_numsub *a = arg;
+    char *r = bf_redis_query(a->c, "PUBSUB NUMSUB belfry:fan:%s", a->channel);
+    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
+    free(r);
+    return ok;
+}
+
+/* Waits until `want` gateways have confirmed their fan-out subscription to channel. */
+static inline void it_wait_subscribed(bf_cluster *c, const char *channel, int want)
+{
+    it_numsub a = {c, channel, want};
+    cr_assert(bf_wait_for(it_numsub_is, &a, 5000), "gateways did not subscribe to %s", channel);
+}
+
+static inline bf_ws *it_connect(bf_cluster *c, int gw, const char *path, const char *headers)
+{
+    int status = 0;
+    char *body = NULL;
+    bf_ws *w = bf_ws_connect(c->gateways[gw].port, path, headers, &status, &body, 5000);
+    cr_assert_not_null(w, "upgrade %s on gateway %d: status %d %s", path, gw, status,
+                       body ? body : "");
+    free(body);
+    return w;
+}
+
+/* Tries an upgrade that must be refused; returns the status and checks the JSON error code. */
+static inline void it_refused(bf_cluster *c, int gw, const char *path, const char *headers,
+                              int want_status, const char *want_code)
+{
+    int status = 0;
+    char *body = NULL;
+    bf_ws *w = bf_ws_connect(c->gateways[gw].port, path, headers, &status, &body, 5000);
+    cr_expect_null(w, "%s was upgraded", path);
+    bf_ws_abort(w);
+    cr_expect_eq(status, want_status, "%s: status %d body %s", path, status, body ? body : "");
+    json_t *j = body ? json_loads(body, 0, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+    cr_expect(code && !strcmp(code, want_code), "%s: want code %s, body %s", path, want_code,
+              body ? body : "");
+    json_decref(j);
+    free(body);
+}
+
+static inline void it_publish(bf_cluster *c, const char *channel, const char *body)
+{
+    char path[256];
+    bf_http_resp r;
+    snprintf(path, sizeof(path), "/broadcast/%s", channel);
+    cr_assert_eq(
+        bf_http(c->routers[0].port, "POST", path, IT_KEY_HDR, body, strlen(body), &r, 5000), 0);
+    cr_assert_eq(r.status, 204, "publish to %s: %d %s", channel, r.status, r.body);
+    bf_http_resp_free(&r);
+}
+
+/* Receives the next text frame as parsed JSON (caller decrefs); fails the test on timeout. */
+static inline json_t *it_recv_json(bf_ws *w, int timeout_ms, const char *who)
+{
+    bf_ws_msg m;
+    int rc = bf_ws_recv(w, &m, timeout_ms);
+    cr_assert_eq(rc, 0, "%s: no message within %d ms", who, timeout_ms);
+    cr_assert_eq(m.opcode, 1, "%s: opcode %d (close code %d: %s)", who, m.opcode, m.close_code,
+                 m.data);
+    json_t *j = json_loads(m.data, 0, NULL);
+    cr_assert_not_null(j, "%s: not JSON: %s", who, m.data);
+    bf_ws_msg_free(&m);
+    return j;
+}
+
+/* Receives until a frame with event ev arrives (skipping others); returns it (caller decrefs). */
+static inline json_t *it_recv_event(bf_ws *w, const char *ev, int timeout_ms, const char *who)
+{
+    long long deadline = bf_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - bf_ms();
+        cr_assert(left > 0, "%s: no %s within %d ms", who, ev, timeout_ms);
+        json_t *j = it_recv_json(w, (int)left, who);
+        const char *e = json_string_value(json_object_get(j, "event"));
+        if (e && !strcmp(e, ev)) return j;
+        json_decref(j);
+    }
+}
+
+static inline void it_expect_silence(bf_ws *w, int ms, const char *who)
+{
+    bf_ws_msg m;
+    if (bf_ws_recv(w, &m, ms) == 0) {
+        cr_expect_fail("%s: unexpected frame (opcode %d): %s", who, m.opcode, m.data);
+        bf_ws_msg_free(&m);
+    }
+}
+
+/* A token for user with the given channels (JSON array text) valid for ttl seconds. */
+static inline char *it_token(const char *user, const char *channels_json, long long ttl)
+{
+    char claims[1024];
+    snprintf(claims, sizeof(claims), "{\"sub\":\"%s\",\"exp\":%lld,\"channels\":%s}", user,
+             (long long)time(NULL) + ttl, channels_json);
+    return bf_mint_token(IT_SECRET, "HS256", claims);
+}
+
+static inline char *it_http_get(bf_cluster *c, const char *path, int *status)
+{
+    bf_http_resp r;
+    cr_assert_eq(bf_http(c->routers[0].port, "GET", path, IT_KEY_HDR, NULL, 0, &r, 5000), 0);
+    *status = r.status;
+    char *b = r.body;
+    r.body = NULL;
+    bf_http_resp_free(&r);
+    return b;
+}
+
+#endif

@@ -1,0 +1,259 @@
+/* Issue: private and presence channels — presence semantics across two gateways. */
+#include "common.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bf_cluster *C;
+
+static void setup(void)
+{
+    bf_cluster_opts o = {.routers = 1, .gateways = 2, .jwt_secret = IT_SECRET};
+    C = bf_cluster_start(&o);
+    cr_assert_not_null(C, "cluster did not start");
+}
+
+static void teardown(void)
+{
+    cr_expect_eq(bf_cluster_stop_checked(C), 0, "a daemon did not exit cleanly");
+}
+
+TestSuite(presence, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Connects user to channel on gateway gw with a token, optionally with presence info. */
+static bf_ws *join(int gw, const char *channel, const char *user, const char *info)
+{
+    char claims[1024], path[4096];
+    snprintf(claims, sizeof(claims), "{\"sub\":\"%s\",\"exp\":%lld,\"channels\":[\"%s\"]%s%s}",
+             user, (long long)time(NULL) + 600, channel, info ? ",\"info\":" : "",
+             info ? info : "");
+    char *t = bf_mint_token(IT_SECRET, "HS256", claims);
+    snprintf(path, sizeof(path), "/ws/%s?token=%s", channel, t);
+    free(t);
+    return it_connect(C, gw, path, NULL);
+}
+
+static json_t *data_of(json_t *j)
+{
+    return json_object_get(j, "data");
+}
+
+static const char *member_id(json_t *ev)
+{
+    return json_string_value(json_object_get(json_object_get(data_of(ev), "member"), "id"));
+}
+
+static long long seq_of(json_t *j)
+{
+    return json_integer_value(json_object_get(j, "seq"));
+}
+
+/* Reads the presence:here a joining connection gets first, returns its member ids joined by ','. */
+static char *here_ids(bf_ws *w, const char *who, long long *seq)
+{
+    json_t *h = it_recv_json(w, 5000, who);
+    cr_assert_str_eq(json_string_value(json_object_get(h, "event")), "presence:here", "%s", who);
+    json_t *members = json_object_get(data_of(h), "members");
+    char *out = calloc(1, 1024);
+    for (size_t i = 0; i < json_array_size(members); i++) {
+        json_t *m = json_array_get(members, i);
+        cr_assert(json_is_integer(json_object_get(m, "joinedAt")), "%s: no joinedAt", who);
+        cr_assert(json_is_object(json_object_get(m, "info")), "%s: no info object", who);
+        strcat(out, i ? "," : "");
+        strcat(out, json_string_value(json_object_get(m, "id")));
+    }
+    if (seq) *seq = seq_of(h);
+    json_decref(h);
+    return out;
+}
+
+static char *presence_ids(const char *channel)
+{
+    char path[256];
+    int status;
+    snprintf(path, sizeof(path), "/presence/%s", channel);
+    char *body = it_http_get(C, path, &status);
+    cr_assert_eq(status, 200, "GET %s: %d %s", path, status, body);
+    json_t *j = json_loads(body, 0, NULL);
+    json_t *members = json_object_get(j, "members");
+    cr_assert(json_is_array(members), "%s", body);
+    char *out = calloc(1, 1024);
+    for (size_t i = 0; i < json_array_size(members); i++) {
+        strcat(out, i ? "," : "");
+        strcat(out, json_string_value(json_object_get(json_array_get(members, i), "id")));
+    }
+    json_decref(j);
+    free(body);
+    return out;
+}
+
+typedef struct ids_arg {
+    const char *channel, *want;
+} ids_arg;
+
+static bool presence_is(void *arg)
+{
+    ids_arg *a = arg;
+    char *ids = presence_ids(a->channel);
+    bool ok = !strcmp(ids, a->want);
+    free(ids);
+    return ok;
+}
+
+static void wait_presence(const char *channel, const char *want)
+{
+    ids_arg a = {channel, want};
+    if (!bf_wait_for(presence_is, &a, 5000)) {
+        char *ids = presence_ids(channel);
+        cr_assert_fail("GET /presence/%s: [%s], want [%s]", channel, ids, want);
+        free(ids);
+    }
+}
+
+Test(presence, join_and_leave_seen_by_a_third_client_across_gateways)
+{
+    const char *ch = "presence-room1";
+    bf_ws *obs = join(0, ch, "observer", "{\"name\":\"Olive\"}");
+    long long s0;
+    char *ids = here_ids(obs, "observer", &s0);
+    cr_expect_str_eq(ids, "observer");
+    free(ids);
+    bf_ws *b = join(1, ch, "bob", "{\"name\":\"Bob\"}");
+    long long sb;
+    ids = here_ids(b, "bob", &sb);
+    cr_expect_str_eq(ids, "observer,bob"); /* sorted by joinedAt */
+    free(ids);
+    json_t *j = it_recv_event(obs, "presence:join", 5000, "observer");
+    cr_expect_str_eq(member_id(j), "bob");
+    cr_expect_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(data_of(j), "member"), "info"), "name")),
+                     "Bob");
+    long long sj = seq_of(j);
+    cr_expect_eq(sj, s0 + 1, "join seq %lld after here seq %lld", sj, s0);
+    cr_expect_eq(sb, sj, "bob's here must carry the seq of his own join");
+    json_decref(j);
+    /* bob never sees his own join */
+    it_expect_silence(b, 200, "bob");
+    wait_presence(ch, "observer,bob");
+    bf_ws_close(b);
+    j = it_recv_event(obs, "presence:leave", 5000, "observer");
+    cr_expect_str_eq(member_id(j), "bob");
+    cr_expect_eq(seq_of(j), sj + 1);
+    json_decref(j);
+    wait_presence(ch, "observer");
+    bf_ws_close(obs);
+    wait_presence(ch, "");
+}
+
+Test(presence, a_user_with_several_tabs_is_one_member)
+{
+    const char *ch = "presence-tabs";
+    bf_ws *obs = join(0, ch, "observer", NULL);
+    free(here_ids(obs, "observer", NULL));
+    bf_ws *t1 = join(0, ch, "carol", NULL);
+    free(here_ids(t1, "carol tab 1", NULL));
+    bf_ws *t2 = join(1, ch, "carol", NULL);
+    char *ids = here_ids(t2, "carol tab 2", NULL);
+    cr_expect_str_eq(ids, "observer,carol");
+    free(ids);
+    bf_ws *t3 = join(1, ch, "carol", NULL);
+    free(here_ids(t3, "carol tab 3", NULL));
+    json_t *j = it_recv_event(obs, "presence:join", 5000, "observer");
+    cr_expect_str_eq(member_id(j), "carol");
+    json_decref(j);
+    it_expect_silence(obs, 300, "observer (second join)");
+    wait_presence(ch, "observer,carol");
+    bf_ws_close(t1);
+    bf_ws_close(t3);
+    it_expect_silence(obs, 300, "observer (leave while a tab remains)");
+    wait_presence(ch, "observer,carol");
+    bf_ws_close(t2);
+    j = it_recv_event(obs, "presence:leave", 5000, "observer");
+    cr_expect_str_eq(member_id(j), "carol");
+    json_decref(j);
+    it_expect_silence(obs, 200, "observer (second leave)");
+    wait_presence(ch, "observer");
+    bf_ws_close(obs);
+}
+
+Test(presence, abrupt_client_death_removes_the_member)
+{
+    const char *ch = "presence-kill";
+    bf_ws *obs = join(1, ch, "observer", NULL);
+    free(here_ids(obs, "observer", NULL));
+    /* a separate client process that is killed with SIGKILL */
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        bf_ws *w = join(0, ch, "dave", NULL);
+        bf_ws_msg m;
+        bf_ws_recv(w, &m, 5000); /* presence:here: joined */
+        if (write(pipefd[1], "x", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    char x;
+    cr_assert_eq(read(pipefd[0], &x, 1), 1);
+    wait_presence(ch, "observer,dave");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    json_t *j = it_recv_event(obs, "presence:leave", 5000, "observer");
+    cr_expect_str_eq(member_id(j), "dave");
+    json_decref(j);
+    wait_presence(ch, "observer");
+    bf_ws_close(obs);
+}
+
+Test(presence, channels_endpoint_counts_connections_and_users)
+{
+    const char *ch = "presence-count";
+    bf_ws *a = join(0, ch, "u1", NULL), *b = join(1, ch, "u1", NULL), *c = join(1, ch, "u2", NULL);
+    free(here_ids(a, "a", NULL));
+    free(here_ids(b, "b", NULL));
+    free(here_ids(c, "c", NULL));
+    wait_presence(ch, "u1,u2");
+    int status;
+    char *body = it_http_get(C, "/channels/presence-count", &status);
+    cr_expect_eq(status, 200);
+    cr_expect_str_eq(body, "{\"occupied\":true,\"subscription_count\":3,\"user_count\":2}");
+    free(body);
+    body = it_http_get(C, "/channels/nobody-here", &status);
+    cr_expect_str_eq(body, "{\"occupied\":false,\"subscription_count\":0,\"user_count\":0}");
+    free(body);
+    body = it_http_get(C, "/presence/bad%20name", &status);
+    cr_expect_eq(status, 400);
+    free(body);
+    bf_http_resp r;
+    cr_assert_eq(
+        bf_http(C->routers[0].port, "GET", "/presence/presence-count", NULL, NULL, 0, &r, 2000), 0);
+    cr_expect_eq(r.status, 401, "GET /presence needs the API key");
+    bf_http_resp_free(&r);
+    bf_ws_close(a);
+    bf_ws_close(b);
+    bf_ws_close(c);
+}
+
+Test(presence, publishes_and_presence_events_share_one_gapless_sequence)
+{
+    const char *ch = "presence-seq";
+    bf_ws *obs = join(0, ch, "observer", NULL);
+    long long s;
+    free(here_ids(obs, "observer", &s));
+    for (int i = 0; i < 5; i++) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"event\":\"Msg\",\"data\":{\"i\":%d}}", i);
+        it_publish(C, ch, body);
+        bf_ws *x = join(i % 2, ch, i % 2 ? "xavier" : "yolanda", NULL);
+        free(here_ids(x, "joiner", NULL));
+        bf_ws_close(x);
+    }
+    /* 5 publishes + 5 joins + 5 leaves, strictly consecutive */
+    for (int k = 0; k < 15; k++) {
+        json_t *j = it_recv_json(obs, 5000, "observer");
+        cr_expect_eq(seq_of(j), s + 1 + k, "frame %d: %s", k, json_dumps(j, 0));
+        json_decref(j);
+    }
+    bf_ws_close(obs);
+}

@@ -4,6 +4,7 @@
 #include "alloc.h"
 #include "auth.h"
 #include "channel.h"
+#include "client_msg.h"
 #include "err.h"
 #include "gateway.h"
 #include "log.h"
@@ -315,77 +316,33 @@ static bool rate_ok(bf_gateway *gw, bf_conn *c)
     return true;
 }
 
-/* {"event":"whisper","channel":C?,"data":ANY}: relayed to every other connection in the channel,
- * on every gateway, straight through the channel's fan-out subject (whispers are ephemeral, so
- * they need no sequencing and no owner hop; Redis keeps one sender's whispers in order). */
-static void on_whisper(bf_gateway *gw, bf_conn *c, json_t *root)
+/* Handles one complete client message (see client_msg.h). Whispers go straight through the
+ * channel's fan-out subject: they are ephemeral, so they need no sequencing and no owner hop, and
+ * Redis keeps one sender's whispers in order. */
+static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
 {
-    if (c->type == BF_CH_PUBLIC && !gw->cfg.allow_public_whisper) {
-        send_error(gw, c, "whisper_forbidden",
-                   "whispers are not allowed on public channels (anyone can connect there)");
-        return;
-    }
+    gw->stats.client_messages_total++;
     const char *chname = bf_gw_conn_channel(c);
-    json_t *ch = json_object_get(root, "channel");
-    if (ch) {
-        const char *want = json_string_value(ch);
-        const char *dash = strchr(chname, '-');
-        bool same = want && (!strcmp(want, chname) ||
-                             (c->type != BF_CH_PUBLIC && dash && !strcmp(want, dash + 1)));
-        if (!same) {
-            send_error(gw, c, "wrong_channel",
-                       "\"channel\" does not match this connection's channel");
-            return;
-        }
-    }
-    json_t *data = json_object_get(root, "data");
-    if (!data) {
-        send_error(gw, c, "bad_message", "a whisper needs \"data\"");
+    bf_client_ctx ctx = {chname, c->type, c->user_id, gw->cfg.allow_public_whisper};
+    bf_client_msg m;
+    if (bf_client_msg_parse(&ctx, msg, len, &m) == BF_CMSG_ERROR) {
+        send_error(gw, c, m.code, m.message);
         return;
     }
     if (!rate_ok(gw, c)) {
         gw->stats.whispers_limited++;
         send_error(gw, c, "rate_limited", "too many whispers; slow down (see --whisper-rate)");
-        return;
-    }
-    json_t *out = json_pack("{s:s,s:O}", "event", "whisper", "data", data);
-    if (c->user_id && c->type != BF_CH_PUBLIC)
-        json_object_set_new(out, "user_id", json_string(c->user_id));
-    char *frame = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(out);
-    char conn_id[160];
-    bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
-    bf_fanout m = {.kind = BF_FAN_EPHEMERAL,
-                   .channel = {chname, strlen(chname)},
-                   .frame = {frame, strlen(frame)},
-                   .exclude_conn = {conn_id, strlen(conn_id)}};
-    if (bf_gw_fanout(gw, &m) == 0)
-        gw->stats.whispers_total++;
-    else
-        send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
-    free(frame);
-}
-
-/* Handles one complete client message. */
-static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
-{
-    gw->stats.client_messages_total++;
-    json_error_t jerr;
-    json_t *root = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root || !json_is_object(root)) {
-        send_error(gw, c, "bad_json", "messages must be JSON objects");
-        json_decref(root);
-        return;
-    }
-    const char *event = json_string_value(json_object_get(root, "event"));
-    if (!event) {
-        send_error(gw, c, "bad_message", "missing \"event\" string");
-    } else if (!strcmp(event, "whisper")) {
-        on_whisper(gw, c, root);
     } else {
-        send_error(gw, c, "unknown_event", "unknown client event (supported: whisper)");
+        char conn_id[160];
+        bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
+        bf_fanout f = {.kind = BF_FAN_EPHEMERAL,
+                       .channel = {chname, strlen(chname)},
+                       .frame = {m.frame, m.frame_len},
+                       .exclude_conn = {conn_id, strlen(conn_id)}};
+        if (bf_gw_fanout(gw, &f) == 0) gw->stats.whispers_total++;
+        else send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
     }
-    json_decref(root);
+    free(m.frame);
 }
 
 static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *in, size_t len)

@@ -13,6 +13,8 @@
  *                              JSON {"id":USER,"joinedAt":MS,"info":{...}}
  *   pusers:{channel}   hash    user id -> number of that user's connections in the channel
  *   conns:{channel}    hash    gateway id -> number of that gateway's connections in the channel
+ *   gwchans:{gateway}  set     channels where the gateway has connections (swept if it dies)
+ *   gwknown            set     gateways that may have state in Redis (swept if they die)
  */
 #ifndef BF_REDIS_KEYS_H
 #define BF_REDIS_KEYS_H
@@ -34,6 +36,8 @@ typedef enum {
     BF_KEY_PRESENCE,
     BF_KEY_PUSERS,
     BF_KEY_CONNS,
+    BF_KEY_GWCHANS,
+    BF_KEY_GWKNOWN,
 } bf_key_kind;
 
 /* Writes the key for kind (with arg for kinds that take one; NULL otherwise) into out, which must

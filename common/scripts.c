@@ -1,5 +1,6 @@
 #include "scripts.h"
 #include "alloc.h"
+#include "embed.h"
 #include "err.h"
 
 #include <openssl/evp.h>
@@ -7,45 +8,61 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const char bf_embed_publish[], bf_embed_heartbeat[], bf_embed_leave[],
-    bf_embed_presence_join[], bf_embed_presence_leave[], bf_embed_conns[], bf_embed_channel_info[];
-extern const size_t bf_embed_publish_len, bf_embed_heartbeat_len, bf_embed_leave_len,
-    bf_embed_presence_join_len, bf_embed_presence_leave_len, bf_embed_conns_len,
-    bf_embed_channel_info_len;
+/* Script names (common/lua/<name>.lua), indexed by bf_script_id. */
+static const char *const names[BF_SCRIPT__COUNT] = {
+    [BF_SCRIPT_PUBLISH] = "publish",
+    [BF_SCRIPT_HEARTBEAT] = "heartbeat",
+    [BF_SCRIPT_LEAVE] = "leave",
+    [BF_SCRIPT_PRESENCE_JOIN] = "presence_join",
+    [BF_SCRIPT_PRESENCE_LEAVE] = "presence_leave",
+    [BF_SCRIPT_CONNS] = "conns",
+    [BF_SCRIPT_CHANNEL_INFO] = "channel_info",
+    [BF_SCRIPT_SWEEP] = "sweep",
+};
 
 typedef struct script {
-    const char *src;
-    const size_t *len;
+    const bf_embed_file *file;
     char sha[41];
 } script;
 
-static script scripts[BF_SCRIPT__COUNT] = {
-    [BF_SCRIPT_PUBLISH] = {bf_embed_publish, &bf_embed_publish_len, ""},
-    [BF_SCRIPT_HEARTBEAT] = {bf_embed_heartbeat, &bf_embed_heartbeat_len, ""},
-    [BF_SCRIPT_LEAVE] = {bf_embed_leave, &bf_embed_leave_len, ""},
-    [BF_SCRIPT_PRESENCE_JOIN] = {bf_embed_presence_join, &bf_embed_presence_join_len, ""},
-    [BF_SCRIPT_PRESENCE_LEAVE] = {bf_embed_presence_leave, &bf_embed_presence_leave_len, ""},
-    [BF_SCRIPT_CONNS] = {bf_embed_conns, &bf_embed_conns_len, ""},
-    [BF_SCRIPT_CHANNEL_INFO] = {bf_embed_channel_info, &bf_embed_channel_info_len, ""},
-};
+static script scripts[BF_SCRIPT__COUNT];
+
+const bf_embed_file *bf_embed_find(const char *name)
+{
+    for (size_t i = 0; i < bf_embed_count; i++)
+        if (!strcmp(bf_embed_files[i].name, name)) return &bf_embed_files[i];
+    return NULL;
+}
+
+/* Resolves the script's source and SHA once; a missing file is a build error caught by the
+ * unit tests (every id must resolve). */
+static script *get(bf_script_id id)
+{
+    script *s = &scripts[id];
+    if (!s->file) {
+        s->file = bf_embed_find(names[id]);
+        if (!s->file) {
+            fprintf(stderr, "belfry: script %s.lua is not embedded\n", names[id]);
+            abort();
+        }
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        EVP_Digest(s->file->data, s->file->len, md, &mdlen, EVP_sha1(), NULL);
+        for (unsigned i = 0; i < mdlen && i < 20; i++) sprintf(s->sha + 2 * i, "%02x", md[i]);
+    }
+    return s;
+}
 
 const char *bf_script_sha(bf_script_id id)
 {
-    script *s = &scripts[id];
-    if (!s->sha[0]) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
-        EVP_Digest(s->src, *s->len, md, &mdlen, EVP_sha1(), NULL);
-        for (unsigned i = 0; i < mdlen && i < 20; i++) sprintf(s->sha + 2 * i, "%02x", md[i]);
-    }
-    return s->sha;
+    return get(id)->sha;
 }
 
 int bf_scripts_load(bf_redis *r)
 {
     for (int i = 0; i < BF_SCRIPT__COUNT; i++) {
-        bf_script_sha((bf_script_id)i);
-        int rc = bf_redis_cmd(r, NULL, NULL, "SCRIPT LOAD %b", scripts[i].src, *scripts[i].len);
+        script *s = get((bf_script_id)i);
+        int rc = bf_redis_cmd(r, NULL, NULL, "SCRIPT LOAD %b", s->file->data, s->file->len);
         if (rc) return rc;
     }
     return 0;

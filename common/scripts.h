@@ -17,6 +17,7 @@ typedef enum {
     BF_SCRIPT_PRESENCE_LEAVE,
     BF_SCRIPT_CONNS,
     BF_SCRIPT_CHANNEL_INFO,
+    BF_SCRIPT_SWEEP,
     BF_SCRIPT__COUNT
 } bf_script_id;
 

@@ -52,9 +52,12 @@ bf_cmsg_kind bf_client_msg_parse(const bf_client_ctx *ctx, const char *msg, size
     }
     const char *event = json_string_value(json_object_get(root, "event"));
     bf_cmsg_kind k;
-    if (!event) k = error(out, "bad_message", "missing \"event\" string");
-    else if (!strcmp(event, "whisper")) k = whisper(ctx, root, out);
-    else k = error(out, "unknown_event", "unknown client event (supported: whisper)");
+    if (!event)
+        k = error(out, "bad_message", "missing \"event\" string");
+    else if (!strcmp(event, "whisper"))
+        k = whisper(ctx, root, out);
+    else
+        k = error(out, "unknown_event", "unknown client event (supported: whisper)");
     json_decref(root);
     return k;
 }

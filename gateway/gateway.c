@@ -81,10 +81,12 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
 
 static void conns_set(bf_gateway *gw, const char *channel, const char *delta)
 {
-    char key[BF_KEY_MAX];
-    bf_key(key, gw->cfg.redis_prefix, BF_KEY_CONNS, channel);
-    const char *argv[] = {key, gw->node_id, delta};
-    bf_script_call(gw->cmd, BF_SCRIPT_CONNS, NULL, NULL, 1, 3, argv, NULL);
+    char kc[BF_KEY_MAX], kgc[BF_KEY_MAX], kgk[BF_KEY_MAX];
+    bf_key(kc, gw->cfg.redis_prefix, BF_KEY_CONNS, channel);
+    bf_key(kgc, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
+    bf_key(kgk, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    const char *argv[] = {kc, kgc, kgk, gw->node_id, delta, channel};
+    bf_script_call(gw->cmd, BF_SCRIPT_CONNS, NULL, NULL, 3, 6, argv, NULL);
 }
 
 void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta)
@@ -140,7 +142,14 @@ static void cmd_ready(bf_redis *r, void *arg)
 
 bool bf_gateway_ready(const bf_gateway *gw)
 {
-    return !gw->draining && bf_redis_ready(gw->sub) && bf_redis_ready(gw->cmd);
+    return !gw->draining && gw->registered && bf_redis_ready(gw->sub) && bf_redis_ready(gw->cmd);
+}
+
+/* Until the next heartbeat registers us again, owners could take us for dead: accept nothing. */
+static void cmd_down(bf_redis *r, void *arg)
+{
+    (void)r;
+    ((bf_gateway *)arg)->registered = false;
 }
 
 /* ---- heartbeat --------------------------------------------------------------------------- */
@@ -154,6 +163,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
         r->element[3]->type != REDIS_REPLY_ARRAY)
         return;
+    gw->registered = true;
     redisReply *rs = r->element[3];
     const char **ids = bf_calloc(rs->elements ? rs->elements : 1, sizeof(char *));
     size_t n = 0;
@@ -299,7 +309,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->sub = bf_redis_new(&ro);
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
-    ro.on_down = NULL;
+    ro.on_down = cmd_down;
     gw->cmd = bf_redis_new(&ro);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
     gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim, conn_ready, gw);

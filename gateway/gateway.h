@@ -59,6 +59,7 @@ typedef struct bf_gateway {
     uv_signal_t sigint, sigterm;
     uint64_t next_conn_id, next_heartbeat, started_ms, started_wall_ms, drain_deadline;
     bool draining, stopping;
+    bool registered; /* our membership heartbeat succeeded since the last Redis (re)connect */
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
 } bf_gateway;

@@ -1,6 +1,7 @@
 /* belfry-gateway: wires configuration, logging and the gateway onto one libuv loop. */
 #include "alloc.h"
 #include "err.h"
+#include "ids.h"
 #include "gateway.h"
 #include "log.h"
 #include "redis_keys.h"
@@ -10,19 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static void random_id(char *out, size_t cap, const char *kind)
-{
-    unsigned char b[6];
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(b, 1, sizeof(b), f) != sizeof(b)) {
-        unsigned long long x =
-            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
-        memcpy(b, &x, sizeof(b));
-    }
-    if (f) fclose(f);
-    snprintf(out, cap, "%s-%02x%02x%02x%02x%02x%02x", kind, b[0], b[1], b[2], b[3], b[4], b[5]);
-}
 
 int main(int argc, char **argv)
 {
@@ -58,8 +46,14 @@ int main(int argc, char **argv)
         }
         snprintf(gw.node_id, sizeof(gw.node_id), "%s", gw.cfg.node_id);
     } else {
-        random_id(gw.node_id, sizeof(gw.node_id), "gw");
+        snprintf(gw.node_id, sizeof(gw.node_id), "gw");
     }
+    /* Every process start is a new instance: state a previous incarnation left in Redis is
+     * swept as that of a dead gateway, never mistaken for ours. */
+    char boot[9];
+    bf_ids_random_hex(boot, 4);
+    size_t nl = strlen(gw.node_id);
+    snprintf(gw.node_id + nl, sizeof(gw.node_id) - nl, ".%s", boot);
     if (gw.cfg.jwt_secret && !*gw.cfg.jwt_secret) gw.cfg.jwt_secret = NULL;
     if (gw.cfg.jwt_secret && strlen(gw.cfg.jwt_secret) < 32) {
         fprintf(stderr, "belfry-gateway: --jwt-secret: must be at least 32 bytes (got %zu)\n",

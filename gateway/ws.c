@@ -178,6 +178,10 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
         status = 503;
         code = "draining";
         snprintf(msg, sizeof(msg), "this gateway is shutting down; connect to another one");
+    } else if (!bf_gateway_ready(gw)) {
+        status = 503;
+        code = "not_ready";
+        snprintf(msg, sizeof(msg), "this gateway is not connected to Redis; try again shortly");
     } else if (!origin_allowed(wsi, gw->cfg.allowed_origins)) {
         status = 403;
         code = "origin_forbidden";
@@ -339,8 +343,10 @@ static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_
                        .channel = {chname, strlen(chname)},
                        .frame = {m.frame, m.frame_len},
                        .exclude_conn = {conn_id, strlen(conn_id)}};
-        if (bf_gw_fanout(gw, &f) == 0) gw->stats.whispers_total++;
-        else send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
+        if (bf_gw_fanout(gw, &f) == 0)
+            gw->stats.whispers_total++;
+        else
+            send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
     }
     free(m.frame);
 }

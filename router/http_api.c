@@ -117,7 +117,7 @@ static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const ch
         reply_error(rt, req, 400, "Bad Request", code, err);
         return;
     }
-    if (bf_router_publish(rt, channel, prefix, plen, NULL, NULL, on_published, req))
+    if (bf_router_publish(rt, channel, prefix, plen, false, on_published, req))
         reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
                     "not connected to Redis; retry later");
     free(prefix);
@@ -277,6 +277,12 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_presence_stale_total", "Owner operations refused for a stale ring epoch.",
       "counter", s->presence_stale);
     C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
+    C("belfry_router_sweeps_total", "Channels swept after a gateway died.", "counter", s->sweeps);
+    C("belfry_router_sweep_removals_total",
+      "presence:leave events emitted by sweeps of dead gateways.", "counter", s->sweep_leaves);
+    C("belfry_router_ingress_dropped_stale_total",
+      "Redis ingress messages dropped because ownership was changing.", "counter",
+      s->ingress_stale);
     C("belfry_router_inbox_malformed_total", "Inbox envelopes dropped as malformed.", "counter",
       s->inbox_malformed);
     C("belfry_router_ring_epoch", "Ring epoch of the last membership snapshot.", "gauge",

@@ -1,5 +1,6 @@
 /* belfry-router: wires configuration, logging and the router onto one libevent base. */
 #include "err.h"
+#include "ids.h"
 #include "log.h"
 #include "redis_keys.h"
 #include "router.h"
@@ -10,19 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static void random_id(char *out, size_t cap)
-{
-    unsigned char b[6];
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(b, 1, sizeof(b), f) != sizeof(b)) {
-        unsigned long long x =
-            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 20);
-        memcpy(b, &x, sizeof(b));
-    }
-    if (f) fclose(f);
-    snprintf(out, cap, "rt-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
-}
 
 int main(int argc, char **argv)
 {
@@ -64,7 +52,9 @@ int main(int argc, char **argv)
         }
         snprintf(rt.node_id, sizeof(rt.node_id), "%s", rt.cfg.node_id);
     } else {
-        random_id(rt.node_id, sizeof(rt.node_id));
+        char hex[13];
+        bf_ids_random_hex(hex, 6);
+        snprintf(rt.node_id, sizeof(rt.node_id), "rt-%s", hex);
     }
     bf_log_level lvl = BF_LOG_INFO;
     bf_log_parse_level(rt.cfg.log_level, &lvl);

@@ -208,3 +208,96 @@ void bf_presence_deinit(bf_router *rt)
         op_free(p);
     }
 }
+
+/* ---- sweeping dead gateways --------------------------------------------------------------- */
+
+typedef struct sweep_ctx {
+    bf_router *rt;
+    char gw[128];
+} sweep_ctx;
+
+static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    if (!r) return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (strstr(r->str, "STALE"))
+            bf_router_refresh_ring(rt);
+        else
+            bf_warn("sweep failed: %s", r->str);
+        return;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        rt->stats.sweep_leaves += (uint64_t)r->integer;
+}
+
+static void sweep_channel(bf_router *rt, const char *gw, const char *channel)
+{
+    char kp[BF_KEY_MAX], ku[BF_KEY_MAX], ks[BF_KEY_MAX], kf[BF_KEY_MAX], ke[BF_KEY_MAX];
+    char kc[BF_KEY_MAX], kgc[BF_KEY_MAX], kgk[BF_KEY_MAX], kgz[BF_KEY_MAX], epoch[24];
+    bf_key(kp, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
+    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
+    bf_key(ks, rt->cfg.redis_prefix, BF_KEY_SEQ, channel);
+    bf_key(kf, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
+    bf_key(ke, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    bf_key(kc, rt->cfg.redis_prefix, BF_KEY_CONNS, channel);
+    bf_key(kgc, rt->cfg.redis_prefix, BF_KEY_GWCHANS, gw);
+    bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    bf_key(kgz, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
+    const char *argv[] = {kp, ku, ks, kf, ke, kc, kgc, kgk, kgz, channel, epoch, gw};
+    if (bf_script_call(rt->cmd, BF_SCRIPT_SWEEP, on_sweep_reply, rt, 9, 12, argv, NULL) == 0)
+        rt->stats.sweeps++;
+}
+
+static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    sweep_ctx *sc = priv;
+    bf_router *rt = sc->rt;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ARRAY && rt->in_ring) {
+        if (r->elements == 0) {
+            /* nothing left anywhere: forget the gateway (it re-adds itself if it comes back) */
+            char kgk[BF_KEY_MAX];
+            bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+            bf_redis_cmd(rt->cmd, NULL, NULL, "SREM %s %s", kgk, sc->gw);
+        }
+        for (size_t i = 0; i < r->elements; i++) {
+            const char *ch = r->element[i]->str;
+            if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+            if (bf_router_owns(rt, ch)) sweep_channel(rt, sc->gw, ch);
+        }
+    }
+    free(sc);
+}
+
+static void on_gwknown(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring) return;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || (size_t)e->len >= sizeof(((sweep_ctx *)0)->gw))
+            continue;
+        if (bf_router_gateway_alive(rt, e->str)) continue;
+        sweep_ctx *sc = bf_calloc(1, sizeof(*sc));
+        sc->rt = rt;
+        memcpy(sc->gw, e->str, (size_t)e->len + 1);
+        char kgc[BF_KEY_MAX];
+        bf_key(kgc, rt->cfg.redis_prefix, BF_KEY_GWCHANS, sc->gw);
+        if (bf_redis_cmd(rt->cmd, on_gwchans, sc, "SMEMBERS %s", kgc)) free(sc);
+    }
+}
+
+void bf_presence_sweep(bf_router *rt)
+{
+    char kgk[BF_KEY_MAX];
+    if (!rt->in_ring) return;
+    bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    bf_redis_cmd(rt->cmd, on_gwknown, rt, "SMEMBERS %s", kgk);
+}

@@ -14,6 +14,12 @@
 void bf_presence_on_inbox(bf_router *rt, const char *payload, size_t len);
 /* Re-runs operations waiting for a fresher ring; call from the tick. */
 void bf_presence_tick(bf_router *rt, uint64_t now_ms);
+/* Removes what dead gateways left behind in the channels this router owns (presence entries,
+ * with exactly one presence:leave per user left without a connection, and connection counts).
+ * A gateway is dead when its membership expired (--heartbeat-ttl-ms on the gateway); the sweep
+ * script re-checks that in Redis, so a stale local view can never sweep a live gateway. */
+void bf_presence_sweep(bf_router *rt);
+
 /* Frees queued operations (shutdown). */
 void bf_presence_deinit(bf_router *rt);
 

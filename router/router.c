@@ -59,30 +59,38 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
-                      const char *exclude_conn, const char *exclude_user, bf_publish_cb cb,
-                      void *arg)
+                      bool fenced, bf_publish_cb cb, void *arg)
 {
-    char kseq[BF_KEY_MAX], kfan[BF_KEY_MAX];
+    char kseq[BF_KEY_MAX], kfan[BF_KEY_MAX], kepoch[BF_KEY_MAX], epoch[24] = "";
     bf_key(kseq, rt->cfg.redis_prefix, BF_KEY_SEQ, channel);
     bf_key(kfan, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
-    const char *argv[] = {kseq,
-                          kfan,
-                          channel,
-                          prefix,
-                          exclude_conn ? exclude_conn : "",
-                          exclude_user ? exclude_user : ""};
-    size_t lens[] = {strlen(kseq), strlen(kfan),    strlen(channel),
-                     prefix_len,   strlen(argv[4]), strlen(argv[5])};
+    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
+    if (fenced) snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
+    const char *argv[] = {kseq, kfan, kepoch, channel, prefix, "", "", epoch};
+    size_t lens[] = {strlen(kseq), strlen(kfan), strlen(kepoch), strlen(channel), prefix_len, 0, 0,
+                     strlen(epoch)};
     pub_ctx *pc = bf_malloc(sizeof(*pc));
     pc->rt = rt;
     pc->cb = cb;
     pc->arg = arg;
-    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 2, 6, argv, lens);
+    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 3, 8, argv, lens);
     if (rc) free(pc);
     return rc;
 }
 
 /* ---- Redis ingress: PUBLISH <prefix>publish:{channel} ------------------------------------- */
+
+/* A fenced ingress publish refused for a stale epoch is dropped (Redis ingress is at-most-once):
+ * another router may own the channel now, and it must never be sequenced twice. */
+static void on_ingress_published(bf_router *rt, long long seq, const char *err, void *arg)
+{
+    (void)arg;
+    if (seq > 0) return;
+    if (err && strstr(err, "STALE")) {
+        rt->stats.ingress_stale++;
+        bf_router_refresh_ring(rt);
+    }
+}
 
 static void ingress_drop(bf_router *rt, const char *channel, const char *why)
 {
@@ -121,7 +129,7 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
         ingress_drop(rt, channel, err);
         return;
     }
-    if (bf_router_publish(rt, channel, prefix, plen, NULL, NULL, NULL, NULL) == 0)
+    if (bf_router_publish(rt, channel, prefix, plen, true, on_ingress_published, NULL) == 0)
         rt->stats.publishes_redis++;
     else
         rt->stats.publish_failures++;
@@ -312,6 +320,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
     }
     bf_presence_tick(rt, now);
+    if (!rt->stopping && now >= rt->next_sweep && bf_redis_ready(rt->cmd)) {
+        bf_presence_sweep(rt);
+        rt->next_sweep = now + (uint64_t)rt->cfg.sweep_interval_ms;
+    }
 }
 
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)

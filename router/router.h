@@ -22,7 +22,8 @@
 typedef struct bf_rt_stats {
     uint64_t publishes_http, publishes_redis;
     uint64_t publish_failures;
-    uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring;
+    uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring, ingress_stale;
+    uint64_t sweeps, sweep_leaves;
     uint64_t http_requests, http_errors;
     uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
     uint64_t inbox_malformed;
@@ -42,7 +43,7 @@ typedef struct bf_router {
     size_t ngateways;
     struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
     struct event *tick, *sigint, *sigterm;
-    uint64_t next_heartbeat, started_wall_ms;
+    uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;
     bool stopping;
     bf_rt_stats stats;
@@ -57,11 +58,12 @@ bool bf_router_owns(const bf_router *rt, const char *channel);
 
 typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
 /* Sequences and fans out one message with the publish script: prefix is the rendered frame
- * prefix (see message.h; borrowed, copied into the command). cb gets seq > 0, or seq 0 and an
- * error string; it may be NULL. Returns 0, or BF_EDISCONNECTED (cb not called). */
+ * prefix (see message.h; borrowed, copied into the command). fenced: only valid while this
+ * router's ring epoch is current (owner-only Redis ingress); unfenced for HTTP publishes, which
+ * any router may sequence. cb gets seq > 0, or seq 0 and an error string ("STALE ..." when the
+ * fence refused); it may be NULL. Returns 0, or BF_EDISCONNECTED (cb not called). */
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
-                      const char *exclude_conn, const char *exclude_user, bf_publish_cb cb,
-                      void *arg);
+                      bool fenced, bf_publish_cb cb, void *arg);
 
 /* Asks for an immediate heartbeat (the ring may be stale). */
 void bf_router_refresh_ring(bf_router *rt);

@@ -27,5 +27,8 @@ const bf_cfg_opt bf_rt_config_table[] = {
      "membership heartbeat interval"},
     {"heartbeat-ttl-ms", BF_CFG_INT, "BELFRY_HEARTBEAT_TTL_MS", "5000", 300, 600000, NULL,
      F(heartbeat_ttl_ms), "membership expires this long after the last heartbeat"},
+    {"sweep-interval-ms", BF_CFG_INT, "BELFRY_SWEEP_INTERVAL_MS", "2000", 100, 600000, NULL,
+     F(sweep_interval_ms),
+     "how often owners look for dead gateways and remove their connections and presence"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

@@ -18,6 +18,7 @@ typedef struct bf_rt_config {
     long long max_message_bytes;
     long long heartbeat_ms;
     long long heartbeat_ttl_ms;
+    long long sweep_interval_ms;
 } bf_rt_config;
 
 extern const bf_cfg_opt bf_rt_config_table[];

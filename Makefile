@@ -36,9 +36,9 @@ format-check:
 
 # Everything CI runs: packages, both builds, unit + integration suites in both, formatting.
 test: deps format-check build asan
-	cd $(BUILD) && ctest -L 'unit|integration' $(CTEST_ARGS)
+	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest -L 'unit|integration' $(CTEST_ARGS)
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 
 test-unit: build
 	cd $(BUILD) && ctest -L unit $(CTEST_ARGS)

@@ -32,7 +32,9 @@ uint64_t bf_now_ms(void)
 static void set_state(bf_redis *r, link_state st, const char *why)
 {
     if (r->st == st) return;
-    bf_log(st == ST_READY || st == ST_DOWN ? BF_LOG_INFO : BF_LOG_DEBUG,
+    /* a failed reconnect attempt is DEBUG: during an outage it repeats with every backoff */
+    bool noisy = st == ST_DOWN && r->st == ST_CONNECTING;
+    bf_log((st == ST_READY || st == ST_DOWN) && !noisy ? BF_LOG_INFO : BF_LOG_DEBUG,
            "redis[%s] %s:%d %s -> %s%s%s", r->name, r->url.host, r->url.port, state_names[r->st],
            state_names[st], why ? ": " : "", why ? why : "");
     r->st = st;

@@ -221,25 +221,21 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
     uint64_t epoch = (uint64_t)r->element[0]->integer;
     size_t n;
     const char **ids = sorted_ids(r->element[1], &n);
+    bool self = false;
+    for (size_t i = 0; i < n; i++) self |= !strcmp(ids[i], rt->node_id);
+    rt->in_ring = self;
     bool same = epoch == bf_ring_epoch(rt->ring) && n == bf_ring_size(rt->ring);
     for (size_t i = 0; same && i < n; i++) same = !strcmp(ids[i], bf_ring_member(rt->ring, i));
-    if (same) {
-        free(ids);
-        return;
-    }
-    bool self = false;
-    char list[1024] = "";
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        self |= !strcmp(ids[i], rt->node_id);
-        if (off < sizeof(list) - 1)
+    if (!same) {
+        char list[1024] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < n && off < sizeof(list) - 1; i++)
             off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? "," : "", ids[i]);
+        bf_ring_set(rt->ring, ids, n, epoch);
+        bf_info("ring epoch %llu: %zu router(s) [%s]%s", (unsigned long long)epoch, n, list,
+                self ? "" : " (this router is not a member yet)");
     }
-    bf_ring_set(rt->ring, ids, n, epoch);
     free(ids);
-    rt->in_ring = self;
-    bf_info("ring epoch %llu: %zu router(s) [%s]%s", (unsigned long long)epoch, n, list,
-            self ? "" : " (this router is not a member yet)");
 }
 
 void bf_router_refresh_ring(bf_router *rt)

@@ -21,6 +21,11 @@ if #ARGV > 3 then
 end
 redis.call('HSET', KEYS[3], 'last_seen_ms', now)
 redis.call('PEXPIRE', KEYS[3], ttl)
+-- An epoch that starts from the Redis clock (ms) when the key is missing (first start, or Redis
+-- lost its data) can never repeat a number a router still holds from before the loss.
+if redis.call('EXISTS', KEYS[2]) == 0 then
+    redis.call('SET', KEYS[2], string.format('%d', now))
+end
 if ARGV[3] == '1' and (added == 1 or #expired > 0) then
     redis.call('INCR', KEYS[2])
 end

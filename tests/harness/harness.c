@@ -140,10 +140,25 @@ static int wait_exit(bf_proc *p, int timeout_ms)
     return -1;
 }
 
-static int start_redis(bf_cluster *c)
+static bool redis_pings(int port)
+{
+    redisContext *rc = redisConnect("127.0.0.1", port);
+    bool ok = false;
+    if (rc && !rc->err) {
+        redisReply *r = redisCommand(rc, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+    }
+    if (rc) redisFree(rc);
+    return ok;
+}
+
+/* Starts redis-server on fixed_port, or on a free port when fixed_port is 0 (retrying with
+ * another port if it is taken meanwhile). Waits until it answers PING. */
+static int start_redis(bf_cluster *c, int fixed_port)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
-        int port = bf_free_port();
+        int port = fixed_port ? fixed_port : bf_free_port();
         char ports[16];
         snprintf(ports, sizeof(ports), "%d", port);
         snprintf(c->redis.log, sizeof(c->redis.log), "%s/redis.log", c->dir);
@@ -153,18 +168,9 @@ static int start_redis(bf_cluster *c)
         c->redis.port = port;
         long long deadline = bf_ms() + 5000;
         while (bf_ms() < deadline && alive(c->redis.pid)) {
-            redisContext *rc = redisConnect("127.0.0.1", port);
-            if (rc && !rc->err) {
-                redisReply *r = redisCommand(rc, "PING");
-                bool ok = r && r->type == REDIS_REPLY_STATUS;
-                freeReplyObject(r);
-                redisFree(rc);
-                if (ok) {
-                    snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
-                    return 0;
-                }
-            } else if (rc) {
-                redisFree(rc);
+            if (redis_pings(port)) {
+                snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
+                return 0;
             }
             usleep(20000);
         }
@@ -172,6 +178,7 @@ static int start_redis(bf_cluster *c)
             kill(c->redis.pid, SIGKILL);
             wait_exit(&c->redis, 2000);
         }
+        if (fixed_port) usleep(200000); /* the old socket may linger briefly */
     }
     fprintf(stderr, "harness: redis-server did not start\n");
     return -1;
@@ -241,7 +248,7 @@ bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
         free(c);
         return NULL;
     }
-    if (start_redis(c)) goto fail;
+    if (start_redis(c, 0)) goto fail;
     for (int i = 0; i < c->o.routers && i < BF_MAX_NODES; i++) {
         bf_proc *p = &c->routers[i];
         snprintf(p->id, sizeof(p->id), "rt-%d", i);
@@ -359,22 +366,16 @@ int bf_cluster_restart_router(bf_cluster *c, int i)
     return start_node(c, &c->routers[i], true);
 }
 
+int bf_cluster_signal_redis_stop(bf_cluster *c)
+{
+    return signal_proc(&c->redis, SIGKILL);
+}
+
 int bf_cluster_restart_redis(bf_cluster *c)
 {
     int port = c->redis.port;
-    signal_proc(&c->redis, SIGKILL);
-    char ports[16];
-    snprintf(ports, sizeof(ports), "%d", port);
-    const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no",  "--dir",  c->dir,      NULL};
-    long long deadline = bf_ms() + 10000;
-    while (bf_ms() < deadline) {
-        c->redis.pid = bf_spawn("redis-server", argv, c->redis.log);
-        usleep(100000);
-        if (alive(c->redis.pid)) return 0;
-        wait_exit(&c->redis, 100); /* port still in TIME_WAIT or similar: retry */
-    }
-    return -1;
+    if (c->redis.pid > 0) signal_proc(&c->redis, SIGKILL);
+    return start_redis(c, port);
 }
 
 char *bf_redis_query(bf_cluster *c, const char *fmt, ...)

@@ -62,7 +62,10 @@ int bf_cluster_wait_router(bf_cluster *c, int i, int timeout_ms);
 /* Restarts gateway/router i on the same port and id; waits for /readyz. Returns 0 or -1. */
 int bf_cluster_restart_gateway(bf_cluster *c, int i);
 int bf_cluster_restart_router(bf_cluster *c, int i);
-/* Restarts redis on the same port with all data lost. Returns 0 or -1. */
+/* Kills redis (SIGKILL): all data is lost. Returns 0 or -1. */
+int bf_cluster_signal_redis_stop(bf_cluster *c);
+/* Restarts redis on the same port with all data lost (killing it first if running).
+ * Returns 0 or -1. */
 int bf_cluster_restart_redis(bf_cluster *c);
 
 /* Starts one binary (basename in build/bin) with argv (NULL-terminated, argv[0] excluded),

@@ -5,7 +5,8 @@ ASAN      ?= build-asan
 CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
-.PHONY: all deps build asan run test test-unit test-integration test-chaos format format-check clean
+.PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
+	format-check clean
 
 all: build
 
@@ -34,9 +35,11 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format-check: ok"
 
-# Everything CI runs: packages, both builds, unit + integration suites in both, formatting.
+# Everything CI runs: packages, formatting, both builds, the unit, integration and chaos suites in
+# both, and the JS client's suite (Node + headless Chromium) against the normal build.
 test: deps format-check build asan
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
+	bash client/js/test/run.sh
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 
@@ -49,6 +52,10 @@ test-integration: build
 # kill -9 and restart scenarios; bounded in time, also part of `make test` once they exist
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
+
+# the browser client: node --test with real daemons and Debian's chromium
+test-js: build
+	bash client/js/test/run.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN)

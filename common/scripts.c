@@ -27,10 +27,10 @@ typedef struct script {
 
 static script scripts[BF_SCRIPT__COUNT];
 
-const bf_embed_file *bf_embed_find(const char *name)
+const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const char *name)
 {
-    for (size_t i = 0; i < bf_embed_count; i++)
-        if (!strcmp(bf_embed_files[i].name, name)) return &bf_embed_files[i];
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(table[i].name, name)) return &table[i];
     return NULL;
 }
 
@@ -40,7 +40,9 @@ static script *get(bf_script_id id)
 {
     script *s = &scripts[id];
     if (!s->file) {
-        s->file = bf_embed_find(names[id]);
+        char file[64];
+        snprintf(file, sizeof(file), "%s.lua", names[id]);
+        s->file = bf_embed_find(bf_lua_files, bf_lua_count, file);
         if (!s->file) {
             fprintf(stderr, "belfry: script %s.lua is not embedded\n", names[id]);
             abort();

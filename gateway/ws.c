@@ -9,6 +9,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "message.h"
+#include "static.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -265,6 +266,7 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
 static int serve_http(struct lws *wsi, const char *path)
 {
     bf_gateway *gw = gw_of(wsi);
+    const bf_static_file *sf;
     int rc;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0) {
         rc = http_error(wsi, 405, "method_not_allowed", "only GET is served here");
@@ -278,6 +280,8 @@ static int serve_http(struct lws *wsi, const char *path)
                             gw->draining ? "draining" : "not connected to Redis");
     } else if (!strcmp(path, "/metrics")) {
         rc = serve_metrics(wsi, gw);
+    } else if ((sf = bf_static_lookup(path))) {
+        rc = http_reply(wsi, 200, sf->content_type, sf->data, sf->len);
     } else if (!strncmp(path, WS_PATH, strlen(WS_PATH))) {
         rc = http_error(wsi, 426, "upgrade_required", "this endpoint needs a WebSocket upgrade");
     } else {

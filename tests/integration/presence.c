@@ -119,6 +119,7 @@ Test(presence, join_and_leave_seen_by_a_third_client_across_gateways)
     char *ids = here_ids(obs, "observer", &s0);
     cr_expect_str_eq(ids, "observer");
     free(ids);
+    usleep(5000); /* joinedAt has millisecond resolution (equal times sort by id) */
     bf_ws *b = join(1, ch, "bob", "{\"name\":\"Bob\"}");
     long long sb;
     ids = here_ids(b, "bob", &sb);
@@ -151,6 +152,7 @@ Test(presence, a_user_with_several_tabs_is_one_member)
     const char *ch = "presence-tabs";
     bf_ws *obs = join(0, ch, "observer", NULL);
     free(here_ids(obs, "observer", NULL));
+    usleep(5000); /* joinedAt has millisecond resolution (equal times sort by id) */
     bf_ws *t1 = join(0, ch, "carol", NULL);
     free(here_ids(t1, "carol tab 1", NULL));
     bf_ws *t2 = join(1, ch, "carol", NULL);
@@ -182,6 +184,7 @@ Test(presence, abrupt_client_death_removes_the_member)
     const char *ch = "presence-kill";
     bf_ws *obs = join(1, ch, "observer", NULL);
     free(here_ids(obs, "observer", NULL));
+    usleep(5000); /* joinedAt has millisecond resolution (equal times sort by id) */
     /* a separate client process that is killed with SIGKILL */
     int pipefd[2];
     cr_assert_eq(pipe(pipefd), 0);

@@ -1,0 +1,368 @@
+/**
+ * belfry.js — the Belfry WebSocket client for browsers and Node 20+.
+ *
+ * The API re-creates @roostjs/broadcast/client: one client owns one WebSocket to one channel
+ * URL (ws://HOST/ws/{channel}), reconnects by itself with exponential backoff and jitter, and
+ * dispatches the server's frames to handlers. Belfry additions, all optional:
+ *   - handlers registered under the socket's channel name AND under '*' both receive events;
+ *   - onGap(info) is called when the per-channel `seq` jumps (messages were missed);
+ *   - createPresence(client) keeps a live member list of a presence channel.
+ *
+ * Dependency-free ES module. Browsers use their WebSocket; Node 20 has none, so pass one:
+ *   import WebSocket from 'ws';
+ *   createBroadcastClient(url, { WebSocket });
+ *
+ * Wire format (server → client), JSON text frames:
+ *   {"event":NAME,"data":DATA,"seq":N}                 sequenced, consecutive per channel
+ *   {"event":"whisper","data":{"event":E,"data":D},"user_id":U}   ephemeral, no seq
+ *   {"event":"error","data":{"code":C,"message":M}}    ephemeral, no seq
+ */
+
+const WS_OPEN = 1;
+
+/** Close codes with a meaning for reconnection. */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_SERVICE_RESTART = 1012; /* gateway draining: another one will take us */
+export const CLOSE_SLOW_CONSUMER = 4008; /* we fell behind; messages were dropped */
+
+const CHANNEL_TYPES = ['private', 'presence'];
+
+/**
+ * Works out which channel a /ws/{channel}[?type=] URL joins, the way the gateway resolves it
+ * (`?type=presence` on "demo" joins "presence-demo"). Returns [resolved, asWritten], or [] when
+ * the URL has no /ws/ path (then only '*' handlers receive events).
+ */
+function channelOf(url) {
+  let u;
+  try {
+    u = new URL(url, globalThis.location ? globalThis.location.href : undefined);
+  } catch {
+    return [];
+  }
+  const i = u.pathname.lastIndexOf('/ws/');
+  if (i < 0) return [];
+  let raw;
+  try {
+    raw = decodeURIComponent(u.pathname.slice(i + 4));
+  } catch {
+    return [];
+  }
+  if (!raw) return [];
+  const type = u.searchParams.get('type');
+  const prefixed = CHANNEL_TYPES.some((t) => raw.startsWith(`${t}-`));
+  if (CHANNEL_TYPES.includes(type) && !prefixed) return [`${type}-${raw}`, raw];
+  return [raw];
+}
+
+/**
+ * Creates a client and starts connecting at once.
+ *
+ * @param {string | (() => string | Promise<string>)} urlOrFactory  The WebSocket URL, or a
+ *   function returning it; the function is called before every (re)connect, so it can mint a
+ *   fresh token each time.
+ * @param {object} [options]
+ * @param {number} [options.initialDelay=1000]  First reconnect delay, ms (doubles per failure).
+ * @param {number} [options.maxDelay=30000]  Cap on the reconnect delay, ms.
+ * @param {() => void} [options.onConnect]  The socket opened.
+ * @param {(code: number, reason: string) => void} [options.onDisconnect]  A socket closed
+ *   (also a connection attempt that failed: code 1006).
+ * @param {(delayMs: number, attempt: number) => void} [options.onReconnecting]  A reconnect is
+ *   scheduled in delayMs; attempt counts from 1 and resets after a successful connect.
+ * @param {(info: GapInfo) => void} [options.onGap]  seq jumped: see GapInfo.
+ * @param {(err: unknown) => void} [options.onError]  A URL factory or a handler threw. Without
+ *   it, a failed connect is logged with console.warn (and retried), and a handler's error is
+ *   rethrown asynchronously (so it reaches the console, or Node's uncaughtException).
+ * @param {typeof WebSocket} [options.WebSocket]  WebSocket constructor (required in Node 20).
+ *
+ * @typedef {{channel: string, expected: number, received: number, missed: number | null,
+ *   reset: boolean}} GapInfo  `expected` is the seq that should have come next. `missed` is
+ *   how many messages never arrived (received - expected), or null with `reset: true` when seq
+ *   went backwards (the server's counter started over: anything may have been lost).
+ */
+export function createBroadcastClient(urlOrFactory, options = {}) {
+  if (typeof urlOrFactory !== 'string' && typeof urlOrFactory !== 'function')
+    throw new TypeError('belfry: urlOrFactory must be a URL string or a function returning one');
+  const opts = { initialDelay: 1000, maxDelay: 30000, ...options };
+  const WS = opts.WebSocket || globalThis.WebSocket;
+  if (typeof WS !== 'function')
+    throw new TypeError(
+      'belfry: no WebSocket implementation; pass options.WebSocket (in Node 20: the "ws" package)',
+    );
+
+  /** handler key (channel name or '*') → Set of handlers */
+  const handlers = new Map();
+  /** channel → last seq seen; kept across reconnects so that what was missed shows as a gap */
+  const lastSeq = new Map();
+
+  let ws = null; /* the current socket, or null between sockets */
+  let names = []; /* [resolved, asWritten?] channel names of the current URL */
+  let state = 'connecting'; /* connecting | open | reconnecting | closed */
+  let attempt = 0; /* consecutive failed connects, for the backoff */
+  let timer = null;
+  let closed = false;
+
+  /* Errors in application code. A failed connect (factory rejected, bad URL) is operational
+   * and retried, so without onError it is only logged; a throwing handler is a bug, rethrown
+   * asynchronously: it must not stop the dispatch loop, nor be swallowed. */
+  function report(err, operational = false) {
+    if (opts.onError) {
+      try {
+        opts.onError(err);
+        return;
+      } catch (e) {
+        err = e;
+      }
+    }
+    if (operational) {
+      console.warn('belfry: connect failed, will retry:', err);
+      return;
+    }
+    setTimeout(() => {
+      throw err;
+    });
+  }
+
+  function callOpt(name, ...args) {
+    if (typeof opts[name] !== 'function') return;
+    try {
+      opts[name](...args);
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  async function connect() {
+    timer = null;
+    state = 'connecting';
+    let url;
+    try {
+      url = typeof urlOrFactory === 'function' ? await urlOrFactory() : urlOrFactory;
+      if (closed) return;
+      url = String(url);
+      names = channelOf(url);
+      ws = new WS(url);
+    } catch (err) {
+      if (closed) return;
+      report(err, true);
+      scheduleReconnect(0);
+      return;
+    }
+    const sock = ws;
+    sock.onopen = () => {
+      if (sock !== ws) return;
+      attempt = 0; /* a successful connect resets the backoff */
+      state = 'open';
+      callOpt('onConnect');
+    };
+    sock.onmessage = (ev) => {
+      if (sock === ws && typeof ev.data === 'string') onFrame(ev.data);
+    };
+    sock.onerror = () => {
+      /* always followed by close, whose code says more */
+    };
+    sock.onclose = (ev) => {
+      if (sock !== ws) return;
+      ws = null;
+      callOpt('onDisconnect', ev.code, ev.reason || '');
+      if (closed) state = 'closed';
+      else scheduleReconnect(ev.code);
+    };
+  }
+
+  function scheduleReconnect(code) {
+    if (closed) return;
+    const base = Math.min(opts.maxDelay, opts.initialDelay * 2 ** Math.min(attempt, 30));
+    // Equal jitter: never sooner than half the configured delay, yet a crowd of clients that
+    // lost the same gateway spreads out instead of stampeding back in lockstep.
+    let delay = base / 2 + (Math.random() * base) / 2;
+    // A draining gateway (1012) closed us on purpose and its peers are up: come back soon,
+    // spread over initialDelay. Only the first time, so a fleet-wide restart still backs off.
+    if (code === CLOSE_SERVICE_RESTART && attempt === 0) delay = Math.random() * opts.initialDelay;
+    attempt++;
+    state = 'reconnecting';
+    callOpt('onReconnecting', Math.round(delay), attempt);
+    timer = setTimeout(connect, delay);
+  }
+
+  /* Checks seq continuity before the frame is dispatched, so onGap runs first and the app can
+   * mark its state stale before applying the frame that revealed the hole. */
+  function trackSeq(channel, event, seq) {
+    const last = lastSeq.get(channel);
+    lastSeq.set(channel, seq);
+    // presence:here is a snapshot taken at seq: it replaces what came before, so it starts a
+    // new baseline instead of being compared with it. (belfry:subscribed will do the same.)
+    if (event === 'presence:here' || last === undefined || seq === last + 1) return;
+    const reset = seq <= last;
+    callOpt('onGap', {
+      channel,
+      expected: last + 1,
+      received: seq,
+      missed: reset ? null : seq - last - 1,
+      reset,
+    });
+  }
+
+  function onFrame(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return; /* not a Belfry frame */
+    }
+    if (!msg || typeof msg !== 'object' || typeof msg.event !== 'string') return;
+    const channel = names[0] ?? '*';
+    const meta = { channel };
+    if (Number.isSafeInteger(msg.seq)) {
+      meta.seq = msg.seq;
+      trackSeq(channel, msg.event, msg.seq);
+    }
+    if (typeof msg.user_id === 'string') meta.userId = msg.user_id;
+    Object.freeze(meta); /* shared by every handler */
+    // Every handler once, even if it is registered under several matching keys.
+    const targets = new Set();
+    for (const key of ['*', ...names]) for (const h of handlers.get(key) ?? []) targets.add(h);
+    for (const h of targets) {
+      try {
+        h(msg.event, msg.data, meta);
+      } catch (err) {
+        report(err);
+      }
+    }
+  }
+
+  const client = {
+    /**
+     * Registers handler(event, data, meta) under a channel key: the socket's channel name (as
+     * resolved by the gateway, or as written in the URL) or '*'. meta is {channel, seq?,
+     * userId?}: seq on sequenced frames, userId on whispers. Returns an unsubscribe function.
+     */
+    subscribe(channel, handler) {
+      if (typeof handler !== 'function') throw new TypeError('belfry: handler must be a function');
+      let set = handlers.get(channel);
+      if (!set) handlers.set(channel, (set = new Set()));
+      set.add(handler);
+      return () => {
+        const s = handlers.get(channel);
+        if (!s) return;
+        s.delete(handler);
+        if (!s.size) handlers.delete(channel);
+      };
+    },
+
+    /** Removes every handler registered under this channel key. The socket stays open. */
+    unsubscribe(channel) {
+      handlers.delete(channel);
+    },
+
+    /**
+     * Sends a whisper (a client-to-client event, not stored, no seq) to the other members of
+     * the channel. Only while the socket is open: returns true if it was sent, false if not.
+     * channel '*' or either form of the socket's channel name means the socket's channel.
+     */
+    whisper(channel, event, data) {
+      if (typeof event !== 'string' || !event) throw new TypeError('belfry: whisper needs an event name');
+      if (!ws || ws.readyState !== WS_OPEN) return false;
+      const target = channel === '*' || names.includes(channel) ? names[0] ?? channel : channel;
+      ws.send(JSON.stringify({ event: 'whisper', channel: target, data: { event, data } }));
+      return true;
+    },
+
+    /** Closes the socket and stops reconnecting. The client cannot be reopened. */
+    close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      timer = null;
+      if (ws) ws.close(CLOSE_NORMAL, 'client closed');
+      else state = 'closed';
+    },
+
+    /** Shorthand for createPresence(client, channel). */
+    presence(channel = '*') {
+      return createPresence(client, channel);
+    },
+
+    /** 'connecting' | 'open' | 'reconnecting' | 'closed' */
+    get state() {
+      return state;
+    },
+
+    /** The channel of the current (or last) socket, as the gateway resolves it; null if unknown. */
+    get channel() {
+      return names[0] ?? null;
+    },
+
+    /** Last seq seen on a channel (default: the socket's), or undefined. */
+    lastSeq(channel = names[0]) {
+      return lastSeq.get(channel);
+    },
+  };
+
+  connect();
+  return client;
+}
+
+/**
+ * Keeps the member list of a presence channel up to date from presence:here (the full list,
+ * sent first on every (re)connect), presence:join and presence:leave (one per user, not per tab).
+ *
+ * @param client  A client whose URL is a presence channel.
+ * @param [channel='*']  Handler key to listen on (see client.subscribe).
+ * @returns {{members: Member[], get(id: string): Member | undefined, has(id: string): boolean,
+ *   readonly size: number, onChange(fn: (members: Member[], change: Change) => void): () => void,
+ *   stop(): void}}  members is a fresh array in join order; onChange returns its unsubscribe.
+ *
+ * @typedef {{id: string, joinedAt?: number, info?: unknown}} Member
+ * @typedef {{type: 'here' | 'join' | 'leave', member?: Member}} Change
+ */
+export function createPresence(client, channel = '*') {
+  const members = new Map(); /* id → member; Map keeps join order */
+  const listeners = new Set();
+
+  function emit(change) {
+    const list = [...members.values()];
+    for (const fn of [...listeners]) fn(list, change);
+  }
+
+  const off = client.subscribe(channel, (event, data) => {
+    if (event === 'presence:here') {
+      members.clear();
+      for (const m of data?.members ?? []) if (m && typeof m.id === 'string') members.set(m.id, m);
+      emit({ type: 'here' });
+    } else if (event === 'presence:join') {
+      const m = data?.member;
+      if (!m || typeof m.id !== 'string') return;
+      members.set(m.id, m);
+      emit({ type: 'join', member: m });
+    } else if (event === 'presence:leave') {
+      const m = data?.member;
+      if (!m || typeof m.id !== 'string') return;
+      const had = members.get(m.id);
+      if (!members.delete(m.id)) return;
+      emit({ type: 'leave', member: had });
+    }
+  });
+
+  return {
+    get members() {
+      return [...members.values()];
+    },
+    get size() {
+      return members.size;
+    },
+    get(id) {
+      return members.get(id);
+    },
+    has(id) {
+      return members.has(id);
+    },
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    stop() {
+      off();
+      listeners.clear();
+    },
+  };
+}

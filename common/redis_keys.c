@@ -11,7 +11,7 @@ static const char *kind_names[] = {
     [BF_KEY_NODE] = "node:",         [BF_KEY_INBOX] = "inbox:",
     [BF_KEY_PRESENCE] = "presence:", [BF_KEY_PUSERS] = "pusers:",
     [BF_KEY_CONNS] = "conns:",       [BF_KEY_GWCHANS] = "gwchans:",
-    [BF_KEY_GWKNOWN] = "gwknown",
+    [BF_KEY_GWKNOWN] = "gwknown",    [BF_KEY_PROBE] = "probe:",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

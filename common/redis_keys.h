@@ -15,6 +15,7 @@
  *   conns:{channel}    hash    gateway id -> number of that gateway's connections in the channel
  *   gwchans:{gateway}  set     channels where the gateway has connections (swept if it dies)
  *   gwknown            set     gateways that may have state in Redis (swept if they die)
+ *   probe:{gateway}    pubsub  a gateway's end-to-end liveness probe of its subscriber link
  */
 #ifndef BF_REDIS_KEYS_H
 #define BF_REDIS_KEYS_H
@@ -38,6 +39,7 @@ typedef enum {
     BF_KEY_CONNS,
     BF_KEY_GWCHANS,
     BF_KEY_GWKNOWN,
+    BF_KEY_PROBE,
 } bf_key_kind;
 
 /* Writes the key for kind (with arg for kinds that take one; NULL otherwise) into out, which must

@@ -22,6 +22,8 @@ void bf_conn_deinit(bf_conn *c)
     free(c->rx);
     free(c->user_id);
     free(c->info);
+    free(c->ip);
+    c->ip = NULL;
     c->q = NULL;
     c->rx = NULL;
     c->user_id = NULL;

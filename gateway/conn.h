@@ -35,6 +35,7 @@ typedef struct bf_conn {
     uint64_t id;
     char *user_id; /* verified user id or NULL; owned */
     char *info;    /* presence info JSON object or NULL; owned */
+    char *ip;      /* peer address, kept only while a per-IP limit is on; owned */
     bf_channel_type type;
     bool ready;           /* its channel's subscription was confirmed (bf_hub ready callback ran) */
     bool presence_joined; /* a join was sent to the owner: a leave must follow */

@@ -25,10 +25,16 @@ static int attach_uv(redisAsyncContext *ac, void *loop)
     return redisLibuvAttach(ac, loop);
 }
 
+static void on_probe(redisAsyncContext *ac, void *reply, void *priv);
+
 static void sub_ready(bf_redis *r, void *arg)
 {
-    (void)r;
-    bf_hub_on_ready(((bf_gateway *)arg)->hub);
+    bf_gateway *gw = arg;
+    char key[BF_KEY_MAX];
+    bf_key(key, gw->cfg.redis_prefix, BF_KEY_PROBE, gw->node_id);
+    bf_redis_cmd(r, on_probe, gw, "SUBSCRIBE %s", key);
+    gw->sub_ready_since = gw->last_probe_ms = bf_now_ms();
+    bf_hub_on_ready(gw->hub);
 }
 
 static void sub_down(bf_redis *r, void *arg)
@@ -152,6 +158,100 @@ static void cmd_down(bf_redis *r, void *arg)
     ((bf_gateway *)arg)->registered = false;
 }
 
+/* ---- connection limits ------------------------------------------------------------------- */
+
+static size_t dict_count(bf_dict *d, const char *k)
+{
+    return k ? (size_t)(uintptr_t)bf_dict_get(d, k, strlen(k)) : 0;
+}
+
+static void dict_add(bf_dict *d, const char *k, int delta)
+{
+    if (!k) return;
+    size_t n = dict_count(d, k);
+    n = delta > 0 ? n + 1 : (n ? n - 1 : 0);
+    if (n)
+        bf_dict_put(d, k, strlen(k), (void *)(uintptr_t)n);
+    else
+        bf_dict_del(d, k, strlen(k));
+}
+
+unsigned bf_gw_limits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
+                            char *msg, size_t msglen)
+{
+    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    if (open >= gw->max_connections) {
+        gw->stats.limit_rejections[0]++;
+        *code = "gateway_full";
+        snprintf(msg, msglen, "this gateway holds its maximum of %llu connections; try another",
+                 (unsigned long long)gw->max_connections);
+        return 503;
+    }
+    if (gw->cfg.max_connections_per_ip &&
+        dict_count(gw->per_ip, ip) >= (size_t)gw->cfg.max_connections_per_ip) {
+        gw->stats.limit_rejections[1]++;
+        *code = "too_many_connections";
+        snprintf(msg, msglen, "too many connections from your address (limit %lld)",
+                 gw->cfg.max_connections_per_ip);
+        return 429;
+    }
+    if (gw->cfg.max_connections_per_user && user &&
+        dict_count(gw->per_user, user) >= (size_t)gw->cfg.max_connections_per_user) {
+        gw->stats.limit_rejections[2]++;
+        *code = "too_many_connections";
+        snprintf(msg, msglen, "too many connections for this user (limit %lld)",
+                 gw->cfg.max_connections_per_user);
+        return 429;
+    }
+    return 0;
+}
+
+void bf_gw_limits_count(bf_gateway *gw, const char *ip, const char *user, int delta)
+{
+    if (gw->cfg.max_connections_per_ip) dict_add(gw->per_ip, ip, delta);
+    if (gw->cfg.max_connections_per_user) dict_add(gw->per_user, user, delta);
+}
+
+/* ---- Redis liveness probe ------------------------------------------------------------------ */
+
+/* The subscriber link is probed end to end: we PUBLISH to probe:{us} on the command link and
+ * expect it back on the subscriber link. A link Redis dropped (output-buffer limit) or that a
+ * stalled network left half-open delivers no probe, and is reconnected and resubscribed. */
+static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_gateway *gw = priv;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message")) {
+        gw->probe_seen++;
+        gw->last_probe_ms = bf_now_ms();
+    }
+}
+
+static void probe_tick(bf_gateway *gw, uint64_t now)
+{
+    if (!bf_redis_ready(gw->sub)) return;
+    if (now - gw->last_probe_ms > (uint64_t)gw->cfg.redis_probe_timeout_ms &&
+        now - gw->sub_ready_since > (uint64_t)gw->cfg.redis_probe_timeout_ms) {
+        gw->stats.probe_failures++;
+        bf_warn("redis subscriber link delivered no probe for %llu ms: reconnecting",
+                (unsigned long long)(now - gw->last_probe_ms));
+        /* both links: a stalled command link would hold heartbeats and presence operations, and
+         * reconnecting it re-announces our connections and members (cmd_ready) */
+        bf_redis_reset(gw->sub, "liveness probe timed out");
+        bf_redis_reset(gw->cmd, "liveness probe timed out");
+        return;
+    }
+    if (now >= gw->next_probe && bf_redis_ready(gw->cmd)) {
+        char key[BF_KEY_MAX], n[24];
+        bf_key(key, gw->cfg.redis_prefix, BF_KEY_PROBE, gw->node_id);
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)++gw->probe_sent);
+        bf_redis_cmd(gw->cmd, NULL, NULL, "PUBLISH %s %s", key, n);
+        gw->next_probe = now + (uint64_t)gw->cfg.redis_probe_ms;
+    }
+}
+
 /* ---- heartbeat --------------------------------------------------------------------------- */
 
 /* The reply's fourth element lists the live routers: the ring the owners are computed from. */
@@ -254,6 +354,7 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
+    probe_tick(gw, now);
     if (gw->draining) {
         uint64_t open =
             gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
@@ -282,17 +383,17 @@ static void lws_log_emit(int level, const char *line)
            "lws: %.*s", (int)n, line);
 }
 
-static void raise_fd_limit(void)
+/* Raises the soft open-file limit to the hard one and returns the connections that fit
+ * (a reserve of 64 descriptors stays for Redis links, listeners and logs). */
+static uint64_t raise_fd_limit(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        bf_info("open-file limit %llu: capacity about %llu connections",
-                (unsigned long long)rl.rlim_cur,
-                (unsigned long long)(rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0));
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    return rl.rlim_cur > 128 ? (uint64_t)rl.rlim_cur - 64 : 64;
 }
 
 int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
@@ -300,7 +401,15 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->loop = loop;
     gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
-    raise_fd_limit();
+    uint64_t capacity = raise_fd_limit();
+    gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
+    if (gw->max_connections > capacity)
+        bf_warn("--max-connections %llu exceeds what the open-file limit allows (%llu)",
+                (unsigned long long)gw->max_connections, (unsigned long long)capacity);
+    bf_info("connection capacity %llu (open-file limit allows %llu)",
+            (unsigned long long)gw->max_connections, (unsigned long long)capacity);
+    gw->per_ip = bf_dict_new();
+    gw->per_user = bf_dict_new();
 
     bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
     ro.name = "sub";
@@ -334,7 +443,12 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.foreign_loops = foreign;
     info.user = gw;
     info.retry_and_idle_policy = &retry;
-    info.timeout_secs = 10; /* handshake deadline */
+    /* the handshake deadline: lws times out a request that holds its header storage without
+     * completing (slowloris) after timeout_secs_ah_idle, other handshake stages after
+     * timeout_secs, and idle keep-alive HTTP connections after keepalive_timeout */
+    info.timeout_secs = (unsigned int)gw->cfg.handshake_timeout_s;
+    info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
+    info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
     gw->lws = lws_create_context(&info);
     if (!gw->lws) {
@@ -364,6 +478,9 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
     bf_owner_free(gw->owner);
+    bf_dict_free(gw->per_ip);
+    bf_dict_free(gw->per_user);
+    gw->per_ip = gw->per_user = NULL;
     gw->owner = NULL;
     gw->lws = NULL;
     gw->sub = gw->cmd = NULL;

@@ -13,6 +13,7 @@
 #include "hub.h"
 #include "owner.h"
 #include "redis.h"
+#include "dict.h"
 #include "wire.h"
 
 #include <libwebsockets.h>
@@ -45,6 +46,8 @@ typedef struct bf_gw_stats {
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
     uint64_t bytes_out_total;
+    uint64_t limit_rejections[3]; /* gateway, ip, user */
+    uint64_t probe_failures;
 } bf_gw_stats;
 
 typedef struct bf_gateway {
@@ -62,6 +65,9 @@ typedef struct bf_gateway {
     bool registered; /* our membership heartbeat succeeded since the last Redis (re)connect */
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
+    uint64_t max_connections;   /* effective --max-connections */
+    bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
+    uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since;
 } bf_gateway;
 
 /* Builds everything and starts listening. Returns 0, or a negative code with err filled. */
@@ -82,6 +88,13 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m);
 void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta);
 /* Sends a presence join/leave/rejoin for c to its channel's owner. */
 void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op);
+/* Connection limits: the HTTP status to refuse an upgrade with (503 gateway full, 429 per-IP or
+ * per-user limit) and a message, or 0 if it may proceed. ip/user may be NULL. */
+unsigned bf_gw_limits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
+                            char *msg, size_t msglen);
+/* Counts an accepted connection (+1) or a closed one (-1) against the per-IP/per-user limits. */
+void bf_gw_limits_count(bf_gateway *gw, const char *ip, const char *user, int delta);
+
 /* Counts an authorization failure under its reason label. */
 void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason);
 extern const char *const bf_gw_auth_reason_names[];

@@ -29,6 +29,12 @@ typedef struct bf_gw_config {
     bool allow_public_whisper;
     long long whisper_rate;
     long long whisper_burst;
+    long long max_connections;
+    long long max_connections_per_ip;
+    long long max_connections_per_user;
+    long long handshake_timeout_s;
+    long long redis_probe_ms;
+    long long redis_probe_timeout_ms;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -139,6 +139,7 @@ static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, c
                             char *msg, size_t msglen)
 {
     char uri[512], typebuf[64];
+    memset(rq, 0, sizeof(*rq));
     int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
     if (n < 0) {
         *status = 400;
@@ -190,8 +191,15 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
         gw->stats.auth_failures[BF_GW_AUTH_ORIGIN]++;
     } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) == 0) {
         status = authorize(wsi, gw, &rq, &code, msg, sizeof(msg));
-        if (!status) return 0;
-        bf_gw_count_auth_failure(gw, rq.auth.reason);
+        if (status) {
+            bf_gw_count_auth_failure(gw, rq.auth.reason);
+        } else {
+            char ip[64];
+            const char *peer = lws_get_peer_simple(wsi, ip, sizeof(ip));
+            status = bf_gw_limits_check(gw, peer, rq.auth.user_id[0] ? rq.auth.user_id : NULL,
+                                        &code, msg, sizeof(msg));
+            if (!status) return 0;
+        }
     }
     gw->stats.rejected_total++;
     bf_debug("upgrade refused with %u: %s", status, msg);
@@ -244,6 +252,15 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
     C("belfry_gateway_whispers_rate_limited_total", "Whispers refused by the rate limit.",
       "counter", gw->stats.whispers_limited);
     C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
+    C("belfry_gateway_redis_probe_failures_total",
+      "Subscriber links reconnected because the liveness probe timed out.", "counter",
+      gw->stats.probe_failures);
+    fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
+               "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
+    static const char *const limits[] = {"gateway", "ip", "user"};
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
+                (unsigned long long)gw->stats.limit_rejections[i]);
     const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
     C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
       "counter", os->sent);
@@ -403,6 +420,12 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     bf_conn_init(c, wsi, ++gw->next_conn_id);
     c->type = rq.type;
     if (rq.auth.user_id[0]) c->user_id = bf_strdup(rq.auth.user_id);
+    if (gw->cfg.max_connections_per_ip) {
+        char ip[64];
+        const char *peer = lws_get_peer_simple(wsi, ip, sizeof(ip));
+        if (peer) c->ip = bf_strdup(peer);
+    }
+    bf_gw_limits_count(gw, c->ip, c->user_id, 1);
     if (rq.type == BF_CH_PRESENCE) {
         json_t *info = json_loads(rq.auth.info, 0, NULL);
         json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
@@ -427,6 +450,7 @@ static void on_closed(bf_gateway *gw, bf_conn *c)
         if (c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_LEAVE);
     }
     bf_hub_leave(gw->hub, c);
+    bf_gw_limits_count(gw, c->ip, c->user_id, -1);
     bf_conn_deinit(c);
     gw->stats.connections[c->type]--;
     gw->stats.closed_total++;

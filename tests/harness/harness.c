@@ -194,8 +194,13 @@ static int start_node(bf_cluster *c, bf_proc *p, bool router)
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
     argv[n++] = "--listen";
     argv[n++] = listen;
+    char proxied_url[128];
     argv[n++] = "--redis";
     argv[n++] = c->redis_url;
+    if (!router && c->proxy.port && p == &c->gateways[c->o.proxied_gateway - 1]) {
+        snprintf(proxied_url, sizeof(proxied_url), "redis://127.0.0.1:%d", c->proxy.port);
+        argv[n - 1] = proxied_url;
+    }
     argv[n++] = "--node-id";
     argv[n++] = p->id;
     argv[n++] = "--redis-prefix";
@@ -256,6 +261,18 @@ bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
         c->nrouters++;
         if (start_node(c, p, true)) goto fail;
     }
+    if (c->o.proxied_gateway) {
+        char lp[16], tp[16], bin[600];
+        c->proxy.port = bf_free_port();
+        snprintf(lp, sizeof(lp), "%d", c->proxy.port);
+        snprintf(tp, sizeof(tp), "%d", c->redis.port);
+        snprintf(c->proxy.log, sizeof(c->proxy.log), "%s/proxy.log", c->dir);
+        snprintf(bin, sizeof(bin), "%s/../tests/bin/belfry-test-proxy", BELFRY_BIN_DIR);
+        const char *argv[] = {lp, tp, NULL};
+        c->proxy.pid = bf_spawn(bin, argv, c->proxy.log);
+        if (c->proxy.pid < 0) goto fail;
+        usleep(100000); /* it listens before its first poll; a refused connect is retried */
+    }
     for (int i = 0; i < c->o.gateways && i < BF_MAX_NODES; i++) {
         bf_proc *p = &c->gateways[i];
         snprintf(p->id, sizeof(p->id), "gw-%d", i);
@@ -312,6 +329,10 @@ int bf_cluster_stop_checked(bf_cluster *c)
     if (c->redis.pid > 0) {
         kill(c->redis.pid, SIGKILL);
         wait_exit(&c->redis, 2000);
+    }
+    if (c->proxy.pid > 0) {
+        kill(c->proxy.pid, SIGKILL);
+        wait_exit(&c->proxy, 2000);
     }
     if (bad || c->keep_logs || getenv("BELFRY_KEEP_LOGS"))
         fprintf(stderr, "harness: logs kept in %s\n", c->dir);
@@ -455,4 +476,10 @@ char *bf_mint_token(const char *secret, const char *alg, const char *claims_json
         tok = jwt_encode_str(jwt);
     jwt_free(jwt);
     return tok;
+}
+
+int bf_cluster_partition(bf_cluster *c, int on)
+{
+    if (c->proxy.pid <= 0) return -1;
+    return kill(c->proxy.pid, on ? SIGUSR1 : SIGUSR2);
 }

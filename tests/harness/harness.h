@@ -24,6 +24,8 @@ typedef struct bf_cluster_opts {
     const char *const *router_args;  /* extra args, NULL-terminated, or NULL */
     const char *const *gateway_args; /* extra args, NULL-terminated, or NULL */
     const char *prefix;              /* --redis-prefix, default "belfry:" */
+    int proxied_gateway;             /* 1 + index of a gateway whose Redis traffic goes through a
+                                      * belfry-test-proxy (see bf_cluster_partition), or 0 */
 } bf_cluster_opts;
 
 typedef struct bf_proc {
@@ -42,7 +44,11 @@ typedef struct bf_cluster {
     int nrouters, ngateways;
     char redis_url[128];
     bool keep_logs; /* set when something went wrong: the log directory is kept */
+    bf_proc proxy;  /* the Redis proxy of opts.proxied_gateway */
 } bf_cluster;
+
+/* Blackholes (on = 1) or restores (on = 0) the proxied gateway's traffic to Redis. */
+int bf_cluster_partition(bf_cluster *c, int on);
 
 /* Starts a cluster; returns NULL (with a message on stderr) on failure. Caller stops it. */
 bf_cluster *bf_cluster_start(const bf_cluster_opts *o);

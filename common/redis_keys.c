@@ -12,6 +12,7 @@ static const char *kind_names[] = {
     [BF_KEY_PRESENCE] = "presence:", [BF_KEY_PUSERS] = "pusers:",
     [BF_KEY_CONNS] = "conns:",       [BF_KEY_GWCHANS] = "gwchans:",
     [BF_KEY_GWKNOWN] = "gwknown",    [BF_KEY_PROBE] = "probe:",
+    [BF_KEY_EPOCH] = "epoch:",       [BF_KEY_HIST] = "hist:",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)
@@ -23,6 +24,16 @@ int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)
 int bf_key_publish_pattern(char *out, const char *prefix)
 {
     return bf_key(out, prefix, BF_KEY_PUBLISH, "*");
+}
+
+int bf_key_seq_keys(bf_seq_keys *k, const char *prefix, const char *channel)
+{
+    if (bf_key(k->seq, prefix, BF_KEY_SEQ, channel) < 0 ||
+        bf_key(k->fan, prefix, BF_KEY_FAN, channel) < 0 ||
+        bf_key(k->epoch, prefix, BF_KEY_EPOCH, channel) < 0 ||
+        bf_key(k->hist, prefix, BF_KEY_HIST, channel) < 0)
+        return BF_ERANGE;
+    return 0;
 }
 
 const char *bf_key_strip(const char *subject, const char *prefix, bf_key_kind kind)

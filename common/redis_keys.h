@@ -2,6 +2,8 @@
  * else. Names are "<prefix><kind>:<arg>" with the configurable prefix (default "belfry:").
  *
  *   seq:{channel}      string  the channel's last sequence number (INCR)
+ *   epoch:{channel}    string  the channel's epoch: new whenever its sequence (re)starts
+ *   hist:{channel}     stream  the channel's last --history-size frames (ids "<seq>-1")
  *   fan:{channel}      pubsub  fan-out envelopes to gateways (msgpack, see wire.h)
  *   publish:{channel}  pubsub  application ingress: JSON {"event","data"} (at-most-once)
  *   routers            zset    live routers: member = node id, score = expiry (ms, Redis clock)
@@ -40,7 +42,18 @@ typedef enum {
     BF_KEY_GWCHANS,
     BF_KEY_GWKNOWN,
     BF_KEY_PROBE,
+    BF_KEY_EPOCH,
+    BF_KEY_HIST,
 } bf_key_kind;
+
+/* The four sequencing keys of a channel, in the order the Lua scripts take them
+ * (common/lua/sequence.lib.lua): seq, fan, epoch, hist. */
+typedef struct bf_seq_keys {
+    char seq[BF_KEY_MAX], fan[BF_KEY_MAX], epoch[BF_KEY_MAX], hist[BF_KEY_MAX];
+} bf_seq_keys;
+
+/* Fills k for channel. Returns 0 or BF_ERANGE. */
+int bf_key_seq_keys(bf_seq_keys *k, const char *prefix, const char *channel);
 
 /* Writes the key for kind (with arg for kinds that take one; NULL otherwise) into out, which must
  * hold BF_KEY_MAX bytes. Returns the length, or BF_ERANGE if it would not fit. */

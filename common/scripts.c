@@ -18,10 +18,13 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_CONNS] = "conns",
     [BF_SCRIPT_CHANNEL_INFO] = "channel_info",
     [BF_SCRIPT_SWEEP] = "sweep",
+    [BF_SCRIPT_HISTORY] = "history",
 };
 
 typedef struct script {
     const bf_embed_file *file;
+    const char *src; /* the script, with the library it uses prepended */
+    size_t len;
     char sha[41];
 } script;
 
@@ -47,9 +50,29 @@ static script *get(bf_script_id id)
             fprintf(stderr, "belfry: script %s.lua is not embedded\n", names[id]);
             abort();
         }
+        s->src = s->file->data;
+        s->len = s->file->len;
+        /* "-- uses: lib.lua" on the first line: the library is prepended (Redis scripts cannot
+         * include one another). The result lives as long as the process. */
+        static const char uses[] = "-- uses: ";
+        if (!strncmp(s->src, uses, sizeof(uses) - 1)) {
+            char lib[64];
+            size_t n = strcspn(s->src + sizeof(uses) - 1, "\n");
+            snprintf(lib, sizeof(lib), "%.*s", (int)n, s->src + sizeof(uses) - 1);
+            const bf_embed_file *l = bf_embed_find(bf_lua_files, bf_lua_count, lib);
+            if (!l) {
+                fprintf(stderr, "belfry: %s uses %s, which is not embedded\n", file, lib);
+                abort();
+            }
+            char *all = bf_malloc(l->len + s->len + 1);
+            memcpy(all, l->data, l->len);
+            memcpy(all + l->len, s->src, s->len + 1);
+            s->src = all;
+            s->len += l->len;
+        }
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
-        EVP_Digest(s->file->data, s->file->len, md, &mdlen, EVP_sha1(), NULL);
+        EVP_Digest(s->src, s->len, md, &mdlen, EVP_sha1(), NULL);
         for (unsigned i = 0; i < mdlen && i < 20; i++) sprintf(s->sha + 2 * i, "%02x", md[i]);
     }
     return s;
@@ -64,7 +87,7 @@ int bf_scripts_load(bf_redis *r)
 {
     for (int i = 0; i < BF_SCRIPT__COUNT; i++) {
         script *s = get((bf_script_id)i);
-        int rc = bf_redis_cmd(r, NULL, NULL, "SCRIPT LOAD %b", s->file->data, s->file->len);
+        int rc = bf_redis_cmd(r, NULL, NULL, "SCRIPT LOAD %b", s->src, s->len);
         if (rc) return rc;
     }
     return 0;

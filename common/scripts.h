@@ -18,6 +18,7 @@ typedef enum {
     BF_SCRIPT_CONNS,
     BF_SCRIPT_CHANNEL_INFO,
     BF_SCRIPT_SWEEP,
+    BF_SCRIPT_HISTORY,
     BF_SCRIPT__COUNT
 } bf_script_id;
 

@@ -23,7 +23,9 @@ void bf_conn_deinit(bf_conn *c)
     free(c->user_id);
     free(c->info);
     free(c->ip);
+    free(c->epoch);
     c->ip = NULL;
+    c->epoch = NULL;
     c->q = NULL;
     c->rx = NULL;
     c->user_id = NULL;
@@ -54,8 +56,36 @@ int bf_conn_enqueue(bf_conn *c, bf_frame *f, const bf_conn_limits *lim)
     c->q[(c->qhead + c->qlen) % c->qcap] = bf_frame_ref(f);
     c->qlen++;
     c->qbytes += f->len;
-    lws_callback_on_writable(c->wsi);
+    if (!c->holding) lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+void bf_conn_hold(bf_conn *c)
+{
+    c->holding = true;
+}
+
+int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
+                    const bf_conn_limits *lim)
+{
+    uint32_t held = c->qlen, head = c->qhead, cap = c->qcap;
+    bf_frame **old = c->q;
+    c->q = NULL;
+    c->qhead = c->qlen = c->qcap = 0;
+    c->qbytes = 0;
+    c->holding = false;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (bf_conn_enqueue(c, front[i], lim) == BF_EFULL) rc = BF_EFULL;
+    for (uint32_t i = 0; i < held; i++) {
+        bf_frame *f = old[(head + i) % cap];
+        if (!rc && !(f->seq && f->seq <= upto) && bf_conn_enqueue(c, f, lim) == BF_EFULL)
+            rc = BF_EFULL;
+        bf_frame_unref(f);
+    }
+    free(old);
+    if (c->qlen) lws_callback_on_writable(c->wsi);
+    return rc;
 }
 
 static void drop_queue(bf_conn *c)
@@ -82,6 +112,7 @@ void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
 
 int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out)
 {
+    if (c->holding && !c->close_code) return 0;
     if (c->close_code) {
         /* The close frame is written here, in WRITEABLE, where the socket has room for it.
          * lws 4.1 would not send a reason set with lws_close_reason() when a WRITEABLE callback

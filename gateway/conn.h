@@ -21,6 +21,8 @@
 #define BF_CONN_CLOSE_TIMEOUT_S 5
 #define BF_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
+enum { BF_RECOVER_NONE = 0, BF_RECOVER_POSITION, BF_RECOVER_SINCE };
+
 struct bf_hub_chan;
 
 typedef struct bf_conn_limits {
@@ -40,6 +42,12 @@ typedef struct bf_conn {
     bool ready;           /* its channel's subscription was confirmed (bf_hub ready callback ran) */
     bool presence_joined; /* a join was sent to the owner: a leave must follow */
     bool awaiting_here;   /* joined, presence:here not yet received: hold back other frames */
+    uint8_t recover;      /* BF_RECOVER_*: what the client asked for on connect */
+    bool holding;         /* queued frames wait (recovery is reading the history) */
+    uint64_t since;       /* recover from: the last seq the client has */
+    uint64_t skip_upto;   /* recovery delivered every seq up to this: later copies are dropped */
+    char *epoch;          /* the client's channel epoch (recovery), or NULL; owned */
+    void *pending;        /* an in-flight request about this connection, cancelled on close */
     double wtokens;       /* whisper token bucket */
     uint64_t wlast_ms;
     bf_frame **q; /* ring buffer of references */
@@ -61,6 +69,14 @@ void bf_conn_deinit(bf_conn *c);
  * case the connection is scheduled to close with 4008 and f is not queued; BF_EDISCONNECTED when
  * the connection is already closing. */
 int bf_conn_enqueue(bf_conn *c, bf_frame *f, const bf_conn_limits *lim);
+
+/* Holding: frames are queued but not written (while recovery reads the history). */
+void bf_conn_hold(bf_conn *c);
+/* Ends holding: queues front[0..n) (references are taken) before what was held, drops held
+ * frames whose seq is in (0, upto] (the front already covers them), and starts writing.
+ * Returns 0, or BF_EFULL if that exceeded the limits (the connection then closes with 4008). */
+int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
+                    const bf_conn_limits *lim);
 
 /* Schedules a close with code and reason (static string) after nothing more is written. */
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason);

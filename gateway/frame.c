@@ -9,6 +9,7 @@ bf_frame *bf_frame_new(const void *payload, size_t len)
     bf_frame *f = bf_malloc(sizeof(bf_frame) + LWS_PRE + len);
     f->refs = 1;
     f->len = (uint32_t)len;
+    f->seq = 0;
     memcpy(f->data + LWS_PRE, payload, len);
     return f;
 }

@@ -14,6 +14,7 @@
 typedef struct bf_frame {
     uint32_t refs;
     uint32_t len;
+    uint64_t seq;         /* the channel seq it carries, 0 for ephemeral frames */
     unsigned char data[]; /* LWS_PRE headroom, then len payload bytes */
 } bf_frame;
 

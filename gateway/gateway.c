@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "err.h"
 #include "log.h"
+#include "recovery.h"
 #include "redis_keys.h"
 #include "scripts.h"
 
@@ -113,14 +114,18 @@ void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
     if (op != BF_OP_LEAVE && c->info) m.payload = (bf_strview){c->info, strlen(c->info)};
     bf_owner_send(gw->owner, &m);
     if (op != BF_OP_LEAVE) c->presence_joined = true;
-    if (op == BF_OP_JOIN) c->awaiting_here = true;
+    /* a recovering client takes presence:here in sequence order, like any frame */
+    if (op == BF_OP_JOIN && !c->recover) c->awaiting_here = true;
 }
 
 /* The hub confirmed c's subscription: it now sees every later message, so presence may start. */
 static void conn_ready(bf_conn *c, void *arg)
 {
     bf_gateway *gw = arg;
-    if (c->type == BF_CH_PRESENCE && !c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_JOIN);
+    if (c->recover)
+        bf_recovery_start(gw, c); /* presence joins when it is done */
+    else if (c->type == BF_CH_PRESENCE && !c->presence_joined)
+        bf_gw_presence_op(gw, c, BF_OP_JOIN);
 }
 
 static void reannounce_conn(bf_conn *c, void *arg)

@@ -48,6 +48,7 @@ typedef struct bf_gw_stats {
     uint64_t bytes_out_total;
     uint64_t limit_rejections[3]; /* gateway, ip, user */
     uint64_t probe_failures;
+    uint64_t recoveries[2]; /* recovered (or position only), not recoverable */
 } bf_gw_stats;
 
 typedef struct bf_gateway {

@@ -195,10 +195,12 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
         return;
     }
     bf_frame *f = bf_frame_new(m.frame.p, m.frame.len);
+    if (m.kind == BF_FAN_MESSAGE) f->seq = m.seq;
     for (bf_conn *c = ch->head; c; c = c->next) {
         if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, c, &m)) continue;
         /* a presence connection's view starts with its presence:here; what was published
          * before it is already reflected there (its seq says as of when) */
+        if (f->seq && f->seq <= c->skip_upto) continue; /* recovery already sent it */
         if (c->awaiting_here) {
             if (m.kind != BF_FAN_DIRECT) continue;
             c->awaiting_here = false;

@@ -9,6 +9,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "message.h"
+#include "recovery.h"
 #include "static.h"
 
 #include <jansson.h>
@@ -60,7 +61,41 @@ typedef struct ws_request {
     char channel[BF_CHANNEL_MAX + 1];
     bf_channel_type type;
     bf_auth_result auth;
+    int recover; /* BF_RECOVER_* */
+    uint64_t since;
+    char epoch[40];
 } ws_request;
+
+/* ?recover=1, or ?since=N&epoch=E (epoch may be omitted only with since=0). */
+static int parse_recovery(struct lws *wsi, ws_request *rq, char *msg, size_t msglen)
+{
+    char buf[64];
+    const char *rec = lws_get_urlarg_by_name(wsi, "recover=", buf, sizeof(buf));
+    if (rec) rq->recover = strcmp(rec, "0") ? BF_RECOVER_POSITION : BF_RECOVER_NONE;
+    const char *since = lws_get_urlarg_by_name(wsi, "since=", buf, sizeof(buf));
+    if (since) {
+        if (!*since || strlen(since) > 19 || strspn(since, "0123456789") != strlen(since)) {
+            snprintf(msg, msglen, "since must be a non-negative integer");
+            return -1;
+        }
+        rq->since = strtoull(since, NULL, 10);
+        rq->recover = BF_RECOVER_SINCE;
+    }
+    char ebuf[64];
+    const char *epoch = lws_get_urlarg_by_name(wsi, "epoch=", ebuf, sizeof(ebuf));
+    if (epoch) {
+        if (!since || !*epoch || strlen(epoch) >= sizeof(rq->epoch) ||
+            strspn(epoch, "0123456789abcdef") != strlen(epoch)) {
+            snprintf(msg, msglen, "epoch must be the hex id from belfry:subscribed, with since");
+            return -1;
+        }
+        snprintf(rq->epoch, sizeof(rq->epoch), "%s", epoch);
+    } else if (since && rq->since > 0) {
+        snprintf(msg, msglen, "since needs the epoch it belongs to (epoch=)");
+        return -1;
+    }
+    return 0;
+}
 
 static long long wall_ms(void)
 {
@@ -162,6 +197,11 @@ static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, c
         return -1;
     }
     rq->type = bf_channel_type_of(rq->channel);
+    if (parse_recovery(wsi, rq, msg, msglen)) {
+        *status = 400;
+        *code = "bad_recovery";
+        return -1;
+    }
     return 0;
 }
 
@@ -252,6 +292,11 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
     C("belfry_gateway_whispers_rate_limited_total", "Whispers refused by the rate limit.",
       "counter", gw->stats.whispers_limited);
     C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
+    C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
+      gw->stats.recoveries[0]);
+    C("belfry_gateway_recoveries_failed_total",
+      "Connections whose since could not be recovered (epoch changed or history too short).",
+      "counter", gw->stats.recoveries[1]);
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
       gw->stats.probe_failures);
@@ -419,6 +464,10 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     }
     bf_conn_init(c, wsi, ++gw->next_conn_id);
     c->type = rq.type;
+    c->recover = (uint8_t)rq.recover;
+    c->since = rq.since;
+    if (rq.epoch[0]) c->epoch = bf_strdup(rq.epoch);
+    if (c->recover) bf_conn_hold(c); /* nothing goes out before belfry:subscribed */
     if (rq.auth.user_id[0]) c->user_id = bf_strdup(rq.auth.user_id);
     if (gw->cfg.max_connections_per_ip) {
         char ip[64];
@@ -444,6 +493,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
 static void on_closed(bf_gateway *gw, bf_conn *c)
 {
     if (!c->wsi) return; /* never established */
+    bf_recovery_cancel(c);
     const char *ch = bf_gw_conn_channel(c);
     if (ch) {
         bf_gw_conns_changed(gw, ch, -1);

@@ -2,6 +2,7 @@
  *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
  *   GET  /presence/{channel}    members, one per user (API key)   200 | 400 401 405 503
  *   GET  /channels/{channel}    occupancy (API key)               200 | 400 401 405 503
+ *   GET  /history/{channel}     retained messages (API key)       200 | 400 401 405 503
  *   GET  /healthz /readyz       liveness, readiness (no key)
  *   GET  /metrics               Prometheus text (no key)
  * Every error carries {"error":{"code":"...","message":"..."}}. */
@@ -242,6 +243,101 @@ static void handle_read(bf_router *rt, struct evhttp_request *req, const char *c
     }
 }
 
+/* ---- GET /history/{channel}?since=N&limit=L -------------------------------------------------- */
+
+#define HISTORY_LIMIT_MAX 1000
+
+static void on_history(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    read_ctx *rc = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
+                    r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        free(rc);
+        return;
+    }
+    json_t *msgs = json_array();
+    for (size_t i = 4; i < r->elements; i++) {
+        json_t *f = json_loadb(r->element[i]->str, (size_t)r->element[i]->len, 0, NULL);
+        if (!f) continue;
+        json_array_append_new(msgs, json_pack("{s:O?,s:O?,s:O?}", "seq", json_object_get(f, "seq"),
+                                              "event", json_object_get(f, "event"), "data",
+                                              json_object_get(f, "data")));
+        json_decref(f);
+    }
+    json_t *out = json_pack("{s:s,s:I,s:b,s:o}", "epoch", r->element[0]->str, "seq",
+                            (json_int_t)r->element[1]->integer, "recovered",
+                            (int)r->element[2]->integer, "messages", msgs);
+    char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    reply_json(rc->req, 200, "OK", body);
+    free(body);
+    json_decref(out);
+    free(rc);
+}
+
+static void handle_history(bf_router *rt, struct evhttp_request *req, const char *channel)
+{
+    char err[BF_ERR_LEN];
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
+        return;
+    }
+    if (!authorized(rt, req)) return;
+    if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
+        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
+        return;
+    }
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (evhttp_parse_query_str(query ? query : "", &q)) {
+        reply_error(rt, req, 400, "Bad Request", "bad_query", "malformed query string");
+        return;
+    }
+    const char *since = evhttp_find_header(&q, "since"), *limit = evhttp_find_header(&q, "limit");
+    const char *epoch = evhttp_find_header(&q, "epoch");
+    char *end;
+    long long s = since ? strtoll(since, &end, 10) : 0;
+    long long l = limit ? strtoll(limit, &end, 10) : 100;
+    bool bad_since = since && (!*since || strspn(since, "0123456789") != strlen(since));
+    bool bad_limit = limit && (!*limit || strspn(limit, "0123456789") != strlen(limit) || l < 1 ||
+                               l > HISTORY_LIMIT_MAX);
+    char sbuf[24], lbuf[24];
+    snprintf(sbuf, sizeof(sbuf), "%lld", s);
+    snprintf(lbuf, sizeof(lbuf), "%lld", l);
+    /* without an epoch, "since" is taken in whatever epoch the channel is in now */
+    bool any_epoch = !epoch;
+    evhttp_clear_headers(&q);
+    if (bad_since || bad_limit) {
+        snprintf(err, sizeof(err),
+                 bad_since ? "since must be a non-negative integer"
+                           : "limit must be an integer from 1 to %d",
+                 HISTORY_LIMIT_MAX);
+        reply_error(rt, req, 400, "Bad Request", "bad_query", err);
+        return;
+    }
+    bf_seq_keys k;
+    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
+    read_ctx *rc = bf_calloc(1, sizeof(*rc));
+    rc->rt = rt;
+    rc->req = req;
+    /* no since: everything retained; otherwise what followed it, in the given epoch or (none
+     * given) in the channel's current one ("*" tells the script so) */
+    const char *argv[] = {k.seq, k.epoch, k.hist, since ? sbuf : "*", any_epoch ? "*" : epoch,
+                          lbuf,  "0"};
+    int r = bf_script_call(rt->cmd, BF_SCRIPT_HISTORY, on_history, rc, 3, 7, argv, NULL);
+    if (r) {
+        free(rc);
+        reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
+                    "not connected to Redis; retry later");
+    }
+}
+
 /* ---- health and metrics ------------------------------------------------------------------ */
 
 static void handle_metrics(bf_router *rt, struct evhttp_request *req)
@@ -321,6 +417,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_read(rt, req, path + 10, true);
     } else if (!strncmp(path, "/channels/", 10)) {
         handle_read(rt, req, path + 10, false);
+    } else if (!strncmp(path, "/history/", 9)) {
+        handle_history(rt, req, path + 9);
     } else if (!strcmp(path, "/broadcast")) {
         reply_error(rt, req, 400, "Bad Request", "bad_channel",
                     "missing channel: use POST /broadcast/{channel}");

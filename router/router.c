@@ -58,27 +58,34 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     free(pc);
 }
 
+void bf_router_history_args(const bf_router *rt, char *size, char *ttl_ms)
+{
+    snprintf(size, 24, "%lld", rt->cfg.history_size);
+    snprintf(ttl_ms, 24, "%lld", rt->cfg.history_ttl_s * 1000);
+}
+
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       bool fenced, bf_publish_cb cb, void *arg)
 {
-    char kseq[BF_KEY_MAX], kfan[BF_KEY_MAX], kepoch[BF_KEY_MAX], epoch[24] = "";
-    bf_key(kseq, rt->cfg.redis_prefix, BF_KEY_SEQ, channel);
-    bf_key(kfan, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
+    bf_seq_keys k;
+    char kepoch[BF_KEY_MAX], epoch[24] = "", hsize[24], httl[24];
+    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
     bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     if (fenced) snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
-    const char *argv[] = {kseq, kfan, kepoch, channel, prefix, "", "", epoch};
-    size_t lens[] = {strlen(kseq), strlen(kfan), strlen(kepoch), strlen(channel), prefix_len, 0, 0,
-                     strlen(epoch)};
+    bf_router_history_args(rt, hsize, httl);
+    const char *argv[] = {k.seq,   k.fan,  k.epoch, k.hist, kepoch,
+                          channel, prefix, epoch,   hsize,  httl};
+    size_t lens[10];
+    for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);
+    lens[6] = prefix_len;
     pub_ctx *pc = bf_malloc(sizeof(*pc));
     pc->rt = rt;
     pc->cb = cb;
     pc->arg = arg;
-    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 3, 8, argv, lens);
+    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 5, 10, argv, lens);
     if (rc) free(pc);
     return rc;
 }
-
-/* ---- Redis ingress: PUBLISH <prefix>publish:{channel} ------------------------------------- */
 
 /* A fenced ingress publish refused for a stale epoch is dropped (Redis ingress is at-most-once):
  * another router may own the channel now, and it must never be sequenced twice. */

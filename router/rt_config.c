@@ -30,5 +30,9 @@ const bf_cfg_opt bf_rt_config_table[] = {
     {"sweep-interval-ms", BF_CFG_INT, "BELFRY_SWEEP_INTERVAL_MS", "2000", 100, 600000, NULL,
      F(sweep_interval_ms),
      "how often owners look for dead gateways and remove their connections and presence"},
+    {"history-size", BF_CFG_INT, "BELFRY_HISTORY_SIZE", "100", 0, 100000, NULL, F(history_size),
+     "sequenced messages kept per channel for recovery (0: no history)"},
+    {"history-ttl", BF_CFG_INT, "BELFRY_HISTORY_TTL", "300", 1, 604800, NULL, F(history_ttl_s),
+     "seconds a channel's history is kept after its last message"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

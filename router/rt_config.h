@@ -19,6 +19,8 @@ typedef struct bf_rt_config {
     long long heartbeat_ms;
     long long heartbeat_ttl_ms;
     long long sweep_interval_ms;
+    long long history_size;
+    long long history_ttl_s;
 } bf_rt_config;
 
 extern const bf_cfg_opt bf_rt_config_table[];

@@ -1,19 +1,22 @@
+-- uses: sequence.lib.lua
 -- sweep.lua: remove what a dead gateway left in one channel (owner only, fenced by the epoch).
--- KEYS[1]  presence hash   KEYS[2] users hash   KEYS[3] seq key   KEYS[4] fan-out subject
--- KEYS[5]  ring epoch key  KEYS[6] conns hash   KEYS[7] the gateway's gwchans set
--- KEYS[8]  gwknown set     KEYS[9] gateways zset (liveness, score = expiry in ms)
+-- KEYS[1]     presence hash   KEYS[2] users hash
+-- KEYS[3..6]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
+-- KEYS[7]     ring epoch key  KEYS[8] conns hash   KEYS[9] the gateway's gwchans set
+-- KEYS[10]    gwknown set     KEYS[11] gateways zset (liveness, score = expiry in ms)
 -- ARGV[1]  channel   ARGV[2] the caller's ring epoch   ARGV[3] the dead gateway's id
+-- ARGV[4]  history size   ARGV[5] history ttl in ms
 -- Reply:   the number of presence:leave events emitted, -1 if the gateway is alive after all
---          (the caller's view was stale), or an error "STALE ..."
+--          (the caller's view was stale), or an error "STALE ...".
 -- Each presence connection of the gateway is removed; a user left with no connection anywhere
 -- gets exactly one presence:leave (seq'd) to everyone.
-local epoch = redis.call('GET', KEYS[5]) or '0'
+local epoch = redis.call('GET', KEYS[7]) or '0'
 if epoch ~= ARGV[2] then
     return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[2])
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local expiry = redis.call('ZSCORE', KEYS[9], ARGV[3])
+local expiry = redis.call('ZSCORE', KEYS[11], ARGV[3])
 if expiry and tonumber(expiry) > now then return -1 end
 local pfx = ARGV[3] .. '/'
 local leaves = 0
@@ -25,15 +28,14 @@ for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
         local user = ok and type(m) == 'table' and m.id or nil
         if user ~= nil and redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
             redis.call('HDEL', KEYS[2], user)
-            local seq = redis.call('INCR', KEYS[3])
-            local frame = '{"event":"presence:leave","data":{"member":{"id":' ..
-                cjson.encode(user) .. '}},"seq":' .. string.format('%d', seq) .. '}'
-            redis.call('PUBLISH', KEYS[4], cmsgpack.pack({1, 1, ARGV[1], seq, frame, '', ''}))
+            bf_emit({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}, ARGV[1],
+                '{"event":"presence:leave","data":{"member":{"id":' .. cjson.encode(user) ..
+                    '}},"seq":', '', '', tonumber(ARGV[4]), tonumber(ARGV[5]))
             leaves = leaves + 1
         end
     end
 end
-redis.call('HDEL', KEYS[6], ARGV[3])
-redis.call('SREM', KEYS[7], ARGV[1])
-if redis.call('SCARD', KEYS[7]) == 0 then redis.call('SREM', KEYS[8], ARGV[3]) end
+redis.call('HDEL', KEYS[8], ARGV[3])
+redis.call('SREM', KEYS[9], ARGV[1])
+if redis.call('SCARD', KEYS[9]) == 0 then redis.call('SREM', KEYS[10], ARGV[3]) end
 return leaves

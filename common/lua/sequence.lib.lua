@@ -1,0 +1,24 @@
+-- sequence.lib.lua: shared by every script that sequences a frame (prepended by scripts.c to
+-- scripts whose first line is "-- uses: sequence.lib.lua"). The four sequencing keys of a
+-- channel are passed together: S = {seq, fan, epoch, hist}.
+--   seq    string  the channel's last sequence number
+--   fan    pubsub  the channel's fan-out subject
+--   epoch  string  the channel's epoch: a new random id whenever its sequence (re)starts
+--   hist   stream  the last H frames, entry ids "<seq>-1", field "f" = the frame
+-- emit() takes the next seq, completes the frame (prefix ends in  "seq":), publishes the fan-out
+-- envelope and appends the frame to the history, all inside the calling script (one atomic step).
+local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, httl)
+    local seq = redis.call('INCR', S[1])
+    if redis.call('EXISTS', S[3]) == 0 then
+        local t = redis.call('TIME')
+        redis.call('SET', S[3], string.format('%x%05x', tonumber(t[1]), tonumber(t[2])))
+    end
+    local frame = prefix .. string.format('%d', seq) .. '}'
+    redis.call('PUBLISH', S[2], cmsgpack.pack({1, 1, channel, seq, frame, exclude_conn, exclude_user}))
+    if hsize > 0 then
+        redis.call('XADD', S[4], 'MAXLEN', hsize, string.format('%d', seq) .. '-1', 'f', frame)
+        redis.call('PEXPIRE', S[4], httl)
+    end
+    return seq
+end
+

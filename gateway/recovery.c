@@ -1,0 +1,102 @@
+#include "recovery.h"
+#include "alloc.h"
+#include "log.h"
+#include "message.h"
+#include "redis_keys.h"
+#include "scripts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* More than any --history-size: the stream's own bound decides what is returned. */
+#define RECOVERY_LIMIT "1000000"
+
+typedef struct req {
+    bf_gateway *gw;
+    bf_conn *c; /* NULL once the connection closed */
+} req;
+
+static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
+{
+    bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER) {
+        bf_warn("recovery for connection %llu failed: %s", (unsigned long long)c->id,
+                r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        /* the client asked not to miss anything: tell it we cannot promise that */
+        bf_conn_close(c, 1011, "recovery failed; reconnect");
+        return;
+    }
+    uint64_t seq = (uint64_t)r->element[1]->integer;
+    bool recovered = r->element[2]->integer == 1;
+    char data[256];
+    if (c->recover == BF_RECOVER_SINCE)
+        snprintf(data, sizeof(data),
+                 "{\"epoch\":\"%s\",\"seq\":%llu,\"recovered\":%s,\"missed\":%lld}",
+                 r->element[0]->str, (unsigned long long)seq, recovered ? "true" : "false",
+                 r->element[3]->integer);
+    else
+        snprintf(data, sizeof(data), "{\"epoch\":\"%s\",\"seq\":%llu}", r->element[0]->str,
+                 (unsigned long long)seq);
+    size_t n = 1 + (recovered && c->recover == BF_RECOVER_SINCE ? r->elements - 4 : 0), len;
+    bf_frame **front = bf_calloc(n, sizeof(*front));
+    char *sub = bf_message_render("belfry:subscribed", data, 0, &len);
+    front[0] = bf_frame_new(sub, len);
+    free(sub);
+    for (size_t i = 1; i < n; i++) {
+        redisReply *e = r->element[3 + i];
+        front[i] = bf_frame_new(e->str, (size_t)e->len);
+    }
+    /* live frames up to seq may still be in flight on the subscriber link (the reply came on
+     * another connection): they are dropped when they arrive */
+    c->skip_upto = seq;
+    if (bf_conn_release(c, front, n, seq, &lim) == 0)
+        bf_debug("connection %llu recovered=%d from %llu to %llu (%zu frames)",
+                 (unsigned long long)c->id, recovered, (unsigned long long)c->since,
+                 (unsigned long long)seq, n - 1);
+    for (size_t i = 0; i < n; i++) bf_frame_unref(front[i]);
+    free(front);
+    gw->stats.recoveries[recovered || c->recover == BF_RECOVER_POSITION ? 0 : 1]++;
+    /* presence starts after the recovered frames: its here arrives in order behind them */
+    if (c->type == BF_CH_PRESENCE && !c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_JOIN);
+}
+
+static void on_history(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    req *q = priv;
+    if (q->c) {
+        q->c->pending = NULL;
+        finish(q->gw, q->c, reply);
+    }
+    free(q);
+}
+
+void bf_recovery_start(bf_gateway *gw, bf_conn *c)
+{
+    const char *channel = bf_gw_conn_channel(c);
+    bf_seq_keys k;
+    char since[24] = "";
+    bf_key_seq_keys(&k, gw->cfg.redis_prefix, channel);
+    if (c->recover == BF_RECOVER_SINCE)
+        snprintf(since, sizeof(since), "%llu", (unsigned long long)c->since);
+    req *q = bf_calloc(1, sizeof(*q));
+    q->gw = gw;
+    q->c = c;
+    const char *argv[] = {k.seq,          k.epoch, k.hist, since, c->epoch ? c->epoch : "",
+                          RECOVERY_LIMIT, "1"};
+    if (bf_script_call(gw->cmd, BF_SCRIPT_HISTORY, on_history, q, 3, 7, argv, NULL)) {
+        free(q);
+        finish(gw, c, NULL);
+        return;
+    }
+    c->pending = q;
+}
+
+void bf_recovery_cancel(bf_conn *c)
+{
+    if (c->pending) ((req *)c->pending)->c = NULL;
+    c->pending = NULL;
+}

@@ -373,6 +373,10 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_presence_stale_total", "Owner operations refused for a stale ring epoch.",
       "counter", s->presence_stale);
     C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
+    C("belfry_router_owned_channels",
+      "Active channels (with connections on some gateway) this router owns; refreshed every "
+      "fifth sweep.",
+      "gauge", s->owned_channels);
     C("belfry_router_sweeps_total", "Channels swept after a gateway died.", "counter", s->sweeps);
     C("belfry_router_sweep_removals_total",
       "presence:leave events emitted by sweeps of dead gateways.", "counter", s->sweep_leaves);

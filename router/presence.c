@@ -291,12 +291,47 @@ static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
     free(sc);
 }
 
+/* Counts the active channels (those with connections on some gateway) this router owns. */
+static void on_all_channels(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY) return;
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING && bf_router_owns(rt, r->element[i]->str))
+            n++;
+    rt->stats.owned_channels = n;
+}
+
+static void count_owned(bf_router *rt, redisReply *gateways)
+{
+    size_t n = gateways->elements;
+    const char **argv = bf_calloc(n + 1, sizeof(char *));
+    char(*keys)[BF_KEY_MAX] = bf_calloc(n ? n : 1, BF_KEY_MAX);
+    argv[0] = "SUNION";
+    for (size_t i = 0; i < n; i++) {
+        bf_key(keys[i], rt->cfg.redis_prefix, BF_KEY_GWCHANS, gateways->element[i]->str);
+        argv[i + 1] = keys[i];
+    }
+    if (n)
+        bf_redis_cmdargv(rt->cmd, on_all_channels, rt, (int)n + 1, argv, NULL);
+    else
+        rt->stats.owned_channels = 0;
+    free(keys);
+    free(argv);
+}
+
 static void on_gwknown(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     bf_router *rt = priv;
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring) return;
+    /* every few passes, also refresh the owned-channels gauge (one SUNION of all gateways'
+     * channel sets: proportional to the number of active channels) */
+    if (rt->stats.sweep_passes++ % 5 == 0) count_owned(rt, r);
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_STRING || (size_t)e->len >= sizeof(((sweep_ctx *)0)->gw))

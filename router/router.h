@@ -24,6 +24,7 @@ typedef struct bf_rt_stats {
     uint64_t publish_failures;
     uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring, ingress_stale;
     uint64_t sweeps, sweep_leaves;
+    uint64_t owned_channels, sweep_passes;
     uint64_t http_requests, http_errors;
     uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
     uint64_t inbox_malformed;

@@ -22,7 +22,8 @@ static long long metric(int port, const char *name)
 
 Test(scaleout, three_routers_three_gateways_three_hundred_channels)
 {
-    bf_cluster_opts o = {.routers = 3, .gateways = 3};
+    static const char *const rargs[] = {"--sweep-interval-ms", "200", NULL};
+    bf_cluster_opts o = {.routers = 3, .gateways = 3, .router_args = rargs};
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);
     /* wait until every router sees the full ring */
@@ -84,6 +85,19 @@ Test(scaleout, three_routers_three_gateways_three_hundred_channels)
     fprintf(stderr, "scaleout: channels owned per router: %lld %lld %lld\n", owned[0] / 2,
             owned[1] / 2, owned[2] / 2);
     cr_expect_eq(total, 2 * NCH, "ingress messages sequenced: %lld, want %d", total, 2 * NCH);
+    /* the owned-channels gauges agree with the ingress counters */
+    long long sum = 0, deadline = bf_ms() + 5000;
+    while (bf_ms() < deadline) {
+        sum = 0;
+        for (int r = 0; r < 3; r++) {
+            long long v = metric(c->routers[r].port, "belfry_router_owned_channels ");
+            if (v * 2 != owned[r]) sum = -1;
+            if (sum >= 0) sum += v;
+        }
+        if (sum == NCH) break;
+        usleep(100000);
+    }
+    cr_expect_eq(sum, NCH, "owned-channel gauges do not add up to %d", NCH);
     for (int i = 0; i < NCH; i++) {
         bf_ws_close(w[i][0]);
         bf_ws_close(w[i][1]);

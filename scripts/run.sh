@@ -8,12 +8,17 @@ BIN="$BUILD/bin"
 RUN_DIR=$(mktemp -d /tmp/belfry-run-XXXXXX)
 PIDS=()
 
+STOPPING=0
 cleanup() {
+  STOPPING=1
   trap - INT TERM EXIT
   echo
   echo "belfry: stopping..."
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # gateway and router first (they leave Redis cleanly), Redis last
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${PIDS[$i]}" 2>/dev/null || true
+    wait "${PIDS[$i]}" 2>/dev/null || true
+  done
   rm -rf "$RUN_DIR"
   echo "belfry: stopped"
 }
@@ -63,6 +68,9 @@ cat <<MSG
   INSECURE development mode: no API key, any token accepted. Never expose these ports.
 
 MSG
-wait -n "${PIDS[@]}" || true
-MSG_EXIT=$?
-echo "belfry: a process exited (status $MSG_EXIT)"
+status=0
+wait -n "${PIDS[@]}" || status=$?
+if [ "$STOPPING" = 0 ]; then
+  echo "belfry: a process exited unexpectedly (status $status); logs are above" >&2
+  exit 1
+fi

@@ -6,7 +6,7 @@ CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
-	format-check clean
+	format-check clean fuzz fuzz-regress test-deploy test-image
 
 all: build
 
@@ -37,9 +37,11 @@ format-check:
 
 # Everything CI runs: packages, formatting, both builds, the unit, integration and chaos suites in
 # both, and the JS client's suite (Node + headless Chromium) against the normal build.
-test: deps format-check build asan
+test: deps format-check build asan fuzz-regress
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
+	python3 tests/deploy/manifests_test.py
+	bash tests/deploy/cluster_test.sh
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 
@@ -57,5 +59,22 @@ test-chaos: build
 test-js: build
 	bash client/js/test/run.sh
 
+# libFuzzer harnesses (clang): regression over the committed corpora, or a timed campaign
+FUZZ_SECONDS ?= 60
+fuzz-regress: deps
+	@bash tests/fuzz/run.sh regress
+
+fuzz: deps
+	@bash tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+# the compose/k8s manifests against the binaries, and the compose topology as local processes
+test-deploy: build
+	python3 tests/deploy/manifests_test.py
+	bash tests/deploy/cluster_test.sh
+
+# deploy/Dockerfile carried out in debootstrap chroots: needs root and the Debian mirror, ~3-5 min
+test-image:
+	python3 tests/deploy/image_chroot_test.py
+
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) build-fuzz

@@ -1,7 +1,7 @@
 /* belfryctl token: mint an HS256 JWT that a gateway started with the same --jwt-secret accepts. */
+#include "args.h"
 #include "cli.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <stdio.h>
@@ -9,21 +9,34 @@
 #include <string.h>
 #include <time.h>
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: belfryctl token --secret S --user U --channel C [--channel C2 ...]\n"
-               "                       [--info JSON] [--ttl 1h]\n\n"
-               "Prints a token for private and presence channels, signed with HS256.\n"
-               "  --secret S    the gateways' --jwt-secret (or BELFRY_JWT_SECRET)\n"
-               "  --user U      the user id (the sub claim; required for presence channels)\n"
-               "  --channel C   a channel the token grants; a trailing * grants a prefix\n"
-               "  --info JSON   public presence info, a JSON object of at most 1 KiB\n"
-               "  --ttl D       lifetime: 90, 30s, 15m, 1h, 2d (default 1h)\n\n"
+static const bf_cfg_opt table[] = {
+    {"secret", BF_CFG_STRING, "BELFRY_JWT_SECRET", NULL, 0, 0, NULL, BF_CLI_F(secret),
+     "the gateways' --jwt-secret (at least 32 bytes)"},
+    {"user", BF_CFG_STRING, NULL, NULL, 0, 0, NULL, BF_CLI_F(user),
+     "the user id (the sub claim; required for presence channels)"},
+    {"channel", BF_CFG_STRING, NULL, NULL, 0, 0, NULL, BF_CLI_F(channel),
+     "a channel the token grants, repeatable; a trailing * grants a prefix"},
+    {"info", BF_CFG_STRING, NULL, NULL, 0, 0, NULL, BF_CLI_F(info),
+     "public presence info, a JSON object of at most 1 KiB"},
+    {"ttl", BF_CFG_STRING, NULL, "1h", 0, 0, NULL, BF_CLI_F(ttl), "lifetime: 90, 30s, 15m, 1h, 2d"},
+    BF_CLI_OPTS_END,
+};
+
+static const bf_cli_spec spec = {
+    .name = "token",
+    .synopsis = "--secret S --user U --channel C [--channel C2 ...]",
+    .summary = "Prints a token for private and presence channels, signed with HS256, that a\n"
+               "gateway started with the same --jwt-secret accepts.",
+    .details = "Output: the token and a newline.\n\n"
                "Example:\n"
                "  belfryctl token --secret \"$BELFRY_JWT_SECRET\" --user alice \\\n"
                "      --channel presence-room.1 --channel 'private-orders.*' --info "
-               "'{\"name\":\"Alice\"}'\n");
-}
+               "'{\"name\":\"Alice\"}'\n",
+    .table = table,
+    .min_pos = 0,
+    .max_pos = 0,
+    .repeatable = "channel",
+};
 
 int bf_cli_parse_duration(const char *s, long long *out)
 {
@@ -47,49 +60,16 @@ int bf_cli_parse_duration(const char *s, long long *out)
 
 int bf_cli_token(int argc, char **argv)
 {
-    static const struct option opts[] = {{"secret", required_argument, 0, 's'},
-                                         {"user", required_argument, 0, 'u'},
-                                         {"channel", required_argument, 0, 'c'},
-                                         {"info", required_argument, 0, 'i'},
-                                         {"ttl", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *secret = getenv("BELFRY_JWT_SECRET"), *user = NULL, *info = NULL;
-    long long ttl = 3600;
+    bf_cli_cfg cfg;
+    int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
+    if (rc != BF_CLI_CONTINUE) return rc;
+    const char *secret = cfg.secret, *user = cfg.user, *info = cfg.info;
+    long long ttl;
     json_t *channels = json_array();
-    int c, rc = BF_CLI_USAGE;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            secret = optarg;
-            break;
-        case 'u':
-            user = optarg;
-            break;
-        case 'c':
-            json_array_append_new(channels, json_string(optarg));
-            break;
-        case 'i':
-            info = optarg;
-            break;
-        case 't':
-            if (bf_cli_parse_duration(optarg, &ttl) || ttl == 0) {
-                fprintf(stderr, "belfryctl token: --ttl: invalid duration '%s'\n", optarg);
-                goto out;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            rc = BF_CLI_OK;
-            goto out;
-        default:
-            usage(stderr);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "belfryctl token: unexpected argument '%s'\n", argv[optind]);
+    rc = BF_CLI_USAGE;
+    for (int i = 0; i < cfg.nmulti; i++) json_array_append_new(channels, json_string(cfg.multi[i]));
+    if (bf_cli_parse_duration(cfg.ttl, &ttl) || ttl == 0) {
+        fprintf(stderr, "belfryctl token: --ttl: invalid duration '%s'\n", cfg.ttl);
         goto out;
     }
     if (!secret || strlen(secret) < 32) {

@@ -48,6 +48,8 @@ typedef struct bf_conn {
     uint64_t skip_upto;   /* recovery delivered every seq up to this: later copies are dropped */
     char *epoch;          /* the client's channel epoch (recovery), or NULL; owned */
     void *pending;        /* an in-flight request about this connection, cancelled on close */
+    size_t rxcap;         /* allocated size of rx */
+    char close_buf[124];  /* a close reason that must outlive its sender (kicks) */
     double wtokens;       /* whisper token bucket */
     uint64_t wlast_ms;
     bf_frame **q; /* ring buffer of references */
@@ -57,7 +59,6 @@ typedef struct bf_conn {
     size_t rxlen;
     uint16_t close_code;
     const char *close_reason; /* static string */
-    bool rx_overflow;
 } bf_conn;
 
 /* Zeroes c and binds it to wsi. */

@@ -6,6 +6,7 @@
 #include "redis_keys.h"
 #include "scripts.h"
 
+#include <arpa/inet.h>
 #include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
+    /* lws caps each send() at tx_packet_size, which defaults to rx_buffer_size: with a small
+     * receive buffer (idle memory) every frame would go out in 512-byte pieces */
+    gw->protocols[0].tx_packet_size = 65536;
 
     static lws_retry_bo_t retry;
     retry.secs_since_valid_ping = (uint16_t)gw->cfg.ping_interval_s;
@@ -446,6 +450,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
     info.foreign_loops = foreign;
+    /* lws 4.1 built with IPv6 ignores an IPv4 literal in iface and binds the wildcard address:
+     * a gateway told to listen on 127.0.0.1 would be reachable from everywhere */
+    struct in_addr v4;
+    if (info.iface && inet_pton(AF_INET, info.iface, &v4) == 1)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.user = gw;
     info.retry_and_idle_policy = &retry;
     /* the handshake deadline: lws times out a request that holds its header storage without

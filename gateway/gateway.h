@@ -48,7 +48,8 @@ typedef struct bf_gw_stats {
     uint64_t bytes_out_total;
     uint64_t limit_rejections[3]; /* gateway, ip, user */
     uint64_t probe_failures;
-    uint64_t recoveries[2]; /* recovered (or position only), not recoverable */
+    uint64_t recoveries[2];  /* recovered (or position only), not recoverable */
+    uint64_t slow_consumers; /* outside fan-out (error replies, recovery); the hub counts its own */
 } bf_gw_stats;
 
 typedef struct bf_gateway {

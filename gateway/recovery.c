@@ -52,7 +52,9 @@ static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
     /* live frames up to seq may still be in flight on the subscriber link (the reply came on
      * another connection): they are dropped when they arrive */
     c->skip_upto = seq;
-    if (bf_conn_release(c, front, n, seq, &lim) == 0)
+    if (bf_conn_release(c, front, n, seq, &lim) != 0)
+        gw->stats.slow_consumers++; /* more missed than its queue may hold: it resumes later */
+    else
         bf_debug("connection %llu recovered=%d from %llu to %llu (%zu frames)",
                  (unsigned long long)c->id, recovered, (unsigned long long)c->since,
                  (unsigned long long)seq, n - 1);

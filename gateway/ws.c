@@ -283,7 +283,8 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
     C("belfry_gateway_client_errors_total", "Client messages answered with an error frame.",
       "counter", gw->stats.client_errors_total);
     C("belfry_gateway_slow_consumer_disconnects_total",
-      "Connections closed because their send queue overflowed.", "counter", hs->slow_consumers);
+      "Connections closed because their send queue overflowed.", "counter",
+      hs->slow_consumers + gw->stats.slow_consumers);
     C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
@@ -432,14 +433,20 @@ static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *i
         return 0;
     }
     if (c->rxlen + len > max) goto too_big;
-    c->rx = bf_realloc(c->rx, c->rxlen + len + 1);
+    if (c->rxlen + len + 1 > c->rxcap) { /* geometric: many tiny fragments cost no copying storm */
+        size_t cap = c->rxcap ? c->rxcap * 2 : 1024;
+        while (cap < c->rxlen + len + 1) cap *= 2;
+        if (cap > max + 1) cap = max + 1;
+        c->rx = bf_realloc(c->rx, cap);
+        c->rxcap = cap;
+    }
     memcpy(c->rx + c->rxlen, in, len);
     c->rxlen += len;
     if (final) {
         on_client_message(gw, c, c->rx, c->rxlen);
         free(c->rx);
         c->rx = NULL;
-        c->rxlen = 0;
+        c->rxlen = c->rxcap = 0;
     }
     return 0;
 too_big:

@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config clang-format
   libwebsockets-dev libuv1-dev libevent-dev libhiredis-dev libmsgpack-dev
   libjansson-dev libjwt-dev libssl-dev libcriterion-dev redis-server redis-tools
-  curl python3
+  curl python3 python3-yaml haproxy docker-compose clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,125 @@
+/* belfryctl kick CHANNEL USER: closes every connection of USER on CHANNEL, on every gateway.
+ *
+ * The kick goes where gateways send presence operations: an inbox envelope (op 4, common/wire.h)
+ * published to inbox:{owner}. The owner validates it and fans a kick out to the gateways, which
+ * close that user's connections with 4010. PUBLISH answers how many subscribers received the
+ * envelope, so "nobody received it" (the owner died since the snapshot) is detected; what the
+ * owner then does is not acknowledged (it logs and counts kicks: belfry_router_kicks_total). */
+#include "args.h"
+#include "channel.h"
+#include "cli.h"
+#include "cluster.h"
+#include "out.h"
+#include "redis_keys.h"
+#include "wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_USER 200   /* the owner refuses longer user ids */
+#define MAX_REASON 123 /* a close frame's reason: longer ones would be cut by the gateway */
+
+static const bf_cfg_opt table[] = {
+    BF_CLI_OPTS_REDIS,
+    BF_CLI_OPTS_OUTPUT,
+    {"reason", BF_CFG_STRING, NULL, "kicked by an operator", 0, 0, NULL, BF_CLI_F(reason),
+     "the close reason the user's clients receive (at most 123 bytes)"},
+    BF_CLI_OPTS_END,
+};
+
+static const bf_cli_spec spec = {
+    .name = "kick",
+    .synopsis = "CHANNEL USER",
+    .summary = "Closes every connection of USER (the token's sub) on CHANNEL, on every gateway,\n"
+               "with close code 4010. The request goes to the channel's owner through its Redis\n"
+               "inbox; the owner tells the gateways.",
+    .details =
+        "Output: one confirmation line; with --json\n"
+        "  {\"channel\",\"user\",\"reason\",\"owner\",\"epoch\",\"receivers\"}.\n"
+        "Exit status 1 when no router is live or the owner did not receive the request.\n"
+        "Connections without a user id (public channels without a token) cannot be kicked.\n\n"
+        "Examples:\n"
+        "  belfryctl kick presence-room.1 mallory\n"
+        "  belfryctl kick private-chat.7 bob --reason 'account suspended'\n",
+    .table = table,
+    .min_pos = 2,
+    .max_pos = 2,
+};
+
+/* PUBLISHes the kick envelope to the owner's inbox; returns 0 and *receivers, or an exit code. */
+static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const char *user,
+                     const char *reason, long long *receivers)
+{
+    char requester[64], key[BF_KEY_MAX];
+    snprintf(requester, sizeof(requester), "belfryctl/%d", (int)getpid());
+    bf_inbox m = {.op = BF_OP_KICK,
+                  .channel = {ch, strlen(ch)},
+                  .conn_id = {requester, strlen(requester)},
+                  .user_id = {user, strlen(user)},
+                  .payload = {reason, strlen(reason)}};
+    char *env;
+    size_t len;
+    if (bf_wire_encode_inbox(&m, &env, &len)) abort(); /* only fails when out of memory */
+    bf_key(key, bf_cli_redis_prefix(r), BF_KEY_INBOX, owner);
+    redisReply *rep;
+    int rc = bf_cli_redis_cmd(r, &rep, "PUBLISH %s %b", key, env, len);
+    free(env);
+    if (rc) return rc;
+    if (rep->type != REDIS_REPLY_INTEGER) return bf_cli_redis_bad(r, rep, "PUBLISH");
+    *receivers = rep->integer;
+    freeReplyObject(rep);
+    return 0;
+}
+
+int bf_cli_kick(int argc, char **argv)
+{
+    bf_cli_cfg cfg;
+    int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
+    if (rc != BF_CLI_CONTINUE) return rc;
+    const char *ch = cfg.pos[0], *user = cfg.pos[1];
+    char err[BF_ERR_LEN];
+    if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
+        return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if (!*user || strlen(user) > MAX_USER)
+        return bf_cli_usage_error(spec.name, "USER must be 1-%d bytes", MAX_USER);
+    if (strlen(cfg.reason) > MAX_REASON)
+        return bf_cli_usage_error(spec.name, "--reason: at most %d bytes", MAX_REASON);
+    bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
+    if (!r) return rc;
+    bf_cli_cluster c = {0};
+    long long receivers = 0;
+    if ((rc = bf_cli_cluster_load(r, &c, false))) goto out;
+    const char *owner = bf_cli_cluster_owner(&c, ch);
+    if (!owner) {
+        bf_cli_error(spec.name, "no live router: nobody owns '%s' to carry out the kick", ch);
+        rc = BF_CLI_FAILED;
+        goto out;
+    }
+    if ((rc = send_kick(r, owner, ch, user, cfg.reason, &receivers))) goto out;
+    if (receivers == 0) {
+        bf_cli_error(spec.name,
+                     "the owner %s did not receive the kick (not listening on its "
+                     "inbox: did it just die?); retry",
+                     owner);
+        rc = BF_CLI_FAILED;
+        goto out;
+    }
+    if (bf_channel_type_of(ch) == BF_CH_PUBLIC)
+        fprintf(stderr,
+                "belfryctl kick: note: '%s' is public; only connections that sent a token "
+                "have a user id\n",
+                ch);
+    if (cfg.json)
+        rc = bf_cli_print_json(json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "channel", ch, "user", user,
+                                         "reason", cfg.reason, "owner", owner, "epoch",
+                                         (json_int_t)c.epoch, "receivers", (json_int_t)receivers));
+    else
+        printf("kick of %s on %s sent to its owner %s (ring epoch %lld)\n", user, ch, owner,
+               c.epoch);
+    if (!rc) rc = bf_cli_flush(spec.name);
+out:
+    bf_cli_cluster_deinit(&c);
+    bf_cli_redis_free(r);
+    return rc;
+}

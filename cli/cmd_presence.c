@@ -1,0 +1,150 @@
+/* belfryctl presence CHANNEL: the members of a presence channel, from presence:{channel}.
+ *
+ * The hash has one field per connection; a member is a user, with the earliest joinedAt of its
+ * connections (the same rule as GET /presence and presence:here), and the number of connections
+ * it has. */
+#include "alloc.h"
+#include "args.h"
+#include "channel.h"
+#include "cli.h"
+#include "credis.h"
+#include "out.h"
+#include "redis_keys.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const bf_cfg_opt table[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_OUTPUT, BF_CLI_OPTS_END};
+
+static const bf_cli_spec spec = {
+    .name = "presence",
+    .synopsis = "CHANNEL",
+    .summary = "Lists the members of a presence channel: one per user, sorted by the time they\n"
+               "joined, with their number of connections and their public info.",
+    .details =
+        "Output: USER, JOINED (local time), CONNS, INFO, then a count line. With --json:\n"
+        "  {\"channel\":C,\"members\":[{\"id\",\"joinedAt\" (ms),\"connections\",\"info\"}],\n"
+        "   \"count\":N,\"connections\":M}\n"
+        "A channel without members (or unknown) is an empty result, not an error.\n\n"
+        "Examples:\n"
+        "  belfryctl presence presence-room.1\n"
+        "  belfryctl presence presence-room.1 --json | jq -r '.members[].id'\n"
+        "  BELFRY_REDIS_URL=redis://:secret@redis:6379/0 belfryctl presence presence-lobby\n",
+    .table = table,
+    .min_pos = 1,
+    .max_pos = 1,
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    json_int_t ja = json_integer_value(json_object_get(x, "joinedAt"));
+    json_int_t jb = json_integer_value(json_object_get(y, "joinedAt"));
+    if (ja != jb) return ja < jb ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(x, "id")),
+                  json_string_value(json_object_get(y, "id")));
+}
+
+/* Folds HGETALL presence:{channel} into one member per user, sorted; returns a new array. */
+static json_t *members_of(const redisReply *h, json_int_t *conns)
+{
+    json_t *by_user = json_object();
+    *conns = 0;
+    for (size_t i = 1; i < h->elements; i += 2) {
+        const redisReply *v = h->element[i];
+        json_t *m = v->str ? json_loadb(v->str, v->len, 0, NULL) : NULL;
+        const char *id = json_string_value(json_object_get(m, "id"));
+        json_t *at = json_object_get(m, "joinedAt");
+        if (!id || !json_is_integer(at)) { /* not written by Belfry: ignore, like the router */
+            json_decref(m);
+            continue;
+        }
+        (*conns)++;
+        json_t *cur = json_object_get(by_user, id);
+        json_int_t n = cur ? json_integer_value(json_object_get(cur, "connections")) : 0;
+        if (!cur || json_integer_value(at) < json_integer_value(json_object_get(cur, "joinedAt"))) {
+            json_t *info = json_object_get(m, "info");
+            cur = json_pack("{s:s,s:O,s:I,s:O}", "id", id, "joinedAt", at, "connections",
+                            (json_int_t)0, "info", info ? info : json_object());
+            json_object_set_new(by_user, id, cur);
+        }
+        json_object_set_new(cur, "connections", json_integer(n + 1));
+        json_decref(m);
+    }
+    size_t n = json_object_size(by_user), k = 0;
+    json_t **list = bf_calloc(n + 1, sizeof(json_t *));
+    const char *key;
+    json_t *val;
+    json_object_foreach(by_user, key, val) list[k++] = val;
+    qsort(list, n, sizeof(json_t *), cmp_member);
+    json_t *members = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append(members, list[i]);
+    free(list);
+    json_decref(by_user);
+    return members;
+}
+
+static void print_table(const bf_cli_cfg *cfg, json_t *members, json_int_t conns)
+{
+    static const char *const headers[] = {"USER", "JOINED", ">CONNS", "INFO"};
+    size_t n = json_array_size(members);
+    if (n) {
+        bf_cli_table *t = bf_cli_table_new(4, headers);
+        for (size_t i = 0; i < n; i++) {
+            json_t *m = json_array_get(members, i);
+            char when[48];
+            bf_cli_fmt_time(json_integer_value(json_object_get(m, "joinedAt")), when, sizeof(when));
+            char *info = json_dumps(json_object_get(m, "info"), JSON_COMPACT | JSON_ENCODE_ANY);
+            bf_cli_table_cell(t, BF_CLI_CYAN, "%s", json_string_value(json_object_get(m, "id")));
+            bf_cli_table_cell(t, NULL, "%s", when);
+            bf_cli_table_cell(t, NULL, "%lld",
+                              (long long)json_integer_value(json_object_get(m, "connections")));
+            bf_cli_table_cell(t, BF_CLI_DIM, "%s", info ? info : "{}");
+            free(info);
+        }
+        bf_cli_table_print(t, cfg->color);
+        bf_cli_table_free(t);
+    }
+    printf("%zu member%s, %lld connection%s\n", n, n == 1 ? "" : "s", (long long)conns,
+           conns == 1 ? "" : "s");
+}
+
+int bf_cli_presence(int argc, char **argv)
+{
+    bf_cli_cfg cfg;
+    int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
+    if (rc != BF_CLI_CONTINUE) return rc;
+    const char *ch = cfg.pos[0];
+    char err[BF_ERR_LEN], key[BF_KEY_MAX];
+    if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
+        return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if (bf_channel_type_of(ch) != BF_CH_PRESENCE)
+        fprintf(stderr,
+                "belfryctl presence: note: '%s' is a %s channel; only presence- channels "
+                "have members\n",
+                ch, bf_channel_type_name(bf_channel_type_of(ch)));
+    bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
+    if (!r) return rc;
+    redisReply *h;
+    bf_key(key, bf_cli_redis_prefix(r), BF_KEY_PRESENCE, ch);
+    if ((rc = bf_cli_redis_cmd(r, &h, "HGETALL %s", key))) goto out;
+    if (h->type != REDIS_REPLY_ARRAY) {
+        rc = bf_cli_redis_bad(r, h, "HGETALL presence");
+        goto out;
+    }
+    json_int_t conns;
+    json_t *members = members_of(h, &conns);
+    freeReplyObject(h);
+    if (cfg.json) {
+        size_t n = json_array_size(members);
+        rc = bf_cli_print_json(json_pack("{s:s,s:o,s:I,s:I}", "channel", ch, "members", members,
+                                         "count", (json_int_t)n, "connections", conns));
+    } else {
+        print_table(&cfg, members, conns);
+        json_decref(members);
+    }
+    if (!rc) rc = bf_cli_flush(spec.name);
+out:
+    bf_cli_redis_free(r);
+    return rc;
+}

@@ -1,0 +1,120 @@
+#include "credis.h"
+#include "alloc.h"
+#include "cli.h"
+#include "err.h"
+#include "redis_keys.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct bf_cli_redis {
+    redisContext *ctx;
+    const char *cmd;
+    char where[300]; /* "redis HOST:PORT", for error lines */
+    char prefix[BF_PREFIX_MAX + 1];
+};
+
+static int io_failure(bf_cli_redis *r)
+{
+    bf_cli_error(r->cmd, "cannot reach %s: %s", r->where,
+                 r->ctx->errstr[0] ? r->ctx->errstr : "connection lost");
+    return BF_CLI_UNREACHABLE;
+}
+
+/* Takes over a reply: 0 for a usable one, an exit code (reported) for none or an error reply. */
+static int check(bf_cli_redis *r, redisReply *rep, redisReply **out)
+{
+    *out = NULL;
+    if (!rep) return io_failure(r);
+    if (rep->type == REDIS_REPLY_ERROR) {
+        bf_cli_error(r->cmd, "%s answered: %s", r->where, rep->str);
+        freeReplyObject(rep);
+        return BF_CLI_FAILED;
+    }
+    *out = rep;
+    return 0;
+}
+
+bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc)
+{
+    bf_redis_url u;
+    char err[BF_ERR_LEN];
+    if (bf_parse_redis_url(cfg->redis, &u, err, sizeof(err))) { /* checked by args already */
+        bf_cli_error(cmd, "--redis: %s", err);
+        *rc = BF_CLI_USAGE;
+        return NULL;
+    }
+    bf_cli_redis *r = bf_calloc(1, sizeof(*r));
+    r->cmd = cmd;
+    snprintf(r->where, sizeof(r->where), "redis %s:%d", u.host, u.port);
+    snprintf(r->prefix, sizeof(r->prefix), "%s", cfg->redis_prefix);
+    struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
+                         (suseconds_t)(cfg->timeout_ms % 1000) * 1000};
+    r->ctx = redisConnectWithTimeout(u.host, u.port, tv);
+    if (!r->ctx) abort(); /* hiredis returns NULL only when out of memory */
+    if (r->ctx->err) {
+        *rc = io_failure(r);
+        goto fail;
+    }
+    redisSetTimeout(r->ctx, tv);
+    redisReply *rep = NULL;
+    if (u.password[0]) {
+        if ((*rc = check(r, redisCommand(r->ctx, "AUTH %s", u.password), &rep))) goto refused;
+        freeReplyObject(rep);
+    }
+    if (u.db) {
+        if ((*rc = check(r, redisCommand(r->ctx, "SELECT %d", u.db), &rep))) goto refused;
+        freeReplyObject(rep);
+    }
+    return r;
+refused: /* Redis is there but will not let us in: as unusable as unreachable */
+    *rc = BF_CLI_UNREACHABLE;
+fail:
+    bf_cli_redis_free(r);
+    return NULL;
+}
+
+void bf_cli_redis_free(bf_cli_redis *r)
+{
+    if (!r) return;
+    if (r->ctx) redisFree(r->ctx);
+    free(r);
+}
+
+const char *bf_cli_redis_prefix(const bf_cli_redis *r)
+{
+    return r->prefix;
+}
+
+int bf_cli_redis_cmd(bf_cli_redis *r, redisReply **out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    return check(r, rep, out);
+}
+
+void bf_cli_redis_append(bf_cli_redis *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAppendCommand(r->ctx, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) abort(); /* only fails when out of memory or for a bad format string */
+}
+
+int bf_cli_redis_next(bf_cli_redis *r, redisReply **out)
+{
+    void *rep = NULL;
+    if (redisGetReply(r->ctx, &rep) != REDIS_OK) rep = NULL;
+    return check(r, rep, out);
+}
+
+int bf_cli_redis_bad(bf_cli_redis *r, redisReply *reply, const char *what)
+{
+    bf_cli_error(r->cmd, "unexpected reply to %s from %s", what, r->where);
+    if (reply) freeReplyObject(reply);
+    return BF_CLI_FAILED;
+}

@@ -1,0 +1,118 @@
+/* Fuzzes bf_config_parse with the real gateway and router tables, and bf_parse_hostport /
+ * bf_parse_redis_url on their own (common/config.h): flags and BELFRY_* values an operator (or a
+ * deployment template) passes in.
+ * Input layout: argv elements separated by '\n'. Properties: a successful parse leaves every INT
+ * within its bounds, every STRING with choices on one of them, ports in range and host/password
+ * strings terminated; a refusal returns a negative code with a one-line message. */
+#include "config.h"
+#include "fuzz_util.h"
+#include "gw_config.h"
+#include "rt_config.h"
+
+#include <stdbool.h>
+
+static bool in_choices(const char *choices, const char *v)
+{
+    size_t vl = strlen(v);
+    for (const char *p = choices; *p;) {
+        size_t l = strcspn(p, "|");
+        if (l == vl && !strncmp(p, v, l)) return true;
+        p += l + (p[l] == '|');
+    }
+    return false;
+}
+
+static void check_hostport(const bf_hostport *h)
+{
+    FZ_CHECK(memchr(h->host, 0, sizeof(h->host)) && h->host[0], "host empty or unterminated");
+    FZ_CHECK(h->port >= 0 && h->port <= 65535, "port %d", h->port);
+}
+
+static void check_redis(const bf_redis_url *r)
+{
+    FZ_CHECK(memchr(r->host, 0, sizeof(r->host)) && r->host[0], "host empty or unterminated");
+    FZ_CHECK(memchr(r->password, 0, sizeof(r->password)), "password unterminated");
+    FZ_CHECK(r->port >= 1 && r->port <= 65535, "port %d", r->port);
+    FZ_CHECK(r->db >= 0 && r->db <= 65535, "db %d", r->db);
+}
+
+static void parse_with(const bf_cfg_opt *table, void *cfg, int argc, char **argv)
+{
+    char err[256];
+    err[0] = '\0';
+    int rc = bf_config_parse(table, cfg, argc, argv, err, sizeof(err));
+    if (rc < 0) {
+        FZ_CHECK(err[0] && !strchr(err, '\n'), "refused without a one-line message: '%s'", err);
+        return;
+    }
+    FZ_CHECK(rc == BF_CFG_OK || rc == BF_CFG_HELP || rc == BF_CFG_VERSION, "rc %d", rc);
+    if (rc != BF_CFG_OK) return;
+    for (const bf_cfg_opt *o = table; o->name; o++) {
+        const char *field = (const char *)cfg + o->offset;
+        switch (o->type) {
+        case BF_CFG_INT: {
+            long long v;
+            memcpy(&v, field, sizeof(v));
+            FZ_CHECK(v >= o->min && v <= o->max, "--%s = %lld outside [%lld, %lld]", o->name, v,
+                     o->min, o->max);
+            break;
+        }
+        case BF_CFG_STRING: {
+            const char *v;
+            memcpy(&v, field, sizeof(v));
+            if (o->choices && v)
+                FZ_CHECK(in_choices(o->choices, v), "--%s = '%s' not in %s", o->name, v,
+                         o->choices);
+            break;
+        }
+        case BF_CFG_HOSTPORT:
+            check_hostport((const bf_hostport *)field);
+            break;
+        case BF_CFG_REDIS:
+            check_redis((const bf_redis_url *)field);
+            break;
+        case BF_CFG_BOOL:
+            break;
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int init;
+    if (!init) { /* the environment is an input too: keep it out of the fuzzer's way */
+        for (const bf_cfg_opt *o = bf_gw_config_table; o->name; o++)
+            if (o->env) unsetenv(o->env);
+        for (const bf_cfg_opt *o = bf_rt_config_table; o->name; o++)
+            if (o->env) unsetenv(o->env);
+        init = 1;
+    }
+    char *text = fz_strndup(data, size);
+    int argc = 1;
+    for (size_t i = 0; i < size; i++) argc += data[i] == '\n';
+    char **argv = calloc((size_t)argc + 2, sizeof(char *));
+    argv[0] = "belfry-fuzz";
+    int n = 1;
+    for (char *p = text, *nl; size && p; p = nl ? nl + 1 : NULL) {
+        nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        argv[n++] = p;
+        if (n > argc) break;
+    }
+    char err[256];
+    for (int i = 1; i < n; i++) {
+        bf_hostport hp;
+        bf_redis_url ru;
+        if (bf_parse_hostport(argv[i], &hp, err, sizeof(err)) == 0) check_hostport(&hp);
+        if (bf_parse_redis_url(argv[i], &ru, err, sizeof(err)) == 0) check_redis(&ru);
+    }
+    bf_gw_config gw;
+    bf_rt_config rt;
+    memset(&gw, 0, sizeof(gw));
+    memset(&rt, 0, sizeof(rt));
+    parse_with(bf_gw_config_table, &gw, n, argv);
+    parse_with(bf_rt_config_table, &rt, n, argv);
+    free(argv);
+    free(text);
+    return 0;
+}

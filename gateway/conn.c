@@ -24,6 +24,8 @@ void bf_conn_deinit(bf_conn *c)
     free(c->info);
     free(c->ip);
     free(c->epoch);
+    free(c->close_owned);
+    c->close_owned = NULL;
     c->ip = NULL;
     c->epoch = NULL;
     c->q = NULL;

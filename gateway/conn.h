@@ -49,7 +49,7 @@ typedef struct bf_conn {
     char *epoch;          /* the client's channel epoch (recovery), or NULL; owned */
     void *pending;        /* an in-flight request about this connection, cancelled on close */
     size_t rxcap;         /* allocated size of rx */
-    char close_buf[124];  /* a close reason that must outlive its sender (kicks) */
+    char *close_owned;    /* a close reason that must outlive its sender (kicks), or NULL */
     double wtokens;       /* whisper token bucket */
     uint64_t wlast_ms;
     bf_frame **q; /* ring buffer of references */

@@ -190,12 +190,11 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
             h->stats.kicks++;
             bf_info("connection %llu of user %s on %s kicked", (unsigned long long)c->id,
                     c->user_id, ch->name);
-            /* the reason travels in the envelope: keep a copy, bf_conn_close keeps a pointer */
-            size_t rl =
-                m.frame.len < sizeof(c->close_buf) - 1 ? m.frame.len : sizeof(c->close_buf) - 1;
-            memcpy(c->close_buf, m.frame.p, rl);
-            c->close_buf[rl] = '\0';
-            bf_conn_close(c, BF_CLOSE_KICKED, rl ? c->close_buf : "kicked by an operator");
+            /* the reason travels in the envelope: keep a copy (at most what a close frame
+             * carries), bf_conn_close keeps a pointer */
+            size_t rl = m.frame.len < 123 ? m.frame.len : 123;
+            if (rl && !c->close_owned) c->close_owned = bf_strndup(m.frame.p, rl);
+            bf_conn_close(c, BF_CLOSE_KICKED, rl ? c->close_owned : "kicked by an operator");
         }
         return;
     }

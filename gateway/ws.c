@@ -66,13 +66,35 @@ typedef struct ws_request {
     char epoch[40];
 } ws_request;
 
+/* lws 4.1's lws_get_urlarg_by_name() gives up at the first query argument longer than its
+ * buffer, so a JWT in ?token= would hide every argument after it (type=, userId=, recover=, ...)
+ * — and ?x=<long>&type=private would open the public channel. Arguments are looked up with a
+ * buffer as large as the whole query, and the value copied out: NULL if absent or not shorter
+ * than cap. */
+static const char *urlarg(struct lws *wsi, const char *name, char *out, size_t cap)
+{
+    int total = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS);
+    if (total <= 0) return NULL;
+    char *all = bf_malloc((size_t)total + 1);
+    const char *v = lws_get_urlarg_by_name(wsi, name, all, total + 1);
+    size_t n = v ? strlen(v) : 0;
+    const char *r = NULL;
+    if (v && n < cap) {
+        memcpy(out, v, n + 1);
+        r = out;
+    }
+    explicit_bzero(all, (size_t)total + 1); /* it may hold the token */
+    free(all);
+    return r;
+}
+
 /* ?recover=1, or ?since=N&epoch=E (epoch may be omitted only with since=0). */
 static int parse_recovery(struct lws *wsi, ws_request *rq, char *msg, size_t msglen)
 {
     char buf[64];
-    const char *rec = lws_get_urlarg_by_name(wsi, "recover=", buf, sizeof(buf));
+    const char *rec = urlarg(wsi, "recover=", buf, sizeof(buf));
     if (rec) rq->recover = strcmp(rec, "0") ? BF_RECOVER_POSITION : BF_RECOVER_NONE;
-    const char *since = lws_get_urlarg_by_name(wsi, "since=", buf, sizeof(buf));
+    const char *since = urlarg(wsi, "since=", buf, sizeof(buf));
     if (since) {
         if (!*since || strlen(since) > 19 || strspn(since, "0123456789") != strlen(since)) {
             snprintf(msg, msglen, "since must be a non-negative integer");
@@ -82,7 +104,7 @@ static int parse_recovery(struct lws *wsi, ws_request *rq, char *msg, size_t msg
         rq->recover = BF_RECOVER_SINCE;
     }
     char ebuf[64];
-    const char *epoch = lws_get_urlarg_by_name(wsi, "epoch=", ebuf, sizeof(ebuf));
+    const char *epoch = urlarg(wsi, "epoch=", ebuf, sizeof(ebuf));
     if (epoch) {
         if (!since || !*epoch || strlen(epoch) >= sizeof(rq->epoch) ||
             strspn(epoch, "0123456789abcdef") != strlen(epoch)) {
@@ -112,7 +134,7 @@ static const char *get_token(struct lws *wsi, char *buf, size_t cap)
         memmove(buf, buf + 7, (size_t)n - 6);
         return buf;
     }
-    return lws_get_urlarg_by_name(wsi, "token=", buf, (int)cap);
+    return urlarg(wsi, "token=", buf, cap);
 }
 
 /* Checks the Origin header against --allowed-origins. No Origin (non-browser) is allowed. */
@@ -145,7 +167,7 @@ static unsigned authorize(struct lws *wsi, bf_gateway *gw, ws_request *rq, const
     char tokbuf[BF_TOKEN_MAX + 16], userbuf[BF_USER_MAX + 16];
     if (rq->type == BF_CH_PUBLIC) return 0;
     const char *token = get_token(wsi, tokbuf, sizeof(tokbuf));
-    const char *user = lws_get_urlarg_by_name(wsi, "userId=", userbuf, sizeof(userbuf));
+    const char *user = urlarg(wsi, "userId=", userbuf, sizeof(userbuf));
     bf_auth_opts ao = {gw->cfg.jwt_secret, gw->cfg.insecure_any_token, gw->cfg.jwt_leeway_s};
     bf_auth_status st = bf_auth_check(&ao, token, rq->channel, rq->type, user,
                                       (long long)time(NULL), &rq->auth, msg, msglen);
@@ -190,7 +212,7 @@ static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, c
         return -1;
     }
     const char *name = uri + strlen(WS_PATH);
-    const char *type = lws_get_urlarg_by_name(wsi, "type=", typebuf, sizeof(typebuf));
+    const char *type = urlarg(wsi, "type=", typebuf, sizeof(typebuf));
     if (bf_channel_resolve(name, strlen(name), type, rq->channel, msg, msglen)) {
         *status = 400;
         *code = "bad_channel";

@@ -5,6 +5,9 @@
  * URL (ws://HOST/ws/{channel}), reconnects by itself with exponential backoff and jitter, and
  * dispatches the server's frames to handlers. Belfry additions, all optional:
  *   - handlers registered under the socket's channel name AND under '*' both receive events;
+ *   - recovery: every reconnect resumes where the last socket stopped (?since=N&epoch=E), and
+ *     the gateway replays what was published meanwhile, once each and in order;
+ *     onRecoveryFailed(info) tells when it could not (reload the app's state then);
  *   - onGap(info) is called when the per-channel `seq` jumps (messages were missed);
  *   - createPresence(client) keeps a live member list of a presence channel.
  *
@@ -16,6 +19,8 @@
  *   {"event":NAME,"data":DATA,"seq":N}                 sequenced, consecutive per channel
  *   {"event":"whisper","data":{"event":E,"data":D},"user_id":U}   ephemeral, no seq
  *   {"event":"error","data":{"code":C,"message":M}}    ephemeral, no seq
+ *   {"event":"belfry:subscribed","data":{"epoch":E,"seq":N,"recovered"?:B,"missed"?:K}}
+ *                                                       first frame when recovering, no seq
  */
 
 const WS_OPEN = 1;
@@ -26,6 +31,33 @@ export const CLOSE_SERVICE_RESTART = 1012; /* gateway draining: another one will
 export const CLOSE_SLOW_CONSUMER = 4008; /* we fell behind; messages were dropped */
 
 const CHANNEL_TYPES = ['private', 'presence'];
+
+/** Query parameters the client owns when recovering; the URL's own are replaced. */
+const RECOVERY_PARAMS = ['recover', 'since', 'epoch'];
+/** What the gateway accepts back as an epoch. */
+const EPOCH_RE = /^[0-9a-f]{1,39}$/;
+
+/**
+ * Puts the recovery parameters into a URL: since=N&epoch=E when the position is known, else
+ * recover=1; then the URL's other parameters, unchanged. Ours go first because the gateway stops
+ * scanning the query at an argument longer than its buffer (a JWT in token=). A fragment is
+ * dropped (WebSocket URLs cannot have one).
+ */
+function withRecovery(url, since, epoch) {
+  const hash = url.indexOf('#');
+  if (hash >= 0) url = url.slice(0, hash);
+  const q = url.indexOf('?');
+  const base = q < 0 ? url : url.slice(0, q);
+  const rest =
+    q < 0
+      ? []
+      : url
+          .slice(q + 1)
+          .split('&')
+          .filter((p) => p && !RECOVERY_PARAMS.includes(p.split('=')[0]));
+  const ours = epoch === undefined ? ['recover=1'] : [`since=${since}`, `epoch=${epoch}`];
+  return `${base}?${[...ours, ...rest].join('&')}`;
+}
 
 /**
  * Works out which channel a /ws/{channel}[?type=] URL joins, the way the gateway resolves it
@@ -69,6 +101,12 @@ function channelOf(url) {
  * @param {(delayMs: number, attempt: number) => void} [options.onReconnecting]  A reconnect is
  *   scheduled in delayMs; attempt counts from 1 and resets after a successful connect.
  * @param {(info: GapInfo) => void} [options.onGap]  seq jumped: see GapInfo.
+ * @param {(info: RecoveryInfo) => void} [options.onRecoveryFailed]  The gateway could not replay
+ *   what the client missed while away (history lost or too short): reload the app's state.
+ *   Without it, onGap is called instead (with `recoveryFailed: true`).
+ * @param {boolean} [options.recover=true]  Resume on every reconnect (recover=1 / since=N&epoch=E
+ *   in the URL). false: never touch the URL (servers without recovery).
+ * @param {boolean} [options.deliverSubscribed=false]  Also dispatch belfry:subscribed to handlers.
  * @param {(err: unknown) => void} [options.onError]  A URL factory or a handler threw. Without
  *   it, a failed connect is logged with console.warn (and retried), and a handler's error is
  *   rethrown asynchronously (so it reaches the console, or Node's uncaughtException).
@@ -78,11 +116,20 @@ function channelOf(url) {
  *   reset: boolean}} GapInfo  `expected` is the seq that should have come next. `missed` is
  *   how many messages never arrived (received - expected), or null with `reset: true` when seq
  *   went backwards (the server's counter started over: anything may have been lost).
+ *   `recoveryFailed: true` marks the onGap fallback for a failed recovery (no onRecoveryFailed):
+ *   `expected` is then since + 1 and `received` seq + 1, where live messages resume.
+ *
+ * @typedef {{channel: string, since: number, seq: number, missed: number | null,
+ *   epochChanged: boolean, epoch: string | undefined}} RecoveryInfo  The client had every
+ *   message up to `since` and asked for the rest; the channel is now at `seq` and live messages
+ *   continue from seq + 1. `missed` is the gateway's count of messages it could not replay.
+ *   `epochChanged`: the channel's sequence restarted (Redis lost its data), so `since` belongs to
+ *   a history that is gone; otherwise `since` is older than the retained history.
  */
 export function createBroadcastClient(urlOrFactory, options = {}) {
   if (typeof urlOrFactory !== 'string' && typeof urlOrFactory !== 'function')
     throw new TypeError('belfry: urlOrFactory must be a URL string or a function returning one');
-  const opts = { initialDelay: 1000, maxDelay: 30000, ...options };
+  const opts = { initialDelay: 1000, maxDelay: 30000, recover: true, ...options };
   const WS = opts.WebSocket || globalThis.WebSocket;
   if (typeof WS !== 'function')
     throw new TypeError(
@@ -91,8 +138,12 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
 
   /** handler key (channel name or '*') → Set of handlers */
   const handlers = new Map();
-  /** channel → last seq seen; kept across reconnects so that what was missed shows as a gap */
+  /** channel → last seq seen; kept across reconnects, to resume from (or to reveal a gap) */
   const lastSeq = new Map();
+  /** channel → its epoch from belfry:subscribed: with lastSeq, the position to resume from */
+  const epochs = new Map();
+  /** The current socket's recovery: what it asked for, and whether belfry:subscribed came. */
+  let conn = { since: undefined, subscribed: false };
 
   let ws = null; /* the current socket, or null between sockets */
   let names = []; /* [resolved, asWritten?] channel names of the current URL */
@@ -140,6 +191,11 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
       if (closed) return;
       url = String(url);
       names = channelOf(url);
+      const channel = names[0] ?? '*';
+      const epoch = epochs.get(channel);
+      const since = epoch === undefined ? undefined : lastSeq.get(channel) ?? 0;
+      conn = { since, subscribed: false };
+      if (opts.recover !== false) url = withRecovery(url, conn.since, epoch);
       ws = new WS(url);
     } catch (err) {
       if (closed) return;
@@ -184,22 +240,63 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
     timer = setTimeout(connect, delay);
   }
 
+  /* Reports a discontinuity: messages expected..received-1 missed, or (received < expected)
+   * the sequence restarted. */
+  function gap(channel, expected, received, extra = {}) {
+    const reset = extra.reset || received < expected;
+    const missed = reset ? null : received - expected;
+    callOpt('onGap', { channel, expected, received, missed, reset, ...extra });
+  }
+
+  /* belfry:subscribed: the first frame of a socket that asked for recovery. */
+  function onSubscribed(channel, data) {
+    conn.subscribed = true;
+    const seq = Number.isSafeInteger(data?.seq) && data.seq > 0 ? data.seq : 0;
+    const ok = typeof data?.epoch === 'string' && EPOCH_RE.test(data.epoch);
+    const epoch = ok ? data.epoch : undefined;
+    const old = epochs.get(channel);
+    const epochChanged = old !== undefined && epoch !== undefined && epoch !== old;
+    if (epoch === undefined) epochs.delete(channel);
+    else epochs.set(channel, epoch);
+    const last = lastSeq.get(channel);
+    if (data?.recovered === undefined) {
+      // recover=1: the position; live frames continue from seq + 1. A baseline without an epoch
+      // (the sequence restarted under us) is compared now rather than at the next frame.
+      lastSeq.set(channel, seq);
+      if (last !== undefined && last !== seq) gap(channel, last + 1, seq + 1);
+      return;
+    }
+    if (data.recovered === true) return; // the replay follows, checked like live frames
+    lastSeq.set(channel, seq);
+    const since = conn.since ?? 0;
+    const missed = Number.isSafeInteger(data.missed) ? data.missed : null;
+    if (typeof opts.onRecoveryFailed === 'function')
+      callOpt('onRecoveryFailed', { channel, since, seq, missed, epochChanged, epoch });
+    else gap(channel, since + 1, seq + 1, { reset: epochChanged, recoveryFailed: true });
+  }
+
   /* Checks seq continuity before the frame is dispatched, so onGap runs first and the app can
    * mark its state stale before applying the frame that revealed the hole. */
   function trackSeq(channel, event, seq) {
     const last = lastSeq.get(channel);
+    if (event === 'presence:here') {
+      if (conn.subscribed && last !== undefined) {
+        // Recovering: it arrives in order behind the replay, as of the last seq seen (the user
+        // was already a member) or of its own join, which it stands for.
+        if (seq > last) lastSeq.set(channel, seq);
+        if (seq > last + 1) gap(channel, last + 1, seq);
+        return;
+      }
+      // A snapshot taken at seq: it replaces what came before, so it starts a new baseline.
+      lastSeq.set(channel, seq);
+      return;
+    }
     lastSeq.set(channel, seq);
-    // presence:here is a snapshot taken at seq: it replaces what came before, so it starts a
-    // new baseline instead of being compared with it. (belfry:subscribed will do the same.)
-    if (event === 'presence:here' || last === undefined || seq === last + 1) return;
-    const reset = seq <= last;
-    callOpt('onGap', {
-      channel,
-      expected: last + 1,
-      received: seq,
-      missed: reset ? null : seq - last - 1,
-      reset,
-    });
+    if (last === undefined || seq === last + 1) return;
+    // Going backwards, the sequence restarted under us (Redis lost the channel): our epoch is
+    // stale. Resume by position next time; the baseline then tells what was missed.
+    if (seq <= last) epochs.delete(channel);
+    gap(channel, last + 1, seq);
   }
 
   function onFrame(text) {
@@ -211,8 +308,12 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
     }
     if (!msg || typeof msg !== 'object' || typeof msg.event !== 'string') return;
     const channel = names[0] ?? '*';
+    if (msg.event === 'belfry:subscribed') {
+      onSubscribed(channel, msg.data);
+      if (!opts.deliverSubscribed) return;
+    }
     const meta = { channel };
-    if (Number.isSafeInteger(msg.seq)) {
+    if (Number.isSafeInteger(msg.seq) && msg.seq > 0) {
       meta.seq = msg.seq;
       trackSeq(channel, msg.event, msg.seq);
     }
@@ -296,6 +397,11 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
     lastSeq(channel = names[0]) {
       return lastSeq.get(channel);
     },
+
+    /** The channel's epoch from belfry:subscribed (default: the socket's), or undefined. */
+    epoch(channel = names[0]) {
+      return epochs.get(channel);
+    },
   };
 
   connect();
@@ -304,7 +410,8 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
 
 /**
  * Keeps the member list of a presence channel up to date from presence:here (the full list,
- * sent first on every (re)connect), presence:join and presence:leave (one per user, not per tab).
+ * sent on every (re)connect: first, or behind the replayed messages when recovering),
+ * presence:join and presence:leave (one per user, not per tab).
  *
  * @param client  A client whose URL is a presence channel.
  * @param [channel='*']  Handler key to listen on (see client.subscribe).

@@ -75,12 +75,15 @@ struct bf_client {
     bool close_sent, close_received;
     int close_code;
     char close_reason[128];
+    bool subscribed;      /* belfry:subscribed arrived on this connection */
+    uint64_t asked_since; /* the since= this attempt asked for (0 with recover=1 or none) */
 
     /* across attempts */
     unsigned retries; /* consecutive attempts that ended without opening */
     bool stopped;     /* bf_client_close(): no more attempts */
     uint64_t last_seq;
-    char epoch[64];      /* from belfry:subscribed, as JSON text; "" unknown */
+    bool have_base;      /* last_seq is a baseline to check the next seq against */
+    char epoch[40];      /* the channel's epoch (hex) from belfry:subscribed; "" unknown */
     uint64_t backoff_ms; /* the delay WAITING waits */
 
     /* subscriptions */

@@ -230,3 +230,23 @@ Test(auth_modes, insecure_any_token_accepts_any_token_and_userid, .timeout = 60)
     bf_ws_close(w);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
+
+Test(auth, a_long_query_argument_cannot_hide_type_or_token)
+{
+    /* lws stops scanning the query at an argument longer than its lookup buffer: a long first
+     * argument must not make the gateway miss ?type=private (which would open the public
+     * channel) nor a token that follows it */
+    char filler[300], path[4096];
+    memset(filler, 'x', sizeof(filler) - 1);
+    filler[sizeof(filler) - 1] = '\0';
+    snprintf(path, sizeof(path), "/ws/orders.9?x=%s&type=private", filler);
+    it_refused(C, 0, path, NULL, 401, "unauthorized");
+    char *t = bf_mint_token(IT_SECRET, "HS256", claims("u1", 600, "[\"private-orders.9\"]"));
+    snprintf(path, sizeof(path), "/ws/orders.9?x=%s&type=private&token=%s", filler, t);
+    bf_ws *w = it_connect(C, 0, path, NULL);
+    it_wait_subscribed(C, "private-orders.9", 1);
+    it_publish(C, "private-orders.9", "{\"event\":\"Long\",\"data\":{}}");
+    json_decref(it_recv_event(w, "Long", 3000, "private client"));
+    bf_ws_close(w);
+    free(t);
+}

@@ -1,6 +1,6 @@
 /* libbelfry's client against failing gateways: reconnection with backoff after SIGKILL and
  * restart, the URL factory, close codes, close(), whisper only while open, unsubscribe handles,
- * gap reports, and freeing the client from inside its own callbacks. */
+ * gap reports (with recovery turned off), and freeing the client from inside its own callbacks. */
 #include "harness.h"
 
 #include <belfry/client.h>
@@ -27,9 +27,10 @@ static struct {
     char reasons[MAX_EVENTS][160];
     long long factory_ms[MAX_EVENTS], connect_ms[MAX_EVENTS];
     unsigned long long gap_expected, gap_got, last_seq_seen;
-    int gateway;     /* the factory's target */
-    int per_sub[4];  /* messages per subscription handler */
-    bool free_in_cb; /* free the client from the next message handler */
+    int gateway;      /* the factory's target */
+    int per_sub[4];   /* messages per subscription handler */
+    bool free_in_cb;  /* free the client from the next message handler */
+    bool no_recovery; /* start_client: opt out of recovery */
 } seen;
 static bf_client *client;
 
@@ -188,7 +189,8 @@ static bf_client *start_client(unsigned initial_delay_ms, unsigned max_delay_ms)
                         .max_delay_ms = max_delay_ms,
                         .on_connect = on_connect,
                         .on_disconnect = on_disconnect,
-                        .on_gap = on_gap};
+                        .on_gap = on_gap,
+                        .no_recovery = seen.no_recovery};
     client = bf_client_new(&loop, &o, err);
     cr_assert_not_null(client, "%s", err);
     cr_assert_neq(bf_client_subscribe(client, "room", on_msg, NULL), 0);
@@ -385,8 +387,10 @@ Test(client_reconnect, unsubscribe_handles_and_keys)
     cr_expect_eq(bf_client_unsubscribe(client, "*"), 0);
 }
 
-Test(client_reconnect, messages_published_while_down_are_reported_as_a_gap)
+/* Recovery (on by default) replays them instead: see client_recovery.c. */
+Test(client_reconnect, without_recovery_messages_published_while_down_are_a_gap)
 {
+    seen.no_recovery = true;
     start_client(100, 1000);
     wait_connects(1);
     wait_subscribed();

@@ -28,6 +28,8 @@ struct server {
     pthread_t thread;
     char got[8][512]; /* what the script received, for the test to check */
     int ngot;
+    char req[8][512]; /* the request line of each upgrade */
+    int nreq;
     int failed; /* the script's own checks */
     bool joined;
 };
@@ -52,8 +54,9 @@ static int read_full(int fd, void *p, size_t n)
     return 0;
 }
 
-/* Accepts a connection and answers its upgrade (with a wrong accept key when asked to). */
-static void accept_upgrade(server *s, bool bad_accept)
+/* Accepts a connection, records its request line and answers its upgrade (with a wrong accept
+ * key when asked to; not at all unless answer). */
+static void accept_request(server *s, bool bad_accept, bool answer)
 {
     struct pollfd pf = {.fd = s->lfd, .events = POLLIN};
     if (poll(&pf, 1, 3000) != 1) {
@@ -70,6 +73,9 @@ static void accept_upgrade(server *s, bool bad_accept)
         }
         req[++len] = '\0';
     }
+    if (s->nreq < 8)
+        snprintf(s->req[s->nreq++], sizeof(s->req[0]), "%.*s", (int)strcspn(req, "\r"), req);
+    if (!answer) return;
     const char *k = strstr(req, "Sec-WebSocket-Key: ");
     char key[32] = "", accept_key[BF__WS_ACCEPT_LEN + 1];
     if (k) sscanf(k + 19, "%31[^\r]", key);
@@ -81,6 +87,11 @@ static void accept_upgrade(server *s, bool bad_accept)
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                      accept_key);
     send(s->fd, resp, (size_t)n, MSG_NOSIGNAL);
+}
+
+static void accept_upgrade(server *s, bool bad_accept)
+{
+    accept_request(s, bad_accept, true);
 }
 
 static void send_frame(server *s, int fin, int opcode, const void *p, size_t len, bool mask)
@@ -180,6 +191,9 @@ static struct {
     unsigned long long seqs[16];
     char user[64];
     unsigned long long gap_expected[4], gap_got[4];
+    int failed_recoveries;
+    bf_client_recovery recovery; /* the last one (epoch copied below) */
+    char recovery_epoch[40];
 } seen;
 
 static void on_tick(uv_timer_t *t)
@@ -241,18 +255,31 @@ static void start_server(script_fn script)
     pthread_create(&S.thread, NULL, run_script, &S);
 }
 
-static bf_client *start_client(bf_client_opts o)
+static void print_log(bf_client *c, const char *line, void *arg)
 {
-    char url[128], err[BF_ERR_LEN];
-    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/room", S.port);
+    (void)c;
+    (void)arg;
+    fprintf(stderr, "client: %s\n", line);
+}
+
+static bf_client *start_client_at(bf_client_opts o, const char *query)
+{
+    char url[BF_CLIENT_URL_MAX], err[BF_ERR_LEN];
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/room%s", S.port, query);
     o.url = url;
     o.on_connect = on_connect;
     if (!o.on_disconnect) o.on_disconnect = on_disconnect;
     o.on_gap = on_gap;
+    if (getenv("CLIENT_WS_LOG")) o.on_log = print_log;
     client = bf_client_new(&loop, &o, err);
     cr_assert_not_null(client, "%s", err);
     bf_client_subscribe(client, "room", on_msg, NULL);
     return client;
+}
+
+static bf_client *start_client(bf_client_opts o)
+{
+    return start_client_at(o, "");
 }
 
 static void join_server(void)
@@ -532,4 +559,247 @@ Test(client_ws, gaps_and_the_presence_snapshot_baseline)
     cr_expect_eq(seen.code, 1000);
     join_server();
     cr_expect_str_eq(S.got[0], "8:1000 ");
+}
+
+/* ---- recovery ---------------------------------------------------------------------------- */
+
+static void keep_going(bf_client *c, int code, const char *reason, void *arg)
+{
+    (void)c;
+    (void)arg;
+    seen.disconnects++;
+    seen.code = code;
+    snprintf(seen.reason, sizeof(seen.reason), "%s", reason);
+}
+
+static void on_recovery_failed(bf_client *c, const bf_client_recovery *r, void *arg)
+{
+    (void)arg;
+    seen.failed_recoveries++;
+    seen.recovery = *r;
+    snprintf(seen.recovery_epoch, sizeof(seen.recovery_epoch), "%s", r->epoch);
+    seen.recovery.epoch = NULL;
+    cr_expect_eq(bf_client_last_seq(c), r->seq, "the new baseline is set before the callback");
+}
+
+/* The client's next upgrade; checks its request line. */
+static void expect_request(server *s, const char *want)
+{
+    accept_upgrade(s, false);
+    if (strcmp(s->req[s->nreq - 1], want)) {
+        fprintf(stderr, "request line: %s\n          want: %s\n", s->req[s->nreq - 1], want);
+        s->failed = 1;
+    }
+}
+
+static void drop(server *s)
+{
+    close(s->fd);
+    s->fd = -1;
+}
+
+static void position_then_resume_then_failure(server *s)
+{
+    /* the client owns recover/since/epoch and puts them first; the rest of the query stays */
+    expect_request(s, "GET /ws/room?recover=1&a=1&b=x%20y HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"abc123\",\"seq\":7}}");
+    send_text(s, "{\"event\":\"A\",\"data\":8,\"seq\":8}");
+    send_text(s, "{\"event\":\"A\",\"data\":9,\"seq\":9}");
+    drop(s);
+    expect_request(s, "GET /ws/room?since=9&epoch=abc123&a=1&b=x%20y HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"abc123\",\"seq\":12,"
+                 "\"recovered\":true,\"missed\":3}}");
+    for (int i = 10; i <= 13; i++) { /* three replayed, then one live */
+        char f[64];
+        snprintf(f, sizeof(f), "{\"event\":\"A\",\"data\":%d,\"seq\":%d}", i, i);
+        send_text(s, f);
+    }
+    drop(s);
+    expect_request(s, "GET /ws/room?since=13&epoch=abc123&a=1&b=x%20y HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"def456\",\"seq\":4,"
+                 "\"recovered\":false,\"missed\":4}}");
+    send_text(s, "{\"event\":\"A\",\"data\":5,\"seq\":5}");
+    expect_frame(s); /* the client's close */
+    send_frame(s, 1, BF__WS_CLOSE, "\x03\xe8", 2, false);
+    drop(s);
+}
+
+static bool got_seven(void)
+{
+    return seen.msgs >= 7;
+}
+
+Test(client_ws, recovery_position_resume_and_a_failed_recovery)
+{
+    start_server(position_then_resume_then_failure);
+    start_client_at((bf_client_opts){.on_disconnect = keep_going,
+                                     .on_recovery_failed = on_recovery_failed,
+                                     .initial_delay_ms = 10,
+                                     .jitter_pct = -1},
+                    "?a=1&since=9&b=x%20y&epoch=zz&recover=0#frag");
+    cr_expect_str_eq(bf_client_epoch(client), "");
+    cr_assert(run_until(got_seven, 5000), "%d messages", seen.msgs);
+    unsigned long long want[] = {8, 9, 10, 11, 12, 13, 5};
+    for (int i = 0; i < 7; i++) {
+        cr_expect_str_eq(seen.events[i], "A", "belfry:subscribed is not delivered");
+        cr_expect_eq(seen.seqs[i], want[i], "message %d", i);
+    }
+    cr_expect_eq(seen.gaps, 0, "the replay is checked like live frames; a failure is no gap");
+    cr_assert_eq(seen.failed_recoveries, 1);
+    cr_expect_eq(seen.recovery.since, 13);
+    cr_expect_eq(seen.recovery.seq, 4);
+    cr_expect_eq(seen.recovery.missed, 4);
+    cr_expect(seen.recovery.epoch_changed);
+    cr_expect_str_eq(seen.recovery_epoch, "def456");
+    cr_expect_str_eq(bf_client_epoch(client), "def456");
+    cr_expect_eq(bf_client_last_seq(client), 5);
+    bf_client_close(client);
+    join_server();
+}
+
+/* Refuses the client's next upgrade (whose request line must be want) with status and body. */
+static void refuse(server *s, const char *want, const char *status, const char *body)
+{
+    accept_request(s, false, false);
+    if (strcmp(s->req[s->nreq - 1], want)) s->failed = 1;
+    char resp[512];
+    int n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     status, strlen(body), body);
+    send(s->fd, resp, (size_t)n, MSG_NOSIGNAL);
+    wait_hangup(s);
+}
+
+static void resets_presence_and_a_refusal(server *s)
+{
+    expect_request(s, "GET /ws/room?recover=1 HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"e1\",\"seq\":3}}");
+    /* its own join (seq 4) is not sent to it: presence:here stands for it */
+    send_text(s, "{\"event\":\"presence:here\",\"data\":{\"members\":[]},\"seq\":4}");
+    send_text(s, "{\"event\":\"A\",\"data\":5,\"seq\":5}");
+    send_text(s, "{\"event\":\"A\",\"data\":2,\"seq\":2}"); /* restarted under the client */
+    drop(s);
+    /* the old epoch is stale: resume by position, compare with the baseline right away */
+    expect_request(s, "GET /ws/room?recover=1 HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"e2\",\"seq\":6}}");
+    send_text(s, "{\"event\":\"presence:here\",\"data\":{\"members\":[]},\"seq\":6}");
+    send_text(s, "{\"event\":\"A\",\"data\":7,\"seq\":7}");
+    drop(s);
+    refuse(s, "GET /ws/room?since=7&epoch=e2 HTTP/1.1", "400 Bad Request",
+           "{\"error\":{\"code\":\"bad_recovery\",\"message\":\"since needs the epoch\"}}");
+    expect_request(s, "GET /ws/room?recover=1 HTTP/1.1"); /* never insists */
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"e2\",\"seq\":7}}");
+    send_text(s, "{\"event\":\"presence:here\",\"data\":{\"members\":[]},\"seq\":9}");
+    expect_frame(s); /* the client's close */
+    send_frame(s, 1, BF__WS_CLOSE, "\x03\xe8", 2, false);
+    drop(s);
+}
+
+static bool got_six(void)
+{
+    return seen.msgs >= 6;
+}
+
+Test(client_ws, recovery_after_a_restart_a_refusal_and_presence_in_order)
+{
+    start_server(resets_presence_and_a_refusal);
+    start_client((bf_client_opts){.on_disconnect = keep_going,
+                                  .on_recovery_failed = on_recovery_failed,
+                                  .initial_delay_ms = 10,
+                                  .jitter_pct = -1});
+    cr_assert(run_until(got_six, 5000), "%d messages", seen.msgs);
+    cr_expect_str_eq(seen.events[5], "presence:here");
+    cr_assert_eq(seen.gaps, 3, "%d gaps", seen.gaps);
+    cr_expect_eq(seen.gap_expected[0], 6, "the restart");
+    cr_expect_eq(seen.gap_got[0], 2);
+    cr_expect_eq(seen.gap_expected[1], 3, "position 6 after baseline 2: 3..6 missed");
+    cr_expect_eq(seen.gap_got[1], 7);
+    cr_expect_eq(seen.gap_expected[2], 8, "presence:here as of 9 after 7: 8 missed");
+    cr_expect_eq(seen.gap_got[2], 9);
+    cr_expect_eq(seen.failed_recoveries, 0);
+    cr_expect_eq(seen.code, 400, "%d %s", seen.code, seen.reason);
+    cr_expect_eq(bf_client_last_seq(client), 9);
+    bf_client_close(client);
+    join_server();
+}
+
+static void fails_recovery(server *s)
+{
+    expect_request(s, "GET /ws/room?recover=1 HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"ab\",\"seq\":2}}");
+    drop(s);
+    expect_request(s, "GET /ws/room?since=2&epoch=ab HTTP/1.1");
+    send_text(s, "{\"event\":\"belfry:subscribed\",\"data\":{\"epoch\":\"ab\",\"seq\":30,"
+                 "\"recovered\":false,\"missed\":28}}");
+    send_text(s, "{\"event\":\"A\",\"data\":31,\"seq\":31}");
+    expect_frame(s);
+    send_frame(s, 1, BF__WS_CLOSE, "\x03\xe8", 2, false);
+    drop(s);
+}
+
+static bool got_three(void)
+{
+    return seen.msgs >= 3;
+}
+
+Test(client_ws, without_on_recovery_failed_a_failure_is_a_gap_and_subscribed_can_be_delivered)
+{
+    start_server(fails_recovery);
+    start_client((bf_client_opts){.on_disconnect = keep_going,
+                                  .deliver_subscribed = true,
+                                  .initial_delay_ms = 10,
+                                  .jitter_pct = -1});
+    cr_assert(run_until(got_three, 5000), "%d messages", seen.msgs);
+    cr_expect_str_eq(seen.events[0], "belfry:subscribed");
+    cr_expect_eq(seen.seqs[0], 0);
+    cr_expect_str_eq(seen.data[0], "{\"epoch\":\"ab\",\"seq\":2}");
+    cr_expect_str_eq(seen.events[1], "belfry:subscribed");
+    cr_expect_str_eq(seen.events[2], "A");
+    cr_assert_eq(seen.gaps, 1);
+    cr_expect_eq(seen.gap_expected[0], 3, "messages 3..30 were missed");
+    cr_expect_eq(seen.gap_got[0], 31);
+    bf_client_close(client);
+    join_server();
+}
+
+static void plain_request(server *s)
+{
+    expect_request(s, "GET /ws/room?type=public HTTP/1.1");
+    expect_frame(s);
+    send_frame(s, 1, BF__WS_CLOSE, "\x03\xe8", 2, false);
+    drop(s);
+}
+
+static bool opened(void)
+{
+    return seen.connects >= 1;
+}
+
+Test(client_ws, no_recovery_leaves_the_url_alone)
+{
+    start_server(plain_request);
+    start_client_at((bf_client_opts){.no_recovery = true}, "?type=public");
+    cr_assert(run_until(opened, 5000));
+    bf_client_close(client);
+    cr_assert(run_until(one_disconnect, 5000));
+    join_server();
+}
+
+static void no_server(server *s)
+{
+    (void)s;
+}
+
+Test(client_ws, a_url_too_long_for_the_recovery_parameters_fails_the_attempt)
+{
+    start_server(no_server);
+    char q[4060];
+    memset(q, 'x', sizeof(q) - 1);
+    q[0] = '?';
+    q[sizeof(q) - 1] = '\0';
+    start_client_at((bf_client_opts){0}, q);
+    cr_assert(run_until(one_disconnect, 5000));
+    cr_expect_eq(seen.code, 1006);
+    cr_expect_str_eq(seen.reason, "bad URL: too long with the recovery parameters");
 }

@@ -23,12 +23,27 @@
  * the first retry comes after a random delay in [0, initial_delay] instead. With a url_factory,
  * the factory is called before every attempt, so a token in the URL can be refreshed.
  *
+ * Recovery (on unless opts.no_recovery): the client resumes where it left off. The first attempt
+ * asks for the channel's position (recover=1 in the URL's query); the server answers first with
+ * {"event":"belfry:subscribed","data":{"epoch":E,"seq":N}}, which the client keeps. Every later
+ * attempt asks for since=<last seq>&epoch=E, and the server replays every message published in
+ * between, exactly once and in order, before the live stream: no gap, no duplicate. When it
+ * cannot (the channel's history was lost or no longer reaches back that far), on_recovery_failed
+ * reports it with the numbers and the client continues from the channel's current position:
+ * reload the application's state. The client owns the recover, since and epoch URL parameters
+ * (any the URL or the factory puts there are replaced; the others are kept); belfry:subscribed
+ * itself reaches handlers only with opts.deliver_subscribed. A 400 bad_recovery refusal makes the
+ * client forget the epoch and resume by position next time.
+ *
  * Gaps: the client remembers the last seq it saw (across reconnections). When a sequenced message
  * does not carry last + 1, on_gap(expected = last + 1, got) is called before it is dispatched:
- * got > expected means messages were missed (e.g. published while disconnected); got < expected
- * means the channel's sequence restarted (its Redis state was lost). Ephemeral messages (whispers,
- * errors: no seq) are never gaps. presence:here, a snapshot, sets the baseline to its seq without
- * a gap check; the first sequenced message after bf_client_new sets it too.
+ * got > expected means messages were missed; got < expected means the channel's sequence
+ * restarted (its Redis state was lost). With recovery this does not happen on a healthy cluster;
+ * without it (no_recovery, or a server that ignores the parameters) messages published while the
+ * client was disconnected show up here. Ephemeral messages (whispers, errors: no seq) are never
+ * gaps. presence:here, a snapshot, sets the baseline to its seq without a gap check unless the
+ * connection was recovered (it then arrives in order behind the replayed messages and is checked
+ * too); the first sequenced message after bf_client_new sets it too.
  *
  * Lifetime (house style: nothing is freed inside its own callback): every callback may call any
  * function here, bf_client_free() included; the client then stops calling back at once and
@@ -40,6 +55,7 @@
 
 #include <belfry/err.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -66,6 +82,19 @@ typedef struct bf_client_msg {
 
 typedef void (*bf_client_handler)(bf_client *c, const bf_client_msg *m, void *arg);
 
+/* A recovery the server could not make (belfry:subscribed with "recovered":false). Live messages
+ * continue from seq + 1; messages since + 1 ... seq (of the old epoch, if it changed) never
+ * arrive. Valid only during the callback. */
+typedef struct bf_client_recovery {
+    uint64_t since;     /* the last seq the client had: it asked for everything after it */
+    uint64_t seq;       /* the channel's seq now: the client's new baseline */
+    uint64_t missed;    /* the server's count of messages it could not replay */
+    bool epoch_changed; /* the channel's sequence restarted (Redis lost its data): since belongs
+                           to a history that is gone; otherwise it is older than the retained
+                           history (router --history-size / --history-ttl) */
+    const char *epoch;  /* the channel's epoch now (hex); borrowed */
+} bf_client_recovery;
+
 /* Writes the URL for the next attempt into buf (len bytes, NUL-terminated) and returns 0; a
  * negative return skips this attempt (it counts as failed and is retried after the backoff). */
 typedef int (*bf_client_url_fn)(char *buf, size_t len, void *arg);
@@ -80,6 +109,9 @@ typedef struct bf_client_opts {
     unsigned ping_interval_ms;    /* after this long without any frame, ping; without an answer
                                      within as long again, the connection counts as dead; 0: 30000 */
     size_t max_message_bytes;     /* largest message accepted (larger: close 1009); 0: 1 MiB */
+    bool no_recovery;             /* true: never add recover/since to the URL (for servers without
+                                     recovery); the default resumes every reconnection */
+    bool deliver_subscribed;      /* true: belfry:subscribed also goes to handlers (seq 0) */
     /* All callbacks are optional; arg is passed to each. */
     void (*on_connect)(bf_client *c, void *arg);
     /* Called once for every attempt that ends, whether it had opened or not, with:
@@ -91,6 +123,11 @@ typedef struct bf_client_opts {
      * they opened, nor after bf_client_free(). */
     void (*on_disconnect)(bf_client *c, int code, const char *reason, void *arg);
     void (*on_gap)(bf_client *c, uint64_t expected, uint64_t got, void *arg);
+    /* The server could not replay what the client missed: reload the application's state. Runs
+     * before anything after belfry:subscribed is dispatched. Without it, on_gap(since + 1,
+     * seq + 1) is called instead (messages since + 1 ... seq were missed; got < expected when the
+     * sequence restarted), so code written for gaps learns it too. */
+    void (*on_recovery_failed)(bf_client *c, const bf_client_recovery *r, void *arg);
     /* Debug lines (state changes, errors), without trailing newline; valid during the call. The
      * one callback that must not call back into the client: it runs in the middle of changes. */
     void (*on_log)(bf_client *c, const char *line, void *arg);
@@ -140,8 +177,12 @@ typedef enum {
 bf_client_state bf_client_get_state(const bf_client *c);
 /* "connecting", "open", "closing", "waiting", "closed"; a static string. */
 const char *bf_client_state_name(bf_client_state s);
-/* The last seq seen (0: none yet). */
+/* The last seq seen, or the position belfry:subscribed reported (0: none yet). */
 uint64_t bf_client_last_seq(const bf_client *c);
+/* The channel's epoch (hex) from belfry:subscribed, or "" while unknown (no recovery yet, or
+ * forgotten after the sequence restarted). Borrowed: valid until the next message. With
+ * bf_client_last_seq it is what GET /history/{channel}?since= on the router needs. */
+const char *bf_client_epoch(const bf_client *c);
 /* The current connection's channel (canonical wire name), or "" before the first attempt.
  * Borrowed: valid until the next attempt starts. */
 const char *bf_client_channel(const bf_client *c);

@@ -1,5 +1,6 @@
 // The client against a real cluster (redis + router + gateway from build/bin): handlers,
-// whispers, reconnection with backoff, gap detection, presence. Run: bash client/js/test/run.sh
+// whispers, reconnection with backoff, gap detection, presence. Recovery is in
+// recovery.test.mjs. Run: bash client/js/test/run.sh
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -16,12 +17,13 @@ const PRESENCE_SKIP = !features.anyToken && 'waiting for the gateway flag --inse
  */
 const clients = [];
 function recorder(url, options = {}) {
-  const rec = { events: [], connects: 0, disconnects: [], gaps: [], retries: [], errors: [] };
+  const rec = { events: [], connects: 0, disconnects: [], gaps: [], failures: [], retries: [], errors: [] };
   rec.client = createBroadcastClient(url, {
     WebSocket,
     onConnect: () => rec.connects++,
     onDisconnect: (code, reason) => rec.disconnects.push({ code, reason }),
     onGap: (g) => rec.gaps.push(g),
+    onRecoveryFailed: (f) => rec.failures.push(f),
     onReconnecting: (delay, attempt) => rec.retries.push({ delay, attempt, at: Date.now() }),
     onError: (err) => rec.errors.push(err),
     ...options,
@@ -239,9 +241,9 @@ describe('reconnection', () => {
 });
 
 describe('gaps', () => {
-  test('onGap reports the messages published while the client was disconnected', async () => {
+  test('without recovery, onGap reports the messages published while disconnected', async () => {
     const channel = 'g-missed';
-    const rec = await connected(channel, { initialDelay: 100, maxDelay: 200 });
+    const rec = await connected(channel, { initialDelay: 100, maxDelay: 200, recover: false });
     await cluster.publish(channel, 'M', { i: 1 });
     await cluster.publish(channel, 'M', { i: 2 });
     await waitFor(() => rec.events.length === 2, { what: 'seq 1 and 2' });

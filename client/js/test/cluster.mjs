@@ -166,11 +166,12 @@ class Proc {
 }
 
 /**
- * Starts redis + router + gateway. gatewayArgs are extra gateway flags (e.g.
- * ['--insecure-any-token']). Returns a Cluster; always `await cluster.stop()` in `after`.
+ * Starts redis + router + gateway. gatewayArgs / routerArgs are extra flags (e.g.
+ * ['--insecure-any-token'], ['--history-size', '5']). Returns a Cluster; always
+ * `await cluster.stop()` in `after`.
  */
-export async function startCluster({ gatewayArgs = [] } = {}) {
-  const c = new Cluster(gatewayArgs);
+export async function startCluster({ gatewayArgs = [], routerArgs = [] } = {}) {
+  const c = new Cluster(gatewayArgs, routerArgs);
   try {
     await c.start();
   } catch (err) {
@@ -181,8 +182,9 @@ export async function startCluster({ gatewayArgs = [] } = {}) {
 }
 
 export class Cluster {
-  constructor(gatewayArgs) {
+  constructor(gatewayArgs, routerArgs = []) {
     this.gatewayArgs = gatewayArgs;
+    this.routerArgs = routerArgs;
     this.redis = this.router = this.gateway = null;
   }
 
@@ -204,6 +206,7 @@ export class Cluster {
     this.router = new Proc('belfry-router', path.join(BIN_DIR, 'belfry-router'), [
       '--listen', `127.0.0.1:${this.routerPort}`, '--redis', this.redisUrl,
       '--api-key', API_KEY, '--heartbeat-ms', '200', '--heartbeat-ttl-ms', '1000',
+      ...this.routerArgs,
     ]);
     await waitFor(
       () => {

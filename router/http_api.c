@@ -206,21 +206,29 @@ static void on_channel_info(redisAsyncContext *ac, void *reply, void *priv)
     free(rc);
 }
 
-static void handle_read(bf_router *rt, struct evhttp_request *req, const char *channel,
-                        bool presence)
+/* The common checks of the GET endpoints: method, API key, channel name. Replies on failure. */
+static bool read_request_ok(bf_router *rt, struct evhttp_request *req, const char *channel)
 {
-    char err[BF_ERR_LEN], key[BF_KEY_MAX];
+    char err[BF_ERR_LEN];
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
         reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
-        return;
+        return false;
     }
-    if (!authorized(rt, req)) return;
+    if (!authorized(rt, req)) return false;
     if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
         reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
-        return;
+        return false;
     }
+    return true;
+}
+
+static void handle_read(bf_router *rt, struct evhttp_request *req, const char *channel,
+                        bool presence)
+{
+    char key[BF_KEY_MAX];
+    if (!read_request_ok(rt, req, channel)) return;
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
     rc->rt = rt;
     rc->req = req;
@@ -282,17 +290,7 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
 static void handle_history(bf_router *rt, struct evhttp_request *req, const char *channel)
 {
     char err[BF_ERR_LEN];
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-        reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
-        return;
-    }
-    if (!authorized(rt, req)) return;
-    if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
-        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
-        return;
-    }
+    if (!read_request_ok(rt, req, channel)) return;
     struct evkeyvalq q;
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     if (evhttp_parse_query_str(query ? query : "", &q)) {

@@ -483,3 +483,24 @@ int bf_cluster_partition(bf_cluster *c, int on)
     if (c->proxy.pid <= 0) return -1;
     return kill(c->proxy.pid, on ? SIGUSR1 : SIGUSR2);
 }
+
+typedef struct numsub_arg {
+    bf_cluster *c;
+    const char *channel;
+    int want;
+} numsub_arg;
+
+static bool numsub_is(void *arg)
+{
+    numsub_arg *a = arg;
+    char *r = bf_redis_query(a->c, "PUBSUB NUMSUB %s%s%s", a->c->o.prefix, "fan:", a->channel);
+    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
+    free(r);
+    return ok;
+}
+
+bool bf_cluster_wait_subscribed(bf_cluster *c, const char *channel, int want, int timeout_ms)
+{
+    numsub_arg a = {c, channel, want};
+    return bf_wait_for(numsub_is, &a, timeout_ms);
+}

@@ -86,6 +86,11 @@ int bf_wait_http_ok(int port, const char *path, int timeout_ms);
  * returns the reply as a malloc'd string (integers as decimal, arrays joined by '\n'), or NULL. */
 char *bf_redis_query(bf_cluster *c, const char *fmt, ...);
 
+/* Polls until want gateways have confirmed their subscription to channel's fan-out subject
+ * (PUBSUB NUMSUB) — the moment from which they deliver its messages. Returns true, or false after
+ * timeout_ms. */
+bool bf_cluster_wait_subscribed(bf_cluster *c, const char *channel, int want, int timeout_ms);
+
 /* Reads a whole file into a malloc'd NUL-terminated buffer (caller frees) or NULL. */
 char *bf_read_file(const char *path);
 

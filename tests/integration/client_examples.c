@@ -70,14 +70,6 @@ static void spawn(child *ch, const char *bin, const char *const *argv, const cha
     cr_assert_gt(ch->pid, 0, "cannot start %s", bin);
 }
 
-static bool numsub_one(void *arg)
-{
-    char *r = bf_redis_query(C, "PUBSUB NUMSUB belfry:fan:%s", (const char *)arg);
-    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == 1;
-    free(r);
-    return ok;
-}
-
 /* Starts the subscriber example on "dashboard", waiting for `count` messages. */
 static void start_subscriber(child *sub, const char *count, const char *name)
 {
@@ -87,7 +79,7 @@ static void start_subscriber(child *sub, const char *count, const char *name)
     spawn(sub, "belfry-example-subscribe", argv, name);
     grep_arg g = {sub->log, "connected to dashboard"};
     cr_assert(bf_wait_for(log_has, &g, 8000), "the subscriber did not connect (log %s)", sub->log);
-    cr_assert(bf_wait_for(numsub_one, "dashboard", 5000), "the gateway did not subscribe");
+    cr_assert(bf_cluster_wait_subscribed(C, "dashboard", 1, 5000), "the gateway did not subscribe");
 }
 
 static void expect_in(const char *path, const char *needle)

@@ -148,24 +148,10 @@ static bf_client *open_client(const char *channel)
     return c;
 }
 
-typedef struct numsub_arg {
-    const char *channel;
-    int want;
-} numsub_arg;
-
-static bool numsub_is(void *arg)
-{
-    numsub_arg *a = arg;
-    char *r = bf_redis_query(C, "PUBSUB NUMSUB belfry:fan:%s", a->channel);
-    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
-    free(r);
-    return ok;
-}
-
 static void wait_subscribed(const char *channel)
 {
-    numsub_arg a = {channel, 1};
-    cr_assert(bf_wait_for(numsub_is, &a, 5000), "the gateway did not subscribe to %s", channel);
+    cr_assert(bf_cluster_wait_subscribed(C, channel, 1, 5000),
+              "the gateway did not subscribe to %s", channel);
 }
 
 static bf_publisher *http_publisher(const char *key)

@@ -197,24 +197,9 @@ static bf_client *start_client(unsigned initial_delay_ms, unsigned max_delay_ms)
     return client;
 }
 
-typedef struct numsub_arg {
-    const char *channel;
-    int want;
-} numsub_arg;
-
-static bool numsub_is(void *arg)
-{
-    numsub_arg *a = arg;
-    char *r = bf_redis_query(C, "PUBSUB NUMSUB belfry:fan:%s", a->channel);
-    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
-    free(r);
-    return ok;
-}
-
 static void wait_subscribed(void)
 {
-    numsub_arg a = {"room", 1};
-    cr_assert(bf_wait_for(numsub_is, &a, 5000), "no gateway subscribed to room");
+    cr_assert(bf_cluster_wait_subscribed(C, "room", 1, 5000), "no gateway subscribed to room");
 }
 
 static void publish(int i)

@@ -18,26 +18,11 @@
 #define IT_KEY_HDR "Authorization: Bearer " IT_API_KEY "\r\n"
 #define IT_SECRET "it-secret-0123456789abcdef0123456789abcdef"
 
-typedef struct it_numsub {
-    bf_cluster *c;
-    const char *channel;
-    int want;
-} it_numsub;
-
-static inline bool it_numsub_is(void *arg)
-{
-    it_numsub *a = arg;
-    char *r = bf_redis_query(a->c, "PUBSUB NUMSUB belfry:fan:%s", a->channel);
-    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
-    free(r);
-    return ok;
-}
-
 /* Waits until `want` gateways have confirmed their fan-out subscription to channel. */
 static inline void it_wait_subscribed(bf_cluster *c, const char *channel, int want)
 {
-    it_numsub a = {c, channel, want};
-    cr_assert(bf_wait_for(it_numsub_is, &a, 5000), "gateways did not subscribe to %s", channel);
+    cr_assert(bf_cluster_wait_subscribed(c, channel, want, 5000),
+              "gateways did not subscribe to %s", channel);
 }
 
 static inline bf_ws *it_connect(bf_cluster *c, int gw, const char *path, const char *headers)

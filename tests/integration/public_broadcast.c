@@ -38,25 +38,11 @@ static bf_ws *connect_ok(int gw, const char *channel)
     return w;
 }
 
-typedef struct numsub_arg {
-    const char *channel;
-    int want;
-} numsub_arg;
-
-static bool numsub_is(void *arg)
-{
-    numsub_arg *a = arg;
-    char *r = bf_redis_query(C, "PUBSUB NUMSUB belfry:fan:%s", a->channel);
-    bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
-    free(r);
-    return ok;
-}
-
 /* Waits until want gateways have confirmed their subscription to channel's fan-out. */
 static void wait_subscribed(const char *channel, int want)
 {
-    numsub_arg a = {channel, want};
-    cr_assert(bf_wait_for(numsub_is, &a, 5000), "gateways did not subscribe to %s", channel);
+    cr_assert(bf_cluster_wait_subscribed(C, channel, want, 5000),
+              "gateways did not subscribe to %s", channel);
 }
 
 static int publish(const char *channel, const char *body, const char *headers, bf_http_resp *r)

@@ -1,12 +1,12 @@
 #include "gateway.h"
 #include "alloc.h"
+#include "listener.h"
 #include "err.h"
 #include "log.h"
 #include "recovery.h"
 #include "redis_keys.h"
 #include "scripts.h"
 
-#include <arpa/inet.h>
 #include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +324,8 @@ static void stop(bf_gateway *gw)
     bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
     uv_timer_stop(&gw->tick);
     uv_close((uv_handle_t *)&gw->tick, NULL);
+    bf_listener_free(gw->listener);
+    gw->listener = NULL;
     uv_close((uv_handle_t *)&gw->sigint, NULL);
     uv_close((uv_handle_t *)&gw->sigterm, NULL);
     lws_context_destroy(gw->lws);
@@ -342,6 +344,7 @@ static void begin_drain(bf_gateway *gw, const char *why)
         return;
     }
     gw->draining = true;
+    bf_listener_stop(gw->listener);
     gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
     bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
             gw->cfg.drain_timeout_s);
@@ -444,17 +447,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     void *foreign[1] = {loop};
-    info.port = gw->cfg.listen.port;
-    info.iface = strcmp(gw->cfg.listen.host, "0.0.0.0") ? gw->cfg.listen.host : NULL;
+    /* we listen ourselves (listener.c): lws gets a vhost that adopts accepted sockets */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = gw->protocols;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-                   LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.foreign_loops = foreign;
-    /* lws 4.1 built with IPv6 ignores an IPv4 literal in iface and binds the wildcard address:
-     * a gateway told to listen on 127.0.0.1 would be reachable from everywhere */
-    struct in_addr v4;
-    if (info.iface && inet_pton(AF_INET, info.iface, &v4) == 1)
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.user = gw;
     info.retry_and_idle_policy = &retry;
     /* the handshake deadline: lws times out a request that holds its header storage without
@@ -465,11 +462,13 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
     gw->lws = lws_create_context(&info);
-    if (!gw->lws) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)",
-                 gw->cfg.listen.host, gw->cfg.listen.port);
+    struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
+    if (!vh) {
+        snprintf(err, errlen, "cannot initialise libwebsockets (see the lws lines above)");
         return BF_EIO;
     }
+    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, err, errlen);
+    if (!gw->listener) return BF_EIO;
 
     uv_timer_init(loop, &gw->tick);
     gw->tick.data = gw;
@@ -487,6 +486,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 
 void bf_gateway_deinit(bf_gateway *gw)
 {
+    bf_listener_free(gw->listener);
+    gw->listener = NULL;
     if (gw->lws) lws_context_destroy(gw->lws);
     bf_redis_free(gw->sub);
     bf_redis_free(gw->cmd);

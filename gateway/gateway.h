@@ -57,6 +57,7 @@ typedef struct bf_gateway {
     char node_id[96];
     uv_loop_t *loop;
     struct lws_context *lws;
+    struct bf_listener *listener;
     bf_redis *sub, *cmd;
     bf_hub *hub;
     bf_owner *owner;

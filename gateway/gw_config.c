@@ -72,5 +72,7 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"redis-probe-timeout-ms", BF_CFG_INT, "BELFRY_REDIS_PROBE_TIMEOUT_MS", "6000", 300, 3600000,
      NULL, F(redis_probe_timeout_ms),
      "a subscriber link that delivered no probe for this long is reconnected and resubscribed"},
+    {"workers", BF_CFG_INT, "BELFRY_WORKERS", "1", 1, 256, NULL, F(workers),
+     "gateway processes sharing the listening port (SO_REUSEPORT): one per core"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

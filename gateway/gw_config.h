@@ -35,6 +35,7 @@ typedef struct bf_gw_config {
     long long handshake_timeout_s;
     long long redis_probe_ms;
     long long redis_probe_timeout_ms;
+    long long workers;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "err.h"
 #include "ids.h"
+#include "workers.h"
 #include "gateway.h"
 #include "log.h"
 #include "redis_keys.h"
@@ -59,6 +60,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "belfry-gateway: --jwt-secret: must be at least 32 bytes (got %zu)\n",
                 strlen(gw.cfg.jwt_secret));
         return 2;
+    }
+    if (gw.cfg.workers > 1) {
+        bf_log_level l = BF_LOG_INFO;
+        bf_log_parse_level(gw.cfg.log_level, &l);
+        bf_log_init("gateway", l, !strcmp(gw.cfg.log_format, "json"));
+        bf_workers_run((int)gw.cfg.workers); /* returns in each worker only */
+        /* a worker is a new instance: its own id suffix */
+        bf_ids_random_hex(boot, 4);
+        snprintf(gw.node_id + nl, sizeof(gw.node_id) - nl, ".%s", boot);
     }
     bf_log_level lvl = BF_LOG_INFO;
     bf_log_parse_level(gw.cfg.log_level, &lvl);

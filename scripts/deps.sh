@@ -7,11 +7,16 @@ PKGS=(
   build-essential cmake pkg-config clang-format
   libwebsockets-dev libuv1-dev libevent-dev libhiredis-dev libmsgpack-dev
   libjansson-dev libjwt-dev libssl-dev libcriterion-dev redis-server redis-tools
-  curl python3 python3-yaml haproxy docker-compose clang libclang-rt-14-dev
+  curl python3
+)
+# Tools only the test suites use: the fuzzers (clang), the deployment tests (HAProxy, compose,
+# YAML). Kept apart so that the container image's build stage can mirror PKGS alone.
+TEST_PKGS=(
+  clang libclang-rt-14-dev python3-yaml haproxy docker-compose
 )
 
 missing=()
-for p in "${PKGS[@]}"; do
+for p in "${PKGS[@]}" "${TEST_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

@@ -21,6 +21,7 @@
 
 #include <belfry/client.h>
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #define BF__CHANNEL_MAX 164
@@ -111,6 +112,14 @@ void bf__client_text(bf_client *c, const char *text, size_t len);
 void bf__client_ended(bf_client *c, int code, const char *reason);
 /* Brackets every libuv callback that touches c; leave() returns false if c is gone. */
 void bf__client_enter(bf_client *c);
+/* client_recovery.c: the recovery parameters of an attempt's URL (0 or BF_ERANGE), the
+ * belfry:subscribed frame, seq tracking with gap reports. */
+int bf__client_recovery_params(bf_client *c, char *url, size_t cap);
+void bf__client_on_subscribed(bf_client *c, json_t *data);
+void bf__client_report_gap(bf_client *c, uint64_t expected, uint64_t got);
+void bf__client_track_seq(bf_client *c, const char *event, uint64_t seq, json_t *data);
+/* A JSON number as a non-negative integer (0 otherwise). */
+uint64_t bf__client_uint_of(json_t *v);
 bool bf__client_leave(bf_client *c);
 
 /* ---- client_io.c ------------------------------------------------------------------------ */

@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "err.h"
 #include "log.h"
+#include "redis.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,16 @@ void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
 
 int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out)
 {
+    if (c->ping_due && !c->close_code) {
+        /* a payload, because lws reports a pong to us only when it carries one */
+        unsigned char ping[LWS_PRE + 4];
+        memcpy(ping + LWS_PRE, "bfpg", 4);
+        c->ping_due = false;
+        c->ping_sent_ms = bf_now_ms();
+        if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0) return -1;
+        if (c->qlen && !c->holding) lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     if (c->holding && !c->close_code) return 0;
     if (c->close_code) {
         /* The close frame is written here, in WRITEABLE, where the socket has room for it.

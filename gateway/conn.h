@@ -49,8 +49,11 @@ typedef struct bf_conn {
     char *epoch;          /* the client's channel epoch (recovery), or NULL; owned */
     void *pending;        /* an in-flight request about this connection, cancelled on close */
     size_t rxcap;         /* allocated size of rx */
-    char *close_owned;    /* a close reason that must outlive its sender (kicks), or NULL */
-    double wtokens;       /* whisper token bucket */
+    uint64_t last_rx_ms;  /* when the client last sent anything (a pong included) */
+    uint64_t ping_sent_ms; /* an unanswered ping's time, or 0 */
+    bool ping_due;         /* a ping goes out at the next WRITEABLE */
+    char *close_owned;     /* a close reason that must outlive its sender (kicks), or NULL */
+    double wtokens;        /* whisper token bucket */
     uint64_t wlast_ms;
     bf_frame **q; /* ring buffer of references */
     uint32_t qhead, qlen, qcap;

@@ -237,9 +237,27 @@ static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
 
 static void probe_tick(bf_gateway *gw, uint64_t now)
 {
+    /* A loop that was blocked (a burst of work) has not read its sockets yet: libuv runs timers
+     * before I/O, so a late probe may be waiting unread. Judge only after a tick that followed
+     * another one closely, i.e. after an I/O phase of a responsive loop. */
+    bool responsive = now - gw->last_tick_ms < 1000;
+    gw->last_tick_ms = now;
     if (!bf_redis_ready(gw->sub)) return;
-    if (now - gw->last_probe_ms > (uint64_t)gw->cfg.redis_probe_timeout_ms &&
-        now - gw->sub_ready_since > (uint64_t)gw->cfg.redis_probe_timeout_ms) {
+    /* any fan-out traffic proves the link alive as well as a probe does (and a probe may queue
+     * behind a lot of it) */
+    uint64_t fanout = bf_hub_stats_get(gw->hub)->fanout_in;
+    if (fanout != gw->last_fanout_in) {
+        gw->last_fanout_in = fanout;
+        gw->last_probe_ms = now;
+    }
+    bool silent = now - gw->last_probe_ms > (uint64_t)gw->cfg.redis_probe_timeout_ms &&
+                  now - gw->sub_ready_since > (uint64_t)gw->cfg.redis_probe_timeout_ms;
+    if (!silent || !responsive)
+        gw->probe_suspect = false;
+    else if (!gw->probe_suspect)
+        gw->probe_suspect = true; /* confirm on the next tick */
+    else {
+        gw->probe_suspect = false;
         gw->stats.probe_failures++;
         bf_warn("redis subscriber link delivered no probe for %llu ms: reconnecting",
                 (unsigned long long)(now - gw->last_probe_ms));
@@ -356,6 +374,25 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_drain(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* Pings a connection silent for --ping-interval; closes one that left a ping unanswered for
+ * --ping-timeout. */
+static void ping_conn(bf_conn *c, void *arg)
+{
+    uint64_t now = *(uint64_t *)arg;
+    bf_gateway *gw = lws_context_user(lws_get_context(c->wsi));
+    if (c->close_code) return;
+    if (c->ping_sent_ms) {
+        if (now - c->ping_sent_ms > (uint64_t)gw->cfg.ping_timeout_s * 1000) {
+            gw->stats.ping_timeouts++;
+            bf_debug("connection %llu did not answer its ping: closing", (unsigned long long)c->id);
+            bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
+        }
+    } else if (now - c->last_rx_ms > (uint64_t)gw->cfg.ping_interval_s * 1000 && !c->ping_due) {
+        c->ping_due = true;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     bf_gateway *gw = t->data;
@@ -364,6 +401,12 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
     probe_tick(gw, now);
+    if (now >= gw->next_ping_sweep) {
+        /* once a second: lws' own validity pings keep one sorted timer list of every connection,
+         * whose insertions cost O(connections) each (a connect storm went quadratic) */
+        bf_hub_foreach_conn(gw->hub, ping_conn, &now);
+        gw->next_ping_sweep = now + 1000;
+    }
     if (gw->draining) {
         uint64_t open =
             gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
@@ -439,10 +482,6 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
      * receive buffer (idle memory) every frame would go out in 512-byte pieces */
     gw->protocols[0].tx_packet_size = 65536;
 
-    static lws_retry_bo_t retry;
-    retry.secs_since_valid_ping = (uint16_t)gw->cfg.ping_interval_s;
-    retry.secs_since_valid_hangup = (uint16_t)(gw->cfg.ping_interval_s + gw->cfg.ping_timeout_s);
-
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -452,8 +491,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.protocols = gw->protocols;
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.foreign_loops = foreign;
+    /* an explicit all-zero policy: no lws validity timers at all (its default policy would
+     * still keep one sorted timer per connection); ping_conn() does that job */
+    static const lws_retry_bo_t no_validity = {0};
+    info.retry_and_idle_policy = &no_validity;
     info.user = gw;
-    info.retry_and_idle_policy = &retry;
     /* the handshake deadline: lws times out a request that holds its header storage without
      * completing (slowloris) after timeout_secs_ah_idle, other handshake stages after
      * timeout_secs, and idle keep-alive HTTP connections after keepalive_timeout */

@@ -50,6 +50,7 @@ typedef struct bf_gw_stats {
     uint64_t probe_failures;
     uint64_t recoveries[2];  /* recovered (or position only), not recoverable */
     uint64_t slow_consumers; /* outside fan-out (error replies, recovery); the hub counts its own */
+    uint64_t ping_timeouts;
 } bf_gw_stats;
 
 typedef struct bf_gateway {
@@ -70,7 +71,10 @@ typedef struct bf_gateway {
     struct lws_protocols protocols[2];
     uint64_t max_connections;   /* effective --max-connections */
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
-    uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since;
+    uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
+    bool probe_suspect;
+    uint64_t next_ping_sweep;
+    uint64_t last_fanout_in;
 } bf_gateway;
 
 /* Builds everything and starts listening. Returns 0, or a negative code with err filled. */

@@ -315,6 +315,8 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
     C("belfry_gateway_whispers_rate_limited_total", "Whispers refused by the rate limit.",
       "counter", gw->stats.whispers_limited);
     C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
+    C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
+      "counter", gw->stats.ping_timeouts);
     C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
       gw->stats.recoveries[0]);
     C("belfry_gateway_recoveries_failed_total",
@@ -492,6 +494,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
         return -1;
     }
     bf_conn_init(c, wsi, ++gw->next_conn_id);
+    c->last_rx_ms = bf_now_ms();
     c->type = rq.type;
     c->recover = (uint8_t)rq.recover;
     c->since = rq.since;
@@ -549,7 +552,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_ESTABLISHED:
         return on_established(wsi, gw, c);
     case LWS_CALLBACK_RECEIVE:
+        c->last_rx_ms = bf_now_ms();
+        c->ping_sent_ms = 0;
         return on_receive(wsi, gw, c, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        c->last_rx_ms = bf_now_ms();
+        c->ping_sent_ms = 0;
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return bf_conn_on_writeable(c, &gw->stats.bytes_out_total);
     case LWS_CALLBACK_CLOSED:

@@ -6,7 +6,7 @@ CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
-	format-check clean fuzz fuzz-regress test-deploy test-image
+	format-check clean fuzz fuzz-regress test-deploy test-image bench-smoke bench
 
 all: build
 
@@ -42,6 +42,7 @@ test: deps format-check build asan fuzz-regress
 	bash client/js/test/run.sh
 	python3 tests/deploy/manifests_test.py
 	bash tests/deploy/cluster_test.sh
+	bash bench/run.sh all --quick
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 
@@ -66,6 +67,13 @@ fuzz-regress: deps
 
 fuzz: deps
 	@bash tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+# every benchmark scenario at tiny scale (correctness only), and the real runs (docs/benchmarks.md)
+bench-smoke: build
+	bash bench/run.sh all --quick
+
+bench: build
+	bash bench/run.sh all
 
 # the compose/k8s manifests against the binaries, and the compose topology as local processes
 test-deploy: build

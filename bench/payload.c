@@ -1,0 +1,42 @@
+#include "payload.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int bb_payload_write(char *out, size_t cap, size_t size, const bb_payload *pl)
+{
+    int n = snprintf(out, cap, "{\"_t\":%llu,\"_g\":%llu,\"_c\":%u,\"_p\":\"",
+                     (unsigned long long)pl->t, (unsigned long long)pl->g, pl->c);
+    if (n < 0 || (size_t)n >= cap) return -1;
+    size_t pad = size > (size_t)n + 2 ? size - (size_t)n - 2 : 0;
+    if ((size_t)n + pad + 3 > cap) return -1;
+    memset(out + n, 'x', pad);
+    memcpy(out + n + pad, "\"}", 3);
+    return n + (int)pad + 2;
+}
+
+/* The unsigned number after "key" and a colon (spaces allowed), searching from p. */
+static const char *number_after(const char *p, const char *end, const char *key, size_t kl,
+                                uint64_t *v)
+{
+    const char *k = memmem(p, (size_t)(end - p), key, kl);
+    if (!k) return NULL;
+    const char *q = k + kl;
+    while (q < end && (*q == ' ' || *q == ':')) q++;
+    if (q >= end || *q < '0' || *q > '9') return NULL;
+    uint64_t n = 0;
+    while (q < end && *q >= '0' && *q <= '9') n = n * 10 + (uint64_t)(*q++ - '0');
+    *v = n;
+    return q;
+}
+
+int bb_payload_find(const char *p, size_t len, bb_payload *out)
+{
+    const char *end = p + len, *q;
+    uint64_t c;
+    if (!(q = number_after(p, end, "\"_t\"", 4, &out->t))) return -1;
+    if (!(q = number_after(q, end, "\"_g\"", 4, &out->g))) return -1;
+    if (!number_after(q, end, "\"_c\"", 4, &c)) return -1;
+    out->c = (uint32_t)c;
+    return 0;
+}

@@ -1,0 +1,507 @@
+#!/usr/bin/env bash
+# bench/run.sh SCENARIO [--quick] [--runs=N]
+#
+# Runs one benchmark scenario (or `all`) against servers it starts itself: a private redis-server
+# (ephemeral port, no persistence), Belfry routers and gateways, and, where compared, nginx + nchan
+# from a private prefix (bench/nchan/nginx.conf). Servers are pinned to CPU 0 and the load
+# generator (build/bin/belfry-bench) to CPU 1. Every process started here is stopped on exit,
+# whatever happens (trap). Only loopback addresses are used.
+#
+# Scenarios (docs/benchmarks.md explains each):
+#   1 | fanout      1 channel x 10,000 subscribers, 100-byte messages, flat out; Belfry vs nchan
+#   2 | many        10,000 channels x 5 subscribers (and 3,000 x 5 on one process); max, then
+#                 fixed rates at 50% and 90% of it
+#   3 | latency     1,000 subscribers on one channel at 1,000 msgs/s (and at 100 msgs/s)
+#   4 | idle        19,000 idle WebSockets on one process, 50,000 over three; RSS per connection
+#   5 | presence    1,000 users joining and leaving a presence channel
+#   6 | scaleout    scenario 1 with 1, 2 and 3 gateway processes
+#   all           every scenario in turn
+#
+# --quick: tiny scale (tens of connections, a few hundred messages, ~1 s each) as a smoke test:
+#   checks correctness only (everything published is delivered), no timing. Exits non-zero if a
+#   run failed and always ends with the line "N passed, M failed".
+# --runs=N: repetitions of each full measurement (default 3; docs use medians).
+#
+# Results: every run's RESULT line, prefixed with scenario, run number and date, is appended to
+# bench/results/<yyyymmdd>-<scenario>.jsonl (quick runs: into the temporary directory only, which
+# BENCH_KEEP=1 keeps). bench/plot.py turns them into docs/benchmarks.png.
+#
+# Environment: BELFRY_BUILD_DIR (default build), BELFRY_BENCH_BIN (default $BUILD/bin/belfry-bench),
+# BENCH_KEEP=1 keeps the temporary directory (logs, rendered nginx.conf) for inspection.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BELFRY_BUILD_DIR:-$ROOT/build}
+BIN=$BUILD_DIR/bin
+BENCH=${BELFRY_BENCH_BIN:-$BIN/belfry-bench}
+SERVER_CPU=0
+BENCH_CPU=1
+API_KEY=bench-$RANDOM$RANDOM$RANDOM
+
+usage() {
+    sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+SCENARIO=${1:-}
+[ -n "$SCENARIO" ] || usage
+shift
+QUICK=0
+RUNS=3
+for a in "$@"; do
+    case $a in
+    --quick) QUICK=1 ;;
+    --runs=*) RUNS=${a#--runs=} ;;
+    *) usage ;;
+    esac
+done
+
+RUN_DIR=$(mktemp -d /tmp/belfry-bench-XXXXXX)
+PIDS=()
+PASSED=0
+FAILED=0
+SKIPPED=0
+DATE=$(date +%Y%m%d)
+STAMP=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# ------------------------------------------------------------------------------------------------
+# Process control
+
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "run.sh: pid $pid did not stop within 15 s of SIGTERM, killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+cleanup() {
+    trap - EXIT INT TERM
+    stop_all
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "run.sh: kept $RUN_DIR" >&2; else rm -rf "$RUN_DIR"; fi
+}
+trap cleanup EXIT
+trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
+
+# Polls a command until it succeeds (at most 10 s).
+wait_for() {
+    local what=$1
+    shift
+    for _ in $(seq 200); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.05
+    done
+    echo "run.sh: $what did not become ready" >&2
+    return 1
+}
+
+port() { python3 "$ROOT/scripts/free-port.py" 0; }
+
+# ------------------------------------------------------------------------------------------------
+# Servers
+
+start_redis() {
+    REDIS_PORT=$(port)
+    taskset -c $SERVER_CPU redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" \
+        --appendonly no --dir "$RUN_DIR" --logfile "$RUN_DIR/redis-$REDIS_PORT.log" \
+        --maxclients 10000 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_for "redis on $REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
+    REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+}
+
+start_router() {
+    ROUTER_PORT=$(port)
+    taskset -c $SERVER_CPU "$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" \
+        --redis "$REDIS_URL" --api-key "$API_KEY" --log-level warn \
+        >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
+    ROUTER_PID=$!
+    PIDS+=("$ROUTER_PID")
+    wait_for "router on $ROUTER_PORT" curl -sf "http://127.0.0.1:$ROUTER_PORT/readyz"
+}
+
+GW_PORTS=()
+GW_PIDS=()
+start_gateway() {
+    local p
+    p=$(port)
+    taskset -c $SERVER_CPU "$BIN/belfry-gateway" --listen "127.0.0.1:$p" --redis "$REDIS_URL" \
+        --insecure-any-token --drain-timeout 1 --log-level warn >"$RUN_DIR/gateway-$p.log" 2>&1 &
+    GW_PIDS+=($!)
+    PIDS+=($!)
+    GW_PORTS+=("$p")
+    wait_for "gateway on $p" curl -sf "http://127.0.0.1:$p/readyz"
+}
+
+# A fresh Belfry cluster: redis, one router, $1 gateways.
+start_belfry() {
+    GW_PORTS=()
+    GW_PIDS=()
+    start_redis
+    start_router
+    local g
+    for g in $(seq "$1"); do start_gateway; done
+    SUB_URLS=""
+    BELFRY_PIDS="router=$ROUTER_PID,redis=$REDIS_PID"
+    for g in "${!GW_PORTS[@]}"; do
+        SUB_URLS+="${SUB_URLS:+,}ws://127.0.0.1:${GW_PORTS[$g]}/ws/{channel}"
+        BELFRY_PIDS="gateway$((g + 1))=${GW_PIDS[$g]},$BELFRY_PIDS"
+    done
+    [ "$1" -gt 1 ] || BELFRY_PIDS=${BELFRY_PIDS/gateway1=/gateway=}
+    PUB_URL="http://127.0.0.1:$ROUTER_PORT/broadcast/{channel}"
+}
+
+nchan_available() {
+    [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] && command -v nginx >/dev/null && return 0
+    echo "run.sh: installing nginx and libnginx-mod-nchan (Debian)" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        nginx libnginx-mod-nchan >/dev/null 2>&1 ||
+        { $sudo apt-get update -qq >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+                nginx libnginx-mod-nchan >/dev/null 2>&1; } || return 1
+    [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]
+}
+
+# nginx + nchan with $1 workers (several: SO_REUSEPORT on one port).
+start_nchan() {
+    local workers=$1 p dir user_line="" reuse=""
+    p=$(port)
+    dir=$RUN_DIR/nchan-$p
+    mkdir -p "$dir/tmp"
+    [ "$(id -u)" -ne 0 ] || user_line="user root;"
+    [ "$workers" -eq 1 ] || reuse=reuseport
+    sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$p|g" -e "s|@WORKERS@|$workers|g" \
+        -e "s|@REUSEPORT@|$reuse|g" -e "s|@USER_LINE@|$user_line|g" \
+        "$ROOT/bench/nchan/nginx.conf" >"$dir/nginx.conf"
+    taskset -c $SERVER_CPU nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" \
+        >"$dir/stdout.log" 2>&1 &
+    NCHAN_MASTER=$!
+    PIDS+=("$NCHAN_MASTER")
+    wait_for "nginx on $p" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' \
+        'http://127.0.0.1:$p/pub?id=probe')\" != 000 ]"
+    for _ in $(seq 100); do
+        [ "$(pgrep -c -P "$NCHAN_MASTER" || true)" -ge "$workers" ] && break
+        sleep 0.05
+    done
+    NCHAN_PIDS=""
+    local k=1 w
+    for w in $(pgrep -P "$NCHAN_MASTER"); do
+        NCHAN_PIDS+="${NCHAN_PIDS:+,}nchan$k=$w"
+        k=$((k + 1))
+    done
+    [ "$workers" -gt 1 ] || NCHAN_PIDS=${NCHAN_PIDS/nchan1=/nchan=}
+    SUB_URLS="ws://127.0.0.1:$p/sub?id={channel}"
+    PUB_URL="http://127.0.0.1:$p/pub?id={channel}"
+}
+
+# ------------------------------------------------------------------------------------------------
+# Running the load generator
+
+RESULTS=""
+set_results() {
+    if [ "$QUICK" = 1 ]; then
+        RESULTS=$RUN_DIR/$1-quick.jsonl
+    else
+        mkdir -p "$ROOT/bench/results"
+        RESULTS=$ROOT/bench/results/$DATE-$1.jsonl
+    fi
+}
+
+# bench SCENARIO RUN TARGET [belfry-bench flags...]: runs the load generator on CPU 1, shows its
+# table, appends its RESULT line to $RESULTS and counts it as passed or failed.
+# Percentage of the machine's CPU time that was busy over one second, measured right before a
+# run while our own servers are idle: anything well above 0 is somebody else's load.
+cpu_busy_pct() {
+    local l1 l2
+    l1=$(head -1 /proc/stat)
+    sleep 1
+    l2=$(head -1 /proc/stat)
+    python3 -c '
+import sys
+a = [int(x) for x in sys.argv[1].split()[1:9]]
+b = [int(x) for x in sys.argv[2].split()[1:9]]
+d = [y - x for x, y in zip(a, b)]
+print(round(100 * (sum(d) - d[3] - d[4]) / sum(d)) if sum(d) else 0)' "$l1" "$l2"
+}
+
+LAST_RESULT=""
+bench() {
+    local scen=$1 run=$2 target=$3
+    shift 3
+    local out=$RUN_DIR/bench.out rc=0 busy=0
+    if [ "$QUICK" = 0 ]; then # let the servers settle (and other load pass), at most ~30 s
+        for _ in $(seq 30); do
+            busy=$(cpu_busy_pct)
+            [ "$busy" -gt 10 ] || break
+        done
+    fi
+    echo "--- $scen run $run: $target (machine busy before the run: $busy%," \
+        "load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    if [ "$busy" -gt 10 ]; then
+        echo "    note: other processes are using the CPUs; this run may be noisy"
+    fi
+    echo "    belfry-bench --target $target $*" | sed "s/$API_KEY/KEY/g"
+    taskset -c $BENCH_CPU "$BENCH" --target "$target" --label "$scen" "$@" >"$out" \
+        2>"$RUN_DIR/bench.err" || rc=$?
+    grep -v '^RESULT ' "$out" | sed 's/^/    /'
+    LAST_RESULT=$(grep '^RESULT ' "$out" | sed "s/^RESULT {/{\"scenario\":\"$scen\",\"run\":$run,\"date\":\"$STAMP\",\"quick\":$QUICK,\"busy_before_pct\":$busy,/" || true)
+    if [ -n "$LAST_RESULT" ]; then echo "$LAST_RESULT" >>"$RESULTS"; fi
+    if [ "$rc" -eq 0 ] && [ -n "$LAST_RESULT" ]; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        echo "    FAILED (exit $rc)"
+        sed 's/^/    stderr: /' "$RUN_DIR/bench.err" | tail -5
+    fi
+}
+
+# Field of the last RESULT line, e.g. json_field delivered_per_s.
+json_field() {
+    local r=${LAST_RESULT:-"{}"}
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get(sys.argv[2], 0))' "$r" "$1"
+}
+
+# ------------------------------------------------------------------------------------------------
+# Scenarios
+
+# Flat-out fan-out flags, shared by scenarios 1 and 6.
+fanout_flags() {
+    if [ "$QUICK" = 1 ]; then
+        echo "--channels 1 --subs-per-channel 20 --count 200 --duration 5 --msg-bytes 100"
+    else
+        echo "--channels 1 --subs-per-channel 10000 --duration 20 --window 8 --msg-bytes 100 \
+--pub-conns 4 --connect-rate 5000"
+    fi
+}
+
+scenario_fanout() {
+    set_results 1-fanout
+    local r runs=$RUNS
+    [ "$QUICK" = 0 ] || runs=1
+    for r in $(seq "$runs"); do
+        start_belfry 1
+        # shellcheck disable=SC2046
+        bench 1-fanout "$r" belfry $(fanout_flags) --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+            --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+        stop_all
+        if nchan_available; then
+            start_nchan 1
+            # shellcheck disable=SC2046
+            bench 1-fanout "$r" nchan $(fanout_flags) --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+                --pub-body '{payload}' --pids "$NCHAN_PIDS"
+            stop_all
+        else
+            echo "--- nchan unavailable: skipped"
+            SKIPPED=$((SKIPPED + 1))
+        fi
+    done
+}
+
+# Many channels: the flat-out maximum, then fixed rates at 50% and 90% of it, on fresh servers.
+#   2-many:   10,000 channels x 5 = 50,000 subscribers, more than one process may hold (20,000
+#             files): three gateways (three nginx workers) and three bench workers.
+#   2-many3k: 3,000 channels x 5 = 15,000 subscribers on one gateway (one nginx worker).
+scenario_many() {
+    set_results 2-many
+    local r runs=$RUNS dur=20 count=0 target variant chans procs servers
+    [ "$QUICK" = 0 ] || { runs=1; dur=1; count=200; }
+    for r in $(seq "$runs"); do
+        for variant in 2-many 2-many3k; do
+            if [ "$variant" = 2-many ]; then chans=10000 procs=3 servers=3; else chans=3000 procs=1 servers=1; fi
+            [ "$QUICK" = 0 ] || { chans=$((chans / 1000)); procs=$((procs > 1 ? 2 : 1)); }
+            local common="--channels $chans --subs-per-channel 5 --procs $procs --msg-bytes 100 \
+--pub-conns 8 --connect-rate 5000"
+            for target in belfry nchan; do
+                if [ "$target" = nchan ] && ! nchan_available; then
+                    SKIPPED=$((SKIPPED + 1))
+                    continue
+                fi
+                local pids body=()
+                if [ "$target" = belfry ]; then
+                    start_belfry "$servers"
+                    pids=$BELFRY_PIDS
+                    body=(--api-key "$API_KEY")
+                else
+                    start_nchan "$servers"
+                    pids=$NCHAN_PIDS
+                    body=(--pub-body '{payload}')
+                fi
+                # shellcheck disable=SC2086
+                bench "$variant-max" "$r" "$target" $common --window 64 --duration "$dur" \
+                    --count "$count" --sub-url "$SUB_URLS" --pub-url "$PUB_URL" --pids "$pids" \
+                    "${body[@]}"
+                local max pct rate
+                max=$(json_field pub_per_s)
+                if python3 -c "import sys; sys.exit(float('$max') >= 2)"; then
+                    echo "--- $variant: no maximum measured; the fixed-rate runs are skipped"
+                    FAILED=$((FAILED + 2))
+                    stop_all
+                    continue
+                fi
+                for pct in 50 90; do
+                    rate=$(python3 -c "print(max(1, int(float('$max') * $pct / 100)))")
+                    [ "$QUICK" = 0 ] || count=$((rate < 200 ? rate : 200))
+                    # shellcheck disable=SC2086
+                    bench "$variant-$pct" "$r" "$target" $common --rate "$rate" --duration "$dur" \
+                        --count "$count" --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+                        --pids "$pids" "${body[@]}"
+                done
+                stop_all
+            done
+        done
+    done
+}
+
+scenario_latency() {
+    set_results 3-latency
+    local r runs=$RUNS subs=1000 dur=20 rate target flags
+    [ "$QUICK" = 0 ] || { runs=1; subs=20; dur=1; }
+    for r in $(seq "$runs"); do
+        for rate in 1000 100; do
+            [ "$QUICK" = 0 ] || [ "$rate" = 1000 ] || continue
+            for target in belfry nchan; do
+                if [ "$target" = nchan ] && ! nchan_available; then
+                    SKIPPED=$((SKIPPED + 1))
+                    continue
+                fi
+                flags="--channels 1 --subs-per-channel $subs --rate $rate --duration $dur \
+--msg-bytes 100 --pub-conns 4"
+                if [ "$target" = belfry ]; then
+                    start_belfry 1
+                    # shellcheck disable=SC2086
+                    bench "3-latency-$rate" "$r" belfry $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+                else
+                    start_nchan 1
+                    # shellcheck disable=SC2086
+                    bench "3-latency-$rate" "$r" nchan $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --pub-body '{payload}' --pids "$NCHAN_PIDS"
+                fi
+                stop_all
+            done
+        done
+    done
+}
+
+# RSS per idle connection on fresh server processes: 19,000 on one process, 50,000 on three.
+scenario_idle() {
+    set_results 4-idle
+    local r runs=$RUNS one=19000 three=50000 hold=10
+    [ "$QUICK" = 0 ] || { runs=1; one=50; three=60; hold=1; }
+    for r in $(seq "$runs"); do
+        start_belfry 1
+        bench 4-idle-1proc "$r" belfry --mode idle --channels 1000 \
+            --subs-per-channel $((one / 1000 > 0 ? one / 1000 : 1)) --hold "$hold" \
+            --sub-url "$SUB_URLS" --pids "gateway=${GW_PIDS[0]}"
+        stop_all
+        start_belfry 3
+        bench 4-idle-3proc "$r" belfry --mode idle --procs 3 --channels 1000 \
+            --subs-per-channel $((three / 1000 > 0 ? three / 1000 : 1)) --hold "$hold" \
+            --sub-url "$SUB_URLS" \
+            --pids "gateway1=${GW_PIDS[0]},gateway2=${GW_PIDS[1]},gateway3=${GW_PIDS[2]}"
+        stop_all
+        if nchan_available; then
+            start_nchan 1
+            bench 4-idle-1proc "$r" nchan --mode idle --channels 1000 \
+                --subs-per-channel $((one / 1000 > 0 ? one / 1000 : 1)) --hold "$hold" \
+                --sub-url "$SUB_URLS" --pids "$NCHAN_PIDS"
+            stop_all
+            start_nchan 3
+            bench 4-idle-3proc "$r" nchan --mode idle --procs 3 --channels 1000 \
+                --subs-per-channel $((three / 1000 > 0 ? three / 1000 : 1)) --hold "$hold" \
+                --sub-url "$SUB_URLS" --pids "$NCHAN_PIDS"
+            stop_all
+        else
+            SKIPPED=$((SKIPPED + 2))
+        fi
+    done
+}
+
+scenario_presence() {
+    set_results 5-presence
+    local r runs=$RUNS users=1000 dur=20
+    [ "$QUICK" = 0 ] || { runs=1; users=20; dur=1; }
+    for r in $(seq "$runs"); do
+        start_belfry 1
+        local url="ws://127.0.0.1:${GW_PORTS[0]}/ws/presence-bench?token=t&userId={user}"
+        if [ "$QUICK" = 1 ]; then
+            bench 5-presence "$r" belfry --mode presence --users "$users" --duration "$dur" \
+                --churn-rate 20 --sub-url "$url" --pids "$BELFRY_PIDS"
+        else
+            bench 5-presence-max "$r" belfry --mode presence --users "$users" --duration "$dur" \
+                --window 32 --sub-url "$url" --pids "$BELFRY_PIDS"
+            stop_all
+            start_belfry 1
+            url="ws://127.0.0.1:${GW_PORTS[0]}/ws/presence-bench?token=t&userId={user}"
+            bench 5-presence-50 "$r" belfry --mode presence --users "$users" --duration "$dur" \
+                --churn-rate 50 --sub-url "$url" --pids "$BELFRY_PIDS"
+        fi
+        stop_all
+    done
+}
+
+scenario_scaleout() {
+    set_results 6-scaleout
+    local r runs=$RUNS g
+    [ "$QUICK" = 0 ] || runs=1
+    for r in $(seq "$runs"); do
+        for g in 1 2 3; do
+            start_belfry "$g"
+            # shellcheck disable=SC2046
+            bench "6-scaleout-${g}gw" "$r" belfry $(fanout_flags) --sub-url "$SUB_URLS" \
+                --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+            stop_all
+        done
+    done
+}
+
+# ------------------------------------------------------------------------------------------------
+
+for tool in redis-server redis-cli curl taskset python3; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 2; }
+done
+for b in "$BENCH" "$BIN/belfry-gateway" "$BIN/belfry-router"; do
+    [ -x "$b" ] || {
+        echo "run.sh: $b is missing: cmake --build $BUILD_DIR --target belfry-bench belfry-gateway belfry-router" >&2
+        exit 2
+    }
+done
+if [ "$(nproc)" -lt 2 ]; then BENCH_CPU=0; fi
+
+START=$(date +%s)
+case $SCENARIO in
+1 | fanout) scenario_fanout ;;
+2 | many) scenario_many ;;
+3 | latency) scenario_latency ;;
+4 | idle) scenario_idle ;;
+5 | presence) scenario_presence ;;
+6 | scaleout) scenario_scaleout ;;
+all)
+    scenario_fanout
+    scenario_many
+    scenario_latency
+    scenario_idle
+    scenario_presence
+    scenario_scaleout
+    ;;
+*) usage ;;
+esac
+
+echo
+[ "$QUICK" = 1 ] || echo "results appended to bench/results/$DATE-*.jsonl"
+echo "bench: $SCENARIO finished in $(($(date +%s) - START)) s"
+if [ "$SKIPPED" -gt 0 ]; then
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+else
+    echo "$PASSED passed, $FAILED failed"
+fi
+[ "$FAILED" -eq 0 ]

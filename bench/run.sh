@@ -15,6 +15,7 @@
 #   4 | idle        19,000 idle WebSockets on one process, 50,000 over three; RSS per connection
 #   5 | presence    1,000 users joining and leaving a presence channel
 #   6 | scaleout    scenario 1 with 1, 2 and 3 gateway processes
+#   7 | storm       1,000 clients reconnecting at once, each recovering 100 messages (libbelfry)
 #   all           every scenario in turn
 #
 # --quick: tiny scale (tens of connections, a few hundred messages, ~1 s each) as a smoke test:
@@ -449,6 +450,38 @@ scenario_presence() {
     done
 }
 
+# Reconnect storm (the history-and-recovery issue): N clients of libbelfry on gateway A, which is
+# killed; M messages are published meanwhile; every client reconnects to gateway B at once and
+# must recover exactly those. Reports kill -> all caught up, and gateway B's and Redis' CPU.
+scenario_storm() {
+    set_results 7-storm
+    local r runs=$RUNS clients=1000 missed=100
+    [ "$QUICK" = 0 ] || { runs=1; clients=20; missed=10; }
+    local storm=$BIN/belfry-storm
+    [ -x "$storm" ] || { echo "run.sh: $storm is missing (cmake --build ... --target belfry-storm)" >&2; FAILED=$((FAILED + 1)); return; }
+    for r in $(seq "$runs"); do
+        start_belfry 2
+        local out=$RUN_DIR/storm.out rc=0
+        echo "--- 7-storm run $r: belfry ($clients clients, $missed missed each)"
+        taskset -c $BENCH_CPU "$storm" --gateway-a "ws://127.0.0.1:${GW_PORTS[0]}/ws/storm" \
+            --gateway-b "ws://127.0.0.1:${GW_PORTS[1]}/ws/storm" \
+            --router "http://127.0.0.1:$ROUTER_PORT" --api-key "$API_KEY" --clients "$clients" \
+            --missed "$missed" --kill-pid "${GW_PIDS[0]}" --gateway-pid "${GW_PIDS[1]}" \
+            --redis-pid "$REDIS_PID" >"$out" 2>"$RUN_DIR/storm.err" || rc=$?
+        grep -v '^RESULT ' "$out" | sed 's/^/    /'
+        LAST_RESULT=$(grep '^RESULT ' "$out" | sed "s/^RESULT {/{\"scenario\":\"7-storm\",\"run\":$r,\"date\":\"$STAMP\",\"quick\":$QUICK,\"target\":\"belfry\",/" || true)
+        if [ -n "$LAST_RESULT" ]; then echo "$LAST_RESULT" >>"$RESULTS"; fi
+        if [ "$rc" -eq 0 ] && [ -n "$LAST_RESULT" ]; then
+            PASSED=$((PASSED + 1))
+        else
+            FAILED=$((FAILED + 1))
+            echo "    FAILED (exit $rc)"
+            tail -5 "$RUN_DIR/storm.err" | sed 's/^/    stderr: /'
+        fi
+        stop_all
+    done
+}
+
 scenario_scaleout() {
     set_results 6-scaleout
     local r runs=$RUNS g
@@ -480,6 +513,7 @@ if [ "$(nproc)" -lt 2 ]; then BENCH_CPU=0; fi
 START=$(date +%s)
 case $SCENARIO in
 1 | fanout) scenario_fanout ;;
+7 | storm) scenario_storm ;;
 2 | many) scenario_many ;;
 3 | latency) scenario_latency ;;
 4 | idle) scenario_idle ;;
@@ -492,6 +526,7 @@ all)
     scenario_idle
     scenario_presence
     scenario_scaleout
+    scenario_storm
     ;;
 *) usage ;;
 esac

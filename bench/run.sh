@@ -253,15 +253,23 @@ bench() {
     echo "    belfry-bench --target $target $*" | sed "s/$API_KEY/KEY/g"
     taskset -c $BENCH_CPU "$BENCH" --target "$target" --label "$scen" "$@" >"$out" \
         2>"$RUN_DIR/bench.err" || rc=$?
+    record "$out" "$RUN_DIR/bench.err" "$rc" \
+        "\"scenario\":\"$scen\",\"run\":$run,\"date\":\"$STAMP\",\"quick\":$QUICK,\"busy_before_pct\":$busy,"
+}
+
+# Prints a run's output, appends its RESULT line (with the fields in $4 prepended) to $RESULTS and
+# counts it as passed (exit status $3 is 0 and there is a RESULT line) or failed.
+record() {
+    local out=$1 err=$2 rc=$3 fields=$4
     grep -v '^RESULT ' "$out" | sed 's/^/    /'
-    LAST_RESULT=$(grep '^RESULT ' "$out" | sed "s/^RESULT {/{\"scenario\":\"$scen\",\"run\":$run,\"date\":\"$STAMP\",\"quick\":$QUICK,\"busy_before_pct\":$busy,/" || true)
+    LAST_RESULT=$(grep '^RESULT ' "$out" | sed "s/^RESULT {/{$fields/" || true)
     if [ -n "$LAST_RESULT" ]; then echo "$LAST_RESULT" >>"$RESULTS"; fi
     if [ "$rc" -eq 0 ] && [ -n "$LAST_RESULT" ]; then
         PASSED=$((PASSED + 1))
     else
         FAILED=$((FAILED + 1))
         echo "    FAILED (exit $rc)"
-        sed 's/^/    stderr: /' "$RUN_DIR/bench.err" | tail -5
+        sed 's/^/    stderr: /' "$err" | tail -5
     fi
 }
 
@@ -468,16 +476,8 @@ scenario_storm() {
             --router "http://127.0.0.1:$ROUTER_PORT" --api-key "$API_KEY" --clients "$clients" \
             --missed "$missed" --kill-pid "${GW_PIDS[0]}" --gateway-pid "${GW_PIDS[1]}" \
             --redis-pid "$REDIS_PID" >"$out" 2>"$RUN_DIR/storm.err" || rc=$?
-        grep -v '^RESULT ' "$out" | sed 's/^/    /'
-        LAST_RESULT=$(grep '^RESULT ' "$out" | sed "s/^RESULT {/{\"scenario\":\"7-storm\",\"run\":$r,\"date\":\"$STAMP\",\"quick\":$QUICK,\"target\":\"belfry\",/" || true)
-        if [ -n "$LAST_RESULT" ]; then echo "$LAST_RESULT" >>"$RESULTS"; fi
-        if [ "$rc" -eq 0 ] && [ -n "$LAST_RESULT" ]; then
-            PASSED=$((PASSED + 1))
-        else
-            FAILED=$((FAILED + 1))
-            echo "    FAILED (exit $rc)"
-            tail -5 "$RUN_DIR/storm.err" | sed 's/^/    stderr: /'
-        fi
+        record "$out" "$RUN_DIR/storm.err" "$rc" \
+            "\"scenario\":\"7-storm\",\"run\":$r,\"date\":\"$STAMP\",\"quick\":$QUICK,\"target\":\"belfry\","
         stop_all
     done
 }

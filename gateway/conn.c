@@ -7,17 +7,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id)
+void bf_conn_batch_init(bf_conn_batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->scratch = bf_malloc(BF_CONN_BATCH_BYTES);
+}
+
+void bf_conn_batch_deinit(bf_conn_batch *b)
+{
+    free(b->scratch);
+    b->scratch = NULL;
+}
+
+static void batch_add(bf_conn *c)
+{
+    if (c->bprev) return;
+    c->bnext = c->batch->head;
+    if (c->bnext) c->bnext->bprev = &c->bnext;
+    c->bprev = &c->batch->head;
+    c->batch->head = c;
+}
+
+static void batch_remove(bf_conn *c)
+{
+    if (!c->bprev) return;
+    *c->bprev = c->bnext;
+    if (c->bnext) c->bnext->bprev = c->bprev;
+    c->bnext = NULL;
+    c->bprev = NULL;
+}
+
+void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id, bf_conn_batch *batch)
 {
     memset(c, 0, sizeof(*c));
     c->wsi = wsi;
     c->id = id;
+    c->batch = batch;
 }
 
 static void drop_queue(bf_conn *c);
 
 void bf_conn_deinit(bf_conn *c)
 {
+    batch_remove(c);
     drop_queue(c);
     free(c->q);
     free(c->rx);
@@ -59,7 +91,7 @@ int bf_conn_enqueue(bf_conn *c, bf_frame *f, const bf_conn_limits *lim)
     c->q[(c->qhead + c->qlen) % c->qcap] = bf_frame_ref(f);
     c->qlen++;
     c->qbytes += f->len;
-    if (!c->holding) lws_callback_on_writable(c->wsi);
+    if (!c->holding) batch_add(c);
     return 0;
 }
 
@@ -87,7 +119,7 @@ int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
         bf_frame_unref(f);
     }
     free(old);
-    if (c->qlen) lws_callback_on_writable(c->wsi);
+    if (c->qlen) batch_add(c);
     return rc;
 }
 
@@ -108,12 +140,98 @@ void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
     c->close_reason = reason;
     /* nothing queued will be sent now: free it at once rather than at close */
     drop_queue(c);
+    batch_remove(c);
     /* the close frame goes out from WRITEABLE; a peer that never makes room is cut off */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, BF_CONN_CLOSE_TIMEOUT_S);
     lws_callback_on_writable(c->wsi);
 }
 
-int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out)
+/* Pops queued frames into one write: the frame itself when it is alone or large, otherwise as
+ * many as fit copied one after another into the scratch buffer. Returns 0 or -1 (socket error). */
+static int write_batch(bf_conn *c)
+{
+    bf_conn_batch *b = c->batch;
+    bf_frame *f = c->q[c->qhead];
+    size_t wl = bf_frame_wire_len(f), total = 0, payload = 0;
+    unsigned char *out;
+    uint32_t n = 0;
+    if (c->qlen == 1 || wl > BF_CONN_BATCH_BYTES / 2) {
+        bf_frame_ref(f);
+        out = bf_frame_wire(f);
+        total = wl;
+        payload = f->len;
+        n = 1;
+    } else {
+        f = NULL;
+        out = b->scratch;
+        while (n < c->qlen) {
+            bf_frame *g = c->q[(c->qhead + n) % c->qcap];
+            size_t gl = bf_frame_wire_len(g);
+            if (total + gl > BF_CONN_BATCH_BYTES) break;
+            memcpy(out + total, bf_frame_wire(g), gl);
+            total += gl;
+            payload += g->len;
+            n++;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        bf_frame *g = c->q[c->qhead];
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+        c->qbytes -= g->len;
+        bf_frame_unref(g);
+    }
+    /* LWS_WRITE_HTTP is lws' raw write: the bytes are complete frames already. lws returns the
+     * whole length when it had to keep a rest, which it sends before anything else. */
+    int rc = lws_write(c->wsi, out, total, LWS_WRITE_HTTP);
+    bf_frame_unref(f);
+    if (rc < 0) return -1;
+    b->writes++;
+    b->frames_out += n;
+    b->bytes_out += payload;
+    return 0;
+}
+
+/* Writes while the socket takes it (lws keeping a rest means it did not). One busy socket gets
+ * at most BF_CONN_WRITES_PER_CALLBACK writes per turn, so it cannot starve the others. Returns
+ * 0, or -1 on a socket error. */
+static int write_queue(bf_conn *c)
+{
+    for (int i = 0; i < BF_CONN_WRITES_PER_CALLBACK && c->qlen; i++) {
+        if (write_batch(c) < 0) return -1;
+        if (lws_partial_buffered(c->wsi)) {
+            c->batch->writes_partial++;
+            break;
+        }
+    }
+    if (c->qlen) lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void bf_conn_batch_flush(bf_conn_batch *b)
+{
+    while (b->head) {
+        bf_conn *c = b->head;
+        batch_remove(c);
+        if (!c->qlen || c->holding || c->close_code) continue;
+        /* a ping due goes first, from WRITEABLE; so does the rest lws is still holding */
+        if (c->ping_due || lws_partial_buffered(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
+        if (write_queue(c) < 0) {
+            /* the socket failed: nothing more is sent, and WRITEABLE (or, if lws no longer
+             * offers one, the timeout) hangs up without a close frame */
+            drop_queue(c);
+            c->close_code = BF_CLOSE_ABNORMAL;
+            c->close_reason = "write failed";
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, BF_CONN_CLOSE_TIMEOUT_S);
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+}
+
+int bf_conn_on_writeable(bf_conn *c)
 {
     if (c->ping_due && !c->close_code) {
         /* a payload, because lws reports a pong to us only when it carries one */
@@ -127,6 +245,7 @@ int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out)
     }
     if (c->holding && !c->close_code) return 0;
     if (c->close_code) {
+        if (c->close_code == BF_CLOSE_ABNORMAL) return -1; /* the socket failed: no close frame */
         /* The close frame is written here, in WRITEABLE, where the socket has room for it.
          * lws 4.1 would not send a reason set with lws_close_reason() when a WRITEABLE callback
          * returns -1 (it hangs up), and its asynchronous kill does not fire promptly on a
@@ -141,20 +260,6 @@ int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out)
         lws_write(c->wsi, buf + LWS_PRE, rl + 2, BF_LWS_WRITE_CLOSE);
         return -1;
     }
-    /* Several frames per callback while the socket takes them (lws_send_pipe_choked is lws'
-     * own test for that on HTTP/1 WebSockets): one frame per loop iteration could never keep up
-     * with a burst read from Redis. The cap keeps one busy socket from starving the others. */
-    for (int i = 0; i < BF_CONN_WRITES_PER_CALLBACK && c->qlen; i++) {
-        if (i && lws_send_pipe_choked(c->wsi)) break;
-        bf_frame *f = c->q[c->qhead];
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-        c->qbytes -= f->len;
-        int n = lws_write(c->wsi, bf_frame_payload(f), f->len, LWS_WRITE_TEXT);
-        bf_frame_unref(f);
-        if (n < 0) return -1;
-        *bytes_out += (uint64_t)n;
-    }
-    if (c->qlen) lws_callback_on_writable(c->wsi);
-    return 0;
+    /* a batch flush may already have written everything */
+    return c->qlen ? write_queue(c) : 0;
 }

@@ -1,11 +1,19 @@
 /* One client WebSocket connection on the gateway.
  *
  * A bf_conn lives in the lws per-session storage of its wsi (lws allocates and frees it). It has a
- * bounded send queue of frame references: bf_conn_enqueue never writes, it queues and asks lws
- * for a WRITEABLE callback, where bf_conn_on_writeable writes exactly one frame. When the queue
- * would exceed its message or byte limit the connection is marked for closing with 4008 ("slow
- * consumer") instead of growing. Closing is also deferred to WRITEABLE, so a connection is never
- * torn down from inside another connection's callback. */
+ * bounded send queue of frame references: bf_conn_enqueue never writes, it queues and puts the
+ * connection on its batch's list of connections with something to send. bf_conn_batch_flush, run
+ * once per loop iteration after all I/O callbacks (so after every Redis message read in that
+ * iteration), writes each listed connection's queued frames as one buffer — several frames per
+ * send() — straight away when lws has nothing of its own buffered for the socket; only what the
+ * socket cannot take waits for a WRITEABLE callback. Writing without a WRITEABLE request saves the
+ * two epoll_ctl calls per delivery that asking for one costs. Every write is of whole frames and
+ * lws sends a partially written buffer's rest before anything else (its pongs included), so the
+ * byte stream stays well-formed.
+ *
+ * When the queue would exceed its message or byte limit the connection is marked for closing with
+ * 4008 ("slow consumer") instead of growing. Closing and pings go out from WRITEABLE, so a
+ * connection is never torn down from inside another connection's callback. */
 #ifndef BF_CONN_H
 #define BF_CONN_H
 
@@ -17,13 +25,33 @@
 
 #define BF_CLOSE_SLOW_CONSUMER 4008
 #define BF_CLOSE_KICKED 4010
-#define BF_CONN_WRITES_PER_CALLBACK 64
+#define BF_CLOSE_ABNORMAL 1006         /* never sent: marks a connection whose socket failed */
+#define BF_CONN_WRITES_PER_CALLBACK 16 /* writes of up to BF_CONN_BATCH_BYTES each */
+#define BF_CONN_BATCH_BYTES 65536      /* frames coalesced into one write */
 #define BF_CONN_CLOSE_TIMEOUT_S 5
 #define BF_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
 enum { BF_RECOVER_NONE = 0, BF_RECOVER_POSITION, BF_RECOVER_SINCE };
 
 struct bf_hub_chan;
+struct bf_conn;
+
+/* The connections of one process that have frames queued since the last flush, and the write
+ * counters. One per event loop. */
+typedef struct bf_conn_batch {
+    struct bf_conn *head;
+    uint64_t bytes_out; /* payload bytes written (WebSocket headers not counted) */
+    uint64_t frames_out;
+    uint64_t writes; /* lws_write calls that carried frames: frames_out / writes = batching */
+    uint64_t writes_partial; /* of those, how many the socket could not take whole */
+    unsigned char *scratch;  /* BF_CONN_BATCH_BYTES; owned */
+} bf_conn_batch;
+
+void bf_conn_batch_init(bf_conn_batch *b);
+void bf_conn_batch_deinit(bf_conn_batch *b);
+/* Writes what every listed connection has queued (see the top of this file). Call once per loop
+ * iteration, after I/O callbacks (a uv_check handle). */
+void bf_conn_batch_flush(bf_conn_batch *b);
 
 typedef struct bf_conn_limits {
     uint32_t max_msgs;
@@ -34,6 +62,8 @@ typedef struct bf_conn {
     struct lws *wsi;
     struct bf_hub_chan *chan; /* owned by the hub; NULL when not joined */
     struct bf_conn *prev, *next;
+    bf_conn_batch *batch;           /* not owned */
+    struct bf_conn *bnext, **bprev; /* on batch->head's list while bprev != NULL */
     uint64_t id;
     char *user_id; /* verified user id or NULL; owned */
     char *info;    /* presence info JSON object or NULL; owned */
@@ -64,8 +94,8 @@ typedef struct bf_conn {
     const char *close_reason; /* static string */
 } bf_conn;
 
-/* Zeroes c and binds it to wsi. */
-void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id);
+/* Zeroes c and binds it to wsi and to the batch that writes for it. */
+void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id, bf_conn_batch *batch);
 /* Releases queued frames and buffers; the hub must already have dropped the connection. */
 void bf_conn_deinit(bf_conn *c);
 
@@ -86,7 +116,7 @@ int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason);
 
 /* Handles LWS_CALLBACK_SERVER_WRITEABLE. Returns the value the lws callback must return
- * (-1 closes the connection). Adds bytes written to *bytes_out. */
-int bf_conn_on_writeable(bf_conn *c, uint64_t *bytes_out);
+ * (-1 closes the connection). */
+int bf_conn_on_writeable(bf_conn *c);
 
 #endif

@@ -1,9 +1,9 @@
 /* Refcounted outgoing frames.
  *
  * A fan-out message is copied once into a bf_frame with LWS_PRE bytes of headroom and then queued,
- * by reference, on every connection that should get it. lws_write() writes the WebSocket header
- * into the headroom; server frames are unmasked, so those bytes are identical for every socket and
- * one buffer serves them all. */
+ * by reference, on every connection that should get it. Its WebSocket header (a final text frame)
+ * is written once, at the end of the headroom: server frames are unmasked, so the header bytes are
+ * identical for every socket, and header + payload go out as they are (bf_frame_wire). */
 #ifndef BF_FRAME_H
 #define BF_FRAME_H
 
@@ -15,7 +15,8 @@ typedef struct bf_frame {
     uint32_t refs;
     uint32_t len;
     uint64_t seq;         /* the channel seq it carries, 0 for ephemeral frames */
-    unsigned char data[]; /* LWS_PRE headroom, then len payload bytes */
+    uint8_t hlen;         /* WebSocket header bytes, just before the payload */
+    unsigned char data[]; /* LWS_PRE headroom (ending with the header), then len payload bytes */
 } bf_frame;
 
 /* Copies payload into a new frame with one reference owned by the caller. Never NULL. */
@@ -30,6 +31,15 @@ void bf_frame_unref(bf_frame *f);
 static inline unsigned char *bf_frame_payload(bf_frame *f)
 {
     return f->data + LWS_PRE;
+}
+/* The complete WebSocket frame: header and payload, bf_frame_wire_len(f) bytes. */
+static inline unsigned char *bf_frame_wire(bf_frame *f)
+{
+    return f->data + LWS_PRE - f->hlen;
+}
+static inline size_t bf_frame_wire_len(const bf_frame *f)
+{
+    return (size_t)f->len + f->hlen;
 }
 
 #endif

@@ -342,6 +342,8 @@ static void stop(bf_gateway *gw)
     bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
     uv_timer_stop(&gw->tick);
     uv_close((uv_handle_t *)&gw->tick, NULL);
+    uv_check_stop(&gw->flush);
+    uv_close((uv_handle_t *)&gw->flush, NULL);
     bf_listener_free(gw->listener);
     gw->listener = NULL;
     uv_close((uv_handle_t *)&gw->sigint, NULL);
@@ -448,9 +450,18 @@ static uint64_t raise_fd_limit(void)
     return rl.rlim_cur > 128 ? (uint64_t)rl.rlim_cur - 64 : 64;
 }
 
+/* After each loop iteration's I/O callbacks: everything read from Redis in it is queued, so each
+ * connection's frames go out together. */
+static void on_flush(uv_check_t *h)
+{
+    bf_gateway *gw = h->data;
+    bf_conn_batch_flush(&gw->batch);
+}
+
 int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
+    bf_conn_batch_init(&gw->batch);
     gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
     uint64_t capacity = raise_fd_limit();
@@ -512,6 +523,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, err, errlen);
     if (!gw->listener) return BF_EIO;
 
+    uv_check_init(loop, &gw->flush);
+    gw->flush.data = gw;
+    uv_check_start(&gw->flush, on_flush);
     uv_timer_init(loop, &gw->tick);
     gw->tick.data = gw;
     uv_timer_start(&gw->tick, on_tick, 0, 100);
@@ -534,6 +548,7 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->sub);
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
+    bf_conn_batch_deinit(&gw->batch);
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
     bf_dict_free(gw->per_user);

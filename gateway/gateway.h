@@ -45,7 +45,6 @@ typedef struct bf_gw_stats {
     uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
-    uint64_t bytes_out_total;
     uint64_t limit_rejections[3]; /* gateway, ip, user */
     uint64_t probe_failures;
     uint64_t recoveries[2];  /* recovered (or position only), not recoverable */
@@ -63,6 +62,8 @@ typedef struct bf_gateway {
     bf_hub *hub;
     bf_owner *owner;
     uv_timer_t tick;
+    uv_check_t flush; /* writes the connections' batched frames once per loop iteration */
+    bf_conn_batch batch;
     uv_signal_t sigint, sigterm;
     uint64_t next_conn_id, next_heartbeat, started_ms, started_wall_ms, drain_deadline;
     bool draining, stopping;

@@ -294,8 +294,16 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
       gw->stats.rejected_total);
     C("belfry_gateway_messages_out_total", "Frames queued to client sockets.", "counter",
       hs->messages_out);
+    C("belfry_gateway_frames_written_total", "Frames written to client sockets.", "counter",
+      gw->batch.frames_out);
+    C("belfry_gateway_socket_writes_total",
+      "Writes to client sockets (frames_written / socket_writes = frames per write).", "counter",
+      gw->batch.writes);
+    C("belfry_gateway_socket_writes_partial_total",
+      "Writes a client socket could not take whole (the rest waits for it: a slow reader).",
+      "counter", gw->batch.writes_partial);
     C("belfry_gateway_bytes_out_total", "Payload bytes written to client sockets.", "counter",
-      gw->stats.bytes_out_total);
+      gw->batch.bytes_out);
     C("belfry_gateway_fanout_received_total", "Fan-out envelopes received from Redis.", "counter",
       hs->fanout_in);
     C("belfry_gateway_fanout_malformed_total", "Fan-out envelopes dropped as malformed.", "counter",
@@ -493,7 +501,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
                          12);
         return -1;
     }
-    bf_conn_init(c, wsi, ++gw->next_conn_id);
+    bf_conn_init(c, wsi, ++gw->next_conn_id, &gw->batch);
     c->last_rx_ms = bf_now_ms();
     c->type = rq.type;
     c->recover = (uint8_t)rq.recover;
@@ -560,7 +568,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->ping_sent_ms = 0;
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return bf_conn_on_writeable(c, &gw->stats.bytes_out_total);
+        return bf_conn_on_writeable(c);
     case LWS_CALLBACK_CLOSED:
         on_closed(gw, c);
         return 0;

@@ -15,6 +15,7 @@
 #include "wire.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 
 static bf_cluster *C;
 
@@ -454,7 +455,12 @@ Test(hostile, garbage_on_internal_subjects_is_dropped_counted_and_both_daemons_k
 static int flood_until_cut_off(bf_cluster *c, bf_ws *other)
 {
     bf_ws *flood = it_connect(c, 0, "/ws/flood", NULL);
-    enum { BATCH = 1000, MAX = 1000000 };
+    /* a small receive window, so the kernel cannot absorb megabytes of answers for it */
+    int small = 4096;
+    setsockopt(bf_ws_fd(flood), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    /* far more than the socket buffers between us take: the sends stop when the gateway cuts
+     * the connection (reset), not because we ran out */
+    enum { BATCH = 1000, MAX = 10000000 };
     unsigned char *buf = malloc(BATCH * 7), *o;
     int sent = 0, failed = 0;
     long long start = bf_ms();

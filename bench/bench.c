@@ -132,7 +132,7 @@ void bb_bench_deinit(bb_bench *b)
 int bb_bench_start(bb_bench *b, size_t i, const char *user, uint64_t now)
 {
     bb_sub *s = &b->subs[i];
-    const bb_url *u = &b->sub_urls[(i / b->n_chan) % b->n_sub_urls];
+    const bb_url *u = &b->sub_urls[i % b->n_sub_urls];
     char path[2048];
     if (bb_tmpl_expand(u->path, path, sizeof(path), b->chan_names[s->chan], user, NULL) < 0)
         snprintf(path, sizeof(path), "/too-long");

@@ -23,12 +23,14 @@
 #   run failed and always ends with the line "N passed, M failed".
 # --runs=N: repetitions of each full measurement (default 3; docs use medians).
 #
-# Results: every run's RESULT line, prefixed with scenario, run number and date, is appended to
-# bench/results/<yyyymmdd>-<scenario>.jsonl (quick runs: into the temporary directory only, which
-# BENCH_KEEP=1 keeps). bench/plot.py turns them into docs/benchmarks.png.
+# Results: every run's RESULT line, prefixed with scenario, run number, date and the commit it ran
+# (with "+" when the tree had local changes), is appended to
+# bench/results/<yyyymmdd>[-<BENCH_ROUND>]-<scenario>.jsonl (quick runs: into the temporary
+# directory only, which BENCH_KEEP=1 keeps). bench/plot.py turns them into docs/benchmarks.png.
 #
 # Environment: BELFRY_BUILD_DIR (default build), BELFRY_BENCH_BIN (default $BUILD/bin/belfry-bench),
-# BENCH_KEEP=1 keeps the temporary directory (logs, rendered nginx.conf) for inspection.
+# BENCH_KEEP=1 keeps the temporary directory (logs, rendered nginx.conf) for inspection,
+# BENCH_ROUND=NAME puts the results of one round of measurements into files of their own.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -64,6 +66,8 @@ FAILED=0
 SKIPPED=0
 DATE=$(date +%Y%m%d)
 STAMP=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- . ':!bench/results' ':!docs' 2>/dev/null || COMMIT+="+"
 
 # ------------------------------------------------------------------------------------------------
 # Process control
@@ -213,7 +217,7 @@ set_results() {
         RESULTS=$RUN_DIR/$1-quick.jsonl
     else
         mkdir -p "$ROOT/bench/results"
-        RESULTS=$ROOT/bench/results/$DATE-$1.jsonl
+        RESULTS=$ROOT/bench/results/$DATE${BENCH_ROUND:+-$BENCH_ROUND}-$1.jsonl
     fi
 }
 
@@ -254,7 +258,7 @@ bench() {
     taskset -c $BENCH_CPU "$BENCH" --target "$target" --label "$scen" "$@" >"$out" \
         2>"$RUN_DIR/bench.err" || rc=$?
     record "$out" "$RUN_DIR/bench.err" "$rc" \
-        "\"scenario\":\"$scen\",\"run\":$run,\"date\":\"$STAMP\",\"quick\":$QUICK,\"busy_before_pct\":$busy,"
+        "\"scenario\":\"$scen\",\"run\":$run,\"date\":\"$STAMP\",\"commit\":\"$COMMIT\",\"quick\":$QUICK,\"busy_before_pct\":$busy,"
 }
 
 # Prints a run's output, appends its RESULT line (with the fields in $4 prepended) to $RESULTS and
@@ -477,7 +481,7 @@ scenario_storm() {
             --missed "$missed" --kill-pid "${GW_PIDS[0]}" --gateway-pid "${GW_PIDS[1]}" \
             --redis-pid "$REDIS_PID" >"$out" 2>"$RUN_DIR/storm.err" || rc=$?
         record "$out" "$RUN_DIR/storm.err" "$rc" \
-            "\"scenario\":\"7-storm\",\"run\":$r,\"date\":\"$STAMP\",\"quick\":$QUICK,\"target\":\"belfry\","
+            "\"scenario\":\"7-storm\",\"run\":$r,\"date\":\"$STAMP\",\"commit\":\"$COMMIT\",\"quick\":$QUICK,\"target\":\"belfry\","
         stop_all
     done
 }

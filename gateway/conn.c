@@ -4,6 +4,7 @@
 #include "log.h"
 #include "redis.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,22 +20,53 @@ void bf_conn_batch_deinit(bf_conn_batch *b)
     b->scratch = NULL;
 }
 
+#define LINK(c, off) ((bf_conn_link *)((char *)(c) + (off)))
+
+static void list_push(bf_conn **head, bf_conn *c, size_t off)
+{
+    bf_conn_link *l = LINK(c, off);
+    if (l->prevp) return;
+    l->next = *head;
+    if (l->next) LINK(l->next, off)->prevp = &l->next;
+    l->prevp = head;
+    *head = c;
+}
+
+static void list_remove(bf_conn *c, size_t off)
+{
+    bf_conn_link *l = LINK(c, off);
+    if (!l->prevp) return;
+    *l->prevp = l->next;
+    if (l->next) LINK(l->next, off)->prevp = l->prevp;
+    l->next = NULL;
+    l->prevp = NULL;
+}
+
 static void batch_add(bf_conn *c)
 {
-    if (c->bprev) return;
-    c->bnext = c->batch->head;
-    if (c->bnext) c->bnext->bprev = &c->bnext;
-    c->bprev = &c->batch->head;
-    c->batch->head = c;
+    list_push(&c->batch->head, c, offsetof(bf_conn, blink));
 }
 
 static void batch_remove(bf_conn *c)
 {
-    if (!c->bprev) return;
-    *c->bprev = c->bnext;
-    if (c->bnext) c->bnext->bprev = c->bprev;
-    c->bnext = NULL;
-    c->bprev = NULL;
+    list_remove(c, offsetof(bf_conn, blink));
+}
+
+void bf_conn_pinger_add(bf_conn_pinger *p, bf_conn *c)
+{
+    if (c->ping_due || c->close_code) return;
+    list_push(&p->slot[c->id % BF_CONN_PING_SLOTS], c, offsetof(bf_conn, plink));
+}
+
+void bf_conn_pinger_tick(bf_conn_pinger *p)
+{
+    bf_conn **slot = &p->slot[p->cur];
+    p->cur = (p->cur + 1) % BF_CONN_PING_SLOTS;
+    while (*slot) {
+        bf_conn *c = *slot;
+        list_remove(c, offsetof(bf_conn, plink));
+        bf_conn_ping(c);
+    }
 }
 
 void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id, bf_conn_batch *batch)
@@ -50,6 +82,7 @@ static void drop_queue(bf_conn *c);
 void bf_conn_deinit(bf_conn *c)
 {
     batch_remove(c);
+    list_remove(c, offsetof(bf_conn, plink));
     drop_queue(c);
     free(c->q);
     free(c->rx);
@@ -146,49 +179,68 @@ void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
     lws_callback_on_writable(c->wsi);
 }
 
-/* Pops queued frames into one write: the frame itself when it is alone or large, otherwise as
- * many as fit copied one after another into the scratch buffer. Returns 0 or -1 (socket error). */
+/* A ping with a payload, because lws reports a pong to us only when it carries one. */
+static const unsigned char ping_frame[6] = {0x89, 4, 'b', 'f', 'p', 'g'};
+
+static bool has_output(const bf_conn *c)
+{
+    return c->ping_due || (c->qlen && !c->holding);
+}
+
+/* One write: a due ping first, then queued frames (unless holding) — the frame itself when it is
+ * alone or large, otherwise as many as fit copied one after another into the scratch buffer.
+ * Returns 0 or -1 (socket error). */
 static int write_batch(bf_conn *c)
 {
     bf_conn_batch *b = c->batch;
-    bf_frame *f = c->q[c->qhead];
-    size_t wl = bf_frame_wire_len(f), total = 0, payload = 0;
-    unsigned char *out;
+    unsigned char *out = b->scratch;
+    size_t total = 0, payload = 0;
     uint32_t n = 0;
-    if (c->qlen == 1 || wl > BF_CONN_BATCH_BYTES / 2) {
-        bf_frame_ref(f);
-        out = bf_frame_wire(f);
-        total = wl;
-        payload = f->len;
-        n = 1;
-    } else {
-        f = NULL;
-        out = b->scratch;
-        while (n < c->qlen) {
-            bf_frame *g = c->q[(c->qhead + n) % c->qcap];
-            size_t gl = bf_frame_wire_len(g);
-            if (total + gl > BF_CONN_BATCH_BYTES) break;
-            memcpy(out + total, bf_frame_wire(g), gl);
-            total += gl;
-            payload += g->len;
-            n++;
-        }
+    bf_frame *single = NULL;
+    if (c->ping_due) {
+        memcpy(out, ping_frame, sizeof(ping_frame));
+        total = sizeof(ping_frame);
+        c->ping_due = false;
+        c->ping_sent_ms = bf_now_ms();
     }
-    for (uint32_t i = 0; i < n; i++) {
-        bf_frame *g = c->q[c->qhead];
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-        c->qbytes -= g->len;
-        bf_frame_unref(g);
+    if (c->qlen && !c->holding) {
+        bf_frame *f = c->q[c->qhead];
+        size_t wl = bf_frame_wire_len(f);
+        if (!total && (c->qlen == 1 || wl > BF_CONN_BATCH_BYTES / 2)) {
+            single = bf_frame_ref(f);
+            out = bf_frame_wire(f);
+            total = wl;
+            payload = f->len;
+            n = 1;
+        } else {
+            while (n < c->qlen) {
+                bf_frame *g = c->q[(c->qhead + n) % c->qcap];
+                size_t gl = bf_frame_wire_len(g);
+                if (total + gl > BF_CONN_BATCH_BYTES) break;
+                memcpy(out + total, bf_frame_wire(g), gl);
+                total += gl;
+                payload += g->len;
+                n++;
+            }
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            bf_frame *g = c->q[c->qhead];
+            c->qhead = (c->qhead + 1) % c->qcap;
+            c->qlen--;
+            c->qbytes -= g->len;
+            bf_frame_unref(g);
+        }
     }
     /* LWS_WRITE_HTTP is lws' raw write: the bytes are complete frames already. lws returns the
      * whole length when it had to keep a rest, which it sends before anything else. */
     int rc = lws_write(c->wsi, out, total, LWS_WRITE_HTTP);
-    bf_frame_unref(f);
+    bf_frame_unref(single);
     if (rc < 0) return -1;
-    b->writes++;
-    b->frames_out += n;
-    b->bytes_out += payload;
+    if (n) {
+        b->writes++;
+        b->frames_out += n;
+        b->bytes_out += payload;
+    }
     return 0;
 }
 
@@ -197,14 +249,14 @@ static int write_batch(bf_conn *c)
  * 0, or -1 on a socket error. */
 static int write_queue(bf_conn *c)
 {
-    for (int i = 0; i < BF_CONN_WRITES_PER_CALLBACK && c->qlen; i++) {
+    for (int i = 0; i < BF_CONN_WRITES_PER_CALLBACK && has_output(c); i++) {
         if (write_batch(c) < 0) return -1;
         if (lws_partial_buffered(c->wsi)) {
             c->batch->writes_partial++;
             break;
         }
     }
-    if (c->qlen) lws_callback_on_writable(c->wsi);
+    if (has_output(c)) lws_callback_on_writable(c->wsi);
     return 0;
 }
 
@@ -213,9 +265,9 @@ void bf_conn_batch_flush(bf_conn_batch *b)
     while (b->head) {
         bf_conn *c = b->head;
         batch_remove(c);
-        if (!c->qlen || c->holding || c->close_code) continue;
-        /* a ping due goes first, from WRITEABLE; so does the rest lws is still holding */
-        if (c->ping_due || lws_partial_buffered(c->wsi)) {
+        if (c->close_code || !has_output(c)) continue;
+        /* the rest lws is still holding goes first, from WRITEABLE */
+        if (lws_partial_buffered(c->wsi)) {
             lws_callback_on_writable(c->wsi);
             continue;
         }
@@ -231,19 +283,15 @@ void bf_conn_batch_flush(bf_conn_batch *b)
     }
 }
 
+void bf_conn_ping(bf_conn *c)
+{
+    if (c->close_code || c->ping_due) return;
+    c->ping_due = true;
+    batch_add(c);
+}
+
 int bf_conn_on_writeable(bf_conn *c)
 {
-    if (c->ping_due && !c->close_code) {
-        /* a payload, because lws reports a pong to us only when it carries one */
-        unsigned char ping[LWS_PRE + 4];
-        memcpy(ping + LWS_PRE, "bfpg", 4);
-        c->ping_due = false;
-        c->ping_sent_ms = bf_now_ms();
-        if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0) return -1;
-        if (c->qlen && !c->holding) lws_callback_on_writable(c->wsi);
-        return 0;
-    }
-    if (c->holding && !c->close_code) return 0;
     if (c->close_code) {
         if (c->close_code == BF_CLOSE_ABNORMAL) return -1; /* the socket failed: no close frame */
         /* The close frame is written here, in WRITEABLE, where the socket has room for it.
@@ -261,5 +309,5 @@ int bf_conn_on_writeable(bf_conn *c)
         return -1;
     }
     /* a batch flush may already have written everything */
-    return c->qlen ? write_queue(c) : 0;
+    return write_queue(c);
 }

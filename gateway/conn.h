@@ -12,8 +12,9 @@
  * byte stream stays well-formed.
  *
  * When the queue would exceed its message or byte limit the connection is marked for closing with
- * 4008 ("slow consumer") instead of growing. Closing and pings go out from WRITEABLE, so a
- * connection is never torn down from inside another connection's callback. */
+ * 4008 ("slow consumer") instead of growing. Pings go out with the next write (raw, like the
+ * frames); closing is done from WRITEABLE, so a connection is never torn down from inside another
+ * connection's callback. */
 #ifndef BF_CONN_H
 #define BF_CONN_H
 
@@ -35,6 +36,11 @@ enum { BF_RECOVER_NONE = 0, BF_RECOVER_POSITION, BF_RECOVER_SINCE };
 
 struct bf_hub_chan;
 struct bf_conn;
+
+/* An intrusive list link: a connection is on the list while prevp != NULL. */
+typedef struct bf_conn_link {
+    struct bf_conn *next, **prevp;
+} bf_conn_link;
 
 /* The connections of one process that have frames queued since the last flush, and the write
  * counters. One per event loop. */
@@ -62,8 +68,9 @@ typedef struct bf_conn {
     struct lws *wsi;
     struct bf_hub_chan *chan; /* owned by the hub; NULL when not joined */
     struct bf_conn *prev, *next;
-    bf_conn_batch *batch;           /* not owned */
-    struct bf_conn *bnext, **bprev; /* on batch->head's list while bprev != NULL */
+    bf_conn_batch *batch; /* not owned */
+    bf_conn_link blink;   /* on batch->head's list */
+    bf_conn_link plink;   /* on a bf_conn_pinger slot */
     uint64_t id;
     char *user_id; /* verified user id or NULL; owned */
     char *info;    /* presence info JSON object or NULL; owned */
@@ -81,7 +88,7 @@ typedef struct bf_conn {
     size_t rxcap;         /* allocated size of rx */
     uint64_t last_rx_ms;  /* when the client last sent anything (a pong included) */
     uint64_t ping_sent_ms; /* an unanswered ping's time, or 0 */
-    bool ping_due;         /* a ping goes out at the next WRITEABLE */
+    bool ping_due;         /* a ping goes out with the next write */
     char *close_owned;     /* a close reason that must outlive its sender (kicks), or NULL */
     double wtokens;        /* whisper token bucket */
     uint64_t wlast_ms;
@@ -111,6 +118,23 @@ void bf_conn_hold(bf_conn *c);
  * Returns 0, or BF_EFULL if that exceeded the limits (the connection then closes with 4008). */
 int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
                     const bf_conn_limits *lim);
+
+/* Sends a ping (payload "bfpg") with the next write; a connection already closing or with a
+ * ping pending is left alone. */
+void bf_conn_ping(bf_conn *c);
+
+/* Spreads pings over the ticks of a second, so that a second's worth of due pings (a wave of
+ * connections opened together) is not written in one loop turn. */
+#define BF_CONN_PING_SLOTS 10
+typedef struct bf_conn_pinger {
+    struct bf_conn *slot[BF_CONN_PING_SLOTS];
+    unsigned cur;
+} bf_conn_pinger;
+/* Schedules a ping for c at the tick of its slot (by connection id); no-op if already scheduled
+ * or pending. */
+void bf_conn_pinger_add(bf_conn_pinger *p, bf_conn *c);
+/* One tick: pings the connections of the current slot and moves to the next. */
+void bf_conn_pinger_tick(bf_conn_pinger *p);
 
 /* Schedules a close with code and reason (static string) after nothing more is written. */
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason);

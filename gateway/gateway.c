@@ -376,23 +376,29 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_drain(h->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* Pings a connection silent for --ping-interval; closes one that left a ping unanswered for
- * --ping-timeout. */
+/* Schedules a ping for a connection silent for --ping-interval (less a per-connection offset of
+ * up to a quarter of it, so that connections opened together do not all fall due together);
+ * closes one that left a ping unanswered for --ping-timeout. */
+typedef struct ping_sweep {
+    bf_gateway *gw;
+    uint64_t now;
+} ping_sweep;
+
 static void ping_conn(bf_conn *c, void *arg)
 {
-    uint64_t now = *(uint64_t *)arg;
-    bf_gateway *gw = lws_context_user(lws_get_context(c->wsi));
+    bf_gateway *gw = ((ping_sweep *)arg)->gw;
     if (c->close_code) return;
+    uint64_t now = ((ping_sweep *)arg)->now, interval = (uint64_t)gw->cfg.ping_interval_s * 1000;
     if (c->ping_sent_ms) {
         if (now - c->ping_sent_ms > (uint64_t)gw->cfg.ping_timeout_s * 1000) {
             gw->stats.ping_timeouts++;
             bf_debug("connection %llu did not answer its ping: closing", (unsigned long long)c->id);
             bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
         }
-    } else if (now - c->last_rx_ms > (uint64_t)gw->cfg.ping_interval_s * 1000 && !c->ping_due) {
-        c->ping_due = true;
-        lws_callback_on_writable(c->wsi);
+        return;
     }
+    uint64_t offset = (c->id * 2654435761u) % (interval / 4 + 1);
+    if (now - c->last_rx_ms > interval - offset) bf_conn_pinger_add(&gw->pinger, c);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -404,11 +410,14 @@ static void on_tick(uv_timer_t *t)
     bf_owner_tick(gw->owner, now);
     probe_tick(gw, now);
     if (now >= gw->next_ping_sweep) {
-        /* once a second: lws' own validity pings keep one sorted timer list of every connection,
-         * whose insertions cost O(connections) each (a connect storm went quadratic) */
-        bf_hub_foreach_conn(gw->hub, ping_conn, &now);
+        /* once a second (lws' own validity pings keep one sorted timer list of every connection,
+         * whose insertions cost O(connections) each: a connect storm went quadratic); the pings
+         * found due go out over the next second's ticks */
+        ping_sweep ps = {gw, now};
+        bf_hub_foreach_conn(gw->hub, ping_conn, &ps);
         gw->next_ping_sweep = now + 1000;
     }
+    bf_conn_pinger_tick(&gw->pinger);
     if (gw->draining) {
         uint64_t open =
             gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];

@@ -74,8 +74,9 @@ typedef struct bf_gateway {
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
     uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
     bool probe_suspect;
-    uint64_t next_ping_sweep;
     uint64_t last_fanout_in;
+    uint64_t next_ping_sweep;
+    bf_conn_pinger pinger; /* pings due, spread over the ticks of a second */
 } bf_gateway;
 
 /* Builds everything and starts listening. Returns 0, or a negative code with err filled. */

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,11 @@ static void on_readable(uv_poll_t *h, int status, int events)
             }
             return;
         }
+        /* Writes are whole frames, already coalesced per loop turn: Nagle could only hold a
+         * frame back until the previous one is acknowledged (up to the peer's delayed-ACK
+         * timeout). lws does not set this on sockets it adopts. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         /* on failure lws closes fd itself */
         if (!lws_adopt_socket_vhost(l->vh, fd)) bf_debug("lws refused an accepted connection");
     }

@@ -156,14 +156,21 @@ int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
     return rc;
 }
 
-static void drop_queue(bf_conn *c)
+/* Releases the first n queued frames (written, or dropped). */
+static void drop_front(bf_conn *c, uint32_t n)
 {
-    while (c->qlen) {
-        bf_frame_unref(c->q[c->qhead]);
+    for (uint32_t i = 0; i < n; i++) {
+        bf_frame *f = c->q[c->qhead];
         c->qhead = (c->qhead + 1) % c->qcap;
         c->qlen--;
+        c->qbytes -= f->len;
+        bf_frame_unref(f);
     }
-    c->qbytes = 0;
+}
+
+static void drop_queue(bf_conn *c)
+{
+    drop_front(c, c->qlen);
 }
 
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
@@ -223,13 +230,7 @@ static int write_batch(bf_conn *c)
                 n++;
             }
         }
-        for (uint32_t i = 0; i < n; i++) {
-            bf_frame *g = c->q[c->qhead];
-            c->qhead = (c->qhead + 1) % c->qcap;
-            c->qlen--;
-            c->qbytes -= g->len;
-            bf_frame_unref(g);
-        }
+        drop_front(c, n);
     }
     /* LWS_WRITE_HTTP is lws' raw write: the bytes are complete frames already. lws returns the
      * whole length when it had to keep a rest, which it sends before anything else. */

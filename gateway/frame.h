@@ -28,10 +28,6 @@ static inline bf_frame *bf_frame_ref(bf_frame *f)
 }
 /* Drops one reference; frees the frame at zero. NULL is a no-op. */
 void bf_frame_unref(bf_frame *f);
-static inline unsigned char *bf_frame_payload(bf_frame *f)
-{
-    return f->data + LWS_PRE;
-}
 /* The complete WebSocket frame: header and payload, bf_frame_wire_len(f) bytes. */
 static inline unsigned char *bf_frame_wire(bf_frame *f)
 {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 void bf_conn_batch_init(bf_conn_batch *b)
 {
@@ -81,6 +82,11 @@ static void drop_queue(bf_conn *c);
 
 void bf_conn_deinit(bf_conn *c)
 {
+    if (c->close_code && !c->close_written && c->wsi) {
+        struct linger reset = {1, 0};
+        int fd = (int)lws_get_socket_fd(c->wsi);
+        if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    }
     batch_remove(c);
     list_remove(c, offsetof(bf_conn, plink));
     drop_queue(c);
@@ -181,8 +187,10 @@ void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
     /* nothing queued will be sent now: free it at once rather than at close */
     drop_queue(c);
     batch_remove(c);
-    /* the close frame goes out from WRITEABLE; a peer that never makes room is cut off */
+    /* the close frame goes out from WRITEABLE; a peer that never makes room is cut off. What
+     * it sends meanwhile is not read: a flooder meets TCP back-pressure, not our CPU. */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, BF_CONN_CLOSE_TIMEOUT_S);
+    lws_rx_flow_control(c->wsi, 0);
     lws_callback_on_writable(c->wsi);
 }
 
@@ -307,6 +315,7 @@ int bf_conn_on_writeable(bf_conn *c)
         buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
         memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
         lws_write(c->wsi, buf + LWS_PRE, rl + 2, BF_LWS_WRITE_CLOSE);
+        c->close_written = true;
         return -1;
     }
     /* a batch flush may already have written everything */

@@ -98,12 +98,16 @@ typedef struct bf_conn {
     char *rx; /* reassembly buffer for fragmented client messages; owned */
     size_t rxlen;
     uint16_t close_code;
+    bool close_written;       /* the close frame went out */
     const char *close_reason; /* static string */
 } bf_conn;
 
 /* Zeroes c and binds it to wsi and to the batch that writes for it. */
 void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id, bf_conn_batch *batch);
-/* Releases queued frames and buffers; the hub must already have dropped the connection. */
+/* Releases queued frames and buffers; the hub must already have dropped the connection. Called
+ * while the socket is still open: if a close never got its close frame out (the peer did not
+ * read for BF_CONN_CLOSE_TIMEOUT_S), the socket is set to reset on close, so that the kernel
+ * drops what it still holds for that peer instead of keeping it (megabytes for a flooder). */
 void bf_conn_deinit(bf_conn *c);
 
 /* Queues a new reference to f. Returns 0; BF_EFULL when the limits would be exceeded, in which

@@ -396,7 +396,11 @@ static void send_error(bf_gateway *gw, bf_conn *c, const char *code, const char 
     char *frame = bf_message_render("error", data, 0, &len);
     bf_frame *f = bf_frame_new(frame, len);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
-    bf_conn_enqueue(c, f, &lim);
+    if (bf_conn_enqueue(c, f, &lim) == BF_EFULL) {
+        gw->stats.slow_consumers++;
+        bf_warn("connection %llu closed: slow consumer (its error replies filled its queue)",
+                (unsigned long long)c->id);
+    }
     bf_frame_unref(f);
     free(frame);
     free(data);
@@ -457,6 +461,9 @@ static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *i
                          (unsigned char *)"binary frames are not supported", 31);
         return -1;
     }
+    /* closing (kicked, slow consumer): what it still sends is not answered, so a flood costs
+     * no work until the close completes */
+    if (c->close_code) return 0;
     size_t max = (size_t)gw->cfg.max_message_bytes;
     bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     if (first && final && !c->rxlen) {

@@ -4,6 +4,7 @@
 #include "err.h"
 
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +97,14 @@ int bf_scripts_load(bf_redis *r)
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
                    int argc, const char **argv, const size_t *lens)
 {
-    const char *a[64];
-    size_t l[64];
+    const char *sa[64];
+    size_t sl[64];
     char nk[16];
-    if (argc + 3 > 64) return BF_EINVAL;
+    if (argc < 0 || nkeys < 0 || nkeys > argc) return BF_EINVAL;
+    /* batches (conns.lua) can be long: the argument vectors move to the heap then */
+    bool heap = argc + 3 > 64;
+    const char **a = heap ? bf_malloc(sizeof(*a) * (size_t)(argc + 3)) : sa;
+    size_t *l = heap ? bf_malloc(sizeof(*l) * (size_t)(argc + 3)) : sl;
     a[0] = "EVALSHA";
     l[0] = 7;
     a[1] = bf_script_sha(id);
@@ -110,5 +115,10 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
         a[i + 3] = argv[i];
         l[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
-    return bf_redis_cmdargv(r, cb, priv, argc + 3, a, l);
+    int rc = bf_redis_cmdargv(r, cb, priv, argc + 3, a, l);
+    if (heap) {
+        free(a);
+        free(l);
+    }
+    return rc;
 }

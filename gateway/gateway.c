@@ -87,19 +87,9 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
     return rc;
 }
 
-static void conns_set(bf_gateway *gw, const char *channel, const char *delta)
-{
-    char kc[BF_KEY_MAX], kgc[BF_KEY_MAX], kgk[BF_KEY_MAX];
-    bf_key(kc, gw->cfg.redis_prefix, BF_KEY_CONNS, channel);
-    bf_key(kgc, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
-    bf_key(kgk, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
-    const char *argv[] = {kc, kgc, kgk, gw->node_id, delta, channel};
-    bf_script_call(gw->cmd, BF_SCRIPT_CONNS, NULL, NULL, 3, 6, argv, NULL);
-}
-
 void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta)
 {
-    conns_set(gw, channel, delta > 0 ? "1" : "-1");
+    bf_conncount_add(gw->conncount, channel, delta);
 }
 
 void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
@@ -136,9 +126,7 @@ static void reannounce_conn(bf_conn *c, void *arg)
 
 static void reannounce_channel(const char *name, size_t nconns, void *arg)
 {
-    char v[32];
-    snprintf(v, sizeof(v), "=%zu", nconns);
-    conns_set(arg, name, v);
+    bf_conncount_set(((bf_gateway *)arg)->conncount, name, nconns);
 }
 
 static void cmd_ready(bf_redis *r, void *arg)
@@ -149,6 +137,7 @@ static void cmd_ready(bf_redis *r, void *arg)
     /* after a Redis loss (or restart, which loses data) state in Redis is rebuilt from ours;
      * both operations are idempotent, so a mere blip costs a few redundant commands */
     bf_hub_foreach_channel(gw->hub, reannounce_channel, gw);
+    bf_conncount_flush(gw->conncount, gw->cmd);
     bf_hub_foreach_conn(gw->hub, reannounce_conn, gw);
 }
 
@@ -340,6 +329,7 @@ static void stop(bf_gateway *gw)
     bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
     const char *argv[] = {kmembers, kepoch, knode, gw->node_id, "0"};
     bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_conncount_discard(gw->conncount);
     uv_timer_stop(&gw->tick);
     uv_close((uv_handle_t *)&gw->tick, NULL);
     uv_check_stop(&gw->flush);
@@ -460,10 +450,12 @@ static uint64_t raise_fd_limit(void)
 }
 
 /* After each loop iteration's I/O callbacks: everything read from Redis in it is queued, so each
- * connection's frames go out together. */
+ * connection's frames go out together, and the iteration's connection count changes go to Redis
+ * in one call. */
 static void on_flush(uv_check_t *h)
 {
     bf_gateway *gw = h->data;
+    if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bf_conn_batch_flush(&gw->batch);
 }
 
@@ -481,6 +473,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     bf_info("connection capacity %llu (open-file limit allows %llu)",
             (unsigned long long)gw->max_connections, (unsigned long long)capacity);
     gw->per_ip = bf_dict_new();
+    gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
     gw->per_user = bf_dict_new();
 
     bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
@@ -560,6 +553,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_conn_batch_deinit(&gw->batch);
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
+    bf_conncount_free(gw->conncount);
+    gw->conncount = NULL;
     bf_dict_free(gw->per_user);
     gw->per_ip = gw->per_user = NULL;
     gw->owner = NULL;

@@ -13,6 +13,7 @@
 #include "hub.h"
 #include "owner.h"
 #include "redis.h"
+#include "conncount.h"
 #include "dict.h"
 #include "wire.h"
 
@@ -72,6 +73,7 @@ typedef struct bf_gateway {
     struct lws_protocols protocols[2];
     uint64_t max_connections;   /* effective --max-connections */
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
+    bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
     uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
     bool probe_suspect;
     uint64_t last_fanout_in;

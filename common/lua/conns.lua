@@ -1,23 +1,32 @@
--- conns.lua: adjust one gateway's connection count for a channel, and remember which channels
--- (and which gateways) have state in Redis, so that owners can sweep it up if the gateway dies.
--- KEYS[1]  conns hash    (<prefix>conns:{channel})   gateway id -> connection count
--- KEYS[2]  gwchans set   (<prefix>gwchans:{gateway}) channels where the gateway has connections
--- KEYS[3]  gwknown set   (<prefix>gwknown)           gateways that may have state to sweep
--- ARGV[1]  gateway id   ARGV[2] delta (integer), or "=N" to set the count to N
--- ARGV[3]  channel name
--- Reply:   the new count (a field that reaches 0 is removed, and so is an empty hash)
-local n
-if string.sub(ARGV[2], 1, 1) == '=' then
-    n = tonumber(string.sub(ARGV[2], 2))
-    if n > 0 then redis.call('HSET', KEYS[1], ARGV[1], n) end
-else
-    n = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[2]))
+-- conns.lua: adjust one gateway's connection counts for a batch of channels, and remember which
+-- channels (and which gateways) have state in Redis, so that owners can sweep it up if the
+-- gateway dies. One call carries every channel whose count changed in a gateway loop turn.
+-- KEYS[1]    gwchans set   (<prefix>gwchans:{gateway}) channels where the gateway has connections
+-- KEYS[2]    gwknown set   (<prefix>gwknown)           gateways that may have state to sweep
+-- KEYS[2+i]  conns hash    (<prefix>conns:{channel i}) gateway id -> connection count
+-- ARGV[1]    gateway id
+-- ARGV[2i]   channel i's change: a delta (integer), or "=N" to set the count to N
+-- ARGV[2i+1] channel i's name
+-- Reply:     the new counts, in order (a field that reaches 0 is removed, and so is an empty hash)
+local counts = {}
+local any = false
+for i = 1, #KEYS - 2 do
+    local key, change, channel = KEYS[2 + i], ARGV[2 * i], ARGV[2 * i + 1]
+    local n
+    if string.sub(change, 1, 1) == '=' then
+        n = tonumber(string.sub(change, 2))
+        if n > 0 then redis.call('HSET', key, ARGV[1], n) end
+    else
+        n = redis.call('HINCRBY', key, ARGV[1], tonumber(change))
+    end
+    if n <= 0 then
+        redis.call('HDEL', key, ARGV[1])
+        redis.call('SREM', KEYS[1], channel)
+    else
+        redis.call('SADD', KEYS[1], channel)
+        any = true
+    end
+    counts[i] = n
 end
-if n <= 0 then
-    redis.call('HDEL', KEYS[1], ARGV[1])
-    redis.call('SREM', KEYS[2], ARGV[3])
-else
-    redis.call('SADD', KEYS[2], ARGV[3])
-    redis.call('SADD', KEYS[3], ARGV[1])
-end
-return n
+if any then redis.call('SADD', KEYS[2], ARGV[1]) end
+return counts

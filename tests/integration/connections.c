@@ -2,6 +2,8 @@
 #include "common.h"
 
 #include <hiredis/hiredis.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 TestSuite(connections, .timeout = 120);
@@ -200,5 +202,117 @@ Test(connections, backed_up_socket_gets_every_frame_whole_and_in_order, .timeout
               writes, frames);
     free(body);
     bf_ws_close(lag);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+/* Sum of the per-gateway connection counts Redis holds for channel (conns:{channel}). */
+static long conns_in_redis(bf_cluster *c, const char *channel)
+{
+    char *v = bf_redis_query(c, "HVALS belfry:conns:%s", channel);
+    long sum = 0;
+    for (char *p = v; p && *p;) {
+        sum += strtol(p, &p, 10);
+        while (*p == '\n') p++;
+    }
+    free(v);
+    return sum;
+}
+
+static long evalsha_calls(bf_cluster *c)
+{
+    char *info = bf_redis_query(c, "INFO commandstats");
+    const char *p = info ? strstr(info, "cmdstat_evalsha:calls=") : NULL;
+    long n = p ? strtol(p + strlen("cmdstat_evalsha:calls="), NULL, 10) : 0;
+    free(info);
+    return n;
+}
+
+/* Every channel listed in some gateway's channel set (gwchans:{gateway}), '\n'-separated. */
+static char *gwchans_members(bf_cluster *c)
+{
+    char *known = bf_redis_query(c, "KEYS belfry:gwchans:*"), *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    for (char *k = known; k && *k;) {
+        char *nl = strchr(k, '\n');
+        if (nl) *nl = 0;
+        char *members = bf_redis_query(c, "SMEMBERS %s", k);
+        fprintf(f, "%s\n", members ? members : "");
+        free(members);
+        k = nl ? nl + 1 : k + strlen(k);
+    }
+    fclose(f);
+    free(known);
+    return out;
+}
+
+static bool wait_counts(bf_cluster *c, int channels, long want, int timeout_ms)
+{
+    long long start = bf_ms();
+    for (;;) {
+        bool all = true;
+        for (int i = 0; i < channels && all; i++) {
+            char ch[32];
+            snprintf(ch, sizeof(ch), "storm-%d", i);
+            all = conns_in_redis(c, ch) == want;
+        }
+        if (all) return true;
+        if (bf_ms() - start > timeout_ms) return false;
+        usleep(20000);
+    }
+}
+
+/* Connection counts reach Redis batched (one script call for all the channels whose count changed
+ * in a loop turn), and stay exact: 40 channels × 3 connections opened at once count 3 each, and
+ * go back to nothing, with the channels gone from the gateway's channel set, when they close. */
+Test(connections, connection_counts_in_redis_are_batched_and_exact)
+{
+    enum { CHANNELS = 40, PER = 3, N = CHANNELS * PER };
+    bf_cluster_opts o = {.routers = 1, .gateways = 1};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    int fds[N];
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)c->gateways[0].port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+    }
+    long calls0 = evalsha_calls(c);
+    /* every upgrade request written before any answer is read */
+    for (int i = 0; i < N; i++) {
+        char req[256];
+        int len = snprintf(req, sizeof(req),
+                           "GET /ws/storm-%d HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n",
+                           i % CHANNELS);
+        cr_assert_eq(send(fds[i], req, (size_t)len, 0), len);
+    }
+    for (int i = 0; i < N; i++) {
+        char resp[13] = {0};
+        struct timeval tv = {5, 0};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        cr_assert_eq(recv(fds[i], resp, 12, MSG_WAITALL), 12);
+        cr_assert_str_eq(resp, "HTTP/1.1 101", "connection %d: %s", i, resp);
+    }
+    cr_expect(wait_counts(c, CHANNELS, PER, 5000), "the counts in Redis are not %d each", PER);
+    long calls = evalsha_calls(c) - calls0;
+    fprintf(stderr, "connections: %d connects on %d channels took %ld script calls\n", N, CHANNELS,
+            calls);
+    cr_expect(calls < N, "%ld script calls for %d connections: not batched", calls, N);
+    char *listed = gwchans_members(c);
+    cr_expect(strstr(listed, "storm-0\n") && strstr(listed, "storm-39\n"),
+              "the gateway's channel set lacks the storm channels: %s", listed);
+    free(listed);
+    for (int i = 0; i < N; i++) close(fds[i]);
+    cr_expect(wait_counts(c, CHANNELS, 0, 5000), "the counts did not go back to 0");
+    char *keys = bf_redis_query(c, "KEYS belfry:conns:storm-*");
+    cr_expect(!keys || !*keys, "conns hashes left behind: %s", keys ? keys : "");
+    free(keys);
+    listed = gwchans_members(c);
+    cr_expect(!strstr(listed, "storm-"), "a gateway's channel set still lists: %s", listed);
+    free(listed);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }

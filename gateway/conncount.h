@@ -1,0 +1,36 @@
+/* conncount.h — this gateway's connection count per channel, kept in Redis (conns:{channel})
+ * for channel info, the CLI and the owners' sweep of a dead gateway's state.
+ *
+ * Changes are collected, not sent: a connect or disconnect only adds to its channel's pending
+ * change, and bf_conncount_flush (once per loop turn) sends every changed channel in one
+ * conns.lua call. A connection storm then costs Redis one script call per loop turn instead of
+ * one per connection, and a connect and disconnect in the same turn cost nothing. */
+#ifndef BF_CONNCOUNT_H
+#define BF_CONNCOUNT_H
+
+#include "redis.h"
+
+#include <stddef.h>
+
+typedef struct bf_conncount bf_conncount;
+
+/* prefix and node_id are copied. Never NULL; free with bf_conncount_free. */
+bf_conncount *bf_conncount_new(const char *prefix, const char *node_id);
+void bf_conncount_free(bf_conncount *cc);
+
+/* Adds delta to channel's pending change. */
+void bf_conncount_add(bf_conncount *cc, const char *channel, int delta);
+/* Replaces channel's pending change by "the count is n" (after a Redis reconnect, when Redis is
+ * rebuilt from the gateway's own state). */
+void bf_conncount_set(bf_conncount *cc, const char *channel, size_t n);
+/* Forgets every pending change (the gateway is leaving: its leave script removes its counts). */
+void bf_conncount_discard(bf_conncount *cc);
+/* Sends the pending changes (at most BF_CONNCOUNT_BATCH channels per script call) and forgets
+ * them. If r is down they are dropped: its reconnection sets every count again. Returns the
+ * number of script calls sent. */
+#define BF_CONNCOUNT_BATCH 256
+int bf_conncount_flush(bf_conncount *cc, bf_redis *r);
+/* Channels with a pending change. */
+size_t bf_conncount_pending(const bf_conncount *cc);
+
+#endif

@@ -256,8 +256,10 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
         if (status) {
             bf_gw_count_auth_failure(gw, rq.auth.reason);
         } else {
+            /* the peer address costs a getpeername(): only the per-IP limit needs it */
             char ip[64];
-            const char *peer = lws_get_peer_simple(wsi, ip, sizeof(ip));
+            const char *peer =
+                gw->cfg.max_connections_per_ip ? lws_get_peer_simple(wsi, ip, sizeof(ip)) : NULL;
             status = bf_gw_limits_check(gw, peer, rq.auth.user_id[0] ? rq.auth.user_id : NULL,
                                         &code, msg, sizeof(msg));
             if (!status) return 0;

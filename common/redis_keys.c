@@ -13,6 +13,7 @@ static const char *kind_names[] = {
     [BF_KEY_CONNS] = "conns:",       [BF_KEY_GWCHANS] = "gwchans:",
     [BF_KEY_GWKNOWN] = "gwknown",    [BF_KEY_PROBE] = "probe:",
     [BF_KEY_EPOCH] = "epoch:",       [BF_KEY_HIST] = "hist:",
+    [BF_KEY_PHERE] = "phere:",       [BF_KEY_PREP] = "prep:",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

@@ -44,6 +44,8 @@ typedef enum {
     BF_KEY_PROBE,
     BF_KEY_EPOCH,
     BF_KEY_HIST,
+    BF_KEY_PHERE, /* presence index: user -> representative's joinedAt (zset) */
+    BF_KEY_PREP,  /* presence index: user -> representative's member JSON (hash) */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

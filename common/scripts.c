@@ -53,23 +53,36 @@ static script *get(bf_script_id id)
         }
         s->src = s->file->data;
         s->len = s->file->len;
-        /* "-- uses: lib.lua" on the first line: the library is prepended (Redis scripts cannot
-         * include one another). The result lives as long as the process. */
+        /* "-- uses: a.lib.lua, b.lib.lua" on the first line: the libraries are prepended in
+         * that order (Redis scripts cannot include one another). The result lives as long as
+         * the process. */
         static const char uses[] = "-- uses: ";
         if (!strncmp(s->src, uses, sizeof(uses) - 1)) {
-            char lib[64];
-            size_t n = strcspn(s->src + sizeof(uses) - 1, "\n");
-            snprintf(lib, sizeof(lib), "%.*s", (int)n, s->src + sizeof(uses) - 1);
-            const bf_embed_file *l = bf_embed_find(bf_lua_files, bf_lua_count, lib);
-            if (!l) {
-                fprintf(stderr, "belfry: %s uses %s, which is not embedded\n", file, lib);
-                abort();
+            const char *p = s->src + sizeof(uses) - 1, *end = p + strcspn(p, "\n");
+            const bf_embed_file *libs[8];
+            size_t nlibs = 0, total = s->len;
+            while (p < end) {
+                size_t n = strcspn(p, ",\n");
+                char lib[64];
+                snprintf(lib, sizeof(lib), "%.*s", (int)n, p);
+                const bf_embed_file *l = bf_embed_find(bf_lua_files, bf_lua_count, lib);
+                if (!l || nlibs == sizeof(libs) / sizeof(*libs)) {
+                    fprintf(stderr, "belfry: %s uses %s, which is not embedded\n", file, lib);
+                    abort();
+                }
+                libs[nlibs++] = l;
+                total += l->len;
+                p += n;
+                while (p < end && (*p == ',' || *p == ' ')) p++;
             }
-            char *all = bf_malloc(l->len + s->len + 1);
-            memcpy(all, l->data, l->len);
-            memcpy(all + l->len, s->src, s->len + 1);
+            char *all = bf_malloc(total + 1), *o = all;
+            for (size_t i = 0; i < nlibs; i++) {
+                memcpy(o, libs[i]->data, libs[i]->len);
+                o += libs[i]->len;
+            }
+            memcpy(o, s->src, s->len + 1);
             s->src = all;
-            s->len += l->len;
+            s->len = total;
         }
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;

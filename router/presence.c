@@ -94,10 +94,12 @@ static void forward(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char 
 static void run_script(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
 {
     char kp[BF_KEY_MAX], ku[BF_KEY_MAX], ke[BF_KEY_MAX], epoch[24], conn[256], user[256];
-    char hsize[24], httl[24];
+    char kh[BF_KEY_MAX], kr[BF_KEY_MAX], hsize[24], httl[24];
     bf_seq_keys k;
     bf_key(kp, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
     bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
+    bf_key(kh, rt->cfg.redis_prefix, BF_KEY_PHERE, channel);
+    bf_key(kr, rt->cfg.redis_prefix, BF_KEY_PREP, channel);
     bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
     bf_key(ke, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_router_history_args(rt, hsize, httl);
@@ -106,32 +108,21 @@ static void run_script(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const ch
     snprintf(user, sizeof(user), "%.*s", (int)m->user_id.len, m->user_id.p);
     int rc;
     if (m->op == BF_OP_JOIN || m->op == BF_OP_REJOIN) {
-        const char *argv[] = {kp,
-                              ku,
-                              k.seq,
-                              k.fan,
-                              k.epoch,
-                              k.hist,
-                              ke,
-                              channel,
-                              conn,
-                              user,
-                              "",
-                              epoch,
-                              m->op == BF_OP_JOIN ? "1" : "0",
-                              hsize,
-                              httl};
-        size_t lens[15];
-        for (int i = 0; i < 15; i++) lens[i] = strlen(argv[i]);
-        argv[10] = m->payload.p ? m->payload.p : "";
-        lens[10] = m->payload.len;
+        const char *argv[] = {kp,     ku,   k.seq, k.fan, k.epoch,
+                              k.hist, ke,   kh,    kr,    channel,
+                              conn,   user, "",    epoch, m->op == BF_OP_JOIN ? "1" : "0",
+                              hsize,  httl};
+        size_t lens[17];
+        for (int i = 0; i < 17; i++) lens[i] = strlen(argv[i]);
+        argv[12] = m->payload.p ? m->payload.p : "";
+        lens[12] = m->payload.len;
         rc =
-            bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_JOIN, on_script_reply, p, 7, 15, argv, lens);
+            bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_JOIN, on_script_reply, p, 9, 17, argv, lens);
         if (!rc) rt->stats.presence_joins++;
     } else {
-        const char *argv[] = {kp, ku,      k.seq, k.fan, k.epoch, k.hist,
-                              ke, channel, epoch, conn,  hsize,   httl};
-        rc = bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_LEAVE, on_script_reply, p, 7, 12, argv,
+        const char *argv[] = {kp, ku, k.seq,   k.fan, k.epoch, k.hist, ke,
+                              kh, kr, channel, epoch, conn,    hsize,  httl};
+        rc = bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_LEAVE, on_script_reply, p, 9, 14, argv,
                             NULL);
         if (!rc) rt->stats.presence_leaves++;
     }
@@ -251,7 +242,8 @@ static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
 static void sweep_channel(bf_router *rt, const char *gw, const char *channel)
 {
     char kp[BF_KEY_MAX], ku[BF_KEY_MAX], ke[BF_KEY_MAX], kc[BF_KEY_MAX], kgc[BF_KEY_MAX];
-    char kgk[BF_KEY_MAX], kgz[BF_KEY_MAX], epoch[24], hsize[24], httl[24];
+    char kgk[BF_KEY_MAX], kgz[BF_KEY_MAX], kh[BF_KEY_MAX], kr[BF_KEY_MAX], epoch[24];
+    char hsize[24], httl[24];
     bf_seq_keys k;
     bf_key(kp, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
     bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
@@ -261,11 +253,13 @@ static void sweep_channel(bf_router *rt, const char *gw, const char *channel)
     bf_key(kgc, rt->cfg.redis_prefix, BF_KEY_GWCHANS, gw);
     bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
     bf_key(kgz, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    bf_key(kh, rt->cfg.redis_prefix, BF_KEY_PHERE, channel);
+    bf_key(kr, rt->cfg.redis_prefix, BF_KEY_PREP, channel);
     bf_router_history_args(rt, hsize, httl);
     snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
-    const char *argv[] = {kp,  ku,  k.seq, k.fan,   k.epoch, k.hist, ke,    kc,
-                          kgc, kgk, kgz,   channel, epoch,   gw,     hsize, httl};
-    if (bf_script_call(rt->cmd, BF_SCRIPT_SWEEP, on_sweep_reply, rt, 11, 16, argv, NULL) == 0)
+    const char *argv[] = {kp,  ku,  k.seq, k.fan, k.epoch, k.hist, ke, kc,    kgc,
+                          kgk, kgz, kh,    kr,    channel, epoch,  gw, hsize, httl};
+    if (bf_script_call(rt->cmd, BF_SCRIPT_SWEEP, on_sweep_reply, rt, 13, 18, argv, NULL) == 0)
         rt->stats.sweeps++;
 }
 

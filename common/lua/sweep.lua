@@ -1,9 +1,10 @@
--- uses: sequence.lib.lua
+-- uses: sequence.lib.lua, presence.lib.lua
 -- sweep.lua: remove what a dead gateway left in one channel (owner only, fenced by the epoch).
 -- KEYS[1]     presence hash   KEYS[2] users hash
 -- KEYS[3..6]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
 -- KEYS[7]     ring epoch key  KEYS[8] conns hash   KEYS[9] the gateway's gwchans set
 -- KEYS[10]    gwknown set     KEYS[11] gateways zset (liveness, score = expiry in ms)
+-- KEYS[12]    here zset       KEYS[13] rep hash (presence.lib.lua)
 -- ARGV[1]  channel   ARGV[2] the caller's ring epoch   ARGV[3] the dead gateway's id
 -- ARGV[4]  history size   ARGV[5] history ttl in ms
 -- Reply:   the number of presence:leave events emitted, -1 if the gateway is alive after all
@@ -18,16 +19,14 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local expiry = redis.call('ZSCORE', KEYS[11], ARGV[3])
 if expiry and tonumber(expiry) > now then return -1 end
+local P = {KEYS[1], KEYS[2], KEYS[12], KEYS[13]}
 local pfx = ARGV[3] .. '/'
 local leaves = 0
+local stale = {}
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
     if string.sub(f, 1, #pfx) == pfx then
-        local v = redis.call('HGET', KEYS[1], f)
-        redis.call('HDEL', KEYS[1], f)
-        local ok, m = pcall(cjson.decode, v)
-        local user = ok and type(m) == 'table' and m.id or nil
-        if user ~= nil and redis.call('HINCRBY', KEYS[2], user, -1) <= 0 then
-            redis.call('HDEL', KEYS[2], user)
+        local user = bf_presence_remove(P, f, redis.call('HGET', KEYS[1], f), stale)
+        if user ~= nil then
             bf_emit({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}, ARGV[1],
                 '{"event":"presence:leave","data":{"member":{"id":' .. cjson.encode(user) ..
                     '}},"seq":', '', '', tonumber(ARGV[4]), tonumber(ARGV[5]))
@@ -35,6 +34,7 @@ for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
         end
     end
 end
+if next(stale) then bf_here_rebuild(P, stale) end
 redis.call('HDEL', KEYS[8], ARGV[3])
 redis.call('SREM', KEYS[9], ARGV[1])
 if redis.call('SCARD', KEYS[9]) == 0 then redis.call('SREM', KEYS[10], ARGV[3]) end

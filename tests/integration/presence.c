@@ -260,3 +260,65 @@ Test(presence, publishes_and_presence_events_share_one_gapless_sequence)
     }
     bf_ws_close(obs);
 }
+
+/* presence:here for a joiner: the first member per user in join order. When a user's earliest tab
+ * leaves, the user stays, now placed (and described) by its next tab; presence data written
+ * without the ordered index (phere/prep, e.g. by an older version) is indexed on the next join. */
+Test(presence, here_follows_join_order_and_a_users_remaining_tab)
+{
+    const char *ch = "presence-order";
+    bf_ws *obs = join(0, ch, "observer", NULL);
+    free(here_ids(obs, "observer", NULL));
+    usleep(5000); /* joinedAt has millisecond resolution */
+    bf_ws *c1 = join(0, ch, "carol", "{\"tab\":1}");
+    free(here_ids(c1, "carol tab 1", NULL));
+    usleep(5000);
+    bf_ws *dave = join(1, ch, "dave", NULL);
+    free(here_ids(dave, "dave", NULL));
+    usleep(5000);
+    bf_ws *c2 = join(1, ch, "carol", "{\"tab\":2}");
+    char *ids = here_ids(c2, "carol tab 2", NULL);
+    cr_expect_str_eq(ids, "observer,carol,dave");
+    free(ids);
+    usleep(5000);
+    bf_ws *erin = join(0, ch, "erin", NULL);
+    ids = here_ids(erin, "erin", NULL);
+    cr_expect_str_eq(ids, "observer,carol,dave,erin");
+    free(ids);
+
+    bf_ws_close(c1); /* carol stays (tab 2), now after dave */
+    wait_presence(ch, "observer,dave,carol,erin");
+    bf_ws *frank = join(1, ch, "frank", NULL);
+    json_t *h = it_recv_json(frank, 5000, "frank");
+    json_t *members = json_object_get(data_of(h), "members");
+    char got[256] = "";
+    int tab = 0;
+    for (size_t i = 0; i < json_array_size(members); i++) {
+        json_t *m = json_array_get(members, i);
+        const char *id = json_string_value(json_object_get(m, "id"));
+        if (!strcmp(id, "carol"))
+            tab = (int)json_integer_value(json_object_get(json_object_get(m, "info"), "tab"));
+        strcat(got, i ? "," : "");
+        strcat(got, id);
+    }
+    json_decref(h);
+    cr_expect_str_eq(got, "observer,dave,carol,erin,frank");
+    cr_expect_eq(tab, 2, "carol is described by the tab that remains");
+
+    /* as if written before the index existed */
+    free(bf_redis_query(C, "DEL belfry:phere:%s belfry:prep:%s", ch, ch));
+    bf_ws *gina = join(0, ch, "gina", NULL);
+    ids = here_ids(gina, "gina", NULL);
+    cr_expect_str_eq(ids, "observer,dave,carol,erin,frank,gina");
+    free(ids);
+    char *n = bf_redis_query(C, "ZCARD belfry:phere:%s", ch);
+    cr_expect_str_eq(n, "6", "the index was rebuilt");
+    free(n);
+
+    bf_ws *all[] = {obs, c2, dave, erin, frank, gina};
+    for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) bf_ws_close(all[i]);
+    wait_presence(ch, "");
+    char *left = bf_redis_query(C, "EXISTS belfry:phere:%s belfry:prep:%s", ch, ch);
+    cr_expect_str_eq(left, "0", "the index outlived its members");
+    free(left);
+}

@@ -12,6 +12,7 @@
 void bf_conn_batch_init(bf_conn_batch *b)
 {
     memset(b, 0, sizeof(*b));
+    b->tailp = &b->head;
     b->scratch = bf_malloc(BF_CONN_BATCH_BYTES);
 }
 
@@ -43,13 +44,22 @@ static void list_remove(bf_conn *c, size_t off)
     l->prevp = NULL;
 }
 
+/* The batch list is FIFO (a rotation, see conn.h): appended at the tail. */
 static void batch_add(bf_conn *c)
 {
-    list_push(&c->batch->head, c, offsetof(bf_conn, blink));
+    bf_conn_batch *b = c->batch;
+    if (c->blink.prevp) return;
+    c->blink.next = NULL;
+    c->blink.prevp = b->tailp;
+    *b->tailp = c;
+    b->tailp = &c->blink.next;
 }
 
 static void batch_remove(bf_conn *c)
 {
+    bf_conn_batch *b = c->batch;
+    if (!c->blink.prevp) return;
+    if (b->tailp == &c->blink.next) b->tailp = c->blink.prevp;
     list_remove(c, offsetof(bf_conn, blink));
 }
 
@@ -269,9 +279,9 @@ static int write_queue(bf_conn *c)
     return 0;
 }
 
-void bf_conn_batch_flush(bf_conn_batch *b)
+bool bf_conn_batch_flush(bf_conn_batch *b, size_t max)
 {
-    while (b->head) {
+    for (size_t n = 0; b->head && n < max; n++) {
         bf_conn *c = b->head;
         batch_remove(c);
         if (c->close_code || !has_output(c)) continue;
@@ -290,6 +300,7 @@ void bf_conn_batch_flush(bf_conn_batch *b)
             lws_callback_on_writable(c->wsi);
         }
     }
+    return b->head != NULL;
 }
 
 void bf_conn_ping(bf_conn *c)

@@ -2,11 +2,16 @@
  *
  * A bf_conn lives in the lws per-session storage of its wsi (lws allocates and frees it). It has a
  * bounded send queue of frame references: bf_conn_enqueue never writes, it queues and puts the
- * connection on its batch's list of connections with something to send. bf_conn_batch_flush, run
- * once per loop iteration after all I/O callbacks (so after every Redis message read in that
- * iteration), writes each listed connection's queued frames as one buffer — several frames per
- * send() — straight away when lws has nothing of its own buffered for the socket; only what the
- * socket cannot take waits for a WRITEABLE callback. Writing without a WRITEABLE request saves the
+ * connection at the tail of its batch's list of connections with something to send (if it is not
+ * listed already). bf_conn_batch_flush, run once per loop iteration after all I/O callbacks (so
+ * after every Redis message read in that iteration), takes up to BF_CONN_FLUSH_CHUNK connections
+ * from the head of that list and writes each one's queued frames as one buffer — several frames
+ * per send() — straight away when lws has nothing of its own buffered for the socket; only what
+ * the socket cannot take waits for a WRITEABLE callback. Flushing in chunks, first listed first
+ * written, with the loop reading Redis between chunks, makes the writes a rotation: a message
+ * that arrives while a large fan-out is being written joins the queues of the connections not
+ * yet written and reaches them in this round, instead of every connection waiting for the round
+ * to end and then for its place in the next one. Writing without a WRITEABLE request saves the
  * two epoll_ctl calls per delivery that asking for one costs. Every write is of whole frames and
  * lws sends a partially written buffer's rest before anything else (its pongs included), so the
  * byte stream stays well-formed.
@@ -29,6 +34,7 @@
 #define BF_CLOSE_ABNORMAL 1006         /* never sent: marks a connection whose socket failed */
 #define BF_CONN_WRITES_PER_CALLBACK 16 /* writes of up to BF_CONN_BATCH_BYTES each */
 #define BF_CONN_BATCH_BYTES 65536      /* frames coalesced into one write */
+#define BF_CONN_FLUSH_CHUNK 64         /* connections written per loop iteration */
 #define BF_CONN_CLOSE_TIMEOUT_S 5
 #define BF_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
 
@@ -45,8 +51,8 @@ typedef struct bf_conn_link {
 /* The connections of one process that have frames queued since the last flush, and the write
  * counters. One per event loop. */
 typedef struct bf_conn_batch {
-    struct bf_conn *head;
-    uint64_t bytes_out; /* payload bytes written (WebSocket headers not counted) */
+    struct bf_conn *head, **tailp; /* FIFO: tailp is where the next connection is linked */
+    uint64_t bytes_out;            /* payload bytes written (WebSocket headers not counted) */
     uint64_t frames_out;
     uint64_t writes; /* lws_write calls that carried frames: frames_out / writes = batching */
     uint64_t writes_partial; /* of those, how many the socket could not take whole */
@@ -55,9 +61,10 @@ typedef struct bf_conn_batch {
 
 void bf_conn_batch_init(bf_conn_batch *b);
 void bf_conn_batch_deinit(bf_conn_batch *b);
-/* Writes what every listed connection has queued (see the top of this file). Call once per loop
- * iteration, after I/O callbacks (a uv_check handle). */
-void bf_conn_batch_flush(bf_conn_batch *b);
+/* Writes what the first max listed connections have queued (see the top of this file). Call once
+ * per loop iteration, after I/O callbacks (a uv_check handle). Returns true while connections
+ * remain listed: the caller keeps the loop from blocking until they are written. */
+bool bf_conn_batch_flush(bf_conn_batch *b, size_t max);
 
 typedef struct bf_conn_limits {
     uint32_t max_msgs;

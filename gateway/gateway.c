@@ -334,6 +334,8 @@ static void stop(bf_gateway *gw)
     uv_close((uv_handle_t *)&gw->tick, NULL);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);
+    uv_idle_stop(&gw->flush_more);
+    uv_close((uv_handle_t *)&gw->flush_more, NULL);
     bf_listener_free(gw->listener);
     gw->listener = NULL;
     uv_close((uv_handle_t *)&gw->sigint, NULL);
@@ -449,6 +451,11 @@ static uint64_t raise_fd_limit(void)
     return rl.rlim_cur > 128 ? (uint64_t)rl.rlim_cur - 64 : 64;
 }
 
+static void flush_pending(uv_idle_t *h)
+{
+    (void)h; /* the work is on_flush's; being active is what matters */
+}
+
 /* After each loop iteration's I/O callbacks: everything read from Redis in it is queued, so each
  * connection's frames go out together, and the iteration's connection count changes go to Redis
  * in one call. */
@@ -456,7 +463,15 @@ static void on_flush(uv_check_t *h)
 {
     bf_gateway *gw = h->data;
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
-    bf_conn_batch_flush(&gw->batch);
+    bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
+    /* while connections wait for their turn, an active idle handle makes the next iteration
+     * poll without blocking (it reads what arrived meanwhile, then writes the next chunk) */
+    if (more != (bool)uv_is_active((uv_handle_t *)&gw->flush_more)) {
+        if (more)
+            uv_idle_start(&gw->flush_more, flush_pending);
+        else
+            uv_idle_stop(&gw->flush_more);
+    }
 }
 
 int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
@@ -528,6 +543,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     uv_check_init(loop, &gw->flush);
     gw->flush.data = gw;
     uv_check_start(&gw->flush, on_flush);
+    uv_idle_init(loop, &gw->flush_more);
     uv_timer_init(loop, &gw->tick);
     gw->tick.data = gw;
     uv_timer_start(&gw->tick, on_tick, 0, 100);

@@ -63,7 +63,8 @@ typedef struct bf_gateway {
     bf_hub *hub;
     bf_owner *owner;
     uv_timer_t tick;
-    uv_check_t flush; /* writes the connections' batched frames once per loop iteration */
+    uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
+    uv_idle_t flush_more; /* active while connections wait for their turn to be written */
     bf_conn_batch batch;
     uv_signal_t sigint, sigterm;
     uint64_t next_conn_id, next_heartbeat, started_ms, started_wall_ms, drain_deadline;

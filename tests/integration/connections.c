@@ -316,3 +316,39 @@ Test(connections, connection_counts_in_redis_are_batched_and_exact)
     free(listed);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
+
+/* The gateway writes at most BF_CONN_FLUSH_CHUNK (64) connections per loop iteration, first listed
+ * first written, and keeps the loop turning until every listed connection is written: 300
+ * subscribers of one channel, two rounds of 20 messages published back to back via Redis ingress
+ * (the second after the first was read everywhere, so the list of connections to write has
+ * emptied and fills again), each subscriber gets all of them in order. */
+Test(connections, fan_out_wider_than_a_write_chunk_reaches_everyone_in_order)
+{
+    enum { SUBS = 300, MSGS = 20, ROUNDS = 2 };
+    bf_cluster_opts o = {.routers = 1, .gateways = 1};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    bf_ws **subs = calloc(SUBS, sizeof(*subs));
+    for (int i = 0; i < SUBS; i++) subs[i] = it_connect(c, 0, "/ws/wide", NULL);
+    it_wait_subscribed(c, "wide", 1);
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int k = 0; k < MSGS; k++) {
+            char body[64];
+            snprintf(body, sizeof(body), "{\"event\":\"W\",\"data\":{\"i\":%d}}", r * MSGS + k);
+            free(bf_redis_query(c, "PUBLISH belfry:publish:wide %s", body));
+        }
+        for (int i = 0; i < SUBS; i++) {
+            for (int k = 0; k < MSGS; k++) {
+                json_t *j = it_recv_event(subs[i], "W", 5000, "subscriber");
+                long long got =
+                    json_integer_value(json_object_get(json_object_get(j, "data"), "i"));
+                json_decref(j);
+                cr_assert_eq(got, r * MSGS + k, "subscriber %d: message %lld where %d was due", i,
+                             got, r * MSGS + k);
+            }
+        }
+    }
+    for (int i = 0; i < SUBS; i++) bf_ws_close(subs[i]);
+    free(subs);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}

@@ -37,11 +37,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
             }
             return;
         }
-        /* Writes are whole frames, already coalesced per loop turn: Nagle could only hold a
-         * frame back until the previous one is acknowledged (up to the peer's delayed-ACK
-         * timeout). lws does not set this on sockets it adopts. */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /* TCP_NODELAY comes from the listening socket (see bf_listener_new) */
         /* on failure lws closes fd itself */
         if (!lws_adopt_socket_vhost(l->vh, fd)) bf_debug("lws refused an accepted connection");
     }
@@ -63,8 +59,13 @@ bf_listener *bf_listener_new(uv_loop_t *loop, struct lws_vhost *vh, const bf_hos
         return NULL;
     }
     int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    /* TCP_NODELAY: writes are whole frames, already coalesced per loop turn, so Nagle could
+     * only hold a frame back until the previous one is acknowledged (up to the peer's
+     * delayed-ACK timeout); lws does not set it on sockets it adopts. Accepted sockets inherit
+     * it from the listening socket, which saves a system call per connection. */
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
         bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 1024)) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", addr->host, addr->port,
                  strerror(errno));

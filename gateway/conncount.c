@@ -139,7 +139,8 @@ static int collect(const char *key, void *val, void *arg)
 
 int bf_conncount_flush(bf_conncount *cc, bf_redis *r)
 {
-    if (!bf_dict_size(cc->pending)) return 0;
+    /* kept while Redis is away: sent after the reconnection (which also re-sets every count) */
+    if (!bf_dict_size(cc->pending) || !bf_redis_ready(r)) return 0;
     batch *b = bf_malloc(sizeof(*b));
     b->cc = cc;
     b->r = r;

@@ -26,8 +26,7 @@ void bf_conncount_set(bf_conncount *cc, const char *channel, size_t n);
 /* Forgets every pending change (the gateway is leaving: its leave script removes its counts). */
 void bf_conncount_discard(bf_conncount *cc);
 /* Sends the pending changes (at most BF_CONNCOUNT_BATCH channels per script call) and forgets
- * them. If r is down they are dropped: its reconnection sets every count again. Returns the
- * number of script calls sent. */
+ * them; while r is not ready they are kept. Returns the number of script calls sent. */
 #define BF_CONNCOUNT_BATCH 256
 int bf_conncount_flush(bf_conncount *cc, bf_redis *r);
 /* Channels with a pending change. */

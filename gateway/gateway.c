@@ -129,6 +129,21 @@ static void reannounce_channel(const char *name, size_t nconns, void *arg)
     bf_conncount_set(((bf_gateway *)arg)->conncount, name, nconns);
 }
 
+/* The channels Redis counts connections of ours in (gwchans:{gateway}): each is set to what we
+ * hold now — 0 for a channel emptied while the link was down or blackholed, whose changes were
+ * lost with it. The next flush sends them. */
+static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_gateway *gw = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || gw->stopping) return;
+    for (size_t i = 0; i < r->elements; i++) {
+        const char *ch = r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : NULL;
+        if (ch) bf_conncount_set(gw->conncount, ch, bf_hub_channel_conns(gw->hub, ch));
+    }
+}
+
 static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_gateway *gw = arg;
@@ -138,6 +153,9 @@ static void cmd_ready(bf_redis *r, void *arg)
      * both operations are idempotent, so a mere blip costs a few redundant commands */
     bf_hub_foreach_channel(gw->hub, reannounce_channel, gw);
     bf_conncount_flush(gw->conncount, gw->cmd);
+    char key[BF_KEY_MAX];
+    bf_key(key, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
+    bf_redis_cmd(gw->cmd, on_gwchans, gw, "SMEMBERS %s", key);
     bf_hub_foreach_conn(gw->hub, reannounce_conn, gw);
 }
 

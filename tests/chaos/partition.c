@@ -60,21 +60,9 @@ Test(chaos_partition, stalled_gateway_is_detected_recovers_and_others_are_unaffe
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
 
-static long conns_in_redis(bf_cluster *c, const char *channel)
-{
-    char *v = bf_redis_query(c, "HVALS belfry:conns:%s", channel);
-    long sum = 0;
-    for (char *p = v; p && *p;) {
-        sum += strtol(p, &p, 10);
-        while (*p == '\n') p++;
-    }
-    free(v);
-    return sum;
-}
-
 static bool vacated(void *arg)
 {
-    return conns_in_redis(arg, "occ") == 0;
+    return it_conns_in_redis(arg, "occ") == 0;
 }
 
 /* A channel emptied while its gateway was cut off from Redis (the count change went into a
@@ -90,8 +78,8 @@ Test(chaos_partition, a_channel_emptied_during_a_partition_is_not_left_occupied)
     bf_ws *w = it_connect(c, 0, "/ws/occ", NULL);
     it_wait_subscribed(c, "occ", 1);
     long long t0 = bf_ms();
-    while (conns_in_redis(c, "occ") != 1 && bf_ms() - t0 < 3000) usleep(20000);
-    cr_assert_eq(conns_in_redis(c, "occ"), 1, "the connection was not counted");
+    while (it_conns_in_redis(c, "occ") != 1 && bf_ms() - t0 < 3000) usleep(20000);
+    cr_assert_eq(it_conns_in_redis(c, "occ"), 1, "the connection was not counted");
 
     /* closed at once: the gateway does not know about the partition yet and sends the count
      * change into the blackholed link, where it is lost */
@@ -102,7 +90,7 @@ Test(chaos_partition, a_channel_emptied_during_a_partition_is_not_left_occupied)
     cr_assert_eq(bf_cluster_partition(c, 0), 0);
     cr_expect(bf_wait_for(ready, &port, 15000), "gateway did not recover");
     cr_expect(bf_wait_for(vacated, c, 5000), "conns:occ still counts %ld connection(s)",
-              conns_in_redis(c, "occ"));
+              it_conns_in_redis(c, "occ"));
     int status;
     char *body = it_http_get(c, "/channels/occ", &status);
     cr_expect_str_eq(body, "{\"occupied\":false,\"subscription_count\":0,\"user_count\":0}");

@@ -205,19 +205,6 @@ Test(connections, backed_up_socket_gets_every_frame_whole_and_in_order, .timeout
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
 
-/* Sum of the per-gateway connection counts Redis holds for channel (conns:{channel}). */
-static long conns_in_redis(bf_cluster *c, const char *channel)
-{
-    char *v = bf_redis_query(c, "HVALS belfry:conns:%s", channel);
-    long sum = 0;
-    for (char *p = v; p && *p;) {
-        sum += strtol(p, &p, 10);
-        while (*p == '\n') p++;
-    }
-    free(v);
-    return sum;
-}
-
 static long evalsha_calls(bf_cluster *c)
 {
     char *info = bf_redis_query(c, "INFO commandstats");
@@ -254,7 +241,7 @@ static bool wait_counts(bf_cluster *c, int channels, long want, int timeout_ms)
         for (int i = 0; i < channels && all; i++) {
             char ch[32];
             snprintf(ch, sizeof(ch), "storm-%d", i);
-            all = conns_in_redis(c, ch) == want;
+            all = it_conns_in_redis(c, ch) == want;
         }
         if (all) return true;
         if (bf_ms() - start > timeout_ms) return false;

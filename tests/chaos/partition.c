@@ -20,13 +20,22 @@ static bool ready(void *arg)
     return !not_ready(arg) && bf_wait_http_ok(*(int *)arg, "/readyz", 100) == 0;
 }
 
-Test(chaos_partition, stalled_gateway_is_detected_recovers_and_others_are_unaffected)
+/* gateways gateways, the first one reaching Redis through the partitioning proxy, with a fast
+ * liveness probe so that a partition is detected within seconds */
+static bf_cluster *start_partitionable(int gateways)
 {
     static const char *const args[] = {"--redis-probe-ms", "300", "--redis-probe-timeout-ms",
                                        "1500", NULL};
-    bf_cluster_opts o = {.routers = 1, .gateways = 2, .proxied_gateway = 1, .gateway_args = args};
+    bf_cluster_opts o = {
+        .routers = 1, .gateways = gateways, .proxied_gateway = 1, .gateway_args = args};
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);
+    return c;
+}
+
+Test(chaos_partition, stalled_gateway_is_detected_recovers_and_others_are_unaffected)
+{
+    bf_cluster *c = start_partitionable(2);
     bf_ws *cut = it_connect(c, 0, "/ws/part", NULL), *fine = it_connect(c, 1, "/ws/part", NULL);
     it_wait_subscribed(c, "part", 2);
     it_publish(c, "part", "{\"event\":\"A\",\"data\":{}}");
@@ -70,11 +79,7 @@ static bool vacated(void *arg)
  * count Redis holds for it (gwchans:{gateway}) to what it holds now. */
 Test(chaos_partition, a_channel_emptied_during_a_partition_is_not_left_occupied)
 {
-    static const char *const args[] = {"--redis-probe-ms", "300", "--redis-probe-timeout-ms",
-                                       "1500", NULL};
-    bf_cluster_opts o = {.routers = 1, .gateways = 1, .proxied_gateway = 1, .gateway_args = args};
-    bf_cluster *c = bf_cluster_start(&o);
-    cr_assert_not_null(c);
+    bf_cluster *c = start_partitionable(1);
     bf_ws *w = it_connect(c, 0, "/ws/occ", NULL);
     it_wait_subscribed(c, "occ", 1);
     long long t0 = bf_ms();

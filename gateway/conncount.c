@@ -78,11 +78,6 @@ void bf_conncount_discard(bf_conncount *cc)
     bf_dict_foreach(cc->pending, drop, NULL);
 }
 
-size_t bf_conncount_pending(const bf_conncount *cc)
-{
-    return bf_dict_size(cc->pending);
-}
-
 /* One script call's arguments: gwchans, gwknown, n conns keys, then the node id and n
  * (change, channel) pairs. Keys and changes are formatted into fixed slots. */
 typedef struct batch {

@@ -29,7 +29,5 @@ void bf_conncount_discard(bf_conncount *cc);
  * them; while r is not ready they are kept. Returns the number of script calls sent. */
 #define BF_CONNCOUNT_BATCH 256
 int bf_conncount_flush(bf_conncount *cc, bf_redis *r);
-/* Channels with a pending change. */
-size_t bf_conncount_pending(const bf_conncount *cc);
 
 #endif

@@ -87,11 +87,6 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
     return rc;
 }
 
-void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta)
-{
-    bf_conncount_add(gw->conncount, channel, delta);
-}
-
 void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
 {
     const char *ch = bf_hub_conn_channel(c);

@@ -96,8 +96,6 @@ const char *bf_gw_conn_channel(const bf_conn *c);
 void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap);
 /* PUBLISHes a fan-out envelope for m->channel. Returns 0 or BF_EDISCONNECTED. */
 int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m);
-/* Adjusts this gateway's connection count for channel in Redis (conns:{channel}). */
-void bf_gw_conns_changed(bf_gateway *gw, const char *channel, int delta);
 /* Sends a presence join/leave/rejoin for c to its channel's owner. */
 void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op);
 /* Connection limits: the HTTP status to refuse an upgrade with (503 gateway full, 429 per-IP or

@@ -547,7 +547,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     gw->stats.connections[c->type]++;
     gw->stats.accepted_total++;
     bf_hub_join(gw->hub, c, rq.channel);
-    bf_gw_conns_changed(gw, rq.channel, 1);
+    bf_conncount_add(gw->conncount, rq.channel, 1);
     bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
     return 0;
 }
@@ -558,7 +558,7 @@ static void on_closed(bf_gateway *gw, bf_conn *c)
     bf_recovery_cancel(c);
     const char *ch = bf_gw_conn_channel(c);
     if (ch) {
-        bf_gw_conns_changed(gw, ch, -1);
+        bf_conncount_add(gw->conncount, ch, -1);
         if (c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_LEAVE);
     }
     bf_hub_leave(gw->hub, c);

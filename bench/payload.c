@@ -15,13 +15,25 @@ int bb_payload_write(char *out, size_t cap, size_t size, const bb_payload *pl)
     return n + (int)pad + 2;
 }
 
-/* The unsigned number after "key" and a colon (spaces allowed), searching from p. */
-static const char *number_after(const char *p, const char *end, const char *key, size_t kl,
-                                uint64_t *v)
+/* The first "_X" (quotes included) at or after p: memchr for the underscore is several times
+ * cheaper than memmem on every received frame, which matters when the bench is the busy side. */
+static const char *find_key(const char *p, const char *end, char x)
 {
-    const char *k = memmem(p, (size_t)(end - p), key, kl);
+    while (end - p >= 3) {
+        const char *u = memchr(p, '_', (size_t)(end - p));
+        if (!u || end - u < 3) return NULL;
+        if (u > p && u[-1] == '"' && u[1] == x && u[2] == '"') return u - 1;
+        p = u + 1;
+    }
+    return NULL;
+}
+
+/* The unsigned number after "_x" and a colon (spaces allowed), searching from p. */
+static const char *number_after(const char *p, const char *end, char x, uint64_t *v)
+{
+    const char *k = find_key(p, end, x);
     if (!k) return NULL;
-    const char *q = k + kl;
+    const char *q = k + 4;
     while (q < end && (*q == ' ' || *q == ':')) q++;
     if (q >= end || *q < '0' || *q > '9') return NULL;
     uint64_t n = 0;
@@ -34,9 +46,9 @@ int bb_payload_find(const char *p, size_t len, bb_payload *out)
 {
     const char *end = p + len, *q;
     uint64_t c;
-    if (!(q = number_after(p, end, "\"_t\"", 4, &out->t))) return -1;
-    if (!(q = number_after(q, end, "\"_g\"", 4, &out->g))) return -1;
-    if (!number_after(q, end, "\"_c\"", 4, &c)) return -1;
+    if (!(q = number_after(p, end, 't', &out->t))) return -1;
+    if (!(q = number_after(q, end, 'g', &out->g))) return -1;
+    if (!number_after(q, end, 'c', &c)) return -1;
     out->c = (uint32_t)c;
     return 0;
 }

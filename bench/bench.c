@@ -87,6 +87,7 @@ int bb_bench_init(bb_bench *b, const bb_config *cfg, size_t n_subs, const bb_hoo
     b->loop = bb_loop_new();
     static const bb_ws_ops ops = {on_open, on_text, on_close};
     b->wsx = b->loop ? bb_wsctx_new(b->loop, &ops, b) : NULL;
+    if (b->wsx) bb_wsctx_stamp_arrivals(b->wsx, (int)cfg->arrival_latency);
     if (!b->src || !b->chan_names || !b->chan_open || !b->subs || !b->wsx) {
         snprintf(err, errlen, "out of memory or no epoll: %s", strerror(errno));
         return -1;

@@ -34,6 +34,7 @@ typedef struct bb_config {
     const char *pids;
     long long users, churn_rate;
     long long procs, channel_offset;
+    long long arrival_latency;
 } bb_config;
 
 extern const bf_cfg_opt bb_config_table[];

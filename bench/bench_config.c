@@ -66,6 +66,9 @@ const bf_cfg_opt bb_config_table[] = {
     {"users", I, NULL, "1000", 1, 1000000, NULL, F(users), "presence mode: concurrent users"},
     {"churn-rate", I, NULL, "0", 0, BIG, NULL, F(churn_rate),
      "presence mode: leave+rejoin cycles per second (0: flat out, --window at a time)"},
+    {"arrival-latency", I, NULL, "0", 0, 1, NULL, F(arrival_latency),
+     "broadcast mode, 1: also measure publish -> arrival in the subscriber's socket, from the "
+     "kernel's receive timestamp (SO_TIMESTAMPNS), which excludes the bench's own queueing"},
     {"procs", I, NULL, "1", 1, 64, NULL, F(procs),
      "worker processes (each holds its share of connections: one process may open at most "
      "RLIMIT_NOFILE sockets); broadcast and idle modes"},

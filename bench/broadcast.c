@@ -25,7 +25,7 @@ typedef struct bcast_stats {
     uint64_t cold; /* channels whose warm-up never arrived */
     int last_fail_status;
     uint64_t t0, t_pub_end, t_last_rx;
-    bb_hist lat, lag, rtt;
+    bb_hist lat, arr, lag, rtt; /* arr: publish -> kernel arrival (--arrival-latency) */
 } bcast_stats;
 
 typedef struct bcast {
@@ -71,6 +71,8 @@ static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t 
     else
         s->last_g = pl.g;
     if (now > pl.t) bb_hist_record(&m->st.lat, now - pl.t);
+    uint64_t arrived = bb_wsctx_arrived(b->wsx);
+    if (arrived > pl.t) bb_hist_record(&m->st.arr, arrived - pl.t);
     m->st.t_last_rx = now;
 }
 
@@ -242,6 +244,7 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     const bb_config *cfg = b->cfg;
     m->b = b;
     bb_hist_init(&m->st.lat);
+    bb_hist_init(&m->st.arr);
     bb_hist_init(&m->st.lag);
     bb_hist_init(&m->st.rtt);
     bb_url pu;
@@ -316,6 +319,7 @@ static void merge(bcast_stats *d, const bcast_stats *s)
     if (s->t_pub_end > d->t_pub_end) d->t_pub_end = s->t_pub_end;
     if (s->t_last_rx > d->t_last_rx) d->t_last_rx = s->t_last_rx;
     bb_hist_merge(&d->lat, &s->lat);
+    bb_hist_merge(&d->arr, &s->arr);
     bb_hist_merge(&d->lag, &s->lag);
     bb_hist_merge(&d->rtt, &s->rtt);
 }
@@ -344,6 +348,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
                   (unsigned long long)st->reordered);
     bb_report_row("delivered", "%.0f msgs/s over %.2f s", per_s, deliv_s);
     bb_report_hist_us("latency publish->receive", &st->lat);
+    if (cfg->arrival_latency) bb_report_hist_us("latency publish->socket arrival", &st->arr);
     bb_report_hist_us("publish request round trip", &st->rtt);
     if (cfg->rate) bb_report_hist_us("publisher behind schedule", &st->lag);
     if (b->n_procs && st->received)
@@ -373,6 +378,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_json_num(&j, "delivered_per_s", per_s);
     bb_json_num(&j, "delivery_s", deliv_s);
     bb_json_hist_us(&j, "latency_us", &st->lat);
+    if (cfg->arrival_latency) bb_json_hist_us(&j, "arrival_latency_us", &st->arr);
     bb_json_hist_us(&j, "pub_rtt_us", &st->rtt);
     bb_json_hist_us(&j, "pub_lag_us", &st->lag);
     bb_json_num(&j, "server_cpu_us_per_msg",
@@ -440,6 +446,7 @@ static int parent(const bb_config *cfg)
     bcast_stats all;
     memset(&all, 0, sizeof(all));
     bb_hist_init(&all.lat);
+    bb_hist_init(&all.arr);
     bb_hist_init(&all.lag);
     bb_hist_init(&all.rtt);
     int rc = 2;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -26,6 +27,8 @@ struct bb_wsctx {
     void *ud;
     uint8_t *rbuf;
     uint32_t mask_seed;
+    int stamp;        /* SO_TIMESTAMPNS on new sockets */
+    uint64_t arrived; /* of the read being parsed; see bb_wsctx_arrived */
     char first_failure[160];
 };
 
@@ -53,6 +56,16 @@ void bb_wsctx_free(bb_wsctx *x)
     if (!x) return;
     free(x->rbuf);
     free(x);
+}
+
+void bb_wsctx_stamp_arrivals(bb_wsctx *x, int on)
+{
+    x->stamp = on;
+}
+
+uint64_t bb_wsctx_arrived(const bb_wsctx *x)
+{
+    return x->arrived;
 }
 
 const char *bb_wsctx_first_failure(const bb_wsctx *x)
@@ -183,6 +196,7 @@ int bb_ws_connect(bb_wsctx *x, bb_ws *ws, const struct sockaddr_in *src,
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (x->stamp) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
     if (src) {
         struct sockaddr_in a = *src;
         a.sin_port = 0;
@@ -381,6 +395,28 @@ static int keep(bb_ws *ws, const uint8_t *p, size_t len)
     return 0;
 }
 
+/* recv(), or recvmsg() for the kernel's receive timestamp when the context asks for it (for TCP
+ * it is that of the last packet the read consumed). */
+static ssize_t read_stamped(bb_ws *ws, uint8_t *p, size_t len, struct timespec *rx_real)
+{
+    if (!ws->ctx->stamp) return recv(ws->io.fd, p, len, MSG_DONTWAIT);
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = p, .iov_len = len};
+    struct msghdr mh = {.msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n = recvmsg(ws->io.fd, &mh, MSG_DONTWAIT);
+    if (n <= 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+            memcpy(rx_real, CMSG_DATA(c), sizeof(*rx_real));
+    return n;
+}
+
 static void on_readable(bb_ws *ws)
 {
     bb_wsctx *x = ws->ctx;
@@ -404,7 +440,8 @@ static void on_readable(bb_ws *ws)
         base = ws->in;
         cap = ws->in_cap;
     }
-    ssize_t n = recv(ws->io.fd, base + ws->in_len, cap - ws->in_len, MSG_DONTWAIT);
+    struct timespec rx_real = {0};
+    ssize_t n = read_stamped(ws, base + ws->in_len, cap - ws->in_len, &rx_real);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
         end(ws, ws->state == BB_WS_CLOSING || errno == ECONNRESET
@@ -419,6 +456,15 @@ static void on_readable(bb_ws *ws)
         return;
     }
     uint64_t now = bb_now_ns();
+    ws->ctx->arrived = 0;
+    if (ws->ctx->stamp && rx_real.tv_sec) {
+        /* the stamp is CLOCK_REALTIME; read both clocks now to convert it */
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        int64_t age =
+            (int64_t)(rt.tv_sec - rx_real.tv_sec) * 1000000000 + (rt.tv_nsec - rx_real.tv_nsec);
+        if (age >= 0 && (uint64_t)age < now) ws->ctx->arrived = now - (uint64_t)age;
+    }
     size_t len = ws->in_len + (size_t)n;
     if (ws->state == BB_WS_CLOSING) { /* draining until the peer's EOF */
         keep(ws, base, 0);

@@ -70,6 +70,12 @@ typedef struct bb_ws_ops {
 
 /* One per loop; ops are copied, ud is borrowed and passed to every callback. NULL on OOM. */
 bb_wsctx *bb_wsctx_new(bb_loop *loop, const bb_ws_ops *ops, void *ud);
+/* Asks the kernel to timestamp what arrives on connections started from now on (SO_TIMESTAMPNS),
+ * for bb_wsctx_arrived. Enabling it anywhere makes the kernel timestamp every received packet. */
+void bb_wsctx_stamp_arrivals(bb_wsctx *x, int on);
+/* During on_text: CLOCK_MONOTONIC ns at which the kernel received the last packet of the read
+ * that completed this message (never earlier than the message's own arrival), or 0 if unknown. */
+uint64_t bb_wsctx_arrived(const bb_wsctx *x);
 void bb_wsctx_free(bb_wsctx *x);
 /* A one-line description of the first refused upgrade (status and the start of the body), or "". */
 const char *bb_wsctx_first_failure(const bb_wsctx *x);

@@ -11,7 +11,8 @@
 #   1 | fanout      1 channel x 10,000 subscribers, 100-byte messages, flat out; Belfry vs nchan
 #   2 | many        10,000 channels x 5 subscribers (and 3,000 x 5 on one process); max, then
 #                 fixed rates at 50% and 90% of it
-#   3 | latency     1,000 subscribers on one channel at 1,000 msgs/s (and at 100 msgs/s)
+#   3 | latency     1,000 subscribers on one channel at 1,000 msgs/s (and at 100 msgs/s); Belfry,
+#                 nchan, and the floor (bench/floor.c)
 #   4 | idle        19,000 idle WebSockets on one process, 50,000 over three; RSS per connection
 #   5 | presence    1,000 users joining and leaving a presence channel
 #   6 | scaleout    scenario 1 with 1, 2 and 3 gateway processes
@@ -208,6 +209,19 @@ start_nchan() {
     PUB_URL="http://127.0.0.1:$p/pub?id={channel}"
 }
 
+# The floor (bench/floor.c): a minimal one-process WebSocket fan-out server, the least work any
+# server can do here; the latency scenario measures it next to the real peers as a yardstick.
+start_floor() {
+    local p
+    p=$(port)
+    taskset -c $SERVER_CPU "$BIN/belfry-bench-floor" "$p" >"$RUN_DIR/floor-$p.log" 2>&1 &
+    FLOOR_PID=$!
+    PIDS+=("$FLOOR_PID")
+    wait_for "floor on $p" bash -c "exec 3<>/dev/tcp/127.0.0.1/$p"
+    SUB_URLS="ws://127.0.0.1:$p/sub?id={channel}"
+    PUB_URL="http://127.0.0.1:$p/pub?id={channel}"
+}
+
 # ------------------------------------------------------------------------------------------------
 # Running the load generator
 
@@ -381,14 +395,19 @@ scenario_latency() {
     for r in $(seq "$runs"); do
         for rate in 1000 100; do
             [ "$QUICK" = 0 ] || [ "$rate" = 1000 ] || continue
-            for target in belfry nchan; do
+            for target in belfry nchan floor; do
                 if [ "$target" = nchan ] && ! nchan_available; then
                     SKIPPED=$((SKIPPED + 1))
                     continue
                 fi
                 flags="--channels 1 --subs-per-channel $subs --rate $rate --duration $dur \
---msg-bytes 100 --pub-conns 4"
-                if [ "$target" = belfry ]; then
+--msg-bytes 100 --pub-conns 4 --arrival-latency 1"
+                if [ "$target" = floor ]; then
+                    start_floor
+                    # shellcheck disable=SC2086
+                    bench "3-latency-$rate" "$r" floor $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --pub-body '{payload}' --pids "floor=$FLOOR_PID"
+                elif [ "$target" = belfry ]; then
                     start_belfry 1
                     # shellcheck disable=SC2086
                     bench "3-latency-$rate" "$r" belfry $flags --sub-url "$SUB_URLS" \
@@ -506,7 +525,7 @@ scenario_scaleout() {
 for tool in redis-server redis-cli curl taskset python3; do
     command -v "$tool" >/dev/null || { echo "run.sh: $tool is required" >&2; exit 2; }
 done
-for b in "$BENCH" "$BIN/belfry-gateway" "$BIN/belfry-router"; do
+for b in "$BENCH" "$BIN/belfry-gateway" "$BIN/belfry-router" "$BIN/belfry-bench-floor"; do
     [ -x "$b" ] || {
         echo "run.sh: $b is missing: cmake --build $BUILD_DIR --target belfry-bench belfry-gateway belfry-router" >&2
         exit 2

@@ -19,13 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "loop.h"
 
 #define MAX_REQUEST 65536
-#define MAX_QUEUED (1u << 20) /* a subscriber this far behind is dropped: the floor has no slack */
+#define MAX_QUEUED (1u << 20) /* a subscriber this far behind is dropped: the floor has no slack   \
+                               */
 
 typedef struct conn {
     bb_io io; /* first */
@@ -261,6 +263,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "belfry-bench-floor: bad PORT or CHUNK\n");
         return 2;
     }
+    struct rlimit rl; /* as many subscribers as the hard limit allows, like the gateway */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_stop);
     signal(SIGINT, on_stop);
@@ -269,7 +276,8 @@ int main(int argc, char **argv)
     int one = 1;
     setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bb_io lio = {.fd = lfd, .cb = on_accept};
     if (!loop || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||

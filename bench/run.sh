@@ -9,6 +9,7 @@
 #
 # Scenarios (docs/benchmarks.md explains each):
 #   1 | fanout      1 channel x 10,000 subscribers, 100-byte messages, flat out; Belfry vs nchan
+#                 (and the floor, bench/floor.c)
 #   2 | many        10,000 channels x 5 subscribers (and 3,000 x 5 on one process); max, then
 #                 fixed rates at 50% and 90% of it
 #   3 | latency     1,000 subscribers on one channel at 1,000 msgs/s (and at 100 msgs/s); Belfry,
@@ -330,6 +331,11 @@ scenario_fanout() {
             echo "--- nchan unavailable: skipped"
             SKIPPED=$((SKIPPED + 1))
         fi
+        start_floor
+        # shellcheck disable=SC2046
+        bench 1-fanout "$r" floor $(fanout_flags) --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+            --pub-body '{payload}' --pids "floor=$FLOOR_PID"
+        stop_all
     done
 }
 

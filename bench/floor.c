@@ -5,9 +5,9 @@
  * every HTTP POST body is sent to all subscribers as one text frame, rendered once and copied into
  * each subscriber's output buffer. Writes go out as a FIFO rotation of at most --chunk sockets per
  * loop iteration (the same scheme as the gateway), one send() per socket carrying everything it
- * has queued. No JSON, no Redis, no authentication, no SHA-1 in the upgrade (belfry-bench does not
- * check Sec-WebSocket-Accept): it is not a server to deploy, only the kernel's share of the work
- * plus the smallest user-space share that still speaks the protocol.
+ * has queued; a publish is answered at once. No JSON, no Redis, no authentication, no SHA-1 in the
+ * upgrade (belfry-bench does not check Sec-WebSocket-Accept): it is not a server to deploy, only
+ * the kernel's share of the work plus the smallest user-space share that still speaks the protocol.
  *
  *   belfry-bench-floor PORT [CHUNK]
  * Subscribe with ws://127.0.0.1:PORT/anything, publish with POST http://127.0.0.1:PORT/anything. */
@@ -26,8 +26,9 @@
 #include "loop.h"
 
 #define MAX_REQUEST 65536
-#define MAX_QUEUED (1u << 20) /* a subscriber this far behind is dropped: the floor has no slack   \
-                               */
+#define MAX_QUEUED                                                                                 \
+    (1u << 20) /* a subscriber this far behind is dropped: the floor has no slack                  \
+                */
 
 typedef struct conn {
     bb_io io; /* first */
@@ -197,8 +198,17 @@ static long request(conn *c)
     if (hlen + blen > MAX_REQUEST) return -1;
     if (c->in_len < hlen + blen) return 0;
     fan_out(c->in + hlen, blen);
+    /* answered at once, not at the end of the rotation: a publisher waiting for a whole round
+     * of writes would throttle the fan-out it measures */
     static const char done[] = "HTTP/1.1 204 No Content\r\n\r\n";
-    return append(c, done, sizeof(done) - 1) < 0 ? -1 : (long)(hlen + blen);
+    size_t sent = 0;
+    if (!c->queued) {
+        ssize_t n = send(c->io.fd, done, sizeof(done) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN) return -1;
+        if (n > 0) sent = (size_t)n;
+    }
+    if (sent == sizeof(done) - 1) return (long)(hlen + blen);
+    return append(c, done + sent, sizeof(done) - 1 - sent) < 0 ? -1 : (long)(hlen + blen);
 }
 
 static void on_conn(bb_io *io, uint32_t ev)

@@ -43,10 +43,14 @@ Test(bench_payload, other_frames_are_not_payloads)
 {
     const char *cases[] = {
         "{\"event\":\"presence:here\",\"data\":[]}",
-        "{\"_t\":1,\"_g\":2}",                 /* no channel */
-        "{\"_g\":2,\"_c\":1,\"_t\":1}",       /* _g must follow _t */
-        "{\"_t\":\"1\",\"_g\":2,\"_c\":1}",   /* not a number */
-        "_", "\"_", "\"_t", "\"_t\"", "\"_t\":", /* truncated at every point */
+        "{\"_t\":1,\"_g\":2}",              /* no channel */
+        "{\"_g\":2,\"_c\":1,\"_t\":1}",     /* _g must follow _t */
+        "{\"_t\":\"1\",\"_g\":2,\"_c\":1}", /* not a number */
+        "_",
+        "\"_",
+        "\"_t",
+        "\"_t\"",
+        "\"_t\":", /* truncated at every point */
         "",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

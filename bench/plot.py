@@ -94,6 +94,9 @@ def fmt(v, digits=1):
     return f"{v:.{digits}f}"
 
 
+TARGETS = ("belfry", "nchan", "floor")
+
+
 def ratio(a, b):
     return "–" if a is None or b in (None, 0) else f"{a / b:.2f}"
 
@@ -142,6 +145,28 @@ def markdown(rows):
           ["scenario", "B msgs/s", "n msgs/s", "B p50", "n p50", "B/n", "B p99", "n p99", "B/n",
            "B p99.9", "n p99.9", "B/n", "lost B / n"], lines)
 
+    # the floor (bench/floor.c) where it ran: how far each server is from the kernel's share
+    lines = []
+    for s in scenarios(rows, "1-fanout") + scenarios(rows, "3-latency"):
+        if median_of(rows, s, "floor", "delivered_per_s")[0] is None:
+            continue
+        row = [s, median_of(rows, s, "floor", "delivered_per_s")[1]]
+        row += [fmt(median_of(rows, s, t, "delivered_per_s")[0]) for t in TARGETS]
+        cpu = {t: median_of(rows, s, t, "server_cpu_us_per_msg")[0] for t in TARGETS}
+        row += [fmt(cpu[t], 2) for t in TARGETS] + [ratio(cpu["belfry"], cpu["floor"])]
+        fixed_rate = median_of(rows, s, "floor", "rate_target")[0]
+        for key in ("latency_us.p99", "arrival_latency_us.p99"):
+            # flat out, latency is the window's queue, not a latency: left out
+            v = {t: median_of(rows, s, t, key)[0] if fixed_rate else None for t in TARGETS}
+            row += [fmt(v[t] and v[t] / 1000, 2) for t in TARGETS]
+            row.append(ratio(v["belfry"], v["floor"]))
+        lines.append(row)
+    if lines:
+        table("Against the floor (bench/floor.c; medians)",
+              ["scenario", "runs", "msgs/s B", "n", "floor", "CPU µs/msg B", "n", "floor",
+               "B/floor", "p99 ms B", "n", "floor", "B/floor", "arrival p99 ms B", "n", "floor",
+               "B/floor"], lines)
+
     lines = []
     for s in scenarios(rows, "4-idle"):
         b = median_of(rows, s, "belfry", "rss_per_conn_bytes_all")
@@ -175,9 +200,9 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"belfry": "#2b6cb0", "nchan": "#c05621"}
+    colors = {"belfry": "#2b6cb0", "nchan": "#c05621", "floor": "#718096"}
     fig, axes = plt.subplots(2, 2, figsize=(14, 10))
-    fig.suptitle("Belfry vs nginx+nchan — medians of the runs in bench/results (2-core machine, "
+    fig.suptitle("Belfry vs nginx+nchan (and the floor, bench/floor.c) — medians of the runs in bench/results (2-core machine, "
                  "servers on CPU 0, load generator on CPU 1)", fontsize=11)
 
     def bars(ax, labels, series, ylabel, title, log=False):
@@ -203,15 +228,17 @@ def plot(rows, path):
 
     # throughput
     ss = scenarios(rows, "1-fanout") + scenarios(rows, "6-scaleout")
+    present = [t for t in TARGETS
+               if any(median_of(rows, s, t, "delivered_per_s")[0] is not None for s in ss)]
     bars(axes[0][0], ss,
          [(t, [median_of(rows, s, t, "delivered_per_s")[0] for s in ss], colors[t])
-          for t in ("belfry", "nchan")],
+          for t in present],
          "delivered messages / s", "Fan-out throughput (flat out, 100-byte messages)")
 
     # server CPU per message
     bars(axes[0][1], ss,
          [(t, [median_of(rows, s, t, "server_cpu_us_per_msg")[0] for s in ss], colors[t])
-          for t in ("belfry", "nchan")],
+          for t in present],
          "server CPU µs per delivered message",
          "Server CPU per delivered message (Belfry: gateway+router+redis)")
 
@@ -219,7 +246,9 @@ def plot(rows, path):
     ls = scenarios(rows, "3-latency") + [s for s in scenarios(rows, "2-many") if "max" not in s]
     ax = axes[1][0]
     series = []
-    for t in ("belfry", "nchan"):
+    for t in TARGETS:
+        if all(median_of(rows, s, t, "latency_us.p50")[0] is None for s in ls):
+            continue
         for p, alpha in (("p50", 1.0), ("p99", 0.6), ("p999", 0.35)):
             vals = [median_of(rows, s, t, "latency_us." + p)[0] for s in ls]
             series.append((f"{t} {p}", [v / 1000 if v else None for v in vals], colors[t], alpha))

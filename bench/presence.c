@@ -4,7 +4,10 @@
  * Subscribers 0..users-1 are users, subscriber `users` is the observer (user id "observer").
  * Every (re)connection joins as a new user id "u<gen>", so the observer can tell which connect
  * an event belongs to: join latency runs from the start of that connection's TCP connect to the
- * observer's presence:join, leave latency from sending the close frame to presence:leave. A churn
+ * observer's presence:join, leave latency from sending the close frame to presence:leave. The
+ * same two latencies are also taken at every user that receives the event ("all members"): the
+ * observer is the channel's oldest member, one position in each fan-out, while the members'
+ * distribution is what the channel as a whole sees. A churn
  * cycle closes one joined user and reconnects its slot as a new user; cycles start at
  * --churn-rate per second, or flat out with at most --window cycles in progress. Users also
  * receive every other user's events; they are read and counted, which is the real cost of a
@@ -28,7 +31,8 @@ typedef struct presence {
     uint64_t unknown_events, other_frames, users_dropped, cycles, inflight, joined_now;
     uint64_t t0, t_end, t_last_event;
     size_t cursor;
-    bb_hist join_lat, leave_lat;
+    bb_hist join_lat, leave_lat;   /* at the observer */
+    bb_hist mjoin_lat, mleave_lat; /* at every member that received the event */
 } presence;
 
 /* ---------------------------------------------------------------------------------------------
@@ -79,19 +83,40 @@ static uint64_t member_gen(const char *p, size_t len)
     return g;
 }
 
+/* presence:join (1) or presence:leave (-1) of generation *gen, or 0 for another frame. */
+static int event_of(const char *p, size_t len, uint64_t *gen)
+{
+    int join = memmem(p, len, "\"presence:join\"", 15) != NULL;
+    int leave = !join && memmem(p, len, "\"presence:leave\"", 16) != NULL;
+    if (!join && !leave) return 0;
+    *gen = member_gen(p, len);
+    return join ? 1 : -1;
+}
+
+/* The latency of one member's copy of a churn event (the observer's included). */
+static void record_member(presence *m, int ev, uint64_t gen, uint64_t now)
+{
+    if (!m->churning || !gen || gen > m->next_gen) return;
+    if (ev > 0 && m->first_churn_gen && gen >= m->first_churn_gen && m->t_join[gen])
+        bb_hist_record(&m->mjoin_lat, now - m->t_join[gen]);
+    else if (ev < 0 && m->t_leave[gen])
+        bb_hist_record(&m->mleave_lat, now - m->t_leave[gen]);
+}
+
 static void observer_text(presence *m, const char *p, size_t len, uint64_t now)
 {
     if (memmem(p, len, "\"presence:here\"", 15)) {
         m->observer_ready = 1;
         return;
     }
-    int join = memmem(p, len, "\"presence:join\"", 15) != NULL;
-    int leave = !join && memmem(p, len, "\"presence:leave\"", 16) != NULL;
-    if (!join && !leave) {
+    uint64_t gen = 0;
+    int ev = event_of(p, len, &gen);
+    if (!ev) {
         m->other_frames++;
         return;
     }
-    uint64_t gen = member_gen(p, len);
+    int join = ev > 0;
+    record_member(m, ev, gen, now);
     if (!gen || gen > m->next_gen) {
         m->unknown_events++;
         return;
@@ -125,6 +150,9 @@ static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t 
             m->inflight--; /* a churn cycle is complete when its new user is in */
         return;
     }
+    uint64_t gen = 0;
+    int ev = event_of(p, len, &gen);
+    if (ev) record_member(m, ev, gen, now);
     m->other_frames++;
 }
 
@@ -275,8 +303,10 @@ static int report(presence *m)
     bb_report_row("leaves expected / seen", "%llu / %llu", (unsigned long long)m->leaves_expected,
                   (unsigned long long)m->leaves_seen);
     bb_report_row("joins+leaves at the observer", "%.0f/s over %.2f s", per_s, ev_s);
-    bb_report_hist_us("join latency", &m->join_lat);
-    bb_report_hist_us("leave latency", &m->leave_lat);
+    bb_report_hist_us("join latency (observer)", &m->join_lat);
+    bb_report_hist_us("leave latency (observer)", &m->leave_lat);
+    bb_report_hist_us("join latency (all members)", &m->mjoin_lat);
+    bb_report_hist_us("leave latency (all members)", &m->mleave_lat);
     bb_report_row("frames to users (others' events)", "%llu", (unsigned long long)m->other_frames);
     bb_report_row("users dropped by the server", "%llu", (unsigned long long)m->users_dropped);
 
@@ -298,6 +328,8 @@ static int report(presence *m)
     bb_json_num(&j, "events_per_s", per_s);
     bb_json_hist_us(&j, "join_latency_us", &m->join_lat);
     bb_json_hist_us(&j, "leave_latency_us", &m->leave_lat);
+    bb_json_hist_us(&j, "members_join_latency_us", &m->mjoin_lat);
+    bb_json_hist_us(&j, "members_leave_latency_us", &m->mleave_lat);
     bb_json_num(&j, "server_cpu_us_per_event",
                 b->n_procs && m->events_in_churn ? srv * 1e6 / (double)m->events_in_churn : -1);
     bb_report_result(&j);
@@ -328,6 +360,8 @@ int bb_mode_presence(const bb_config *cfg)
     b.mode = &m;
     bb_hist_init(&m.join_lat);
     bb_hist_init(&m.leave_lat);
+    bb_hist_init(&m.mjoin_lat);
+    bb_hist_init(&m.mleave_lat);
     int rc = 1;
     bb_bench_connect_range(&b, m.n_users, m.n_users + 1, user_of);
     if (!wait_for(&m, observer_in, 10000000000ull) || !m.observer_ready) {

@@ -182,15 +182,21 @@ def markdown(rows):
     lines = []
     for s in scenarios(rows, "5-presence"):
         e = median_of(rows, s, "belfry", "events_per_s")
+
+        def ms(key):
+            v = median_of(rows, s, "belfry", key)[0]
+            return fmt(v / 1000 if v is not None else None, 2)
+
         lines.append([s, e[1], fmt(e[0], 0),
-                      fmt((median_of(rows, s, "belfry", "join_latency_us.p50")[0] or 0) / 1000, 2),
-                      fmt((median_of(rows, s, "belfry", "join_latency_us.p99")[0] or 0) / 1000, 2),
-                      fmt((median_of(rows, s, "belfry", "leave_latency_us.p99")[0] or 0) / 1000, 2),
+                      ms("members_join_latency_us.p50"), ms("members_join_latency_us.p99"),
+                      ms("members_leave_latency_us.p50"), ms("members_leave_latency_us.p99"),
+                      ms("join_latency_us.p99"), ms("leave_latency_us.p99"),
                       fmt(median_of(rows, s, "belfry", "server_cpu_us_per_event")[0], 0),
                       fmt(median_of(rows, s, "belfry", "lost")[0], 0)])
-    table("Presence churn, 1,000 users (Belfry only; medians)",
-          ["scenario", "runs", "joins+leaves/s", "join p50 ms", "join p99 ms", "leave p99 ms",
-           "server CPU µs/event", "lost"], lines)
+    table("Presence churn, 1,000 users (Belfry only; medians; latencies in ms)",
+          ["scenario", "runs", "joins+leaves/s", "join p50 (members)", "join p99 (members)",
+           "leave p50 (members)", "leave p99 (members)", "join p99 (observer)",
+           "leave p99 (observer)", "server CPU µs/event", "lost"], lines)
     print("\n".join(out))
 
 

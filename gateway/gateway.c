@@ -451,8 +451,7 @@ static void lws_log_emit(int level, const char *line)
            "lws: %.*s", (int)n, line);
 }
 
-/* Raises the soft open-file limit to the hard one and returns the connections that fit
- * (a reserve of 64 descriptors stays for Redis links, listeners and logs). */
+/* Raises the soft open-file limit to the hard one and returns it. */
 static uint64_t raise_fd_limit(void)
 {
     struct rlimit rl;
@@ -461,7 +460,36 @@ static uint64_t raise_fd_limit(void)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
-    return rl.rlim_cur > 128 ? (uint64_t)rl.rlim_cur - 64 : 64;
+    return (uint64_t)rl.rlim_cur;
+}
+
+/* lws 4.1 as Debian builds it checks on every close that the descriptor left no trace in its
+ * table (one slot per descriptor number, as many as the soft open-file limit when the context
+ * is created): a scan of the whole table, ~1 ns a slot here — a millisecond per close with the
+ * 1,048,576 many container runtimes give. So lws' table is sized to what the gateway holds:
+ * --max-connections, plus room for handshakes that will be refused with 503 and for our own
+ * descriptors; the process's limit stays raised for everything else. */
+static uint64_t fd_table_slots(uint64_t max_connections, uint64_t limit)
+{
+    uint64_t headroom = max_connections / 8 > 1024 ? max_connections / 8 : 1024;
+    uint64_t want = max_connections + BF_GW_FD_RESERVE + headroom;
+    return want < limit ? want : limit;
+}
+
+/* lws_create_context() with lws' descriptor table sized to slots (the soft limit is lowered
+ * around the call and raised again; lws reads it once, there). */
+static struct lws_context *create_lws(const struct lws_context_creation_info *info, uint64_t slots)
+{
+    struct rlimit rl, small;
+    bool lowered = false;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && slots < rl.rlim_cur) {
+        small = rl;
+        small.rlim_cur = (rlim_t)slots;
+        lowered = setrlimit(RLIMIT_NOFILE, &small) == 0;
+    }
+    struct lws_context *ctx = lws_create_context(info);
+    if (lowered) setrlimit(RLIMIT_NOFILE, &rl);
+    return ctx;
 }
 
 static void flush_pending(uv_idle_t *h)
@@ -493,13 +521,22 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     bf_conn_batch_init(&gw->batch);
     gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
-    uint64_t capacity = raise_fd_limit();
+    uint64_t limit = raise_fd_limit();
+    uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
     if (gw->max_connections > capacity)
         bf_warn("--max-connections %llu exceeds what the open-file limit allows (%llu)",
                 (unsigned long long)gw->max_connections, (unsigned long long)capacity);
-    bf_info("connection capacity %llu (open-file limit allows %llu)",
-            (unsigned long long)gw->max_connections, (unsigned long long)capacity);
+    gw->fd_slots = fd_table_slots(gw->max_connections, limit);
+    bf_info("connection capacity %llu (open-file limit allows %llu); libwebsockets' descriptor "
+            "table %llu slots",
+            (unsigned long long)gw->max_connections, (unsigned long long)capacity,
+            (unsigned long long)gw->fd_slots);
+    if (!gw->cfg.max_connections && gw->fd_slots > BF_GW_FD_SLOTS_WARN)
+        bf_warn("every closed connection costs a scan of libwebsockets' %llu-slot descriptor "
+                "table (about 1 ns a slot); set --max-connections to what this gateway should "
+                "hold (it sizes the table)",
+                (unsigned long long)gw->fd_slots);
     gw->per_ip = bf_dict_new();
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
     gw->per_user = bf_dict_new();
@@ -544,13 +581,14 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
-    gw->lws = lws_create_context(&info);
+    gw->lws = create_lws(&info, gw->fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
         snprintf(err, errlen, "cannot initialise libwebsockets (see the lws lines above)");
         return BF_EIO;
     }
-    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, err, errlen);
+    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
+                                   &gw->stats.limit_rejections[0], err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);

@@ -21,6 +21,12 @@
 #include <stdbool.h>
 #include <uv.h>
 
+/* Descriptors kept for Redis links, listeners and logs beyond the connections. */
+#define BF_GW_FD_RESERVE 64
+/* Above this many slots in lws' descriptor table (see gateway.c) the gateway warns at start-up
+ * unless --max-connections was set. */
+#define BF_GW_FD_SLOTS_WARN 262144
+
 #define BF_GW_AUTH_REASONS(X)                                                                      \
     X(MISSING, "missing")                                                                          \
     X(EXPIRED, "expired")                                                                          \
@@ -73,6 +79,7 @@ typedef struct bf_gateway {
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
     uint64_t max_connections;   /* effective --max-connections */
+    uint64_t fd_slots;          /* lws' descriptor table (see fd_table_slots in gateway.c) */
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
     bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
     uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;

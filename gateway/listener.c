@@ -18,6 +18,8 @@ struct bf_listener {
     uv_poll_t poll;
     int fd;
     struct lws_vhost *vh;
+    int max_fd;
+    uint64_t *refused;
     uint64_t accept_errors;
 };
 
@@ -37,6 +39,16 @@ static void on_readable(uv_poll_t *h, int status, int events)
             }
             return;
         }
+        if (fd >= l->max_fd) {
+            /* more descriptors are open than lws' table holds: only while that many handshakes
+             * are in flight above --max-connections (each of those would get a 503) */
+            close(fd);
+            if (((*l->refused)++ & 1023) == 0)
+                bf_warn("closed an accepted connection at descriptor %d: libwebsockets' table "
+                        "holds %d (raise --max-connections to hold more)",
+                        fd, l->max_fd);
+            continue;
+        }
         /* TCP_NODELAY comes from the listening socket (see bf_listener_new) */
         /* on failure lws closes fd itself */
         if (!lws_adopt_socket_vhost(l->vh, fd)) bf_debug("lws refused an accepted connection");
@@ -44,7 +56,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 }
 
 bf_listener *bf_listener_new(uv_loop_t *loop, struct lws_vhost *vh, const bf_hostport *addr,
-                             char *err, size_t errlen)
+                             int max_fd, uint64_t *refused, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
@@ -77,6 +89,8 @@ bf_listener *bf_listener_new(uv_loop_t *loop, struct lws_vhost *vh, const bf_hos
     bf_listener *l = bf_calloc(1, sizeof(*l));
     l->fd = fd;
     l->vh = vh;
+    l->max_fd = max_fd;
+    l->refused = refused;
     uv_poll_init(loop, &l->poll, fd);
     l->poll.data = l;
     uv_poll_start(&l->poll, UV_READABLE, on_readable);

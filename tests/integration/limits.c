@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 TestSuite(limits, .timeout = 90);
@@ -124,6 +125,59 @@ Test(limits, slowloris_does_not_block_and_half_open_handshakes_expire)
         close(fds[i]);
     }
     cr_expect(closed >= N * 99 / 100, "only %d of %d half-open handshakes were closed", closed, N);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+/* --max-connections also sizes libwebsockets' descriptor table (every close scans it). More
+ * sockets than the table holds are closed at accept, counted, and the gateway carries on. */
+Test(limits, sockets_beyond_the_descriptor_table_are_closed_and_counted)
+{
+    static const char *const args[] = {"--max-connections", "2", NULL};
+    bf_cluster_opts o = {.routers = 1, .gateways = 1, .gateway_args = args};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    char *log = bf_read_file(c->gateways[0].log);
+    /* 2 connections + 64 reserved + 1,024 for handshakes refused with 503 */
+    cr_expect(log && strstr(log, "descriptor table 1090 slots"), "%s", log ? log : "(no log)");
+    free(log);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    enum { N = 1300 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = raw_connect(c->gateways[0].port);
+        cr_assert(fds[i] >= 0, "connect %d failed", i);
+    }
+    /* the table's worth stay open (half-open handshakes), the rest are closed at once */
+    usleep(500000);
+    int closed = 0;
+    for (int i = 0; i < N; i++) {
+        char b[64];
+        struct timeval tv = {0, 1000};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t n = recv(fds[i], b, sizeof(b), 0);
+        closed += n == 0 || (n < 0 && errno == ECONNRESET);
+    }
+    cr_expect(closed >= N - 1090 && closed < N - 1000, "%d of %d closed at accept", closed, N);
+    for (int i = 0; i < N; i++) close(fds[i]);
+    /* the gateway still serves, and says what it did */
+    usleep(200000);
+    bf_ws *w = it_connect(c, 0, "/ws/after", NULL);
+    cr_expect_not_null(w);
+    bf_ws_close(w);
+    bf_http_resp r;
+    cr_assert_eq(bf_http(c->gateways[0].port, "GET", "/metrics", NULL, NULL, 0, &r, 2000), 0);
+    const char *m = strstr(r.body, "belfry_gateway_limit_rejections_total{limit=\"gateway\"} ");
+    cr_assert_not_null(m, "%s", r.body);
+    long long n = atoll(m + strlen("belfry_gateway_limit_rejections_total{limit=\"gateway\"} "));
+    cr_expect_eq(n, closed, "counted %lld, closed %d", n, closed);
+    bf_http_resp_free(&r);
+    log = bf_read_file(c->gateways[0].log);
+    cr_expect(log && strstr(log, "closed an accepted connection at descriptor"), "%s",
+              log ? log : "(no log)");
+    free(log);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
 

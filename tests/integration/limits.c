@@ -91,6 +91,20 @@ static int raw_connect(int port)
     return fd;
 }
 
+/* How many of the n sockets the gateway has closed (EOF or reset), waiting 1 ms on each. */
+static int count_closed(const int *fds, int n)
+{
+    int closed = 0;
+    for (int i = 0; i < n; i++) {
+        char b[64];
+        struct timeval tv = {0, 1000};
+        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        ssize_t r = recv(fds[i], b, sizeof(b), 0);
+        closed += r == 0 || (r < 0 && errno == ECONNRESET);
+    }
+    return closed;
+}
+
 Test(limits, slowloris_does_not_block_and_half_open_handshakes_expire)
 {
     static const char *const args[] = {"--handshake-timeout", "2", NULL};
@@ -115,15 +129,8 @@ Test(limits, slowloris_does_not_block_and_half_open_handshakes_expire)
     bf_ws_close(w);
     /* after the deadline the gateway has closed the half-open ones */
     usleep(3500000);
-    int closed = 0;
-    for (int i = 0; i < N; i++) {
-        char b[64];
-        struct timeval tv = {0, 1000};
-        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        ssize_t n = recv(fds[i], b, sizeof(b), 0);
-        closed += n == 0 || (n < 0 && errno == ECONNRESET);
-        close(fds[i]);
-    }
+    int closed = count_closed(fds, N);
+    for (int i = 0; i < N; i++) close(fds[i]);
     cr_expect(closed >= N * 99 / 100, "only %d of %d half-open handshakes were closed", closed, N);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
@@ -152,14 +159,7 @@ Test(limits, sockets_beyond_the_descriptor_table_are_closed_and_counted)
     }
     /* the table's worth stay open (half-open handshakes), the rest are closed at once */
     usleep(500000);
-    int closed = 0;
-    for (int i = 0; i < N; i++) {
-        char b[64];
-        struct timeval tv = {0, 1000};
-        setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        ssize_t n = recv(fds[i], b, sizeof(b), 0);
-        closed += n == 0 || (n < 0 && errno == ECONNRESET);
-    }
+    int closed = count_closed(fds, N);
     cr_expect(closed >= N - 1090 && closed < N - 1000, "%d of %d closed at accept", closed, N);
     for (int i = 0; i < N; i++) close(fds[i]);
     /* the gateway still serves, and says what it did */

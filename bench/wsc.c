@@ -456,14 +456,14 @@ static void on_readable(bb_ws *ws)
         return;
     }
     uint64_t now = bb_now_ns();
-    ws->ctx->arrived = 0;
-    if (ws->ctx->stamp && rx_real.tv_sec) {
+    x->arrived = 0;
+    if (x->stamp && rx_real.tv_sec) {
         /* the stamp is CLOCK_REALTIME; read both clocks now to convert it */
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         int64_t age =
             (int64_t)(rt.tv_sec - rx_real.tv_sec) * 1000000000 + (rt.tv_nsec - rx_real.tv_nsec);
-        if (age >= 0 && (uint64_t)age < now) ws->ctx->arrived = now - (uint64_t)age;
+        if (age >= 0 && (uint64_t)age < now) x->arrived = now - (uint64_t)age;
     }
     size_t len = ws->in_len + (size_t)n;
     if (ws->state == BB_WS_CLOSING) { /* draining until the peer's EOF */

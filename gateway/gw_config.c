@@ -56,7 +56,7 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"max-connections", BF_CFG_INT, "BELFRY_MAX_CONNECTIONS", "0", 0, 100000000, NULL,
      F(max_connections),
      "WebSocket connections this process accepts (0: what the open-file limit allows); more: "
-     "503"},
+     "503. Also sizes libwebsockets' descriptor table, which it scans on every close"},
     {"max-connections-per-ip", BF_CFG_INT, "BELFRY_MAX_CONNECTIONS_PER_IP", "0", 0, 100000000, NULL,
      F(max_connections_per_ip),
      "connections from one client address (0: unlimited; set it when clients connect directly, "

@@ -10,9 +10,10 @@ PKGS=(
   curl python3
 )
 # Tools only the test suites use: the fuzzers (clang), the deployment tests (HAProxy, compose,
-# YAML). Kept apart so that the container image's build stage can mirror PKGS alone.
+# YAML), `make test-valgrind`. Kept apart so that the container image's build stage can mirror PKGS alone.
 TEST_PKGS=(
   clang libclang-rt-14-dev python3-yaml haproxy docker-compose nginx libnginx-mod-nchan
+  valgrind
 )
 
 missing=()

@@ -69,17 +69,36 @@ char *bf_read_file(const char *path)
     return b;
 }
 
-pid_t bf_spawn(const char *bin, const char *const *argv, const char *log)
+/* BELFRY_TEST_DAEMON_WRAPPER (e.g. "valgrind --error-exitcode=99 ..."): a command line, split at
+ * spaces, that the cluster's gateways and routers run under (`make test-valgrind`). */
+static const char *daemon_wrapper(void)
 {
-    char path[1024];
+    const char *w = getenv("BELFRY_TEST_DAEMON_WRAPPER");
+    return w && *w ? w : NULL;
+}
+
+int bf_slow(int ms)
+{
+    return daemon_wrapper() ? ms * 10 : ms;
+}
+
+static pid_t spawn(const char *bin, const char *const *argv, const char *log, bool wrapped)
+{
+    char path[1024], wrapper[512];
     if (!strncmp(bin, "belfry", 6))
         snprintf(path, sizeof(path), "%s/%s", BELFRY_BIN_DIR, bin);
     else
         snprintf(path, sizeof(path), "%s", bin);
-    const char *args[64];
+    const char *args[96];
     int n = 0;
+    if (wrapped && daemon_wrapper()) {
+        snprintf(wrapper, sizeof(wrapper), "%s", daemon_wrapper());
+        for (char *save = NULL, *t = strtok_r(wrapper, " ", &save); t && n < 30;
+             t = strtok_r(NULL, " ", &save))
+            args[n++] = t;
+    }
     args[n++] = path;
-    for (int i = 0; argv && argv[i] && n < 63; i++) args[n++] = argv[i];
+    for (int i = 0; argv && argv[i] && n < 95; i++) args[n++] = argv[i];
     args[n] = NULL;
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -95,11 +114,16 @@ pid_t bf_spawn(const char *bin, const char *const *argv, const char *log)
         }
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
-        execvp(path, (char *const *)args);
-        fprintf(stderr, "exec %s: %s\n", path, strerror(errno));
+        execvp(args[0], (char *const *)args);
+        fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
         _exit(127);
     }
     return pid;
+}
+
+pid_t bf_spawn(const char *bin, const char *const *argv, const char *log)
+{
+    return spawn(bin, argv, log, false);
 }
 
 int bf_wait_http_ok(int port, const char *path, int timeout_ms)
@@ -223,9 +247,9 @@ static int start_node(bf_cluster *c, bf_proc *p, bool router)
             argv[n++] = c->o.gateway_args[i];
     }
     argv[n] = NULL;
-    p->pid = bf_spawn(router ? "belfry-router" : "belfry-gateway", argv, p->log);
+    p->pid = spawn(router ? "belfry-router" : "belfry-gateway", argv, p->log, true);
     if (p->pid < 0) return -1;
-    if (bf_wait_http_ok(p->port, "/readyz", 10000)) {
+    if (bf_wait_http_ok(p->port, "/readyz", bf_slow(10000))) {
         fprintf(stderr, "harness: %s did not become ready (log %s)\n", p->id, p->log);
         return -1;
     }
@@ -291,7 +315,7 @@ static int stop_proc(bf_proc *p, const char *what)
 {
     if (p->pid <= 0) return 0;
     kill(p->pid, SIGTERM);
-    int st = wait_exit(p, 5000);
+    int st = wait_exit(p, bf_slow(5000));
     if (st < 0) {
         kill(p->pid, SIGKILL);
         wait_exit(p, 2000);

@@ -77,6 +77,9 @@ int bf_cluster_restart_redis(bf_cluster *c);
 /* Starts one binary (basename in build/bin) with argv (NULL-terminated, argv[0] excluded),
  * logging to log. Returns the pid or -1. */
 pid_t bf_spawn(const char *bin, const char *const *argv, const char *log);
+/* timeout_ms scaled for daemons running under BELFRY_TEST_DAEMON_WRAPPER (valgrind is ~10x
+ * slower); timeout_ms itself otherwise. */
+int bf_slow(int timeout_ms);
 
 /* A free TCP port on 127.0.0.1 (bind to 0 and release). */
 int bf_free_port(void);

@@ -506,7 +506,10 @@ Test(conformance, rfc6455_table_then_still_serving_with_bounded_memory)
     /* ASan's quarantine keeps freed memory (up to 256 MB): the bound is checked without ASan */
     cr_log_info("RSS bound not checked under ASan (grew by %ld kB)", rss1 - rss0);
 #else
-    cr_expect(rss1 - rss0 < 4096, "the gateway's RSS grew by %ld kB across the table", rss1 - rss0);
+    /* likewise valgrind's freed-block queue (BELFRY_TEST_DAEMON_WRAPPER) */
+    if (bf_slow(1) == 1)
+        cr_expect(rss1 - rss0 < 4096, "the gateway's RSS grew by %ld kB across the table",
+                  rss1 - rss0);
 #endif
 }
 

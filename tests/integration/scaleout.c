@@ -51,7 +51,21 @@ Test(scaleout, three_routers_three_gateways_three_hundred_channels)
         for (int i = 0; i < NCH; i++)
             free(bf_redis_query(
                 c, "PUBLISH belfry:publish:so-%d {\"event\":\"R\",\"data\":{\"k\":%d}}", i, k));
-    /* and HTTP publishes through every router */
+    /* and HTTP publishes through every router, once the owners have sequenced the ingress: a
+     * PUBLISH returns before that, and an HTTP publish is sequenced by the router it reaches, so
+     * without the wait it may overtake them (docs/protocol.md, Order) */
+    long long until = bf_ms() + bf_slow(5000);
+    for (int i = 0; i < NCH; i++) {
+        char *seq = NULL;
+        while ((seq = bf_redis_query(c, "GET belfry:seq:so-%d", i)) && strcmp(seq, "2") &&
+               bf_ms() < until) {
+            free(seq);
+            usleep(20000);
+        }
+        cr_assert(seq && !strcmp(seq, "2"), "so-%d: seq %s before the HTTP publishes", i,
+                  seq ? seq : "(none)");
+        free(seq);
+    }
     for (int i = 0; i < NCH; i++) {
         char path[64], body[64];
         snprintf(path, sizeof(path), "/broadcast/so-%d", i);

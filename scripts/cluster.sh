@@ -228,8 +228,8 @@ fail_up() {
   exit 1
 }
 
-# Does the gateway honour the address in BELFRY_LISTEN? libwebsockets 4.1 with IPv6 support
-# binds the wildcard when given an IPv4 literal; then all gateways would share one port.
+# Does the gateway honour the address in BELFRY_LISTEN? It does since it listens itself; one that
+# listened through libwebsockets 4.1 bound the wildcard, and all gateways would share one port.
 gateway_binds_address() {
   local addr=$1 port
   port=$(free_port "$addr" 127.0.0.1)

@@ -22,9 +22,27 @@ static uint64_t wall_ms(void)
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
+/* hiredis asks its libuv adapter to add read interest after every read, and write interest for
+ * every command it queues; the adapter restarts the poll handle each time, which libuv does as
+ * epoll_ctl DEL then ADD. Only a change of interest is passed on. */
+static void add_read_changed(void *privdata)
+{
+    if (!(((redisLibuvEvents *)privdata)->events & UV_READABLE)) redisLibuvAddRead(privdata);
+}
+
+static void add_write_changed(void *privdata)
+{
+    if (!(((redisLibuvEvents *)privdata)->events & UV_WRITABLE)) redisLibuvAddWrite(privdata);
+}
+
 static int attach_uv(redisAsyncContext *ac, void *loop)
 {
-    return redisLibuvAttach(ac, loop);
+    int rc = redisLibuvAttach(ac, loop);
+    if (rc == REDIS_OK) {
+        ac->ev.addRead = add_read_changed;
+        ac->ev.addWrite = add_write_changed;
+    }
+    return rc;
 }
 
 static void on_probe(redisAsyncContext *ac, void *reply, void *priv);

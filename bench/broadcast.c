@@ -21,7 +21,8 @@
 
 /* The counters a worker sends to the parent (plain data). */
 typedef struct bcast_stats {
-    uint64_t sent, acked, failed, expected, received, misrouted, reordered, other, warm_rx;
+    uint64_t sent, acked, failed, expected, received, misrouted, reordered, overtaken, other;
+    uint64_t warm_rx;
     uint64_t cold; /* channels whose warm-up never arrived */
     int last_fail_status;
     uint64_t t0, t_pub_end, t_last_rx;
@@ -40,6 +41,7 @@ typedef struct bcast {
     size_t body_cap;
     uint32_t *chan_warm;
     uint64_t *warm_sent;
+    uint64_t *last_g; /* per subscriber and publisher connection: the highest _g received */
 } bcast;
 
 /* ---------------------------------------------------------------------------------------------
@@ -53,7 +55,7 @@ static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t 
         m->st.other++;
         return;
     }
-    if (pl.c != s->chan) {
+    if (pl.c != s->chan || pl.k >= m->n_pubs) {
         m->st.misrouted++;
         return;
     }
@@ -66,8 +68,15 @@ static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t 
         return;
     }
     m->st.received++;
-    if (pl.g <= s->last_g)
+    /* one publisher connection's messages must arrive in the order it sent them; messages from
+     * different connections, in flight at once, may be sequenced either way (only counted) */
+    uint64_t *last = &m->last_g[(size_t)(s - b->subs) * m->n_pubs + pl.k];
+    if (pl.g <= *last)
         m->st.reordered++;
+    else
+        *last = pl.g;
+    if (pl.g <= s->last_g)
+        m->st.overtaken++;
     else
         s->last_g = pl.g;
     if (now > pl.t) bb_hist_record(&m->st.lat, now - pl.t);
@@ -128,7 +137,9 @@ static void publish(bcast *m, bb_pub *p, uint32_t c, uint64_t g, uint32_t weight
         m->body = nb;
         m->body_cap = need;
     }
-    bb_payload pl = {.t = bb_now_ns(), .g = g, .c = c};
+    uint32_t k = 0;
+    while (k + 1 < m->n_pubs && m->pubs[k] != p) k++;
+    bb_payload pl = {.t = bb_now_ns(), .g = g, .c = c, .k = k};
     memcpy(m->body, m->pre, m->pre_len);
     int n = bb_payload_write(m->body + m->pre_len, m->body_cap - m->pre_len - m->post_len,
                              (size_t)cfg->msg_bytes, &pl);
@@ -267,7 +278,8 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     m->targets = calloc(b->n_chan, sizeof(*m->targets));
     m->chan_warm = calloc(b->n_chan, sizeof(*m->chan_warm));
     m->warm_sent = calloc(b->n_chan, sizeof(*m->warm_sent));
-    if (!m->pubs || !m->targets || !m->chan_warm || !m->warm_sent) goto oom;
+    m->last_g = calloc(b->n_subs * m->n_pubs, sizeof(*m->last_g));
+    if (!m->pubs || !m->targets || !m->chan_warm || !m->warm_sent || !m->last_g) goto oom;
     for (size_t c = 0; c < b->n_chan; c++) {
         char t[2048];
         if (bb_tmpl_expand(pu.path, t, sizeof(t), b->chan_names[c], NULL, NULL) < 0) {
@@ -298,6 +310,7 @@ static void teardown(bcast *m)
     free(m->pubs);
     free(m->targets);
     free(m->chan_warm);
+    free(m->last_g);
     free(m->warm_sent);
     free(m->body);
 }
@@ -311,6 +324,7 @@ static void merge(bcast_stats *d, const bcast_stats *s)
     d->received += s->received;
     d->misrouted += s->misrouted;
     d->reordered += s->reordered;
+    d->overtaken += s->overtaken;
     d->other += s->other;
     d->warm_rx += s->warm_rx;
     d->cold += s->cold;
@@ -346,6 +360,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_report_row("lost", "%lld%s", lost, lost ? "  <-- LOSS" : "");
     bb_report_row("misrouted / reordered", "%llu / %llu", (unsigned long long)st->misrouted,
                   (unsigned long long)st->reordered);
+    bb_report_row("overtaken (other publisher)", "%llu", (unsigned long long)st->overtaken);
     bb_report_row("delivered", "%.0f msgs/s over %.2f s", per_s, deliv_s);
     bb_report_hist_us("latency publish->receive", &st->lat);
     if (cfg->arrival_latency) bb_report_hist_us("latency publish->socket arrival", &st->arr);
@@ -374,6 +389,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_json_int(&j, "lost", lost);
     bb_json_int(&j, "misrouted", (long long)st->misrouted);
     bb_json_int(&j, "reordered", (long long)st->reordered);
+    bb_json_int(&j, "overtaken", (long long)st->overtaken);
     bb_json_int(&j, "other_frames", (long long)st->other);
     bb_json_num(&j, "delivered_per_s", per_s);
     bb_json_num(&j, "delivery_s", deliv_s);
@@ -387,8 +403,8 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_report_result(&j);
     bb_json_deinit(&j);
 
-    int bad = lost != 0 || st->failed || st->misrouted || b->cs.failed || st->cold ||
-              b->cs.closed_by_peer || !st->acked;
+    int bad = lost != 0 || st->failed || st->misrouted || st->reordered || b->cs.failed ||
+              st->cold || b->cs.closed_by_peer || !st->acked;
     return bad ? 1 : 0;
 }
 

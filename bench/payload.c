@@ -5,8 +5,8 @@
 
 int bb_payload_write(char *out, size_t cap, size_t size, const bb_payload *pl)
 {
-    int n = snprintf(out, cap, "{\"_t\":%llu,\"_g\":%llu,\"_c\":%u,\"_p\":\"",
-                     (unsigned long long)pl->t, (unsigned long long)pl->g, pl->c);
+    int n = snprintf(out, cap, "{\"_t\":%llu,\"_g\":%llu,\"_c\":%u,\"_k\":%u,\"_p\":\"",
+                     (unsigned long long)pl->t, (unsigned long long)pl->g, pl->c, pl->k);
     if (n < 0 || (size_t)n >= cap) return -1;
     size_t pad = size > (size_t)n + 2 ? size - (size_t)n - 2 : 0;
     if ((size_t)n + pad + 3 > cap) return -1;
@@ -45,10 +45,12 @@ static const char *number_after(const char *p, const char *end, char x, uint64_t
 int bb_payload_find(const char *p, size_t len, bb_payload *out)
 {
     const char *end = p + len, *q;
-    uint64_t c;
+    uint64_t c, k;
     if (!(q = number_after(p, end, 't', &out->t))) return -1;
     if (!(q = number_after(q, end, 'g', &out->g))) return -1;
-    if (!number_after(q, end, 'c', &c)) return -1;
+    if (!(q = number_after(q, end, 'c', &c))) return -1;
+    if (!number_after(q, end, 'k', &k)) return -1;
     out->c = (uint32_t)c;
+    out->k = (uint32_t)k;
     return 0;
 }

@@ -1,9 +1,10 @@
 /* The bench's message payload: a JSON object the bench writes and finds again on receipt.
  *
- *   {"_t":1234567890123,"_g":42,"_c":7,"_p":"xxxxxxxx"}
+ *   {"_t":1234567890123,"_g":42,"_c":7,"_k":1,"_p":"xxxxxxxx"}
  *
  * _t is CLOCK_MONOTONIC ns at publish, _g the message number (0 = warm-up, not measured), _c the
- * channel index (to catch misrouting), _p padding to the requested size. Publishers wrap it in a
+ * channel index (to catch misrouting), _k the publisher connection that sent it (order is only
+ * promised within one), _p padding to the requested size. Publishers wrap it in a
  * body template (Belfry: {"event":"bench","data":{payload}}; nchan: the payload alone); on receipt
  * the keys are looked up wherever the server put them. */
 #ifndef BB_PAYLOAD_H
@@ -14,7 +15,7 @@
 
 typedef struct bb_payload {
     uint64_t t, g;
-    uint32_t c;
+    uint32_t c, k;
 } bb_payload;
 
 /* Writes a payload of exactly `size` bytes (more if the numbers do not fit) into out (cap bytes).

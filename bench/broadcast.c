@@ -102,16 +102,17 @@ static void on_pub_done(const bb_pub_req *r, int ok, int status, uint64_t now, v
     m->st.last_fail_status = status;
 }
 
-static bb_pub *pub_with_room(bcast *m)
+/* The index of the next publisher connection (round robin) with room for a request, or -1. */
+static int pub_with_room(bcast *m)
 {
     for (size_t k = 0; k < m->n_pubs; k++) {
-        bb_pub *p = m->pubs[(m->rr + k) % m->n_pubs];
-        if (bb_pub_room(p) > 0) {
-            m->rr = (m->rr + k + 1) % m->n_pubs;
-            return p;
+        size_t i = (m->rr + k) % m->n_pubs;
+        if (bb_pub_room(m->pubs[i]) > 0) {
+            m->rr = (i + 1) % m->n_pubs;
+            return (int)i;
         }
     }
-    return NULL;
+    return -1;
 }
 
 static int pubs_inflight(const bcast *m)
@@ -126,8 +127,8 @@ static void pubs_tick(bcast *m)
     for (size_t k = 0; k < m->n_pubs; k++) bb_pub_tick(m->pubs[k]);
 }
 
-/* Renders and sends message g (0: warm-up) for channel c on p. */
-static void publish(bcast *m, bb_pub *p, uint32_t c, uint64_t g, uint32_t weight)
+/* Renders and sends message g (0: warm-up) for channel c on publisher connection k. */
+static void publish(bcast *m, int k, uint32_t c, uint64_t g, uint32_t weight)
 {
     const bb_config *cfg = m->b->cfg;
     size_t need = m->pre_len + m->post_len + (size_t)cfg->msg_bytes + 128;
@@ -137,16 +138,14 @@ static void publish(bcast *m, bb_pub *p, uint32_t c, uint64_t g, uint32_t weight
         m->body = nb;
         m->body_cap = need;
     }
-    uint32_t k = 0;
-    while (k + 1 < m->n_pubs && m->pubs[k] != p) k++;
-    bb_payload pl = {.t = bb_now_ns(), .g = g, .c = c, .k = k};
+    bb_payload pl = {.t = bb_now_ns(), .g = g, .c = c, .k = (uint32_t)k};
     memcpy(m->body, m->pre, m->pre_len);
     int n = bb_payload_write(m->body + m->pre_len, m->body_cap - m->pre_len - m->post_len,
                              (size_t)cfg->msg_bytes, &pl);
     if (n < 0) return;
     memcpy(m->body + m->pre_len + (size_t)n, m->post, m->post_len);
     bb_pub_req r = {.id = g, .chan = c, .weight = weight};
-    bb_pub_send(p, m->targets[c], m->body, m->pre_len + (size_t)n + m->post_len, &r);
+    bb_pub_send(m->pubs[k], m->targets[c], m->body, m->pre_len + (size_t)n + m->post_len, &r);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -172,15 +171,15 @@ static uint64_t warm_up(bcast *m)
             next_scan = now + 50000000ull;
             if (!cold || now > deadline) break;
         }
-        bb_pub *p;
+        int k;
         for (size_t steps = 0;
-             steps < MAX_WARM_STEPS && steps < b->n_chan && (p = pub_with_room(m)); steps++) {
+             steps < MAX_WARM_STEPS && steps < b->n_chan && (k = pub_with_room(m)) >= 0; steps++) {
             size_t c = cursor;
             cursor = (cursor + 1) % b->n_chan;
             if (m->chan_warm[c] >= b->chan_open[c]) continue;
             if (m->warm_sent[c] && now - m->warm_sent[c] < WARM_RESEND_NS) continue;
             m->warm_sent[c] = now;
-            publish(m, p, (uint32_t)c, 0, 0);
+            publish(m, k, (uint32_t)c, 0, 0);
         }
         bb_bench_poll(b, 1000);
         pubs_tick(m);
@@ -213,8 +212,8 @@ static void measure(bcast *m)
             m->st.t_pub_end = now;
         }
         if (publishing) {
-            bb_pub *p;
-            while ((!count || m->st.sent < count) && (p = pub_with_room(m))) {
+            int k;
+            while ((!count || m->st.sent < count) && (k = pub_with_room(m)) >= 0) {
                 uint32_t c = (uint32_t)(m->st.sent % b->n_chan);
                 if (cfg->rate) {
                     uint64_t due = m->st.t0 + m->st.sent * 1000000000ull / (uint64_t)cfg->rate;
@@ -227,7 +226,7 @@ static void measure(bcast *m)
                 }
                 m->st.sent++;
                 m->st.expected += b->chan_open[c];
-                publish(m, p, c, m->st.sent, b->chan_open[c]);
+                publish(m, k, c, m->st.sent, b->chan_open[c]);
             }
         } else {
             uint64_t last = m->st.t_last_rx > m->st.t_pub_end ? m->st.t_last_rx : m->st.t_pub_end;

@@ -77,9 +77,14 @@ static const char *daemon_wrapper(void)
     return w && *w ? w : NULL;
 }
 
+bool bf_daemons_wrapped(void)
+{
+    return daemon_wrapper() != NULL;
+}
+
 int bf_slow(int ms)
 {
-    return daemon_wrapper() ? ms * 10 : ms;
+    return bf_daemons_wrapped() ? ms * 10 : ms;
 }
 
 static pid_t spawn(const char *bin, const char *const *argv, const char *log, bool wrapped)

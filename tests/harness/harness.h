@@ -80,6 +80,9 @@ pid_t bf_spawn(const char *bin, const char *const *argv, const char *log);
 /* timeout_ms scaled for daemons running under BELFRY_TEST_DAEMON_WRAPPER (valgrind is ~10x
  * slower); timeout_ms itself otherwise. */
 int bf_slow(int timeout_ms);
+/* Whether gateways and routers run under BELFRY_TEST_DAEMON_WRAPPER (tests whose premise is a
+ * timing skip then). */
+bool bf_daemons_wrapped(void);
 
 /* A free TCP port on 127.0.0.1 (bind to 0 and release). */
 int bf_free_port(void);

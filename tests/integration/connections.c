@@ -48,7 +48,7 @@ Test(connections, slow_consumer_is_closed_4008_while_others_keep_receiving, .tim
                                        "256", NULL};
     /* the slow reader must start reading within BF_CONN_CLOSE_TIMEOUT_S of being cut off, or it
      * is (rightly) reset without a close frame; a daemon under valgrind is too slow for that */
-    if (bf_slow(1) > 1) cr_skip_test("timing-bound: not run with BELFRY_TEST_DAEMON_WRAPPER");
+    if (bf_daemons_wrapped()) cr_skip_test("timing-bound: not run with BELFRY_TEST_DAEMON_WRAPPER");
     bf_cluster_opts o = {.routers = 1, .gateways = 1, .gateway_args = args};
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);

@@ -234,7 +234,7 @@ Test(recovery, twenty_clients_reconnecting_under_2000_per_second_stay_gapless)
 {
     enum { NCL = 20, COUNT = 6000 };
     /* a gateway under valgrind falls further behind 2,000 publishes/s than the history holds */
-    if (bf_slow(1) > 1) cr_skip_test("timing-bound: not run with BELFRY_TEST_DAEMON_WRAPPER");
+    if (bf_daemons_wrapped()) cr_skip_test("timing-bound: not run with BELFRY_TEST_DAEMON_WRAPPER");
     /* everyone starts with the position, then publishing begins */
     static bf_ws *w[NCL];
     static long long last[NCL], got[NCL];

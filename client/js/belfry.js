@@ -95,7 +95,11 @@ function channelOf(url) {
  * @param {object} [options]
  * @param {number} [options.initialDelay=1000]  First reconnect delay, ms (doubles per failure).
  * @param {number} [options.maxDelay=30000]  Cap on the reconnect delay, ms.
- * @param {() => void} [options.onConnect]  The socket opened.
+ * @param {() => void} [options.onConnect]  Connected and subscribed: every message published
+ *   from now on reaches this client. With recovery (the default) when belfry:subscribed
+ *   arrives, a few ms after the socket opened and before it is handled (onRecoveryFailed,
+ *   onGap, handlers with deliverSubscribed run after); with `recover: false`, when the socket
+ *   opens (the gateway's own subscription may then still be on its way).
  * @param {(code: number, reason: string) => void} [options.onDisconnect]  A socket closed
  *   (also a connection attempt that failed: code 1006).
  * @param {(delayMs: number, attempt: number) => void} [options.onReconnecting]  A reconnect is
@@ -208,7 +212,9 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
       if (sock !== ws) return;
       attempt = 0; /* a successful connect resets the backoff */
       state = 'open';
-      callOpt('onConnect');
+      // Recovering, the socket is connected once belfry:subscribed gives its position: from
+      // then on every publish reaches it (before, one could fall in between).
+      if (opts.recover === false) callOpt('onConnect');
     };
     sock.onmessage = (ev) => {
       if (sock === ws && typeof ev.data === 'string') onFrame(ev.data);
@@ -309,6 +315,8 @@ export function createBroadcastClient(urlOrFactory, options = {}) {
     if (!msg || typeof msg !== 'object' || typeof msg.event !== 'string') return;
     const channel = names[0] ?? '*';
     if (msg.event === 'belfry:subscribed') {
+      if (!conn.subscribed && opts.recover !== false) callOpt('onConnect');
+      if (closed) return; // onConnect closed the client
       onSubscribed(channel, msg.data);
       if (!opts.deliverSubscribed) return;
     }

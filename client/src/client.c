@@ -152,7 +152,9 @@ void bf__client_opened(bf_client *c)
     c->retries = 0;
     c->last_rx_ms = uv_now(c->loop);
     bf__client_set_state(c, BF__ST_OPEN);
-    if (c->o.on_connect) c->o.on_connect(c, c->o.arg);
+    /* a recovering connection is connected when its position is known (belfry:subscribed):
+     * from then on every publish reaches it; before, one could fall in between */
+    if (c->o.no_recovery && c->o.on_connect) c->o.on_connect(c, c->o.arg);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -489,9 +491,10 @@ void bf__client_text(bf_client *c, const char *text, size_t len)
         .raw_len = len,
     };
     bool control = !strcmp(event, "belfry:subscribed");
-    if (control)
+    if (control && !c->subscribed && c->o.on_connect) c->o.on_connect(c, c->o.arg);
+    if (control && !c->freeing)
         bf__client_on_subscribed(c, data);
-    else
+    else if (!control)
         bf__client_track_seq(c, event, m.seq, data);
     if (!c->freeing && (!control || c->o.deliver_subscribed)) dispatch(c, &m);
     free(dj);

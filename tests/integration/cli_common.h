@@ -16,7 +16,9 @@
 
 typedef struct cli_proc {
     pid_t pid;
-    int out, err; /* read ends of the child's stdout and stderr */
+    int out, err;     /* read ends of the child's stdout and stderr */
+    char early[4096]; /* stderr read by cli_wait_err, given back by cli_finish */
+    size_t early_len;
 } cli_proc;
 
 typedef struct cli_res {
@@ -67,7 +69,24 @@ static inline cli_proc cli_spawn(const char *const *env, const char *stdin_data,
     close(o[1]), close(e[1]), close(i[0]);
     if (stdin_data) cr_assert(write(i[1], stdin_data, strlen(stdin_data)) >= 0);
     close(i[1]);
-    return (cli_proc){pid, o[0], e[0]};
+    return (cli_proc){.pid = pid, .out = o[0], .err = e[0]};
+}
+
+/* Reads the child's stderr until it shows needle (e.g. tail's "connected to", after which every
+ * publish reaches it); fails the test after timeout_ms. */
+static inline void cli_wait_err(cli_proc *p, const char *needle, int timeout_ms)
+{
+    long long deadline = bf_ms() + timeout_ms;
+    while (!strstr(p->early, needle) && bf_ms() < deadline) {
+        struct pollfd pf = {p->err, POLLIN, 0};
+        if (poll(&pf, 1, 50) <= 0) continue;
+        ssize_t n = read(p->err, p->early + p->early_len, sizeof(p->early) - 1 - p->early_len);
+        if (n <= 0) break;
+        p->early_len += (size_t)n;
+        p->early[p->early_len] = '\0';
+    }
+    cr_assert(strstr(p->early, needle), "belfryctl never wrote \"%s\" on stderr: %s", needle,
+              p->early);
 }
 
 /* Collects the output until the child exits; kills it and fails the test after timeout_ms. */
@@ -76,6 +95,7 @@ static inline cli_res cli_finish(cli_proc p, int timeout_ms)
     char *buf[2] = {NULL, NULL};
     size_t len[2] = {0, 0};
     FILE *f[2] = {open_memstream(&buf[0], &len[0]), open_memstream(&buf[1], &len[1])};
+    fwrite(p.early, 1, p.early_len, f[1]);
     int fds[2] = {p.out, p.err}, open_fds = 2;
     long long deadline = bf_ms() + timeout_ms;
     while (open_fds > 0 && bf_ms() < deadline) {

@@ -159,7 +159,7 @@ Test(cli_tail, json_lines_on_a_private_channel_with_a_token_then_exits_after_cou
     const char *args[] = {"tail", "private-chat.7", "--gateway", gw_url, "--token",
                           t,      "--json",         "--count",   "2",    NULL};
     cli_proc p = cli_spawn(NULL, NULL, args);
-    it_wait_subscribed(C, "private-chat.7", 1);
+    cli_wait_err(&p, "connected to ", 5000); /* subscribed: what is published now reaches it */
     it_publish(C, "private-chat.7", "{\"event\":\"Message\",\"data\":{\"text\":\"hi\"}}");
     it_publish(C, "private-chat.7", "{\"event\":\"Typing\",\"data\":null}");
     cli_res r = cli_finish(p, 10000);

@@ -189,9 +189,10 @@ static struct {
     char events[16][64];
     char data[16][300];
     unsigned long long seqs[16];
+    int connects_at[16]; /* connects when message i was dispatched */
     char user[64];
     unsigned long long gap_expected[4], gap_got[4];
-    int failed_recoveries;
+    int failed_recoveries, connects_at_failure;
     bf_client_recovery recovery; /* the last one (epoch copied below) */
     char recovery_epoch[40];
 } seen;
@@ -236,6 +237,7 @@ static void on_msg(bf_client *c, const bf_client_msg *m, void *arg)
     snprintf(seen.events[i], sizeof(seen.events[0]), "%s", m->event);
     snprintf(seen.data[i], sizeof(seen.data[0]), "%s", m->data);
     seen.seqs[i] = m->seq;
+    seen.connects_at[i] = seen.connects;
     if (m->user_id) snprintf(seen.user, sizeof(seen.user), "%s", m->user_id);
 }
 
@@ -469,7 +471,8 @@ Test(client_ws, a_silent_server_is_pinged_then_given_up)
     start_client((bf_client_opts){.ping_interval_ms = 100});
     cr_assert(run_until(one_disconnect, 5000));
     long long took = now_ms() - t0;
-    cr_expect_eq(seen.connects, 1);
+    cr_expect_eq(seen.connects, 0,
+                 "without belfry:subscribed the client never counts as connected");
     cr_expect_eq(seen.code, 1006);
     cr_expect_str_eq(seen.reason, "no answer to a ping within 100 ms");
     cr_expect(took >= 190 && took < 1500, "gave up after %lld ms", took);
@@ -576,6 +579,7 @@ static void on_recovery_failed(bf_client *c, const bf_client_recovery *r, void *
 {
     (void)arg;
     seen.failed_recoveries++;
+    seen.connects_at_failure = seen.connects;
     seen.recovery = *r;
     snprintf(seen.recovery_epoch, sizeof(seen.recovery_epoch), "%s", r->epoch);
     seen.recovery.epoch = NULL;
@@ -640,12 +644,15 @@ Test(client_ws, recovery_position_resume_and_a_failed_recovery)
     cr_expect_str_eq(bf_client_epoch(client), "");
     cr_assert(run_until(got_seven, 5000), "%d messages", seen.msgs);
     unsigned long long want[] = {8, 9, 10, 11, 12, 13, 5};
+    int connects[] = {1, 1, 2, 2, 2, 2, 3}; /* on_connect came with each belfry:subscribed */
     for (int i = 0; i < 7; i++) {
         cr_expect_str_eq(seen.events[i], "A", "belfry:subscribed is not delivered");
         cr_expect_eq(seen.seqs[i], want[i], "message %d", i);
+        cr_expect_eq(seen.connects_at[i], connects[i], "connects at message %d", i);
     }
     cr_expect_eq(seen.gaps, 0, "the replay is checked like live frames; a failure is no gap");
     cr_assert_eq(seen.failed_recoveries, 1);
+    cr_expect_eq(seen.connects_at_failure, 3, "on_connect runs before on_recovery_failed");
     cr_expect_eq(seen.recovery.since, 13);
     cr_expect_eq(seen.recovery.seq, 4);
     cr_expect_eq(seen.recovery.missed, 4);

@@ -113,6 +113,11 @@ typedef struct bf_client_opts {
                                      recovery); the default resumes every reconnection */
     bool deliver_subscribed;      /* true: belfry:subscribed also goes to handlers (seq 0) */
     /* All callbacks are optional; arg is passed to each. */
+    /* The connection is open and subscribed: every message published from now on reaches it.
+     * With recovery (the default) that is when belfry:subscribed arrives, a few milliseconds
+     * after the upgrade, and before it is handled (on_recovery_failed, on_gap, and handlers with
+     * deliver_subscribed run after); with no_recovery, at the upgrade (the gateway's own
+     * subscription may then still be on its way: see docs/protocol.md). */
     void (*on_connect)(bf_client *c, void *arg);
     /* Called once for every attempt that ends, whether it had opened or not, with:
      * the close code the server sent (1000, 1012 "reconnect elsewhere", 4008 slow consumer...);

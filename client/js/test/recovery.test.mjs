@@ -5,7 +5,7 @@
 // replay without false gaps and the presence helper ends up right. Run: bash client/js/test/run.sh
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 
 import { createBroadcastClient, createPresence } from '../belfry.js';
 import { gatewayFeatures, redisCommand, startCluster, waitFor } from './cluster.mjs';
@@ -233,6 +233,37 @@ describe('recovery', () => {
     assert.equal(plain.events[0].event, 'N', 'no belfry:subscribed without recovery');
     assert.equal(plain.client.epoch(), undefined);
     assert.equal(plain.client.lastSeq(), 1);
+  });
+
+  test('onConnect comes with belfry:subscribed, before it is handled; without recovery at open', async () => {
+    // A scripted server (the ws package), so that the frames' order is ours to choose.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    const socks = [];
+    wss.on('connection', (sock) => socks.push(sock));
+    const url = `ws://127.0.0.1:${wss.address().port}/ws/scripted`;
+    try {
+      const order = [];
+      const rec = recorder(url, { deliverSubscribed: true, onConnect: () => order.push('connect') });
+      rec.client.subscribe('*', (event) => order.push(event));
+      await waitFor(() => socks.length === 1, { what: 'the upgrade' });
+      socks[0].send(JSON.stringify({ event: 'hello', data: null }));
+      socks[0].send(JSON.stringify({ event: 'belfry:subscribed', data: { epoch: 'ab', seq: 3 } }));
+      socks[0].send(JSON.stringify({ event: 'A', data: 4, seq: 4 }));
+      await waitFor(() => order.length === 4, { what: 'four callbacks' });
+      assert.deepEqual(order, ['hello', 'connect', 'belfry:subscribed', 'A']);
+
+      const plain = [];
+      const rec2 = recorder(url, { recover: false, onConnect: () => plain.push('connect') });
+      rec2.client.subscribe('*', (event) => plain.push(event));
+      await waitFor(() => socks.length === 2, { what: 'the second upgrade' });
+      socks[1].send(JSON.stringify({ event: 'hello', data: null }));
+      await waitFor(() => plain.length === 2, { what: 'two callbacks' });
+      assert.deepEqual(plain, ['connect', 'hello']);
+    } finally {
+      for (const c of clients.splice(-2)) c.close();
+      wss.close();
+    }
   });
 
   const presenceTitle = 'presence: presence:here follows the replay, no false gaps, members right';

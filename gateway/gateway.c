@@ -1,6 +1,7 @@
 #include "gateway.h"
 #include "alloc.h"
 #include "listener.h"
+#include "liveness.h"
 #include "err.h"
 #include "log.h"
 #include "recovery.h"
@@ -45,15 +46,11 @@ static int attach_uv(redisAsyncContext *ac, void *loop)
     return rc;
 }
 
-static void on_probe(redisAsyncContext *ac, void *reply, void *priv);
-
 static void sub_ready(bf_redis *r, void *arg)
 {
+    (void)r;
     bf_gateway *gw = arg;
-    char key[BF_KEY_MAX];
-    bf_key(key, gw->cfg.redis_prefix, BF_KEY_PROBE, gw->node_id);
-    bf_redis_cmd(r, on_probe, gw, "SUBSCRIBE %s", key);
-    gw->sub_ready_since = gw->last_probe_ms = bf_now_ms();
+    bf_liveness_sub_ready(gw);
     bf_hub_on_ready(gw->hub);
 }
 
@@ -184,163 +181,6 @@ static void cmd_down(bf_redis *r, void *arg)
     ((bf_gateway *)arg)->registered = false;
 }
 
-/* ---- connection limits ------------------------------------------------------------------- */
-
-static size_t dict_count(bf_dict *d, const char *k)
-{
-    return k ? (size_t)(uintptr_t)bf_dict_get(d, k, strlen(k)) : 0;
-}
-
-static void dict_add(bf_dict *d, const char *k, int delta)
-{
-    if (!k) return;
-    size_t n = dict_count(d, k);
-    n = delta > 0 ? n + 1 : (n ? n - 1 : 0);
-    if (n)
-        bf_dict_put(d, k, strlen(k), (void *)(uintptr_t)n);
-    else
-        bf_dict_del(d, k, strlen(k));
-}
-
-unsigned bf_gw_limits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
-                            char *msg, size_t msglen)
-{
-    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
-    if (open >= gw->max_connections) {
-        gw->stats.limit_rejections[0]++;
-        *code = "gateway_full";
-        snprintf(msg, msglen, "this gateway holds its maximum of %llu connections; try another",
-                 (unsigned long long)gw->max_connections);
-        return 503;
-    }
-    if (gw->cfg.max_connections_per_ip &&
-        dict_count(gw->per_ip, ip) >= (size_t)gw->cfg.max_connections_per_ip) {
-        gw->stats.limit_rejections[1]++;
-        *code = "too_many_connections";
-        snprintf(msg, msglen, "too many connections from your address (limit %lld)",
-                 gw->cfg.max_connections_per_ip);
-        return 429;
-    }
-    if (gw->cfg.max_connections_per_user && user &&
-        dict_count(gw->per_user, user) >= (size_t)gw->cfg.max_connections_per_user) {
-        gw->stats.limit_rejections[2]++;
-        *code = "too_many_connections";
-        snprintf(msg, msglen, "too many connections for this user (limit %lld)",
-                 gw->cfg.max_connections_per_user);
-        return 429;
-    }
-    return 0;
-}
-
-void bf_gw_limits_count(bf_gateway *gw, const char *ip, const char *user, int delta)
-{
-    if (gw->cfg.max_connections_per_ip) dict_add(gw->per_ip, ip, delta);
-    if (gw->cfg.max_connections_per_user) dict_add(gw->per_user, user, delta);
-}
-
-/* ---- Redis liveness probe ------------------------------------------------------------------ */
-
-/* The subscriber link is probed end to end: we PUBLISH to probe:{us} on the command link and
- * expect it back on the subscriber link. A link Redis dropped (output-buffer limit) or that a
- * stalled network left half-open delivers no probe, and is reconnected and resubscribed. */
-static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    bf_gateway *gw = priv;
-    redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message")) {
-        gw->probe_seen++;
-        gw->last_probe_ms = bf_now_ms();
-    }
-}
-
-static void probe_tick(bf_gateway *gw, uint64_t now)
-{
-    /* A loop that was blocked (a burst of work) has not read its sockets yet: libuv runs timers
-     * before I/O, so a late probe may be waiting unread. Judge only after a tick that followed
-     * another one closely, i.e. after an I/O phase of a responsive loop. */
-    bool responsive = now - gw->last_tick_ms < 1000;
-    gw->last_tick_ms = now;
-    if (!bf_redis_ready(gw->sub)) return;
-    /* any fan-out traffic proves the link alive as well as a probe does (and a probe may queue
-     * behind a lot of it) */
-    uint64_t fanout = bf_hub_stats_get(gw->hub)->fanout_in;
-    if (fanout != gw->last_fanout_in) {
-        gw->last_fanout_in = fanout;
-        gw->last_probe_ms = now;
-    }
-    bool silent = now - gw->last_probe_ms > (uint64_t)gw->cfg.redis_probe_timeout_ms &&
-                  now - gw->sub_ready_since > (uint64_t)gw->cfg.redis_probe_timeout_ms;
-    if (!silent || !responsive)
-        gw->probe_suspect = false;
-    else if (!gw->probe_suspect)
-        gw->probe_suspect = true; /* confirm on the next tick */
-    else {
-        gw->probe_suspect = false;
-        gw->stats.probe_failures++;
-        bf_warn("redis subscriber link delivered no probe for %llu ms: reconnecting",
-                (unsigned long long)(now - gw->last_probe_ms));
-        /* both links: a stalled command link would hold heartbeats and presence operations, and
-         * reconnecting it re-announces our connections and members (cmd_ready) */
-        bf_redis_reset(gw->sub, "liveness probe timed out");
-        bf_redis_reset(gw->cmd, "liveness probe timed out");
-        return;
-    }
-    if (now >= gw->next_probe && bf_redis_ready(gw->cmd)) {
-        char key[BF_KEY_MAX], n[24];
-        bf_key(key, gw->cfg.redis_prefix, BF_KEY_PROBE, gw->node_id);
-        snprintf(n, sizeof(n), "%llu", (unsigned long long)++gw->probe_sent);
-        bf_redis_cmd(gw->cmd, NULL, NULL, "PUBLISH %s %s", key, n);
-        gw->next_probe = now + (uint64_t)gw->cfg.redis_probe_ms;
-    }
-}
-
-/* ---- heartbeat --------------------------------------------------------------------------- */
-
-/* The reply's fourth element lists the live routers: the ring the owners are computed from. */
-static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    bf_gateway *gw = priv;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
-        r->element[3]->type != REDIS_REPLY_ARRAY)
-        return;
-    gw->registered = true;
-    redisReply *rs = r->element[3];
-    const char **ids = bf_calloc(rs->elements ? rs->elements : 1, sizeof(char *));
-    size_t n = 0;
-    for (size_t i = 0; i < rs->elements; i++)
-        if (rs->element[i]->type == REDIS_REPLY_STRING) ids[n++] = rs->element[i]->str;
-    if (n != bf_owner_routers(gw->owner)) bf_info("%zu live router(s) for channel ownership", n);
-    bf_owner_set_routers(gw->owner, ids, n);
-    free(ids);
-}
-
-static void heartbeat(bf_gateway *gw)
-{
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], krouters[BF_KEY_MAX];
-    char ttl[24], pid[24], started[24], conns[24], addr[300];
-    bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(krouters, gw->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
-    bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    snprintf(ttl, sizeof(ttl), "%lld", gw->cfg.heartbeat_ttl_ms);
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    snprintf(started, sizeof(started), "%llu", (unsigned long long)gw->started_wall_ms);
-    snprintf(conns, sizeof(conns), "%llu",
-             (unsigned long long)(gw->stats.connections[0] + gw->stats.connections[1] +
-                                  gw->stats.connections[2]));
-    snprintf(addr, sizeof(addr), "%s:%d", gw->cfg.listen.host, gw->cfg.listen.port);
-    const char *argv[] = {kmembers,      kepoch, knode,     krouters,      gw->node_id,
-                          ttl,           "0",    "kind",    "gateway",     "address",
-                          addr,          "pid",  pid,       "started_ms",  started,
-                          "connections", conns,  "version", BELFRY_VERSION};
-    bf_script_call(gw->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, gw, 4,
-                   (int)(sizeof(argv) / sizeof(*argv)), argv, NULL);
-}
-
 /* ---- drain and stop ---------------------------------------------------------------------- */
 
 static void close_for_drain(bf_conn *c, void *arg)
@@ -431,7 +271,7 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
-    probe_tick(gw, now);
+    bf_liveness_probe_tick(gw, now);
     if (now >= gw->next_ping_sweep) {
         /* once a second (lws' own validity pings keep one sorted timer list of every connection,
          * whose insertions cost O(connections) each: a connect storm went quadratic); the pings
@@ -452,7 +292,7 @@ static void on_tick(uv_timer_t *t)
         return;
     }
     if (now >= gw->next_heartbeat && bf_redis_ready(gw->cmd)) {
-        heartbeat(gw);
+        bf_liveness_heartbeat(gw);
         gw->next_heartbeat = now + (uint64_t)gw->cfg.heartbeat_ms;
     }
 }

@@ -105,12 +105,6 @@ void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap
 int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m);
 /* Sends a presence join/leave/rejoin for c to its channel's owner. */
 void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op);
-/* Connection limits: the HTTP status to refuse an upgrade with (503 gateway full, 429 per-IP or
- * per-user limit) and a message, or 0 if it may proceed. ip/user may be NULL. */
-unsigned bf_gw_limits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
-                            char *msg, size_t msglen);
-/* Counts an accepted connection (+1) or a closed one (-1) against the per-IP/per-user limits. */
-void bf_gw_limits_count(bf_gateway *gw, const char *ip, const char *user, int delta);
 
 /* Counts an authorization failure under its reason label. */
 void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason);

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "channel.h"
 #include "client_msg.h"
+#include "connlimits.h"
 #include "err.h"
 #include "gateway.h"
 #include "log.h"
@@ -260,8 +261,8 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
             char ip[64];
             const char *peer =
                 gw->cfg.max_connections_per_ip ? lws_get_peer_simple(wsi, ip, sizeof(ip)) : NULL;
-            status = bf_gw_limits_check(gw, peer, rq.auth.user_id[0] ? rq.auth.user_id : NULL,
-                                        &code, msg, sizeof(msg));
+            status = bf_connlimits_check(gw, peer, rq.auth.user_id[0] ? rq.auth.user_id : NULL,
+                                         &code, msg, sizeof(msg));
             if (!status) {
                 /* the verified request waits on the wsi for ESTABLISHED, so that a token is
                  * verified once per connection (~10 µs each); freed there or at WSI_DESTROY */
@@ -536,7 +537,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
         const char *peer = lws_get_peer_simple(wsi, ip, sizeof(ip));
         if (peer) c->ip = bf_strdup(peer);
     }
-    bf_gw_limits_count(gw, c->ip, c->user_id, 1);
+    bf_connlimits_count(gw, c->ip, c->user_id, 1);
     if (rq.type == BF_CH_PRESENCE) {
         json_t *info = json_loads(rq.auth.info, 0, NULL);
         json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
@@ -562,7 +563,7 @@ static void on_closed(bf_gateway *gw, bf_conn *c)
         if (c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_LEAVE);
     }
     bf_hub_leave(gw->hub, c);
-    bf_gw_limits_count(gw, c->ip, c->user_id, -1);
+    bf_connlimits_count(gw, c->ip, c->user_id, -1);
     bf_conn_deinit(c);
     gw->stats.connections[c->type]--;
     gw->stats.closed_total++;

@@ -21,7 +21,7 @@ static void dict_add(bf_dict *d, const char *k, int delta)
 }
 
 unsigned bf_connlimits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
-                         char *msg, size_t msglen)
+                             char *msg, size_t msglen)
 {
     uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
     if (open >= gw->max_connections) {

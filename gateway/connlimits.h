@@ -10,7 +10,7 @@
  * with *code (static) and a message written into msg; or 0 if it may proceed. ip/user may be
  * NULL. Counts the refusal in gw->stats. */
 unsigned bf_connlimits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
-                         char *msg, size_t msglen);
+                             char *msg, size_t msglen);
 /* Counts an accepted connection (+1) or a closed one (-1) against the per-IP/per-user limits. */
 void bf_connlimits_count(bf_gateway *gw, const char *ip, const char *user, int delta);
 

@@ -1,0 +1,95 @@
+#include "metrics.h"
+#include "channel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
+{
+    const bf_hub_stats *hs = bf_hub_stats_get(gw->hub);
+    char *b = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&b, &len);
+    if (!f) return NULL;
+    fprintf(f, "# HELP belfry_gateway_connections Open client WebSocket connections.\n"
+               "# TYPE belfry_gateway_connections gauge\n");
+    for (int t = 0; t < 3; t++)
+        fprintf(f, "belfry_gateway_connections{type=\"%s\"} %llu\n",
+                bf_channel_type_name((bf_channel_type)t),
+                (unsigned long long)gw->stats.connections[t]);
+#define C(name, help, type, v)                                                                     \
+    fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",              \
+            (unsigned long long)(v))
+    C("belfry_gateway_channels", "Channels with at least one local connection.", "gauge",
+      hs->channels);
+    C("belfry_gateway_connections_accepted_total", "WebSocket upgrades accepted.", "counter",
+      gw->stats.accepted_total);
+    C("belfry_gateway_connections_rejected_total", "WebSocket upgrades refused.", "counter",
+      gw->stats.rejected_total);
+    C("belfry_gateway_messages_out_total", "Frames queued to client sockets.", "counter",
+      hs->messages_out);
+    C("belfry_gateway_frames_written_total", "Frames written to client sockets.", "counter",
+      gw->batch.frames_out);
+    C("belfry_gateway_socket_writes_total",
+      "Writes to client sockets (frames_written / socket_writes = frames per write).", "counter",
+      gw->batch.writes);
+    C("belfry_gateway_socket_writes_partial_total",
+      "Writes a client socket could not take whole (the rest waits for it: a slow reader).",
+      "counter", gw->batch.writes_partial);
+    C("belfry_gateway_bytes_out_total", "Payload bytes written to client sockets.", "counter",
+      gw->batch.bytes_out);
+    C("belfry_gateway_fanout_received_total", "Fan-out envelopes received from Redis.", "counter",
+      hs->fanout_in);
+    C("belfry_gateway_fanout_malformed_total", "Fan-out envelopes dropped as malformed.", "counter",
+      hs->fanout_bad);
+    C("belfry_gateway_client_messages_total", "Messages received from clients.", "counter",
+      gw->stats.client_messages_total);
+    C("belfry_gateway_client_errors_total", "Client messages answered with an error frame.",
+      "counter", gw->stats.client_errors_total);
+    C("belfry_gateway_slow_consumer_disconnects_total",
+      "Connections closed because their send queue overflowed.", "counter",
+      hs->slow_consumers + gw->stats.slow_consumers);
+    C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
+      "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
+    C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
+      bf_gateway_ready(gw) ? 1 : 0);
+    C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);
+    C("belfry_gateway_whispers_rate_limited_total", "Whispers refused by the rate limit.",
+      "counter", gw->stats.whispers_limited);
+    C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
+    C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
+      "counter", gw->stats.ping_timeouts);
+    C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
+      gw->stats.recoveries[0]);
+    C("belfry_gateway_recoveries_failed_total",
+      "Connections whose since could not be recovered (epoch changed or history too short).",
+      "counter", gw->stats.recoveries[1]);
+    C("belfry_gateway_redis_probe_failures_total",
+      "Subscriber links reconnected because the liveness probe timed out.", "counter",
+      gw->stats.probe_failures);
+    fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
+               "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
+    static const char *const limits[] = {"gateway", "ip", "user"};
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
+                (unsigned long long)gw->stats.limit_rejections[i]);
+    const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
+    C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
+      "counter", os->sent);
+    C("belfry_gateway_owner_op_retries_total", "Owner operations retried (owner gone or busy).",
+      "counter", os->retries);
+    C("belfry_gateway_owner_op_failures_total", "Owner operations given up.", "counter",
+      os->failed);
+    fprintf(f, "# HELP belfry_gateway_auth_failures_total Refused upgrades by reason.\n"
+               "# TYPE belfry_gateway_auth_failures_total counter\n");
+    for (int i = 0; i < BF_GW_AUTH__COUNT; i++)
+        fprintf(f, "belfry_gateway_auth_failures_total{reason=\"%s\"} %llu\n",
+                bf_gw_auth_reason_names[i], (unsigned long long)gw->stats.auth_failures[i]);
+#undef C
+    if (ferror(f) | fclose(f)) { /* out of memory on the way */
+        free(b);
+        return NULL;
+    }
+    *len_out = len;
+    return b;
+}

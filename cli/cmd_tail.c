@@ -109,7 +109,9 @@ static void on_disconnect(bf_client *c, int code, const char *reason, void *arg)
     tail *t = arg;
     if (t->stopping || bf_client_get_state(c) == BF_CLIENT_CLOSED) {
         finish(t, t->rc);
-    } else if (!t->opened) {
+    } else if (!t->opened && (code < 1000 || code == 1006)) {
+        /* an HTTP status or no connection at all; a close code (1011, 1012...) means the
+         * upgrade went through, so the gateway is there: ride it out like a reconnection */
         bool refused = code >= 400 && code < 500;
         bf_cli_error(spec.name, "%s %s: %d %s", refused ? "gateway refused" : "cannot reach",
                      t->shown, code, reason && *reason ? reason : "");

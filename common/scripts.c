@@ -2,12 +2,14 @@
 #include "alloc.h"
 #include "embed.h"
 #include "err.h"
+#include "redis_keys.h"
 
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Script names (common/lua/<name>.lua), indexed by bf_script_id. */
 static const char *const names[BF_SCRIPT__COUNT] = {
@@ -134,4 +136,41 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
         free(l);
     }
     return rc;
+}
+
+int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, void *priv)
+{
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kother[BF_KEY_MAX];
+    char ttl[24], pid[24], started[24], addr[300];
+    bf_key(kmembers, hb->prefix, hb->router ? BF_KEY_ROUTERS : BF_KEY_GATEWAYS, NULL);
+    bf_key(kother, hb->prefix, hb->router ? BF_KEY_GATEWAYS : BF_KEY_ROUTERS, NULL);
+    bf_key(kepoch, hb->prefix, BF_KEY_RING_EPOCH, NULL);
+    bf_key(knode, hb->prefix, BF_KEY_NODE, hb->node_id);
+    snprintf(ttl, sizeof(ttl), "%lld", hb->ttl_ms);
+    snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    snprintf(started, sizeof(started), "%llu", (unsigned long long)hb->started_wall_ms);
+    snprintf(addr, sizeof(addr), "%s:%d", hb->host, hb->port);
+    const char *argv[21] = {kmembers,
+                            kepoch,
+                            knode,
+                            kother,
+                            hb->node_id,
+                            ttl,
+                            hb->router ? "1" : "0",
+                            "kind",
+                            hb->router ? "router" : "gateway",
+                            "address",
+                            addr,
+                            "pid",
+                            pid,
+                            "started_ms",
+                            started,
+                            "version",
+                            BELFRY_VERSION};
+    int argc = 17;
+    if (hb->connections) {
+        argv[argc++] = "connections";
+        argv[argc++] = hb->connections;
+    }
+    return bf_script_call(r, BF_SCRIPT_HEARTBEAT, cb, priv, 4, argc, argv, NULL);
 }

@@ -9,6 +9,9 @@
 
 #include "redis.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 typedef enum {
     BF_SCRIPT_PUBLISH,
     BF_SCRIPT_HEARTBEAT,
@@ -29,6 +32,21 @@ int bf_scripts_load(bf_redis *r);
  * argc counts both). Values are sent as separate arguments. Returns 0 or BF_EDISCONNECTED. */
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
                    int argc, const char **argv, const size_t *lens);
+
+/* A node's membership heartbeat (heartbeat.lua), the same for routers and gateways. */
+typedef struct bf_heartbeat {
+    const char *prefix, *node_id; /* borrowed */
+    bool router;                  /* a router (bumps the ring epoch) or a gateway */
+    long long ttl_ms;
+    uint64_t started_wall_ms;
+    const char *host; /* the listen address shown in node:{id} */
+    int port;
+    const char *connections; /* gateways: the open connections as text; NULL: not reported */
+} bf_heartbeat;
+
+/* Renews hb's node in its kind's zset and info hash; cb gets the script's reply (the 4th
+ * element lists the other kind's live members). Returns 0 or BF_EDISCONNECTED. */
+int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, void *priv);
 
 /* The script's SHA1 as 40 hex digits (static storage). */
 const char *bf_script_sha(bf_script_id id);

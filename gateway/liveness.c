@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The subscriber link is probed end to end: we PUBLISH to probe:{us} on the command link and
  * expect it back on the subscriber link. A link Redis dropped (output-buffer limit) or that a
@@ -95,23 +94,17 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 void bf_liveness_heartbeat(bf_gateway *gw)
 {
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], krouters[BF_KEY_MAX];
-    char ttl[24], pid[24], started[24], conns[24], addr[300];
-    bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(krouters, gw->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
-    bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    snprintf(ttl, sizeof(ttl), "%lld", gw->cfg.heartbeat_ttl_ms);
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    snprintf(started, sizeof(started), "%llu", (unsigned long long)gw->started_wall_ms);
+    char conns[24];
     snprintf(conns, sizeof(conns), "%llu",
              (unsigned long long)(gw->stats.connections[0] + gw->stats.connections[1] +
                                   gw->stats.connections[2]));
-    snprintf(addr, sizeof(addr), "%s:%d", gw->cfg.listen.host, gw->cfg.listen.port);
-    const char *argv[] = {kmembers,      kepoch, knode,     krouters,      gw->node_id,
-                          ttl,           "0",    "kind",    "gateway",     "address",
-                          addr,          "pid",  pid,       "started_ms",  started,
-                          "connections", conns,  "version", BELFRY_VERSION};
-    bf_script_call(gw->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, gw, 4,
-                   (int)(sizeof(argv) / sizeof(*argv)), argv, NULL);
+    bf_heartbeat hb = {.prefix = gw->cfg.redis_prefix,
+                       .node_id = gw->node_id,
+                       .router = false,
+                       .ttl_ms = gw->cfg.heartbeat_ttl_ms,
+                       .started_wall_ms = gw->started_wall_ms,
+                       .host = gw->cfg.listen.host,
+                       .port = gw->cfg.listen.port,
+                       .connections = conns};
+    bf_heartbeat_send(gw->cmd, &hb, on_heartbeat_reply, gw);
 }

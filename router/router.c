@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <unistd.h>
 
 static int attach_event(redisAsyncContext *ac, void *base)
 {
@@ -252,21 +251,14 @@ void bf_router_refresh_ring(bf_router *rt)
 
 static void heartbeat(bf_router *rt)
 {
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kgw[BF_KEY_MAX];
-    char ttl[24], pid[24], started[24], addr[300];
-    bf_key(kmembers, rt->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
-    bf_key(kgw, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, rt->cfg.redis_prefix, BF_KEY_NODE, rt->node_id);
-    snprintf(ttl, sizeof(ttl), "%lld", rt->cfg.heartbeat_ttl_ms);
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    snprintf(started, sizeof(started), "%llu", (unsigned long long)rt->started_wall_ms);
-    snprintf(addr, sizeof(addr), "%s:%d", rt->cfg.listen.host, rt->cfg.listen.port);
-    const char *argv[] = {kmembers, kepoch,       knode,    kgw,       rt->node_id,   ttl,
-                          "1",      "kind",       "router", "address", addr,          "pid",
-                          pid,      "started_ms", started,  "version", BELFRY_VERSION};
-    if (bf_script_call(rt->cmd, BF_SCRIPT_HEARTBEAT, on_heartbeat_reply, rt, 4,
-                       (int)(sizeof(argv) / sizeof(*argv)), argv, NULL) == 0)
+    bf_heartbeat hb = {.prefix = rt->cfg.redis_prefix,
+                       .node_id = rt->node_id,
+                       .router = true,
+                       .ttl_ms = rt->cfg.heartbeat_ttl_ms,
+                       .started_wall_ms = rt->started_wall_ms,
+                       .host = rt->cfg.listen.host,
+                       .port = rt->cfg.listen.port};
+    if (bf_heartbeat_send(rt->cmd, &hb, on_heartbeat_reply, rt) == 0)
         rt->heartbeat_in_flight = true;
 }
 

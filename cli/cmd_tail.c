@@ -38,7 +38,9 @@ static const bf_cli_spec spec = {
                "arrives (time, seq, event, data) until Ctrl-C. Connection changes and seq gaps\n"
                "are reported on stderr; the client reconnects by itself once it has connected.",
     .details = "Output: one line per message, TIME SEQ EVENT DATA (seq \"-\" for whispers and\n"
-               "errors). With --json, one JSON object per line:\n"
+               "errors). \"connected to URL\" goes to stderr once the subscription is in\n"
+               "effect: every message published after it is shown. With --json, one JSON\n"
+               "object per line:\n"
                "  {\"channel\",\"event\",\"seq\" (null if none),\"data\"[,\"user_id\"]}\n"
                "Exit status 0 on Ctrl-C or after --count messages, 1 when the gateway refuses\n"
                "the connection (bad token...) or the user is kicked, 3 when it cannot be reached.\n"

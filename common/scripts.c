@@ -166,7 +166,7 @@ int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, 
                             "started_ms",
                             started,
                             "version",
-                            BELFRY_VERSION};
+                            hb->version};
     int argc = 17;
     if (hb->connections) {
         argv[argc++] = "connections";

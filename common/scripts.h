@@ -42,6 +42,7 @@ typedef struct bf_heartbeat {
     const char *host; /* the listen address shown in node:{id} */
     int port;
     const char *connections; /* gateways: the open connections as text; NULL: not reported */
+    const char *version;     /* the binary's version (BELFRY_VERSION) */
 } bf_heartbeat;
 
 /* Renews hb's node in its kind's zset and info hash; cb gets the script's reply (the 4th

@@ -105,6 +105,7 @@ void bf_liveness_heartbeat(bf_gateway *gw)
                        .started_wall_ms = gw->started_wall_ms,
                        .host = gw->cfg.listen.host,
                        .port = gw->cfg.listen.port,
-                       .connections = conns};
+                       .connections = conns,
+                       .version = BELFRY_VERSION};
     bf_heartbeat_send(gw->cmd, &hb, on_heartbeat_reply, gw);
 }

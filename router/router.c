@@ -257,7 +257,8 @@ static void heartbeat(bf_router *rt)
                        .ttl_ms = rt->cfg.heartbeat_ttl_ms,
                        .started_wall_ms = rt->started_wall_ms,
                        .host = rt->cfg.listen.host,
-                       .port = rt->cfg.listen.port};
+                       .port = rt->cfg.listen.port,
+                       .version = BELFRY_VERSION};
     if (bf_heartbeat_send(rt->cmd, &hb, on_heartbeat_reply, rt) == 0)
         rt->heartbeat_in_flight = true;
 }

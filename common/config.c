@@ -1,4 +1,6 @@
 #include "config.h"
+
+#include "apps.h"
 #include "err.h"
 
 #include <errno.h>
@@ -179,6 +181,12 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             return BF_EINVAL;
         }
         return 0;
+    case BF_CFG_APPS:
+        if (bf_apps_add(*(bf_apps **)field, v, sub, sizeof(sub))) {
+            snprintf(err, errlen, "%s: %s", from, sub);
+            return BF_EINVAL;
+        }
+        return 0;
     }
     return BF_EINVAL;
 }
@@ -187,7 +195,12 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
                     size_t errlen)
 {
     char from[160];
+    unsigned long long replaced = 0; /* BF_CFG_APPS rows already set from argv, by row index */
     for (const bf_cfg_opt *o = table; o->name; o++) {
+        if (o->type == BF_CFG_APPS) {
+            bf_apps **field = (bf_apps **)((char *)cfg + o->offset);
+            *field = bf_apps_new();
+        }
         if (o->def) {
             snprintf(from, sizeof(from), "default of --%s", o->name);
             int rc = set_value(o, cfg, o->def, from, err, errlen);
@@ -233,6 +246,11 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             v = argv[++i];
         }
         snprintf(from, sizeof(from), "--%s", o->name);
+        if (o->type == BF_CFG_APPS && !(replaced & (1ull << ((o - table) & 63)))) {
+            /* the first occurrence of a repeatable flag replaces the environment's list */
+            replaced |= 1ull << ((o - table) & 63);
+            bf_apps_clear(*(bf_apps **)((char *)cfg + o->offset));
+        }
         int rc = set_value(o, cfg, v, from, err, errlen);
         if (rc) return rc;
     }
@@ -248,6 +266,7 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
                            : o->type == BF_CFG_INT      ? " N"
                            : o->type == BF_CFG_HOSTPORT ? " HOST:PORT"
                            : o->type == BF_CFG_REDIS    ? " URL"
+                           : o->type == BF_CFG_APPS     ? " ID:KEY:SECRET"
                                                         : " VALUE";
         char flag[96];
         snprintf(flag, sizeof(flag), "--%s%s", o->name, meta);

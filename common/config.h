@@ -29,6 +29,9 @@ typedef enum {
     BF_CFG_BOOL,     /* bool; as a flag it takes no value; env accepts 1/0/true/false/yes/no */
     BF_CFG_HOSTPORT, /* bf_hostport, "HOST:PORT" */
     BF_CFG_REDIS,    /* bf_redis_url, "redis://[[user]:password@]host[:port][/db]" */
+    BF_CFG_APPS,     /* bf_apps * (apps.h), "ID:KEY:SECRET[,...]"; the flag is repeatable and its
+                      * values replace the environment's list. bf_config_parse always creates the
+                      * list (never NULL afterwards); the caller frees it with bf_apps_free. */
 } bf_cfg_type;
 
 typedef struct bf_cfg_opt {

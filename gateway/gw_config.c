@@ -36,6 +36,9 @@ const bf_cfg_opt bf_gw_config_table[] = {
      F(heartbeat_ttl_ms), "membership expires this long after the last heartbeat"},
     {"drain-timeout", BF_CFG_INT, "BELFRY_DRAIN_TIMEOUT", "10", 0, 3600, NULL, F(drain_timeout_s),
      "seconds SIGTERM waits for connections to close before exiting"},
+    {"app", BF_CFG_APPS, "BELFRY_APPS", NULL, 0, 0, NULL, F(apps),
+     "a Pusher app ID:KEY:SECRET, repeatable (env: comma-separated); the first is the default app, "
+     "which the native protocol belongs to"},
     {"jwt-secret", BF_CFG_STRING, "BELFRY_JWT_SECRET", NULL, 0, 0, NULL, F(jwt_secret),
      "HS256 secret for private/presence tokens (at least 32 bytes)"},
     {"jwt-leeway", BF_CFG_INT, "BELFRY_JWT_LEEWAY", "30", 0, 3600, NULL, F(jwt_leeway_s),

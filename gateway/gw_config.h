@@ -23,6 +23,7 @@ typedef struct bf_gw_config {
     long long heartbeat_ttl_ms;
     long long drain_timeout_s;
     const char *jwt_secret;
+    struct bf_apps *apps; /* --app / BELFRY_APPS; owned, freed by main */
     long long jwt_leeway_s;
     bool insecure_any_token;
     const char *allowed_origins;

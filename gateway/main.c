@@ -1,4 +1,5 @@
 /* belfry-gateway: wires configuration, logging and the gateway onto one libuv loop. */
+#include "apps.h"
 #include "alloc.h"
 #include "err.h"
 #include "ids.h"
@@ -97,5 +98,6 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     bf_info("stopped");
+    bf_apps_free(gw.cfg.apps);
     return 0;
 }

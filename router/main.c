@@ -1,4 +1,5 @@
 /* belfry-router: wires configuration, logging and the router onto one libevent base. */
+#include "apps.h"
 #include "err.h"
 #include "ids.h"
 #include "log.h"
@@ -76,5 +77,6 @@ int main(int argc, char **argv)
     bf_router_deinit(&rt);
     event_base_free(base);
     bf_info("stopped");
+    bf_apps_free(rt.cfg.apps);
     return 0;
 }

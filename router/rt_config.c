@@ -17,6 +17,9 @@ const bf_cfg_opt bf_rt_config_table[] = {
      F(log_level), "minimum level logged"},
     {"log-format", BF_CFG_STRING, "BELFRY_LOG_FORMAT", "text", 0, 0, "text|json", F(log_format),
      "log line format"},
+    {"app", BF_CFG_APPS, "BELFRY_APPS", NULL, 0, 0, NULL, F(apps),
+     "a Pusher app ID:KEY:SECRET, repeatable (env: comma-separated); the first is the default app, "
+     "which the native API and the Redis ingress belong to"},
     {"api-key", BF_CFG_STRING, "BELFRY_API_KEY", NULL, 0, 0, NULL, F(api_key),
      "bearer key required by the HTTP API (required unless --insecure-no-api-key)"},
     {"insecure-no-api-key", BF_CFG_BOOL, "BELFRY_INSECURE_NO_API_KEY", "false", 0, 0, NULL,

@@ -14,6 +14,7 @@ typedef struct bf_rt_config {
     const char *log_level;
     const char *log_format;
     const char *api_key;
+    struct bf_apps *apps; /* --app / BELFRY_APPS; owned, freed by main */
     bool insecure_no_api_key;
     long long max_message_bytes;
     long long heartbeat_ms;

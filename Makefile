@@ -6,7 +6,7 @@ CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
-	format-check clean fuzz fuzz-regress test-deploy test-image bench-smoke bench test-valgrind
+	format-check clean test-pusher fuzz fuzz-regress test-deploy test-image bench-smoke bench test-valgrind
 
 all: build
 
@@ -36,10 +36,12 @@ format-check:
 	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format-check: ok"
 
 # Everything CI runs: packages, formatting, both builds, the unit, integration and chaos suites in
-# both, and the JS client's suite (Node + headless Chromium) against the normal build.
+# both, the JS client's suite (Node + headless Chromium) and the Pusher-compatibility suite (the
+# npm pusher-js, laravel-echo and pusher packages) against the normal build.
 test: deps format-check build asan fuzz-regress
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
+	bash tests/pusher/run.sh
 	python3 tests/deploy/manifests_test.py
 	bash tests/deploy/cluster_test.sh
 	bash bench/run.sh all --quick
@@ -59,6 +61,10 @@ test-chaos: build
 # the browser client: node --test with real daemons and Debian's chromium
 test-js: build
 	bash client/js/test/run.sh
+
+# Pusher compatibility: the real pusher-js, laravel-echo and pusher (server SDK) from npm
+test-pusher: build
+	bash tests/pusher/run.sh
 
 # the integration suites with every gateway and router under valgrind's memcheck: a leak or an
 # invalid access makes the daemon exit 99, which fails the test that stops it. ~4 min on 2 cores;

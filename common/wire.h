@@ -2,7 +2,7 @@
  *
  * Fan-out envelope (subject fan:{channel}; produced by the publish Lua script with cmsgpack and by
  * routers; consumed by gateways):
- *     [1, kind, channel, seq, frame, exclude_conn, exclude_user]
+ *     [1, kind, channel, seq, frame, exclude_conn, exclude_user, data_raw, exclude_socket]
  *   kind          1 = sequenced message (publish, presence event) for every connection
  *                 2 = ephemeral (whisper) for every connection, no seq
  *                 3 = direct: only for the connection named in exclude_conn (presence:here)
@@ -13,7 +13,14 @@
  *   frame         str, the finished JSON text frame, written unchanged to every socket
  *   exclude_conn  str, a connection id ("<gateway id>/<n>") that must not receive it, or ""
  *   exclude_user  str, a user id whose connections must not receive it, or ""
- * The last two may be omitted; elements past the seventh are ignored (forward compatibility).
+ *   data_raw      str, for a publish made through the Pusher HTTP API: its `data` string exactly
+ *                 as the publisher sent it (the frame's "data" is then that string parsed when it
+ *                 is valid JSON, else the string itself); "" for native publishes
+ *   exclude_socket str, a Pusher socket_id whose connection must not receive it (a publisher's
+ *                 socket_id, Laravel's toOthers()), or ""
+ * The last four may be omitted (an encoder writes the last two only when one is non-empty, so
+ * envelopes without them keep their seven-element bytes); elements past the ninth are ignored
+ * (forward compatibility).
  *
  * Inbox envelope (subject inbox:{router id}; gateways -> channel owner):
  *     [1, op, channel, conn_id, user_id, payload, hops]
@@ -53,6 +60,8 @@ typedef struct bf_fanout {
     bf_strview frame;
     bf_strview exclude_conn;
     bf_strview exclude_user;
+    bf_strview data_raw;       /* "" unless published through the Pusher HTTP API */
+    bf_strview exclude_socket; /* "" or a Pusher socket_id */
 } bf_fanout;
 
 typedef struct bf_inbox {

@@ -87,6 +87,7 @@ typedef struct bf_gateway {
     uint64_t last_fanout_in;
     uint64_t next_ping_sweep;
     bf_conn_pinger pinger; /* pings due, spread over the ticks of a second */
+    bf_conn *conns;        /* every open connection (bf_conn_list_*) */
 } bf_gateway;
 
 /* Builds everything and starts listening. Returns 0, or a negative code with err filled. */
@@ -97,14 +98,16 @@ bool bf_gateway_ready(const bf_gateway *gw);
 
 /* ---- used by ws.c (defined in gateway.c) ---- */
 
-/* The channel c is joined to (borrowed), or NULL. */
+/* The channel of a native connection's subscription (borrowed), or NULL. */
 const char *bf_gw_conn_channel(const bf_conn *c);
+/* Calls fn for every open connection (fn may close it, not free it). */
+void bf_gw_foreach_conn(bf_gateway *gw, void (*fn)(bf_conn *c, void *arg), void *arg);
 /* Writes c's cluster-wide id "<node id>/<n>" into out. */
 void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap);
 /* PUBLISHes a fan-out envelope for m->channel. Returns 0 or BF_EDISCONNECTED. */
 int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m);
-/* Sends a presence join/leave/rejoin for c to its channel's owner. */
-void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op);
+/* Sends a presence join/leave/rejoin for subscription s to its channel's owner. */
+void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op);
 
 /* Counts an authorization failure under its reason label. */
 void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason);

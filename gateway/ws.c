@@ -11,6 +11,7 @@
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
+#include "proto.h"
 #include "recovery.h"
 #include "static.h"
 
@@ -323,72 +324,6 @@ static int serve_http(struct lws *wsi, const char *path)
 
 /* ---- WebSocket connections --------------------------------------------------------------- */
 
-static void send_error(bf_gateway *gw, bf_conn *c, const char *code, const char *message)
-{
-    json_t *d = json_pack("{s:s,s:s}", "code", code, "message", message);
-    char *data = json_dumps(d, JSON_COMPACT);
-    size_t len;
-    char *frame = bf_message_render("error", data, 0, &len);
-    bf_frame *f = bf_frame_new(frame, len);
-    bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
-    if (bf_conn_enqueue(c, f, &lim) == BF_EFULL) {
-        gw->stats.slow_consumers++;
-        bf_warn("connection %llu closed: slow consumer (its error replies filled its queue)",
-                (unsigned long long)c->id);
-    }
-    bf_frame_unref(f);
-    free(frame);
-    free(data);
-    json_decref(d);
-    gw->stats.client_errors_total++;
-}
-
-static bool rate_ok(bf_gateway *gw, bf_conn *c)
-{
-    uint64_t now = bf_now_ms();
-    double burst = (double)gw->cfg.whisper_burst;
-    if (!c->wlast_ms)
-        c->wtokens = burst;
-    else
-        c->wtokens += (double)(now - c->wlast_ms) * (double)gw->cfg.whisper_rate / 1000.0;
-    if (c->wtokens > burst) c->wtokens = burst;
-    c->wlast_ms = now;
-    if (c->wtokens < 1.0) return false;
-    c->wtokens -= 1.0;
-    return true;
-}
-
-/* Handles one complete client message (see client_msg.h). Whispers go straight through the
- * channel's fan-out subject: they are ephemeral, so they need no sequencing and no owner hop, and
- * Redis keeps one sender's whispers in order. */
-static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
-{
-    gw->stats.client_messages_total++;
-    const char *chname = bf_gw_conn_channel(c);
-    bf_client_ctx ctx = {chname, c->type, c->user_id, gw->cfg.allow_public_whisper};
-    bf_client_msg m;
-    if (bf_client_msg_parse(&ctx, msg, len, &m) == BF_CMSG_ERROR) {
-        send_error(gw, c, m.code, m.message);
-        return;
-    }
-    if (!rate_ok(gw, c)) {
-        gw->stats.whispers_limited++;
-        send_error(gw, c, "rate_limited", "too many whispers; slow down (see --whisper-rate)");
-    } else {
-        char conn_id[160];
-        bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
-        bf_fanout f = {.kind = BF_FAN_EPHEMERAL,
-                       .channel = {chname, strlen(chname)},
-                       .frame = {m.frame, m.frame_len},
-                       .exclude_conn = {conn_id, strlen(conn_id)}};
-        if (bf_gw_fanout(gw, &f) == 0)
-            gw->stats.whispers_total++;
-        else
-            send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
-    }
-    free(m.frame);
-}
-
 static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *in, size_t len)
 {
     if (lws_frame_is_binary(wsi)) {
@@ -403,7 +338,7 @@ static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *i
     bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     if (first && final && !c->rxlen) {
         if (len > max) goto too_big;
-        on_client_message(gw, c, in, len);
+        bf_proto_on_message(gw, c, in, len);
         return 0;
     }
     if (c->rxlen + len > max) goto too_big;
@@ -417,7 +352,7 @@ static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *i
     memcpy(c->rx + c->rxlen, in, len);
     c->rxlen += len;
     if (final) {
-        on_client_message(gw, c, c->rx, c->rxlen);
+        bf_proto_on_message(gw, c, c->rx, c->rxlen);
         free(c->rx);
         c->rx = NULL;
         c->rxlen = c->rxcap = 0;
@@ -449,8 +384,11 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
         return -1;
     }
     bf_conn_init(c, wsi, ++gw->next_conn_id, &gw->batch);
+    bf_conn_list_add(&gw->conns, c);
     c->last_rx_ms = bf_now_ms();
+    c->proto = BF_PROTO_NATIVE;
     c->type = rq.type;
+    bf_sub *s = bf_conn_sub_add(c, rq.type);
     c->recover = (uint8_t)rq.recover;
     c->since = rq.since;
     if (rq.epoch[0]) c->epoch = bf_strdup(rq.epoch);
@@ -466,12 +404,12 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
         json_t *info = json_loads(rq.auth.info, 0, NULL);
         json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
                                    (json_int_t)wall_ms(), "info", info ? info : json_object());
-        c->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        s->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(member);
     }
     gw->stats.connections[c->type]++;
     gw->stats.accepted_total++;
-    bf_hub_join(gw->hub, c, rq.channel);
+    bf_hub_join(gw->hub, s, rq.channel);
     bf_conncount_add(gw->conncount, rq.channel, 1);
     bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
     return 0;
@@ -481,12 +419,14 @@ static void on_closed(bf_gateway *gw, bf_conn *c)
 {
     if (!c->wsi) return; /* never established */
     bf_recovery_cancel(c);
-    const char *ch = bf_gw_conn_channel(c);
-    if (ch) {
+    bf_proto_on_close(gw, c);
+    for (bf_sub *s = c->subs; s; s = s->cnext) {
+        const char *ch = bf_hub_sub_channel(s);
+        if (!ch) continue;
         bf_conncount_add(gw->conncount, ch, -1);
-        if (c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_LEAVE);
+        if (s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_LEAVE);
+        bf_hub_leave(gw->hub, s);
     }
-    bf_hub_leave(gw->hub, c);
     bf_connlimits_count(gw, c->ip, c->user_id, -1);
     bf_conn_deinit(c);
     gw->stats.connections[c->type]--;

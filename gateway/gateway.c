@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -169,6 +170,12 @@ static void cmd_ready(bf_redis *r, void *arg)
     bf_hub_foreach_sub(gw->hub, reannounce_sub, gw);
 }
 
+uint64_t bf_gw_open_connections(const bf_gateway *gw)
+{
+    return gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2] +
+           gw->stats.pusher_connections;
+}
+
 bool bf_gateway_ready(const bf_gateway *gw)
 {
     return !gw->draining && gw->registered && bf_redis_ready(gw->sub) && bf_redis_ready(gw->cmd);
@@ -282,8 +289,7 @@ static void on_tick(uv_timer_t *t)
     }
     bf_conn_pinger_tick(&gw->pinger);
     if (gw->draining) {
-        uint64_t open =
-            gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+        uint64_t open = bf_gw_open_connections(gw);
         /* leaves must reach the owners before we go, or they would wait for the ghost sweep */
         if ((open == 0 && bf_owner_pending(gw->owner) == 0) || now >= gw->drain_deadline) {
             if (open) bf_warn("drain timeout with %llu connections open", (unsigned long long)open);
@@ -409,9 +415,17 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.on_down = cmd_down;
     gw->cmd = bf_redis_new(&ro);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
+    /* Pusher socket ids must be unique across the cluster and match ^\d+\.\d+$: a random
+     * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = wall_ms() ^ (uint64_t)getpid();
+    snprintf(gw->socket_prefix, sizeof(gw->socket_prefix), "%llu.",
+             (unsigned long long)(rnd % 281474976710656ull) + 1);
     bf_hub_opts ho = {.sub = gw->sub,
                       .prefix = gw->cfg.redis_prefix,
                       .node_id = gw->node_id,
+                      .socket_prefix = gw->socket_prefix,
                       .limits = lim,
                       .ready = bf_proto_on_ready,
                       .render = bf_proto_render,

@@ -46,8 +46,23 @@ enum {
         BF_GW_AUTH__COUNT
 };
 
+/* Pusher limits counted per kind (belfry_gateway_pusher_limit_rejections_total{limit}). */
+#define BF_PUSHER_LIMITS(X)                                                                        \
+    X(CHANNELS, "channels")                                                                        \
+    X(PRESENCE_MEMBERS, "presence_members")                                                        \
+    X(CLIENT_EVENT_RATE, "client_event_rate")
+enum {
+#define BF_PUSHER_LIMIT_ENUM(n, s) BF_PUSHER_LIMIT_##n,
+    BF_PUSHER_LIMITS(BF_PUSHER_LIMIT_ENUM)
+#undef BF_PUSHER_LIMIT_ENUM
+        BF_PUSHER_LIMIT__COUNT
+};
+
 typedef struct bf_gw_stats {
-    uint64_t connections[3]; /* current, by bf_channel_type */
+    uint64_t connections[3];     /* current native connections, by bf_channel_type */
+    uint64_t pusher_connections; /* current Pusher connections */
+    uint64_t pusher_subscription_errors;
+    uint64_t pusher_limit_rejections[BF_PUSHER_LIMIT__COUNT];
     uint64_t auth_failures[BF_GW_AUTH__COUNT];
     uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
@@ -86,8 +101,9 @@ typedef struct bf_gateway {
     bool probe_suspect;
     uint64_t last_fanout_in;
     uint64_t next_ping_sweep;
-    bf_conn_pinger pinger; /* pings due, spread over the ticks of a second */
-    bf_conn *conns;        /* every open connection (bf_conn_list_*) */
+    bf_conn_pinger pinger;  /* pings due, spread over the ticks of a second */
+    bf_conn *conns;         /* every open connection (bf_conn_list_*) */
+    char socket_prefix[32]; /* "<random gateway number>.": Pusher socket ids are this + conn id */
 } bf_gateway;
 
 /* Builds everything and starts listening. Returns 0, or a negative code with err filled. */
@@ -95,6 +111,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen);
 /* Tears everything down; call after the loop has returned from uv_run. */
 void bf_gateway_deinit(bf_gateway *gw);
 bool bf_gateway_ready(const bf_gateway *gw);
+/* Open client connections of every protocol. */
+uint64_t bf_gw_open_connections(const bf_gateway *gw);
 
 /* ---- used by ws.c (defined in gateway.c) ---- */
 

@@ -2,6 +2,7 @@
 #include "proto.h"
 #include "err.h"
 #include "log.h"
+#include "proto_pusher.h"
 
 bf_frame *bf_proto_render(int proto, const bf_fanout *m, const char *channel, void *arg)
 {
@@ -9,14 +10,15 @@ bf_frame *bf_proto_render(int proto, const bf_fanout *m, const char *channel, vo
     switch (proto) {
     case BF_PROTO_NATIVE:
         return bf_native_render(m, channel);
+    case BF_PROTO_PUSHER:
+        return bf_pusher_render_frame(m, channel);
     }
     return NULL;
 }
 
 uint16_t bf_proto_close_code(int proto, uint16_t code)
 {
-    (void)proto;
-    return code;
+    return proto == BF_PROTO_PUSHER ? bf_pusher_close_code(code) : code;
 }
 
 void bf_proto_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
@@ -24,6 +26,9 @@ void bf_proto_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len
     switch (c->proto) {
     case BF_PROTO_NATIVE:
         bf_native_on_message(gw, c, msg, len);
+        break;
+    case BF_PROTO_PUSHER:
+        bf_pusher_on_message(gw, c, msg, len);
         break;
     }
 }
@@ -35,13 +40,15 @@ void bf_proto_on_ready(bf_sub *s, void *arg)
     case BF_PROTO_NATIVE:
         bf_native_on_ready(gw, s);
         break;
+    case BF_PROTO_PUSHER:
+        bf_pusher_on_ready(gw, s);
+        break;
     }
 }
 
 void bf_proto_on_close(bf_gateway *gw, bf_conn *c)
 {
-    (void)gw;
-    (void)c;
+    if (c->proto == BF_PROTO_PUSHER) bf_pusher_on_close(gw, c);
 }
 
 void bf_gw_send_text(bf_gateway *gw, bf_conn *c, const char *text, size_t len)

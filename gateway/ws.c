@@ -12,6 +12,7 @@
 #include "message.h"
 #include "metrics.h"
 #include "proto.h"
+#include "proto_pusher.h"
 #include "recovery.h"
 #include "static.h"
 
@@ -67,6 +68,12 @@ typedef struct ws_request {
     int recover; /* BF_RECOVER_* */
     uint64_t since;
     char epoch[40];
+    /* Pusher (/app/{key}): refusals are close codes after the upgrade, which is what pusher-js
+     * acts on (4001 gives up, 4100 backs off), rather than HTTP statuses */
+    uint8_t proto;     /* bf_proto_id */
+    const bf_app *app; /* borrowed from the configuration; NULL: refused */
+    uint16_t refuse_code;
+    const char *refuse_reason; /* static */
 } ws_request;
 
 /* lws 4.1's lws_get_urlarg_by_name() gives up at the first query argument longer than its
@@ -230,6 +237,43 @@ static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, c
     return 0;
 }
 
+/* /app/{key}: which app, and whether it is refused (with a close code, see ws_request). */
+static void parse_pusher_request(struct lws *wsi, bf_gateway *gw, const char *uri, ws_request *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->proto = BF_PROTO_PUSHER;
+    const char *key = uri + strlen(BF_PUSHER_PATH), *why = NULL;
+    size_t klen = strcspn(key, "/?");
+    rq->app = bf_pusher_app_for_key(gw, key, klen, &why);
+    if (!rq->app) {
+        rq->refuse_code = BF_PUSHER_CLOSE_APP_UNKNOWN;
+        rq->refuse_reason = why;
+        gw->stats.auth_failures[BF_GW_AUTH_NOT_GRANTED]++;
+        bf_info("pusher connection for key \"%.*s\" refused with 4001: %s",
+                (int)(klen > 64 ? 64 : klen), key, why);
+        return;
+    }
+    char ip[64], msg[BF_ERR_LEN];
+    const char *code;
+    const char *peer =
+        gw->cfg.max_connections_per_ip ? lws_get_peer_simple(wsi, ip, sizeof(ip)) : NULL;
+    if (bf_connlimits_check(gw, peer, NULL, &code, msg, sizeof(msg))) {
+        rq->app = NULL;
+        rq->refuse_code = BF_PUSHER_CLOSE_OVER_CAPACITY;
+        rq->refuse_reason = !strcmp(code, "gateway_full") ? "over capacity; try again later"
+                                                          : "too many connections; try later";
+        bf_debug("pusher connection refused with 4100: %s", msg);
+    }
+}
+
+static bool is_pusher_path(struct lws *wsi)
+{
+    char uri[512];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    return n >= (int)strlen(BF_PUSHER_PATH) &&
+           !strncmp(uri, BF_PUSHER_PATH, strlen(BF_PUSHER_PATH));
+}
+
 static int confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
     bf_gateway *gw = gw_of(wsi);
@@ -254,6 +298,19 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
         code = "origin_forbidden";
         snprintf(msg, sizeof(msg), "this Origin may not connect (see --allowed-origins)");
         gw->stats.auth_failures[BF_GW_AUTH_ORIGIN]++;
+    } else if (is_pusher_path(wsi)) {
+        char uri[512];
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0) {
+            status = 400;
+            code = "bad_path";
+            snprintf(msg, sizeof(msg), "request path is too long");
+        } else {
+            ws_request *keep = bf_malloc(sizeof(*keep));
+            parse_pusher_request(wsi, gw, uri, keep);
+            free(lws_get_opaque_user_data(wsi));
+            lws_set_opaque_user_data(wsi, keep);
+            return 0;
+        }
     } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) == 0) {
         status = authorize(wsi, gw, &rq, &code, msg, sizeof(msg));
         if (status) {
@@ -313,7 +370,8 @@ static int serve_http(struct lws *wsi, const char *path)
         rc = serve_metrics(wsi, gw);
     } else if ((sf = bf_static_lookup(path))) {
         rc = http_reply(wsi, 200, sf->content_type, sf->data, sf->len);
-    } else if (!strncmp(path, WS_PATH, strlen(WS_PATH))) {
+    } else if (!strncmp(path, WS_PATH, strlen(WS_PATH)) ||
+               !strncmp(path, BF_PUSHER_PATH, strlen(BF_PUSHER_PATH))) {
         rc = http_error(wsi, 426, "upgrade_required", "this endpoint needs a WebSocket upgrade");
     } else {
         rc = http_error(wsi, 404, "not_found", "no such route");
@@ -374,9 +432,16 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     /* confirm_upgrade left the request it verified; without it (never expected), check again */
     ws_request *kept = lws_get_opaque_user_data(wsi);
     lws_set_opaque_user_data(wsi, NULL);
+    if (kept && kept->proto == BF_PROTO_PUSHER) {
+        bf_pusher_on_established(gw, c, wsi, kept->app, kept->refuse_code, kept->refuse_reason);
+        free(kept);
+        return 0;
+    }
     if (kept) {
         rq = *kept;
         free(kept);
+    } else if (is_pusher_path(wsi)) {
+        return -1; /* never expected: confirm_upgrade always leaves a Pusher request */
     } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) ||
                authorize(wsi, gw, &rq, &code, msg, sizeof(msg))) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"unauthorized",
@@ -429,7 +494,7 @@ static void on_closed(bf_gateway *gw, bf_conn *c)
     }
     bf_connlimits_count(gw, c->ip, c->user_id, -1);
     bf_conn_deinit(c);
-    gw->stats.connections[c->type]--;
+    if (c->proto == BF_PROTO_NATIVE) gw->stats.connections[c->type]--;
     gw->stats.closed_total++;
     c->wsi = NULL;
 }

@@ -5,6 +5,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
+#include "pusher_auth.h"
 #include "pusher_msg.h"
 
 #include <stdio.h>
@@ -98,7 +99,8 @@ void bf_pusher_on_established(bf_gateway *gw, bf_conn *c, struct lws *wsi, const
     bf_pusher_socket_id(gw, c, sid, sizeof(sid));
     int n = snprintf(data, sizeof(data), "{\"socket_id\":\"%s\",\"activity_timeout\":%lld}", sid,
                      gw->cfg.activity_timeout_s);
-    send_frame(gw, c, bf_pusher_frame("pusher:connection_established", NULL, data, (size_t)n, &len));
+    send_frame(gw, c,
+               bf_pusher_frame("pusher:connection_established", NULL, data, (size_t)n, &len));
     bf_debug("pusher connection %llu (socket %s) for app %s", (unsigned long long)c->id, sid,
              app->id);
 }
@@ -119,6 +121,24 @@ static bf_sub *find_sub(bf_conn *c, const char *name)
     return NULL;
 }
 
+/* Checks the subscription's signature; answers subscription_error (401/403) and counts the
+ * failure when it does not hold. channel_data: presence only. */
+static bool authorised(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m, const char *channel_data)
+{
+    char sid[64];
+    const char *why = NULL;
+    bf_pusher_socket_id(gw, c, sid, sizeof(sid));
+    bf_pauth_status st =
+        bf_pusher_auth_channel(app_of(c), sid, m->channel, channel_data, m->auth, &why);
+    if (st == BF_PAUTH_OK) return true;
+    static const char *const reasons[] = {"", "missing", "malformed", "signature", "signature"};
+    bf_gw_count_auth_failure(gw, reasons[st]);
+    subscription_error(gw, c, m->channel, "AuthError", why, bf_pusher_auth_http_status(st));
+    bf_debug("pusher connection %llu: subscription to %s refused: %s", (unsigned long long)c->id,
+             m->channel, why);
+    return false;
+}
+
 static void subscribe(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
 {
     const char *name = m->channel;
@@ -134,12 +154,12 @@ static void subscribe(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
         return;
     }
     bf_channel_type type = bf_channel_type_of(name);
-    if (name[0] == '#' || type != BF_CH_PUBLIC) {
+    if (name[0] == '#' || type == BF_CH_PRESENCE) {
         subscription_error(gw, c, name, "AuthError",
-                           "private, presence and server-to-user channels are not supported yet",
-                           403);
+                           "presence and server-to-user channels are not supported yet", 403);
         return;
     }
+    if (type == BF_CH_PRIVATE && !authorised(gw, c, m, NULL)) return;
     char scoped[BF_CHANNEL_MAX + BF_APP_ID_MAX + 2];
     if (bf_apps_scope(gw->cfg.apps, app_of(c), name, strlen(name), scoped, sizeof(scoped))) {
         subscription_error(gw, c, name, "InvalidChannel", "channel name too long", 400);

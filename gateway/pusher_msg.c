@@ -72,8 +72,7 @@ static bf_pmsg_kind parse_subscribe(json_t *d, bf_pusher_msg *out, bool subscrib
 
 static bf_pmsg_kind parse_client_event(json_t *root, const char *event, bf_pusher_msg *out)
 {
-    if (strlen(event) > BF_PUSHER_EVENT_MAX)
-        return error(out, "event names are at most 200 bytes");
+    if (strlen(event) > BF_PUSHER_EVENT_MAX) return error(out, "event names are at most 200 bytes");
     out->event = event;
     out->channel = str_or(root, "channel", NULL);
     if (!valid_name(out->channel)) return error(out, "a client event needs a valid \"channel\"");
@@ -152,8 +151,8 @@ static char *frame_json(const char *event, const char *channel, json_t *data, si
 
 char *bf_pusher_error(int code, const char *message, size_t *len)
 {
-    json_t *d = json_pack("{s:s,s:o}", "message", message, "code",
-                          code ? json_integer(code) : json_null());
+    json_t *d =
+        json_pack("{s:s,s:o}", "message", message, "code", code ? json_integer(code) : json_null());
     json_t *o = json_pack("{s:s,s:o}", "event", "pusher:error", "data", d);
     return dump(o, len);
 }
@@ -162,8 +161,8 @@ char *bf_pusher_subscription_error(const char *channel, const char *type, const 
                                    int status, size_t *len)
 {
     json_t *d = json_pack("{s:s,s:s,s:i}", "type", type, "error", error, "status", status);
-    json_t *o = json_pack("{s:s,s:s,s:o}", "event", "pusher:subscription_error", "channel",
-                          channel, "data", d);
+    json_t *o = json_pack("{s:s,s:s,s:o}", "event", "pusher:subscription_error", "channel", channel,
+                          "data", d);
     return dump(o, len);
 }
 
@@ -219,8 +218,8 @@ static char *whisper(json_t *root, const char *channel, size_t *len)
     if (json_is_string(d)) {
         json_object_set(o, "data", d);
     } else {
-        char *t = json_dumps(d ? d : json_null(),
-                             JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        char *t =
+            json_dumps(d ? d : json_null(), JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
         if (!t) {
             json_decref(o);
             return NULL;
@@ -265,7 +264,8 @@ char *bf_pusher_whisper_frame(const char *event, const char *data, size_t data_l
     json_t *d = json_loadb(data, data_len, JSON_DECODE_ANY, NULL);
     if (!d) return NULL;
     const char *inner = strncmp(event, "client-", 7) ? event : event + 7;
-    json_t *o = json_pack("{s:s,s:{s:s,s:o}}", "event", "whisper", "data", "event", inner, "data", d);
+    json_t *o =
+        json_pack("{s:s,s:{s:s,s:o}}", "event", "whisper", "data", "event", inner, "data", d);
     if (user_id) json_object_set_new(o, "user_id", json_string(user_id));
     return dump(o, len);
 }

@@ -50,6 +50,22 @@ export function subscribed(client, name) {
   });
 }
 
+/** Resolves with the pusher:subscription_error data for `name` (rejects on success or after 5 s). */
+export function subscriptionError(client, name) {
+  const ch = client.subscribe(name);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no subscription_error on ${name}`)), 5000);
+    ch.bind('pusher:subscription_error', (e) => {
+      clearTimeout(t);
+      resolve(e);
+    });
+    ch.bind('pusher:subscription_succeeded', () => {
+      clearTimeout(t);
+      reject(new Error(`${name}: subscription succeeded`));
+    });
+  });
+}
+
 /** Collects every event `event` bound on channel object `ch` into an array. */
 export function collect(ch, event) {
   const got = [];

@@ -139,9 +139,10 @@ Test(pusher_render, presence_events)
     size_t len;
     bf_fanout m = fan(BF_FAN_MESSAGE, "{\"event\":\"presence:join\",\"data\":{\"member\":{\"id\":"
                                       "\"u1\",\"joinedAt\":5,\"info\":{\"n\":\"A\"}}},\"seq\":2}");
-    expect_json(bf_pusher_render(&m, "presence-r", &len),
-                "{\"event\":\"pusher_internal:member_added\",\"channel\":\"presence-r\","
-                "\"data\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"user_info\\\":{\\\"n\\\":\\\"A\\\"}}\"}");
+    expect_json(
+        bf_pusher_render(&m, "presence-r", &len),
+        "{\"event\":\"pusher_internal:member_added\",\"channel\":\"presence-r\","
+        "\"data\":\"{\\\"user_id\\\":\\\"u1\\\",\\\"user_info\\\":{\\\"n\\\":\\\"A\\\"}}\"}");
     m = fan(BF_FAN_MESSAGE,
             "{\"event\":\"presence:leave\",\"data\":{\"member\":{\"id\":\"u1\"}},\"seq\":3}");
     expect_json(bf_pusher_render(&m, "presence-r", &len),
@@ -155,9 +156,10 @@ Test(pusher_render, presence_events)
     cr_expect_str_eq(json_string_value(json_object_get(f, "event")),
                      "pusher_internal:subscription_succeeded");
     json_t *d = json_loads(json_string_value(json_object_get(f, "data")), 0, NULL);
-    json_t *want = json_loads("{\"presence\":{\"ids\":[\"a\",\"b\"],\"hash\":{\"a\":{},\"b\":{\"k\":"
-                              "1}},\"count\":2}}",
-                              0, NULL);
+    json_t *want =
+        json_loads("{\"presence\":{\"ids\":[\"a\",\"b\"],\"hash\":{\"a\":{},\"b\":{\"k\":"
+                   "1}},\"count\":2}}",
+                   0, NULL);
     cr_expect(json_equal(d, want), "%s", out);
     json_decref(want);
     json_decref(d);

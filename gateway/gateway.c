@@ -115,14 +115,14 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
 void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
 {
     bf_conn *c = s->conn;
-    const char *ch = bf_hub_sub_channel(s);
+    const char *ch = bf_hub_sub_channel(s), *user = bf_sub_user(s);
     char conn_id[160];
-    if (!ch || !c->user_id) return;
+    if (!ch || !user) return;
     bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
     bf_inbox m = {.op = op,
                   .channel = {ch, strlen(ch)},
                   .conn_id = {conn_id, strlen(conn_id)},
-                  .user_id = {c->user_id, strlen(c->user_id)}};
+                  .user_id = {user, strlen(user)}};
     if (op != BF_OP_LEAVE && s->info) m.payload = (bf_strview){s->info, strlen(s->info)};
     bf_owner_send(gw->owner, &m);
     if (op != BF_OP_LEAVE) s->presence_joined = true;

@@ -83,5 +83,9 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"max-channels-per-connection", BF_CFG_INT, "BELFRY_MAX_CHANNELS_PER_CONNECTION", "100", 1,
      100000, NULL, F(max_channels_per_connection),
      "Pusher: channels one connection may subscribe (more: pusher:subscription_error)"},
+    {"max-presence-members", BF_CFG_INT, "BELFRY_MAX_PRESENCE_MEMBERS", "100", 1, 1000000, NULL,
+     F(max_presence_members),
+     "Pusher: users in one presence channel; a new user beyond it gets pusher:subscription_error "
+     "403 (checked at subscribe time, so simultaneous joins may pass it by a few)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

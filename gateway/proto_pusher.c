@@ -7,10 +7,22 @@
 #include "proto.h"
 #include "pusher_auth.h"
 #include "pusher_msg.h"
+#include "auth.h"
+#include "redis_keys.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+
+static long long wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
 
 /* Per-connection state (c->pstate). */
 typedef struct pusher_conn {
@@ -112,13 +124,140 @@ void bf_pusher_on_close(bf_gateway *gw, bf_conn *c)
     gw->stats.pusher_connections--;
 }
 
+/* A presence subscription waiting for its member-limit check (s->pending). */
+typedef struct member_check {
+    bf_sub *s; /* first: cleared by bf_conn_sub_free when the subscription goes first */
+    bf_gateway *gw;
+    long long exists;   /* HEXISTS' answer, -1 if it failed */
+    bool second_failed; /* HLEN could not be sent: HEXISTS' callback finishes */
+    char scoped[BF_CHANNEL_MAX + BF_APP_ID_MAX + 2];
+} member_check;
+
+static const char *sub_name(const bf_sub *s)
+{
+    const char *ch = bf_hub_sub_channel(s);
+    if (!ch && s->pending) ch = ((const member_check *)s->pending)->scoped;
+    return ch ? bare(ch) : NULL;
+}
+
 static bf_sub *find_sub(bf_conn *c, const char *name)
 {
     for (bf_sub *s = c->subs; s; s = s->cnext) {
-        const char *ch = bf_hub_sub_channel(s);
-        if (ch && !strcmp(bare(ch), name)) return s;
+        const char *ch = sub_name(s);
+        if (ch && !strcmp(ch, name)) return s;
     }
     return NULL;
+}
+
+static void join(bf_gateway *gw, bf_sub *s, const char *scoped)
+{
+    bf_hub_join(gw->hub, s, scoped);
+    bf_conncount_add(gw->conncount, scoped, 1);
+}
+
+/* The member-limit check's end: join, or refuse with 403 (503 when Redis did not answer). */
+static void member_check_done(member_check *q, long long members)
+{
+    bf_sub *s = q->s;
+    bf_gateway *gw = q->gw;
+    if (s) {
+        s->pending = NULL;
+        const char *name = bare(q->scoped);
+        if (members < 0 || q->exists < 0) {
+            subscription_error(gw, s->conn, name, "PresenceUnavailable",
+                               "cannot check the presence channel right now; try again", 503);
+            bf_conn_sub_free(s->conn, s);
+        } else if (!q->exists && members >= gw->cfg.max_presence_members) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "this presence channel holds its maximum of %lld members "
+                     "(--max-presence-members)",
+                     gw->cfg.max_presence_members);
+            gw->stats.pusher_limit_rejections[BF_PUSHER_LIMIT_PRESENCE_MEMBERS]++;
+            subscription_error(gw, s->conn, name, "LimitReached", msg, 403);
+            bf_conn_sub_free(s->conn, s);
+        } else {
+            join(gw, s, q->scoped);
+        }
+    }
+    free(q);
+}
+
+static long long int_reply(void *reply)
+{
+    redisReply *r = reply;
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+}
+
+static void on_hexists(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    member_check *q = priv;
+    q->exists = int_reply(reply);
+    if (q->second_failed) member_check_done(q, -1);
+}
+
+static void on_hlen(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    member_check_done(priv, int_reply(reply));
+}
+
+/* Is the user a member already (a second tab joins at any size), and how many members are
+ * there: two pipelined commands on the command link, answered in order. */
+static void check_members(bf_gateway *gw, bf_sub *s, const char *scoped)
+{
+    member_check *q = bf_calloc(1, sizeof(*q));
+    q->s = s;
+    q->gw = gw;
+    snprintf(q->scoped, sizeof(q->scoped), "%s", scoped);
+    s->pending = q;
+    char key[BF_KEY_MAX];
+    bf_key(key, gw->cfg.redis_prefix, BF_KEY_PUSERS, scoped);
+    const char *user = bf_sub_user(s);
+    if (bf_redis_cmd(gw->cmd, on_hexists, q, "HEXISTS %s %s", key, user)) {
+        q->exists = -1;
+        member_check_done(q, -1);
+        return;
+    }
+    if (bf_redis_cmd(gw->cmd, on_hlen, q, "HLEN %s", key)) q->second_failed = true;
+}
+
+/* channel_data {"user_id": string or integer, "user_info"?: any}: the member JSON the presence
+ * scripts store ({"id","joinedAt","info"}) into *member and the user id into *user (both
+ * malloc'd), or a message for the client. */
+static const char *parse_channel_data(const char *cd, char **user, char **member)
+{
+    json_t *root = json_loads(cd, JSON_REJECT_DUPLICATES, NULL);
+    const char *err = NULL;
+    json_t *uid = json_object_get(root, "user_id"), *info = json_object_get(root, "user_info");
+    char num[32];
+    const char *id = NULL;
+    if (json_is_string(uid))
+        id = json_string_value(uid);
+    else if (json_is_integer(uid)) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(uid));
+        id = num;
+    }
+    char *infotext = info ? json_dumps(info, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (!json_is_object(root))
+        err = "channel_data must be a JSON object";
+    else if (!id || !*id)
+        err = "channel_data needs a user_id (a non-empty string or an integer)";
+    else if (strlen(id) > BF_USER_MAX)
+        err = "user_id is longer than 128 bytes";
+    else if (infotext && strlen(infotext) > BF_AUTH_INFO_MAX)
+        err = "user_info is larger than 1 KiB";
+    if (!err) {
+        json_t *m = json_pack("{s:s,s:I,s:o}", "id", id, "joinedAt", (json_int_t)wall_ms(), "info",
+                              info ? json_incref(info) : json_object());
+        *member = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(m);
+        *user = bf_strdup(id);
+    }
+    free(infotext);
+    json_decref(root);
+    return err;
 }
 
 /* Checks the subscription's signature; answers subscription_error (401/403) and counts the
@@ -154,20 +293,41 @@ static void subscribe(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
         return;
     }
     bf_channel_type type = bf_channel_type_of(name);
-    if (name[0] == '#' || type == BF_CH_PRESENCE) {
+    if (name[0] == '#') {
         subscription_error(gw, c, name, "AuthError",
-                           "presence and server-to-user channels are not supported yet", 403);
+                           "server-to-user channels are not supported yet", 403);
         return;
+    }
+    char *user = NULL, *member = NULL;
+    if (type == BF_CH_PRESENCE) {
+        if (!m->channel_data) {
+            subscription_error(gw, c, name, "InvalidChannelData",
+                               "presence channels need channel_data (user_id, user_info)", 400);
+            return;
+        }
+        if (!authorised(gw, c, m, m->channel_data)) return;
+        const char *err = parse_channel_data(m->channel_data, &user, &member);
+        if (err) {
+            subscription_error(gw, c, name, "InvalidChannelData", err, 400);
+            return;
+        }
     }
     if (type == BF_CH_PRIVATE && !authorised(gw, c, m, NULL)) return;
     char scoped[BF_CHANNEL_MAX + BF_APP_ID_MAX + 2];
     if (bf_apps_scope(gw->cfg.apps, app_of(c), name, strlen(name), scoped, sizeof(scoped))) {
         subscription_error(gw, c, name, "InvalidChannel", "channel name too long", 400);
+        free(user);
+        free(member);
         return;
     }
     bf_sub *s = bf_conn_sub_add(c, type);
-    bf_hub_join(gw->hub, s, scoped);
-    bf_conncount_add(gw->conncount, scoped, 1);
+    if (type != BF_CH_PRESENCE) {
+        join(gw, s, scoped);
+        return;
+    }
+    s->user_id = user;
+    s->info = member;
+    check_members(gw, s, scoped);
 }
 
 static void unsubscribe(bf_gateway *gw, bf_conn *c, const char *name)
@@ -175,6 +335,10 @@ static void unsubscribe(bf_gateway *gw, bf_conn *c, const char *name)
     bf_sub *s = find_sub(c, name);
     if (!s) return;
     const char *ch = bf_hub_sub_channel(s);
+    if (!ch) { /* still checking its member limit */
+        bf_conn_sub_free(c, s);
+        return;
+    }
     bf_conncount_add(gw->conncount, ch, -1);
     if (s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_LEAVE);
     bf_hub_leave(gw->hub, s);
@@ -214,6 +378,11 @@ void bf_pusher_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t le
 
 void bf_pusher_on_ready(bf_gateway *gw, bf_sub *s)
 {
+    if (s->type == BF_CH_PRESENCE) {
+        /* its presence:here, rendered as subscription_succeeded with the members, follows */
+        if (!s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_JOIN);
+        return;
+    }
     size_t len;
     const char *ch = bare(bf_hub_sub_channel(s));
     send_frame(gw, s->conn,

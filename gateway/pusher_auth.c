@@ -50,8 +50,8 @@ bf_pauth_status bf_pusher_auth_channel(const bf_app *app, const char *socket_id,
     return verify(app, parts, lens, channel_data ? 5 : 3, sig, why);
 }
 
-bf_pauth_status bf_pusher_auth_user(const bf_app *app, const char *socket_id,
-                                    const char *user_data, const char *auth, const char **why)
+bf_pauth_status bf_pusher_auth_user(const bf_app *app, const char *socket_id, const char *user_data,
+                                    const char *auth, const char **why)
 {
     const char *sig;
     bf_pauth_status st = split(app, auth, &sig, why);

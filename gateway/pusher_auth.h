@@ -23,8 +23,8 @@ bf_pauth_status bf_pusher_auth_channel(const bf_app *app, const char *socket_id,
                                        const char *auth, const char **why);
 
 /* Checks auth for pusher:signin of socket_id with user_data (the string exactly as sent). */
-bf_pauth_status bf_pusher_auth_user(const bf_app *app, const char *socket_id,
-                                    const char *user_data, const char *auth, const char **why);
+bf_pauth_status bf_pusher_auth_user(const bf_app *app, const char *socket_id, const char *user_data,
+                                    const char *auth, const char **why);
 
 /* The HTTP-like status for a failure (401 or 403). */
 int bf_pusher_auth_http_status(bf_pauth_status st);

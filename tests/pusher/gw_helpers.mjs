@@ -122,3 +122,35 @@ export async function rawPusher(port, key = APP.key, { open = true } = {}) {
   }
   return ws;
 }
+
+/**
+ * A Laravel Echo (broadcaster 'pusher') on gateway `port`, authorising channels with the server
+ * SDK `sdk` the way Laravel's /broadcasting/auth does: presence channels as `user`
+ * ({user_id, user_info}).
+ */
+export async function echoClient(port, sdk, user = null, extra = {}) {
+  const { default: Echo } = await import('laravel-echo');
+  return new Echo({
+    broadcaster: 'pusher',
+    Pusher,
+    key: sdk.config.token.key,
+    cluster: '',
+    wsHost: '127.0.0.1',
+    wsPort: port,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    disableStats: true,
+    channelAuthorization: {
+      customHandler: ({ socketId, channelName }, cb) => {
+        try {
+          cb(null, channelName.startsWith('presence-')
+            ? sdk.authorizeChannel(socketId, channelName, user)
+            : sdk.authorizeChannel(socketId, channelName));
+        } catch (e) {
+          cb(e, null);
+        }
+      },
+    },
+    ...extra,
+  });
+}

@@ -83,6 +83,9 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"max-channels-per-connection", BF_CFG_INT, "BELFRY_MAX_CHANNELS_PER_CONNECTION", "100", 1,
      100000, NULL, F(max_channels_per_connection),
      "Pusher: channels one connection may subscribe (more: pusher:subscription_error)"},
+    {"client-event-rate", BF_CFG_INT, "BELFRY_CLIENT_EVENT_RATE", "10", 1, 100000, NULL,
+     F(client_event_rate),
+     "Pusher: client-* events per second per connection (excess: pusher:error 4301, dropped)"},
     {"max-presence-members", BF_CFG_INT, "BELFRY_MAX_PRESENCE_MEMBERS", "100", 1, 1000000, NULL,
      F(max_presence_members),
      "Pusher: users in one presence channel; a new user beyond it gets pusher:subscription_error "

@@ -345,6 +345,70 @@ static void unsubscribe(bf_gateway *gw, bf_conn *c, const char *name)
     bf_conn_sub_free(c, s);
 }
 
+/* A token bucket of --client-event-rate per second, as deep as one second's worth. */
+static bool rate_ok(bf_gateway *gw, bf_conn *c)
+{
+    uint64_t now = bf_now_ms();
+    double rate = (double)gw->cfg.client_event_rate;
+    if (!c->wlast_ms)
+        c->wtokens = rate;
+    else
+        c->wtokens += (double)(now - c->wlast_ms) * rate / 1000.0;
+    if (c->wtokens > rate) c->wtokens = rate;
+    c->wlast_ms = now;
+    if (c->wtokens < 1.0) return false;
+    c->wtokens -= 1.0;
+    return true;
+}
+
+/* client-* on a private or presence channel the sender has joined: relayed as a native whisper
+ * (so native clients of the default app get it too) through the channel's fan-out subject,
+ * never back to the sender; user_id on presence channels. */
+static void client_event(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
+{
+    bf_sub *s = find_sub(c, m->channel);
+    const char *ch = s ? bf_hub_sub_channel(s) : NULL;
+    if (!ch || !s->ready || (s->type == BF_CH_PRESENCE && !s->presence_joined)) {
+        send_error(gw, c, 0, "client events need a subscription to their channel");
+        return;
+    }
+    if (s->type == BF_CH_PUBLIC) {
+        send_error(gw, c, 0, "client events are allowed on private and presence channels only");
+        return;
+    }
+    if (m->data_len > BF_PUSHER_CLIENT_DATA_MAX) {
+        send_error(gw, c, 0, "client event data is larger than 10 KiB");
+        return;
+    }
+    if (!rate_ok(gw, c)) {
+        gw->stats.whispers_limited++;
+        gw->stats.pusher_limit_rejections[BF_PUSHER_LIMIT_CLIENT_EVENT_RATE]++;
+        char msg[128];
+        snprintf(msg, sizeof(msg), "more than %lld client events per second (--client-event-rate)",
+                 gw->cfg.client_event_rate);
+        send_error(gw, c, BF_PUSHER_ERR_CLIENT_RATE, msg);
+        return;
+    }
+    size_t len;
+    const char *user = s->type == BF_CH_PRESENCE ? bf_sub_user(s) : NULL;
+    char *frame = bf_pusher_whisper_frame(m->event, m->data, m->data_len, user, &len);
+    if (!frame) {
+        send_error(gw, c, 0, "cannot relay this event");
+        return;
+    }
+    char conn_id[160];
+    bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
+    bf_fanout f = {.kind = BF_FAN_EPHEMERAL,
+                   .channel = {ch, strlen(ch)},
+                   .frame = {frame, len},
+                   .exclude_conn = {conn_id, strlen(conn_id)}};
+    if (bf_gw_fanout(gw, &f) == 0)
+        gw->stats.whispers_total++;
+    else
+        send_error(gw, c, 0, "cannot relay right now (no Redis); try again");
+    free(frame);
+}
+
 void bf_pusher_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
 {
     gw->stats.client_messages_total++;
@@ -367,7 +431,7 @@ void bf_pusher_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t le
         send_error(gw, c, 0, "pusher:signin is not supported yet");
         break;
     case BF_PMSG_CLIENT_EVENT:
-        send_error(gw, c, 0, "client events are not supported yet");
+        client_event(gw, c, &m);
         break;
     case BF_PMSG_ERROR:
         send_error(gw, c, 0, m.message);

@@ -27,7 +27,10 @@ static long long wall_ms(void)
 /* Per-connection state (c->pstate). */
 typedef struct pusher_conn {
     const bf_app *app; /* borrowed from the configuration */
+    char *user;        /* the signed-in user id (pusher:signin), or NULL; owned */
 } pusher_conn;
+
+#define SERVER_TO_USER "#server-to-user-"
 
 static const bf_app *app_of(const bf_conn *c)
 {
@@ -119,6 +122,7 @@ void bf_pusher_on_established(bf_gateway *gw, bf_conn *c, struct lws *wsi, const
 
 void bf_pusher_on_close(bf_gateway *gw, bf_conn *c)
 {
+    if (c->pstate) free(((pusher_conn *)c->pstate)->user);
     free(c->pstate);
     c->pstate = NULL;
     gw->stats.pusher_connections--;
@@ -294,9 +298,17 @@ static void subscribe(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
     }
     bf_channel_type type = bf_channel_type_of(name);
     if (name[0] == '#') {
-        subscription_error(gw, c, name, "AuthError",
-                           "server-to-user channels are not supported yet", 403);
-        return;
+        /* #server-to-user-{id}: only the connection signed in as that user, no auth string */
+        const char *signed_in = ((pusher_conn *)c->pstate)->user;
+        if (!signed_in || strcmp(name + strlen(SERVER_TO_USER), signed_in)) {
+            gw->stats.auth_failures[BF_GW_AUTH_NOT_GRANTED]++;
+            subscription_error(gw, c, name, "AuthError",
+                               signed_in ? "this is another user's channel"
+                                         : "sign in (pusher:signin) as this user first",
+                               403);
+            return;
+        }
+        type = BF_CH_PUBLIC;
     }
     char *user = NULL, *member = NULL;
     if (type == BF_CH_PRESENCE) {
@@ -409,6 +421,37 @@ static void client_event(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
     free(frame);
 }
 
+/* pusher:signin {auth, user_data}: signed over socket_id::user::user_data. */
+static void signin(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
+{
+    pusher_conn *pc = c->pstate;
+    char sid[64];
+    const char *why = NULL;
+    bf_pusher_socket_id(gw, c, sid, sizeof(sid));
+    bf_pauth_status st = bf_pusher_auth_user(pc->app, sid, m->user_data, m->auth, &why);
+    char *user = st == BF_PAUTH_OK ? bf_pusher_signin_user(m->user_data, &why) : NULL;
+    if (!user) {
+        bf_gw_count_auth_failure(gw, st == BF_PAUTH_MISSING ? "missing" : "signature");
+        send_error(gw, c, 0, why);
+        return;
+    }
+    if (pc->user && strcmp(pc->user, user)) {
+        /* another identity on the same socket: its #server-to-user channel must go */
+        char old[sizeof(SERVER_TO_USER) + 128];
+        snprintf(old, sizeof(old), "%s%s", SERVER_TO_USER, pc->user);
+        unsubscribe(gw, c, old);
+    }
+    free(pc->user);
+    pc->user = user;
+    json_t *d = json_pack("{s:s}", "user_data", m->user_data);
+    char *data = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    size_t len;
+    if (data)
+        send_frame(gw, c, bf_pusher_frame("pusher:signin_success", NULL, data, strlen(data), &len));
+    free(data);
+}
+
 void bf_pusher_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
 {
     gw->stats.client_messages_total++;
@@ -428,7 +471,7 @@ void bf_pusher_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t le
         unsubscribe(gw, c, m.channel);
         break;
     case BF_PMSG_SIGNIN:
-        send_error(gw, c, 0, "pusher:signin is not supported yet");
+        signin(gw, c, &m);
         break;
     case BF_PMSG_CLIENT_EVENT:
         client_event(gw, c, &m);
@@ -440,17 +483,73 @@ void bf_pusher_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t le
     bf_pusher_msg_free(&m);
 }
 
+/* Cache channels: the last event from the channel's history after subscription_succeeded, or
+ * pusher:cache_miss when it holds none. */
+typedef struct cache_req {
+    bf_sub *s; /* first: cleared by bf_conn_sub_free */
+    bf_gateway *gw;
+} cache_req;
+
+#define CACHE_SCAN 16 /* history entries looked at for the last event (presence events skipped) */
+
+static void on_cache(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    cache_req *q = priv;
+    bf_sub *s = q->s;
+    bf_gateway *gw = q->gw;
+    redisReply *r = reply;
+    free(q);
+    if (!s) return;
+    s->pending = NULL;
+    const char *name = bare(bf_hub_sub_channel(s));
+    char *out = NULL;
+    size_t len;
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && !out; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+        redisReply *kv = e->element[1];
+        if (kv->type != REDIS_REPLY_ARRAY || kv->elements < 2) continue;
+        redisReply *frame = kv->element[1];
+        if (frame->type != REDIS_REPLY_STRING || strstr(frame->str, "\"event\":\"presence:"))
+            continue;
+        bf_fanout m = {.kind = BF_FAN_MESSAGE, .seq = 1, .frame = {frame->str, (size_t)frame->len}};
+        out = bf_pusher_render(&m, name, &len);
+    }
+    if (!out) out = bf_pusher_frame("pusher:cache_miss", name, NULL, 0, &len);
+    send_frame(gw, s->conn, out);
+}
+
+static void cache_lookup(bf_gateway *gw, bf_sub *s)
+{
+    bf_seq_keys k;
+    if (bf_key_seq_keys(&k, gw->cfg.redis_prefix, bf_hub_sub_channel(s))) return;
+    cache_req *q = bf_calloc(1, sizeof(*q));
+    q->s = s;
+    q->gw = gw;
+    if (bf_redis_cmd(gw->cmd, on_cache, q, "XREVRANGE %s + - COUNT %d", k.hist, CACHE_SCAN)) {
+        free(q);
+        size_t len;
+        send_frame(
+            gw, s->conn,
+            bf_pusher_frame("pusher:cache_miss", bare(bf_hub_sub_channel(s)), NULL, 0, &len));
+        return;
+    }
+    s->pending = q;
+}
+
 void bf_pusher_on_ready(bf_gateway *gw, bf_sub *s)
 {
+    const char *ch = bare(bf_hub_sub_channel(s));
     if (s->type == BF_CH_PRESENCE) {
         /* its presence:here, rendered as subscription_succeeded with the members, follows */
         if (!s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_JOIN);
-        return;
+    } else {
+        size_t len;
+        send_frame(gw, s->conn,
+                   bf_pusher_frame("pusher_internal:subscription_succeeded", ch, "{}", 2, &len));
     }
-    size_t len;
-    const char *ch = bare(bf_hub_sub_channel(s));
-    send_frame(gw, s->conn,
-               bf_pusher_frame("pusher_internal:subscription_succeeded", ch, "{}", 2, &len));
+    if (bf_pusher_is_cache_channel(ch)) cache_lookup(gw, s);
 }
 
 bf_frame *bf_pusher_render_frame(const bf_fanout *m, const char *channel)

@@ -1,6 +1,7 @@
 // Helpers for the gateway-side Pusher tests (gateway_*.test.mjs, echo_*.test.mjs): pusher-js
 // clients pointed at a gateway, raw `ws` sockets speaking the protocol by hand, and the native
 // ways to publish (router HTTP API, Redis ingress).
+import net from 'node:net';
 import Pusher from 'pusher-js';
 import WebSocket from 'ws';
 import { API_KEY, APP, redisCommand, waitFor } from './cluster.mjs';
@@ -152,5 +153,36 @@ export async function echoClient(port, sdk, user = null, extra = {}) {
       },
     },
     ...extra,
+  });
+}
+
+/** msgpack of [1, kind, channel, seq, frame, "", ""]: a fan-out envelope (common/wire.h) by hand. */
+export function fanoutEnvelope(channel, seq, frame, kind = 1) {
+  const str = (s) => {
+    const b = Buffer.from(s, 'utf8');
+    if (b.length < 32) return Buffer.concat([Buffer.from([0xa0 | b.length]), b]);
+    if (b.length < 256) return Buffer.concat([Buffer.from([0xd9, b.length]), b]);
+    return Buffer.concat([Buffer.from([0xda, b.length >> 8, b.length & 0xff]), b]);
+  };
+  return Buffer.concat([Buffer.from([0x97, 0x01, kind]), str(channel), Buffer.from([0xcc, seq]),
+    str(frame), str(''), str('')]);
+}
+
+/** PUBLISHes a raw fan-out envelope for `channel` (how a server-side trigger reaches gateways). */
+export function publishFanout(redisPort, channel, event, data, seq = 1) {
+  const args = [Buffer.from('PUBLISH'), Buffer.from(`belfry:fan:${channel}`),
+    fanoutEnvelope(channel, seq, JSON.stringify({ event, data, seq }))];
+  const parts = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) parts.push(Buffer.from(`$${a.length}\r\n`), a, Buffer.from('\r\n'));
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(redisPort, '127.0.0.1');
+    sock.setTimeout(2000, () => sock.destroy(new Error('redis timeout')));
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      sock.end();
+      const m = /^:(\d+)/.exec(d.toString());
+      m ? resolve(Number(m[1])) : reject(new Error(d.toString()));
+    });
+    sock.write(Buffer.concat(parts));
   });
 }

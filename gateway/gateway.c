@@ -236,8 +236,8 @@ static void begin_drain(bf_gateway *gw, const char *why)
     gw->draining = true;
     bf_listener_stop(gw->listener);
     gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
-    bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
-            gw->cfg.drain_timeout_s);
+    bf_info("%s: draining (closing connections with 1012, Pusher ones with 4200, at most %llds)",
+            why, gw->cfg.drain_timeout_s);
     bf_gw_foreach_conn(gw, close_for_drain, NULL);
 }
 

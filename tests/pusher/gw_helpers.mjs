@@ -156,22 +156,30 @@ export async function echoClient(port, sdk, user = null, extra = {}) {
   });
 }
 
-/** msgpack of [1, kind, channel, seq, frame, "", ""]: a fan-out envelope (common/wire.h) by hand. */
-export function fanoutEnvelope(channel, seq, frame, kind = 1) {
+/**
+ * msgpack of [1, kind, channel, seq, frame, exclude_conn, exclude_user, data_raw, exclude_socket]:
+ * a fan-out envelope (common/wire.h) by hand; the last two only when given.
+ */
+export function fanoutEnvelope(channel, seq, frame, kind = 1, {
+  excludeUser = '', dataRaw = null, excludeSocket = null,
+} = {}) {
   const str = (s) => {
     const b = Buffer.from(s, 'utf8');
     if (b.length < 32) return Buffer.concat([Buffer.from([0xa0 | b.length]), b]);
     if (b.length < 256) return Buffer.concat([Buffer.from([0xd9, b.length]), b]);
     return Buffer.concat([Buffer.from([0xda, b.length >> 8, b.length & 0xff]), b]);
   };
-  return Buffer.concat([Buffer.from([0x97, 0x01, kind]), str(channel), Buffer.from([0xcc, seq]),
-    str(frame), str(''), str('')]);
+  const nine = dataRaw !== null || excludeSocket !== null;
+  return Buffer.concat([Buffer.from([nine ? 0x99 : 0x97, 0x01, kind]), str(channel),
+    Buffer.from([0xcc, seq]), str(frame), str(''), str(excludeUser),
+    ...(nine ? [str(dataRaw ?? ''), str(excludeSocket ?? '')] : [])]);
 }
 
 /** PUBLISHes a raw fan-out envelope for `channel` (how a server-side trigger reaches gateways). */
-export function publishFanout(redisPort, channel, event, data, seq = 1) {
+export function publishFanout(redisPort, channel, event, data, seq = 1, opts = {}) {
+  const frame = opts.frame ?? JSON.stringify({ event, data, seq });
   const args = [Buffer.from('PUBLISH'), Buffer.from(`belfry:fan:${channel}`),
-    fanoutEnvelope(channel, seq, JSON.stringify({ event, data, seq }))];
+    fanoutEnvelope(channel, seq, frame, opts.kind ?? 1, opts)];
   const parts = [Buffer.from(`*${args.length}\r\n`)];
   for (const a of args) parts.push(Buffer.from(`$${a.length}\r\n`), a, Buffer.from('\r\n'));
   return new Promise((resolve, reject) => {

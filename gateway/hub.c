@@ -231,6 +231,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
         if (!rendered[c->proto]) {
             rendered[c->proto] = true;
             frames[c->proto] = h->render(c->proto, &m, ch->name, h->arg);
+            h->stats.renders[c->proto]++;
             if (frames[c->proto]) frames[c->proto]->seq = seq;
         }
         bf_frame *f = frames[c->proto];

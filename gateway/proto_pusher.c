@@ -95,11 +95,12 @@ void bf_pusher_on_established(bf_gateway *gw, bf_conn *c, struct lws *wsi, const
     c->last_rx_ms = bf_now_ms();
     c->proto = BF_PROTO_PUSHER;
     gw->stats.pusher_connections++;
-    gw->stats.accepted_total++;
     if (!app) {
+        gw->stats.rejected_total++;
         bf_conn_close(c, refuse_code, refuse_reason);
         return;
     }
+    gw->stats.accepted_total++;
     pusher_conn *pc = bf_calloc(1, sizeof(*pc));
     pc->app = app;
     c->pstate = pc;

@@ -133,3 +133,22 @@ test('native whispers and Pusher client events meet on the default app', async (
   const w = nframes.find((f) => f.event === 'whisper');
   assert.deepEqual(w.data, { event: 'typing', data: { who: 'pusher' } });
 });
+
+test('native and Pusher members share one presence channel on the default app', async () => {
+  const native = new WebSocket(`ws://127.0.0.1:${cluster.gateways[0].port}/ws/presence-lobby?token=dev&userId=nat`);
+  closers.push(() => native.terminate());
+  const nframes = [];
+  native.on('message', (d) => nframes.push(JSON.parse(d.toString())));
+  await waitFor(() => nframes.some((f) => f.event === 'presence:here'), { what: 'native presence:here' });
+  const alice = await echo(1, { user_id: 'alice', user_info: { name: 'Alice' } });
+  let here = null;
+  const leaving = [];
+  alice.join('lobby').here((u) => { here = u; }).leaving((u) => leaving.push(u));
+  await waitFor(() => here !== null, { what: 'alice here' });
+  assert.equal(here.length, 2, JSON.stringify(here));
+  await waitFor(() => nframes.some((f) => f.event === 'presence:join' && f.data.member.id === 'alice'),
+    { what: 'the native client sees alice join' });
+  assert.deepEqual(nframes.find((f) => f.event === 'presence:join').data.member.info, { name: 'Alice' });
+  native.close();
+  await waitFor(() => leaving.length === 1, { what: 'alice sees the native member leave' });
+});

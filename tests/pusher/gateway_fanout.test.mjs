@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, startCluster } from './cluster.mjs';
-import { publishFanout, rawPusher } from './gw_helpers.mjs';
+import { APP, startCluster, waitFor } from './cluster.mjs';
+import { publishFanout, rawPusher, WebSocket } from './gw_helpers.mjs';
 
 const sdk = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', useTLS: false });
 
@@ -52,4 +52,37 @@ test('a kick closes a Pusher presence member with 4009', async () => {
   assert.equal(code, 4009);
   assert.equal(reason, 'banned');
   await other.next((f) => f.event === 'pusher_internal:member_removed', 'alice sees mallory go');
+});
+
+test('a message is rendered once per protocol, whatever the number of connections', async () => {
+  const port = cluster.gateways[0].port;
+  const rendered = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const get = (p) => Number(new RegExp(`frames_rendered_total\\{protocol="${p}"\\} (\\d+)`).exec(text)[1]);
+    return { native: get('native'), pusher: get('pusher') };
+  };
+  const pushers = [];
+  for (let i = 0; i < 6; i++) pushers.push(await subscriber(0, 'shared'));
+  const natives = [];
+  for (let i = 0; i < 3; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/shared`);
+    sockets.push(ws);
+    ws.got = [];
+    ws.on('message', (d) => ws.got.push(JSON.parse(d.toString())));
+    await new Promise((r) => ws.once('open', r));
+    natives.push(ws);
+  }
+  // native subscriptions are live once a probe reaches them
+  for (let seq = 1; !natives.every((w) => w.got.length); seq++) {
+    await publishFanout(cluster.redisPort, 'shared', 'probe', seq, seq);
+    await new Promise((r) => setTimeout(r, 50));
+    if (seq > 100) throw new Error('native clients never subscribed');
+  }
+  const before = await rendered();
+  await publishFanout(cluster.redisPort, 'shared', 'Once', { n: 1 }, 200);
+  for (const ws of pushers) await ws.next((f) => f.event === 'Once');
+  await waitFor(() => natives.every((w) => w.got.some((f) => f.event === 'Once')), { what: 'native copies' });
+  const after = await rendered();
+  assert.equal(after.pusher - before.pusher, 1, 'six Pusher connections, one rendering');
+  assert.equal(after.native - before.native, 1, 'three native connections, one rendering');
 });

@@ -141,13 +141,34 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
     char sub[BF_ERR_LEN];
     switch (o->type) {
     case BF_CFG_STRING:
+    case BF_CFG_NAME: {
+        size_t len = strlen(v);
+        if (!len && !o->def) {
+            *(const char **)field = NULL; /* empty means not given */
+            return 0;
+        }
         if (o->choices && !in_choices(o->choices, v)) {
             snprintf(err, errlen, "%s: invalid value '%s' (expected one of %s)", from, v,
                      o->choices);
             return BF_EINVAL;
         }
+        if (o->max > 0 && (len < (size_t)o->min || len > (size_t)o->max)) {
+            snprintf(err, errlen, "%s: must be %lld-%lld bytes (got %zu)", from, o->min, o->max,
+                     len);
+            return BF_ERANGE;
+        }
+        if (o->type == BF_CFG_NAME) {
+            for (const char *c = v; *c; c++) {
+                if (*c == '/' || (unsigned char)*c <= ' ' || *c == 0x7f) {
+                    snprintf(err, errlen, "%s: '%s' may not contain '/', spaces or control bytes",
+                             from, v);
+                    return BF_EINVAL;
+                }
+            }
+        }
         *(const char **)field = v;
         return 0;
+    }
     case BF_CFG_INT: {
         char *end;
         errno = 0;
@@ -169,12 +190,19 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             return BF_EINVAL;
         }
         return 0;
-    case BF_CFG_HOSTPORT:
-        if (bf_parse_hostport(v, (bf_hostport *)field, sub, sizeof(sub))) {
+    case BF_CFG_HOSTPORT: {
+        bf_hostport *hp = (bf_hostport *)field;
+        if (bf_parse_hostport(v, hp, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
+        if (o->max > 0 && (hp->port < o->min || hp->port > o->max)) {
+            snprintf(err, errlen, "%s: port %d is out of range [%lld, %lld]", from, hp->port,
+                     o->min, o->max);
+            return BF_ERANGE;
+        }
         return 0;
+    }
     case BF_CFG_REDIS:
         if (bf_parse_redis_url(v, (bf_redis_url *)field, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
@@ -205,7 +233,7 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             snprintf(from, sizeof(from), "default of --%s", o->name);
             int rc = set_value(o, cfg, o->def, from, err, errlen);
             if (rc) return rc;
-        } else if (o->type == BF_CFG_STRING) {
+        } else if (o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) {
             *(const char **)((char *)cfg + o->offset) = NULL;
         }
     }
@@ -271,7 +299,12 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
         char flag[96];
         snprintf(flag, sizeof(flag), "--%s%s", o->name, meta);
         fprintf(out, "  %-32s %s", flag, o->help);
-        if (o->type == BF_CFG_STRING && o->choices) fprintf(out, " (%s)", o->choices);
+        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->choices)
+            fprintf(out, " (%s)", o->choices);
+        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->max > 0)
+            fprintf(out, " [%lld..%lld bytes]", o->min, o->max);
+        if (o->type == BF_CFG_HOSTPORT && o->max > 0)
+            fprintf(out, " [port %lld..%lld]", o->min, o->max);
         if (o->type == BF_CFG_INT) fprintf(out, " [%lld..%lld]", o->min, o->max);
         fprintf(out, "\n  %-32s", "");
         if (o->env) fprintf(out, " env %s", o->env);

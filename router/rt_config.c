@@ -1,18 +1,20 @@
 #include "rt_config.h"
 
+#include "redis_keys.h"
+
 #include <stddef.h>
 
 #define F(x) offsetof(bf_rt_config, x)
 
 const bf_cfg_opt bf_rt_config_table[] = {
-    {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8090", 0, 0, NULL, F(listen),
+    {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8090", 1, 65535, NULL, F(listen),
      "address and port of the HTTP API"},
     {"redis", BF_CFG_REDIS, "BELFRY_REDIS_URL", "redis://127.0.0.1:6379", 0, 0, NULL, F(redis),
      "Redis URL, redis://[:password@]host[:port][/db]"},
-    {"node-id", BF_CFG_STRING, "BELFRY_NODE_ID", NULL, 0, 0, NULL, F(node_id),
+    {"node-id", BF_CFG_NAME, "BELFRY_NODE_ID", NULL, 1, 64, NULL, F(node_id),
      "unique node id (default: random, new on every start)"},
-    {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, 0, NULL, F(redis_prefix),
-     "prefix of every Redis key and subject (at most 64 bytes)"},
+    {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, BF_PREFIX_MAX, NULL,
+     F(redis_prefix), "prefix of every Redis key and subject (at most 64 bytes)"},
     {"log-level", BF_CFG_STRING, "BELFRY_LOG_LEVEL", "info", 0, 0, "debug|info|warn|error",
      F(log_level), "minimum level logged"},
     {"log-format", BF_CFG_STRING, "BELFRY_LOG_FORMAT", "text", 0, 0, "text|json", F(log_format),

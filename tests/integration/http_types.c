@@ -44,8 +44,8 @@ static void expect_status(const char *method, const char *path, const char *body
                           const char *code)
 {
     bf_http_resp r;
-    cr_assert_eq(bf_http(C->routers[0].port, method, path, IT_KEY_HDR, body, body ? strlen(body) : 0,
-                         &r, 5000),
+    cr_assert_eq(bf_http(C->routers[0].port, method, path, IT_KEY_HDR, body,
+                         body ? strlen(body) : 0, &r, 5000),
                  0, "%s %s: no response", method, path);
     cr_expect_eq(r.status, status, "%s %s: %d %s", method, path, r.status, r.body);
     if (code) {
@@ -95,8 +95,8 @@ Test(http_types, query_type_maps_publish_presence_and_channels)
     json_t *here = it_recv_event(w, "presence:here", 5000, "alice");
     json_decref(here);
     bf_http_resp r;
-    cr_assert_eq(post("/broadcast/room.7?type=presence", "{\"event\":\"Hi\",\"data\":{\"i\":2}}", &r),
-                 0);
+    cr_assert_eq(
+        post("/broadcast/room.7?type=presence", "{\"event\":\"Hi\",\"data\":{\"i\":2}}", &r), 0);
     cr_assert_eq(r.status, 204, "%d %s", r.status, r.body);
     bf_http_resp_free(&r);
     json_t *j = it_recv_event(w, "Hi", 5000, "alice");
@@ -145,7 +145,7 @@ Test(http_types, a_type_contradicting_a_prefix_stays_400)
     snprintf(path, sizeof(path), "/channels/%s?type=private", name);
     expect_status("GET", path, NULL, 400, "bad_channel");
     /* the matching forms still work */
-    expect_status("POST", "/broadcast/private-x?type=private", "{\"event\":\"E\",\"type\":\"private\"}",
-                  204, NULL);
+    expect_status("POST", "/broadcast/private-x?type=private",
+                  "{\"event\":\"E\",\"type\":\"private\"}", 204, NULL);
     expect_status("POST", "/broadcast/x?type=public", ev, 204, NULL);
 }

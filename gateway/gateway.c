@@ -194,15 +194,24 @@ static void stop(bf_gateway *gw)
     if (gw->stopping) return;
     gw->stopping = true;
     bf_info("stopping");
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    /* Drained cleanly (no connection left, every presence leave acknowledged by its owner):
+     * nothing of ours is left for the owners' dead-gateway sweep, so leave.lua removes our
+     * gwchans/gwknown entries too; otherwise it keeps them for the sweep. Our connection
+     * counts go either way (see conncount.h). */
+    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    bool clean = open == 0 && bf_owner_pending(gw->owner) == 0;
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kchans[BF_KEY_MAX],
+        kknown[BF_KEY_MAX], kconns[BF_KEY_MAX];
     bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
     bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    const char *argv[] = {kmembers, kepoch, knode, gw->node_id, "0"};
-    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_key(kchans, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
+    bf_key(kknown, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    bf_key(kconns, gw->cfg.redis_prefix, BF_KEY_CONNS, "");
+    const char *argv[] = {kmembers,    kepoch, knode,  kchans,           kknown,
+                          gw->node_id, "0",    kconns, clean ? "1" : "0"};
+    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 5, 9, argv, NULL);
     bf_conncount_discard(gw->conncount);
-    uv_timer_stop(&gw->tick);
-    uv_close((uv_handle_t *)&gw->tick, NULL);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);
     uv_idle_stop(&gw->flush_more);
@@ -213,11 +222,13 @@ static void stop(bf_gateway *gw)
     uv_close((uv_handle_t *)&gw->sigterm, NULL);
     lws_context_destroy(gw->lws);
     gw->lws = NULL;
-    /* the leave command above was queued; freeing the links flushes nothing, so give the
-     * loop no further work: hiredis closes its sockets and the loop ends */
+    /* The leave script above is only queued: freeing the command link (redisAsyncFree) would
+     * close the socket without writing it. bf_redis_close writes it and waits for the reply
+     * (hiredis' redisAsyncDisconnect); the tick keeps running until the link has closed (or its
+     * close timed out), then the loop has nothing left and ends. */
     bf_redis_free(gw->sub);
-    bf_redis_free(gw->cmd);
-    gw->sub = gw->cmd = NULL;
+    gw->sub = NULL;
+    bf_redis_close(gw->cmd);
 }
 
 static void begin_drain(bf_gateway *gw, const char *why)
@@ -268,6 +279,14 @@ static void on_tick(uv_timer_t *t)
 {
     bf_gateway *gw = t->data;
     uint64_t now = bf_now_ms();
+    if (gw->stopping) { /* stop(): waiting for the command link to flush leave.lua */
+        bf_redis_tick(gw->cmd, now);
+        if (bf_redis_closed(gw->cmd)) {
+            uv_timer_stop(t);
+            uv_close((uv_handle_t *)t, NULL);
+        }
+        return;
+    }
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);

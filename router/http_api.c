@@ -41,7 +41,9 @@ static void reply_error(bf_router *rt, struct evhttp_request *req, int status, c
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *body = json_dumps(j, JSON_COMPACT);
     rt->stats.http_errors++;
-    reply_json(req, status, reason, body);
+    /* NULL only for a message that is not UTF-8 (memory cannot fail: bf_alloc_init) */
+    reply_json(req, status, reason,
+               body ? body : "{\"error\":{\"code\":\"internal\",\"message\":\"cannot render\"}}");
     free(body);
     json_decref(j);
 }
@@ -237,7 +239,11 @@ static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
     free(list);
     json_t *out = json_pack("{s:o}", "members", members);
     char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    reply_json(rc->req, 200, "OK", body);
+    if (body)
+        reply_json(rc->req, 200, "OK", body);
+    else /* members are JSON Redis holds from our own scripts: not expected */
+        reply_error(rc->rt, rc->req, 500, "Internal Server Error", "internal",
+                    "cannot render the members");
     free(body);
     json_decref(out);
     json_decref(by_user);
@@ -335,8 +341,12 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
     json_t *out = json_pack("{s:s,s:I,s:b,s:o}", "epoch", r->element[0]->str, "seq",
                             (json_int_t)r->element[1]->integer, "recovered",
                             (int)r->element[2]->integer, "messages", msgs);
-    char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    reply_json(rc->req, 200, "OK", body);
+    char *body = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (body) /* out is NULL for an epoch that is not UTF-8: not expected from our scripts */
+        reply_json(rc->req, 200, "OK", body);
+    else
+        reply_error(rc->rt, rc->req, 500, "Internal Server Error", "internal",
+                    "cannot render the history");
     free(body);
     json_decref(out);
     free(rc);

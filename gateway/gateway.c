@@ -6,6 +6,7 @@
 #include "log.h"
 #include "recovery.h"
 #include "redis_keys.h"
+#include "rxguard.h"
 #include "scripts.h"
 
 #include <hiredis/adapters/libuv.h>
@@ -369,6 +370,16 @@ static struct lws_context *create_lws(const struct lws_context_creation_info *in
     return ctx;
 }
 
+/* rxguard.h found a client breaking RFC 6455's framing (unmasked, an over-long control frame):
+ * nothing of that frame reached lws; fail the connection with 1002 as 7.4.1 says. */
+static void on_rx_violation(void *conn, const char *reason, void *arg)
+{
+    (void)arg;
+    bf_conn *c = conn;
+    bf_debug("connection %llu: %s: closing with 1002", (unsigned long long)c->id, reason);
+    bf_conn_close(c, 1002, reason);
+}
+
 static void flush_pending(uv_idle_t *h)
 {
     (void)h; /* the work is on_flush's; being active is what matters */
@@ -380,6 +391,7 @@ static void flush_pending(uv_idle_t *h)
 static void on_flush(uv_check_t *h)
 {
     bf_gateway *gw = h->data;
+    bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
     /* while connections wait for their turn, an active idle handle makes the next iteration
@@ -458,6 +470,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
+    bf_rxguard_init((size_t)gw->fd_slots, on_rx_violation, gw);
     gw->lws = create_lws(&info, gw->fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
@@ -488,6 +501,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 
 void bf_gateway_deinit(bf_gateway *gw)
 {
+    bf_rxguard_deinit();
     bf_listener_free(gw->listener);
     gw->listener = NULL;
     if (gw->lws) lws_context_destroy(gw->lws);

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "rxguard.h"
 #include "channel.h"
 
 #include <stdio.h>
@@ -64,6 +65,9 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_recoveries_failed_total",
       "Connections whose since could not be recovered (epoch changed or history too short).",
       "counter", gw->stats.recoveries[1]);
+    C("belfry_gateway_framing_failures_total",
+      "Connections closed with 1002 for an unmasked frame or an over-long control frame.",
+      "counter", bf_rxguard_failures());
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
       gw->stats.probe_failures);

@@ -12,6 +12,7 @@
 #include "message.h"
 #include "metrics.h"
 #include "recovery.h"
+#include "rxguard.h"
 #include "static.h"
 
 #include <jansson.h>
@@ -488,6 +489,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     gw->stats.accepted_total++;
     bf_hub_join(gw->hub, c, rq.channel);
     bf_conncount_add(gw->conncount, rq.channel, 1);
+    bf_rxguard_watch(lws_get_socket_fd(wsi), c); /* RFC 6455 framing lws 4.1.6 lets pass */
     bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
     return 0;
 }
@@ -495,6 +497,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
 static void on_closed(bf_gateway *gw, bf_conn *c)
 {
     if (!c->wsi) return; /* never established */
+    bf_rxguard_unwatch(lws_get_socket_fd(c->wsi));
     bf_recovery_cancel(c);
     const char *ch = bf_gw_conn_channel(c);
     if (ch) {

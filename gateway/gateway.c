@@ -408,7 +408,6 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
@@ -478,7 +477,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
         return BF_EIO;
     }
     gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
-                                   &gw->stats.limit_rejections[0], err, errlen);
+                                   &gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY], err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);

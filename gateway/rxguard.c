@@ -14,8 +14,8 @@ typedef struct watch {
     bf_wsguard g;
     void *conn;
     int fd;
-    const char *reason;  /* set once failed */
-    struct watch *next;  /* in the failed list */
+    const char *reason; /* set once failed */
+    struct watch *next; /* in the failed list */
 } watch;
 
 static struct {

@@ -394,7 +394,7 @@ static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_
         bf_fanout f = {.kind = BF_FAN_EPHEMERAL,
                        .channel = {chname, strlen(chname)},
                        .frame = {m.frame, m.frame_len},
-                       .exclude_conn = {conn_id, strlen(conn_id)}};
+                       .except_conn = {conn_id, strlen(conn_id)}};
         if (bf_gw_fanout(gw, &f) == 0)
             gw->stats.whispers_total++;
         else

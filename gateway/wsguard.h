@@ -21,9 +21,9 @@
 
 typedef enum {
     BF_WSG_OK = 0,
-    BF_WSG_UNMASKED,          /* a client frame without the mask bit (5.1) */
-    BF_WSG_CONTROL_TOO_LONG,  /* a control frame with a payload over 125 bytes (5.5) */
-    BF_WSG_LENGTH_MSB,        /* a 64-bit payload length with its top bit set (5.2) */
+    BF_WSG_UNMASKED,         /* a client frame without the mask bit (5.1) */
+    BF_WSG_CONTROL_TOO_LONG, /* a control frame with a payload over 125 bytes (5.5) */
+    BF_WSG_LENGTH_MSB,       /* a 64-bit payload length with its top bit set (5.2) */
 } bf_wsguard_verdict;
 
 /* One connection's position in its byte stream. Embedded: zero it (or bf_wsguard_init). */

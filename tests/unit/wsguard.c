@@ -73,8 +73,9 @@ static void expect_violation(size_t good, size_t len, bf_wsguard_verdict want, s
     for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
         size_t acc;
         cr_expect_eq(feed(buf, len, steps[i], &acc), want, "step %zu", steps[i]);
-        cr_expect_leq(acc, good + seen_at - 1, "step %zu: %zu bytes passed, the bad frame starts at %zu",
-                      steps[i], acc, good);
+        cr_expect_leq(acc, good + seen_at - 1,
+                      "step %zu: %zu bytes passed, the bad frame starts at %zu", steps[i], acc,
+                      good);
         if (steps[i] >= 100) cr_expect_eq(acc, good, "whole header in one piece");
     }
 }

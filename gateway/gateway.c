@@ -6,6 +6,7 @@
 #include "log.h"
 #include "recovery.h"
 #include "redis_keys.h"
+#include "rxguard.h"
 #include "scripts.h"
 
 #include <hiredis/adapters/libuv.h>
@@ -194,15 +195,24 @@ static void stop(bf_gateway *gw)
     if (gw->stopping) return;
     gw->stopping = true;
     bf_info("stopping");
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    /* Drained cleanly (no connection left, every presence leave acknowledged by its owner):
+     * nothing of ours is left for the owners' dead-gateway sweep, so leave.lua removes our
+     * gwchans/gwknown entries too; otherwise it keeps them for the sweep. Our connection
+     * counts go either way (see conncount.h). */
+    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    bool clean = open == 0 && bf_owner_pending(gw->owner) == 0;
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kchans[BF_KEY_MAX],
+        kknown[BF_KEY_MAX], kconns[BF_KEY_MAX];
     bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
     bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    const char *argv[] = {kmembers, kepoch, knode, gw->node_id, "0"};
-    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_key(kchans, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
+    bf_key(kknown, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    bf_key(kconns, gw->cfg.redis_prefix, BF_KEY_CONNS, "");
+    const char *argv[] = {kmembers,    kepoch, knode,  kchans,           kknown,
+                          gw->node_id, "0",    kconns, clean ? "1" : "0"};
+    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 5, 9, argv, NULL);
     bf_conncount_discard(gw->conncount);
-    uv_timer_stop(&gw->tick);
-    uv_close((uv_handle_t *)&gw->tick, NULL);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);
     uv_idle_stop(&gw->flush_more);
@@ -213,11 +223,13 @@ static void stop(bf_gateway *gw)
     uv_close((uv_handle_t *)&gw->sigterm, NULL);
     lws_context_destroy(gw->lws);
     gw->lws = NULL;
-    /* the leave command above was queued; freeing the links flushes nothing, so give the
-     * loop no further work: hiredis closes its sockets and the loop ends */
+    /* The leave script above is only queued: freeing the command link (redisAsyncFree) would
+     * close the socket without writing it. bf_redis_close writes it and waits for the reply
+     * (hiredis' redisAsyncDisconnect); the tick keeps running until the link has closed (or its
+     * close timed out), then the loop has nothing left and ends. */
     bf_redis_free(gw->sub);
-    bf_redis_free(gw->cmd);
-    gw->sub = gw->cmd = NULL;
+    gw->sub = NULL;
+    bf_redis_close(gw->cmd);
 }
 
 static void begin_drain(bf_gateway *gw, const char *why)
@@ -268,6 +280,14 @@ static void on_tick(uv_timer_t *t)
 {
     bf_gateway *gw = t->data;
     uint64_t now = bf_now_ms();
+    if (gw->stopping) { /* stop(): waiting for the command link to flush leave.lua */
+        bf_redis_tick(gw->cmd, now);
+        if (bf_redis_closed(gw->cmd)) {
+            uv_timer_stop(t);
+            uv_close((uv_handle_t *)t, NULL);
+        }
+        return;
+    }
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
@@ -350,6 +370,16 @@ static struct lws_context *create_lws(const struct lws_context_creation_info *in
     return ctx;
 }
 
+/* rxguard.h found a client breaking RFC 6455's framing (unmasked, an over-long control frame):
+ * nothing of that frame reached lws; fail the connection with 1002 as 7.4.1 says. */
+static void on_rx_violation(void *conn, const char *reason, void *arg)
+{
+    (void)arg;
+    bf_conn *c = conn;
+    bf_debug("connection %llu: %s: closing with 1002", (unsigned long long)c->id, reason);
+    bf_conn_close(c, 1002, reason);
+}
+
 static void flush_pending(uv_idle_t *h)
 {
     (void)h; /* the work is on_flush's; being active is what matters */
@@ -361,6 +391,7 @@ static void flush_pending(uv_idle_t *h)
 static void on_flush(uv_check_t *h)
 {
     bf_gateway *gw = h->data;
+    bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
     /* while connections wait for their turn, an active idle handle makes the next iteration
@@ -377,7 +408,6 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
@@ -439,6 +469,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
+    bf_rxguard_init((size_t)gw->fd_slots, on_rx_violation, gw);
     gw->lws = create_lws(&info, gw->fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
@@ -446,7 +477,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
         return BF_EIO;
     }
     gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
-                                   &gw->stats.limit_rejections[0], err, errlen);
+                                   &gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY], err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);
@@ -469,6 +500,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 
 void bf_gateway_deinit(bf_gateway *gw)
 {
+    bf_rxguard_deinit();
     bf_listener_free(gw->listener);
     gw->listener = NULL;
     if (gw->lws) lws_context_destroy(gw->lws);

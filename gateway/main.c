@@ -18,6 +18,7 @@ int main(int argc, char **argv)
 {
     static bf_gateway gw;
     char err[BF_ERR_LEN];
+    bf_alloc_init(); /* jansson too allocates through bf_malloc */
     int rc = bf_config_parse(bf_gw_config_table, &gw.cfg, argc, argv, err, sizeof(err));
     if (rc == BF_CFG_HELP) {
         bf_config_usage(bf_gw_config_table, stdout, "belfry-gateway",

@@ -1,4 +1,5 @@
 /* belfry-router: wires configuration, logging and the router onto one libevent base. */
+#include "alloc.h"
 #include "apps.h"
 #include "err.h"
 #include "ids.h"
@@ -17,6 +18,7 @@ int main(int argc, char **argv)
 {
     static bf_router rt;
     char err[BF_ERR_LEN];
+    bf_alloc_init(); /* jansson too allocates through bf_malloc */
     int rc = bf_config_parse(bf_rt_config_table, &rt.cfg, argc, argv, err, sizeof(err));
     if (rc == BF_CFG_HELP) {
         bf_config_usage(bf_rt_config_table, stdout, "belfry-router",

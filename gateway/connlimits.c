@@ -23,7 +23,7 @@ static void dict_add(bf_dict *d, const char *k, int delta)
 unsigned bf_connlimits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
                              char *msg, size_t msglen)
 {
-    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    uint64_t open = bf_gw_open_connections(gw);
     if (open >= gw->max_connections) {
         gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY]++;
         *code = "gateway_full";

@@ -4,6 +4,7 @@
 #include "liveness.h"
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "recovery.h"
 #include "redis_keys.h"
 #include "rxguard.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -82,7 +84,15 @@ void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason)
 
 const char *bf_gw_conn_channel(const bf_conn *c)
 {
-    return bf_hub_conn_channel(c);
+    return c->subs ? bf_hub_sub_channel(c->subs) : NULL;
+}
+
+void bf_gw_foreach_conn(bf_gateway *gw, void (*fn)(bf_conn *c, void *arg), void *arg)
+{
+    for (bf_conn *c = gw->conns, *next; c; c = next) {
+        next = c->alink.next;
+        fn(c, arg);
+    }
 }
 
 void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap)
@@ -103,9 +113,10 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
     return rc;
 }
 
-void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
+void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
 {
-    const char *ch = bf_hub_conn_channel(c);
+    bf_conn *c = s->conn;
+    const char *ch = bf_hub_sub_channel(s);
     char conn_id[160];
     if (!ch || !c->user_id) return;
     bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
@@ -113,26 +124,16 @@ void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
                   .channel = {ch, strlen(ch)},
                   .conn_id = {conn_id, strlen(conn_id)},
                   .user_id = {c->user_id, strlen(c->user_id)}};
-    if (op != BF_OP_LEAVE && c->info) m.payload = (bf_strview){c->info, strlen(c->info)};
+    if (op != BF_OP_LEAVE && s->info) m.payload = (bf_strview){s->info, strlen(s->info)};
     bf_owner_send(gw->owner, &m);
-    if (op != BF_OP_LEAVE) c->presence_joined = true;
+    if (op != BF_OP_LEAVE) s->presence_joined = true;
     /* a recovering client takes presence:here in sequence order, like any frame */
-    if (op == BF_OP_JOIN && !c->recover) c->awaiting_here = true;
+    if (op == BF_OP_JOIN && !c->recover) s->awaiting_here = true;
 }
 
-/* The hub confirmed c's subscription: it now sees every later message, so presence may start. */
-static void conn_ready(bf_conn *c, void *arg)
+static void reannounce_sub(bf_sub *s, void *arg)
 {
-    bf_gateway *gw = arg;
-    if (c->recover)
-        bf_recovery_start(gw, c); /* presence joins when it is done */
-    else if (c->type == BF_CH_PRESENCE && !c->presence_joined)
-        bf_gw_presence_op(gw, c, BF_OP_JOIN);
-}
-
-static void reannounce_conn(bf_conn *c, void *arg)
-{
-    if (c->presence_joined) bf_gw_presence_op(arg, c, BF_OP_REJOIN);
+    if (s->presence_joined) bf_gw_presence_op(arg, s, BF_OP_REJOIN);
 }
 
 static void reannounce_channel(const char *name, size_t nconns, void *arg)
@@ -167,7 +168,13 @@ static void cmd_ready(bf_redis *r, void *arg)
     char key[BF_KEY_MAX];
     bf_key(key, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
     bf_redis_cmd(gw->cmd, on_gwchans, gw, "SMEMBERS %s", key);
-    bf_hub_foreach_conn(gw->hub, reannounce_conn, gw);
+    bf_hub_foreach_sub(gw->hub, reannounce_sub, gw);
+}
+
+uint64_t bf_gw_open_connections(const bf_gateway *gw)
+{
+    return gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2] +
+           gw->stats.pusher_connections;
 }
 
 bool bf_gateway_ready(const bf_gateway *gw)
@@ -187,7 +194,7 @@ static void cmd_down(bf_redis *r, void *arg)
 static void close_for_drain(bf_conn *c, void *arg)
 {
     (void)arg;
-    bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY + 11 /* 1012 service restart */, "service restart");
+    bf_conn_close(c, BF_CLOSE_DRAIN, "service restart");
 }
 
 static void stop(bf_gateway *gw)
@@ -243,7 +250,7 @@ static void begin_drain(bf_gateway *gw, const char *why)
     gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
     bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
             gw->cfg.drain_timeout_s);
-    bf_hub_foreach_conn(gw->hub, close_for_drain, NULL);
+    bf_gw_foreach_conn(gw, close_for_drain, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -268,7 +275,7 @@ static void ping_conn(bf_conn *c, void *arg)
         if (now - c->ping_sent_ms > (uint64_t)gw->cfg.ping_timeout_s * 1000) {
             gw->stats.ping_timeouts++;
             bf_debug("connection %llu did not answer its ping: closing", (unsigned long long)c->id);
-            bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
+            bf_conn_close(c, BF_CLOSE_PING_TIMEOUT, "ping timeout");
         }
         return;
     }
@@ -297,13 +304,12 @@ static void on_tick(uv_timer_t *t)
          * whose insertions cost O(connections) each: a connect storm went quadratic); the pings
          * found due go out over the next second's ticks */
         ping_sweep ps = {gw, now};
-        bf_hub_foreach_conn(gw->hub, ping_conn, &ps);
+        bf_gw_foreach_conn(gw, ping_conn, &ps);
         gw->next_ping_sweep = now + 1000;
     }
     bf_conn_pinger_tick(&gw->pinger);
     if (gw->draining) {
-        uint64_t open =
-            gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+        uint64_t open = bf_gw_open_connections(gw);
         /* leaves must reach the owners before we go, or they would wait for the ghost sweep */
         if ((open == 0 && bf_owner_pending(gw->owner) == 0) || now >= gw->drain_deadline) {
             if (open) bf_warn("drain timeout with %llu connections open", (unsigned long long)open);
@@ -439,7 +445,22 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.on_down = cmd_down;
     gw->cmd = bf_redis_new(&ro);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
-    gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim, conn_ready, gw);
+    /* Pusher socket ids must be unique across the cluster and match ^\d+\.\d+$: a random
+     * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = wall_ms() ^ (uint64_t)getpid();
+    snprintf(gw->socket_prefix, sizeof(gw->socket_prefix), "%llu.",
+             (unsigned long long)(rnd % 281474976710656ull) + 1);
+    bf_hub_opts ho = {.sub = gw->sub,
+                      .prefix = gw->cfg.redis_prefix,
+                      .node_id = gw->node_id,
+                      .socket_prefix = gw->socket_prefix,
+                      .limits = lim,
+                      .ready = bf_proto_on_ready,
+                      .render = bf_proto_render,
+                      .arg = gw};
+    gw->hub = bf_hub_new(&ho);
     gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, 30000);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));

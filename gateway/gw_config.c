@@ -79,5 +79,11 @@ const bf_cfg_opt bf_gw_config_table[] = {
      "a subscriber link that delivered no probe for this long is reconnected and resubscribed"},
     {"workers", BF_CFG_INT, "BELFRY_WORKERS", "1", 1, 256, NULL, F(workers),
      "gateway processes sharing the listening port (SO_REUSEPORT): one per core"},
+    {"activity-timeout", BF_CFG_INT, "BELFRY_ACTIVITY_TIMEOUT", "120", 1, 3600, NULL,
+     F(activity_timeout_s),
+     "Pusher: the activity_timeout told to clients (seconds of silence before they ping)"},
+    {"max-channels-per-connection", BF_CFG_INT, "BELFRY_MAX_CHANNELS_PER_CONNECTION", "100", 1,
+     100000, NULL, F(max_channels_per_connection),
+     "Pusher: channels one connection may subscribe (more: pusher:subscription_error)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

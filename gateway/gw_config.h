@@ -37,6 +37,8 @@ typedef struct bf_gw_config {
     long long redis_probe_ms;
     long long redis_probe_timeout_ms;
     long long workers;
+    long long activity_timeout_s;
+    long long max_channels_per_connection;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -94,9 +94,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 void bf_liveness_heartbeat(bf_gateway *gw)
 {
     char conns[24];
-    snprintf(conns, sizeof(conns), "%llu",
-             (unsigned long long)(gw->stats.connections[0] + gw->stats.connections[1] +
-                                  gw->stats.connections[2]));
+    snprintf(conns, sizeof(conns), "%llu", (unsigned long long)bf_gw_open_connections(gw));
     bf_heartbeat hb = {.prefix = gw->cfg.redis_prefix,
                        .node_id = gw->node_id,
                        .router = false,

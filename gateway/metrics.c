@@ -18,6 +18,8 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
         fprintf(f, "belfry_gateway_connections{type=\"%s\"} %llu\n",
                 bf_channel_type_name((bf_channel_type)t),
                 (unsigned long long)gw->stats.connections[t]);
+    fprintf(f, "belfry_gateway_connections{type=\"pusher\"} %llu\n",
+            (unsigned long long)gw->stats.pusher_connections);
 #define C(name, help, type, v)                                                                     \
     fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",              \
             (unsigned long long)(v))
@@ -78,6 +80,19 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
                 (unsigned long long)gw->stats.limit_rejections[i]);
+    C("belfry_gateway_pusher_subscription_errors_total",
+      "Pusher subscriptions refused with pusher:subscription_error.", "counter",
+      gw->stats.pusher_subscription_errors);
+    fprintf(f, "# HELP belfry_gateway_pusher_limit_rejections_total Pusher requests refused by a "
+               "limit.\n# TYPE belfry_gateway_pusher_limit_rejections_total counter\n");
+    static const char *const plimits[] = {
+#define BF_PUSHER_LIMIT_NAME(n, s) s,
+        BF_PUSHER_LIMITS(BF_PUSHER_LIMIT_NAME)
+#undef BF_PUSHER_LIMIT_NAME
+    };
+    for (int i = 0; i < BF_PUSHER_LIMIT__COUNT; i++)
+        fprintf(f, "belfry_gateway_pusher_limit_rejections_total{limit=\"%s\"} %llu\n", plimits[i],
+                (unsigned long long)gw->stats.pusher_limit_rejections[i]);
     const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
     C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
       "counter", os->sent);

@@ -23,6 +23,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_SWEEP] = "sweep",
     [BF_SCRIPT_HISTORY] = "history",
     [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
+    [BF_SCRIPT_CHANNELS] = "channels",
 };
 
 typedef struct script {

@@ -537,7 +537,15 @@ bool bf_pusher_api_route(bf_router *rt, struct evhttp_request *req, const char *
         handle_publish(rt, req, app, body, len, is_batch);
         return true;
     }
-    bf__pusher_error(rt, req, 404, "not_found", "no such Pusher API route");
+    struct evkeyvalq q;
+    if (evhttp_parse_query_str(ar.query ? ar.query : "", &q)) {
+        bf__pusher_error(rt, req, 400, "bad_query", "malformed query string");
+        return true;
+    }
+    bf_pusher_ctx c = {.app = app, .rest = rest, .query = &q};
+    if (!bf__pusher_query_route(rt, req, &c))
+        bf__pusher_error(rt, req, 404, "not_found", "no such Pusher API route");
+    evhttp_clear_headers(&q);
     return true;
 }
 

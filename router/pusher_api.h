@@ -59,4 +59,8 @@ typedef struct bf_pusher_ctx {
     struct evkeyvalq *query; /* decoded query parameters (owned by the router, valid in call) */
 } bf_pusher_ctx;
 
+/* pusher_query.c: the GET endpoints. Returns false if c->rest names no such route (the caller
+ * replies 404). */
+bool bf__pusher_query_route(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c);
+
 #endif

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "alloc.h"
 #include "apps.h"
 #include "err.h"
 
@@ -209,6 +210,21 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             return BF_EINVAL;
         }
         return 0;
+    case BF_CFG_LIST: {
+        bf_strlist *l = (bf_strlist *)field;
+        for (const char *p = v;;) {
+            size_t n = strcspn(p, ",");
+            if (n) {
+                l->v = bf_realloc(l->v, (l->n + 1) * sizeof(*l->v));
+                l->v[l->n] = bf_malloc(n + 1);
+                memcpy(l->v[l->n], p, n);
+                l->v[l->n++][n] = '\0';
+            }
+            if (!p[n]) break;
+            p += n + 1;
+        }
+        return 0;
+    }
     case BF_CFG_APPS:
         if (bf_apps_add(*(bf_apps **)field, v, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
@@ -274,10 +290,14 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             v = argv[++i];
         }
         snprintf(from, sizeof(from), "--%s", o->name);
-        if (o->type == BF_CFG_APPS && !(replaced & (1ull << ((o - table) & 63)))) {
+        if ((o->type == BF_CFG_APPS || o->type == BF_CFG_LIST) &&
+            !(replaced & (1ull << ((o - table) & 63)))) {
             /* the first occurrence of a repeatable flag replaces the environment's list */
             replaced |= 1ull << ((o - table) & 63);
-            bf_apps_clear(*(bf_apps **)((char *)cfg + o->offset));
+            if (o->type == BF_CFG_APPS)
+                bf_apps_clear(*(bf_apps **)((char *)cfg + o->offset));
+            else
+                bf_strlist_clear((bf_strlist *)((char *)cfg + o->offset));
         }
         int rc = set_value(o, cfg, v, from, err, errlen);
         if (rc) return rc;
@@ -295,6 +315,7 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
                            : o->type == BF_CFG_HOSTPORT ? " HOST:PORT"
                            : o->type == BF_CFG_REDIS    ? " URL"
                            : o->type == BF_CFG_APPS     ? " ID:KEY:SECRET"
+                           : o->type == BF_CFG_LIST     ? " VALUE (repeatable)"
                                                         : " VALUE";
         char flag[96];
         snprintf(flag, sizeof(flag), "--%s%s", o->name, meta);
@@ -313,4 +334,12 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
     }
     fprintf(out, "  %-32s %s\n  %-32s %s\n", "--help", "print this help and exit", "--version",
             "print the version and exit");
+}
+
+void bf_strlist_clear(bf_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }

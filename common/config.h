@@ -23,6 +23,15 @@ typedef struct bf_redis_url {
     int db;
 } bf_redis_url;
 
+/* BF_CFG_LIST values: copies owned by the list (free with bf_strlist_clear). */
+typedef struct bf_strlist {
+    char **v;
+    size_t n;
+} bf_strlist;
+
+/* Frees the values and empties the list. */
+void bf_strlist_clear(bf_strlist *l);
+
 /* Validation lives in the rows, so that a new flag cannot skip it (Redis' config.c does the same):
  *   STRING    when max > 0, a given value is min..max bytes long; with choices, one of them. A row
  *             without a default treats an empty value as not given (its field stays NULL).
@@ -42,6 +51,8 @@ typedef enum {
     BF_CFG_APPS,     /* bf_apps * (apps.h), "ID:KEY:SECRET[,...]"; the flag is repeatable and its
                       * values replace the environment's list. bf_config_parse always creates the
                       * list (never NULL afterwards); the caller frees it with bf_apps_free. */
+    BF_CFG_LIST,     /* bf_strlist, a repeatable flag; the environment gives a comma-separated
+                      * list, which the flags replace. The caller frees it with bf_strlist_clear. */
 } bf_cfg_type;
 
 typedef struct bf_cfg_opt {

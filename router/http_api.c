@@ -6,12 +6,14 @@
  *   GET  /history/{channel}     retained messages (API key)       200 | 400 401 405 503
  *   GET  /healthz /readyz       liveness, readiness (no key)
  *   GET  /metrics               Prometheus text (no key)
+ *   .../apps/{id}/...           the Pusher HTTP API (pusher_api.h; signed requests, no key)
  * Every error carries {"error":{"code":"...","message":"..."}}. */
 #include "alloc.h"
 #include "channel.h"
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "pusher_api.h"
 #include "redis_keys.h"
 #include "router.h"
 #include "scripts.h"
@@ -457,6 +459,7 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
       bf_router_ready(rt) ? 1 : 0);
 #undef C
+    bf_pusher_api_metrics(rt, b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
@@ -505,7 +508,7 @@ static void route(struct evhttp_request *req, void *arg)
         } else {
             handle_metrics(rt, req);
         }
-    } else {
+    } else if (!bf_pusher_api_route(rt, req, path)) {
         reply_error(rt, req, 404, "Not Found", "not_found", "no such route");
     }
     free(path);
@@ -518,7 +521,11 @@ void bf_router_http_init(bf_router *rt)
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     /* bodies up to the limit get our JSON 413; far larger ones are refused by libevent itself
      * (its own 413) before they are read into memory */
-    evhttp_set_max_body_size(rt->http, (ev_ssize_t)rt->cfg.max_message_bytes + 65536);
+    long long body_max = rt->cfg.max_message_bytes;
+    /* a Pusher batch: 10 events whose data may double in size when JSON-escaped */
+    if (body_max < 2 * (BF_PUSHER_MAX_BATCH + 1) * rt->cfg.max_event_bytes)
+        body_max = 2 * (BF_PUSHER_MAX_BATCH + 1) * rt->cfg.max_event_bytes;
+    evhttp_set_max_body_size(rt->http, (ev_ssize_t)body_max + 65536);
     evhttp_set_max_headers_size(rt->http, 16384);
     evhttp_set_timeout(rt->http, 30);
     evhttp_set_gencb(rt->http, route, rt);

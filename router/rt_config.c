@@ -39,5 +39,10 @@ const bf_cfg_opt bf_rt_config_table[] = {
      "sequenced messages kept per channel for recovery (0: no history)"},
     {"history-ttl", BF_CFG_INT, "BELFRY_HISTORY_TTL", "300", 1, 604800, NULL, F(history_ttl_s),
      "seconds a channel's history is kept after its last message"},
+    {"pusher-timestamp-skew", BF_CFG_INT, "BELFRY_PUSHER_TIMESTAMP_SKEW", "600", 1, 86400, NULL,
+     F(pusher_timestamp_skew_s),
+     "Pusher HTTP API: seconds auth_timestamp may differ from the router's clock (else 401)"},
+    {"max-event-bytes", BF_CFG_INT, "BELFRY_MAX_EVENT_BYTES", "10240", 16, 1048576, NULL,
+     F(max_event_bytes), "Pusher HTTP API: largest event data (larger: HTTP 413)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

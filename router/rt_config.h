@@ -22,6 +22,8 @@ typedef struct bf_rt_config {
     long long sweep_interval_ms;
     long long history_size;
     long long history_ttl_s;
+    long long pusher_timestamp_skew_s;
+    long long max_event_bytes;
 } bf_rt_config;
 
 extern const bf_cfg_opt bf_rt_config_table[];

@@ -638,3 +638,34 @@ Test(config_rows, an_empty_value_of_a_row_without_default_is_not_given)
     cr_expect_null(c.node_id);
     bf_apps_free(c.apps);
 }
+
+/* A repeatable list flag (BF_CFG_LIST): the environment's comma-separated list, replaced as a
+ * whole by the flags, which accumulate. */
+typedef struct lcfg {
+    bf_strlist hooks;
+} lcfg;
+
+static const bf_cfg_opt list_table[] = {
+    {"hook", BF_CFG_LIST, "BFT_HOOKS", NULL, 0, 0, NULL, offsetof(lcfg, hooks), "hooks"},
+    {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
+};
+
+Test(config, list_flag_repeats_and_replaces_the_environment)
+{
+    setenv("BFT_HOOKS", "a=1,b=2", 1);
+    lcfg c = {0};
+    char *none[] = {"prog"};
+    cr_assert_eq(bf_config_parse(list_table, &c, 1, none, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(c.hooks.n, 2);
+    cr_assert_str_eq(c.hooks.v[0], "a=1");
+    cr_assert_str_eq(c.hooks.v[1], "b=2");
+    bf_strlist_clear(&c.hooks);
+    char *argv[] = {"prog", "--hook", "x=http://h/p", "--hook=y=z"};
+    cr_assert_eq(bf_config_parse(list_table, &c, 4, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(c.hooks.n, 2, "flags replace the environment's list");
+    cr_assert_str_eq(c.hooks.v[0], "x=http://h/p");
+    cr_assert_str_eq(c.hooks.v[1], "y=z");
+    bf_strlist_clear(&c.hooks);
+    cr_assert_eq(c.hooks.n, 0);
+    unsetenv("BFT_HOOKS");
+}

@@ -74,12 +74,12 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
                 (unsigned long long)gw->stats.limit_rejections[i]);
     const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
-    C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
+    C("belfry_gateway_owner_ops_total", "Presence operations acknowledged by Redis (recorded).",
       "counter", os->sent);
-    C("belfry_gateway_owner_op_retries_total", "Owner operations retried (owner gone or busy).",
-      "counter", os->retries);
-    C("belfry_gateway_owner_op_failures_total", "Owner operations given up.", "counter",
-      os->failed);
+    C("belfry_gateway_owner_op_retries_total",
+      "Presence operations sent again (no acknowledgement from Redis).", "counter", os->retries);
+    C("belfry_gateway_owner_op_failures_total",
+      "Presence operations given up (left to the reconciliation).", "counter", os->failed);
     fprintf(f, "# HELP belfry_gateway_auth_failures_total Refused upgrades by reason.\n"
                "# TYPE belfry_gateway_auth_failures_total counter\n");
     for (int i = 0; i < BF_GW_AUTH__COUNT; i++)

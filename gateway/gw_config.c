@@ -74,5 +74,9 @@ const bf_cfg_opt bf_gw_config_table[] = {
      "a subscriber link that delivered no probe for this long is reconnected and resubscribed"},
     {"workers", BF_CFG_INT, "BELFRY_WORKERS", "1", 1, 256, NULL, F(workers),
      "gateway processes sharing the listening port (SO_REUSEPORT): one per core"},
+    {"presence-reconcile-interval", BF_CFG_INT, "BELFRY_PRESENCE_RECONCILE_INTERVAL", "30", 1,
+     86400, NULL, F(presence_reconcile_interval_s),
+     "seconds between checks of the presence entries and connection counts Redis holds for this "
+     "gateway against its real connections (differences are repaired and counted)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

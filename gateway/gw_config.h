@@ -36,6 +36,7 @@ typedef struct bf_gw_config {
     long long redis_probe_ms;
     long long redis_probe_timeout_ms;
     long long workers;
+    long long presence_reconcile_interval_s;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -34,8 +34,8 @@ static void setup(void)
     for (int attempt = 0; attempt < 5 && !R; attempt++) {
         int port = bf_free_port();
         snprintf(ports, sizeof(ports), "%d", port);
-        const char *argv[] = {"--port", ports, "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no", "--dir", dir, NULL};
+        const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no",  "--dir",  dir,         NULL};
         redis_pid = bf_spawn("redis-server", argv, log);
         cr_assert_gt(redis_pid, 0);
         long long deadline = bf_ms() + 5000;
@@ -181,8 +181,7 @@ static char *events(void)
         id += 6;
         char sign = strstr(f, "presence:join") ? '+' : strstr(f, "presence:leave") ? '-' : '?';
         size_t n = strcspn(id, "\"");
-        snprintf(out + strlen(out), 4096 - strlen(out), "%s%c%.*s", i ? " " : "", sign, (int)n,
-                 id);
+        snprintf(out + strlen(out), 4096 - strlen(out), "%s%c%.*s", i ? " " : "", sign, (int)n, id);
     }
     freeReplyObject(r);
     return out;

@@ -250,13 +250,13 @@ int bf_wire_decode_inbox(const char *buf, size_t len, bf_inbox *m)
     uint64_t n, op;
     memset(m, 0, sizeof(*m));
     if (rd_open(&r, buf, len, 6, &n)) return BF_EPROTO;
-    if (rd_uint(&r, &op) || op < BF_OP_JOIN || op > BF_OP_KICK) return BF_EPROTO;
+    if (rd_uint(&r, &op) || op < BF_OP_JOIN || op > BF_OP_APPLY) return BF_EPROTO;
     m->op = (bf_inbox_op)op;
     if (rd_str(&r, &m->channel) || rd_str(&r, &m->conn_id) || rd_str(&r, &m->user_id) ||
         rd_str(&r, &m->payload))
         return BF_EPROTO;
     if (n > 6 && rd_uint(&r, &m->hops)) return BF_EPROTO;
     if (rd_close(&r, n, n < 7 ? n : 7)) return BF_EPROTO;
-    if (m->channel.len == 0 || m->conn_id.len == 0) return BF_EPROTO;
+    if (m->channel.len == 0 || (m->conn_id.len == 0 && m->op != BF_OP_APPLY)) return BF_EPROTO;
     return 0;
 }

@@ -28,7 +28,9 @@
  * Inbox envelope (subject inbox:{router id}; gateways -> channel owner):
  *     [1, op, channel, conn_id, user_id, payload, hops]
  *   op 1 = join (payload: the member JSON), 2 = leave, 3 = rejoin (join again after a Redis
- *   loss: no presence:here), 4 = kick (payload: the reason; conn_id names the requester).
+ *   loss: no presence:here), 4 = kick (payload: the reason; conn_id names the requester),
+ *   5 = apply (a nudge: apply the channel's pending presence operations, pops:{channel};
+ *   conn_id, user_id and payload are empty). Ops 1-3 are also the records of pops:{channel}.
  *   hops counts forwards between routers (a router that is not the owner forwards once); it may
  *   be omitted (0).
  *
@@ -49,7 +51,13 @@ typedef enum {
     BF_FAN_DIRECT = 3,
     BF_FAN_KICK = 4
 } bf_fan_kind;
-typedef enum { BF_OP_JOIN = 1, BF_OP_LEAVE = 2, BF_OP_REJOIN = 3, BF_OP_KICK = 4 } bf_inbox_op;
+typedef enum {
+    BF_OP_JOIN = 1,
+    BF_OP_LEAVE = 2,
+    BF_OP_REJOIN = 3,
+    BF_OP_KICK = 4,
+    BF_OP_APPLY = 5
+} bf_inbox_op;
 
 typedef struct bf_strview {
     const char *p;

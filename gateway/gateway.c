@@ -131,6 +131,41 @@ void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
     if (op == BF_OP_JOIN && !c->recover) s->awaiting_here = true;
 }
 
+/* ---- what the reconciliation reads (reconcile.h) ------------------------------------------ */
+
+typedef struct presence_visit {
+    bf_gateway *gw;
+    bf_reconcile_conn_fn fn;
+    void *arg;
+} presence_visit;
+
+static void visit_presence(bf_sub *s, void *arg)
+{
+    presence_visit *v = arg;
+    const char *ch = bf_hub_sub_channel(s);
+    bf_conn *c = s->conn;
+    if (!s->presence_joined || !ch || !c->user_id || !s->info) return;
+    char conn_id[160];
+    bf_gw_conn_id(v->gw, c, conn_id, sizeof(conn_id));
+    v->fn(ch, conn_id, c->user_id, s->info, v->arg);
+}
+
+static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)
+{
+    presence_visit v = {src, fn, arg};
+    bf_hub_foreach_sub(((bf_gateway *)src)->hub, visit_presence, &v);
+}
+
+static void reconcile_channels(void *src, bf_reconcile_chan_fn fn, void *arg)
+{
+    bf_hub_foreach_channel(((bf_gateway *)src)->hub, fn, arg);
+}
+
+static size_t reconcile_channel_conns(void *src, const char *channel)
+{
+    return bf_hub_channel_conns(((bf_gateway *)src)->hub, channel);
+}
+
 static void reannounce_sub(bf_sub *s, void *arg)
 {
     if (s->presence_joined) bf_gw_presence_op(arg, s, BF_OP_REJOIN);
@@ -298,6 +333,8 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
+    if (!gw->draining)
+        bf_reconcile_tick(gw->reconcile, now, gw->registered && bf_redis_ready(gw->cmd));
     bf_liveness_probe_tick(gw, now);
     if (now >= gw->next_ping_sweep) {
         /* once a second (lws' own validity pings keep one sorted timer list of every connection,
@@ -415,6 +452,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
     gw->started_wall_ms = wall_ms();
+    /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
+     * presence entries a crashed run left may still be in Redis, and departed ids are remembered
+     * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
+     * previous run could have used unless it opened more than a million connections a second. */
+    gw->next_conn_id = gw->started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
@@ -461,7 +503,17 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                       .render = bf_proto_render,
                       .arg = gw};
     gw->hub = bf_hub_new(&ho);
-    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, 30000);
+    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, gw->node_id, 30000);
+    bf_reconcile_deps rd = {.cmd = gw->cmd,
+                            .prefix = gw->cfg.redis_prefix,
+                            .node_id = gw->node_id,
+                            .owner = gw->owner,
+                            .counts = gw->conncount,
+                            .src = gw,
+                            .foreach_presence = reconcile_presence,
+                            .foreach_channel = reconcile_channels,
+                            .channel_conns = reconcile_channel_conns};
+    gw->reconcile = bf_reconcile_new(&rd, (uint64_t)gw->cfg.presence_reconcile_interval_s * 1000);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -529,6 +581,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
     bf_conn_batch_deinit(&gw->batch);
+    bf_reconcile_free(gw->reconcile);
+    gw->reconcile = NULL;
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
     bf_conncount_free(gw->conncount);

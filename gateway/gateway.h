@@ -12,6 +12,7 @@
 #include "gw_config.h"
 #include "hub.h"
 #include "owner.h"
+#include "reconcile.h"
 #include "redis.h"
 #include "conncount.h"
 #include "dict.h"
@@ -88,6 +89,7 @@ typedef struct bf_gateway {
     bf_redis *sub, *cmd;
     bf_hub *hub;
     bf_owner *owner;
+    bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */

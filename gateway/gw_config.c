@@ -85,5 +85,9 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"max-channels-per-connection", BF_CFG_INT, "BELFRY_MAX_CHANNELS_PER_CONNECTION", "100", 1,
      100000, NULL, F(max_channels_per_connection),
      "Pusher: channels one connection may subscribe (more: pusher:subscription_error)"},
+    {"presence-reconcile-interval", BF_CFG_INT, "BELFRY_PRESENCE_RECONCILE_INTERVAL", "30", 1,
+     86400, NULL, F(presence_reconcile_interval_s),
+     "seconds between checks of the presence entries and connection counts Redis holds for this "
+     "gateway against its real connections (differences are repaired and counted)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

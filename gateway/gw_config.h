@@ -39,6 +39,7 @@ typedef struct bf_gw_config {
     long long workers;
     long long activity_timeout_s;
     long long max_channels_per_connection;
+    long long presence_reconcile_interval_s;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -94,12 +94,21 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
         fprintf(f, "belfry_gateway_pusher_limit_rejections_total{limit=\"%s\"} %llu\n", plimits[i],
                 (unsigned long long)gw->stats.pusher_limit_rejections[i]);
     const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
-    C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
+    C("belfry_gateway_owner_ops_total", "Presence operations acknowledged by Redis (recorded).",
       "counter", os->sent);
-    C("belfry_gateway_owner_op_retries_total", "Owner operations retried (owner gone or busy).",
-      "counter", os->retries);
-    C("belfry_gateway_owner_op_failures_total", "Owner operations given up.", "counter",
-      os->failed);
+    C("belfry_gateway_owner_op_retries_total",
+      "Presence operations sent again (no acknowledgement from Redis).", "counter", os->retries);
+    C("belfry_gateway_owner_op_failures_total",
+      "Presence operations given up (left to the reconciliation).", "counter", os->failed);
+    fprintf(f, "# HELP belfry_gateway_presence_repairs_total Differences between Redis and this "
+               "gateway's connections found and repaired by the reconciliation.\n"
+               "# TYPE belfry_gateway_presence_repairs_total counter\n");
+    const uint64_t *rep = bf_reconcile_repairs(gw->reconcile);
+    for (int i = 0; i < BF_REPAIR__COUNT; i++)
+        fprintf(f, "belfry_gateway_presence_repairs_total{kind=\"%s\"} %llu\n",
+                bf_reconcile_kind_names[i], (unsigned long long)rep[i]);
+    C("belfry_gateway_presence_reconcile_passes_total", "Reconciliation passes completed.",
+      "counter", bf_reconcile_passes(gw->reconcile));
     fprintf(f, "# HELP belfry_gateway_auth_failures_total Refused upgrades by reason.\n"
                "# TYPE belfry_gateway_auth_failures_total counter\n");
     for (int i = 0; i < BF_GW_AUTH__COUNT; i++)

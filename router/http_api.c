@@ -429,14 +429,21 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
     C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
       s->http_errors);
-    C("belfry_router_presence_joins_total", "Presence joins executed as owner.", "counter",
+    C("belfry_router_presence_joins_total",
+      "presence:join events emitted applying pending presence operations.", "counter",
       s->presence_joins);
-    C("belfry_router_presence_leaves_total", "Presence leaves executed as owner.", "counter",
+    C("belfry_router_presence_leaves_total",
+      "presence:leave events emitted applying pending presence operations.", "counter",
       s->presence_leaves);
+    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter",
+      s->presence_applies);
+    C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
+      s->presence_applied);
     C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
       "counter", s->presence_forwards);
-    C("belfry_router_presence_stale_total", "Owner operations refused for a stale ring epoch.",
-      "counter", s->presence_stale);
+    C("belfry_router_presence_stale_total",
+      "Always 0: presence operations need no fence any more (kept for dashboards).", "counter",
+      s->presence_stale);
     C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
     C("belfry_router_owned_channels",
       "Active channels (with connections on some gateway) this router owns; refreshed every "

@@ -260,8 +260,8 @@ Test(wire_fanout, round_trip_100k_frame)
 
 Test(wire_inbox, round_trip_every_op)
 {
-    bf_inbox_op ops[] = {BF_OP_JOIN, BF_OP_LEAVE, BF_OP_REJOIN, BF_OP_KICK};
-    for (int i = 0; i < 4; i++) {
+    bf_inbox_op ops[] = {BF_OP_JOIN, BF_OP_LEAVE, BF_OP_REJOIN, BF_OP_KICK, BF_OP_APPLY};
+    for (int i = 0; i < 5; i++) {
         bf_inbox in = sample_inbox(), out;
         in.op = ops[i];
         char *buf;
@@ -276,6 +276,22 @@ Test(wire_inbox, round_trip_every_op)
         cr_expect_eq(out.hops, 2);
         free(buf);
     }
+}
+
+Test(wire_inbox, apply_names_only_the_channel)
+{
+    bf_inbox in = {BF_OP_APPLY, sv("presence-lobby"), sv(""), sv(""), sv(""), 0}, out;
+    char *buf;
+    size_t len = enc_inbox(&in, &buf);
+    cr_assert_eq(bf_wire_decode_inbox(buf, len, &out), 0);
+    cr_expect_eq(out.op, BF_OP_APPLY);
+    expect_view(out.channel, sv("presence-lobby"));
+    cr_expect_eq(out.conn_id.len, 0);
+    in.op = BF_OP_LEAVE; /* any other op needs its connection */
+    free(buf);
+    len = enc_inbox(&in, &buf);
+    cr_expect_eq(bf_wire_decode_inbox(buf, len, &out), BF_EPROTO);
+    free(buf);
 }
 
 Test(wire_inbox, round_trip_empty_user_and_payload)
@@ -670,7 +686,7 @@ Test(wire_reject, unknown_op)
     bf_inbox in = sample_inbox(), out;
     char *buf;
     size_t len = enc_inbox(&in, &buf);
-    unsigned char bad[] = {0, 5, 6, 0x7f};
+    unsigned char bad[] = {0, 6, 7, 0x7f};
     for (size_t i = 0; i < sizeof(bad); i++) {
         buf[2] = (char)bad[i];
         cr_expect_eq(bf_wire_decode_inbox(buf, len, &out), BF_EPROTO, "op %d", bad[i]);

@@ -3,13 +3,25 @@
 #include "err.h"
 #include "log.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 typedef enum { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_READY } link_state;
 static const char *state_names[] = {"down", "connecting", "handshake", "ready"};
+
+/* A command waiting for its reply. Commands are answered in the order they were sent, so the
+ * list's head is always the one whose deadline comes first: the tick looks only at the head. */
+typedef struct pending {
+    struct pending *prev, *next;
+    bf_redis *r; /* NULL once the link no longer tracks it (being freed) */
+    redisCallbackFn *cb;
+    void *priv;
+    uint64_t deadline;
+} pending;
 
 struct bf_redis {
     bf_redis_opts o;
@@ -17,9 +29,13 @@ struct bf_redis {
     char *name;
     redisAsyncContext *ac;
     link_state st;
-    uint64_t state_since, next_attempt, backoff_ms, reconnects;
+    uint64_t state_since, next_attempt, backoff_ms, reconnects, timeouts;
+    uint64_t last_sent; /* when the last tracked command was sent (keepalive) */
     bool was_ready;
+    bool subscribed; /* a (P)SUBSCRIBE went out: replies are pushes, no keepalive PING */
     unsigned handshake_pending;
+    pending *head, *tail;
+    bf_redis *peer; /* bf_redis_pair: torn down together on a command timeout */
 };
 
 uint64_t bf_now_ms(void)
@@ -49,11 +65,21 @@ static void schedule_retry(bf_redis *r)
     if (r->backoff_ms > 5000) r->backoff_ms = 5000;
 }
 
+/* The link's commands will never be answered: hiredis runs their callbacks with a NULL reply
+ * as it frees the context, and those callbacks must not touch r's list any more. */
+static void forget_pending(bf_redis *r)
+{
+    for (pending *p = r->head; p; p = p->next) p->r = NULL;
+    r->head = r->tail = NULL;
+    r->subscribed = false;
+}
+
 /* The link is gone (hiredis frees ac itself after the disconnect callback). */
 static void went_down(bf_redis *r, const char *why)
 {
     bool was_ready = r->st == ST_READY;
     r->ac = NULL;
+    forget_pending(r);
     set_state(r, ST_DOWN, why);
     schedule_retry(r);
     if (was_ready && r->o.on_down) r->o.on_down(r, r->o.arg);
@@ -142,6 +168,7 @@ bf_redis *bf_redis_new(const bf_redis_opts *o)
 {
     bf_redis *r = bf_calloc(1, sizeof(*r));
     r->o = *o;
+    if (r->o.command_timeout_ms <= 0) r->o.command_timeout_ms = 2000;
     r->url = *o->url;
     r->o.url = &r->url;
     r->name = bf_strdup(o->name ? o->name : "redis");
@@ -154,6 +181,8 @@ bf_redis *bf_redis_new(const bf_redis_opts *o)
 void bf_redis_free(bf_redis *r)
 {
     if (!r) return;
+    if (r->peer) r->peer->peer = NULL;
+    forget_pending(r);
     if (r->ac) {
         r->ac->data = NULL; /* callbacks fired by the free below must not touch r */
         redisAsyncFree(r->ac);
@@ -169,10 +198,43 @@ void bf_redis_reset(bf_redis *r, const char *why)
     redisAsyncContext *ac = r->ac;
     ac->data = NULL;
     r->ac = NULL;
+    forget_pending(r);
     set_state(r, ST_DOWN, why);
     schedule_retry(r);
     redisAsyncFree(ac); /* pending callbacks get NULL replies */
     if (was_ready && r->o.on_down) r->o.on_down(r, r->o.arg);
+}
+
+static void on_keepalive(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    (void)reply;
+    (void)priv; /* an answer is all it asks for; pending tracking did the rest */
+}
+
+/* A READY link whose oldest command is past its deadline is torn down like a lost one (h2o's
+ * redis command timeout): a server that accepts bytes and never answers (SIGSTOP, a hung
+ * failover, a black-holed route) must not look healthy. Its peer goes with it: both talk to the
+ * same server, and a subscribed link sends nothing of its own whose silence could be timed. */
+static void check_deadline(bf_redis *r, uint64_t now_ms)
+{
+    if (r->st != ST_READY) return;
+    if (r->head && now_ms >= r->head->deadline) {
+        char why[96];
+        snprintf(why, sizeof(why), "no reply within %d ms (--redis-timeout)",
+                 r->o.command_timeout_ms);
+        r->timeouts++;
+        bf_warn("redis[%s] %s:%d: %s; reconnecting", r->name, r->url.host, r->url.port, why);
+        bf_redis *peer = r->peer;
+        bf_redis_reset(r, why);
+        if (peer && peer->st != ST_DOWN) bf_redis_reset(peer, "peer link timed out");
+        return;
+    }
+    /* an idle command link is asked a PING after half a deadline, so silence is noticed even
+     * when the daemon has nothing to say */
+    if (!r->subscribed && !r->head &&
+        now_ms - r->last_sent >= (uint64_t)r->o.command_timeout_ms / 2)
+        bf_redis_cmd(r, on_keepalive, NULL, "PING");
 }
 
 void bf_redis_tick(bf_redis *r, uint64_t now_ms)
@@ -181,7 +243,21 @@ void bf_redis_tick(bf_redis *r, uint64_t now_ms)
         if (now_ms >= r->next_attempt) start_connect(r);
     } else if (r->st != ST_READY && now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
         bf_redis_reset(r, "connect timeout");
+    } else {
+        check_deadline(r, now_ms);
     }
+}
+
+void bf_redis_pair(bf_redis *a, bf_redis *b)
+{
+    assert(a != b && !a->peer && !b->peer);
+    a->peer = b;
+    b->peer = a;
+}
+
+uint64_t bf_redis_timeouts(const bf_redis *r)
+{
+    return r->timeouts;
 }
 
 bool bf_redis_ready(const bf_redis *r)
@@ -194,20 +270,92 @@ uint64_t bf_redis_reconnects(const bf_redis *r)
     return r->reconnects;
 }
 
+static void on_tracked_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    pending *p = priv;
+    bf_redis *r = p->r;
+    if (r) { /* replies come in order: p is the head */
+        assert(r->head == p);
+        r->head = p->next;
+        if (r->head)
+            r->head->prev = NULL;
+        else
+            r->tail = NULL;
+    }
+    if (p->cb) p->cb(ac, reply, p->priv);
+    free(p);
+}
+
+/* (P|S)(UN)SUBSCRIBE replies are pushes that hiredis routes by channel, possibly many times, so
+ * they cannot be tracked one reply per command. */
+static bool is_plain_subscribe_verb(const char *v, size_t len)
+{
+    return (len == 9 && !strncasecmp(v, "subscribe", 9)) ||
+           (len == 11 && !strncasecmp(v, "unsubscribe", 11));
+}
+
+static bool is_subscribe_verb(const char *v, size_t len)
+{
+    if (is_plain_subscribe_verb(v, len)) return true;
+    /* PSUBSCRIBE, SSUBSCRIBE and their UNSUBSCRIBEs */
+    return len > 1 && strchr("pPsS", v[0]) && is_plain_subscribe_verb(v + 1, len - 1);
+}
+
+/* Sends one formatted command (RESP in cmd[0..len)), tracking its deadline unless it is a
+ * subscription command. */
+static int send_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const char *cmd, size_t len)
+{
+    /* the verb is the first bulk string: "*N\r\n$L\r\nVERB\r\n" */
+    const char *dollar = memchr(cmd, '$', len);
+    const char *verb = dollar ? memchr(dollar, '\n', len - (size_t)(dollar - cmd)) : NULL;
+    size_t vlen = verb ? strtoul(dollar + 1, NULL, 10) : 0;
+    if (verb) verb++;
+    if (verb && is_subscribe_verb(verb, vlen)) {
+        r->subscribed = true;
+        return redisAsyncFormattedCommand(r->ac, cb, priv, cmd, len) == REDIS_OK ? 0
+                                                                                 : BF_EDISCONNECTED;
+    }
+    pending *p = bf_calloc(1, sizeof(*p));
+    p->r = r;
+    p->cb = cb;
+    p->priv = priv;
+    r->last_sent = bf_now_ms();
+    p->deadline = r->last_sent + (uint64_t)r->o.command_timeout_ms;
+    if (redisAsyncFormattedCommand(r->ac, on_tracked_reply, p, cmd, len) != REDIS_OK) {
+        free(p);
+        return BF_EDISCONNECTED;
+    }
+    p->prev = r->tail;
+    if (r->tail)
+        r->tail->next = p;
+    else
+        r->head = p;
+    r->tail = p;
+    return 0;
+}
+
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    char *cmd;
     va_list ap;
     va_start(ap, fmt);
-    int rc = redisvAsyncCommand(r->ac, cb, priv, fmt, ap);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
-    return rc == REDIS_OK ? 0 : BF_EDISCONNECTED;
+    if (len < 0) abort(); /* out of memory or a bad format string: a programming error */
+    int rc = send_formatted(r, cb, priv, cmd, (size_t)len);
+    free(cmd);
+    return rc;
 }
 
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
-    int rc = redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, argvlen);
-    return rc == REDIS_OK ? 0 : BF_EDISCONNECTED;
+    char *cmd;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (len < 0) abort();
+    int rc = send_formatted(r, cb, priv, cmd, (size_t)len);
+    free(cmd);
+    return rc;
 }

@@ -11,7 +11,15 @@
  * bf_redis_tick() periodically (both daemons already run a 1 s-or-faster tick). on_ready runs
  * each time the link becomes READY (resubscribe and reload scripts there); on_down each time a
  * READY link is lost. Commands sent while not READY fail at once with BF_EDISCONNECTED; commands
- * in flight when the link drops get their callback with a NULL reply. */
+ * in flight when the link drops get their callback with a NULL reply.
+ *
+ * Every command has a deadline (command_timeout_ms, --redis-timeout): when the oldest unanswered
+ * command is past it, the link is torn down exactly as if the connection had been lost (waiting
+ * callbacks get NULL replies at once, on_down runs, reconnection follows), and so is its peer
+ * (bf_redis_pair). A link with nothing in flight sends a PING after half a deadline of quiet, so
+ * a server that stopped answering is noticed even by an idle daemon. Subscription commands
+ * ((P|S)(UN)SUBSCRIBE) are answered by pushes and carry no deadline; a subscribed link is
+ * watched through its peer. */
 #ifndef BF_REDIS_H
 #define BF_REDIS_H
 
@@ -34,6 +42,7 @@ typedef struct bf_redis_opts {
     bf_redis_event_fn on_down;  /* may be NULL */
     void *arg;
     int connect_timeout_ms; /* 0: 3000 */
+    int command_timeout_ms; /* 0: 2000 */
 } bf_redis_opts;
 
 /* Creates a link in state DOWN; nothing happens until bf_redis_tick. Caller frees with
@@ -53,6 +62,14 @@ uint64_t bf_redis_reconnects(const bf_redis *r);
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...);
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen);
+
+/* Makes a and b (two links to the same server, e.g. a command link and a subscriber link) peers:
+ * a command timeout on either tears both down. Both stay owned by the caller; freeing one
+ * unpairs it. */
+void bf_redis_pair(bf_redis *a, bf_redis *b);
+
+/* Number of times a command deadline expired and tore the link down. */
+uint64_t bf_redis_timeouts(const bf_redis *r);
 
 /* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
 void bf_redis_reset(bf_redis *r, const char *why);

@@ -399,7 +399,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
     gw->per_user = bf_dict_new();
 
-    bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
+    bf_redis_opts ro = {.url = &gw->cfg.redis,
+                        .attach = attach_uv,
+                        .loop = loop,
+                        .arg = gw,
+                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;
@@ -408,6 +412,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
     gw->cmd = bf_redis_new(&ro);
+    bf_redis_pair(gw->sub, gw->cmd);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
     gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim, conn_ready, gw);
     gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, 30000);

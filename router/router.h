@@ -57,6 +57,10 @@ bool bf_router_ready(const bf_router *rt);
 /* True if the ring assigns channel to this router. */
 bool bf_router_owns(const bf_router *rt, const char *channel);
 
+/* The error text a publish callback gets when the link was lost (or torn down by
+ * --redis-timeout) before Redis answered; the HTTP API answers it with 503 redis_unavailable. */
+#define BF_ROUTER_REDIS_LOST "lost the Redis connection before it answered; retry later"
+
 typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
 /* Sequences and fans out one message with the publish script: prefix is the rendered frame
  * prefix (see message.h; borrowed, copied into the command). fenced: only valid while this

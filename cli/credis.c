@@ -60,7 +60,16 @@ bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc)
     redisSetTimeout(r->ctx, tv);
     redisReply *rep = NULL;
     if (u.password[0]) {
-        if ((*rc = check(r, redisCommand(r->ctx, "AUTH %s", u.password), &rep))) goto refused;
+        /* with a user name, two arguments (an ACL user); without, Redis' `default` user */
+        rep = u.user[0] ? redisCommand(r->ctx, "AUTH %s %s", u.user, u.password)
+                        : redisCommand(r->ctx, "AUTH %s", u.password);
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            bf_cli_error(cmd, "%s refused AUTH as user '%s': %s", r->where,
+                         u.user[0] ? u.user : "default", rep->str);
+            freeReplyObject(rep);
+            goto refused;
+        }
+        if ((*rc = check(r, rep, &rep))) goto refused;
         freeReplyObject(rep);
     }
     if (u.db) {

@@ -101,14 +101,18 @@ static void became_ready(bf_redis *r)
     if (r->o.on_ready) r->o.on_ready(r, r->o.arg);
 }
 
+/* priv: the handshake step, a static string ("AUTH", "SELECT", "PING"), for the error line. */
 static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)priv;
     bf_redis *r = ac->data;
     redisReply *rep = reply;
     if (!r || r->st != ST_HANDSHAKE) return;
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
-        bf_error("redis[%s] handshake failed: %s", r->name, rep ? rep->str : "connection lost");
+        bool auth = !strcmp(priv, "AUTH");
+        bf_error("redis[%s] %s:%d refused %s%s%s%s: %s", r->name, r->url.host, r->url.port,
+                 (const char *)priv, auth ? " as user '" : "",
+                 auth ? (r->url.user[0] ? r->url.user : "default") : "", auth ? "'" : "",
+                 rep ? rep->str : "connection lost");
         redisAsyncDisconnect(ac);
         return;
     }
@@ -130,14 +134,18 @@ static void on_connect(const redisAsyncContext *cac, int status)
     r->handshake_pending = 1;
     if (r->url.password[0]) {
         r->handshake_pending++;
-        redisAsyncCommand(ac, on_handshake_reply, NULL, "AUTH %s", r->url.password);
+        if (r->url.user[0]) /* an ACL user: AUTH user pass (AUTH pass is the default user) */
+            redisAsyncCommand(ac, on_handshake_reply, (void *)"AUTH", "AUTH %s %s", r->url.user,
+                              r->url.password);
+        else
+            redisAsyncCommand(ac, on_handshake_reply, (void *)"AUTH", "AUTH %s", r->url.password);
     }
     if (r->url.db) {
         r->handshake_pending++;
-        redisAsyncCommand(ac, on_handshake_reply, NULL, "SELECT %d", r->url.db);
+        redisAsyncCommand(ac, on_handshake_reply, (void *)"SELECT", "SELECT %d", r->url.db);
     }
     /* a final PING confirms the server answers before we call the link ready */
-    redisAsyncCommand(ac, on_handshake_reply, NULL, "PING");
+    redisAsyncCommand(ac, on_handshake_reply, (void *)"PING", "PING");
 }
 
 static void start_connect(bf_redis *r)

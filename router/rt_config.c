@@ -8,7 +8,8 @@ const bf_cfg_opt bf_rt_config_table[] = {
     {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8090", 0, 0, NULL, F(listen),
      "address and port of the HTTP API"},
     {"redis", BF_CFG_REDIS, "BELFRY_REDIS_URL", "redis://127.0.0.1:6379", 0, 0, NULL, F(redis),
-     "Redis URL, redis://[:password@]host[:port][/db]"},
+     "Redis URL: redis://[[user]:password@]host[:port][/db] or "
+     "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"},
     {"node-id", BF_CFG_STRING, "BELFRY_NODE_ID", NULL, 0, 0, NULL, F(node_id),
      "unique node id (default: random, new on every start)"},
     {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, 0, NULL, F(redis_prefix),

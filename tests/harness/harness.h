@@ -26,6 +26,11 @@ typedef struct bf_cluster_opts {
     const char *prefix;              /* --redis-prefix, default "belfry:" */
     int proxied_gateway;             /* 1 + index of a gateway whose Redis traffic goes through a
                                       * belfry-test-proxy (see bf_cluster_partition), or 0 */
+    const char *redis_acl_user;      /* when set (with redis_acl_pass): Redis gets this ACL user
+                                      * (all keys, channels, commands) and its `default` user is
+                                      * disabled; redis_url names the user, and the harness' own
+                                      * connections (bf_redis_query) authenticate as it */
+    const char *redis_acl_pass;
 } bf_cluster_opts;
 
 typedef struct bf_proc {

@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "err.h"
 #include "log.h"
+#include "sentinel.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -10,8 +11,8 @@
 #include <strings.h>
 #include <time.h>
 
-typedef enum { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_READY } link_state;
-static const char *state_names[] = {"down", "connecting", "handshake", "ready"};
+typedef enum { ST_DOWN, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_READY } link_state;
+static const char *state_names[] = {"down", "resolving", "connecting", "handshake", "ready"};
 
 /* A command waiting for its reply. Commands are answered in the order they were sent, so the
  * list's head is always the one whose deadline comes first: the tick looks only at the head. */
@@ -27,6 +28,10 @@ struct bf_redis {
     bf_redis_opts o;
     bf_redis_url url;
     char *name;
+    char host[256]; /* the server this link connects to: the URL's, or the primary Sentinel named */
+    int port;
+    bf_sentinel *sentinel; /* sentinel:// URLs only */
+    bool gating;           /* HANDSHAKE: the owner's gate (opts.gate) is running */
     redisAsyncContext *ac;
     link_state st;
     uint64_t state_since, next_attempt, backoff_ms, reconnects, timeouts;
@@ -49,9 +54,9 @@ static void set_state(bf_redis *r, link_state st, const char *why)
 {
     if (r->st == st) return;
     /* a failed reconnect attempt is DEBUG: during an outage it repeats with every backoff */
-    bool noisy = st == ST_DOWN && r->st == ST_CONNECTING;
+    bool noisy = st == ST_DOWN && (r->st == ST_CONNECTING || r->st == ST_RESOLVING);
     bf_log((st == ST_READY || st == ST_DOWN) && !noisy ? BF_LOG_INFO : BF_LOG_DEBUG,
-           "redis[%s] %s:%d %s -> %s%s%s", r->name, r->url.host, r->url.port, state_names[r->st],
+           "redis[%s] %s:%d %s -> %s%s%s", r->name, r->host, r->port, state_names[r->st],
            state_names[st], why ? ": " : "", why ? why : "");
     r->st = st;
     r->state_since = bf_now_ms();
@@ -79,6 +84,7 @@ static void went_down(bf_redis *r, const char *why)
 {
     bool was_ready = r->st == ST_READY;
     r->ac = NULL;
+    r->gating = false;
     forget_pending(r);
     set_state(r, ST_DOWN, why);
     schedule_retry(r);
@@ -107,16 +113,45 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *priv)
     bf_redis *r = ac->data;
     redisReply *rep = reply;
     if (!r || r->st != ST_HANDSHAKE) return;
+    /* through Sentinel, the server must be the primary itself (a stale answer, or a failover
+     * between the answer and the connection, can point at a replica) */
+    if (rep && !strcmp(priv, "ROLE") &&
+        (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+         rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "master"))) {
+        bf_warn("redis[%s] %s:%d is not the primary of '%s' (ROLE %s); asking the sentinels again",
+                r->name, r->host, r->port, r->url.master,
+                rep->type == REDIS_REPLY_ARRAY && rep->elements && rep->element[0]->str
+                    ? rep->element[0]->str
+                    : "unexpected");
+        redisAsyncDisconnect(ac);
+        return;
+    }
     if (!rep || rep->type == REDIS_REPLY_ERROR) {
         bool auth = !strcmp(priv, "AUTH");
-        bf_error("redis[%s] %s:%d refused %s%s%s%s: %s", r->name, r->url.host, r->url.port,
+        bf_error("redis[%s] %s:%d refused %s%s%s%s: %s", r->name, r->host, r->port,
                  (const char *)priv, auth ? " as user '" : "",
                  auth ? (r->url.user[0] ? r->url.user : "default") : "", auth ? "'" : "",
                  rep ? rep->str : "connection lost");
         redisAsyncDisconnect(ac);
         return;
     }
-    if (--r->handshake_pending == 0) became_ready(r);
+    if (--r->handshake_pending) return;
+    if (r->o.gate) { /* the owner's last word before READY (e.g. bf_failover_gate) */
+        r->gating = true;
+        r->o.gate(r, ac, r->o.gate_arg);
+        return;
+    }
+    became_ready(r);
+}
+
+void bf_redis_gate_done(bf_redis *r, bool ok, const char *why)
+{
+    assert(r->st == ST_HANDSHAKE && r->gating);
+    r->gating = false;
+    if (ok)
+        became_ready(r);
+    else
+        bf_redis_reset(r, why);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -144,17 +179,22 @@ static void on_connect(const redisAsyncContext *cac, int status)
         r->handshake_pending++;
         redisAsyncCommand(ac, on_handshake_reply, (void *)"SELECT", "SELECT %d", r->url.db);
     }
+    if (r->sentinel) {
+        r->handshake_pending++;
+        redisAsyncCommand(ac, on_handshake_reply, (void *)"ROLE", "ROLE");
+    }
     /* a final PING confirms the server answers before we call the link ready */
     redisAsyncCommand(ac, on_handshake_reply, (void *)"PING", "PING");
 }
 
 static void start_connect(bf_redis *r)
 {
-    redisAsyncContext *ac = redisAsyncConnect(r->url.host, r->url.port);
+    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (!ac || ac->err) {
-        bf_warn("redis[%s] connect to %s:%d failed: %s", r->name, r->url.host, r->url.port,
+        bf_warn("redis[%s] connect to %s:%d failed: %s", r->name, r->host, r->port,
                 ac ? ac->errstr : "out of memory");
         if (ac) redisAsyncFree(ac);
+        set_state(r, ST_DOWN, "connect failed");
         schedule_retry(r);
         return;
     }
@@ -163,6 +203,7 @@ static void start_connect(bf_redis *r)
         bf_error("redis[%s] cannot attach to the event loop", r->name);
         ac->data = NULL;
         redisAsyncFree(ac);
+        set_state(r, ST_DOWN, "cannot attach");
         schedule_retry(r);
         return;
     }
@@ -170,6 +211,45 @@ static void start_connect(bf_redis *r)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->ac = ac;
     set_state(r, ST_CONNECTING, NULL);
+}
+
+/* Sentinel named the primary (host NULL: no sentinel answered). */
+static void on_resolved(void *arg, const char *host, int port)
+{
+    bf_redis *r = arg;
+    if (r->st != ST_RESOLVING) return;
+    if (!host) {
+        set_state(r, ST_DOWN, "no sentinel answered");
+        schedule_retry(r);
+        return;
+    }
+    snprintf(r->host, sizeof(r->host), "%s", host);
+    r->port = port;
+    start_connect(r);
+}
+
+/* +switch-master: a link to (or on its way to) the old primary is dropped at once, without
+ * waiting for the old primary to fail or refuse writes; it reconnects through the sentinels. */
+static void on_switch(void *arg, const char *host, int port)
+{
+    bf_redis *r = arg;
+    if (r->st == ST_DOWN || r->st == ST_RESOLVING) return;
+    if (!strcmp(host, r->host) && port == r->port) return;
+    char why[300];
+    snprintf(why, sizeof(why), "sentinel: the primary moved to %s:%d", host, port);
+    bf_redis_reset(r, why);
+    r->backoff_ms = 0;
+    r->next_attempt = 0;
+}
+
+static void start(bf_redis *r)
+{
+    if (!r->sentinel) {
+        start_connect(r);
+        return;
+    }
+    set_state(r, ST_RESOLVING, NULL);
+    bf_sentinel_resolve(r->sentinel, on_resolved); /* re-resolved on every (re)connect */
 }
 
 bf_redis *bf_redis_new(const bf_redis_opts *o)
@@ -183,6 +263,12 @@ bf_redis *bf_redis_new(const bf_redis_opts *o)
     r->o.name = r->name;
     if (r->o.connect_timeout_ms <= 0) r->o.connect_timeout_ms = 3000;
     r->st = ST_DOWN;
+    snprintf(r->host, sizeof(r->host), "%s", r->url.host);
+    r->port = r->url.port;
+    if (r->url.kind == BF_REDIS_URL_SENTINEL)
+        r->sentinel = bf_sentinel_new(
+            &r->url, r->name, r->o.attach, r->o.loop,
+            r->o.connect_timeout_ms < 1000 ? r->o.connect_timeout_ms : 1000, on_switch, r);
     return r;
 }
 
@@ -190,6 +276,7 @@ void bf_redis_free(bf_redis *r)
 {
     if (!r) return;
     if (r->peer) r->peer->peer = NULL;
+    bf_sentinel_free(r->sentinel);
     forget_pending(r);
     if (r->ac) {
         r->ac->data = NULL; /* callbacks fired by the free below must not touch r */
@@ -206,6 +293,7 @@ void bf_redis_reset(bf_redis *r, const char *why)
     redisAsyncContext *ac = r->ac;
     ac->data = NULL;
     r->ac = NULL;
+    r->gating = false;
     forget_pending(r);
     set_state(r, ST_DOWN, why);
     schedule_retry(r);
@@ -232,7 +320,7 @@ static void check_deadline(bf_redis *r, uint64_t now_ms)
         snprintf(why, sizeof(why), "no reply within %d ms (--redis-timeout)",
                  r->o.command_timeout_ms);
         r->timeouts++;
-        bf_warn("redis[%s] %s:%d: %s; reconnecting", r->name, r->url.host, r->url.port, why);
+        bf_warn("redis[%s] %s:%d: %s; reconnecting", r->name, r->host, r->port, why);
         bf_redis *peer = r->peer;
         bf_redis_reset(r, why);
         if (peer && peer->st != ST_DOWN) bf_redis_reset(peer, "peer link timed out");
@@ -247,8 +335,11 @@ static void check_deadline(bf_redis *r, uint64_t now_ms)
 
 void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
+    if (r->sentinel) bf_sentinel_tick(r->sentinel, now_ms); /* may call on_resolved/on_switch */
     if (r->st == ST_DOWN) {
-        if (now_ms >= r->next_attempt) start_connect(r);
+        if (now_ms >= r->next_attempt) start(r);
+    } else if (r->st == ST_RESOLVING) {
+        /* bounded by the sentinel queries' own timeouts */
     } else if (r->st != ST_READY && now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
         bf_redis_reset(r, "connect timeout");
     } else {
@@ -292,6 +383,12 @@ static void on_tracked_reply(redisAsyncContext *ac, void *reply, void *priv)
     }
     if (p->cb) p->cb(ac, reply, p->priv);
     free(p);
+    /* a primary demoted under us (a failover whose +switch-master we missed) answers writes with
+     * READONLY: this link must find the new primary */
+    const redisReply *rep = reply;
+    if (r && r->ac == ac && rep && rep->type == REDIS_REPLY_ERROR &&
+        !strncmp(rep->str, "READONLY", 8))
+        bf_redis_reset(r, "the server is a replica now (READONLY)");
 }
 
 /* (P|S)(UN)SUBSCRIBE replies are pushes that hiredis routes by channel, possibly many times, so

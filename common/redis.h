@@ -3,9 +3,15 @@
  * bf_redis wraps a hiredis async context on whatever event loop the caller uses (the gateway
  * attaches it to libuv, the router to libevent) through an attach function. States:
  *
- *   DOWN --start/tick--> CONNECTING --connected--> HANDSHAKE (AUTH, SELECT) --ok--> READY
- *     ^                      |                          |                            |
- *     +------ error, timeout or disconnect (retry after exponential backoff) --------+
+ *   DOWN --tick--> [RESOLVING] --> CONNECTING --> HANDSHAKE (AUTH, SELECT, [ROLE], PING,
+ *     ^                  |               |           [gate]) --ok--> READY
+ *     |                  |               |                |             |
+ *     +---- error, timeout or disconnect (retry after exponential backoff) +
+ *
+ * With a sentinel:// URL every (re)connection starts in RESOLVING: the sentinels are asked for
+ * the primary (sentinel.h; one that is down is skipped), the handshake checks that the server's
+ * ROLE is master, and a +switch-master (watched on one sentinel) or a READONLY reply tears the
+ * link down so that it reconnects to the new primary.
  *
  * Every transition is logged. Reconnection needs no timer of its own: the owner calls
  * bf_redis_tick() periodically (both daemons already run a 1 s-or-faster tick). on_ready runs
@@ -32,6 +38,10 @@
 typedef struct bf_redis bf_redis;
 typedef int (*bf_redis_attach_fn)(redisAsyncContext *ac, void *loop);
 typedef void (*bf_redis_event_fn)(bf_redis *r, void *arg);
+/* A gate runs at the end of the handshake, before READY: it may send commands on ac (raw hiredis,
+ * borrowed; a callback that finds ac->data NULL must give up: the link was reset) and must end
+ * with bf_redis_gate_done. */
+typedef void (*bf_redis_gate_fn)(bf_redis *r, redisAsyncContext *ac, void *arg);
 
 typedef struct bf_redis_opts {
     const bf_redis_url *url; /* copied */
@@ -43,6 +53,8 @@ typedef struct bf_redis_opts {
     void *arg;
     int connect_timeout_ms; /* 0: 3000 */
     int command_timeout_ms; /* 0: 2000 */
+    bf_redis_gate_fn gate;  /* may be NULL */
+    void *gate_arg;         /* passed to gate (not arg) */
 } bf_redis_opts;
 
 /* Creates a link in state DOWN; nothing happens until bf_redis_tick. Caller frees with
@@ -70,6 +82,9 @@ void bf_redis_pair(bf_redis *a, bf_redis *b);
 
 /* Number of times a command deadline expired and tore the link down. */
 uint64_t bf_redis_timeouts(const bf_redis *r);
+
+/* Ends the gate: ok makes the link READY, otherwise it is reset with why (copied). */
+void bf_redis_gate_done(bf_redis *r, bool ok, const char *why);
 
 /* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
 void bf_redis_reset(bf_redis *r, const char *why);

@@ -5,15 +5,25 @@
 #include <string.h>
 
 static const char *kind_names[] = {
-    [BF_KEY_SEQ] = "seq:",           [BF_KEY_FAN] = "fan:",
-    [BF_KEY_PUBLISH] = "publish:",   [BF_KEY_ROUTERS] = "routers",
-    [BF_KEY_GATEWAYS] = "gateways",  [BF_KEY_RING_EPOCH] = "ring:epoch",
-    [BF_KEY_NODE] = "node:",         [BF_KEY_INBOX] = "inbox:",
-    [BF_KEY_PRESENCE] = "presence:", [BF_KEY_PUSERS] = "pusers:",
-    [BF_KEY_CONNS] = "conns:",       [BF_KEY_GWCHANS] = "gwchans:",
-    [BF_KEY_GWKNOWN] = "gwknown",    [BF_KEY_PROBE] = "probe:",
-    [BF_KEY_EPOCH] = "epoch:",       [BF_KEY_HIST] = "hist:",
-    [BF_KEY_PHERE] = "phere:",       [BF_KEY_PREP] = "prep:",
+    [BF_KEY_SEQ] = "seq:",
+    [BF_KEY_FAN] = "fan:",
+    [BF_KEY_PUBLISH] = "publish:",
+    [BF_KEY_ROUTERS] = "routers",
+    [BF_KEY_GATEWAYS] = "gateways",
+    [BF_KEY_RING_EPOCH] = "ring:epoch",
+    [BF_KEY_NODE] = "node:",
+    [BF_KEY_INBOX] = "inbox:",
+    [BF_KEY_PRESENCE] = "presence:",
+    [BF_KEY_PUSERS] = "pusers:",
+    [BF_KEY_CONNS] = "conns:",
+    [BF_KEY_GWCHANS] = "gwchans:",
+    [BF_KEY_GWKNOWN] = "gwknown",
+    [BF_KEY_PROBE] = "probe:",
+    [BF_KEY_EPOCH] = "epoch:",
+    [BF_KEY_HIST] = "hist:",
+    [BF_KEY_PHERE] = "phere:",
+    [BF_KEY_PREP] = "prep:",
+    [BF_KEY_REDIS_REPLID] = "redis:replid",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

@@ -18,6 +18,8 @@
  *   gwchans:{gateway}  set     channels where the gateway has connections (swept if it dies)
  *   gwknown            set     gateways that may have state in Redis (swept if they die)
  *   probe:{gateway}    pubsub  a gateway's end-to-end liveness probe of its subscriber link
+ *   redis:replid       string  the primary's replication id the channel epochs belong to
+ *                              (common/failover.c: a new primary forgets every epoch)
  */
 #ifndef BF_REDIS_KEYS_H
 #define BF_REDIS_KEYS_H
@@ -44,8 +46,9 @@ typedef enum {
     BF_KEY_PROBE,
     BF_KEY_EPOCH,
     BF_KEY_HIST,
-    BF_KEY_PHERE, /* presence index: user -> representative's joinedAt (zset) */
-    BF_KEY_PREP,  /* presence index: user -> representative's member JSON (hash) */
+    BF_KEY_PHERE,        /* presence index: user -> representative's joinedAt (zset) */
+    BF_KEY_PREP,         /* presence index: user -> representative's member JSON (hash) */
+    BF_KEY_REDIS_REPLID, /* the primary's replication id when the epochs were last checked */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

@@ -154,8 +154,7 @@ int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errle
             snprintf(err, errlen, "more than %d sentinels in redis URL", BF_REDIS_SENTINELS_MAX);
             return BF_EINVAL;
         }
-        if (parse_addr(p, (size_t)(aend - p), 26379, &out->sentinels[out->nsentinels], err,
-                       errlen))
+        if (parse_addr(p, (size_t)(aend - p), 26379, &out->sentinels[out->nsentinels], err, errlen))
             return BF_EINVAL;
         out->nsentinels++;
         p = comma ? comma + 1 : end;

@@ -411,6 +411,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    gw->failover.prefix = gw->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &gw->failover;
     gw->cmd = bf_redis_new(&ro);
     bf_redis_pair(gw->sub, gw->cmd);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};

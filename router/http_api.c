@@ -402,6 +402,13 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_redis_timeouts_total",
       "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
       bf_redis_timeouts(rt->sub) + bf_redis_timeouts(rt->cmd));
+    C("belfry_router_redis_new_primaries_total",
+      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
+      "counter", rt->failover.new_primaries);
+    C("belfry_router_redis_epochs_forgotten_total",
+      "Channel epochs removed because Redis had a new primary (recovery across it: "
+      "recovered:false).",
+      "counter", rt->failover.epochs_forgotten);
     C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
       bf_router_ready(rt) ? 1 : 0);
 #undef C

@@ -340,6 +340,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    rt->failover.prefix = rt->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &rt->failover;
     rt->cmd = bf_redis_new(&ro);
     bf_redis_pair(rt->sub, rt->cmd);
 

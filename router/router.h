@@ -11,6 +11,7 @@
 #ifndef BF_ROUTER_H
 #define BF_ROUTER_H
 
+#include "failover.h"
 #include "redis.h"
 #include "ring.h"
 #include "rt_config.h"
@@ -38,6 +39,7 @@ typedef struct bf_router {
     struct event_base *base;
     struct evhttp *http;
     bf_redis *sub, *cmd;
+    bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_ring *ring;
     bool in_ring;    /* the last membership snapshot included us */
     char **gateways; /* live gateway ids from the last heartbeat (sorted) */

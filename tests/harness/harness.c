@@ -322,6 +322,7 @@ bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
         return NULL;
     }
     if (start_redis(c, 0)) goto fail;
+    if (c->o.sentinel && bf__sentinel_start(c)) goto fail;
     for (int i = 0; i < c->o.routers && i < BF_MAX_NODES; i++) {
         bf_proc *p = &c->routers[i];
         snprintf(p->id, sizeof(p->id), "rt-%d", i);
@@ -398,6 +399,7 @@ int bf_cluster_stop_checked(bf_cluster *c)
         kill(c->redis.pid, SIGKILL);
         wait_exit(&c->redis, 2000);
     }
+    bf__sentinel_stop(c);
     if (c->proxy.pid > 0) {
         kill(c->proxy.pid, SIGKILL);
         wait_exit(&c->proxy, 2000);
@@ -469,7 +471,8 @@ int bf_cluster_restart_redis(bf_cluster *c)
 
 char *bf_redis_query(bf_cluster *c, const char *fmt, ...)
 {
-    redisContext *rc = redisConnect("127.0.0.1", c->redis.port);
+    int port = c->o.sentinel ? bf_cluster_primary_port(c) : c->redis.port;
+    redisContext *rc = port > 0 ? redisConnect("127.0.0.1", port) : NULL;
     if (!rc || rc->err) {
         if (rc) redisFree(rc);
         return NULL;

@@ -32,8 +32,7 @@ static bf_cluster *start_acl_cluster(void)
     return c;
 }
 
-static void url_with(char *out, size_t cap, const bf_cluster *c, const char *user,
-                     const char *pass)
+static void url_with(char *out, size_t cap, const bf_cluster *c, const char *user, const char *pass)
 {
     snprintf(out, cap, "redis://%s:%s@127.0.0.1:%d", user, pass, c->redis.port);
 }
@@ -94,8 +93,7 @@ Test(redis_acl, a_wrong_password_is_a_clear_error)
     char url[256], nodefault[256];
     url_with(url, sizeof(url), c, ACL_USER, "wrong");
     /* without a user name AUTH authenticates `default`, which is off */
-    snprintf(nodefault, sizeof(nodefault), "redis://:%s@127.0.0.1:%d", ACL_PASS_URL,
-             c->redis.port);
+    snprintf(nodefault, sizeof(nodefault), "redis://:%s@127.0.0.1:%d", ACL_PASS_URL, c->redis.port);
 
     const char *urls[] = {url, nodefault};
     for (int i = 0; i < 2; i++) {

@@ -78,7 +78,8 @@ int bf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
      0,                                                                                            \
      NULL,                                                                                         \
      BF_CLI_F(redis),                                                                              \
-     "Redis URL, redis://[:password@]host[:port][/db]"},                                           \
+     "Redis URL, redis://[[user]:password@]host[:port][/db] or "                                   \
+     "sentinel://host[:port],.../master"},                                                         \
         {"redis-prefix",                                                                           \
          BF_CFG_STRING,                                                                            \
          "BELFRY_REDIS_PREFIX",                                                                    \

@@ -36,6 +36,39 @@ static int check(bf_cli_redis *r, redisReply *rep, redisReply **out)
     return 0;
 }
 
+/* sentinel:// — asks the sentinels in turn for the primary and puts its address in u->host and
+ * u->port (a sentinel that is down, slow or does not know the master is skipped, as the daemons
+ * do). Returns 0, or -1 with the error reported. */
+static int sentinel_primary(bf_redis_url *u, struct timeval tv, const char *cmd)
+{
+    for (int i = 0; i < u->nsentinels; i++) {
+        const bf_redis_addr *a = &u->sentinels[i];
+        redisContext *c = redisConnectWithTimeout(a->host, a->port, tv);
+        if (!c) abort();
+        redisReply *rep = NULL;
+        if (!c->err) {
+            redisSetTimeout(c, tv);
+            if (u->password[0]) /* a sentinel without a password refuses AUTH: ignored */
+                freeReplyObject(u->user[0] ? redisCommand(c, "AUTH %s %s", u->user, u->password)
+                                           : redisCommand(c, "AUTH %s", u->password));
+            rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", u->master);
+        }
+        bool ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                  rep->element[0]->type == REDIS_REPLY_STRING &&
+                  rep->element[1]->type == REDIS_REPLY_STRING &&
+                  strlen(rep->element[0]->str) < sizeof(u->host);
+        if (ok) {
+            snprintf(u->host, sizeof(u->host), "%s", rep->element[0]->str);
+            u->port = atoi(rep->element[1]->str);
+        }
+        freeReplyObject(rep);
+        redisFree(c);
+        if (ok) return 0;
+    }
+    bf_cli_error(cmd, "no sentinel of %d named a primary for '%s'", u->nsentinels, u->master);
+    return -1;
+}
+
 bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc)
 {
     bf_redis_url u;
@@ -45,12 +78,16 @@ bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc)
         *rc = BF_CLI_USAGE;
         return NULL;
     }
+    struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
+                         (suseconds_t)(cfg->timeout_ms % 1000) * 1000};
+    if (u.kind == BF_REDIS_URL_SENTINEL && sentinel_primary(&u, tv, cmd)) {
+        *rc = BF_CLI_UNREACHABLE;
+        return NULL;
+    }
     bf_cli_redis *r = bf_calloc(1, sizeof(*r));
     r->cmd = cmd;
     snprintf(r->where, sizeof(r->where), "redis %s:%d", u.host, u.port);
     snprintf(r->prefix, sizeof(r->prefix), "%s", cfg->redis_prefix);
-    struct timeval tv = {(time_t)(cfg->timeout_ms / 1000),
-                         (suseconds_t)(cfg->timeout_ms % 1000) * 1000};
     r->ctx = redisConnectWithTimeout(u.host, u.port, tv);
     if (!r->ctx) abort(); /* hiredis returns NULL only when out of memory */
     if (r->ctx->err) {
@@ -60,7 +97,16 @@ bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc)
     redisSetTimeout(r->ctx, tv);
     redisReply *rep = NULL;
     if (u.password[0]) {
-        if ((*rc = check(r, redisCommand(r->ctx, "AUTH %s", u.password), &rep))) goto refused;
+        /* with a user name, two arguments (an ACL user); without, Redis' `default` user */
+        rep = u.user[0] ? redisCommand(r->ctx, "AUTH %s %s", u.user, u.password)
+                        : redisCommand(r->ctx, "AUTH %s", u.password);
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            bf_cli_error(cmd, "%s refused AUTH as user '%s': %s", r->where,
+                         u.user[0] ? u.user : "default", rep->str);
+            freeReplyObject(rep);
+            goto refused;
+        }
+        if ((*rc = check(r, rep, &rep))) goto refused;
         freeReplyObject(rep);
     }
     if (u.db) {

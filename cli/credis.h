@@ -16,7 +16,8 @@
 
 typedef struct bf_cli_redis bf_cli_redis;
 
-/* Connects to cfg->redis (AUTH and SELECT as the URL says) with cfg->timeout_ms. Returns the
+/* Connects to cfg->redis (AUTH and SELECT as the URL says; a sentinel:// URL is resolved to its
+ * primary first) with cfg->timeout_ms. Returns the
  * connection (caller frees with bf_cli_redis_free), or NULL with *rc set and the error reported.
  * cmd (borrowed, must outlive the connection) names the command in error lines. */
 bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc);

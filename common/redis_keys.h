@@ -25,6 +25,8 @@
  *                              join of one of them changes nothing
  *   gwpres:{gateway}   set     channels where the gateway may hold presence entries (swept if it
  *                              dies, checked by its own reconciliation)
+ *   redis:replid       string  the primary's replication id the channel epochs belong to
+ *                              (common/failover.c: a new primary forgets every epoch)
  */
 #ifndef BF_REDIS_KEYS_H
 #define BF_REDIS_KEYS_H
@@ -57,6 +59,7 @@ typedef enum {
     BF_KEY_PPENDING,
     BF_KEY_PGONE,
     BF_KEY_GWPRES,
+    BF_KEY_REDIS_REPLID, /* the primary's replication id when the epochs were last checked */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

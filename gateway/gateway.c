@@ -477,7 +477,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
     gw->per_user = bf_dict_new();
 
-    bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
+    bf_redis_opts ro = {.url = &gw->cfg.redis,
+                        .attach = attach_uv,
+                        .loop = loop,
+                        .arg = gw,
+                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;
@@ -485,7 +489,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    gw->failover.prefix = gw->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &gw->failover;
     gw->cmd = bf_redis_new(&ro);
+    bf_redis_pair(gw->sub, gw->cmd);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
     /* Pusher socket ids must be unique across the cluster and match ^\d+\.\d+$: a random
      * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */

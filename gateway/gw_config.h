@@ -11,6 +11,7 @@ typedef struct bf_gw_config {
     bf_redis_url redis;
     const char *node_id;
     const char *redis_prefix;
+    long long redis_timeout_ms;
     const char *log_level;
     const char *log_format;
     long long max_message_bytes;

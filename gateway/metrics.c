@@ -54,6 +54,12 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       hs->slow_consumers + gw->stats.slow_consumers);
     C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
+    C("belfry_gateway_redis_timeouts_total",
+      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
+      bf_redis_timeouts(gw->sub) + bf_redis_timeouts(gw->cmd));
+    C("belfry_gateway_redis_new_primaries_total",
+      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
+      "counter", gw->failover.new_primaries);
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
       bf_gateway_ready(gw) ? 1 : 0);
     C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);

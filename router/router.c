@@ -48,7 +48,7 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
         if (pc->cb) pc->cb(pc->rt, r->integer, NULL, pc->arg);
     } else {
-        const char *e = !r                             ? "redis connection lost"
+        const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
         pc->rt->stats.publish_failures++;
@@ -334,14 +334,22 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     rt->started_wall_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
     rt->base = base;
     rt->ring = bf_ring_new();
-    bf_redis_opts ro = {.url = &rt->cfg.redis, .attach = attach_event, .loop = base, .arg = rt};
+    bf_redis_opts ro = {.url = &rt->cfg.redis,
+                        .attach = attach_event,
+                        .loop = base,
+                        .arg = rt,
+                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     rt->sub = bf_redis_new(&ro);
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    rt->failover.prefix = rt->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &rt->failover;
     rt->cmd = bf_redis_new(&ro);
+    bf_redis_pair(rt->sub, rt->cmd);
 
     rt->http = evhttp_new(base);
     if (evhttp_bind_socket(rt->http, rt->cfg.listen.host, (ev_uint16_t)rt->cfg.listen.port)) {

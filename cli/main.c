@@ -27,7 +27,9 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\nCommands that read the cluster take --redis URL (BELFRY_REDIS_URL),\n"
                "--redis-prefix P (BELFRY_REDIS_PREFIX), --timeout-ms N, and --json and --no-color\n"
-               "for the output; these may also come before the command:\n"
+               "for the output; those that address a channel (presence, history, owner, kick)\n"
+               "take --app ID (BELFRY_APP) for an app other than the default one. These may\n"
+               "also come before the command:\n"
                "  belfryctl --redis redis://db:6379 presence presence-room.1\n"
                "\nExit codes: 0 success, 1 operation failed, 2 usage error, 3 cannot reach "
                "Redis or a gateway.\n");
@@ -35,7 +37,8 @@ static void usage(FILE *f)
 
 /* The options every command that reads the cluster shares; they may come before the command too
  * (`belfryctl --redis URL presence X`, as `git -C`, `kubectl -n` and `redis-cli -h` allow). */
-static const bf_cfg_opt globals[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_OUTPUT, BF_CLI_OPTS_END};
+static const bf_cfg_opt globals[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_APP, BF_CLI_OPTS_OUTPUT,
+                                     BF_CLI_OPTS_END};
 
 /* How many argv entries, from argv[i], one leading global option takes (with its value): 0 if
  * argv[i] is not one. Hidden rows (no help: environment only) are not options. */

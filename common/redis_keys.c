@@ -28,6 +28,7 @@ static const char *kind_names[] = {
     [BF_KEY_PGONE] = "pgone:",
     [BF_KEY_GWPRES] = "gwpres:",
     [BF_KEY_REDIS_REPLID] = "redis:replid",
+    [BF_KEY_APPS_DEFAULT] = "apps:default",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

@@ -25,6 +25,8 @@
  *                              join of one of them changes nothing
  *   gwpres:{gateway}   set     channels where the gateway may hold presence entries (swept if it
  *                              dies, checked by its own reconciliation)
+ *   apps:default       string  the default app's id (routers set it when they connect): tells
+ *                              belfryctl --app whether an app's channels are scoped (apps.h)
  *   redis:replid       string  the primary's replication id the channel epochs belong to
  *                              (common/failover.c: a new primary forgets every epoch)
  */
@@ -60,6 +62,7 @@ typedef enum {
     BF_KEY_PGONE,
     BF_KEY_GWPRES,
     BF_KEY_REDIS_REPLID, /* the primary's replication id when the epochs were last checked */
+    BF_KEY_APPS_DEFAULT, /* the default app's id, as the routers are configured (belfryctl --app) */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

@@ -272,6 +272,10 @@ static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_router *rt = arg;
     bf_scripts_load(r);
+    /* belfryctl --app learns from it whether an app's channels are scoped (apps.h) */
+    char key[BF_KEY_MAX];
+    bf_key(key, rt->cfg.redis_prefix, BF_KEY_APPS_DEFAULT, NULL);
+    bf_redis_cmd(r, NULL, NULL, "SET %s %s", key, bf_apps_default(rt->cfg.apps)->id);
     rt->next_heartbeat = 0;
 }
 

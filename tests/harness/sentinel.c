@@ -138,7 +138,8 @@ int bf__sentinel_start(bf_cluster *c)
         bf_proc *s = &c->sentinels[i];
         s->port = bf_free_port();
         snprintf(s->id, sizeof(s->id), "sentinel-%d", i);
-        snprintf(s->log, sizeof(s->log), "%s/%s.log", c->dir, s->id);
+        /* from i, not s->id: GCC's -Wrestrict cannot tell s->id and s->log apart inside *c */
+        snprintf(s->log, sizeof(s->log), "%s/sentinel-%d.log", c->dir, i);
         char conf[600];
         snprintf(conf, sizeof(conf), "%s/%s.conf", c->dir, s->id);
         FILE *f = fopen(conf, "w");

@@ -2,11 +2,13 @@
 JOBS      ?= $(shell nproc)
 BUILD     ?= build
 ASAN      ?= build-asan
+RELEASE   ?= build-release
 CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
-	format-check clean test-pusher fuzz fuzz-regress test-deploy test-image bench-smoke bench test-valgrind
+	format-check clean test-pusher release test-install fuzz fuzz-regress test-deploy test-image \
+	bench-smoke bench test-valgrind
 
 all: build
 
@@ -19,11 +21,18 @@ $(BUILD)/Makefile:
 $(ASAN)/Makefile:
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DBELFRY_SANITIZE=ON >/dev/null
 
+$(RELEASE)/Makefile:
+	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps $(ASAN)/Makefile
 	cmake --build $(ASAN) -j $(JOBS)
+
+# -O3 finds warnings (-Werror) the other two builds do not; built, not run.
+release: deps $(RELEASE)/Makefile
+	cmake --build $(RELEASE) -j $(JOBS)
 
 # A local cluster in the foreground: private redis, one router, one gateway. Ctrl-C stops it.
 run: build
@@ -37,8 +46,10 @@ format-check:
 
 # Everything CI runs: packages, formatting, both builds, the unit, integration and chaos suites in
 # both, the JS client's suite (Node + headless Chromium) and the Pusher-compatibility suite (the
-# npm pusher-js, laravel-echo and pusher packages) against the normal build.
-test: deps format-check build asan fuzz-regress
+# npm pusher-js, laravel-echo and pusher packages) against the normal build; a Release build and
+# an install check.
+test: deps format-check build asan release fuzz-regress
+	bash tests/install/install_test.sh $(BUILD)
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
 	bash tests/pusher/run.sh
@@ -57,6 +68,10 @@ test-integration: build
 # kill -9 and restart scenarios; bounded in time, also part of `make test` once they exist
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
+
+# cmake --install into a temporary prefix, and a program built against it with pkg-config
+test-install: build
+	bash tests/install/install_test.sh $(BUILD)
 
 # the browser client: node --test with real daemons and Debian's chromium
 test-js: build
@@ -99,4 +114,4 @@ test-image:
 	python3 tests/deploy/image_chroot_test.py
 
 clean:
-	rm -rf $(BUILD) $(ASAN) build-fuzz
+	rm -rf $(BUILD) $(ASAN) $(RELEASE) build-fuzz

@@ -39,8 +39,8 @@ void bf_apps_free(bf_apps *a)
 
 static bool id_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 /* Validates one "ID:KEY:SECRET" entry of length len and appends it. */
@@ -63,14 +63,12 @@ static int add_one(bf_apps *a, const char *s, size_t len, char *err, size_t errl
             return BF_EINVAL;
         }
     if (kl == 0 || kl > BF_APP_KEY_MAX) {
-        snprintf(err, errlen, "app '%.*s': the key must be 1-%d bytes", (int)il, s,
-                 BF_APP_KEY_MAX);
+        snprintf(err, errlen, "app '%.*s': the key must be 1-%d bytes", (int)il, s, BF_APP_KEY_MAX);
         return BF_EINVAL;
     }
     for (size_t i = 0; i < kl; i++)
         if (!id_byte((unsigned char)c1[1 + i]) && c1[1 + i] != '.') {
-            snprintf(err, errlen, "app '%.*s': the key may use only A-Z a-z 0-9 _ - .", (int)il,
-                     s);
+            snprintf(err, errlen, "app '%.*s': the key may use only A-Z a-z 0-9 _ - .", (int)il, s);
             return BF_EINVAL;
         }
     if (sl == 0 || sl > BF_APP_SECRET_MAX) {
@@ -99,8 +97,8 @@ static int add_one(bf_apps *a, const char *s, size_t len, char *err, size_t errl
     buf[il + 1 + kl] = '\0';
     memcpy(buf + il + kl + 2, c2 + 1, sl);
     buf[il + kl + 2 + sl] = '\0';
-    a->v[a->n++] = (bf_app){
-        .id = buf, .key = buf + il + 1, .secret = buf + il + kl + 2, .secret_len = sl};
+    a->v[a->n++] =
+        (bf_app){.id = buf, .key = buf + il + 1, .secret = buf + il + kl + 2, .secret_len = sl};
     return 0;
 }
 

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define BF_APP_ID_MAX 32   /* [A-Za-z0-9_-]{1,32} */
-#define BF_APP_KEY_MAX 64  /* [A-Za-z0-9_.-]{1,64} */
+#define BF_APP_ID_MAX 32  /* [A-Za-z0-9_-]{1,32} */
+#define BF_APP_KEY_MAX 64 /* [A-Za-z0-9_.-]{1,64} */
 #define BF_APP_SECRET_MAX 128
 #define BF_APP_SCOPE_SEP '/'
 

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include "alloc.h"
 #include "apps.h"
 #include "err.h"
 
@@ -44,67 +45,6 @@ int bf_parse_hostport(const char *s, bf_hostport *out, char *err, size_t errlen)
     return 0;
 }
 
-int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof(*out));
-    out->port = 6379;
-    if (strncmp(s, "redis://", 8) != 0) {
-        snprintf(err, errlen, "expected redis://[:password@]host[:port][/db], got '%s'", s);
-        return BF_EINVAL;
-    }
-    const char *p = s + 8;
-    const char *end = p + strcspn(p, "/");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@') at = q; /* the last '@' ends the credentials */
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t pl = (size_t)(at - pw);
-        if (pl >= sizeof(out->password)) {
-            snprintf(err, errlen, "password too long in redis URL");
-            return BF_EINVAL;
-        }
-        memcpy(out->password, pw, pl);
-        out->password[pl] = '\0';
-        p = at + 1;
-    }
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    const char *hend = colon ? colon : end;
-    size_t hl = (size_t)(hend - p);
-    if (hl == 0 || hl >= sizeof(out->host)) {
-        snprintf(err, errlen, "missing or too long host in redis URL");
-        return BF_EINVAL;
-    }
-    memcpy(out->host, p, hl);
-    out->host[hl] = '\0';
-    if (colon) {
-        char port[16];
-        size_t pl = (size_t)(end - colon - 1);
-        if (pl == 0 || pl >= sizeof(port)) {
-            snprintf(err, errlen, "invalid port in redis URL");
-            return BF_EINVAL;
-        }
-        memcpy(port, colon + 1, pl);
-        port[pl] = '\0';
-        if (parse_port(port, &out->port) || out->port == 0) {
-            snprintf(err, errlen, "invalid port '%s' in redis URL", port);
-            return BF_EINVAL;
-        }
-    }
-    if (*end == '/' && end[1]) {
-        char *e;
-        errno = 0;
-        long db = strtol(end + 1, &e, 10);
-        if (errno || *e || db < 0 || db > 65535) {
-            snprintf(err, errlen, "invalid database number '%s' in redis URL", end + 1);
-            return BF_EINVAL;
-        }
-        out->db = (int)db;
-    }
-    return 0;
-}
-
 static int parse_bool(const char *s, bool *out)
 {
     if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
@@ -141,13 +81,34 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
     char sub[BF_ERR_LEN];
     switch (o->type) {
     case BF_CFG_STRING:
+    case BF_CFG_NAME: {
+        size_t len = strlen(v);
+        if (!len && !o->def) {
+            *(const char **)field = NULL; /* empty means not given */
+            return 0;
+        }
         if (o->choices && !in_choices(o->choices, v)) {
             snprintf(err, errlen, "%s: invalid value '%s' (expected one of %s)", from, v,
                      o->choices);
             return BF_EINVAL;
         }
+        if (o->max > 0 && (len < (size_t)o->min || len > (size_t)o->max)) {
+            snprintf(err, errlen, "%s: must be %lld-%lld bytes (got %zu)", from, o->min, o->max,
+                     len);
+            return BF_ERANGE;
+        }
+        if (o->type == BF_CFG_NAME) {
+            for (const char *c = v; *c; c++) {
+                if (*c == '/' || (unsigned char)*c <= ' ' || *c == 0x7f) {
+                    snprintf(err, errlen, "%s: '%s' may not contain '/', spaces or control bytes",
+                             from, v);
+                    return BF_EINVAL;
+                }
+            }
+        }
         *(const char **)field = v;
         return 0;
+    }
     case BF_CFG_INT: {
         char *end;
         errno = 0;
@@ -169,18 +130,40 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             return BF_EINVAL;
         }
         return 0;
-    case BF_CFG_HOSTPORT:
-        if (bf_parse_hostport(v, (bf_hostport *)field, sub, sizeof(sub))) {
+    case BF_CFG_HOSTPORT: {
+        bf_hostport *hp = (bf_hostport *)field;
+        if (bf_parse_hostport(v, hp, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
+        if (o->max > 0 && (hp->port < o->min || hp->port > o->max)) {
+            snprintf(err, errlen, "%s: port %d is out of range [%lld, %lld]", from, hp->port,
+                     o->min, o->max);
+            return BF_ERANGE;
+        }
         return 0;
+    }
     case BF_CFG_REDIS:
         if (bf_parse_redis_url(v, (bf_redis_url *)field, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
         return 0;
+    case BF_CFG_LIST: {
+        bf_strlist *l = (bf_strlist *)field;
+        for (const char *p = v;;) {
+            size_t n = strcspn(p, ",");
+            if (n) {
+                l->v = bf_realloc(l->v, (l->n + 1) * sizeof(*l->v));
+                l->v[l->n] = bf_malloc(n + 1);
+                memcpy(l->v[l->n], p, n);
+                l->v[l->n++][n] = '\0';
+            }
+            if (!p[n]) break;
+            p += n + 1;
+        }
+        return 0;
+    }
     case BF_CFG_APPS:
         if (bf_apps_add(*(bf_apps **)field, v, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
@@ -205,7 +188,7 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             snprintf(from, sizeof(from), "default of --%s", o->name);
             int rc = set_value(o, cfg, o->def, from, err, errlen);
             if (rc) return rc;
-        } else if (o->type == BF_CFG_STRING) {
+        } else if (o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) {
             *(const char **)((char *)cfg + o->offset) = NULL;
         }
     }
@@ -246,10 +229,14 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             v = argv[++i];
         }
         snprintf(from, sizeof(from), "--%s", o->name);
-        if (o->type == BF_CFG_APPS && !(replaced & (1ull << ((o - table) & 63)))) {
+        if ((o->type == BF_CFG_APPS || o->type == BF_CFG_LIST) &&
+            !(replaced & (1ull << ((o - table) & 63)))) {
             /* the first occurrence of a repeatable flag replaces the environment's list */
             replaced |= 1ull << ((o - table) & 63);
-            bf_apps_clear(*(bf_apps **)((char *)cfg + o->offset));
+            if (o->type == BF_CFG_APPS)
+                bf_apps_clear(*(bf_apps **)((char *)cfg + o->offset));
+            else
+                bf_strlist_clear((bf_strlist *)((char *)cfg + o->offset));
         }
         int rc = set_value(o, cfg, v, from, err, errlen);
         if (rc) return rc;
@@ -267,11 +254,17 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
                            : o->type == BF_CFG_HOSTPORT ? " HOST:PORT"
                            : o->type == BF_CFG_REDIS    ? " URL"
                            : o->type == BF_CFG_APPS     ? " ID:KEY:SECRET"
+                           : o->type == BF_CFG_LIST     ? " VALUE (repeatable)"
                                                         : " VALUE";
         char flag[96];
         snprintf(flag, sizeof(flag), "--%s%s", o->name, meta);
         fprintf(out, "  %-32s %s", flag, o->help);
-        if (o->type == BF_CFG_STRING && o->choices) fprintf(out, " (%s)", o->choices);
+        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->choices)
+            fprintf(out, " (%s)", o->choices);
+        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->max > 0)
+            fprintf(out, " [%lld..%lld bytes]", o->min, o->max);
+        if (o->type == BF_CFG_HOSTPORT && o->max > 0)
+            fprintf(out, " [port %lld..%lld]", o->min, o->max);
         if (o->type == BF_CFG_INT) fprintf(out, " [%lld..%lld]", o->min, o->max);
         fprintf(out, "\n  %-32s", "");
         if (o->env) fprintf(out, " env %s", o->env);
@@ -280,4 +273,12 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
     }
     fprintf(out, "  %-32s %s\n  %-32s %s\n", "--help", "print this help and exit", "--version",
             "print the version and exit");
+}
+
+void bf_strlist_clear(bf_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }

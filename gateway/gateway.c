@@ -7,6 +7,7 @@
 #include "proto.h"
 #include "recovery.h"
 #include "redis_keys.h"
+#include "rxguard.h"
 #include "scripts.h"
 
 #include <hiredis/adapters/libuv.h>
@@ -130,6 +131,41 @@ void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
     if (op == BF_OP_JOIN && !c->recover) s->awaiting_here = true;
 }
 
+/* ---- what the reconciliation reads (reconcile.h) ------------------------------------------ */
+
+typedef struct presence_visit {
+    bf_gateway *gw;
+    bf_reconcile_conn_fn fn;
+    void *arg;
+} presence_visit;
+
+static void visit_presence(bf_sub *s, void *arg)
+{
+    presence_visit *v = arg;
+    const char *ch = bf_hub_sub_channel(s);
+    const char *user = bf_sub_user(s); /* a Pusher presence member's is the subscription's */
+    if (!s->presence_joined || !ch || !user || !s->info) return;
+    char conn_id[160];
+    bf_gw_conn_id(v->gw, s->conn, conn_id, sizeof(conn_id));
+    v->fn(ch, conn_id, user, s->info, v->arg);
+}
+
+static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)
+{
+    presence_visit v = {src, fn, arg};
+    bf_hub_foreach_sub(((bf_gateway *)src)->hub, visit_presence, &v);
+}
+
+static void reconcile_channels(void *src, bf_reconcile_chan_fn fn, void *arg)
+{
+    bf_hub_foreach_channel(((bf_gateway *)src)->hub, fn, arg);
+}
+
+static size_t reconcile_channel_conns(void *src, const char *channel)
+{
+    return bf_hub_channel_conns(((bf_gateway *)src)->hub, channel);
+}
+
 static void reannounce_sub(bf_sub *s, void *arg)
 {
     if (s->presence_joined) bf_gw_presence_op(arg, s, BF_OP_REJOIN);
@@ -201,15 +237,24 @@ static void stop(bf_gateway *gw)
     if (gw->stopping) return;
     gw->stopping = true;
     bf_info("stopping");
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    /* Drained cleanly (no connection left, every presence leave acknowledged by its owner):
+     * nothing of ours is left for the owners' dead-gateway sweep, so leave.lua removes our
+     * gwchans/gwknown entries too; otherwise it keeps them for the sweep. Our connection
+     * counts go either way (see conncount.h). */
+    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    bool clean = open == 0 && bf_owner_pending(gw->owner) == 0;
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kchans[BF_KEY_MAX],
+        kknown[BF_KEY_MAX], kconns[BF_KEY_MAX];
     bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
     bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    const char *argv[] = {kmembers, kepoch, knode, gw->node_id, "0"};
-    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_key(kchans, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
+    bf_key(kknown, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    bf_key(kconns, gw->cfg.redis_prefix, BF_KEY_CONNS, "");
+    const char *argv[] = {kmembers,    kepoch, knode,  kchans,           kknown,
+                          gw->node_id, "0",    kconns, clean ? "1" : "0"};
+    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 5, 9, argv, NULL);
     bf_conncount_discard(gw->conncount);
-    uv_timer_stop(&gw->tick);
-    uv_close((uv_handle_t *)&gw->tick, NULL);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);
     uv_idle_stop(&gw->flush_more);
@@ -220,11 +265,13 @@ static void stop(bf_gateway *gw)
     uv_close((uv_handle_t *)&gw->sigterm, NULL);
     lws_context_destroy(gw->lws);
     gw->lws = NULL;
-    /* the leave command above was queued; freeing the links flushes nothing, so give the
-     * loop no further work: hiredis closes its sockets and the loop ends */
+    /* The leave script above is only queued: freeing the command link (redisAsyncFree) would
+     * close the socket without writing it. bf_redis_close writes it and waits for the reply
+     * (hiredis' redisAsyncDisconnect); the tick keeps running until the link has closed (or its
+     * close timed out), then the loop has nothing left and ends. */
     bf_redis_free(gw->sub);
-    bf_redis_free(gw->cmd);
-    gw->sub = gw->cmd = NULL;
+    gw->sub = NULL;
+    bf_redis_close(gw->cmd);
 }
 
 static void begin_drain(bf_gateway *gw, const char *why)
@@ -275,9 +322,19 @@ static void on_tick(uv_timer_t *t)
 {
     bf_gateway *gw = t->data;
     uint64_t now = bf_now_ms();
+    if (gw->stopping) { /* stop(): waiting for the command link to flush leave.lua */
+        bf_redis_tick(gw->cmd, now);
+        if (bf_redis_closed(gw->cmd)) {
+            uv_timer_stop(t);
+            uv_close((uv_handle_t *)t, NULL);
+        }
+        return;
+    }
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
+    if (!gw->draining)
+        bf_reconcile_tick(gw->reconcile, now, gw->registered && bf_redis_ready(gw->cmd));
     bf_liveness_probe_tick(gw, now);
     if (now >= gw->next_ping_sweep) {
         /* once a second (lws' own validity pings keep one sorted timer list of every connection,
@@ -356,6 +413,16 @@ static struct lws_context *create_lws(const struct lws_context_creation_info *in
     return ctx;
 }
 
+/* rxguard.h found a client breaking RFC 6455's framing (unmasked, an over-long control frame):
+ * nothing of that frame reached lws; fail the connection with 1002 as 7.4.1 says. */
+static void on_rx_violation(void *conn, const char *reason, void *arg)
+{
+    (void)arg;
+    bf_conn *c = conn;
+    bf_debug("connection %llu: %s: closing with 1002", (unsigned long long)c->id, reason);
+    bf_conn_close(c, 1002, reason);
+}
+
 static void flush_pending(uv_idle_t *h)
 {
     (void)h; /* the work is on_flush's; being active is what matters */
@@ -367,6 +434,7 @@ static void flush_pending(uv_idle_t *h)
 static void on_flush(uv_check_t *h)
 {
     bf_gateway *gw = h->data;
+    bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
     /* while connections wait for their turn, an active idle handle makes the next iteration
@@ -383,8 +451,12 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
+    /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
+     * presence entries a crashed run left may still be in Redis, and departed ids are remembered
+     * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
+     * previous run could have used unless it opened more than a million connections a second. */
+    gw->next_conn_id = gw->started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
@@ -405,7 +477,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
     gw->per_user = bf_dict_new();
 
-    bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
+    bf_redis_opts ro = {.url = &gw->cfg.redis,
+                        .attach = attach_uv,
+                        .loop = loop,
+                        .arg = gw,
+                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;
@@ -413,7 +489,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    gw->failover.prefix = gw->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &gw->failover;
     gw->cmd = bf_redis_new(&ro);
+    bf_redis_pair(gw->sub, gw->cmd);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
     /* Pusher socket ids must be unique across the cluster and match ^\d+\.\d+$: a random
      * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */
@@ -431,7 +511,17 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                       .render = bf_proto_render,
                       .arg = gw};
     gw->hub = bf_hub_new(&ho);
-    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, 30000);
+    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, gw->node_id, 30000);
+    bf_reconcile_deps rd = {.cmd = gw->cmd,
+                            .prefix = gw->cfg.redis_prefix,
+                            .node_id = gw->node_id,
+                            .owner = gw->owner,
+                            .counts = gw->conncount,
+                            .src = gw,
+                            .foreach_presence = reconcile_presence,
+                            .foreach_channel = reconcile_channels,
+                            .channel_conns = reconcile_channel_conns};
+    gw->reconcile = bf_reconcile_new(&rd, (uint64_t)gw->cfg.presence_reconcile_interval_s * 1000);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -460,6 +550,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
+    bf_rxguard_init((size_t)gw->fd_slots, on_rx_violation, gw);
     gw->lws = create_lws(&info, gw->fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
@@ -467,7 +558,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
         return BF_EIO;
     }
     gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
-                                   &gw->stats.limit_rejections[0], err, errlen);
+                                   &gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY], err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);
@@ -490,6 +581,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 
 void bf_gateway_deinit(bf_gateway *gw)
 {
+    bf_rxguard_deinit();
     bf_listener_free(gw->listener);
     gw->listener = NULL;
     if (gw->lws) lws_context_destroy(gw->lws);
@@ -497,6 +589,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
     bf_conn_batch_deinit(&gw->batch);
+    bf_reconcile_free(gw->reconcile);
+    gw->reconcile = NULL;
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
     bf_conncount_free(gw->conncount);

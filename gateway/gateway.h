@@ -12,6 +12,8 @@
 #include "gw_config.h"
 #include "hub.h"
 #include "owner.h"
+#include "failover.h"
+#include "reconcile.h"
 #include "redis.h"
 #include "conncount.h"
 #include "dict.h"
@@ -46,6 +48,11 @@ enum {
         BF_GW_AUTH__COUNT
 };
 
+/* Indices of bf_gw_stats.limit_rejections: which connection limit refused an upgrade. */
+enum { BF_GW_LIMIT_GATEWAY, BF_GW_LIMIT_IP, BF_GW_LIMIT_USER, BF_GW_LIMIT__COUNT };
+/* Indices of bf_gw_stats.recoveries: a resume with recover/since either worked (or asked for the
+ * position only) or could not be served (epoch changed, history too short). */
+enum { BF_GW_RECOVERED, BF_GW_RECOVERY_FAILED, BF_GW_RECOVERY__COUNT };
 /* Pusher limits counted per kind (belfry_gateway_pusher_limit_rejections_total{limit}). */
 #define BF_PUSHER_LIMITS(X)                                                                        \
     X(CHANNELS, "channels")                                                                        \
@@ -67,9 +74,9 @@ typedef struct bf_gw_stats {
     uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
-    uint64_t limit_rejections[3]; /* gateway, ip, user */
+    uint64_t limit_rejections[BF_GW_LIMIT__COUNT];
     uint64_t probe_failures;
-    uint64_t recoveries[2];  /* recovered (or position only), not recoverable */
+    uint64_t recoveries[BF_GW_RECOVERY__COUNT];
     uint64_t slow_consumers; /* outside fan-out (error replies, recovery); the hub counts its own */
     uint64_t ping_timeouts;
 } bf_gw_stats;
@@ -81,14 +88,16 @@ typedef struct bf_gateway {
     struct lws_context *lws;
     struct bf_listener *listener;
     bf_redis *sub, *cmd;
+    bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_hub *hub;
     bf_owner *owner;
+    bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */
     bf_conn_batch batch;
     uv_signal_t sigint, sigterm;
-    uint64_t next_conn_id, next_heartbeat, started_ms, started_wall_ms, drain_deadline;
+    uint64_t next_conn_id, next_heartbeat, started_wall_ms, drain_deadline;
     bool draining, stopping;
     bool registered; /* our membership heartbeat succeeded since the last Redis (re)connect */
     bf_gw_stats stats;
@@ -97,7 +106,7 @@ typedef struct bf_gateway {
     uint64_t fd_slots;          /* lws' descriptor table (see fd_table_slots in gateway.c) */
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
     bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
-    uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
+    uint64_t probe_sent, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
     bool probe_suspect;
     uint64_t last_fanout_in;
     uint64_t next_ping_sweep;

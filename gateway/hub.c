@@ -30,7 +30,6 @@ struct bf_hub {
     size_t socket_prefix_len;
     bf_conn_limits limits;
     bf_dict *chans;
-    size_t subscribed;
     bf_hub_ready_fn ready;
     bf_hub_render_fn render;
     void *arg;
@@ -41,9 +40,8 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv);
 
 static void set_sub(bf_hub *h, bf_hub_chan *ch, sub_state st)
 {
+    (void)h; /* every transition goes through here (asserts, logs): the hub is its context */
     bf_debug("channel %s subscription %s -> %s", ch->name, sub_names[ch->st], sub_names[st]);
-    if (ch->st == SUB_SUBSCRIBED) h->subscribed--;
-    if (st == SUB_SUBSCRIBED) h->subscribed++;
     ch->st = st;
 }
 
@@ -175,8 +173,8 @@ static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
 {
     const bf_conn *c = s->conn;
     uint64_t id;
-    if (is_user(s, m->exclude_user)) return true;
-    if (local_conn_id(h, m->exclude_conn, &id) && id == c->id) return true;
+    if (is_user(s, m->except_user)) return true;
+    if (local_conn_id(h, m->except_conn, &id) && id == c->id) return true;
     return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
 
@@ -197,11 +195,11 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     bf_hub_chan *ch = bf_dict_get(h->chans, name, m.channel.len);
     if (!ch || !ch->head) return;
     uint64_t target = 0;
-    if (m.kind == BF_FAN_DIRECT && !local_conn_id(h, m.exclude_conn, &target)) return;
+    if (m.kind == BF_FAN_DIRECT && !local_conn_id(h, m.only_conn, &target)) return;
     if (m.kind == BF_FAN_KICK) {
         for (bf_sub *s = ch->head; s; s = s->next) {
             bf_conn *c = s->conn;
-            if (!is_user(s, m.exclude_user)) continue;
+            if (!is_user(s, m.kick_user)) continue;
             h->stats.kicks++;
             bf_info("connection %llu of user %s on %s kicked", (unsigned long long)c->id,
                     bf_sub_user(s), ch->name);
@@ -316,7 +314,6 @@ static int reset_cb(const char *key, void *val, void *arg)
 void bf_hub_on_down(bf_hub *h)
 {
     bf_dict_foreach(h->chans, reset_cb, h);
-    h->subscribed = 0;
 }
 
 const bf_hub_stats *bf_hub_stats_get(const bf_hub *h)
@@ -328,11 +325,6 @@ size_t bf_hub_channel_conns(const bf_hub *h, const char *channel)
 {
     bf_hub_chan *ch = bf_dict_get(h->chans, channel, strlen(channel));
     return ch ? ch->nconns : 0;
-}
-
-size_t bf_hub_subscribed(const bf_hub *h)
-{
-    return h->subscribed;
 }
 
 typedef struct foreach_ctx {

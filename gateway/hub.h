@@ -80,7 +80,5 @@ void bf_hub_foreach_channel(bf_hub *h, void (*fn)(const char *name, size_t nconn
 const bf_hub_stats *bf_hub_stats_get(const bf_hub *h);
 /* Number of subscriptions on channel (0 if unknown). */
 size_t bf_hub_channel_conns(const bf_hub *h, const char *channel);
-/* Number of channels whose subscription is confirmed. */
-size_t bf_hub_subscribed(const bf_hub *h);
 
 #endif

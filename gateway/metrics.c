@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "rxguard.h"
 #include "channel.h"
 
 #include <stdio.h>
@@ -53,6 +54,12 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       hs->slow_consumers + gw->stats.slow_consumers);
     C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
+    C("belfry_gateway_redis_timeouts_total",
+      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
+      bf_redis_timeouts(gw->sub) + bf_redis_timeouts(gw->cmd));
+    C("belfry_gateway_redis_new_primaries_total",
+      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
+      "counter", gw->failover.new_primaries);
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
       bf_gateway_ready(gw) ? 1 : 0);
     C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);
@@ -62,17 +69,21 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
       "counter", gw->stats.ping_timeouts);
     C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
-      gw->stats.recoveries[0]);
+      gw->stats.recoveries[BF_GW_RECOVERED]);
     C("belfry_gateway_recoveries_failed_total",
       "Connections whose since could not be recovered (epoch changed or history too short).",
-      "counter", gw->stats.recoveries[1]);
+      "counter", gw->stats.recoveries[BF_GW_RECOVERY_FAILED]);
+    C("belfry_gateway_framing_failures_total",
+      "Connections closed with 1002 for an unmasked frame or an over-long control frame.",
+      "counter", bf_rxguard_failures());
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
       gw->stats.probe_failures);
     fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
                "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
-    static const char *const limits[] = {"gateway", "ip", "user"};
-    for (int i = 0; i < 3; i++)
+    static const char *const limits[BF_GW_LIMIT__COUNT] = {
+        [BF_GW_LIMIT_GATEWAY] = "gateway", [BF_GW_LIMIT_IP] = "ip", [BF_GW_LIMIT_USER] = "user"};
+    for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
                 (unsigned long long)gw->stats.limit_rejections[i]);
     fprintf(f, "# HELP belfry_gateway_frames_rendered_total Fan-out messages rendered into a "
@@ -96,12 +107,21 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
         fprintf(f, "belfry_gateway_pusher_limit_rejections_total{limit=\"%s\"} %llu\n", plimits[i],
                 (unsigned long long)gw->stats.pusher_limit_rejections[i]);
     const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
-    C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
+    C("belfry_gateway_owner_ops_total", "Presence operations acknowledged by Redis (recorded).",
       "counter", os->sent);
-    C("belfry_gateway_owner_op_retries_total", "Owner operations retried (owner gone or busy).",
-      "counter", os->retries);
-    C("belfry_gateway_owner_op_failures_total", "Owner operations given up.", "counter",
-      os->failed);
+    C("belfry_gateway_owner_op_retries_total",
+      "Presence operations sent again (no acknowledgement from Redis).", "counter", os->retries);
+    C("belfry_gateway_owner_op_failures_total",
+      "Presence operations given up (left to the reconciliation).", "counter", os->failed);
+    fprintf(f, "# HELP belfry_gateway_presence_repairs_total Differences between Redis and this "
+               "gateway's connections found and repaired by the reconciliation.\n"
+               "# TYPE belfry_gateway_presence_repairs_total counter\n");
+    const uint64_t *rep = bf_reconcile_repairs(gw->reconcile);
+    for (int i = 0; i < BF_REPAIR__COUNT; i++)
+        fprintf(f, "belfry_gateway_presence_repairs_total{kind=\"%s\"} %llu\n",
+                bf_reconcile_kind_names[i], (unsigned long long)rep[i]);
+    C("belfry_gateway_presence_reconcile_passes_total", "Reconciliation passes completed.",
+      "counter", bf_reconcile_passes(gw->reconcile));
     fprintf(f, "# HELP belfry_gateway_auth_failures_total Refused upgrades by reason.\n"
                "# TYPE belfry_gateway_auth_failures_total counter\n");
     for (int i = 0; i < BF_GW_AUTH__COUNT; i++)

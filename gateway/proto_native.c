@@ -23,7 +23,8 @@ static void send_error(bf_gateway *gw, bf_conn *c, const char *code, const char 
     json_t *d = json_pack("{s:s,s:s}", "code", code, "message", message);
     char *data = json_dumps(d, JSON_COMPACT);
     size_t len;
-    char *frame = bf_message_render("error", data, 0, &len);
+    /* only a message that is not UTF-8 fails to render (memory cannot: bf_alloc_init) */
+    char *frame = bf_message_render("error", data ? data : "{\"code\":\"internal\"}", 0, &len);
     bf_gw_send_text(gw, c, frame, len);
     free(frame);
     free(data);
@@ -69,7 +70,7 @@ void bf_native_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t le
         bf_fanout f = {.kind = BF_FAN_EPHEMERAL,
                        .channel = {chname, strlen(chname)},
                        .frame = {m.frame, m.frame_len},
-                       .exclude_conn = {conn_id, strlen(conn_id)}};
+                       .except_conn = {conn_id, strlen(conn_id)}};
         if (bf_gw_fanout(gw, &f) == 0)
             gw->stats.whispers_total++;
         else

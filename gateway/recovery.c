@@ -61,7 +61,8 @@ static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
                  (unsigned long long)seq, n - 1);
     for (size_t i = 0; i < n; i++) bf_frame_unref(front[i]);
     free(front);
-    gw->stats.recoveries[recovered || c->recover == BF_RECOVER_POSITION ? 0 : 1]++;
+    gw->stats.recoveries[recovered || c->recover == BF_RECOVER_POSITION ? BF_GW_RECOVERED
+                                                                        : BF_GW_RECOVERY_FAILED]++;
     /* presence starts after the recovered frames: its here arrives in order behind them */
     if (s->type == BF_CH_PRESENCE && !s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_JOIN);
 }

@@ -14,6 +14,7 @@
 #include "proto.h"
 #include "proto_pusher.h"
 #include "recovery.h"
+#include "rxguard.h"
 #include "static.h"
 
 #include <jansson.h>
@@ -42,10 +43,12 @@ static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const
                                     (const unsigned char *)"no-store", 8, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    unsigned char *b = bf_malloc(LWS_PRE + len + 1);
+    /* small bodies (every JSON error, the out-of-memory reply included) need no allocation */
+    unsigned char small[LWS_PRE + 512];
+    unsigned char *b = len < sizeof(small) - LWS_PRE ? small : bf_malloc(LWS_PRE + len + 1);
     memcpy(b + LWS_PRE, body, len);
     int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-    free(b);
+    if (b != small) free(b);
     return n < 0 ? -1 : 0;
 }
 
@@ -53,6 +56,12 @@ static int http_error(struct lws *wsi, unsigned status, const char *code, const 
 {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *body = json_dumps(j, JSON_COMPACT);
+    if (!body) { /* a code or message that is not UTF-8: never from our callers */
+        json_decref(j);
+        static const char internal[] = "{\"error\":{\"code\":\"internal\",\"message\":"
+                                       "\"cannot render the error\"}}";
+        return http_reply(wsi, 500, "application/json", internal, sizeof(internal) - 1);
+    }
     int rc = http_reply(wsi, status, "application/json", body, strlen(body));
     free(body);
     json_decref(j);
@@ -345,7 +354,11 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
 {
     size_t len;
     char *text = bf_metrics_render(gw, &len);
-    if (!text) return http_error(wsi, 503, "out_of_memory", "out of memory rendering the metrics");
+    if (!text) { /* open_memstream failed: answer without allocating */
+        static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":"
+                                  "\"out of memory rendering the metrics\"}}";
+        return http_reply(wsi, 503, "application/json", oom, sizeof(oom) - 1);
+    }
     int rc = http_reply(wsi, 200, "text/plain; version=0.0.4", text, len);
     free(text);
     return rc;
@@ -471,11 +484,14 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
                                    (json_int_t)wall_ms(), "info", info ? info : json_object());
         s->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(member);
+        /* the user id and info were checked as UTF-8 JSON by auth.c: this cannot fail */
+        if (!s->info) s->info = bf_strdup("{}");
     }
     gw->stats.connections[c->type]++;
     gw->stats.accepted_total++;
     bf_hub_join(gw->hub, s, rq.channel);
     bf_conncount_add(gw->conncount, rq.channel, 1);
+    bf_rxguard_watch(lws_get_socket_fd(wsi), c); /* RFC 6455 framing lws 4.1.6 lets pass */
     bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
     return 0;
 }
@@ -483,6 +499,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
 static void on_closed(bf_gateway *gw, bf_conn *c)
 {
     if (!c->wsi) return; /* never established */
+    bf_rxguard_unwatch(lws_get_socket_fd(c->wsi));
     bf_recovery_cancel(c);
     bf_proto_on_close(gw, c);
     for (bf_sub *s = c->subs; s; s = s->cnext) {

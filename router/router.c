@@ -1,5 +1,6 @@
 #include "router.h"
 #include "alloc.h"
+#include "apps.h"
 #include "channel.h"
 #include "err.h"
 #include "log.h"
@@ -47,7 +48,7 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
         if (pc->cb) pc->cb(pc->rt, r->integer, NULL, pc->arg);
     } else {
-        const char *e = !r                             ? "redis connection lost"
+        const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
         pc->rt->stats.publish_failures++;
@@ -112,8 +113,12 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
 {
     const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH);
     char err[BF_ERR_LEN];
-    if (!channel || bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
-        ingress_drop(rt, channel ? channel : subject, "invalid channel name");
+    /* "APPID/name" publishes to another app's channel (its scoped name, apps.h) */
+    const char *bare = NULL;
+    const bf_app *app = channel ? bf_apps_unscope(rt->cfg.apps, channel, &bare) : NULL;
+    if (!channel || !app || bf_channel_validate(bare, strlen(bare), err, sizeof(err))) {
+        ingress_drop(rt, channel ? channel : subject,
+                     channel && !app ? "unknown app in channel name" : "invalid channel name");
         return;
     }
     if (bf_ring_size(rt->ring) == 0 || !rt->in_ring) {
@@ -130,7 +135,7 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
     }
     char *prefix;
     size_t plen;
-    if (bf_message_parse_publish(payload, len, bf_channel_type_of(channel), &prefix, &plen, err,
+    if (bf_message_parse_publish(payload, len, bf_channel_type_of(bare), &prefix, &plen, err,
                                  sizeof(err)) != BF_MSG_OK) {
         ingress_drop(rt, channel, err);
         return;
@@ -267,6 +272,10 @@ static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_router *rt = arg;
     bf_scripts_load(r);
+    /* belfryctl --app learns from it whether an app's channels are scoped (apps.h) */
+    char key[BF_KEY_MAX];
+    bf_key(key, rt->cfg.redis_prefix, BF_KEY_APPS_DEFAULT, NULL);
+    bf_redis_cmd(r, NULL, NULL, "SET %s %s", key, bf_apps_default(rt->cfg.apps)->id);
     rt->next_heartbeat = 0;
 }
 
@@ -329,14 +338,22 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     rt->started_wall_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
     rt->base = base;
     rt->ring = bf_ring_new();
-    bf_redis_opts ro = {.url = &rt->cfg.redis, .attach = attach_event, .loop = base, .arg = rt};
+    bf_redis_opts ro = {.url = &rt->cfg.redis,
+                        .attach = attach_event,
+                        .loop = base,
+                        .arg = rt,
+                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     rt->sub = bf_redis_new(&ro);
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    rt->failover.prefix = rt->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &rt->failover;
     rt->cmd = bf_redis_new(&ro);
+    bf_redis_pair(rt->sub, rt->cmd);
 
     rt->http = evhttp_new(base);
     if (evhttp_bind_socket(rt->http, rt->cfg.listen.host, (ev_uint16_t)rt->cfg.listen.port)) {

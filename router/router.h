@@ -11,6 +11,7 @@
 #ifndef BF_ROUTER_H
 #define BF_ROUTER_H
 
+#include "failover.h"
 #include "redis.h"
 #include "ring.h"
 #include "rt_config.h"
@@ -27,7 +28,11 @@ typedef struct bf_rt_stats {
     uint64_t owned_channels, sweep_passes;
     uint64_t http_requests, http_errors;
     uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
+    uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
     uint64_t inbox_malformed;
+    /* the Pusher HTTP API (pusher_api.c) */
+    uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
+        pusher_too_large;
 } bf_rt_stats;
 
 struct bf_pres_op;
@@ -38,6 +43,7 @@ typedef struct bf_router {
     struct event_base *base;
     struct evhttp *http;
     bf_redis *sub, *cmd;
+    bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_ring *ring;
     bool in_ring;    /* the last membership snapshot included us */
     char **gateways; /* live gateway ids from the last heartbeat (sorted) */
@@ -56,6 +62,10 @@ bool bf_router_ready(const bf_router *rt);
 
 /* True if the ring assigns channel to this router. */
 bool bf_router_owns(const bf_router *rt, const char *channel);
+
+/* The error text a publish callback gets when the link was lost (or torn down by
+ * --redis-timeout) before Redis answered; the HTTP API answers it with 503 redis_unavailable. */
+#define BF_ROUTER_REDIS_LOST "lost the Redis connection before it answered; retry later"
 
 typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
 /* Sequences and fans out one message with the publish script: prefix is the rendered frame

@@ -11,6 +11,7 @@ typedef struct bf_rt_config {
     bf_redis_url redis;
     const char *node_id;
     const char *redis_prefix;
+    long long redis_timeout_ms;
     const char *log_level;
     const char *log_format;
     const char *api_key;
@@ -22,6 +23,8 @@ typedef struct bf_rt_config {
     long long sweep_interval_ms;
     long long history_size;
     long long history_ttl_s;
+    long long pusher_timestamp_skew_s;
+    long long max_event_bytes;
 } bf_rt_config;
 
 extern const bf_cfg_opt bf_rt_config_table[];

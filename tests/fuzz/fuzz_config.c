@@ -72,16 +72,26 @@ static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *
                      o->min, o->max);
             break;
         }
-        case BF_CFG_STRING: {
+        case BF_CFG_STRING:
+        case BF_CFG_NAME: {
             const char *v;
             memcpy(&v, field, sizeof(v));
             if (o->choices && v)
                 FZ_CHECK(in_choices(o->choices, v), "--%s = '%s' not in %s", o->name, v,
                          o->choices);
+            if (o->max > 0 && v && (*v || o->def))
+                FZ_CHECK((long long)strlen(v) >= o->min && (long long)strlen(v) <= o->max,
+                         "--%s: length %zu outside [%lld, %lld]", o->name, strlen(v), o->min,
+                         o->max);
+            if (o->type == BF_CFG_NAME && v) FZ_CHECK(!strchr(v, '/'), "--%s has a '/'", o->name);
             break;
         }
         case BF_CFG_HOSTPORT:
             check_hostport((const bf_hostport *)field);
+            if (o->max > 0)
+                FZ_CHECK(((const bf_hostport *)field)->port >= o->min &&
+                             ((const bf_hostport *)field)->port <= o->max,
+                         "--%s: port outside its row's bounds", o->name);
             break;
         case BF_CFG_REDIS:
             check_redis((const bf_redis_url *)field);

@@ -16,8 +16,7 @@ Test(apps, parses_triples_and_finds_by_id_and_key)
 {
     bf_apps *a = bf_apps_new();
     char err[BF_ERR_LEN];
-    cr_assert_eq(bf_apps_add(a, "1:key-one:s3cr:et,app2:k2:other", err, sizeof(err)), 0, "%s",
-                 err);
+    cr_assert_eq(bf_apps_add(a, "1:key-one:s3cr:et,app2:k2:other", err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(bf_apps_count(a), 2);
     const bf_app *x = bf_apps_by_key(a, "key-one", 7);
     cr_assert_not_null(x);

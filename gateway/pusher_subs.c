@@ -46,7 +46,8 @@ static void member_check_done(member_check *q, long long members)
         const char *name = bf__pusher_bare(q->scoped);
         if (members < 0 || q->exists < 0) {
             bf__pusher_subscription_error(gw, s->conn, name, "PresenceUnavailable",
-                               "cannot check the presence channel right now; try again", 503);
+                                          "cannot check the presence channel right now; try again",
+                                          503);
             bf_conn_sub_free(s->conn, s);
         } else if (!q->exists && members >= gw->cfg.max_presence_members) {
             char msg[160];
@@ -190,11 +191,10 @@ void bf__pusher_cache_lookup(bf_gateway *gw, bf_sub *s)
     if (bf_redis_cmd(gw->cmd, on_cache, q, "XREVRANGE %s + - COUNT %d", k.hist, CACHE_SCAN)) {
         free(q);
         size_t len;
-        bf__pusher_send(
-            gw, s->conn,
-            bf_pusher_frame("pusher:cache_miss", bf__pusher_bare(bf_hub_sub_channel(s)), NULL, 0, &len));
+        bf__pusher_send(gw, s->conn,
+                        bf_pusher_frame("pusher:cache_miss", bf__pusher_bare(bf_hub_sub_channel(s)),
+                                        NULL, 0, &len));
         return;
     }
     s->pending = q;
 }
-

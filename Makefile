@@ -61,7 +61,7 @@ test-unit: build
 test-integration: build
 	cd $(BUILD) && ctest -L integration $(CTEST_ARGS)
 
-# kill -9 and restart scenarios; bounded in time, also part of `make test` once they exist
+# kill -9, restart, partition and drain scenarios; bounded in time, and part of `make test`
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
 

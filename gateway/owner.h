@@ -4,8 +4,9 @@
  * that the ring assigns the channel to. The gateway learns the live routers from its heartbeat,
  * computes the owner with the shared ring, and PUBLISHes an inbox envelope to inbox:{owner}. If
  * nobody receives it (the owner just died) or Redis is unreachable, the operation is retried with
- * a bounded exponential backoff (100 ms doubling to 2 s, up to --owner-retry-ms in total) against
- * the freshest ring; operations for one channel are sent in order. */
+ * a bounded exponential backoff (100 ms doubling to 2 s, for at most the give_up_ms passed to
+ * bf_owner_new in total; the gateway passes 30 s, not configurable) against the freshest ring;
+ * operations for one channel are sent in order. */
 #ifndef BF_OWNER_H
 #define BF_OWNER_H
 

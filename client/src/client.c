@@ -1,6 +1,6 @@
-/* bf_client: the public API, the state machine, reconnection with backoff, recovery (the URL
- * parameters and belfry:subscribed) and dispatch (with the gap check). The wire side (TCP,
- * handshake, frames) is in client_io.c. */
+/* bf_client: the public API, the state machine, reconnection with backoff and dispatch. Recovery
+ * (the URL parameters, belfry:subscribed, the gap check) is in client_recovery.c; the wire side
+ * (TCP, handshake, frames) in client_io.c. */
 #include "client_internal.h"
 
 #include "channel.h" /* common/: channel name rules */

@@ -47,6 +47,7 @@ format-check:
 # both, and the JS client's suite (Node + headless Chromium) against the normal build.
 test: deps format-check build asan release fuzz-regress
 	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
 	python3 tests/deploy/manifests_test.py
@@ -65,9 +66,11 @@ test-integration: build
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
 
-# cmake --install into a temporary prefix, and a program built against it with pkg-config
+# cmake --install into a temporary prefix, and a program built against it with pkg-config; and
+# libbelfry.so exports exactly the BF_EXTERN functions of its public headers
 test-install: build
 	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 
 # the browser client: node --test with real daemons and Debian's chromium
 test-js: build

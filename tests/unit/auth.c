@@ -42,7 +42,8 @@ static void expect(jwt_alg_t alg, const char *secret, const char *claims, const 
                    bf_channel_type type, bf_auth_status st, const char *reason)
 {
     char *t = mint(secret, alg, claims);
-    cr_expect_eq(check(t, channel, type), st, "%s on %s: %d (%s)", claims, channel, check(t, channel, type), err);
+    cr_expect_eq(check(t, channel, type), st, "%s on %s: %d (%s)", claims, channel,
+                 check(t, channel, type), err);
     if (reason) {
         cr_expect_str_eq(res.reason ? res.reason : "(null)", reason, "%s", claims);
         cr_expect_neq(err[0], '\0', "a message for the client");
@@ -100,8 +101,9 @@ Test(auth, each_refusal_has_its_status_and_reason)
            BF_CH_PRIVATE, BF_AUTH_INVALID, "claims"); /* no exp */
     expect(JWT_ALG_HS256, SECRET, claims("{\"sub\":\"u\",\"exp\":%lld}", NOW + 60, 0), "private-a",
            BF_CH_PRIVATE, BF_AUTH_INVALID, "claims"); /* no channels */
-    expect(JWT_ALG_HS256, SECRET, claims("{\"exp\":%lld,\"channels\":[\"presence-a\"]}", NOW + 60, 0),
-           "presence-a", BF_CH_PRESENCE, BF_AUTH_INVALID, "claims"); /* presence without sub */
+    expect(JWT_ALG_HS256, SECRET,
+           claims("{\"exp\":%lld,\"channels\":[\"presence-a\"]}", NOW + 60, 0), "presence-a",
+           BF_CH_PRESENCE, BF_AUTH_INVALID, "claims"); /* presence without sub */
     expect(JWT_ALG_HS256, SECRET,
            claims("{\"sub\":\"a\\u0001b\",\"exp\":%lld,\"channels\":[\"private-a\"]}", NOW + 60, 0),
            "private-a", BF_CH_PRIVATE, BF_AUTH_INVALID, "claims"); /* control character */
@@ -125,9 +127,9 @@ Test(auth, missing_malformed_and_unconfigured)
     cr_expect_str_eq(res.reason, "malformed");
     free(huge);
     bf_auth_opts none = {NULL, false, 30};
-    cr_expect_eq(bf_auth_check(&none, "x", "private-a", BF_CH_PRIVATE, NULL, NOW, &res, err,
-                               sizeof(err)),
-                 BF_AUTH_UNCONFIGURED);
+    cr_expect_eq(
+        bf_auth_check(&none, "x", "private-a", BF_CH_PRIVATE, NULL, NOW, &res, err, sizeof(err)),
+        BF_AUTH_UNCONFIGURED);
     cr_expect_str_eq(res.reason, "unconfigured");
 }
 
@@ -144,9 +146,9 @@ Test(auth, insecure_any_token_takes_the_user_from_the_query)
     cr_expect_eq(bf_auth_check(&o, "anything", "private-a", BF_CH_PRIVATE, "a\nb", NOW, &res, err,
                                sizeof(err)),
                  BF_AUTH_INVALID, "control characters");
-    cr_expect_eq(bf_auth_check(&o, NULL, "private-a", BF_CH_PRIVATE, "bob", NOW, &res, err,
-                               sizeof(err)),
-                 BF_AUTH_MISSING, "even insecure mode needs some token");
+    cr_expect_eq(
+        bf_auth_check(&o, NULL, "private-a", BF_CH_PRIVATE, "bob", NOW, &res, err, sizeof(err)),
+        BF_AUTH_MISSING, "even insecure mode needs some token");
 }
 
 Test(auth, grants_are_exact_or_prefix)

@@ -3,6 +3,7 @@
 #include "err.h"
 #include "log.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,32 @@ uint64_t bf_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#ifndef NDEBUG
+/* The link's legal transitions (see the diagram in redis.h); asserted in Debug/ASan builds. */
+static bool legal(link_state from, link_state to)
+{
+    switch (to) {
+    case ST_CONNECTING:
+        return from == ST_DOWN;
+    case ST_HANDSHAKE:
+        return from == ST_CONNECTING;
+    case ST_READY:
+        return from == ST_HANDSHAKE;
+    case ST_DOWN:
+        return from == ST_CONNECTING || from == ST_HANDSHAKE || from == ST_READY;
+    case ST_CLOSING:
+        return from == ST_READY;
+    case ST_CLOSED:
+        return from != ST_CLOSED;
+    }
+    return false;
+}
+#endif
+
 static void set_state(bf_redis *r, link_state st, const char *why)
 {
     if (r->st == st) return;
+    assert(legal(r->st, st));
     /* a failed reconnect attempt is DEBUG: during an outage it repeats with every backoff */
     bool noisy = st == ST_DOWN && r->st == ST_CONNECTING;
     bf_log((st == ST_READY || st == ST_DOWN) && !noisy ? BF_LOG_INFO : BF_LOG_DEBUG,
@@ -208,6 +232,7 @@ void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
     if (r->st == ST_CLOSED) return;
     if (r->st == ST_CLOSING) {
+        assert(r->ac); /* the disconnect callback clears it and moves us to CLOSED */
         if (now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
             /* Redis does not answer: give up on the queued commands */
             r->ac->data = NULL;
@@ -237,6 +262,7 @@ uint64_t bf_redis_reconnects(const bf_redis *r)
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     va_list ap;
     va_start(ap, fmt);
     int rc = redisvAsyncCommand(r->ac, cb, priv, fmt, ap);
@@ -248,6 +274,7 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
                      const size_t *argvlen)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     int rc = redisAsyncCommandArgv(r->ac, cb, priv, argc, argv, argvlen);
     return rc == REDIS_OK ? 0 : BF_EDISCONNECTED;
 }

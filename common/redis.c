@@ -1,5 +1,6 @@
 #include "redis.h"
 #include "alloc.h"
+#include "backoff.h"
 #include "err.h"
 #include "log.h"
 
@@ -19,7 +20,8 @@ struct bf_redis {
     char *name;
     redisAsyncContext *ac;
     link_state st;
-    uint64_t state_since, next_attempt, backoff_ms, reconnects;
+    uint64_t state_since, next_attempt, reconnects;
+    unsigned failures; /* attempts failed since the link was last READY */
     bool was_ready;
     unsigned handshake_pending;
 };
@@ -66,12 +68,13 @@ static void set_state(bf_redis *r, link_state st, const char *why)
     r->state_since = bf_now_ms();
 }
 
+/* The first retry at once (a lost link usually comes back), then 100 ms doubling to 5 s, +-25%. */
 static void schedule_retry(bf_redis *r)
 {
-    uint64_t jitter = r->backoff_ms ? (uint64_t)rand() % (r->backoff_ms / 2 + 1) : 0;
-    r->next_attempt = bf_now_ms() + r->backoff_ms + jitter;
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > 5000) r->backoff_ms = 5000;
+    static const bf_backoff policy = {100, 5000, 25};
+    uint64_t d = r->failures ? bf_backoff_delay(&policy, r->failures - 1, (uint32_t)rand()) : 0;
+    r->failures++;
+    r->next_attempt = bf_now_ms() + d;
 }
 
 /* The link is gone (hiredis frees ac itself after the disconnect callback). */
@@ -99,7 +102,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 static void became_ready(bf_redis *r)
 {
     set_state(r, ST_READY, NULL);
-    r->backoff_ms = 0;
+    r->failures = 0;
     if (r->was_ready) r->reconnects++;
     r->was_ready = true;
     if (r->o.on_ready) r->o.on_ready(r, r->o.arg);

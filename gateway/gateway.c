@@ -1,5 +1,6 @@
 #include "gateway.h"
 #include "alloc.h"
+#include "clock.h"
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
@@ -16,13 +17,6 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* hiredis asks its libuv adapter to add read interest after every read, and write interest for
  * every command it queues; the adapter restarts the poll handle each time, which libuv does as
@@ -408,7 +402,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_wall_ms = wall_ms();
+    gw->started_wall_ms = bf_wall_ms();
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;

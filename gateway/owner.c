@@ -1,3 +1,4 @@
+#include "backoff.h"
 #include "owner.h"
 #include "alloc.h"
 #include "dict.h"
@@ -15,6 +16,7 @@ typedef struct op {
     size_t env_len;
     char *channel, *conn_id;
     uint64_t first_ms, next_ms, backoff_ms;
+    unsigned retries;
     bool in_flight;
     bool dead; /* the owner was freed while this op was in flight */
 } op;
@@ -132,8 +134,8 @@ static void retry_later(bf_owner *o, op *p, const char *why)
         return;
     }
     o->stats.retries++;
-    p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
-    if (p->backoff_ms > 2000) p->backoff_ms = 2000;
+    static const bf_backoff policy = {100, 2000, 0};
+    p->backoff_ms = bf_backoff_delay(&policy, p->retries++, 0);
     p->next_ms = now + p->backoff_ms;
     bf_debug("owner operation for %s will be retried in %llu ms: %s", p->channel,
              (unsigned long long)p->backoff_ms, why);

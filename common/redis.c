@@ -1,5 +1,6 @@
 #include "redis.h"
 #include "alloc.h"
+#include "backoff.h"
 #include "err.h"
 #include "log.h"
 #include "sentinel.h"
@@ -43,7 +44,8 @@ struct bf_redis {
     bool gating;           /* HANDSHAKE: the owner's gate (opts.gate) is running */
     redisAsyncContext *ac;
     link_state st;
-    uint64_t state_since, next_attempt, backoff_ms, reconnects, timeouts;
+    uint64_t state_since, next_attempt, reconnects, timeouts;
+    unsigned failures;  /* attempts failed since the link was last READY */
     uint64_t last_sent; /* when the last tracked command was sent (keepalive) */
     bool was_ready;
     bool subscribed; /* a (P)SUBSCRIBE went out: replies are pushes, no keepalive PING */
@@ -59,9 +61,32 @@ uint64_t bf_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#ifndef NDEBUG
+/* The link's legal transitions (see the diagram in redis.h); asserted in Debug/ASan builds. */
+static bool legal(link_state from, link_state to)
+{
+    switch (to) {
+    case ST_CONNECTING:
+        return from == ST_DOWN;
+    case ST_HANDSHAKE:
+        return from == ST_CONNECTING;
+    case ST_READY:
+        return from == ST_HANDSHAKE;
+    case ST_DOWN:
+        return from == ST_CONNECTING || from == ST_HANDSHAKE || from == ST_READY;
+    case ST_CLOSING:
+        return from == ST_READY;
+    case ST_CLOSED:
+        return from != ST_CLOSED;
+    }
+    return false;
+}
+#endif
+
 static void set_state(bf_redis *r, link_state st, const char *why)
 {
     if (r->st == st) return;
+    assert(legal(r->st, st));
     /* a failed reconnect attempt is DEBUG: during an outage it repeats with every backoff */
     bool noisy = st == ST_DOWN && (r->st == ST_CONNECTING || r->st == ST_RESOLVING);
     bf_log((st == ST_READY || st == ST_DOWN) && !noisy ? BF_LOG_INFO : BF_LOG_DEBUG,
@@ -71,12 +96,13 @@ static void set_state(bf_redis *r, link_state st, const char *why)
     r->state_since = bf_now_ms();
 }
 
+/* The first retry at once (a lost link usually comes back), then 100 ms doubling to 5 s, +-25%. */
 static void schedule_retry(bf_redis *r)
 {
-    uint64_t jitter = r->backoff_ms ? (uint64_t)rand() % (r->backoff_ms / 2 + 1) : 0;
-    r->next_attempt = bf_now_ms() + r->backoff_ms + jitter;
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > 5000) r->backoff_ms = 5000;
+    static const bf_backoff policy = {100, 5000, 25};
+    uint64_t d = r->failures ? bf_backoff_delay(&policy, r->failures - 1, (uint32_t)rand()) : 0;
+    r->failures++;
+    r->next_attempt = bf_now_ms() + d;
 }
 
 /* The link's commands will never be answered: hiredis runs their callbacks with a NULL reply
@@ -116,7 +142,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 static void became_ready(bf_redis *r)
 {
     set_state(r, ST_READY, NULL);
-    r->backoff_ms = 0;
+    r->failures = 0;
     if (r->was_ready) r->reconnects++;
     r->was_ready = true;
     if (r->o.on_ready) r->o.on_ready(r, r->o.arg);
@@ -253,7 +279,7 @@ static void on_switch(void *arg, const char *host, int port)
     char why[300];
     snprintf(why, sizeof(why), "sentinel: the primary moved to %s:%d", host, port);
     bf_redis_reset(r, why);
-    r->backoff_ms = 0;
+    r->failures = 0;
     r->next_attempt = 0;
 }
 
@@ -379,6 +405,7 @@ void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
     if (r->st == ST_CLOSED) return;
     if (r->st == ST_CLOSING) {
+        assert(r->ac); /* the disconnect callback clears it and moves us to CLOSED */
         if (now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
             /* Redis does not answer: give up on the queued commands */
             r->ac->data = NULL;
@@ -496,6 +523,7 @@ static int send_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const ch
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     char *cmd;
     va_list ap;
     va_start(ap, fmt);
@@ -511,6 +539,7 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
                      const size_t *argvlen)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) abort();

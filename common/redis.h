@@ -65,7 +65,8 @@ typedef struct bf_redis_opts {
 bf_redis *bf_redis_new(const bf_redis_opts *o);
 void bf_redis_free(bf_redis *r);
 
-/* Drives reconnection (with backoff 100 ms doubling to 5 s, plus jitter) and connect timeouts. */
+/* Drives reconnection (the first retry at once, then 100 ms doubling to 5 s, +-25%:
+ * common/backoff.h) and connect timeouts. */
 void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 
 bool bf_redis_ready(const bf_redis *r);

@@ -1,3 +1,4 @@
+#include "clock.h"
 #include "router.h"
 #include "alloc.h"
 #include "apps.h"
@@ -333,9 +334,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
 {
-    struct timeval now;
-    gettimeofday(&now, NULL);
-    rt->started_wall_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    rt->started_wall_ms = bf_wall_ms();
     rt->base = base;
     rt->ring = bf_ring_new();
     bf_redis_opts ro = {.url = &rt->cfg.redis,

@@ -415,11 +415,6 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     bf_conn_batch_init(&gw->batch);
     gw->started_ms = bf_now_ms();
     gw->started_wall_ms = wall_ms();
-    /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
-     * presence entries a crashed run left may still be in Redis, and departed ids are remembered
-     * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
-     * previous run could have used unless it opened more than a million connections a second. */
-    gw->next_conn_id = gw->started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;

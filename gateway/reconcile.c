@@ -193,8 +193,7 @@ static void audit_channel(pass *p, const char *ch)
 {
     bf_reconcile *r = p->r;
     bf_script_args args;
-    if (strlen(ch) > BF_CHANNEL_MAX ||
-        bf_presence_audit_args(&args, r->d.prefix, r->d.node_id, ch))
+    if (strlen(ch) > BF_CHANNEL_MAX || bf_presence_audit_args(&args, r->d.prefix, r->d.node_id, ch))
         return;
     audit *a = bf_calloc(1, sizeof(*a));
     a->p = p;

@@ -14,8 +14,7 @@
  *     (conns.lua): kind "conns".
  * Connections with an operation on its way (queued in owner.h, or pending in Redis) are left for
  * the next pass. Every repair is counted and logged: it means some other mechanism failed (an
- * operation given up, state swept while the gateway was only unreachable, a crash and a restart
- * under the same --node-id before the sweep came). */
+ * operation given up, state swept while the gateway was only unreachable, Redis data lost). */
 #ifndef BF_RECONCILE_H
 #define BF_RECONCILE_H
 
@@ -46,9 +45,9 @@ typedef void (*bf_reconcile_chan_fn)(const char *channel, size_t nconns, void *a
 typedef struct bf_reconcile_deps {
     bf_redis *cmd;
     const char *prefix, *node_id;
-    bf_owner *owner;       /* presence repairs are sent through it */
-    bf_conncount *counts;  /* count repairs are sent through it */
-    void *src;             /* passed to the three functions below */
+    bf_owner *owner;      /* presence repairs are sent through it */
+    bf_conncount *counts; /* count repairs are sent through it */
+    void *src;            /* passed to the three functions below */
     /* Calls fn for every local presence connection whose join was sent. */
     void (*foreach_presence)(void *src, bf_reconcile_conn_fn fn, void *arg);
     /* Calls fn for every channel with local connections. */
@@ -65,8 +64,7 @@ bf_reconcile *bf_reconcile_new(const bf_reconcile_deps *d, uint64_t interval_ms)
 void bf_reconcile_free(bf_reconcile *r);
 
 /* Starts a pass when one is due, none is running and ready (the gateway's membership is
- * registered and its command link up); the first pass is due at once, which clears what a
- * previous run under the same node id left. Call from the tick. */
+ * registered and its command link up); the first pass is due at once. Call from the tick. */
 void bf_reconcile_tick(bf_reconcile *r, uint64_t now_ms, bool ready);
 
 /* Repairs by kind (BF_REPAIR__COUNT counters, borrowed) and passes completed. */

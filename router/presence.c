@@ -413,6 +413,7 @@ static void on_ppending(redisAsyncContext *ac, void *reply, void *priv)
     bf_router *rt = priv;
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring || rt->stopping) return;
+    rt->stats.presence_pending_channels = r->elements;
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_STRING || (size_t)e->len > BF_CHANNEL_MAX) continue;

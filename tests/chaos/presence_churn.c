@@ -81,8 +81,8 @@ static void observe(json_t *j)
     if (!strcmp(ev, "presence:here")) {
         json_t *members = json_object_get(data, "members");
         for (size_t i = 0; i < json_array_size(members); i++) {
-            int u = user_index(
-                json_string_value(json_object_get(json_array_get(members, i), "id")));
+            int u =
+                user_index(json_string_value(json_object_get(json_array_get(members, i), "id")));
             if (u >= 0) seen[u] = true;
         }
         return;
@@ -343,7 +343,8 @@ Test(chaos_presence_churn, presence_is_exact_after_an_owner_and_a_gateway_die)
     char a[1024], b[1024];
     format_set(want, a, sizeof(a));
     format_set(obs, b, sizeof(b));
-    cr_expect(ok_obs, "observer's view differs from the truth:\n  truth    %s\n  observer %s", a, b);
+    cr_expect(ok_obs, "observer's view differs from the truth:\n  truth    %s\n  observer %s", a,
+              b);
     if (http_view(http)) {
         format_set(http, b, sizeof(b));
         cr_expect(ok_http, "GET /presence differs from the truth:\n  truth %s\n  http  %s", a, b);

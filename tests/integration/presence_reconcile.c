@@ -125,10 +125,12 @@ Test(presence_reconcile, a_ghost_entry_is_removed_with_its_leave)
 Test(presence_reconcile, a_missing_entry_is_re_added_with_its_join)
 {
     bf_ws *obs = join("obs"), *ann = join("ann");
+    json_decref(it_recv_event(obs, "presence:join", 5000, "obs")); /* ann's real join */
     /* ann's entry lost behind the scripts' back (as with a Redis data loss) */
     char *fields = bf_redis_query(C, "HKEYS belfry:presence:" CH);
     char conn[200] = "";
-    for (char *save = NULL, *f = strtok_r(fields, "\n", &save); f; f = strtok_r(NULL, "\n", &save)) {
+    for (char *save = NULL, *f = strtok_r(fields, "\n", &save); f;
+         f = strtok_r(NULL, "\n", &save)) {
         char *v = bf_redis_query(C, "HGET belfry:presence:" CH " %s", f);
         if (strstr(v, "\"ann\"")) snprintf(conn, sizeof(conn), "%s", f);
         free(v);

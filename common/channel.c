@@ -91,7 +91,7 @@ int bf_channel_resolve(const char *name, size_t len, const char *type, char *out
     if (n > BF_CHANNEL_MAX) {
         snprintf(err, errlen, "channel name '%s-' + name is longer than %d bytes", type_names[want],
                  BF_CHANNEL_MAX);
-        return BF_EINVAL;
+        return BF_ETOOBIG;
     }
     return 0;
 }

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-typedef enum { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_READY } link_state;
-static const char *state_names[] = {"down", "connecting", "handshake", "ready"};
+typedef enum { ST_DOWN, ST_CONNECTING, ST_HANDSHAKE, ST_READY, ST_CLOSING, ST_CLOSED } link_state;
+static const char *state_names[] = {"down",  "connecting", "handshake",
+                                    "ready", "closing",    "closed"};
 
 struct bf_redis {
     bf_redis_opts o;
@@ -52,6 +53,11 @@ static void schedule_retry(bf_redis *r)
 /* The link is gone (hiredis frees ac itself after the disconnect callback). */
 static void went_down(bf_redis *r, const char *why)
 {
+    if (r->st == ST_CLOSING) { /* bf_redis_close: flushed and closed, for good */
+        r->ac = NULL;
+        set_state(r, ST_CLOSED, why);
+        return;
+    }
     bool was_ready = r->st == ST_READY;
     r->ac = NULL;
     set_state(r, ST_DOWN, why);
@@ -162,9 +168,32 @@ void bf_redis_free(bf_redis *r)
     free(r);
 }
 
+void bf_redis_close(bf_redis *r)
+{
+    if (r->st == ST_CLOSING || r->st == ST_CLOSED) return;
+    if (r->st != ST_READY) { /* nothing was sent on it: close it hard */
+        if (r->ac) {
+            r->ac->data = NULL;
+            redisAsyncFree(r->ac);
+            r->ac = NULL;
+        }
+        set_state(r, ST_CLOSED, "closed");
+        return;
+    }
+    set_state(r, ST_CLOSING, NULL);
+    /* unlike redisAsyncFree, writes what is queued and waits for the replies (their callbacks
+     * run as usual), then closes; on_disconnect then moves us to CLOSED */
+    redisAsyncDisconnect(r->ac);
+}
+
+bool bf_redis_closed(const bf_redis *r)
+{
+    return r->st == ST_CLOSED;
+}
+
 void bf_redis_reset(bf_redis *r, const char *why)
 {
-    if (!r->ac) return;
+    if (!r->ac || r->st == ST_CLOSING) return;
     bool was_ready = r->st == ST_READY;
     redisAsyncContext *ac = r->ac;
     ac->data = NULL;
@@ -177,6 +206,17 @@ void bf_redis_reset(bf_redis *r, const char *why)
 
 void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
+    if (r->st == ST_CLOSED) return;
+    if (r->st == ST_CLOSING) {
+        if (now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
+            /* Redis does not answer: give up on the queued commands */
+            r->ac->data = NULL;
+            redisAsyncFree(r->ac);
+            r->ac = NULL;
+            set_state(r, ST_CLOSED, "close timeout (queued commands dropped)");
+        }
+        return;
+    }
     if (r->st == ST_DOWN) {
         if (now_ms >= r->next_attempt) start_connect(r);
     } else if (r->st != ST_READY && now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {

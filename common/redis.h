@@ -7,6 +7,9 @@
  *     ^                      |                          |                            |
  *     +------ error, timeout or disconnect (retry after exponential backoff) --------+
  *
+ *   READY --bf_redis_close--> CLOSING (queued commands flushed) --closed or timeout--> CLOSED
+ *   any other state --bf_redis_close--> CLOSED  (CLOSED is final: no reconnection)
+ *
  * Every transition is logged. Reconnection needs no timer of its own: the owner calls
  * bf_redis_tick() periodically (both daemons already run a 1 s-or-faster tick). on_ready runs
  * each time the link becomes READY (resubscribe and reload scripts there); on_down each time a
@@ -53,6 +56,16 @@ uint64_t bf_redis_reconnects(const bf_redis *r);
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...);
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen);
+
+/* Closes the link gracefully (a daemon stopping): unlike bf_redis_free, which drops what is
+ * queued (hiredis' redisAsyncFree), the commands already sent are written and answered, their
+ * callbacks run as usual, and then the socket closes (redisAsyncDisconnect). No command is
+ * accepted meanwhile, and the link never reconnects; on_down is not called. If the replies do
+ * not come within connect_timeout_ms (checked by bf_redis_tick, which the owner keeps calling),
+ * the link is closed hard. Free it afterwards with bf_redis_free as usual. */
+void bf_redis_close(bf_redis *r);
+/* True once a closed link's socket is gone (the loop then holds nothing of it). */
+bool bf_redis_closed(const bf_redis *r);
 
 /* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
 void bf_redis_reset(bf_redis *r, const char *why);

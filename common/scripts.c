@@ -23,6 +23,8 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_CHANNEL_INFO] = "channel_info",
     [BF_SCRIPT_SWEEP] = "sweep",
     [BF_SCRIPT_HISTORY] = "history",
+    [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
+    [BF_SCRIPT_CHANNELS] = "channels",
 };
 
 typedef struct script {
@@ -181,6 +183,57 @@ int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, 
         argv[argc++] = hb->connections;
     }
     return bf_script_call(r, BF_SCRIPT_HEARTBEAT, cb, priv, 4, argc, argv, NULL);
+}
+
+int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv)
+{
+    if (!b->nmsgs || !b->ntargets) return BF_EINVAL;
+    for (size_t i = 0; i < b->ntargets; i++)
+        if (b->targets[i].msg >= b->nmsgs) return BF_EINVAL;
+    size_t nkeys = 4 * b->ntargets, argc = nkeys + 3 + 3 * b->nmsgs + 2 * b->ntargets;
+    const char **argv = bf_malloc(argc * sizeof(*argv));
+    size_t *lens = bf_malloc(argc * sizeof(*lens));
+    bf_seq_keys *keys = bf_malloc(b->ntargets * sizeof(*keys));
+    char(*idx)[24] = bf_malloc(b->ntargets * sizeof(*idx));
+    char hsize[24], httl[24], m[24];
+    size_t a = 0;
+#define ARG(p, l)                                                                                  \
+    do {                                                                                           \
+        argv[a] = (p);                                                                             \
+        lens[a++] = (l);                                                                           \
+    } while (0)
+    for (size_t i = 0; i < b->ntargets; i++) {
+        bf_key_seq_keys(&keys[i], b->prefix, b->targets[i].channel);
+        ARG(keys[i].seq, strlen(keys[i].seq));
+        ARG(keys[i].fan, strlen(keys[i].fan));
+        ARG(keys[i].epoch, strlen(keys[i].epoch));
+        ARG(keys[i].hist, strlen(keys[i].hist));
+    }
+    snprintf(hsize, sizeof(hsize), "%lld", b->history_size);
+    snprintf(httl, sizeof(httl), "%lld", b->history_ttl_ms);
+    snprintf(m, sizeof(m), "%zu", b->nmsgs);
+    ARG(hsize, strlen(hsize));
+    ARG(httl, strlen(httl));
+    ARG(m, strlen(m));
+    for (size_t j = 0; j < b->nmsgs; j++) {
+        const bf_pub_msg *msg = &b->msgs[j];
+        ARG(msg->prefix, msg->prefix_len);
+        ARG(msg->data_raw, msg->data_raw_len);
+        ARG(msg->exclude_socket, strlen(msg->exclude_socket));
+    }
+    for (size_t i = 0; i < b->ntargets; i++) {
+        snprintf(idx[i], sizeof(idx[i]), "%zu", b->targets[i].msg + 1);
+        ARG(b->targets[i].channel, strlen(b->targets[i].channel));
+        ARG(idx[i], strlen(idx[i]));
+    }
+#undef ARG
+    int rc =
+        bf_script_call(r, BF_SCRIPT_PUBLISH_BATCH, cb, priv, (int)nkeys, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
+    free(keys);
+    free(idx);
+    return rc;
 }
 
 /* ---- presence ---------------------------------------------------------------------------- */

@@ -24,6 +24,8 @@ typedef enum {
     BF_SCRIPT_CHANNEL_INFO,
     BF_SCRIPT_SWEEP,
     BF_SCRIPT_HISTORY,
+    BF_SCRIPT_PUBLISH_BATCH,
+    BF_SCRIPT_CHANNELS,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -50,6 +52,34 @@ typedef struct bf_heartbeat {
 /* Renews hb's node in its kind's zset and info hash; cb gets the script's reply (the 4th
  * element lists the other kind's live members). Returns 0 or BF_EDISCONNECTED. */
 int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, void *priv);
+
+/* A batched publish (publish_batch.lua): M messages to N targets, one atomic call. */
+typedef struct bf_pub_msg {
+    const char *prefix; /* frame prefix ending in "seq": (see message.h); borrowed */
+    size_t prefix_len;
+    const char *data_raw; /* the Pusher data string as the publisher sent it; borrowed */
+    size_t data_raw_len;
+    const char *exclude_socket; /* a Pusher socket_id whose connection is skipped, or "" */
+} bf_pub_msg;
+
+typedef struct bf_pub_target {
+    const char *channel; /* the scoped channel name (apps.h); borrowed */
+    size_t msg;          /* index into the batch's msgs */
+} bf_pub_target;
+
+typedef struct bf_publish_batch {
+    const char *prefix; /* the Redis key prefix; borrowed */
+    long long history_size, history_ttl_ms;
+    const bf_pub_msg *msgs; /* nmsgs >= 1; borrowed */
+    size_t nmsgs;
+    const bf_pub_target *targets; /* ntargets >= 1; borrowed */
+    size_t ntargets;
+} bf_publish_batch;
+
+/* Sends the batch; cb gets an array reply with every target's seq, in order, or an error. Every
+ * pointer is only read during the call (the command is copied). Returns 0, BF_EINVAL (empty, or a
+ * msg index out of range: nothing sent) or BF_EDISCONNECTED (cb not called). */
+int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv);
 
 /* The script's SHA1 as 40 hex digits (static storage). */
 const char *bf_script_sha(bf_script_id id);

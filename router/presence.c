@@ -194,7 +194,7 @@ static void kick(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *ch
     bf_fanout f = {.kind = BF_FAN_KICK,
                    .channel = {channel, strlen(channel)},
                    .frame = m->payload,
-                   .exclude_user = m->user_id};
+                   .kick_user = m->user_id};
     if (bf_wire_encode_fanout(&f, &env, &len) == 0) {
         if (bf_redis_cmd(rt->cmd, NULL, NULL, "PUBLISH %s %b", kf, env, len) == 0)
             rt->stats.kicks++;

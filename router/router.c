@@ -1,5 +1,6 @@
 #include "router.h"
 #include "alloc.h"
+#include "apps.h"
 #include "channel.h"
 #include "err.h"
 #include "log.h"
@@ -112,8 +113,12 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
 {
     const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH);
     char err[BF_ERR_LEN];
-    if (!channel || bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
-        ingress_drop(rt, channel ? channel : subject, "invalid channel name");
+    /* "APPID/name" publishes to another app's channel (its scoped name, apps.h) */
+    const char *bare = NULL;
+    const bf_app *app = channel ? bf_apps_unscope(rt->cfg.apps, channel, &bare) : NULL;
+    if (!channel || !app || bf_channel_validate(bare, strlen(bare), err, sizeof(err))) {
+        ingress_drop(rt, channel ? channel : subject,
+                     channel && !app ? "unknown app in channel name" : "invalid channel name");
         return;
     }
     if (bf_ring_size(rt->ring) == 0 || !rt->in_ring) {
@@ -130,7 +135,7 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
     }
     char *prefix;
     size_t plen;
-    if (bf_message_parse_publish(payload, len, bf_channel_type_of(channel), &prefix, &plen, err,
+    if (bf_message_parse_publish(payload, len, bf_channel_type_of(bare), &prefix, &plen, err,
                                  sizeof(err)) != BF_MSG_OK) {
         ingress_drop(rt, channel, err);
         return;

@@ -30,6 +30,9 @@ typedef struct bf_rt_stats {
     uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
     uint64_t presence_pending_channels;          /* ppending's size at the last sweep pass */
     uint64_t inbox_malformed;
+    /* the Pusher HTTP API (pusher_api.c) */
+    uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
+        pusher_too_large;
 } bf_rt_stats;
 
 struct bf_pres_op;

@@ -332,7 +332,7 @@ Test(presence_scripts, join_sends_presence_here_once)
         cr_assert_eq(bf_wire_decode_fanout(r->element[2]->str, (size_t)r->element[2]->len, &f), 0);
         if (f.kind == BF_FAN_DIRECT) {
             here++;
-            cr_expect_eq(f.exclude_conn.len, strlen(GW "/1"));
+            cr_expect_eq(f.only_conn.len, strlen(GW "/1"));
         } else {
             other++;
         }

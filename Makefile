@@ -8,7 +8,7 @@ C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
 	format-check clean test-pusher release test-install fuzz fuzz-regress test-deploy test-image \
-	bench-smoke bench test-valgrind
+	bench-smoke bench test-valgrind chaos-presence-repeat
 
 all: build
 
@@ -91,6 +91,15 @@ VALGRIND = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
 test-valgrind: build
 	cd $(BUILD) && BELFRY_TEST_DAEMON_WRAPPER="$(VALGRIND)" ctest -L integration -j2 $(CTEST_ARGS)
+
+# The presence chaos test (tests/chaos/presence_churn.c, about 40 s a run) N times in a row;
+# stops at the first failure and prints its seed (BELFRY_CHAOS_SEED=... reruns the same choices).
+N ?= 20
+chaos-presence-repeat: build
+	@for i in $$(seq 1 $(N)); do \
+	  echo "== chaos presence_churn run $$i of $(N)"; \
+	  $(BUILD)/tests/bin/chaos_presence_churn --jobs 1 || exit 1; \
+	done; echo "== $(N) of $(N) runs passed"
 
 # libFuzzer harnesses (clang): regression over the committed corpora, or a timed campaign
 FUZZ_SECONDS ?= 60

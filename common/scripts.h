@@ -116,14 +116,14 @@ int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *c
 typedef struct bf_presence_enqueue {
     const char *prefix, *channel; /* borrowed */
     const char *gateway;          /* the connection's gateway id (borrowed) */
-    const char *envelope;         /* the operation: an inbox envelope, op 1, 2 or 3 (borrowed) */
+    const char *envelope;         /* the operation: an inbox envelope, op 1-4 (borrowed) */
     size_t envelope_len;
     bool join;         /* a join or rejoin (indexes the gateway in gwpres:{gateway}, gwknown) */
     const char *owner; /* the router to nudge (inbox:{owner}), or NULL (borrowed) */
 } bf_presence_enqueue;
 
-/* presence_enqueue.lua; the reply is the channel's number of pending operations. Returns 0, or
- * BF_ERANGE when a key would be too long. */
+/* presence_enqueue.lua; the reply is {the channel's pending operations, subscribers that received
+ * the nudge}. Returns 0, or BF_ERANGE when a key would be too long. */
 int bf_presence_enqueue_args(bf_script_args *out, const bf_presence_enqueue *e);
 
 typedef struct bf_presence_apply {
@@ -132,7 +132,7 @@ typedef struct bf_presence_apply {
 } bf_presence_apply;
 
 /* presence_apply.lua (at most BF_PRESENCE_APPLY_BATCH operations); reply {applied, pending,
- * joins, leaves, dropped}. Returns 0 or BF_ERANGE. */
+ * joins, leaves, dropped, kicks}. Returns 0 or BF_ERANGE. */
 int bf_presence_apply_args(bf_script_args *out, const bf_presence_apply *a);
 
 /* presence_audit.lua: {pending, count, in gwchans, conn ids...} of gateway in channel. Returns 0

@@ -177,7 +177,7 @@ static void on_enqueued(redisAsyncContext *ac, void *reply, void *priv)
     }
     assert(p->in_flight);
     bf_owner *o = p->o;
-    if (r && r->type == REDIS_REPLY_INTEGER) {
+    if (r && r->type == REDIS_REPLY_ARRAY) { /* {pending, nudge receivers} */
         o->stats.sent++;
         unlink_op(o, p);
         op_free(p);

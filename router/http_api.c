@@ -449,6 +449,9 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
       s->presence_applies);
     C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
       s->presence_applied);
+    C("belfry_router_presence_pending_channels",
+      "Channels with presence operations waiting to be applied, at the last sweep pass.", "gauge",
+      s->presence_pending_channels);
     C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
       "counter", s->presence_forwards);
     C("belfry_router_presence_stale_total",

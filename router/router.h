@@ -29,6 +29,7 @@ typedef struct bf_rt_stats {
     uint64_t http_requests, http_errors;
     uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
     uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
+    uint64_t presence_pending_channels;          /* ppending's size at the last sweep pass */
     uint64_t inbox_malformed;
     /* the Pusher HTTP API (pusher_api.c) */
     uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,

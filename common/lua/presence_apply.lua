@@ -13,7 +13,8 @@
 -- ARGV[1]  channel   ARGV[2] the most operations to apply in this call
 -- ARGV[3]  history size   ARGV[4] history ttl in ms
 -- ARGV[5]  how long a departure is remembered in KEYS[12] (ms)
--- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped}
+-- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped,
+--           kicks fanned out}
 -- Operations are idempotent, which makes a gateway's retry of an operation whose acknowledgement
 -- it lost harmless:
 --   join (op 1) and rejoin (op 3): adds the connection with the member JSON in the payload. Does
@@ -25,6 +26,8 @@
 --     joining connection presence:here, the member list as of its seq.
 --   leave (op 2): removes the connection and remembers that it left; does nothing more when it is
 --     not present. A user's last connection emits presence:leave (seq'd) to everyone.
+--   kick (op 4): fans a kick of the user (m[5]) out to the gateways (fan-out kind 4, the reason in
+--     the payload), which close that user's connections (their leaves follow as operations).
 -- So per user, presence:join and presence:leave alternate. A record that does not decode, or that
 -- names another channel, is dropped and counted.
 local t = redis.call('TIME')
@@ -33,7 +36,7 @@ local P = {KEYS[3], KEYS[4], KEYS[9], KEYS[10]}
 local S = {KEYS[5], KEYS[6], KEYS[7], KEYS[8]}
 local channel, max = ARGV[1], tonumber(ARGV[2])
 local hsize, httl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local applied, joins, leaves, dropped = 0, 0, 0, 0
+local applied, joins, leaves, dropped, kicks = 0, 0, 0, 0, 0
 
 local function gateway_alive(conn)
     local gw = string.match(conn, '^(.+)/[^/]+$')
@@ -96,10 +99,13 @@ while applied < max do
         join(m[4], m[5], m[6], m[2] == 1)
     elseif m[2] == 2 then
         leave(m[4])
+    elseif m[2] == 4 and type(m[5]) == 'string' and m[5] ~= '' and type(m[6]) == 'string' then
+        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 4, channel, 0, m[6], '', m[5]}))
+        kicks = kicks + 1
     else
         dropped = dropped + 1
     end
 end
 local pending = redis.call('LLEN', KEYS[1])
 if pending == 0 then redis.call('SREM', KEYS[2], channel) end
-return {applied, pending, joins, leaves, dropped}
+return {applied, pending, joins, leaves, dropped, kicks}

@@ -87,8 +87,7 @@ static void on_scan(redisAsyncContext *ac, void *reply, void *priv)
 
 static void scan(redisAsyncContext *ac, gate *g)
 {
-    redisAsyncCommand(ac, on_scan, g, "SCAN %s MATCH %s COUNT " SCAN_COUNT, g->cursor,
-                      g->pattern);
+    redisAsyncCommand(ac, on_scan, g, "SCAN %s MATCH %s COUNT " SCAN_COUNT, g->cursor, g->pattern);
 }
 
 static void on_get(redisAsyncContext *ac, void *reply, void *priv)
@@ -120,9 +119,8 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv)
         finish(r, g, false, "connection lost during INFO");
         return;
     }
-    const char *id = rep->type == REDIS_REPLY_STRING && rep->str
-                         ? strstr(rep->str, "master_replid:")
-                         : NULL;
+    const char *id =
+        rep->type == REDIS_REPLY_STRING && rep->str ? strstr(rep->str, "master_replid:") : NULL;
     if (!id) {
         /* an ACL user without INFO, or a Redis that does not say: the epochs cannot be
          * protected across a failover; say so rather than refuse to run */

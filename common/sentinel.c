@@ -100,10 +100,10 @@ static void on_query_reply(redisAsyncContext *ac, void *reply, void *priv)
     }
     bf_warn("redis[%s] sentinel %s:%d does not name a primary for '%s': %s; trying the next",
             s->name, a->host, a->port, s->url->master,
-            !r                               ? "connection lost"
-            : r->type == REDIS_REPLY_ERROR   ? r->str
-            : r->type == REDIS_REPLY_NIL     ? "unknown master name"
-                                             : "unexpected reply");
+            !r                             ? "connection lost"
+            : r->type == REDIS_REPLY_ERROR ? r->str
+            : r->type == REDIS_REPLY_NIL   ? "unknown master name"
+                                           : "unexpected reply");
     drop(&s->q);
     query_next(s);
 }
@@ -116,8 +116,8 @@ static void on_query_connect(const redisAsyncContext *cac, int status)
     if (status != REDIS_OK) { /* hiredis frees ac after this callback */
         ac->data = NULL;
         s->q = NULL;
-        bf_debug("redis[%s] sentinel %s:%d is down: %s", s->name,
-                 s->url->sentinels[s->qidx].host, s->url->sentinels[s->qidx].port, ac->errstr);
+        bf_debug("redis[%s] sentinel %s:%d is down: %s", s->name, s->url->sentinels[s->qidx].host,
+                 s->url->sentinels[s->qidx].port, ac->errstr);
         query_next(s);
         return;
     }
@@ -178,8 +178,8 @@ static void on_switch_msg(redisAsyncContext *ac, void *reply, void *priv)
             5 ||
         strcmp(name, s->url->master))
         return;
-    bf_info("redis[%s] sentinel: +switch-master %s from %s:%d to %s:%d", s->name, name, oldh,
-            oldp, newh, newp);
+    bf_info("redis[%s] sentinel: +switch-master %s from %s:%d to %s:%d", s->name, name, oldh, oldp,
+            newh, newp);
     s->on_switch(s->arg, newh, newp);
 }
 

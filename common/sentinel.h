@@ -26,8 +26,7 @@ typedef void (*bf_sentinel_addr_fn)(void *arg, const char *host, int port);
 /* url must be a sentinel:// URL (borrowed: it must outlive s); name is for logs (borrowed, same
  * lifetime). Caller frees with bf_sentinel_free, never from inside on_found/on_switch. */
 bf_sentinel *bf_sentinel_new(const bf_redis_url *url, const char *name, bf_redis_attach_fn attach,
-                             void *loop, int timeout_ms, bf_sentinel_addr_fn on_switch,
-                             void *arg);
+                             void *loop, int timeout_ms, bf_sentinel_addr_fn on_switch, void *arg);
 void bf_sentinel_free(bf_sentinel *s);
 
 /* Starts a query (cancelling one in progress, whose callback is then never called). */

@@ -139,8 +139,7 @@ static void expect_not_recovered(bf_cluster *c, const position *pos)
     cr_expect(json_is_false(json_object_get(d, "recovered")),
               "a client resuming at seq %lld of epoch %s across the failover was told "
               "recovered:%s (epoch now %s, seq %lld)",
-              pos->seq, pos->epoch,
-              json_is_true(json_object_get(d, "recovered")) ? "true" : "?",
+              pos->seq, pos->epoch, json_is_true(json_object_get(d, "recovered")) ? "true" : "?",
               json_string_value(json_object_get(d, "epoch")),
               (long long)json_integer_value(json_object_get(d, "seq")));
     cr_expect_str_neq(json_string_value(json_object_get(d, "epoch")), pos->epoch,

@@ -47,9 +47,8 @@ int bf_cluster_primary_port(bf_cluster *c)
     for (int i = 0; i < c->nsentinels; i++) {
         if (c->sentinels[i].pid <= 0) continue;
         redisReply *r = cmd(c->sentinels[i].port, "SENTINEL get-master-addr-by-name %s", MASTER);
-        int port = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
-                       ? atoi(r->element[1]->str)
-                       : -1;
+        int port =
+            r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? atoi(r->element[1]->str) : -1;
         freeReplyObject(r);
         if (port > 0) return port;
     }
@@ -124,11 +123,14 @@ int bf__sentinel_start(bf_cluster *c)
     c->replica.port = bf_free_port();
     snprintf(ports, sizeof(ports), "%d", c->replica.port);
     snprintf(c->replica.id, sizeof(c->replica.id), "replica");
-    snprintf(c->replica.log, sizeof(c->replica.log), "%s/replica.log", c->dir);
-    const char *rargv[] = {"--port",       ports,         "--bind",       "127.0.0.1", "--save", "",
-                           "--appendonly", "no",          "--dir",        c->dir,      "--dbfilename",
-                           "replica.rdb",  "--replicaof", "127.0.0.1",    pports,      "--repl-diskless-sync-delay",
-                           "0",            NULL};
+    char log[sizeof(c->replica.log)];
+    snprintf(log, sizeof(log), "%s/replica.log", c->dir);
+    memcpy(c->replica.log, log, sizeof(log));
+    const char *rargv[] = {"--port",      ports,       "--bind",       "127.0.0.1",
+                           "--save",      "",          "--appendonly", "no",
+                           "--dir",       c->dir,      "--dbfilename", "replica.rdb",
+                           "--replicaof", "127.0.0.1", pports,         "--repl-diskless-sync-delay",
+                           "0",           NULL};
     c->replica.pid = bf_spawn("redis-server", rargv, c->replica.log);
     if (c->replica.pid < 0 || !wait_until(replica_linked, c, 0, 10000)) {
         fprintf(stderr, "harness: the replica did not sync (log %s)\n", c->replica.log);
@@ -138,7 +140,9 @@ int bf__sentinel_start(bf_cluster *c)
         bf_proc *s = &c->sentinels[i];
         s->port = bf_free_port();
         snprintf(s->id, sizeof(s->id), "sentinel-%d", i);
-        snprintf(s->log, sizeof(s->log), "%s/%s.log", c->dir, s->id);
+        char log[sizeof(s->log)]; /* not straight into s->log: s lives inside c, like c->dir */
+        snprintf(log, sizeof(log), "%s/%s.log", c->dir, s->id);
+        memcpy(s->log, log, sizeof(log));
         char conf[600];
         snprintf(conf, sizeof(conf), "%s/%s.conf", c->dir, s->id);
         FILE *f = fopen(conf, "w");

@@ -4,9 +4,8 @@
 
 /* CRC16-CCITT (XMODEM), four bits at a time: the nibble table is the polynomial 0x1021 applied
  * to each 4-bit value, so the loop is two lookups a byte with no 512-byte table. */
-static const uint16_t nibble[16] = {0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5,
-                                    0x60c6, 0x70e7, 0x8108, 0x9129, 0xa14a, 0xb16b,
-                                    0xc18c, 0xd1ad, 0xe1ce, 0xf1ef};
+static const uint16_t nibble[16] = {0x0000, 0x1021, 0x2042, 0x3063, 0x4084, 0x50a5, 0x60c6, 0x70e7,
+                                    0x8108, 0x9129, 0xa14a, 0xb16b, 0xc18c, 0xd1ad, 0xe1ce, 0xf1ef};
 
 uint16_t bf_slot_crc16(const void *buf, size_t len)
 {

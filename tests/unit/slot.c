@@ -33,11 +33,11 @@ Test(slot, hash_tags)
 {
     slot_is("{user1000}.following", 3443);
     slot_is("{user1000}.followers", 3443);
-    slot_is("foo{bar}{zap}", 5061);  /* the first tag only: "bar" */
-    slot_is("foo{}{bar}", 8363);     /* an empty first tag: the whole key */
-    slot_is("foo{{bar}}zap", 4015);  /* from the first '{' to the first '}': "{bar" */
+    slot_is("foo{bar}{zap}", 5061); /* the first tag only: "bar" */
+    slot_is("foo{}{bar}", 8363);    /* an empty first tag: the whole key */
+    slot_is("foo{{bar}}zap", 4015); /* from the first '{' to the first '}': "{bar" */
     slot_is("{}", 15257);
-    slot_is("a{b", 13340);           /* no closing brace: the whole key */
+    slot_is("a{b", 13340); /* no closing brace: the whole key */
     slot_is("}{a}", 15495);
     slot_is("belfry:seq:{news}", 5161);
     slot_is("belfry:hist:{news}", 5161);
@@ -46,8 +46,8 @@ Test(slot, hash_tags)
 Test(slot, a_channels_tagged_keys_share_one_slot)
 {
     /* the naming a cluster mode would use: every per-channel kind with the channel as its tag */
-    const bf_key_kind kinds[] = {BF_KEY_SEQ,      BF_KEY_FAN,    BF_KEY_EPOCH,   BF_KEY_HIST,
-                                 BF_KEY_PRESENCE, BF_KEY_PUSERS, BF_KEY_CONNS,   BF_KEY_PHERE,
+    const bf_key_kind kinds[] = {BF_KEY_SEQ,      BF_KEY_FAN,    BF_KEY_EPOCH, BF_KEY_HIST,
+                                 BF_KEY_PRESENCE, BF_KEY_PUSERS, BF_KEY_CONNS, BF_KEY_PHERE,
                                  BF_KEY_PREP,     BF_KEY_PUBLISH};
     const char *channels[] = {"news", "presence-room.42", "private-a:b", "x"};
     for (size_t c = 0; c < sizeof(channels) / sizeof(*channels); c++) {

@@ -66,14 +66,17 @@ uint64_t bf_now_ms(void)
 static bool legal(link_state from, link_state to)
 {
     switch (to) {
-    case ST_CONNECTING:
+    case ST_RESOLVING: /* sentinel:// links ask the sentinels first */
         return from == ST_DOWN;
+    case ST_CONNECTING:
+        return from == ST_DOWN || from == ST_RESOLVING;
     case ST_HANDSHAKE:
         return from == ST_CONNECTING;
     case ST_READY:
         return from == ST_HANDSHAKE;
     case ST_DOWN:
-        return from == ST_CONNECTING || from == ST_HANDSHAKE || from == ST_READY;
+        return from == ST_RESOLVING || from == ST_CONNECTING || from == ST_HANDSHAKE ||
+               from == ST_READY;
     case ST_CLOSING:
         return from == ST_READY;
     case ST_CLOSED:
@@ -141,6 +144,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static void became_ready(bf_redis *r)
 {
+    assert(r->st == ST_HANDSHAKE && r->ac && !r->head);
     set_state(r, ST_READY, NULL);
     r->failures = 0;
     if (r->was_ready) r->reconnects++;
@@ -156,12 +160,13 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->st != ST_HANDSHAKE) return;
     /* through Sentinel, the server must be the primary itself (a stale answer, or a failover
      * between the answer and the connection, can point at a replica) */
-    if (rep && !strcmp(priv, "ROLE") &&
+    if (rep && rep->type != REDIS_REPLY_ERROR && !strcmp(priv, "ROLE") &&
         (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
          rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "master"))) {
         bf_warn("redis[%s] %s:%d is not the primary of '%s' (ROLE %s); asking the sentinels again",
                 r->name, r->host, r->port, r->url.master,
-                rep->type == REDIS_REPLY_ARRAY && rep->elements && rep->element[0]->str
+                rep->type == REDIS_REPLY_ARRAY && rep->elements &&
+                        rep->element[0]->type == REDIS_REPLY_STRING
                     ? rep->element[0]->str
                     : "unexpected");
         redisAsyncDisconnect(ac);
@@ -206,6 +211,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         went_down(r, ac->errstr[0] ? ac->errstr : "connect failed");
         return;
     }
+    assert(r->st == ST_CONNECTING && r->ac == ac);
     set_state(r, ST_HANDSHAKE, NULL);
     r->handshake_pending = 1;
     if (r->url.password[0]) {
@@ -230,6 +236,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 
 static void start_connect(bf_redis *r)
 {
+    assert((r->st == ST_DOWN || r->st == ST_RESOLVING) && !r->ac);
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (!ac || ac->err) {
         bf_warn("redis[%s] connect to %s:%d failed: %s", r->name, r->host, r->port,

@@ -567,8 +567,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->sigint.data = gw->sigterm.data = gw;
     uv_signal_start(&gw->sigint, on_signal, SIGINT);
     uv_signal_start(&gw->sigterm, on_signal, SIGTERM);
-    bf_info("gateway %s listening on %s:%d (redis %s:%d, prefix %s)", gw->node_id,
-            gw->cfg.listen.host, gw->cfg.listen.port, gw->cfg.redis.host, gw->cfg.redis.port,
+    char where[512]; /* no credentials */
+    bf_info("gateway %s listening on %s:%d (%s, prefix %s)", gw->node_id, gw->cfg.listen.host,
+            gw->cfg.listen.port, bf_redis_url_describe(&gw->cfg.redis, where, sizeof(where)),
             gw->cfg.redis_prefix);
     return 0;
 }

@@ -60,6 +60,10 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_redis_new_primaries_total",
       "Redis primaries met with a replication id other than the recorded one (failover, restart).",
       "counter", gw->failover.new_primaries);
+    C("belfry_gateway_redis_epochs_forgotten_total",
+      "Channel epochs removed because Redis had a new primary (recovery across it: "
+      "recovered:false).",
+      "counter", gw->failover.epochs_forgotten);
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
       bf_gateway_ready(gw) ? 1 : 0);
     C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);

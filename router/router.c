@@ -370,8 +370,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     rt->sigterm = evsignal_new(base, SIGTERM, on_signal, rt);
     event_add(rt->sigint, NULL);
     event_add(rt->sigterm, NULL);
-    bf_info("router %s listening on %s:%d (redis %s:%d, prefix %s)", rt->node_id,
-            rt->cfg.listen.host, rt->cfg.listen.port, rt->cfg.redis.host, rt->cfg.redis.port,
+    char where[512]; /* no credentials */
+    bf_info("router %s listening on %s:%d (%s, prefix %s)", rt->node_id, rt->cfg.listen.host,
+            rt->cfg.listen.port, bf_redis_url_describe(&rt->cfg.redis, where, sizeof(where)),
             rt->cfg.redis_prefix);
     return 0;
 }

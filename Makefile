@@ -2,11 +2,13 @@
 JOBS      ?= $(shell nproc)
 BUILD     ?= build
 ASAN      ?= build-asan
+RELEASE   ?= build-release
 CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
-	format-check clean fuzz fuzz-regress test-deploy test-image bench-smoke bench test-valgrind
+	format-check clean test-pusher release test-install fuzz fuzz-regress test-deploy test-image \
+	bench-smoke bench test-valgrind
 
 all: build
 
@@ -19,11 +21,18 @@ $(BUILD)/Makefile:
 $(ASAN)/Makefile:
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DBELFRY_SANITIZE=ON >/dev/null
 
+$(RELEASE)/Makefile:
+	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
 build: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
 asan: deps $(ASAN)/Makefile
 	cmake --build $(ASAN) -j $(JOBS)
+
+# -O3 finds warnings (-Werror) the other two builds do not; built, not run.
+release: deps $(RELEASE)/Makefile
+	cmake --build $(RELEASE) -j $(JOBS)
 
 # A local cluster in the foreground: private redis, one router, one gateway. Ctrl-C stops it.
 run: build
@@ -36,10 +45,15 @@ format-check:
 	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format-check: ok"
 
 # Everything CI runs: packages, formatting, both builds, the unit, integration and chaos suites in
-# both, and the JS client's suite (Node + headless Chromium) against the normal build.
-test: deps format-check build asan fuzz-regress
+# both, the JS client's suite (Node + headless Chromium) and the Pusher-compatibility suite (the
+# npm pusher-js, laravel-echo and pusher packages) against the normal build; a Release build and
+# an install check.
+test: deps format-check build asan release fuzz-regress
+	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
+	bash tests/pusher/run.sh
 	python3 tests/deploy/manifests_test.py
 	bash tests/deploy/cluster_test.sh
 	bash bench/run.sh all --quick
@@ -52,13 +66,23 @@ test-unit: build
 test-integration: build
 	cd $(BUILD) && ctest -L integration $(CTEST_ARGS)
 
-# kill -9 and restart scenarios; bounded in time, also part of `make test` once they exist
+# kill -9, restart, partition and drain scenarios; bounded in time, and part of `make test`
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
+
+# cmake --install into a temporary prefix, and a program built against it with pkg-config; and
+# libbelfry.so exports exactly the BF_EXTERN functions of its public headers
+test-install: build
+	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 
 # the browser client: node --test with real daemons and Debian's chromium
 test-js: build
 	bash client/js/test/run.sh
+
+# Pusher compatibility: the real pusher-js, laravel-echo and pusher (server SDK) from npm
+test-pusher: build
+	bash tests/pusher/run.sh
 
 # the integration suites with every gateway and router under valgrind's memcheck: a leak or an
 # invalid access makes the daemon exit 99, which fails the test that stops it. ~4 min on 2 cores;
@@ -93,4 +117,4 @@ test-image:
 	python3 tests/deploy/image_chroot_test.py
 
 clean:
-	rm -rf $(BUILD) $(ASAN) build-fuzz
+	rm -rf $(BUILD) $(ASAN) $(RELEASE) build-fuzz

@@ -105,7 +105,7 @@ int bf_cli_token(int argc, char **argv)
     json_decref(claims);
     jwt_t *jwt = NULL;
     char *token = NULL;
-    if (jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, grants) == 0 &&
+    if (grants && jwt_new(&jwt) == 0 && jwt_add_grants_json(jwt, grants) == 0 &&
         jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)) == 0)
         token = jwt_encode_str(jwt);
     free(grants);

@@ -4,6 +4,8 @@
 #include "err.h"
 #include "redis_keys.h"
 
+#include "apps.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,4 +165,34 @@ int bf_cli_redis_bad(bf_cli_redis *r, redisReply *reply, const char *what)
     bf_cli_error(r->cmd, "unexpected reply to %s from %s", what, r->where);
     if (reply) freeReplyObject(reply);
     return BF_CLI_FAILED;
+}
+
+int bf_cli_scope_channel(bf_cli_redis *r, const char *app, const char *name, char *out, size_t cap)
+{
+    if (!app) {
+        snprintf(out, cap, "%s", name);
+        return 0;
+    }
+    for (const char *c = app; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '-')) {
+            bf_cli_error(r->cmd, "--app '%s': an app id uses only A-Z a-z 0-9 _ -", app);
+            return BF_CLI_USAGE;
+        }
+    }
+    char key[BF_KEY_MAX];
+    bf_key(key, r->prefix, BF_KEY_APPS_DEFAULT, NULL);
+    redisReply *d;
+    int rc = bf_cli_redis_cmd(r, &d, "GET %s", key);
+    if (rc) return rc;
+    /* no router ever said (none has run with this prefix): the implicit default app "default" */
+    const char *def = d->type == REDIS_REPLY_STRING ? d->str : "default";
+    int n = !strcmp(def, app) ? snprintf(out, cap, "%s", name)
+                              : snprintf(out, cap, "%s%c%s", app, BF_APP_SCOPE_SEP, name);
+    freeReplyObject(d);
+    if (n < 0 || (size_t)n >= cap) {
+        bf_cli_error(r->cmd, "--app '%s': the scoped channel name is too long", app);
+        return BF_CLI_USAGE;
+    }
+    return 0;
 }

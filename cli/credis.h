@@ -39,4 +39,9 @@ int bf_cli_redis_next(bf_cli_redis *r, redisReply **out);
  * NULL). For replies whose type or shape is not what the schema promises. */
 int bf_cli_redis_bad(bf_cli_redis *r, redisReply *reply, const char *what);
 
+/* The name the cluster knows app's channel `name` by (apps.h): `name` itself for the default app
+ * (or when app is NULL), "APPID/name" for another. Which app is the default comes from the
+ * routers (apps:default). Writes out (capacity cap); returns 0 or an exit code (reported). */
+int bf_cli_scope_channel(bf_cli_redis *r, const char *app, const char *name, char *out, size_t cap);
+
 #endif

@@ -1,5 +1,6 @@
 #include "alloc.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,4 +43,15 @@ char *bf__strndup(const char *s, size_t n, const char *file, int line)
 char *bf__strdup(const char *s, const char *file, int line)
 {
     return bf__strndup(s, strlen(s), file, line);
+}
+
+/* jansson's malloc: the file:line in the abort message says who asked */
+static void *json_malloc(size_t n)
+{
+    return bf__malloc(n, "jansson", 0);
+}
+
+void bf_alloc_init(void)
+{
+    json_set_alloc_funcs(json_malloc, free);
 }

@@ -1,4 +1,7 @@
 #include "config.h"
+
+#include "alloc.h"
+#include "apps.h"
 #include "err.h"
 
 #include <errno.h>
@@ -78,13 +81,34 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
     char sub[BF_ERR_LEN];
     switch (o->type) {
     case BF_CFG_STRING:
+    case BF_CFG_NAME: {
+        size_t len = strlen(v);
+        if (!len && !o->def) {
+            *(const char **)field = NULL; /* empty means not given */
+            return 0;
+        }
         if (o->choices && !in_choices(o->choices, v)) {
             snprintf(err, errlen, "%s: invalid value '%s' (expected one of %s)", from, v,
                      o->choices);
             return BF_EINVAL;
         }
+        if (o->max > 0 && (len < (size_t)o->min || len > (size_t)o->max)) {
+            snprintf(err, errlen, "%s: must be %lld-%lld bytes (got %zu)", from, o->min, o->max,
+                     len);
+            return BF_ERANGE;
+        }
+        if (o->type == BF_CFG_NAME) {
+            for (const char *c = v; *c; c++) {
+                if (*c == '/' || (unsigned char)*c <= ' ' || *c == 0x7f) {
+                    snprintf(err, errlen, "%s: '%s' may not contain '/', spaces or control bytes",
+                             from, v);
+                    return BF_EINVAL;
+                }
+            }
+        }
         *(const char **)field = v;
         return 0;
+    }
     case BF_CFG_INT: {
         char *end;
         errno = 0;
@@ -106,14 +130,42 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             return BF_EINVAL;
         }
         return 0;
-    case BF_CFG_HOSTPORT:
-        if (bf_parse_hostport(v, (bf_hostport *)field, sub, sizeof(sub))) {
+    case BF_CFG_HOSTPORT: {
+        bf_hostport *hp = (bf_hostport *)field;
+        if (bf_parse_hostport(v, hp, sub, sizeof(sub))) {
+            snprintf(err, errlen, "%s: %s", from, sub);
+            return BF_EINVAL;
+        }
+        if (o->max > 0 && (hp->port < o->min || hp->port > o->max)) {
+            snprintf(err, errlen, "%s: port %d is out of range [%lld, %lld]", from, hp->port,
+                     o->min, o->max);
+            return BF_ERANGE;
+        }
+        return 0;
+    }
+    case BF_CFG_REDIS:
+        if (bf_parse_redis_url(v, (bf_redis_url *)field, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
         return 0;
-    case BF_CFG_REDIS:
-        if (bf_parse_redis_url(v, (bf_redis_url *)field, sub, sizeof(sub))) {
+    case BF_CFG_LIST: {
+        bf_strlist *l = (bf_strlist *)field;
+        for (const char *p = v;;) {
+            size_t n = strcspn(p, ",");
+            if (n) {
+                l->v = bf_realloc(l->v, (l->n + 1) * sizeof(*l->v));
+                l->v[l->n] = bf_malloc(n + 1);
+                memcpy(l->v[l->n], p, n);
+                l->v[l->n++][n] = '\0';
+            }
+            if (!p[n]) break;
+            p += n + 1;
+        }
+        return 0;
+    }
+    case BF_CFG_APPS:
+        if (bf_apps_add(*(bf_apps **)field, v, sub, sizeof(sub))) {
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
@@ -126,12 +178,17 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
                     size_t errlen)
 {
     char from[160];
+    unsigned long long replaced = 0; /* BF_CFG_APPS rows already set from argv, by row index */
     for (const bf_cfg_opt *o = table; o->name; o++) {
+        if (o->type == BF_CFG_APPS) {
+            bf_apps **field = (bf_apps **)((char *)cfg + o->offset);
+            *field = bf_apps_new();
+        }
         if (o->def) {
             snprintf(from, sizeof(from), "default of --%s", o->name);
             int rc = set_value(o, cfg, o->def, from, err, errlen);
             if (rc) return rc;
-        } else if (o->type == BF_CFG_STRING) {
+        } else if (o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) {
             *(const char **)((char *)cfg + o->offset) = NULL;
         }
     }
@@ -172,6 +229,15 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             v = argv[++i];
         }
         snprintf(from, sizeof(from), "--%s", o->name);
+        if ((o->type == BF_CFG_APPS || o->type == BF_CFG_LIST) &&
+            !(replaced & (1ull << ((o - table) & 63)))) {
+            /* the first occurrence of a repeatable flag replaces the environment's list */
+            replaced |= 1ull << ((o - table) & 63);
+            if (o->type == BF_CFG_APPS)
+                bf_apps_clear(*(bf_apps **)((char *)cfg + o->offset));
+            else
+                bf_strlist_clear((bf_strlist *)((char *)cfg + o->offset));
+        }
         int rc = set_value(o, cfg, v, from, err, errlen);
         if (rc) return rc;
     }
@@ -187,11 +253,18 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
                            : o->type == BF_CFG_INT      ? " N"
                            : o->type == BF_CFG_HOSTPORT ? " HOST:PORT"
                            : o->type == BF_CFG_REDIS    ? " URL"
+                           : o->type == BF_CFG_APPS     ? " ID:KEY:SECRET"
+                           : o->type == BF_CFG_LIST     ? " VALUE (repeatable)"
                                                         : " VALUE";
         char flag[96];
         snprintf(flag, sizeof(flag), "--%s%s", o->name, meta);
         fprintf(out, "  %-32s %s", flag, o->help);
-        if (o->type == BF_CFG_STRING && o->choices) fprintf(out, " (%s)", o->choices);
+        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->choices)
+            fprintf(out, " (%s)", o->choices);
+        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->max > 0)
+            fprintf(out, " [%lld..%lld bytes]", o->min, o->max);
+        if (o->type == BF_CFG_HOSTPORT && o->max > 0)
+            fprintf(out, " [port %lld..%lld]", o->min, o->max);
         if (o->type == BF_CFG_INT) fprintf(out, " [%lld..%lld]", o->min, o->max);
         fprintf(out, "\n  %-32s", "");
         if (o->env) fprintf(out, " env %s", o->env);
@@ -200,4 +273,12 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
     }
     fprintf(out, "  %-32s %s\n  %-32s %s\n", "--help", "print this help and exit", "--version",
             "print the version and exit");
+}
+
+void bf_strlist_clear(bf_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
 }

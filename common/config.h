@@ -18,12 +18,36 @@ typedef struct bf_hostport {
     int port;
 } bf_hostport;
 
+/* BF_CFG_LIST values: copies owned by the list (free with bf_strlist_clear). */
+typedef struct bf_strlist {
+    char **v;
+    size_t n;
+} bf_strlist;
+
+/* Frees the values and empties the list. */
+void bf_strlist_clear(bf_strlist *l);
+
+/* Validation lives in the rows, so that a new flag cannot skip it (Redis' config.c does the same):
+ *   STRING    when max > 0, a given value is min..max bytes long; with choices, one of them. A row
+ *             without a default treats an empty value as not given (its field stays NULL).
+ *   NAME      a STRING that is also an identifier: min..max bytes (max > 0 required), no '/' and
+ *             no control characters or spaces (node ids: they appear in Redis keys and
+ *             connection ids "<node>/<n>").
+ *   INT       within [min, max].
+ *   HOSTPORT  when max > 0, the port is within [min, max] (1..65535 for a listening address).
+ * Checks that relate two flags (e.g. --api-key unless --insecure-no-api-key) stay in main. */
 typedef enum {
     BF_CFG_STRING,   /* const char * (borrowed from argv/environ/defaults: valid for the process) */
+    BF_CFG_NAME,     /* const char *, as STRING, validated as an identifier (see above) */
     BF_CFG_INT,      /* long long, within [min, max] */
     BF_CFG_BOOL,     /* bool; as a flag it takes no value; env accepts 1/0/true/false/yes/no */
     BF_CFG_HOSTPORT, /* bf_hostport, "HOST:PORT" */
     BF_CFG_REDIS,    /* bf_redis_url, redis:// or sentinel:// (see redis_url.h) */
+    BF_CFG_APPS,     /* bf_apps * (apps.h), "ID:KEY:SECRET[,...]"; the flag is repeatable and its
+                      * values replace the environment's list. bf_config_parse always creates the
+                      * list (never NULL afterwards); the caller frees it with bf_apps_free. */
+    BF_CFG_LIST,     /* bf_strlist, a repeatable flag; the environment gives a comma-separated
+                      * list, which the flags replace. The caller frees it with bf_strlist_clear. */
 } bf_cfg_type;
 
 typedef struct bf_cfg_opt {
@@ -31,7 +55,7 @@ typedef struct bf_cfg_opt {
     bf_cfg_type type;
     const char *env;     /* environment variable, or NULL */
     const char *def;     /* default, as text; NULL means unset (STRING: NULL pointer) */
-    long long min, max;  /* bounds for INT */
+    long long min, max;  /* bounds: INT value, STRING/NAME length, HOSTPORT port (see above) */
     const char *choices; /* for STRING: "a|b|c" to restrict values, or NULL */
     size_t offset;       /* offset of the field in the caller's config struct */
     const char *help;

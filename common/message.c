@@ -11,8 +11,38 @@ static char *dump(const json_t *v)
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-bf_msg_status bf_message_parse_publish(const char *body, size_t len, bf_channel_type ch_type,
-                                       char **prefix, size_t *prefix_len, char *err, size_t errlen)
+/* The body's type against the channel: strict (name == NULL: the body's type, if any, must be
+ * ch_type) or resolving (name given: the name is mapped by the type, see _named). */
+static bf_msg_status check_type(json_t *type, bf_channel_type ch_type, const char *name,
+                                const char *qtype, char *channel, char *err, size_t errlen)
+{
+    bf_channel_type t;
+    if (type && (!json_is_string(type) || bf_channel_type_parse(json_string_value(type), &t))) {
+        snprintf(err, errlen, "\"type\" must be \"public\", \"private\" or \"presence\"");
+        return BF_MSG_BAD_TYPE;
+    }
+    if (!name) {
+        if (type && t != ch_type) {
+            snprintf(err, errlen, "\"type\" is \"%s\" but the channel is %s",
+                     json_string_value(type), bf_channel_type_name(ch_type));
+            return BF_MSG_BAD_TYPE;
+        }
+        return BF_MSG_OK;
+    }
+    if (qtype && !*qtype) qtype = NULL;
+    const char *want = type ? json_string_value(type) : qtype;
+    if (type && qtype && strcmp(want, qtype)) {
+        snprintf(err, errlen, "\"type\" is \"%s\" but ?type= is \"%s\"", want, qtype);
+        return BF_MSG_BAD_TYPE;
+    }
+    int rc = bf_channel_resolve(name, strlen(name), want, channel, err, errlen);
+    if (rc == BF_ETOOBIG) return BF_MSG_BAD_CHANNEL;
+    return rc ? BF_MSG_BAD_TYPE : BF_MSG_OK;
+}
+
+static bf_msg_status parse(const char *body, size_t len, bf_channel_type ch_type, const char *name,
+                           const char *qtype, char *channel, char **prefix, size_t *prefix_len,
+                           char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -42,21 +72,8 @@ bf_msg_status bf_message_parse_publish(const char *body, size_t len, bf_channel_
         st = BF_MSG_BAD_EVENT;
         goto out;
     }
-    json_t *type = json_object_get(root, "type");
-    if (type) {
-        bf_channel_type t;
-        if (!json_is_string(type) || bf_channel_type_parse(json_string_value(type), &t)) {
-            snprintf(err, errlen, "\"type\" must be \"public\", \"private\" or \"presence\"");
-            st = BF_MSG_BAD_TYPE;
-            goto out;
-        }
-        if (t != ch_type) {
-            snprintf(err, errlen, "\"type\" is \"%s\" but the channel is %s",
-                     json_string_value(type), bf_channel_type_name(ch_type));
-            st = BF_MSG_BAD_TYPE;
-            goto out;
-        }
-    }
+    st = check_type(json_object_get(root, "type"), ch_type, name, qtype, channel, err, errlen);
+    if (st != BF_MSG_OK) goto out;
     json_t *data = json_object_get(root, "data");
     ev_json = dump(ev);
     data_json = data ? dump(data) : NULL;
@@ -74,6 +91,19 @@ out:
     free(data_json);
     json_decref(root);
     return st;
+}
+
+bf_msg_status bf_message_parse_publish(const char *body, size_t len, bf_channel_type ch_type,
+                                       char **prefix, size_t *prefix_len, char *err, size_t errlen)
+{
+    return parse(body, len, ch_type, NULL, NULL, NULL, prefix, prefix_len, err, errlen);
+}
+
+bf_msg_status bf_message_parse_publish_named(const char *body, size_t len, const char *name,
+                                             const char *qtype, char *channel, char **prefix,
+                                             size_t *prefix_len, char *err, size_t errlen)
+{
+    return parse(body, len, BF_CH_PUBLIC, name, qtype, channel, prefix, prefix_len, err, errlen);
 }
 
 char *bf_message_render(const char *event, const char *data_json, unsigned long long seq,

@@ -1,5 +1,6 @@
 #include "redis.h"
 #include "alloc.h"
+#include "backoff.h"
 #include "err.h"
 #include "log.h"
 #include "sentinel.h"
@@ -11,8 +12,17 @@
 #include <strings.h>
 #include <time.h>
 
-typedef enum { ST_DOWN, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_READY } link_state;
-static const char *state_names[] = {"down", "resolving", "connecting", "handshake", "ready"};
+typedef enum {
+    ST_DOWN,
+    ST_RESOLVING,
+    ST_CONNECTING,
+    ST_HANDSHAKE,
+    ST_READY,
+    ST_CLOSING,
+    ST_CLOSED
+} link_state;
+static const char *state_names[] = {"down",  "resolving", "connecting", "handshake",
+                                    "ready", "closing",   "closed"};
 
 /* A command waiting for its reply. Commands are answered in the order they were sent, so the
  * list's head is always the one whose deadline comes first: the tick looks only at the head. */
@@ -34,7 +44,8 @@ struct bf_redis {
     bool gating;           /* HANDSHAKE: the owner's gate (opts.gate) is running */
     redisAsyncContext *ac;
     link_state st;
-    uint64_t state_since, next_attempt, backoff_ms, reconnects, timeouts;
+    uint64_t state_since, next_attempt, reconnects, timeouts;
+    unsigned failures;  /* attempts failed since the link was last READY */
     uint64_t last_sent; /* when the last tracked command was sent (keepalive) */
     bool was_ready;
     bool subscribed; /* a (P)SUBSCRIBE went out: replies are pushes, no keepalive PING */
@@ -50,9 +61,35 @@ uint64_t bf_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#ifndef NDEBUG
+/* The link's legal transitions (see the diagram in redis.h); asserted in Debug/ASan builds. */
+static bool legal(link_state from, link_state to)
+{
+    switch (to) {
+    case ST_RESOLVING: /* sentinel:// only */
+        return from == ST_DOWN;
+    case ST_CONNECTING:
+        return from == ST_DOWN || from == ST_RESOLVING;
+    case ST_HANDSHAKE:
+        return from == ST_CONNECTING;
+    case ST_READY:
+        return from == ST_HANDSHAKE;
+    case ST_DOWN:
+        return from == ST_RESOLVING || from == ST_CONNECTING || from == ST_HANDSHAKE ||
+               from == ST_READY;
+    case ST_CLOSING:
+        return from == ST_READY;
+    case ST_CLOSED:
+        return from != ST_CLOSED;
+    }
+    return false;
+}
+#endif
+
 static void set_state(bf_redis *r, link_state st, const char *why)
 {
     if (r->st == st) return;
+    assert(legal(r->st, st));
     /* a failed reconnect attempt is DEBUG: during an outage it repeats with every backoff */
     bool noisy = st == ST_DOWN && (r->st == ST_CONNECTING || r->st == ST_RESOLVING);
     bf_log((st == ST_READY || st == ST_DOWN) && !noisy ? BF_LOG_INFO : BF_LOG_DEBUG,
@@ -62,12 +99,13 @@ static void set_state(bf_redis *r, link_state st, const char *why)
     r->state_since = bf_now_ms();
 }
 
+/* The first retry at once (a lost link usually comes back), then 100 ms doubling to 5 s, +-25%. */
 static void schedule_retry(bf_redis *r)
 {
-    uint64_t jitter = r->backoff_ms ? (uint64_t)rand() % (r->backoff_ms / 2 + 1) : 0;
-    r->next_attempt = bf_now_ms() + r->backoff_ms + jitter;
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > 5000) r->backoff_ms = 5000;
+    static const bf_backoff policy = {100, 5000, 25};
+    uint64_t d = r->failures ? bf_backoff_delay(&policy, r->failures - 1, (uint32_t)rand()) : 0;
+    r->failures++;
+    r->next_attempt = bf_now_ms() + d;
 }
 
 /* The link's commands will never be answered: hiredis runs their callbacks with a NULL reply
@@ -82,6 +120,12 @@ static void forget_pending(bf_redis *r)
 /* The link is gone (hiredis frees ac itself after the disconnect callback). */
 static void went_down(bf_redis *r, const char *why)
 {
+    if (r->st == ST_CLOSING) { /* bf_redis_close: flushed and closed, for good */
+        r->ac = NULL;
+        forget_pending(r);
+        set_state(r, ST_CLOSED, why);
+        return;
+    }
     bool was_ready = r->st == ST_READY;
     r->ac = NULL;
     r->gating = false;
@@ -102,7 +146,7 @@ static void became_ready(bf_redis *r)
 {
     assert(r->st == ST_HANDSHAKE && r->ac && !r->head);
     set_state(r, ST_READY, NULL);
-    r->backoff_ms = 0;
+    r->failures = 0;
     if (r->was_ready) r->reconnects++;
     r->was_ready = true;
     if (r->o.on_ready) r->o.on_ready(r, r->o.arg);
@@ -242,7 +286,7 @@ static void on_switch(void *arg, const char *host, int port)
     char why[300];
     snprintf(why, sizeof(why), "sentinel: the primary moved to %s:%d", host, port);
     bf_redis_reset(r, why);
-    r->backoff_ms = 0;
+    r->failures = 0;
     r->next_attempt = 0;
 }
 
@@ -290,9 +334,36 @@ void bf_redis_free(bf_redis *r)
     free(r);
 }
 
+void bf_redis_close(bf_redis *r)
+{
+    if (r->st == ST_CLOSING || r->st == ST_CLOSED) return;
+    /* the sentinel links would keep watching (and the loop alive) for a link that is done */
+    bf_sentinel_free(r->sentinel);
+    r->sentinel = NULL;
+    if (r->st != ST_READY) { /* nothing was sent on it: close it hard */
+        forget_pending(r);
+        if (r->ac) {
+            r->ac->data = NULL;
+            redisAsyncFree(r->ac);
+            r->ac = NULL;
+        }
+        set_state(r, ST_CLOSED, "closed");
+        return;
+    }
+    set_state(r, ST_CLOSING, NULL);
+    /* unlike redisAsyncFree, writes what is queued and waits for the replies (their callbacks
+     * run as usual), then closes; on_disconnect then moves us to CLOSED */
+    redisAsyncDisconnect(r->ac);
+}
+
+bool bf_redis_closed(const bf_redis *r)
+{
+    return r->st == ST_CLOSED;
+}
+
 void bf_redis_reset(bf_redis *r, const char *why)
 {
-    if (!r->ac) return;
+    if (!r->ac || r->st == ST_CLOSING) return;
     bool was_ready = r->st == ST_READY;
     redisAsyncContext *ac = r->ac;
     ac->data = NULL;
@@ -339,6 +410,19 @@ static void check_deadline(bf_redis *r, uint64_t now_ms)
 
 void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
+    if (r->st == ST_CLOSED) return;
+    if (r->st == ST_CLOSING) {
+        assert(r->ac); /* the disconnect callback clears it and moves us to CLOSED */
+        if (now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
+            /* Redis does not answer: give up on the queued commands */
+            r->ac->data = NULL;
+            forget_pending(r);
+            redisAsyncFree(r->ac);
+            r->ac = NULL;
+            set_state(r, ST_CLOSED, "close timeout (queued commands dropped)");
+        }
+        return;
+    }
     if (r->sentinel) bf_sentinel_tick(r->sentinel, now_ms); /* may call on_resolved/on_switch */
     if (r->st == ST_DOWN) {
         if (now_ms >= r->next_attempt) start(r);
@@ -446,6 +530,7 @@ static int send_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const ch
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     char *cmd;
     va_list ap;
     va_start(ap, fmt);
@@ -461,6 +546,7 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
                      const size_t *argvlen)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) abort();

@@ -13,6 +13,9 @@
  * ROLE is master, and a +switch-master (watched on one sentinel) or a READONLY reply tears the
  * link down so that it reconnects to the new primary.
  *
+ *   READY --bf_redis_close--> CLOSING (queued commands flushed) --closed or timeout--> CLOSED
+ *   any other state --bf_redis_close--> CLOSED  (CLOSED is final: no reconnection)
+ *
  * Every transition is logged. Reconnection needs no timer of its own: the owner calls
  * bf_redis_tick() periodically (both daemons already run a 1 s-or-faster tick). on_ready runs
  * each time the link becomes READY (resubscribe and reload scripts there); on_down each time a
@@ -62,7 +65,8 @@ typedef struct bf_redis_opts {
 bf_redis *bf_redis_new(const bf_redis_opts *o);
 void bf_redis_free(bf_redis *r);
 
-/* Drives reconnection (with backoff 100 ms doubling to 5 s, plus jitter) and connect timeouts. */
+/* Drives reconnection (the first retry at once, then 100 ms doubling to 5 s, +-25%:
+ * common/backoff.h) and connect timeouts. */
 void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 
 bool bf_redis_ready(const bf_redis *r);
@@ -74,6 +78,16 @@ uint64_t bf_redis_reconnects(const bf_redis *r);
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...);
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen);
+
+/* Closes the link gracefully (a daemon stopping): unlike bf_redis_free, which drops what is
+ * queued (hiredis' redisAsyncFree), the commands already sent are written and answered, their
+ * callbacks run as usual, and then the socket closes (redisAsyncDisconnect). No command is
+ * accepted meanwhile, and the link never reconnects; on_down is not called. If the replies do
+ * not come within connect_timeout_ms (checked by bf_redis_tick, which the owner keeps calling),
+ * the link is closed hard. Free it afterwards with bf_redis_free as usual. */
+void bf_redis_close(bf_redis *r);
+/* True once a closed link's socket is gone (the loop then holds nothing of it). */
+bool bf_redis_closed(const bf_redis *r);
 
 /* Makes a and b (two links to the same server, e.g. a command link and a subscriber link) peers:
  * a command timeout on either tears both down. Both stay owned by the caller; freeing one

@@ -23,7 +23,12 @@ static const char *kind_names[] = {
     [BF_KEY_HIST] = "hist:",
     [BF_KEY_PHERE] = "phere:",
     [BF_KEY_PREP] = "prep:",
+    [BF_KEY_POPS] = "pops:",
+    [BF_KEY_PPENDING] = "ppending",
+    [BF_KEY_PGONE] = "pgone:",
+    [BF_KEY_GWPRES] = "gwpres:",
     [BF_KEY_REDIS_REPLID] = "redis:replid",
+    [BF_KEY_APPS_DEFAULT] = "apps:default",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

@@ -18,6 +18,15 @@
  *   gwchans:{gateway}  set     channels where the gateway has connections (swept if it dies)
  *   gwknown            set     gateways that may have state in Redis (swept if they die)
  *   probe:{gateway}    pubsub  a gateway's end-to-end liveness probe of its subscriber link
+ *   pops:{channel}     list    presence operations acknowledged to a gateway, not yet applied
+ *                              (inbox envelopes, oldest first; see presence_apply.lua)
+ *   ppending           set     channels whose pops:{channel} is not empty
+ *   pgone:{channel}    zset    connection ids that left, score = when (ms, Redis clock): a late
+ *                              join of one of them changes nothing
+ *   gwpres:{gateway}   set     channels where the gateway may hold presence entries (swept if it
+ *                              dies, checked by its own reconciliation)
+ *   apps:default       string  the default app's id (routers set it when they connect): tells
+ *                              belfryctl --app whether an app's channels are scoped (apps.h)
  *   redis:replid       string  the primary's replication id the channel epochs belong to
  *                              (common/failover.c: a new primary forgets every epoch)
  */
@@ -46,9 +55,14 @@ typedef enum {
     BF_KEY_PROBE,
     BF_KEY_EPOCH,
     BF_KEY_HIST,
-    BF_KEY_PHERE,        /* presence index: user -> representative's joinedAt (zset) */
-    BF_KEY_PREP,         /* presence index: user -> representative's member JSON (hash) */
+    BF_KEY_PHERE, /* presence index: user -> representative's joinedAt (zset) */
+    BF_KEY_PREP,  /* presence index: user -> representative's member JSON (hash) */
+    BF_KEY_POPS,
+    BF_KEY_PPENDING,
+    BF_KEY_PGONE,
+    BF_KEY_GWPRES,
     BF_KEY_REDIS_REPLID, /* the primary's replication id when the epochs were last checked */
+    BF_KEY_APPS_DEFAULT, /* the default app's id, as the routers are configured (belfryctl --app) */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

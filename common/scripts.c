@@ -16,12 +16,15 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_PUBLISH] = "publish",
     [BF_SCRIPT_HEARTBEAT] = "heartbeat",
     [BF_SCRIPT_LEAVE] = "leave",
-    [BF_SCRIPT_PRESENCE_JOIN] = "presence_join",
-    [BF_SCRIPT_PRESENCE_LEAVE] = "presence_leave",
+    [BF_SCRIPT_PRESENCE_ENQUEUE] = "presence_enqueue",
+    [BF_SCRIPT_PRESENCE_APPLY] = "presence_apply",
+    [BF_SCRIPT_PRESENCE_AUDIT] = "presence_audit",
     [BF_SCRIPT_CONNS] = "conns",
     [BF_SCRIPT_CHANNEL_INFO] = "channel_info",
     [BF_SCRIPT_SWEEP] = "sweep",
     [BF_SCRIPT_HISTORY] = "history",
+    [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
+    [BF_SCRIPT_CHANNELS] = "channels",
 };
 
 typedef struct script {
@@ -40,8 +43,9 @@ const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const c
     return NULL;
 }
 
-/* Resolves the script's source and SHA once; a missing file is a build error caught by the
- * unit tests (every id must resolve). */
+/* Resolves the script's source and SHA once. A script file missing from the embedded set (a
+ * renamed .lua) aborts the first daemon start, which loads every script, and so fails every
+ * integration test. */
 static script *get(bf_script_id id)
 {
     script *s = &scripts[id];
@@ -99,6 +103,13 @@ const char *bf_script_sha(bf_script_id id)
     return get(id)->sha;
 }
 
+const char *bf_script_source(bf_script_id id, size_t *len)
+{
+    script *s = get(id);
+    if (len) *len = s->len;
+    return s->src;
+}
+
 int bf_scripts_load(bf_redis *r)
 {
     for (int i = 0; i < BF_SCRIPT__COUNT; i++) {
@@ -110,7 +121,7 @@ int bf_scripts_load(bf_redis *r)
 }
 
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
-                   int argc, const char **argv, const size_t *lens)
+                   int argc, const char *const *argv, const size_t *lens)
 {
     const char *sa[64];
     size_t sl[64];
@@ -173,4 +184,186 @@ int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, 
         argv[argc++] = hb->connections;
     }
     return bf_script_call(r, BF_SCRIPT_HEARTBEAT, cb, priv, 4, argc, argv, NULL);
+}
+
+int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv)
+{
+    if (!b->nmsgs || !b->ntargets) return BF_EINVAL;
+    for (size_t i = 0; i < b->ntargets; i++)
+        if (b->targets[i].msg >= b->nmsgs) return BF_EINVAL;
+    size_t nkeys = 4 * b->ntargets, argc = nkeys + 3 + 3 * b->nmsgs + 2 * b->ntargets;
+    const char **argv = bf_malloc(argc * sizeof(*argv));
+    size_t *lens = bf_malloc(argc * sizeof(*lens));
+    bf_seq_keys *keys = bf_malloc(b->ntargets * sizeof(*keys));
+    char(*idx)[24] = bf_malloc(b->ntargets * sizeof(*idx));
+    char hsize[24], httl[24], m[24];
+    size_t a = 0;
+#define ARG(p, l)                                                                                  \
+    do {                                                                                           \
+        argv[a] = (p);                                                                             \
+        lens[a++] = (l);                                                                           \
+    } while (0)
+    for (size_t i = 0; i < b->ntargets; i++) {
+        bf_key_seq_keys(&keys[i], b->prefix, b->targets[i].channel);
+        ARG(keys[i].seq, strlen(keys[i].seq));
+        ARG(keys[i].fan, strlen(keys[i].fan));
+        ARG(keys[i].epoch, strlen(keys[i].epoch));
+        ARG(keys[i].hist, strlen(keys[i].hist));
+    }
+    snprintf(hsize, sizeof(hsize), "%lld", b->history_size);
+    snprintf(httl, sizeof(httl), "%lld", b->history_ttl_ms);
+    snprintf(m, sizeof(m), "%zu", b->nmsgs);
+    ARG(hsize, strlen(hsize));
+    ARG(httl, strlen(httl));
+    ARG(m, strlen(m));
+    for (size_t j = 0; j < b->nmsgs; j++) {
+        const bf_pub_msg *msg = &b->msgs[j];
+        ARG(msg->prefix, msg->prefix_len);
+        ARG(msg->data_raw, msg->data_raw_len);
+        ARG(msg->exclude_socket, strlen(msg->exclude_socket));
+    }
+    for (size_t i = 0; i < b->ntargets; i++) {
+        snprintf(idx[i], sizeof(idx[i]), "%zu", b->targets[i].msg + 1);
+        ARG(b->targets[i].channel, strlen(b->targets[i].channel));
+        ARG(idx[i], strlen(idx[i]));
+    }
+#undef ARG
+    int rc =
+        bf_script_call(r, BF_SCRIPT_PUBLISH_BATCH, cb, priv, (int)nkeys, (int)argc, argv, lens);
+    free(argv);
+    free(lens);
+    free(keys);
+    free(idx);
+    return rc;
+}
+
+/* ---- presence ---------------------------------------------------------------------------- */
+
+/* Appends key kind(arg) to a's keys; returns 0 or BF_ERANGE. Keys must all come before the
+ * other arguments. */
+static int add_key(bf_script_args *a, const char *prefix, bf_key_kind kind, const char *arg)
+{
+    char *k = a->keys[a->nkeys];
+    int n = bf_key(k, prefix, kind, arg);
+    if (n < 0) return BF_ERANGE;
+    a->argv[a->argc] = k;
+    a->lens[a->argc++] = (size_t)n;
+    a->nkeys++;
+    return 0;
+}
+
+static void add_arg(bf_script_args *a, const char *v, size_t len)
+{
+    a->argv[a->argc] = v;
+    a->lens[a->argc++] = len;
+}
+
+static void add_str(bf_script_args *a, const char *v)
+{
+    add_arg(a, v, strlen(v));
+}
+
+static void add_num(bf_script_args *a, int slot, long long v)
+{
+    int n = snprintf(a->nums[slot], sizeof(a->nums[slot]), "%lld", v);
+    add_arg(a, a->nums[slot], (size_t)n);
+}
+
+static void args_init(bf_script_args *a, bf_script_id id)
+{
+    a->id = id;
+    a->nkeys = a->argc = 0;
+}
+
+/* The four sequencing keys, in sequence.lib.lua's order. */
+static int add_seq_keys(bf_script_args *a, const char *prefix, const char *channel)
+{
+    return add_key(a, prefix, BF_KEY_SEQ, channel) || add_key(a, prefix, BF_KEY_FAN, channel) ||
+                   add_key(a, prefix, BF_KEY_EPOCH, channel) ||
+                   add_key(a, prefix, BF_KEY_HIST, channel)
+               ? BF_ERANGE
+               : 0;
+}
+
+int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *cb, void *priv)
+{
+    return bf_script_call(r, a->id, cb, priv, a->nkeys, a->argc, a->argv, a->lens);
+}
+
+int bf_presence_enqueue_args(bf_script_args *a, const bf_presence_enqueue *e)
+{
+    args_init(a, BF_SCRIPT_PRESENCE_ENQUEUE);
+    if (add_key(a, e->prefix, BF_KEY_POPS, e->channel) ||
+        add_key(a, e->prefix, BF_KEY_PPENDING, NULL) ||
+        add_key(a, e->prefix, BF_KEY_GWPRES, e->gateway) ||
+        add_key(a, e->prefix, BF_KEY_GWKNOWN, NULL))
+        return BF_ERANGE;
+    add_str(a, e->channel);
+    add_arg(a, e->envelope, e->envelope_len);
+    add_str(a, e->gateway);
+    add_str(a, e->join ? "1" : "0");
+    char *inbox = a->keys[a->nkeys]; /* spare key storage: a subject, not a key */
+    if (e->owner) {
+        int n = bf_key(inbox, e->prefix, BF_KEY_INBOX, e->owner);
+        if (n < 0) return BF_ERANGE;
+        add_arg(a, inbox, (size_t)n);
+    } else {
+        add_str(a, "");
+    }
+    return 0;
+}
+
+int bf_presence_apply_args(bf_script_args *a, const bf_presence_apply *p)
+{
+    args_init(a, BF_SCRIPT_PRESENCE_APPLY);
+    if (add_key(a, p->prefix, BF_KEY_POPS, p->channel) ||
+        add_key(a, p->prefix, BF_KEY_PPENDING, NULL) ||
+        add_key(a, p->prefix, BF_KEY_PRESENCE, p->channel) ||
+        add_key(a, p->prefix, BF_KEY_PUSERS, p->channel) ||
+        add_seq_keys(a, p->prefix, p->channel) || add_key(a, p->prefix, BF_KEY_PHERE, p->channel) ||
+        add_key(a, p->prefix, BF_KEY_PREP, p->channel) ||
+        add_key(a, p->prefix, BF_KEY_GATEWAYS, NULL) ||
+        add_key(a, p->prefix, BF_KEY_PGONE, p->channel))
+        return BF_ERANGE;
+    add_str(a, p->channel);
+    add_num(a, 0, BF_PRESENCE_APPLY_BATCH);
+    add_num(a, 1, p->history_size);
+    add_num(a, 2, p->history_ttl_ms);
+    add_num(a, 3, BF_PRESENCE_GONE_MS);
+    return 0;
+}
+
+int bf_presence_audit_args(bf_script_args *a, const char *prefix, const char *gateway,
+                           const char *channel)
+{
+    args_init(a, BF_SCRIPT_PRESENCE_AUDIT);
+    if (add_key(a, prefix, BF_KEY_POPS, channel) || add_key(a, prefix, BF_KEY_PRESENCE, channel) ||
+        add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_GWCHANS, gateway))
+        return BF_ERANGE;
+    add_str(a, gateway);
+    add_str(a, channel);
+    return 0;
+}
+
+int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
+{
+    args_init(a, BF_SCRIPT_SWEEP);
+    if (add_key(a, s->prefix, BF_KEY_PRESENCE, s->channel) ||
+        add_key(a, s->prefix, BF_KEY_PUSERS, s->channel) ||
+        add_seq_keys(a, s->prefix, s->channel) || add_key(a, s->prefix, BF_KEY_RING_EPOCH, NULL) ||
+        add_key(a, s->prefix, BF_KEY_CONNS, s->channel) ||
+        add_key(a, s->prefix, BF_KEY_GWCHANS, s->gateway) ||
+        add_key(a, s->prefix, BF_KEY_GWKNOWN, NULL) ||
+        add_key(a, s->prefix, BF_KEY_GATEWAYS, NULL) ||
+        add_key(a, s->prefix, BF_KEY_PHERE, s->channel) ||
+        add_key(a, s->prefix, BF_KEY_PREP, s->channel) ||
+        add_key(a, s->prefix, BF_KEY_GWPRES, s->gateway) ||
+        add_key(a, s->prefix, BF_KEY_POPS, s->channel))
+        return BF_ERANGE;
+    add_str(a, s->channel);
+    add_num(a, 0, (long long)s->ring_epoch);
+    add_str(a, s->gateway);
+    add_num(a, 1, s->history_size);
+    add_num(a, 2, s->history_ttl_ms);
+    return 0;
 }

@@ -8,6 +8,7 @@
 #define BF_SCRIPTS_H
 
 #include "redis.h"
+#include "redis_keys.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,12 +17,15 @@ typedef enum {
     BF_SCRIPT_PUBLISH,
     BF_SCRIPT_HEARTBEAT,
     BF_SCRIPT_LEAVE,
-    BF_SCRIPT_PRESENCE_JOIN,
-    BF_SCRIPT_PRESENCE_LEAVE,
+    BF_SCRIPT_PRESENCE_ENQUEUE,
+    BF_SCRIPT_PRESENCE_APPLY,
+    BF_SCRIPT_PRESENCE_AUDIT,
     BF_SCRIPT_CONNS,
     BF_SCRIPT_CHANNEL_INFO,
     BF_SCRIPT_SWEEP,
     BF_SCRIPT_HISTORY,
+    BF_SCRIPT_PUBLISH_BATCH,
+    BF_SCRIPT_CHANNELS,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -31,7 +35,7 @@ int bf_scripts_load(bf_redis *r);
 /* EVALSHA script id with nkeys keys followed by the other arguments (argv holds keys then args;
  * argc counts both). Values are sent as separate arguments. Returns 0 or BF_EDISCONNECTED. */
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
-                   int argc, const char **argv, const size_t *lens);
+                   int argc, const char *const *argv, const size_t *lens);
 
 /* A node's membership heartbeat (heartbeat.lua), the same for routers and gateways. */
 typedef struct bf_heartbeat {
@@ -49,7 +53,101 @@ typedef struct bf_heartbeat {
  * element lists the other kind's live members). Returns 0 or BF_EDISCONNECTED. */
 int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, void *priv);
 
+/* A batched publish (publish_batch.lua): M messages to N targets, one atomic call. */
+typedef struct bf_pub_msg {
+    const char *prefix; /* frame prefix ending in "seq": (see message.h); borrowed */
+    size_t prefix_len;
+    const char *data_raw; /* the Pusher data string as the publisher sent it; borrowed */
+    size_t data_raw_len;
+    const char *exclude_socket; /* a Pusher socket_id whose connection is skipped, or "" */
+} bf_pub_msg;
+
+typedef struct bf_pub_target {
+    const char *channel; /* the scoped channel name (apps.h); borrowed */
+    size_t msg;          /* index into the batch's msgs */
+} bf_pub_target;
+
+typedef struct bf_publish_batch {
+    const char *prefix; /* the Redis key prefix; borrowed */
+    long long history_size, history_ttl_ms;
+    const bf_pub_msg *msgs; /* nmsgs >= 1; borrowed */
+    size_t nmsgs;
+    const bf_pub_target *targets; /* ntargets >= 1; borrowed */
+    size_t ntargets;
+} bf_publish_batch;
+
+/* Sends the batch; cb gets an array reply with every target's seq, in order, or an error. Every
+ * pointer is only read during the call (the command is copied). Returns 0, BF_EINVAL (empty, or a
+ * msg index out of range: nothing sent) or BF_EDISCONNECTED (cb not called). */
+int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv);
+
 /* The script's SHA1 as 40 hex digits (static storage). */
 const char *bf_script_sha(bf_script_id id);
+/* The script's full source, with the libraries it uses prepended (static storage). */
+const char *bf_script_source(bf_script_id id, size_t *len);
+
+/* ---- presence (presence_enqueue.lua, presence_apply.lua, presence_audit.lua, sweep.lua) ----
+ *
+ * A presence operation is enqueued by the gateway (its reply is the acknowledgement: the
+ * operation is in Redis) and applied by whichever router runs presence_apply.lua for the channel
+ * next, normally its owner, nudged by the enqueue. See docs/architecture.md, "Presence". */
+
+/* How long a connection that left is remembered (pgone:{channel}), so that a join of it that
+ * arrives late changes nothing. Longer than any retry of an operation takes (a gateway gives up
+ * after 30 s; an inbox envelope is retried for at most a few seconds). */
+#define BF_PRESENCE_GONE_MS 600000
+/* Operations one presence_apply.lua call applies at most (the router calls again while more are
+ * pending): bounds the time one call holds Redis. */
+#define BF_PRESENCE_APPLY_BATCH 256
+
+/* One script call's keys and arguments, with the storage they point into. The typed builders
+ * below fill it; bf_script_args_send sends it (tests run it through a synchronous client). */
+typedef struct bf_script_args {
+    bf_script_id id;
+    int nkeys, argc; /* argv holds the keys, then the other arguments */
+    const char *argv[24];
+    size_t lens[24];
+    char keys[16][BF_KEY_MAX];
+    char nums[4][24];
+} bf_script_args;
+
+int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *cb, void *priv);
+
+typedef struct bf_presence_enqueue {
+    const char *prefix, *channel; /* borrowed */
+    const char *gateway;          /* the connection's gateway id (borrowed) */
+    const char *envelope;         /* the operation: an inbox envelope, op 1, 2 or 3 (borrowed) */
+    size_t envelope_len;
+    bool join;         /* a join or rejoin (indexes the gateway in gwpres:{gateway}, gwknown) */
+    const char *owner; /* the router to nudge (inbox:{owner}), or NULL (borrowed) */
+} bf_presence_enqueue;
+
+/* presence_enqueue.lua; the reply is the channel's number of pending operations. Returns 0, or
+ * BF_ERANGE when a key would be too long. */
+int bf_presence_enqueue_args(bf_script_args *out, const bf_presence_enqueue *e);
+
+typedef struct bf_presence_apply {
+    const char *prefix, *channel; /* borrowed */
+    long long history_size, history_ttl_ms;
+} bf_presence_apply;
+
+/* presence_apply.lua (at most BF_PRESENCE_APPLY_BATCH operations); reply {applied, pending,
+ * joins, leaves, dropped}. Returns 0 or BF_ERANGE. */
+int bf_presence_apply_args(bf_script_args *out, const bf_presence_apply *a);
+
+/* presence_audit.lua: {pending, count, in gwchans, conn ids...} of gateway in channel. Returns 0
+ * or BF_ERANGE. All strings borrowed. */
+int bf_presence_audit_args(bf_script_args *out, const char *prefix, const char *gateway,
+                           const char *channel);
+
+typedef struct bf_sweep {
+    const char *prefix, *channel, *gateway; /* borrowed; gateway: the dead gateway's id */
+    uint64_t ring_epoch;                    /* the caller's (the script is fenced by it) */
+    long long history_size, history_ttl_ms;
+} bf_sweep;
+
+/* sweep.lua; reply: presence:leave events emitted, -1 if the gateway is alive, or an error
+ * "STALE ...". Returns 0 or BF_ERANGE. */
+int bf_sweep_args(bf_script_args *out, const bf_sweep *s);
 
 #endif

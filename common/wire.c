@@ -28,14 +28,19 @@ int bf_wire_encode_fanout(const bf_fanout *m, char **out, size_t *outlen)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 7);
+    bool pusher = m->data_raw.len || m->exclude_socket.len;
+    msgpack_pack_array(&pk, pusher ? 9 : 7);
     msgpack_pack_uint8(&pk, BF_WIRE_VERSION);
     msgpack_pack_uint8(&pk, (uint8_t)m->kind);
     pack_view(&pk, m->channel);
     msgpack_pack_uint64(&pk, m->seq);
     pack_view(&pk, m->frame);
-    pack_view(&pk, m->exclude_conn);
-    pack_view(&pk, m->exclude_user);
+    pack_view(&pk, m->except_conn); /* or only_conn: one slot */
+    pack_view(&pk, m->except_user); /* or kick_user */
+    if (pusher) {
+        pack_view(&pk, m->data_raw);
+        pack_view(&pk, m->exclude_socket);
+    }
     return finish(&sb, out, outlen);
 }
 
@@ -227,13 +232,15 @@ int bf_wire_decode_fanout(const char *buf, size_t len, bf_fanout *m)
     if (rd_uint(&r, &kind) || kind < BF_FAN_MESSAGE || kind > BF_FAN_KICK) return BF_EPROTO;
     m->kind = (bf_fan_kind)kind;
     if (rd_str(&r, &m->channel) || rd_uint(&r, &m->seq) || rd_str(&r, &m->frame)) return BF_EPROTO;
-    if (n > 5 && rd_str(&r, &m->exclude_conn)) return BF_EPROTO;
-    if (n > 6 && rd_str(&r, &m->exclude_user)) return BF_EPROTO;
-    if (rd_close(&r, n, n < 7 ? n : 7)) return BF_EPROTO;
+    if (n > 5 && rd_str(&r, &m->except_conn)) return BF_EPROTO;
+    if (n > 6 && rd_str(&r, &m->except_user)) return BF_EPROTO;
+    if (n > 7 && rd_str(&r, &m->data_raw)) return BF_EPROTO;
+    if (n > 8 && rd_str(&r, &m->exclude_socket)) return BF_EPROTO;
+    if (rd_close(&r, n, n < 9 ? n : 9)) return BF_EPROTO;
     if (m->channel.len == 0 || (m->frame.len == 0 && m->kind != BF_FAN_KICK)) return BF_EPROTO;
     if (m->kind == BF_FAN_MESSAGE && m->seq == 0) return BF_EPROTO;
-    if (m->kind == BF_FAN_DIRECT && m->exclude_conn.len == 0) return BF_EPROTO;
-    if (m->kind == BF_FAN_KICK && m->exclude_user.len == 0) return BF_EPROTO;
+    if (m->kind == BF_FAN_DIRECT && m->only_conn.len == 0) return BF_EPROTO;
+    if (m->kind == BF_FAN_KICK && m->kick_user.len == 0) return BF_EPROTO;
     return 0;
 }
 
@@ -243,13 +250,13 @@ int bf_wire_decode_inbox(const char *buf, size_t len, bf_inbox *m)
     uint64_t n, op;
     memset(m, 0, sizeof(*m));
     if (rd_open(&r, buf, len, 6, &n)) return BF_EPROTO;
-    if (rd_uint(&r, &op) || op < BF_OP_JOIN || op > BF_OP_KICK) return BF_EPROTO;
+    if (rd_uint(&r, &op) || op < BF_OP_JOIN || op > BF_OP_APPLY) return BF_EPROTO;
     m->op = (bf_inbox_op)op;
     if (rd_str(&r, &m->channel) || rd_str(&r, &m->conn_id) || rd_str(&r, &m->user_id) ||
         rd_str(&r, &m->payload))
         return BF_EPROTO;
     if (n > 6 && rd_uint(&r, &m->hops)) return BF_EPROTO;
     if (rd_close(&r, n, n < 7 ? n : 7)) return BF_EPROTO;
-    if (m->channel.len == 0 || m->conn_id.len == 0) return BF_EPROTO;
+    if (m->channel.len == 0 || (m->conn_id.len == 0 && m->op != BF_OP_APPLY)) return BF_EPROTO;
     return 0;
 }

@@ -2,8 +2,10 @@
 #include "alloc.h"
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "redis.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,41 @@ void bf_conn_pinger_tick(bf_conn_pinger *p)
     }
 }
 
+bf_sub *bf_conn_sub_add(bf_conn *c, bf_channel_type type)
+{
+    bf_sub *s = bf_calloc(1, sizeof(*s));
+    s->conn = c;
+    s->type = type;
+    s->cnext = c->subs;
+    c->subs = s;
+    c->nsubs++;
+    return s;
+}
+
+void bf_conn_sub_free(bf_conn *c, bf_sub *s)
+{
+    assert(!s->chan && s->conn == c);
+    for (bf_sub **pp = &c->subs; *pp; pp = &(*pp)->cnext) {
+        if (*pp == s) {
+            *pp = s->cnext;
+            c->nsubs--;
+            break;
+        }
+    }
+    free(s->info);
+    free(s);
+}
+
+void bf_conn_list_add(bf_conn **head, bf_conn *c)
+{
+    list_push(head, c, offsetof(bf_conn, alink));
+}
+
+void bf_conn_list_remove(bf_conn *c)
+{
+    list_remove(c, offsetof(bf_conn, alink));
+}
+
 void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id, bf_conn_batch *batch)
 {
     memset(c, 0, sizeof(*c));
@@ -99,11 +136,12 @@ void bf_conn_deinit(bf_conn *c)
     }
     batch_remove(c);
     list_remove(c, offsetof(bf_conn, plink));
+    list_remove(c, offsetof(bf_conn, alink));
+    while (c->subs) bf_conn_sub_free(c, c->subs);
     drop_queue(c);
     free(c->q);
     free(c->rx);
     free(c->user_id);
-    free(c->info);
     free(c->ip);
     free(c->epoch);
     free(c->close_owned);
@@ -113,7 +151,6 @@ void bf_conn_deinit(bf_conn *c)
     c->q = NULL;
     c->rx = NULL;
     c->user_id = NULL;
-    c->info = NULL;
     c->qbytes = 0;
 }
 
@@ -191,6 +228,11 @@ static void drop_queue(bf_conn *c)
 
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
 {
+    assert(c->wsi); /* an established connection, not yet closed (on_closed clears wsi) */
+    /* a code a close frame may carry (RFC 6455 7.4), and a reason that fits beside it */
+    assert(code >= 1000 && code < 5000 && code != 1004 && code != 1005 && code != 1006 &&
+           code != 1015);
+    assert(reason && strlen(reason) <= 123);
     if (c->close_code) return;
     c->close_code = code;
     c->close_reason = reason;
@@ -314,6 +356,7 @@ int bf_conn_on_writeable(bf_conn *c)
 {
     if (c->close_code) {
         if (c->close_code == BF_CLOSE_ABNORMAL) return -1; /* the socket failed: no close frame */
+        assert(!c->close_written); /* -1 below makes lws close: no second WRITEABLE */
         /* The close frame is written here, in WRITEABLE, where the socket has room for it.
          * lws 4.1 would not send a reason set with lws_close_reason() when a WRITEABLE callback
          * returns -1 (it hangs up), and its asynchronous kill does not fire promptly on a
@@ -322,8 +365,10 @@ int bf_conn_on_writeable(bf_conn *c)
         unsigned char buf[LWS_PRE + 125];
         size_t rl = strlen(c->close_reason);
         if (rl > 123) rl = 123;
-        buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
-        buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+        /* the gateway's reasons are native codes; the protocol says what its clients get */
+        uint16_t code = bf_proto_close_code(c->proto, c->close_code);
+        buf[LWS_PRE] = (unsigned char)(code >> 8);
+        buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
         memcpy(buf + LWS_PRE + 2, c->close_reason, rl);
         lws_write(c->wsi, buf + LWS_PRE, rl + 2, BF_LWS_WRITE_CLOSE);
         c->close_written = true;

@@ -48,6 +48,27 @@ typedef struct bf_conn_link {
     struct bf_conn *next, **prevp;
 } bf_conn_link;
 
+/* The wire format a connection speaks (see proto.h): the hub renders a fan-out message once
+ * per protocol and shares the frame between that protocol's connections. */
+typedef enum { BF_PROTO_NATIVE = 0, BF_PROTO_PUSHER, BF_PROTO__COUNT } bf_proto_id;
+
+/* One channel subscription of a connection. A native connection (/ws/{channel}) has exactly one,
+ * a Pusher connection any number (up to --max-channels-per-connection). The hub links the
+ * subscriptions of a channel; the connection links its own. Everything that is about a channel
+ * (readiness, presence, recovery's skip mark) lives here, not on the connection. */
+typedef struct bf_sub {
+    struct bf_conn *conn;       /* the connection it belongs to (borrowed) */
+    struct bf_hub_chan *chan;   /* owned by the hub; NULL when not joined */
+    struct bf_sub *prev, *next; /* on its channel's list (the hub's) */
+    struct bf_sub *cnext;       /* on its connection's list */
+    bf_channel_type type;
+    bool ready;           /* the channel's subscription was confirmed (bf_hub ready callback ran) */
+    bool presence_joined; /* a join was sent to the owner: a leave must follow */
+    bool awaiting_here;   /* joined, presence:here not yet received: hold back other frames */
+    uint64_t skip_upto;   /* recovery delivered every seq up to this: later copies are dropped */
+    char *info;           /* presence member JSON (the join payload) or NULL; owned */
+} bf_sub;
+
 /* The connections of one process that have frames queued since the last flush, and the write
  * counters. One per event loop. */
 typedef struct bf_conn_batch {
@@ -73,27 +94,25 @@ typedef struct bf_conn_limits {
 
 typedef struct bf_conn {
     struct lws *wsi;
-    struct bf_hub_chan *chan; /* owned by the hub; NULL when not joined */
-    struct bf_conn *prev, *next;
+    bf_sub *subs; /* its subscriptions (owned), linked by cnext */
+    uint32_t nsubs;
+    uint8_t proto;        /* bf_proto_id */
     bf_conn_batch *batch; /* not owned */
     bf_conn_link blink;   /* on batch->head's list */
     bf_conn_link plink;   /* on a bf_conn_pinger slot */
+    bf_conn_link alink;   /* on the process's list of every open connection */
     uint64_t id;
-    char *user_id; /* verified user id or NULL; owned */
-    char *info;    /* presence info JSON object or NULL; owned */
-    char *ip;      /* peer address, kept only while a per-IP limit is on; owned */
-    bf_channel_type type;
-    bool ready;           /* its channel's subscription was confirmed (bf_hub ready callback ran) */
-    bool presence_joined; /* a join was sent to the owner: a leave must follow */
-    bool awaiting_here;   /* joined, presence:here not yet received: hold back other frames */
-    uint8_t recover;      /* BF_RECOVER_*: what the client asked for on connect */
-    bool holding;         /* queued frames wait (recovery is reading the history) */
-    uint64_t since;       /* recover from: the last seq the client has */
-    uint64_t skip_upto;   /* recovery delivered every seq up to this: later copies are dropped */
-    char *epoch;          /* the client's channel epoch (recovery), or NULL; owned */
-    void *pending;        /* an in-flight request about this connection, cancelled on close */
-    size_t rxcap;         /* allocated size of rx */
-    uint64_t last_rx_ms;  /* when the client last sent anything (a pong included) */
+    char *user_id;         /* verified user id or NULL; owned */
+    char *ip;              /* peer address, kept only while a per-IP limit is on; owned */
+    void *pstate;          /* the protocol module's per-connection state, or NULL; owned by it */
+    bf_channel_type type;  /* native: its channel's type (the metrics' label) */
+    uint8_t recover;       /* BF_RECOVER_*: what the client asked for on connect */
+    bool holding;          /* queued frames wait (recovery is reading the history) */
+    uint64_t since;        /* recover from: the last seq the client has */
+    char *epoch;           /* the client's channel epoch (recovery), or NULL; owned */
+    void *pending;         /* an in-flight request about this connection, cancelled on close */
+    size_t rxcap;          /* allocated size of rx */
+    uint64_t last_rx_ms;   /* when the client last sent anything (a pong included) */
     uint64_t ping_sent_ms; /* an unanswered ping's time, or 0 */
     bool ping_due;         /* a ping goes out with the next write */
     char *close_owned;     /* a close reason that must outlive its sender (kicks), or NULL */
@@ -109,9 +128,20 @@ typedef struct bf_conn {
     const char *close_reason; /* static string */
 } bf_conn;
 
+/* Adds a new, unjoined subscription of the given type to c and returns it (owned by c). */
+bf_sub *bf_conn_sub_add(bf_conn *c, bf_channel_type type);
+/* Unlinks s from c and frees it; the hub must have dropped it (bf_hub_leave) already. */
+void bf_conn_sub_free(bf_conn *c, bf_sub *s);
+
+/* The list of every open connection of a process (head may be NULL); a connection is on it
+ * between bf_conn_list_add and bf_conn_list_remove (or bf_conn_deinit). */
+void bf_conn_list_add(bf_conn **head, bf_conn *c);
+void bf_conn_list_remove(bf_conn *c);
+
 /* Zeroes c and binds it to wsi and to the batch that writes for it. */
 void bf_conn_init(bf_conn *c, struct lws *wsi, uint64_t id, bf_conn_batch *batch);
-/* Releases queued frames and buffers; the hub must already have dropped the connection. Called
+/* Releases queued frames, buffers and subscriptions; the hub must already have dropped every
+ * subscription. Called
  * while the socket is still open: if a close never got its close frame out (the peer did not
  * read for BF_CONN_CLOSE_TIMEOUT_S), the socket is set to reset on close, so that the kernel
  * drops what it still holds for that peer instead of keeping it (megabytes for a flooder). */

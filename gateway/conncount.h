@@ -23,7 +23,9 @@ void bf_conncount_add(bf_conncount *cc, const char *channel, int delta);
 /* Replaces channel's pending change by "the count is n" (after a Redis reconnect, when Redis is
  * rebuilt from the gateway's own state). */
 void bf_conncount_set(bf_conncount *cc, const char *channel, size_t n);
-/* Forgets every pending change (the gateway is leaving: its leave script removes its counts). */
+/* Forgets every pending change (the gateway is leaving: leave.lua, which the gateway's stop()
+ * flushes before the process exits, removes its field from conns:{channel} for every channel of
+ * its gwchans set). */
 void bf_conncount_discard(bf_conncount *cc);
 /* Sends the pending changes (at most BF_CONNCOUNT_BATCH channels per script call) and forgets
  * them; while r is not ready they are kept. Returns the number of script calls sent. */

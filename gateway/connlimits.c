@@ -23,9 +23,9 @@ static void dict_add(bf_dict *d, const char *k, int delta)
 unsigned bf_connlimits_check(bf_gateway *gw, const char *ip, const char *user, const char **code,
                              char *msg, size_t msglen)
 {
-    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    uint64_t open = bf_gw_open_connections(gw);
     if (open >= gw->max_connections) {
-        gw->stats.limit_rejections[0]++;
+        gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY]++;
         *code = "gateway_full";
         snprintf(msg, msglen, "this gateway holds its maximum of %llu connections; try another",
                  (unsigned long long)gw->max_connections);
@@ -33,7 +33,7 @@ unsigned bf_connlimits_check(bf_gateway *gw, const char *ip, const char *user, c
     }
     if (gw->cfg.max_connections_per_ip &&
         dict_count(gw->per_ip, ip) >= (size_t)gw->cfg.max_connections_per_ip) {
-        gw->stats.limit_rejections[1]++;
+        gw->stats.limit_rejections[BF_GW_LIMIT_IP]++;
         *code = "too_many_connections";
         snprintf(msg, msglen, "too many connections from your address (limit %lld)",
                  gw->cfg.max_connections_per_ip);
@@ -41,7 +41,7 @@ unsigned bf_connlimits_check(bf_gateway *gw, const char *ip, const char *user, c
     }
     if (gw->cfg.max_connections_per_user && user &&
         dict_count(gw->per_user, user) >= (size_t)gw->cfg.max_connections_per_user) {
-        gw->stats.limit_rejections[2]++;
+        gw->stats.limit_rejections[BF_GW_LIMIT_USER]++;
         *code = "too_many_connections";
         snprintf(msg, msglen, "too many connections for this user (limit %lld)",
                  gw->cfg.max_connections_per_user);

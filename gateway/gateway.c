@@ -1,27 +1,24 @@
 #include "gateway.h"
 #include "alloc.h"
+#include "clock.h"
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "recovery.h"
 #include "redis_keys.h"
+#include "rxguard.h"
 #include "scripts.h"
 
 #include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* hiredis asks its libuv adapter to add read interest after every read, and write interest for
  * every command it queues; the adapter restarts the poll handle each time, which libuv does as
@@ -81,7 +78,15 @@ void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason)
 
 const char *bf_gw_conn_channel(const bf_conn *c)
 {
-    return bf_hub_conn_channel(c);
+    return c->subs ? bf_hub_sub_channel(c->subs) : NULL;
+}
+
+void bf_gw_foreach_conn(bf_gateway *gw, void (*fn)(bf_conn *c, void *arg), void *arg)
+{
+    for (bf_conn *c = gw->conns, *next; c; c = next) {
+        next = c->alink.next;
+        fn(c, arg);
+    }
 }
 
 void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap)
@@ -102,9 +107,10 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
     return rc;
 }
 
-void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
+void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
 {
-    const char *ch = bf_hub_conn_channel(c);
+    bf_conn *c = s->conn;
+    const char *ch = bf_hub_sub_channel(s);
     char conn_id[160];
     if (!ch || !c->user_id) return;
     bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
@@ -112,26 +118,51 @@ void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op)
                   .channel = {ch, strlen(ch)},
                   .conn_id = {conn_id, strlen(conn_id)},
                   .user_id = {c->user_id, strlen(c->user_id)}};
-    if (op != BF_OP_LEAVE && c->info) m.payload = (bf_strview){c->info, strlen(c->info)};
+    if (op != BF_OP_LEAVE && s->info) m.payload = (bf_strview){s->info, strlen(s->info)};
     bf_owner_send(gw->owner, &m);
-    if (op != BF_OP_LEAVE) c->presence_joined = true;
+    if (op != BF_OP_LEAVE) s->presence_joined = true;
     /* a recovering client takes presence:here in sequence order, like any frame */
-    if (op == BF_OP_JOIN && !c->recover) c->awaiting_here = true;
+    if (op == BF_OP_JOIN && !c->recover) s->awaiting_here = true;
 }
 
-/* The hub confirmed c's subscription: it now sees every later message, so presence may start. */
-static void conn_ready(bf_conn *c, void *arg)
+/* ---- what the reconciliation reads (reconcile.h) ------------------------------------------ */
+
+typedef struct presence_visit {
+    bf_gateway *gw;
+    bf_reconcile_conn_fn fn;
+    void *arg;
+} presence_visit;
+
+static void visit_presence(bf_sub *s, void *arg)
 {
-    bf_gateway *gw = arg;
-    if (c->recover)
-        bf_recovery_start(gw, c); /* presence joins when it is done */
-    else if (c->type == BF_CH_PRESENCE && !c->presence_joined)
-        bf_gw_presence_op(gw, c, BF_OP_JOIN);
+    presence_visit *v = arg;
+    const char *ch = bf_hub_sub_channel(s);
+    bf_conn *c = s->conn;
+    if (!s->presence_joined || !ch || !c->user_id || !s->info) return;
+    char conn_id[160];
+    bf_gw_conn_id(v->gw, c, conn_id, sizeof(conn_id));
+    v->fn(ch, conn_id, c->user_id, s->info, v->arg);
 }
 
-static void reannounce_conn(bf_conn *c, void *arg)
+static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)
 {
-    if (c->presence_joined) bf_gw_presence_op(arg, c, BF_OP_REJOIN);
+    presence_visit v = {src, fn, arg};
+    bf_hub_foreach_sub(((bf_gateway *)src)->hub, visit_presence, &v);
+}
+
+static void reconcile_channels(void *src, bf_reconcile_chan_fn fn, void *arg)
+{
+    bf_hub_foreach_channel(((bf_gateway *)src)->hub, fn, arg);
+}
+
+static size_t reconcile_channel_conns(void *src, const char *channel)
+{
+    return bf_hub_channel_conns(((bf_gateway *)src)->hub, channel);
+}
+
+static void reannounce_sub(bf_sub *s, void *arg)
+{
+    if (s->presence_joined) bf_gw_presence_op(arg, s, BF_OP_REJOIN);
 }
 
 static void reannounce_channel(const char *name, size_t nconns, void *arg)
@@ -166,7 +197,13 @@ static void cmd_ready(bf_redis *r, void *arg)
     char key[BF_KEY_MAX];
     bf_key(key, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
     bf_redis_cmd(gw->cmd, on_gwchans, gw, "SMEMBERS %s", key);
-    bf_hub_foreach_conn(gw->hub, reannounce_conn, gw);
+    bf_hub_foreach_sub(gw->hub, reannounce_sub, gw);
+}
+
+uint64_t bf_gw_open_connections(const bf_gateway *gw)
+{
+    return gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2] +
+           gw->stats.pusher_connections;
 }
 
 bool bf_gateway_ready(const bf_gateway *gw)
@@ -186,7 +223,7 @@ static void cmd_down(bf_redis *r, void *arg)
 static void close_for_drain(bf_conn *c, void *arg)
 {
     (void)arg;
-    bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY + 11 /* 1012 service restart */, "service restart");
+    bf_conn_close(c, BF_CLOSE_DRAIN, "service restart");
 }
 
 static void stop(bf_gateway *gw)
@@ -194,15 +231,24 @@ static void stop(bf_gateway *gw)
     if (gw->stopping) return;
     gw->stopping = true;
     bf_info("stopping");
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
+    /* Drained cleanly (no connection left, every presence leave acknowledged by its owner):
+     * nothing of ours is left for the owners' dead-gateway sweep, so leave.lua removes our
+     * gwchans/gwknown entries too; otherwise it keeps them for the sweep. Our connection
+     * counts go either way (see conncount.h). */
+    uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+    bool clean = open == 0 && bf_owner_pending(gw->owner) == 0;
+    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kchans[BF_KEY_MAX],
+        kknown[BF_KEY_MAX], kconns[BF_KEY_MAX];
     bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
     bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
     bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    const char *argv[] = {kmembers, kepoch, knode, gw->node_id, "0"};
-    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_key(kchans, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
+    bf_key(kknown, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
+    bf_key(kconns, gw->cfg.redis_prefix, BF_KEY_CONNS, "");
+    const char *argv[] = {kmembers,    kepoch, knode,  kchans,           kknown,
+                          gw->node_id, "0",    kconns, clean ? "1" : "0"};
+    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 5, 9, argv, NULL);
     bf_conncount_discard(gw->conncount);
-    uv_timer_stop(&gw->tick);
-    uv_close((uv_handle_t *)&gw->tick, NULL);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);
     uv_idle_stop(&gw->flush_more);
@@ -213,11 +259,13 @@ static void stop(bf_gateway *gw)
     uv_close((uv_handle_t *)&gw->sigterm, NULL);
     lws_context_destroy(gw->lws);
     gw->lws = NULL;
-    /* the leave command above was queued; freeing the links flushes nothing, so give the
-     * loop no further work: hiredis closes its sockets and the loop ends */
+    /* The leave script above is only queued: freeing the command link (redisAsyncFree) would
+     * close the socket without writing it. bf_redis_close writes it and waits for the reply
+     * (hiredis' redisAsyncDisconnect); the tick keeps running until the link has closed (or its
+     * close timed out), then the loop has nothing left and ends. */
     bf_redis_free(gw->sub);
-    bf_redis_free(gw->cmd);
-    gw->sub = gw->cmd = NULL;
+    gw->sub = NULL;
+    bf_redis_close(gw->cmd);
 }
 
 static void begin_drain(bf_gateway *gw, const char *why)
@@ -231,7 +279,7 @@ static void begin_drain(bf_gateway *gw, const char *why)
     gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
     bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
             gw->cfg.drain_timeout_s);
-    bf_hub_foreach_conn(gw->hub, close_for_drain, NULL);
+    bf_gw_foreach_conn(gw, close_for_drain, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -256,7 +304,7 @@ static void ping_conn(bf_conn *c, void *arg)
         if (now - c->ping_sent_ms > (uint64_t)gw->cfg.ping_timeout_s * 1000) {
             gw->stats.ping_timeouts++;
             bf_debug("connection %llu did not answer its ping: closing", (unsigned long long)c->id);
-            bf_conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping timeout");
+            bf_conn_close(c, BF_CLOSE_PING_TIMEOUT, "ping timeout");
         }
         return;
     }
@@ -268,22 +316,31 @@ static void on_tick(uv_timer_t *t)
 {
     bf_gateway *gw = t->data;
     uint64_t now = bf_now_ms();
+    if (gw->stopping) { /* stop(): waiting for the command link to flush leave.lua */
+        bf_redis_tick(gw->cmd, now);
+        if (bf_redis_closed(gw->cmd)) {
+            uv_timer_stop(t);
+            uv_close((uv_handle_t *)t, NULL);
+        }
+        return;
+    }
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
+    if (!gw->draining)
+        bf_reconcile_tick(gw->reconcile, now, gw->registered && bf_redis_ready(gw->cmd));
     bf_liveness_probe_tick(gw, now);
     if (now >= gw->next_ping_sweep) {
         /* once a second (lws' own validity pings keep one sorted timer list of every connection,
          * whose insertions cost O(connections) each: a connect storm went quadratic); the pings
          * found due go out over the next second's ticks */
         ping_sweep ps = {gw, now};
-        bf_hub_foreach_conn(gw->hub, ping_conn, &ps);
+        bf_gw_foreach_conn(gw, ping_conn, &ps);
         gw->next_ping_sweep = now + 1000;
     }
     bf_conn_pinger_tick(&gw->pinger);
     if (gw->draining) {
-        uint64_t open =
-            gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
+        uint64_t open = bf_gw_open_connections(gw);
         /* leaves must reach the owners before we go, or they would wait for the ghost sweep */
         if ((open == 0 && bf_owner_pending(gw->owner) == 0) || now >= gw->drain_deadline) {
             if (open) bf_warn("drain timeout with %llu connections open", (unsigned long long)open);
@@ -350,6 +407,16 @@ static struct lws_context *create_lws(const struct lws_context_creation_info *in
     return ctx;
 }
 
+/* rxguard.h found a client breaking RFC 6455's framing (unmasked, an over-long control frame):
+ * nothing of that frame reached lws; fail the connection with 1002 as 7.4.1 says. */
+static void on_rx_violation(void *conn, const char *reason, void *arg)
+{
+    (void)arg;
+    bf_conn *c = conn;
+    bf_debug("connection %llu: %s: closing with 1002", (unsigned long long)c->id, reason);
+    bf_conn_close(c, 1002, reason);
+}
+
 static void flush_pending(uv_idle_t *h)
 {
     (void)h; /* the work is on_flush's; being active is what matters */
@@ -361,6 +428,7 @@ static void flush_pending(uv_idle_t *h)
 static void on_flush(uv_check_t *h)
 {
     bf_gateway *gw = h->data;
+    bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
     /* while connections wait for their turn, an active idle handle makes the next iteration
@@ -377,8 +445,12 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_ms = bf_now_ms();
-    gw->started_wall_ms = wall_ms();
+    gw->started_wall_ms = bf_wall_ms();
+    /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
+     * presence entries a crashed run left may still be in Redis, and departed ids are remembered
+     * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
+     * previous run could have used unless it opened more than a million connections a second. */
+    gw->next_conn_id = gw->started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
@@ -417,8 +489,33 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->cmd = bf_redis_new(&ro);
     bf_redis_pair(gw->sub, gw->cmd);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
-    gw->hub = bf_hub_new(gw->sub, gw->cfg.redis_prefix, gw->node_id, &lim, conn_ready, gw);
-    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, 30000);
+    /* Pusher socket ids must be unique across the cluster and match ^\d+\.\d+$: a random
+     * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = bf_wall_ms() ^ (uint64_t)getpid();
+    snprintf(gw->socket_prefix, sizeof(gw->socket_prefix), "%llu.",
+             (unsigned long long)(rnd % 281474976710656ull) + 1);
+    bf_hub_opts ho = {.sub = gw->sub,
+                      .prefix = gw->cfg.redis_prefix,
+                      .node_id = gw->node_id,
+                      .socket_prefix = gw->socket_prefix,
+                      .limits = lim,
+                      .ready = bf_proto_on_ready,
+                      .render = bf_proto_render,
+                      .arg = gw};
+    gw->hub = bf_hub_new(&ho);
+    gw->owner = bf_owner_new(gw->cmd, gw->cfg.redis_prefix, gw->node_id, 30000);
+    bf_reconcile_deps rd = {.cmd = gw->cmd,
+                            .prefix = gw->cfg.redis_prefix,
+                            .node_id = gw->node_id,
+                            .owner = gw->owner,
+                            .counts = gw->conncount,
+                            .src = gw,
+                            .foreach_presence = reconcile_presence,
+                            .foreach_channel = reconcile_channels,
+                            .channel_conns = reconcile_channel_conns};
+    gw->reconcile = bf_reconcile_new(&rd, (uint64_t)gw->cfg.presence_reconcile_interval_s * 1000);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -447,6 +544,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
+    bf_rxguard_init((size_t)gw->fd_slots, on_rx_violation, gw);
     gw->lws = create_lws(&info, gw->fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
@@ -454,7 +552,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
         return BF_EIO;
     }
     gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
-                                   &gw->stats.limit_rejections[0], err, errlen);
+                                   &gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY], err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);
@@ -478,6 +576,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 
 void bf_gateway_deinit(bf_gateway *gw)
 {
+    bf_rxguard_deinit();
     bf_listener_free(gw->listener);
     gw->listener = NULL;
     if (gw->lws) lws_context_destroy(gw->lws);
@@ -485,6 +584,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
     bf_conn_batch_deinit(&gw->batch);
+    bf_reconcile_free(gw->reconcile);
+    gw->reconcile = NULL;
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
     bf_conncount_free(gw->conncount);

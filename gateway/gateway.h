@@ -13,6 +13,7 @@
 #include "hub.h"
 #include "owner.h"
 #include "failover.h"
+#include "reconcile.h"
 #include "redis.h"
 #include "conncount.h"
 #include "dict.h"
@@ -47,15 +48,35 @@ enum {
         BF_GW_AUTH__COUNT
 };
 
+/* Indices of bf_gw_stats.limit_rejections: which connection limit refused an upgrade. */
+enum { BF_GW_LIMIT_GATEWAY, BF_GW_LIMIT_IP, BF_GW_LIMIT_USER, BF_GW_LIMIT__COUNT };
+/* Indices of bf_gw_stats.recoveries: a resume with recover/since either worked (or asked for the
+ * position only) or could not be served (epoch changed, history too short). */
+enum { BF_GW_RECOVERED, BF_GW_RECOVERY_FAILED, BF_GW_RECOVERY__COUNT };
+/* Pusher limits counted per kind (belfry_gateway_pusher_limit_rejections_total{limit}). */
+#define BF_PUSHER_LIMITS(X)                                                                        \
+    X(CHANNELS, "channels")                                                                        \
+    X(PRESENCE_MEMBERS, "presence_members")                                                        \
+    X(CLIENT_EVENT_RATE, "client_event_rate")
+enum {
+#define BF_PUSHER_LIMIT_ENUM(n, s) BF_PUSHER_LIMIT_##n,
+    BF_PUSHER_LIMITS(BF_PUSHER_LIMIT_ENUM)
+#undef BF_PUSHER_LIMIT_ENUM
+        BF_PUSHER_LIMIT__COUNT
+};
+
 typedef struct bf_gw_stats {
-    uint64_t connections[3]; /* current, by bf_channel_type */
+    uint64_t connections[3];     /* current native connections, by bf_channel_type */
+    uint64_t pusher_connections; /* current Pusher connections */
+    uint64_t pusher_subscription_errors;
+    uint64_t pusher_limit_rejections[BF_PUSHER_LIMIT__COUNT];
     uint64_t auth_failures[BF_GW_AUTH__COUNT];
     uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
-    uint64_t limit_rejections[3]; /* gateway, ip, user */
+    uint64_t limit_rejections[BF_GW_LIMIT__COUNT];
     uint64_t probe_failures;
-    uint64_t recoveries[2];  /* recovered (or position only), not recoverable */
+    uint64_t recoveries[BF_GW_RECOVERY__COUNT];
     uint64_t slow_consumers; /* outside fan-out (error replies, recovery); the hub counts its own */
     uint64_t ping_timeouts;
 } bf_gw_stats;
@@ -70,12 +91,13 @@ typedef struct bf_gateway {
     bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_hub *hub;
     bf_owner *owner;
+    bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */
     bf_conn_batch batch;
     uv_signal_t sigint, sigterm;
-    uint64_t next_conn_id, next_heartbeat, started_ms, started_wall_ms, drain_deadline;
+    uint64_t next_conn_id, next_heartbeat, started_wall_ms, drain_deadline;
     bool draining, stopping;
     bool registered; /* our membership heartbeat succeeded since the last Redis (re)connect */
     bf_gw_stats stats;
@@ -84,11 +106,13 @@ typedef struct bf_gateway {
     uint64_t fd_slots;          /* lws' descriptor table (see fd_table_slots in gateway.c) */
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
     bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
-    uint64_t probe_sent, probe_seen, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
+    uint64_t probe_sent, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
     bool probe_suspect;
     uint64_t last_fanout_in;
     uint64_t next_ping_sweep;
-    bf_conn_pinger pinger; /* pings due, spread over the ticks of a second */
+    bf_conn_pinger pinger;  /* pings due, spread over the ticks of a second */
+    bf_conn *conns;         /* every open connection (bf_conn_list_*) */
+    char socket_prefix[32]; /* "<random gateway number>.": Pusher socket ids are this + conn id */
 } bf_gateway;
 
 /* Builds everything and starts listening. Returns 0, or a negative code with err filled. */
@@ -96,17 +120,21 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen);
 /* Tears everything down; call after the loop has returned from uv_run. */
 void bf_gateway_deinit(bf_gateway *gw);
 bool bf_gateway_ready(const bf_gateway *gw);
+/* Open client connections of every protocol. */
+uint64_t bf_gw_open_connections(const bf_gateway *gw);
 
 /* ---- used by ws.c (defined in gateway.c) ---- */
 
-/* The channel c is joined to (borrowed), or NULL. */
+/* The channel of a native connection's subscription (borrowed), or NULL. */
 const char *bf_gw_conn_channel(const bf_conn *c);
+/* Calls fn for every open connection (fn may close it, not free it). */
+void bf_gw_foreach_conn(bf_gateway *gw, void (*fn)(bf_conn *c, void *arg), void *arg);
 /* Writes c's cluster-wide id "<node id>/<n>" into out. */
 void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap);
 /* PUBLISHes a fan-out envelope for m->channel. Returns 0 or BF_EDISCONNECTED. */
 int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m);
-/* Sends a presence join/leave/rejoin for c to its channel's owner. */
-void bf_gw_presence_op(bf_gateway *gw, bf_conn *c, bf_inbox_op op);
+/* Sends a presence join/leave/rejoin for subscription s to its channel's owner. */
+void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op);
 
 /* Counts an authorization failure under its reason label. */
 void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason);

@@ -1,19 +1,21 @@
 #include "gw_config.h"
 
+#include "redis_keys.h"
+
 #include <stddef.h>
 
 #define F(x) offsetof(bf_gw_config, x)
 
 const bf_cfg_opt bf_gw_config_table[] = {
-    {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8080", 0, 0, NULL, F(listen),
+    {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8080", 1, 65535, NULL, F(listen),
      "address and port for WebSocket and HTTP clients"},
     {"redis", BF_CFG_REDIS, "BELFRY_REDIS_URL", "redis://127.0.0.1:6379", 0, 0, NULL, F(redis),
      "Redis URL: redis://[[user]:password@]host[:port][/db] or "
      "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"},
-    {"node-id", BF_CFG_STRING, "BELFRY_NODE_ID", NULL, 0, 0, NULL, F(node_id),
+    {"node-id", BF_CFG_NAME, "BELFRY_NODE_ID", NULL, 1, 64, NULL, F(node_id),
      "unique node id (default: random, new on every start)"},
-    {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, 0, NULL, F(redis_prefix),
-     "prefix of every Redis key and subject (at most 64 bytes)"},
+    {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, BF_PREFIX_MAX, NULL,
+     F(redis_prefix), "prefix of every Redis key and subject (at most 64 bytes)"},
     {"redis-timeout", BF_CFG_INT, "BELFRY_REDIS_TIMEOUT", "2000", 100, 600000, NULL,
      F(redis_timeout_ms),
      "milliseconds a Redis command may wait for its reply; then the link is reset (503 meanwhile)"},
@@ -40,7 +42,10 @@ const bf_cfg_opt bf_gw_config_table[] = {
      F(heartbeat_ttl_ms), "membership expires this long after the last heartbeat"},
     {"drain-timeout", BF_CFG_INT, "BELFRY_DRAIN_TIMEOUT", "10", 0, 3600, NULL, F(drain_timeout_s),
      "seconds SIGTERM waits for connections to close before exiting"},
-    {"jwt-secret", BF_CFG_STRING, "BELFRY_JWT_SECRET", NULL, 0, 0, NULL, F(jwt_secret),
+    {"app", BF_CFG_APPS, "BELFRY_APPS", NULL, 0, 0, NULL, F(apps),
+     "a Pusher app ID:KEY:SECRET, repeatable (env: comma-separated); the first is the default app, "
+     "which the native protocol belongs to"},
+    {"jwt-secret", BF_CFG_STRING, "BELFRY_JWT_SECRET", NULL, 32, 4096, NULL, F(jwt_secret),
      "HS256 secret for private/presence tokens (at least 32 bytes)"},
     {"jwt-leeway", BF_CFG_INT, "BELFRY_JWT_LEEWAY", "30", 0, 3600, NULL, F(jwt_leeway_s),
      "seconds of clock skew tolerated on exp and nbf"},
@@ -78,5 +83,15 @@ const bf_cfg_opt bf_gw_config_table[] = {
      "a subscriber link that delivered no probe for this long is reconnected and resubscribed"},
     {"workers", BF_CFG_INT, "BELFRY_WORKERS", "1", 1, 256, NULL, F(workers),
      "gateway processes sharing the listening port (SO_REUSEPORT): one per core"},
+    {"activity-timeout", BF_CFG_INT, "BELFRY_ACTIVITY_TIMEOUT", "120", 1, 3600, NULL,
+     F(activity_timeout_s),
+     "Pusher: the activity_timeout told to clients (seconds of silence before they ping)"},
+    {"max-channels-per-connection", BF_CFG_INT, "BELFRY_MAX_CHANNELS_PER_CONNECTION", "100", 1,
+     100000, NULL, F(max_channels_per_connection),
+     "Pusher: channels one connection may subscribe (more: pusher:subscription_error)"},
+    {"presence-reconcile-interval", BF_CFG_INT, "BELFRY_PRESENCE_RECONCILE_INTERVAL", "30", 1,
+     86400, NULL, F(presence_reconcile_interval_s),
+     "seconds between checks of the presence entries and connection counts Redis holds for this "
+     "gateway against its real connections (differences are repaired and counted)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

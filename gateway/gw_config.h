@@ -24,6 +24,7 @@ typedef struct bf_gw_config {
     long long heartbeat_ttl_ms;
     long long drain_timeout_s;
     const char *jwt_secret;
+    struct bf_apps *apps; /* --app / BELFRY_APPS; owned, freed by main */
     long long jwt_leeway_s;
     bool insecure_any_token;
     const char *allowed_origins;
@@ -37,6 +38,9 @@ typedef struct bf_gw_config {
     long long redis_probe_ms;
     long long redis_probe_timeout_ms;
     long long workers;
+    long long activity_timeout_s;
+    long long max_channels_per_connection;
+    long long presence_reconcile_interval_s;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -6,6 +6,7 @@
 #include "redis_keys.h"
 #include "wire.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +16,8 @@ static const char *sub_names[] = {"none", "subscribing", "subscribed", "unsubscr
 typedef struct bf_hub_chan {
     char *name;
     size_t nlen;
-    bf_conn *head;
-    size_t nconns;
+    bf_sub *head;
+    size_t nconns; /* subscriptions on head's list */
     sub_state st;
 } bf_hub_chan;
 
@@ -25,11 +26,13 @@ struct bf_hub {
     const char *prefix;
     char conn_prefix[128]; /* "<node id>/" */
     size_t conn_prefix_len;
+    char socket_prefix[32]; /* "<gateway number>." */
+    size_t socket_prefix_len;
     bf_conn_limits limits;
     bf_dict *chans;
-    size_t subscribed;
     bf_hub_ready_fn ready;
-    void *ready_arg;
+    bf_hub_render_fn render;
+    void *arg;
     bf_hub_stats stats;
 };
 
@@ -37,9 +40,12 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv);
 
 static void set_sub(bf_hub *h, bf_hub_chan *ch, sub_state st)
 {
+    (void)h; /* every transition goes through here (asserts, logs): the hub is its context */
+    /* a link loss may reset any state to NONE; otherwise only the protocol's own steps */
+    assert(st == SUB_NONE || (st == SUB_SUBSCRIBING && ch->st == SUB_NONE) ||
+           (st == SUB_SUBSCRIBED && ch->st == SUB_SUBSCRIBING) ||
+           (st == SUB_UNSUBSCRIBING && ch->st == SUB_SUBSCRIBED));
     bf_debug("channel %s subscription %s -> %s", ch->name, sub_names[ch->st], sub_names[st]);
-    if (ch->st == SUB_SUBSCRIBED) h->subscribed--;
-    if (st == SUB_SUBSCRIBED) h->subscribed++;
     ch->st = st;
 }
 
@@ -62,16 +68,19 @@ static void chan_free(bf_hub *h, bf_hub_chan *ch)
     free(ch);
 }
 
-bf_hub *bf_hub_new(bf_redis *sub, const char *prefix, const char *node_id,
-                   const bf_conn_limits *limits, bf_hub_ready_fn ready, void *ready_arg)
+bf_hub *bf_hub_new(const bf_hub_opts *o)
 {
     bf_hub *h = bf_calloc(1, sizeof(*h));
-    h->ready = ready;
-    h->ready_arg = ready_arg;
-    h->sub = sub;
-    h->prefix = prefix;
-    h->limits = *limits;
-    h->conn_prefix_len = (size_t)snprintf(h->conn_prefix, sizeof(h->conn_prefix), "%s/", node_id);
+    h->ready = o->ready;
+    h->render = o->render;
+    h->arg = o->arg;
+    h->sub = o->sub;
+    h->prefix = o->prefix;
+    h->limits = o->limits;
+    h->conn_prefix_len =
+        (size_t)snprintf(h->conn_prefix, sizeof(h->conn_prefix), "%s/", o->node_id);
+    h->socket_prefix_len = (size_t)snprintf(h->socket_prefix, sizeof(h->socket_prefix), "%s",
+                                            o->socket_prefix ? o->socket_prefix : "");
     h->chans = bf_dict_new();
     return h;
 }
@@ -94,8 +103,9 @@ void bf_hub_free(bf_hub *h)
     free(h);
 }
 
-void bf_hub_join(bf_hub *h, bf_conn *c, const char *channel)
+void bf_hub_join(bf_hub *h, bf_sub *c, const char *channel)
 {
+    assert(!c->chan);
     size_t len = strlen(channel);
     bf_hub_chan *ch = bf_dict_get(h->chans, channel, len);
     if (!ch) {
@@ -113,13 +123,13 @@ void bf_hub_join(bf_hub *h, bf_conn *c, const char *channel)
     ch->nconns++;
     if (ch->st == SUB_SUBSCRIBED) {
         c->ready = true;
-        if (h->ready) h->ready(c, h->ready_arg);
+        if (h->ready) h->ready(c, h->arg);
     }
     if (ch->st == SUB_NONE) send_sub(h, ch, "SUBSCRIBE");
     /* SUBSCRIBING/SUBSCRIBED: nothing to do; UNSUBSCRIBING: resubscribed on its ack */
 }
 
-void bf_hub_leave(bf_hub *h, bf_conn *c)
+void bf_hub_leave(bf_hub *h, bf_sub *c)
 {
     bf_hub_chan *ch = c->chan;
     if (!ch) return;
@@ -143,14 +153,12 @@ static bool is_user(const bf_conn *c, bf_strview u)
     return u.len && c->user_id && strlen(c->user_id) == u.len && !memcmp(c->user_id, u.p, u.len);
 }
 
-/* If v is "<this node id>/<n>", stores n in *id and returns true. */
-static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
+/* If v is "<prefix><n>" (a connection id of this gateway), stores n in *id and returns true. */
+static bool local_id(const char *prefix, size_t plen, bf_strview v, uint64_t *id)
 {
-    if (v.len <= h->conn_prefix_len || v.len > h->conn_prefix_len + 20 ||
-        memcmp(v.p, h->conn_prefix, h->conn_prefix_len))
-        return false;
+    if (!plen || v.len <= plen || v.len > plen + 20 || memcmp(v.p, prefix, plen)) return false;
     uint64_t n = 0;
-    for (size_t i = h->conn_prefix_len; i < v.len; i++) {
+    for (size_t i = plen; i < v.len; i++) {
         char d = v.p[i];
         if (d < '0' || d > '9') return false;
         n = n * 10 + (uint64_t)(d - '0');
@@ -159,11 +167,17 @@ static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
     return true;
 }
 
+static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
+{
+    return local_id(h->conn_prefix, h->conn_prefix_len, v, id);
+}
+
 static bool excluded(const bf_hub *h, const bf_conn *c, const bf_fanout *m)
 {
     uint64_t id;
-    if (is_user(c, m->exclude_user)) return true;
-    return local_conn_id(h, m->exclude_conn, &id) && id == c->id;
+    if (is_user(c, m->except_user)) return true;
+    if (local_conn_id(h, m->except_conn, &id) && id == c->id) return true;
+    return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
 
 static void deliver(bf_hub *h, const char *subject, const char *payload, size_t len)
@@ -183,10 +197,11 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     bf_hub_chan *ch = bf_dict_get(h->chans, name, m.channel.len);
     if (!ch || !ch->head) return;
     uint64_t target = 0;
-    if (m.kind == BF_FAN_DIRECT && !local_conn_id(h, m.exclude_conn, &target)) return;
+    if (m.kind == BF_FAN_DIRECT && !local_conn_id(h, m.only_conn, &target)) return;
     if (m.kind == BF_FAN_KICK) {
-        for (bf_conn *c = ch->head; c; c = c->next) {
-            if (!is_user(c, m.exclude_user)) continue;
+        for (bf_sub *s = ch->head; s; s = s->next) {
+            bf_conn *c = s->conn;
+            if (!is_user(c, m.kick_user)) continue;
             h->stats.kicks++;
             bf_info("connection %llu of user %s on %s kicked", (unsigned long long)c->id,
                     c->user_id, ch->name);
@@ -198,17 +213,28 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
         }
         return;
     }
-    bf_frame *f = bf_frame_new(m.frame.p, m.frame.len);
-    if (m.kind == BF_FAN_MESSAGE) f->seq = m.seq;
-    for (bf_conn *c = ch->head; c; c = c->next) {
+    /* rendered at most once per protocol, when the first subscription of it needs the frame */
+    bf_frame *frames[BF_PROTO__COUNT] = {0};
+    bool rendered[BF_PROTO__COUNT] = {0};
+    uint64_t seq = m.kind == BF_FAN_MESSAGE ? m.seq : 0;
+    for (bf_sub *s = ch->head; s; s = s->next) {
+        bf_conn *c = s->conn;
         if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, c, &m)) continue;
-        /* a presence connection's view starts with its presence:here; what was published
+        /* a presence subscription's view starts with its presence:here; what was published
          * before it is already reflected there (its seq says as of when) */
-        if (f->seq && f->seq <= c->skip_upto) continue; /* recovery already sent it */
-        if (c->awaiting_here) {
+        if (seq && seq <= s->skip_upto) continue; /* recovery already sent it */
+        if (s->awaiting_here) {
             if (m.kind != BF_FAN_DIRECT) continue;
-            c->awaiting_here = false;
+            s->awaiting_here = false;
         }
+        assert(c->proto < BF_PROTO__COUNT);
+        if (!rendered[c->proto]) {
+            rendered[c->proto] = true;
+            frames[c->proto] = h->render(c->proto, &m, ch->name, h->arg);
+            if (frames[c->proto]) frames[c->proto]->seq = seq;
+        }
+        bf_frame *f = frames[c->proto];
+        if (!f) continue;
         int rc = bf_conn_enqueue(c, f, &h->limits);
         if (rc == 0) {
             h->stats.messages_out++;
@@ -218,7 +244,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
                     (unsigned long long)c->id, ch->name);
         }
     }
-    bf_frame_unref(f);
+    for (int i = 0; i < BF_PROTO__COUNT; i++) bf_frame_unref(frames[i]);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -243,10 +269,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
             send_sub(h, ch, "UNSUBSCRIBE");
             return;
         }
-        for (bf_conn *c = ch->head; c; c = c->next) {
-            if (c->ready) continue;
-            c->ready = true;
-            if (h->ready) h->ready(c, h->ready_arg);
+        for (bf_sub *s = ch->head; s; s = s->next) {
+            if (s->ready) continue;
+            s->ready = true;
+            if (h->ready) h->ready(s, h->arg);
         }
     } else if (!strcmp(kind->str, "unsubscribe") && ch->st == SUB_UNSUBSCRIBING) {
         set_sub(h, ch, SUB_NONE);
@@ -268,7 +294,7 @@ static int resubscribe_cb(const char *key, void *val, void *arg)
         free(ch);
         return 1;
     }
-    ch->st = SUB_NONE;
+    set_sub(h, ch, SUB_NONE);
     send_sub(h, ch, "SUBSCRIBE");
     return 0;
 }
@@ -281,15 +307,13 @@ void bf_hub_on_ready(bf_hub *h)
 static int reset_cb(const char *key, void *val, void *arg)
 {
     (void)key;
-    (void)arg;
-    ((bf_hub_chan *)val)->st = SUB_NONE;
+    set_sub(arg, val, SUB_NONE); /* the link is gone: no subscription survives */
     return 0;
 }
 
 void bf_hub_on_down(bf_hub *h)
 {
     bf_dict_foreach(h->chans, reset_cb, h);
-    h->subscribed = 0;
 }
 
 const bf_hub_stats *bf_hub_stats_get(const bf_hub *h)
@@ -303,13 +327,8 @@ size_t bf_hub_channel_conns(const bf_hub *h, const char *channel)
     return ch ? ch->nconns : 0;
 }
 
-size_t bf_hub_subscribed(const bf_hub *h)
-{
-    return h->subscribed;
-}
-
 typedef struct foreach_ctx {
-    void (*fn)(bf_conn *, void *);
+    void (*fn)(bf_sub *, void *);
     void *arg;
 } foreach_ctx;
 
@@ -317,19 +336,19 @@ static int foreach_cb(const char *key, void *val, void *arg)
 {
     (void)key;
     foreach_ctx *fc = arg;
-    for (bf_conn *c = ((bf_hub_chan *)val)->head; c; c = c->next) fc->fn(c, fc->arg);
+    for (bf_sub *s = ((bf_hub_chan *)val)->head; s; s = s->next) fc->fn(s, fc->arg);
     return 0;
 }
 
-void bf_hub_foreach_conn(bf_hub *h, void (*fn)(bf_conn *c, void *arg), void *arg)
+void bf_hub_foreach_sub(bf_hub *h, void (*fn)(bf_sub *s, void *arg), void *arg)
 {
     foreach_ctx fc = {fn, arg};
     bf_dict_foreach(h->chans, foreach_cb, &fc);
 }
 
-const char *bf_hub_conn_channel(const bf_conn *c)
+const char *bf_hub_sub_channel(const bf_sub *s)
 {
-    return c->chan ? c->chan->name : NULL;
+    return s->chan ? s->chan->name : NULL;
 }
 
 typedef struct chan_ctx {

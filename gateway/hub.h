@@ -8,14 +8,18 @@
  *   NONE --join--> SUBSCRIBING --ack--> SUBSCRIBED --empty--> UNSUBSCRIBING --ack--> (freed)
  *                       |  (empty at ack: unsubscribe)           |  (joined meanwhile: SUBSCRIBING)
  *
- * A fan-out envelope is decoded once, its frame copied once into a refcounted bf_frame, and that
- * frame queued on every local connection of the channel. When the subscriber link is lost, every
- * channel falls back to NONE and is subscribed again when the link is back. */
+ * The hub knows channels and subscriptions (bf_sub, conn.h), not protocols: a connection may hold
+ * any number of subscriptions, each on one channel's list. A fan-out envelope is decoded once and
+ * rendered into a refcounted bf_frame at most once per protocol (the render callback, called the
+ * first time a subscription of that protocol needs it), and that frame is queued on every local
+ * subscription of that protocol. When the subscriber link is lost, every channel falls back to
+ * NONE and is subscribed again when the link is back. */
 #ifndef BF_HUB_H
 #define BF_HUB_H
 
 #include "conn.h"
 #include "redis.h"
+#include "wire.h"
 
 #include <stdint.h>
 
@@ -30,38 +34,50 @@ typedef struct bf_hub_stats {
     uint64_t channels;       /* current channels with local connections */
 } bf_hub_stats;
 
-/* Called once per connection when its channel's subscription is confirmed (at once if it
- * already was): from then on the connection receives everything published on the channel. */
-typedef void (*bf_hub_ready_fn)(bf_conn *c, void *arg);
+/* Called once per subscription when its channel's Redis subscription is confirmed (at once if it
+ * already was): from then on the subscription receives everything published on the channel. */
+typedef void (*bf_hub_ready_fn)(bf_sub *s, void *arg);
 
-/* sub: the subscriber link (borrowed; must outlive the hub). prefix: borrowed. node_id: borrowed,
- * used to recognise this gateway's own connection ids in envelopes. */
-bf_hub *bf_hub_new(bf_redis *sub, const char *prefix, const char *node_id,
-                   const bf_conn_limits *limits, bf_hub_ready_fn ready, void *ready_arg);
+/* Renders message m of channel (the scoped name) for protocol proto. Returns a frame with one
+ * reference for the caller, or NULL when that protocol has nothing to deliver for it. Called at
+ * most once per message and protocol. */
+typedef bf_frame *(*bf_hub_render_fn)(int proto, const bf_fanout *m, const char *channel,
+                                      void *arg);
+
+typedef struct bf_hub_opts {
+    bf_redis *sub;             /* the subscriber link (borrowed; must outlive the hub) */
+    const char *prefix;        /* Redis prefix (borrowed) */
+    const char *node_id;       /* recognises this gateway's connection ids "<node>/<n>" (copied) */
+    const char *socket_prefix; /* and its Pusher socket ids "<socket prefix><n>" (copied) */
+    bf_conn_limits limits;
+    bf_hub_ready_fn ready;
+    bf_hub_render_fn render;
+    void *arg; /* for ready and render */
+} bf_hub_opts;
+
+bf_hub *bf_hub_new(const bf_hub_opts *o);
 void bf_hub_free(bf_hub *h);
 
-/* Adds c to channel (subscribing if it is the first local connection). */
-void bf_hub_join(bf_hub *h, bf_conn *c, const char *channel);
-/* Removes c from its channel, if any. */
-void bf_hub_leave(bf_hub *h, bf_conn *c);
+/* Adds s to channel (subscribing if it is the channel's first local subscription). */
+void bf_hub_join(bf_hub *h, bf_sub *s, const char *channel);
+/* Removes s from its channel, if any. */
+void bf_hub_leave(bf_hub *h, bf_sub *s);
 
 /* Subscriber link events (wire them to the bf_redis on_ready/on_down callbacks). */
 void bf_hub_on_ready(bf_hub *h);
 void bf_hub_on_down(bf_hub *h);
 
-/* Calls fn for every local connection (fn must not join or leave). */
-void bf_hub_foreach_conn(bf_hub *h, void (*fn)(bf_conn *c, void *arg), void *arg);
+/* Calls fn for every local subscription (fn must not join or leave). */
+void bf_hub_foreach_sub(bf_hub *h, void (*fn)(bf_sub *s, void *arg), void *arg);
 
-/* The name of the channel c is joined to (borrowed, valid while c is joined), or NULL. */
-const char *bf_hub_conn_channel(const bf_conn *c);
+/* The (scoped) name of the channel s is joined to (borrowed, valid while s is joined), or NULL. */
+const char *bf_hub_sub_channel(const bf_sub *s);
 /* Calls fn for every channel with its local connection count. */
 void bf_hub_foreach_channel(bf_hub *h, void (*fn)(const char *name, size_t nconns, void *arg),
                             void *arg);
 
 const bf_hub_stats *bf_hub_stats_get(const bf_hub *h);
-/* Number of connections on channel (0 if unknown). */
+/* Number of subscriptions on channel (0 if unknown). */
 size_t bf_hub_channel_conns(const bf_hub *h, const char *channel);
-/* Number of channels whose subscription is confirmed. */
-size_t bf_hub_subscribed(const bf_hub *h);
 
 #endif

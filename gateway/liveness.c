@@ -18,7 +18,6 @@ static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message")) {
-        gw->probe_seen++;
         gw->last_probe_ms = bf_now_ms();
     }
 }
@@ -95,9 +94,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 void bf_liveness_heartbeat(bf_gateway *gw)
 {
     char conns[24];
-    snprintf(conns, sizeof(conns), "%llu",
-             (unsigned long long)(gw->stats.connections[0] + gw->stats.connections[1] +
-                                  gw->stats.connections[2]));
+    snprintf(conns, sizeof(conns), "%llu", (unsigned long long)bf_gw_open_connections(gw));
     bf_heartbeat hb = {.prefix = gw->cfg.redis_prefix,
                        .node_id = gw->node_id,
                        .router = false,

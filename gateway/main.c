@@ -1,4 +1,5 @@
 /* belfry-gateway: wires configuration, logging and the gateway onto one libuv loop. */
+#include "apps.h"
 #include "alloc.h"
 #include "err.h"
 #include "ids.h"
@@ -17,6 +18,7 @@ int main(int argc, char **argv)
 {
     static bf_gateway gw;
     char err[BF_ERR_LEN];
+    bf_alloc_init(); /* jansson too allocates through bf_malloc */
     int rc = bf_config_parse(bf_gw_config_table, &gw.cfg, argc, argv, err, sizeof(err));
     if (rc == BF_CFG_HELP) {
         bf_config_usage(bf_gw_config_table, stdout, "belfry-gateway",
@@ -32,19 +34,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "belfry-gateway: %s\n", err);
         return 2;
     }
-    if (strlen(gw.cfg.redis_prefix) > BF_PREFIX_MAX) {
-        fprintf(stderr, "belfry-gateway: --redis-prefix: longer than %d bytes\n", BF_PREFIX_MAX);
-        return 2;
-    }
-    if (gw.cfg.listen.port == 0) {
-        fprintf(stderr, "belfry-gateway: --listen: port must be 1-65535\n");
-        return 2;
-    }
-    if (gw.cfg.node_id) {
-        if (!*gw.cfg.node_id || strlen(gw.cfg.node_id) > 64 || strchr(gw.cfg.node_id, '/')) {
-            fprintf(stderr, "belfry-gateway: --node-id: must be 1-64 bytes without '/'\n");
-            return 2;
-        }
+    if (gw.cfg.node_id) { /* validated by its row: 1-64 bytes, no '/' */
         snprintf(gw.node_id, sizeof(gw.node_id), "%s", gw.cfg.node_id);
     } else {
         snprintf(gw.node_id, sizeof(gw.node_id), "gw");
@@ -55,12 +45,6 @@ int main(int argc, char **argv)
     bf_ids_random_hex(boot, 4);
     size_t nl = strlen(gw.node_id);
     snprintf(gw.node_id + nl, sizeof(gw.node_id) - nl, ".%s", boot);
-    if (gw.cfg.jwt_secret && !*gw.cfg.jwt_secret) gw.cfg.jwt_secret = NULL;
-    if (gw.cfg.jwt_secret && strlen(gw.cfg.jwt_secret) < 32) {
-        fprintf(stderr, "belfry-gateway: --jwt-secret: must be at least 32 bytes (got %zu)\n",
-                strlen(gw.cfg.jwt_secret));
-        return 2;
-    }
     if (gw.cfg.workers > 1) {
         bf_log_level l = BF_LOG_INFO;
         bf_log_parse_level(gw.cfg.log_level, &l);
@@ -97,5 +81,6 @@ int main(int argc, char **argv)
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     bf_info("stopped");
+    bf_apps_free(gw.cfg.apps);
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "rxguard.h"
 #include "channel.h"
 
 #include <stdio.h>
@@ -17,6 +18,8 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
         fprintf(f, "belfry_gateway_connections{type=\"%s\"} %llu\n",
                 bf_channel_type_name((bf_channel_type)t),
                 (unsigned long long)gw->stats.connections[t]);
+    fprintf(f, "belfry_gateway_connections{type=\"pusher\"} %llu\n",
+            (unsigned long long)gw->stats.pusher_connections);
 #define C(name, help, type, v)                                                                     \
     fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",              \
             (unsigned long long)(v))
@@ -70,26 +73,52 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
       "counter", gw->stats.ping_timeouts);
     C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
-      gw->stats.recoveries[0]);
+      gw->stats.recoveries[BF_GW_RECOVERED]);
     C("belfry_gateway_recoveries_failed_total",
       "Connections whose since could not be recovered (epoch changed or history too short).",
-      "counter", gw->stats.recoveries[1]);
+      "counter", gw->stats.recoveries[BF_GW_RECOVERY_FAILED]);
+    C("belfry_gateway_framing_failures_total",
+      "Connections closed with 1002 for an unmasked frame or an over-long control frame.",
+      "counter", bf_rxguard_failures());
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
       gw->stats.probe_failures);
     fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
                "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
-    static const char *const limits[] = {"gateway", "ip", "user"};
-    for (int i = 0; i < 3; i++)
+    static const char *const limits[BF_GW_LIMIT__COUNT] = {
+        [BF_GW_LIMIT_GATEWAY] = "gateway", [BF_GW_LIMIT_IP] = "ip", [BF_GW_LIMIT_USER] = "user"};
+    for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
                 (unsigned long long)gw->stats.limit_rejections[i]);
+    C("belfry_gateway_pusher_subscription_errors_total",
+      "Pusher subscriptions refused with pusher:subscription_error.", "counter",
+      gw->stats.pusher_subscription_errors);
+    fprintf(f, "# HELP belfry_gateway_pusher_limit_rejections_total Pusher requests refused by a "
+               "limit.\n# TYPE belfry_gateway_pusher_limit_rejections_total counter\n");
+    static const char *const plimits[] = {
+#define BF_PUSHER_LIMIT_NAME(n, s) s,
+        BF_PUSHER_LIMITS(BF_PUSHER_LIMIT_NAME)
+#undef BF_PUSHER_LIMIT_NAME
+    };
+    for (int i = 0; i < BF_PUSHER_LIMIT__COUNT; i++)
+        fprintf(f, "belfry_gateway_pusher_limit_rejections_total{limit=\"%s\"} %llu\n", plimits[i],
+                (unsigned long long)gw->stats.pusher_limit_rejections[i]);
     const bf_owner_stats *os = bf_owner_stats_get(gw->owner);
-    C("belfry_gateway_owner_ops_total", "Presence operations delivered to channel owners.",
+    C("belfry_gateway_owner_ops_total", "Presence operations acknowledged by Redis (recorded).",
       "counter", os->sent);
-    C("belfry_gateway_owner_op_retries_total", "Owner operations retried (owner gone or busy).",
-      "counter", os->retries);
-    C("belfry_gateway_owner_op_failures_total", "Owner operations given up.", "counter",
-      os->failed);
+    C("belfry_gateway_owner_op_retries_total",
+      "Presence operations sent again (no acknowledgement from Redis).", "counter", os->retries);
+    C("belfry_gateway_owner_op_failures_total",
+      "Presence operations given up (left to the reconciliation).", "counter", os->failed);
+    fprintf(f, "# HELP belfry_gateway_presence_repairs_total Differences between Redis and this "
+               "gateway's connections found and repaired by the reconciliation.\n"
+               "# TYPE belfry_gateway_presence_repairs_total counter\n");
+    const uint64_t *rep = bf_reconcile_repairs(gw->reconcile);
+    for (int i = 0; i < BF_REPAIR__COUNT; i++)
+        fprintf(f, "belfry_gateway_presence_repairs_total{kind=\"%s\"} %llu\n",
+                bf_reconcile_kind_names[i], (unsigned long long)rep[i]);
+    C("belfry_gateway_presence_reconcile_passes_total", "Reconciliation passes completed.",
+      "counter", bf_reconcile_passes(gw->reconcile));
     fprintf(f, "# HELP belfry_gateway_auth_failures_total Refused upgrades by reason.\n"
                "# TYPE belfry_gateway_auth_failures_total counter\n");
     for (int i = 0; i < BF_GW_AUTH__COUNT; i++)

@@ -1,39 +1,47 @@
+#include "backoff.h"
 #include "owner.h"
 #include "alloc.h"
 #include "dict.h"
 #include "log.h"
 #include "redis_keys.h"
 #include "ring.h"
+#include "scripts.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct op {
     struct op *next, *prev;
     bf_owner *o;
-    char *env; /* encoded inbox envelope */
+    bf_inbox_op kind;
+    char *env; /* the encoded inbox envelope: what is recorded in Redis */
     size_t env_len;
     char *channel, *conn_id;
     uint64_t first_ms, next_ms, backoff_ms;
+    unsigned retries;
     bool in_flight;
-    bool dead; /* the owner was freed while this op was in flight */
+    bool attempted; /* sent at least once: Redis may have it even without an acknowledgement */
+    bool dead;      /* the owner was freed while this op was in flight */
 } op;
 
 struct bf_owner {
     bf_redis *cmd;
-    const char *prefix;
+    const char *prefix, *node_id;
     uint64_t give_up_ms;
     bf_ring *ring;
     op *head, *tail;
+    size_t n;
     bf_dict *first_of_conn; /* conn id -> its earliest queued op (ops of a conn go in order) */
     bf_owner_stats stats;
 };
 
-bf_owner *bf_owner_new(bf_redis *cmd, const char *prefix, uint64_t give_up_ms)
+bf_owner *bf_owner_new(bf_redis *cmd, const char *prefix, const char *node_id, uint64_t give_up_ms)
 {
     bf_owner *o = bf_calloc(1, sizeof(*o));
     o->cmd = cmd;
     o->prefix = prefix;
+    o->node_id = node_id;
     o->give_up_ms = give_up_ms;
     o->ring = bf_ring_new();
     o->first_of_conn = bf_dict_new();
@@ -59,6 +67,7 @@ static void unlink_op(bf_owner *o, op *p)
         p->next->prev = p->prev;
     else
         o->tail = p->prev;
+    o->n--;
     size_t cl = strlen(p->conn_id);
     if (bf_dict_get(o->first_of_conn, p->conn_id, cl) == p) {
         op *q = p->next;
@@ -97,10 +106,28 @@ size_t bf_owner_routers(const bf_owner *o)
     return bf_ring_size(o->ring);
 }
 
+/* Whether a later op of p's connection is queued. */
+static bool later_of_conn(const op *p)
+{
+    for (const op *q = p->next; q; q = q->next)
+        if (!strcmp(q->conn_id, p->conn_id)) return true;
+    return false;
+}
+
 void bf_owner_send(bf_owner *o, const bf_inbox *m)
 {
+    assert(m->op == BF_OP_JOIN || m->op == BF_OP_REJOIN || m->op == BF_OP_LEAVE);
+    op *first = bf_dict_get(o->first_of_conn, m->conn_id.p, m->conn_id.len);
+    if (m->op == BF_OP_LEAVE && first && first->kind != BF_OP_LEAVE && !first->attempted &&
+        !later_of_conn(first)) {
+        /* the join never left the gateway: Redis knows nothing of the connection */
+        unlink_op(o, first);
+        op_free(first);
+        return;
+    }
     op *p = bf_calloc(1, sizeof(*p));
     p->o = o;
+    p->kind = m->op;
     if (bf_wire_encode_inbox(m, &p->env, &p->env_len)) {
         free(p);
         return;
@@ -114,8 +141,8 @@ void bf_owner_send(bf_owner *o, const bf_inbox *m)
     else
         o->head = p;
     o->tail = p;
-    if (!bf_dict_get(o->first_of_conn, p->conn_id, strlen(p->conn_id)))
-        bf_dict_put(o->first_of_conn, p->conn_id, strlen(p->conn_id), p);
+    o->n++;
+    if (!first) bf_dict_put(o->first_of_conn, p->conn_id, strlen(p->conn_id), p);
     bf_owner_tick(o, p->first_ms);
 }
 
@@ -125,21 +152,21 @@ static void retry_later(bf_owner *o, op *p, const char *why)
     p->in_flight = false;
     if (now - p->first_ms >= o->give_up_ms) {
         o->stats.failed++;
-        bf_error("giving up on owner operation for %s (%s) after %llu ms: %s", p->channel,
+        bf_error("giving up on presence operation for %s (%s) after %llu ms: %s", p->channel,
                  p->conn_id, (unsigned long long)(now - p->first_ms), why);
         unlink_op(o, p);
         op_free(p);
         return;
     }
     o->stats.retries++;
-    p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
-    if (p->backoff_ms > 2000) p->backoff_ms = 2000;
+    static const bf_backoff policy = {100, 2000, 0};
+    p->backoff_ms = bf_backoff_delay(&policy, p->retries++, 0);
     p->next_ms = now + p->backoff_ms;
-    bf_debug("owner operation for %s will be retried in %llu ms: %s", p->channel,
+    bf_debug("presence operation for %s will be retried in %llu ms: %s", p->channel,
              (unsigned long long)p->backoff_ms, why);
 }
 
-static void on_published(redisAsyncContext *ac, void *reply, void *priv)
+static void on_enqueued(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     op *p = priv;
@@ -148,37 +175,43 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
         op_free(p);
         return;
     }
+    assert(p->in_flight);
     bf_owner *o = p->o;
-    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    if (r && r->type == REDIS_REPLY_INTEGER) {
         o->stats.sent++;
         unlink_op(o, p);
         op_free(p);
         return;
     }
-    retry_later(o, p,
-                !r                               ? "redis connection lost"
-                : r->type == REDIS_REPLY_INTEGER ? "the owner is not listening"
-                                                 : "redis error");
+    /* no reply: Redis may or may not have it; recording it again is harmless (idempotent) */
+    retry_later(o, p, !r ? "redis connection lost" : "redis error");
 }
 
 void bf_owner_tick(bf_owner *o, uint64_t now_ms)
 {
+    if (!bf_redis_ready(o->cmd)) return; /* sent when the link is back (backoff aside) */
     for (op *p = o->head, *nx; p; p = nx) {
         nx = p->next;
         if (p->in_flight || p->next_ms > now_ms) continue;
         if (bf_dict_get(o->first_of_conn, p->conn_id, strlen(p->conn_id)) != p) continue;
-        const char *owner = bf_ring_owner(o->ring, p->channel, strlen(p->channel));
-        if (!owner) {
-            retry_later(o, p, "no live router known");
+        bf_script_args a;
+        bf_presence_enqueue e = {.prefix = o->prefix,
+                                 .channel = p->channel,
+                                 .gateway = o->node_id,
+                                 .envelope = p->env,
+                                 .envelope_len = p->env_len,
+                                 .join = p->kind != BF_OP_LEAVE,
+                                 .owner = bf_ring_owner(o->ring, p->channel, strlen(p->channel))};
+        if (bf_presence_enqueue_args(&a, &e)) { /* cannot happen: names are validated */
+            unlink_op(o, p);
+            op_free(p);
             continue;
         }
-        char key[BF_KEY_MAX];
-        bf_key(key, o->prefix, BF_KEY_INBOX, owner);
-        if (bf_redis_cmd(o->cmd, on_published, p, "PUBLISH %s %b", key, p->env, p->env_len)) {
+        if (bf_script_args_send(o->cmd, &a, on_enqueued, p)) {
             retry_later(o, p, "redis unavailable");
             continue;
         }
-        p->in_flight = true;
+        p->in_flight = p->attempted = true;
     }
 }
 
@@ -189,7 +222,10 @@ const bf_owner_stats *bf_owner_stats_get(const bf_owner *o)
 
 size_t bf_owner_pending(const bf_owner *o)
 {
-    size_t n = 0;
-    for (const op *p = o->head; p; p = p->next) n++;
-    return n;
+    return o->n;
+}
+
+bool bf_owner_conn_pending(const bf_owner *o, const char *conn_id)
+{
+    return bf_dict_get(o->first_of_conn, conn_id, strlen(conn_id)) != NULL;
 }

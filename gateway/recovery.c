@@ -51,7 +51,8 @@ static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
     }
     /* live frames up to seq may still be in flight on the subscriber link (the reply came on
      * another connection): they are dropped when they arrive */
-    c->skip_upto = seq;
+    bf_sub *s = c->subs; /* a native connection: its one subscription */
+    s->skip_upto = seq;
     if (bf_conn_release(c, front, n, seq, &lim) != 0)
         gw->stats.slow_consumers++; /* more missed than its queue may hold: it resumes later */
     else
@@ -60,9 +61,10 @@ static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
                  (unsigned long long)seq, n - 1);
     for (size_t i = 0; i < n; i++) bf_frame_unref(front[i]);
     free(front);
-    gw->stats.recoveries[recovered || c->recover == BF_RECOVER_POSITION ? 0 : 1]++;
+    gw->stats.recoveries[recovered || c->recover == BF_RECOVER_POSITION ? BF_GW_RECOVERED
+                                                                        : BF_GW_RECOVERY_FAILED]++;
     /* presence starts after the recovered frames: its here arrives in order behind them */
-    if (c->type == BF_CH_PRESENCE && !c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_JOIN);
+    if (s->type == BF_CH_PRESENCE && !s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_JOIN);
 }
 
 static void on_history(redisAsyncContext *ac, void *reply, void *priv)

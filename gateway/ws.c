@@ -5,13 +5,17 @@
 #include "auth.h"
 #include "channel.h"
 #include "client_msg.h"
+#include "clock.h"
 #include "connlimits.h"
 #include "err.h"
 #include "gateway.h"
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
+#include "proto.h"
+#include "proto_pusher.h"
 #include "recovery.h"
+#include "rxguard.h"
 #include "static.h"
 
 #include <jansson.h>
@@ -40,10 +44,12 @@ static int http_reply(struct lws *wsi, unsigned status, const char *ctype, const
                                     (const unsigned char *)"no-store", 8, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    unsigned char *b = bf_malloc(LWS_PRE + len + 1);
+    /* small bodies (every JSON error, the out-of-memory reply included) need no allocation */
+    unsigned char small[LWS_PRE + 512];
+    unsigned char *b = len < sizeof(small) - LWS_PRE ? small : bf_malloc(LWS_PRE + len + 1);
     memcpy(b + LWS_PRE, body, len);
     int n = lws_write(wsi, b + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-    free(b);
+    if (b != small) free(b);
     return n < 0 ? -1 : 0;
 }
 
@@ -51,6 +57,12 @@ static int http_error(struct lws *wsi, unsigned status, const char *code, const 
 {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *body = json_dumps(j, JSON_COMPACT);
+    if (!body) { /* a code or message that is not UTF-8: never from our callers */
+        json_decref(j);
+        static const char internal[] = "{\"error\":{\"code\":\"internal\",\"message\":"
+                                       "\"cannot render the error\"}}";
+        return http_reply(wsi, 500, "application/json", internal, sizeof(internal) - 1);
+    }
     int rc = http_reply(wsi, status, "application/json", body, strlen(body));
     free(body);
     json_decref(j);
@@ -66,6 +78,12 @@ typedef struct ws_request {
     int recover; /* BF_RECOVER_* */
     uint64_t since;
     char epoch[40];
+    /* Pusher (/app/{key}): refusals are close codes after the upgrade, which is what pusher-js
+     * acts on (4001 gives up, 4100 backs off), rather than HTTP statuses */
+    uint8_t proto;     /* bf_proto_id */
+    const bf_app *app; /* borrowed from the configuration; NULL: refused */
+    uint16_t refuse_code;
+    const char *refuse_reason; /* static */
 } ws_request;
 
 /* lws 4.1's lws_get_urlarg_by_name() gives up at the first query argument longer than its
@@ -119,13 +137,6 @@ static int parse_recovery(struct lws *wsi, ws_request *rq, char *msg, size_t msg
         return -1;
     }
     return 0;
-}
-
-static long long wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* The token from "Authorization: Bearer" or ?token=; the header wins. Never logged. */
@@ -229,6 +240,43 @@ static int parse_ws_request(struct lws *wsi, ws_request *rq, unsigned *status, c
     return 0;
 }
 
+/* /app/{key}: which app, and whether it is refused (with a close code, see ws_request). */
+static void parse_pusher_request(struct lws *wsi, bf_gateway *gw, const char *uri, ws_request *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->proto = BF_PROTO_PUSHER;
+    const char *key = uri + strlen(BF_PUSHER_PATH), *why = NULL;
+    size_t klen = strcspn(key, "/?");
+    rq->app = bf_pusher_app_for_key(gw, key, klen, &why);
+    if (!rq->app) {
+        rq->refuse_code = BF_PUSHER_CLOSE_APP_UNKNOWN;
+        rq->refuse_reason = why;
+        gw->stats.auth_failures[BF_GW_AUTH_NOT_GRANTED]++;
+        bf_info("pusher connection for key \"%.*s\" refused with 4001: %s",
+                (int)(klen > 64 ? 64 : klen), key, why);
+        return;
+    }
+    char ip[64], msg[BF_ERR_LEN];
+    const char *code;
+    const char *peer =
+        gw->cfg.max_connections_per_ip ? lws_get_peer_simple(wsi, ip, sizeof(ip)) : NULL;
+    if (bf_connlimits_check(gw, peer, NULL, &code, msg, sizeof(msg))) {
+        rq->app = NULL;
+        rq->refuse_code = BF_PUSHER_CLOSE_OVER_CAPACITY;
+        rq->refuse_reason = !strcmp(code, "gateway_full") ? "over capacity; try again later"
+                                                          : "too many connections; try later";
+        bf_debug("pusher connection refused with 4100: %s", msg);
+    }
+}
+
+static bool is_pusher_path(struct lws *wsi)
+{
+    char uri[512];
+    int n = lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    return n >= (int)strlen(BF_PUSHER_PATH) &&
+           !strncmp(uri, BF_PUSHER_PATH, strlen(BF_PUSHER_PATH));
+}
+
 static int confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
     bf_gateway *gw = gw_of(wsi);
@@ -253,6 +301,19 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
         code = "origin_forbidden";
         snprintf(msg, sizeof(msg), "this Origin may not connect (see --allowed-origins)");
         gw->stats.auth_failures[BF_GW_AUTH_ORIGIN]++;
+    } else if (is_pusher_path(wsi)) {
+        char uri[512];
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0) {
+            status = 400;
+            code = "bad_path";
+            snprintf(msg, sizeof(msg), "request path is too long");
+        } else {
+            ws_request *keep = bf_malloc(sizeof(*keep));
+            parse_pusher_request(wsi, gw, uri, keep);
+            free(lws_get_opaque_user_data(wsi));
+            lws_set_opaque_user_data(wsi, keep);
+            return 0;
+        }
     } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) == 0) {
         status = authorize(wsi, gw, &rq, &code, msg, sizeof(msg));
         if (status) {
@@ -287,7 +348,11 @@ static int serve_metrics(struct lws *wsi, bf_gateway *gw)
 {
     size_t len;
     char *text = bf_metrics_render(gw, &len);
-    if (!text) return http_error(wsi, 503, "out_of_memory", "out of memory rendering the metrics");
+    if (!text) { /* open_memstream failed: answer without allocating */
+        static const char oom[] = "{\"error\":{\"code\":\"out_of_memory\",\"message\":"
+                                  "\"out of memory rendering the metrics\"}}";
+        return http_reply(wsi, 503, "application/json", oom, sizeof(oom) - 1);
+    }
     int rc = http_reply(wsi, 200, "text/plain; version=0.0.4", text, len);
     free(text);
     return rc;
@@ -312,7 +377,8 @@ static int serve_http(struct lws *wsi, const char *path)
         rc = serve_metrics(wsi, gw);
     } else if ((sf = bf_static_lookup(path))) {
         rc = http_reply(wsi, 200, sf->content_type, sf->data, sf->len);
-    } else if (!strncmp(path, WS_PATH, strlen(WS_PATH))) {
+    } else if (!strncmp(path, WS_PATH, strlen(WS_PATH)) ||
+               !strncmp(path, BF_PUSHER_PATH, strlen(BF_PUSHER_PATH))) {
         rc = http_error(wsi, 426, "upgrade_required", "this endpoint needs a WebSocket upgrade");
     } else {
         rc = http_error(wsi, 404, "not_found", "no such route");
@@ -322,72 +388,6 @@ static int serve_http(struct lws *wsi, const char *path)
 }
 
 /* ---- WebSocket connections --------------------------------------------------------------- */
-
-static void send_error(bf_gateway *gw, bf_conn *c, const char *code, const char *message)
-{
-    json_t *d = json_pack("{s:s,s:s}", "code", code, "message", message);
-    char *data = json_dumps(d, JSON_COMPACT);
-    size_t len;
-    char *frame = bf_message_render("error", data, 0, &len);
-    bf_frame *f = bf_frame_new(frame, len);
-    bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
-    if (bf_conn_enqueue(c, f, &lim) == BF_EFULL) {
-        gw->stats.slow_consumers++;
-        bf_warn("connection %llu closed: slow consumer (its error replies filled its queue)",
-                (unsigned long long)c->id);
-    }
-    bf_frame_unref(f);
-    free(frame);
-    free(data);
-    json_decref(d);
-    gw->stats.client_errors_total++;
-}
-
-static bool rate_ok(bf_gateway *gw, bf_conn *c)
-{
-    uint64_t now = bf_now_ms();
-    double burst = (double)gw->cfg.whisper_burst;
-    if (!c->wlast_ms)
-        c->wtokens = burst;
-    else
-        c->wtokens += (double)(now - c->wlast_ms) * (double)gw->cfg.whisper_rate / 1000.0;
-    if (c->wtokens > burst) c->wtokens = burst;
-    c->wlast_ms = now;
-    if (c->wtokens < 1.0) return false;
-    c->wtokens -= 1.0;
-    return true;
-}
-
-/* Handles one complete client message (see client_msg.h). Whispers go straight through the
- * channel's fan-out subject: they are ephemeral, so they need no sequencing and no owner hop, and
- * Redis keeps one sender's whispers in order. */
-static void on_client_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len)
-{
-    gw->stats.client_messages_total++;
-    const char *chname = bf_gw_conn_channel(c);
-    bf_client_ctx ctx = {chname, c->type, c->user_id, gw->cfg.allow_public_whisper};
-    bf_client_msg m;
-    if (bf_client_msg_parse(&ctx, msg, len, &m) == BF_CMSG_ERROR) {
-        send_error(gw, c, m.code, m.message);
-        return;
-    }
-    if (!rate_ok(gw, c)) {
-        gw->stats.whispers_limited++;
-        send_error(gw, c, "rate_limited", "too many whispers; slow down (see --whisper-rate)");
-    } else {
-        char conn_id[160];
-        bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
-        bf_fanout f = {.kind = BF_FAN_EPHEMERAL,
-                       .channel = {chname, strlen(chname)},
-                       .frame = {m.frame, m.frame_len},
-                       .exclude_conn = {conn_id, strlen(conn_id)}};
-        if (bf_gw_fanout(gw, &f) == 0)
-            gw->stats.whispers_total++;
-        else
-            send_error(gw, c, "unavailable", "cannot relay right now (no Redis); try again");
-    }
-    free(m.frame);
-}
 
 static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *in, size_t len)
 {
@@ -403,7 +403,7 @@ static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *i
     bool first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
     if (first && final && !c->rxlen) {
         if (len > max) goto too_big;
-        on_client_message(gw, c, in, len);
+        bf_proto_on_message(gw, c, in, len);
         return 0;
     }
     if (c->rxlen + len > max) goto too_big;
@@ -417,7 +417,7 @@ static int on_receive(struct lws *wsi, bf_gateway *gw, bf_conn *c, const char *i
     memcpy(c->rx + c->rxlen, in, len);
     c->rxlen += len;
     if (final) {
-        on_client_message(gw, c, c->rx, c->rxlen);
+        bf_proto_on_message(gw, c, c->rx, c->rxlen);
         free(c->rx);
         c->rx = NULL;
         c->rxlen = c->rxcap = 0;
@@ -439,9 +439,16 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     /* confirm_upgrade left the request it verified; without it (never expected), check again */
     ws_request *kept = lws_get_opaque_user_data(wsi);
     lws_set_opaque_user_data(wsi, NULL);
+    if (kept && kept->proto == BF_PROTO_PUSHER) {
+        bf_pusher_on_established(gw, c, wsi, kept->app, kept->refuse_code, kept->refuse_reason);
+        free(kept);
+        return 0;
+    }
     if (kept) {
         rq = *kept;
         free(kept);
+    } else if (is_pusher_path(wsi)) {
+        return -1; /* never expected: confirm_upgrade always leaves a Pusher request */
     } else if (parse_ws_request(wsi, &rq, &status, &code, msg, sizeof(msg)) ||
                authorize(wsi, gw, &rq, &code, msg, sizeof(msg))) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)"unauthorized",
@@ -449,8 +456,11 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
         return -1;
     }
     bf_conn_init(c, wsi, ++gw->next_conn_id, &gw->batch);
+    bf_conn_list_add(&gw->conns, c);
     c->last_rx_ms = bf_now_ms();
+    c->proto = BF_PROTO_NATIVE;
     c->type = rq.type;
+    bf_sub *s = bf_conn_sub_add(c, rq.type);
     c->recover = (uint8_t)rq.recover;
     c->since = rq.since;
     if (rq.epoch[0]) c->epoch = bf_strdup(rq.epoch);
@@ -465,14 +475,17 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     if (rq.type == BF_CH_PRESENCE) {
         json_t *info = json_loads(rq.auth.info, 0, NULL);
         json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
-                                   (json_int_t)wall_ms(), "info", info ? info : json_object());
-        c->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                                   (json_int_t)bf_wall_ms(), "info", info ? info : json_object());
+        s->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(member);
+        /* the user id and info were checked as UTF-8 JSON by auth.c: this cannot fail */
+        if (!s->info) s->info = bf_strdup("{}");
     }
     gw->stats.connections[c->type]++;
     gw->stats.accepted_total++;
-    bf_hub_join(gw->hub, c, rq.channel);
+    bf_hub_join(gw->hub, s, rq.channel);
     bf_conncount_add(gw->conncount, rq.channel, 1);
+    bf_rxguard_watch(lws_get_socket_fd(wsi), c); /* RFC 6455 framing lws 4.1.6 lets pass */
     bf_debug("connection %llu joined %s", (unsigned long long)c->id, rq.channel);
     return 0;
 }
@@ -480,16 +493,19 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
 static void on_closed(bf_gateway *gw, bf_conn *c)
 {
     if (!c->wsi) return; /* never established */
+    bf_rxguard_unwatch(lws_get_socket_fd(c->wsi));
     bf_recovery_cancel(c);
-    const char *ch = bf_gw_conn_channel(c);
-    if (ch) {
+    bf_proto_on_close(gw, c);
+    for (bf_sub *s = c->subs; s; s = s->cnext) {
+        const char *ch = bf_hub_sub_channel(s);
+        if (!ch) continue;
         bf_conncount_add(gw->conncount, ch, -1);
-        if (c->presence_joined) bf_gw_presence_op(gw, c, BF_OP_LEAVE);
+        if (s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_LEAVE);
+        bf_hub_leave(gw->hub, s);
     }
-    bf_hub_leave(gw->hub, c);
     bf_connlimits_count(gw, c->ip, c->user_id, -1);
     bf_conn_deinit(c);
-    gw->stats.connections[c->type]--;
+    if (c->proto == BF_PROTO_NATIVE) gw->stats.connections[c->type]--;
     gw->stats.closed_total++;
     c->wsi = NULL;
 }

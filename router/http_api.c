@@ -1,16 +1,19 @@
-/* The router's HTTP API on evhttp:
+/* The router's HTTP API on evhttp (every {channel} may be unprefixed with a type: ?type=, or for
+ * POST the body's "type", maps it as the gateway's /ws/{channel}?type= does):
  *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
  *   GET  /presence/{channel}    members, one per user (API key)   200 | 400 401 405 503
  *   GET  /channels/{channel}    occupancy (API key)               200 | 400 401 405 503
  *   GET  /history/{channel}     retained messages (API key)       200 | 400 401 405 503
  *   GET  /healthz /readyz       liveness, readiness (no key)
  *   GET  /metrics               Prometheus text (no key)
+ *   .../apps/{id}/...           the Pusher HTTP API (pusher_api.h; signed requests, no key)
  * Every error carries {"error":{"code":"...","message":"..."}}. */
 #include "alloc.h"
 #include "channel.h"
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "pusher_api.h"
 #include "redis_keys.h"
 #include "router.h"
 #include "scripts.h"
@@ -40,7 +43,9 @@ static void reply_error(bf_router *rt, struct evhttp_request *req, int status, c
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *body = json_dumps(j, JSON_COMPACT);
     rt->stats.http_errors++;
-    reply_json(req, status, reason, body);
+    /* NULL only for a message that is not UTF-8 (memory cannot fail: bf_alloc_init) */
+    reply_json(req, status, reason,
+               body ? body : "{\"error\":{\"code\":\"internal\",\"message\":\"cannot render\"}}");
     free(body);
     json_decref(j);
 }
@@ -71,7 +76,59 @@ static bool authorized(bf_router *rt, struct evhttp_request *req)
     return true;
 }
 
-/* ---- POST /broadcast/{channel} ----------------------------------------------------------- */
+/* ---- channel names: /{endpoint}/{name}[?type=] ---------------------------------------------- */
+
+/* The request's ?type= (NULL if absent) copied into buf. Replies 400 and returns -1 for a
+ * malformed query or an over-long value. */
+static int query_type(bf_router *rt, struct evhttp_request *req, char *buf, size_t cap,
+                      const char **type)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    *type = NULL;
+    if (!query) return 0;
+    if (evhttp_parse_query_str(query, &q)) {
+        reply_error(rt, req, 400, "Bad Request", "bad_query", "malformed query string");
+        return -1;
+    }
+    const char *t = evhttp_find_header(&q, "type");
+    int rc = 0;
+    if (t && strlen(t) >= cap) {
+        reply_error(rt, req, 400, "Bad Request", "bad_type",
+                    "type must be public, private or presence");
+        rc = -1;
+    } else if (t) {
+        memcpy(buf, t, strlen(t) + 1);
+        *type = buf;
+    }
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
+/* The channel a URL names, mapped by ?type= exactly as the gateway maps /ws/{name}?type=
+ * (bf_channel_resolve): "orders.1?type=private" is private-orders.1. The canonical name goes to
+ * out (BF_CHANNEL_MAX + 1 bytes). Replies 400 (bad_channel, bad_type, bad_query) and returns -1
+ * otherwise. */
+static int resolve_channel(bf_router *rt, struct evhttp_request *req, const char *name, char *out)
+{
+    char err[BF_ERR_LEN], tbuf[16];
+    const char *type;
+    if (bf_channel_validate(name, strlen(name), err, sizeof(err))) {
+        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
+        return -1;
+    }
+    if (query_type(rt, req, tbuf, sizeof(tbuf), &type)) return -1;
+    int rc = bf_channel_resolve(name, strlen(name), type, out, err, sizeof(err));
+    if (rc) {
+        reply_error(rt, req, 400, "Bad Request", rc == BF_ETOOBIG ? "bad_channel" : "bad_type",
+                    err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- POST /broadcast/{channel}[?type=] --------------------------------------------------------
+ */
 
 static void on_published(bf_router *rt, long long seq, const char *err, void *arg)
 {
@@ -85,9 +142,10 @@ static void on_published(bf_router *rt, long long seq, const char *err, void *ar
     }
 }
 
-static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const char *channel)
+static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const char *name)
 {
-    char err[BF_ERR_LEN];
+    char err[BF_ERR_LEN], tbuf[16], channel[BF_CHANNEL_MAX + 1];
+    const char *qtype;
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
         reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed",
@@ -95,10 +153,11 @@ static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const ch
         return;
     }
     if (!authorized(rt, req)) return;
-    if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
+    if (bf_channel_validate(name, strlen(name), err, sizeof(err))) {
         reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
         return;
     }
+    if (query_type(rt, req, tbuf, sizeof(tbuf), &qtype)) return;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
     if (len > (size_t)rt->cfg.max_message_bytes) {
@@ -110,12 +169,16 @@ static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const ch
     char *prefix;
     size_t plen;
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
-    bf_msg_status st = bf_message_parse_publish(body, len, bf_channel_type_of(channel), &prefix,
-                                                &plen, err, sizeof(err));
+    /* @roostjs/broadcast publishes a PrivateChannel('orders.1') as POST /broadcast/orders.1 with
+     * "type":"private" in the body: the body's type (or ?type=) maps the name as on the WebSocket
+     */
+    bf_msg_status st = bf_message_parse_publish_named(body, len, name, qtype, channel, &prefix,
+                                                      &plen, err, sizeof(err));
     if (st != BF_MSG_OK) {
-        const char *code = st == BF_MSG_BAD_JSON    ? "bad_json"
-                           : st == BF_MSG_BAD_EVENT ? "bad_event"
-                                                    : "bad_type";
+        const char *code = st == BF_MSG_BAD_JSON      ? "bad_json"
+                           : st == BF_MSG_BAD_EVENT   ? "bad_event"
+                           : st == BF_MSG_BAD_CHANNEL ? "bad_channel"
+                                                      : "bad_type";
         reply_error(rt, req, 400, "Bad Request", code, err);
         return;
     }
@@ -190,7 +253,11 @@ static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
     free(list);
     json_t *out = json_pack("{s:o}", "members", members);
     char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    reply_json(rc->req, 200, "OK", body);
+    if (body)
+        reply_json(rc->req, 200, "OK", body);
+    else /* members are JSON Redis holds from our own scripts: not expected */
+        reply_error(rc->rt, rc->req, 500, "Internal Server Error", "internal",
+                    "cannot render the members");
     free(body);
     json_decref(out);
     json_decref(by_user);
@@ -217,10 +284,11 @@ static void on_channel_info(redisAsyncContext *ac, void *reply, void *priv)
     free(rc);
 }
 
-/* The common checks of the GET endpoints: method, API key, channel name. Replies on failure. */
-static bool read_request_ok(bf_router *rt, struct evhttp_request *req, const char *channel)
+/* The common checks of the GET endpoints: method, API key, channel name (resolved with ?type=
+ * into channel, BF_CHANNEL_MAX + 1 bytes). Replies on failure. */
+static bool read_request_ok(bf_router *rt, struct evhttp_request *req, const char *name,
+                            char *channel)
 {
-    char err[BF_ERR_LEN];
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
@@ -228,18 +296,13 @@ static bool read_request_ok(bf_router *rt, struct evhttp_request *req, const cha
         return false;
     }
     if (!authorized(rt, req)) return false;
-    if (bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
-        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
-        return false;
-    }
-    return true;
+    return resolve_channel(rt, req, name, channel) == 0;
 }
 
-static void handle_read(bf_router *rt, struct evhttp_request *req, const char *channel,
-                        bool presence)
+static void handle_read(bf_router *rt, struct evhttp_request *req, const char *name, bool presence)
 {
-    char key[BF_KEY_MAX];
-    if (!read_request_ok(rt, req, channel)) return;
+    char key[BF_KEY_MAX], channel[BF_CHANNEL_MAX + 1];
+    if (!read_request_ok(rt, req, name, channel)) return;
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
     rc->rt = rt;
     rc->req = req;
@@ -290,17 +353,21 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
     json_t *out = json_pack("{s:s,s:I,s:b,s:o}", "epoch", r->element[0]->str, "seq",
                             (json_int_t)r->element[1]->integer, "recovered",
                             (int)r->element[2]->integer, "messages", msgs);
-    char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    reply_json(rc->req, 200, "OK", body);
+    char *body = out ? json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (body) /* out is NULL for an epoch that is not UTF-8: not expected from our scripts */
+        reply_json(rc->req, 200, "OK", body);
+    else
+        reply_error(rc->rt, rc->req, 500, "Internal Server Error", "internal",
+                    "cannot render the history");
     free(body);
     json_decref(out);
     free(rc);
 }
 
-static void handle_history(bf_router *rt, struct evhttp_request *req, const char *channel)
+static void handle_history(bf_router *rt, struct evhttp_request *req, const char *name)
 {
-    char err[BF_ERR_LEN];
-    if (!read_request_ok(rt, req, channel)) return;
+    char err[BF_ERR_LEN], channel[BF_CHANNEL_MAX + 1];
+    if (!read_request_ok(rt, req, name, channel)) return;
     struct evkeyvalq q;
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     if (evhttp_parse_query_str(query ? query : "", &q)) {
@@ -372,14 +439,21 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
     C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
       s->http_errors);
-    C("belfry_router_presence_joins_total", "Presence joins executed as owner.", "counter",
+    C("belfry_router_presence_joins_total",
+      "presence:join events emitted applying pending presence operations.", "counter",
       s->presence_joins);
-    C("belfry_router_presence_leaves_total", "Presence leaves executed as owner.", "counter",
+    C("belfry_router_presence_leaves_total",
+      "presence:leave events emitted applying pending presence operations.", "counter",
       s->presence_leaves);
+    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter",
+      s->presence_applies);
+    C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
+      s->presence_applied);
     C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
       "counter", s->presence_forwards);
-    C("belfry_router_presence_stale_total", "Owner operations refused for a stale ring epoch.",
-      "counter", s->presence_stale);
+    C("belfry_router_presence_stale_total",
+      "Always 0: presence operations need no fence any more (kept for dashboards).", "counter",
+      s->presence_stale);
     C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
     C("belfry_router_owned_channels",
       "Active channels (with connections on some gateway) this router owns; refreshed every "
@@ -412,6 +486,7 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
       bf_router_ready(rt) ? 1 : 0);
 #undef C
+    bf_pusher_api_metrics(rt, b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
@@ -460,7 +535,7 @@ static void route(struct evhttp_request *req, void *arg)
         } else {
             handle_metrics(rt, req);
         }
-    } else {
+    } else if (!bf_pusher_api_route(rt, req, path)) {
         reply_error(rt, req, 404, "Not Found", "not_found", "no such route");
     }
     free(path);
@@ -473,7 +548,11 @@ void bf_router_http_init(bf_router *rt)
                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     /* bodies up to the limit get our JSON 413; far larger ones are refused by libevent itself
      * (its own 413) before they are read into memory */
-    evhttp_set_max_body_size(rt->http, (ev_ssize_t)rt->cfg.max_message_bytes + 65536);
+    long long body_max = rt->cfg.max_message_bytes;
+    /* a Pusher batch: 10 events whose data may double in size when JSON-escaped */
+    if (body_max < 2 * (BF_PUSHER_MAX_BATCH + 1) * rt->cfg.max_event_bytes)
+        body_max = 2 * (BF_PUSHER_MAX_BATCH + 1) * rt->cfg.max_event_bytes;
+    evhttp_set_max_body_size(rt->http, (ev_ssize_t)body_max + 65536);
     evhttp_set_max_headers_size(rt->http, 16384);
     evhttp_set_timeout(rt->http, 30);
     evhttp_set_gencb(rt->http, route, rt);

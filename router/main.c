@@ -1,4 +1,6 @@
 /* belfry-router: wires configuration, logging and the router onto one libevent base. */
+#include "alloc.h"
+#include "apps.h"
 #include "err.h"
 #include "ids.h"
 #include "log.h"
@@ -16,6 +18,7 @@ int main(int argc, char **argv)
 {
     static bf_router rt;
     char err[BF_ERR_LEN];
+    bf_alloc_init(); /* jansson too allocates through bf_malloc */
     int rc = bf_config_parse(bf_rt_config_table, &rt.cfg, argc, argv, err, sizeof(err));
     if (rc == BF_CFG_HELP) {
         bf_config_usage(bf_rt_config_table, stdout, "belfry-router",
@@ -31,25 +34,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "belfry-router: %s\n", err);
         return 2;
     }
-    if (strlen(rt.cfg.redis_prefix) > BF_PREFIX_MAX) {
-        fprintf(stderr, "belfry-router: --redis-prefix: longer than %d bytes\n", BF_PREFIX_MAX);
-        return 2;
-    }
-    if (rt.cfg.listen.port == 0) {
-        fprintf(stderr, "belfry-router: --listen: port must be 1-65535\n");
-        return 2;
-    }
-    if (rt.cfg.api_key && !*rt.cfg.api_key) rt.cfg.api_key = NULL;
     if (!rt.cfg.api_key && !rt.cfg.insecure_no_api_key) {
         fprintf(stderr, "belfry-router: --api-key: required (or BELFRY_API_KEY); use "
                         "--insecure-no-api-key only for local development\n");
         return 2;
     }
-    if (rt.cfg.node_id) {
-        if (!*rt.cfg.node_id || strlen(rt.cfg.node_id) > 64 || strchr(rt.cfg.node_id, '/')) {
-            fprintf(stderr, "belfry-router: --node-id: must be 1-64 bytes without '/'\n");
-            return 2;
-        }
+    if (rt.cfg.node_id) { /* validated by its row: 1-64 bytes, no '/' */
         snprintf(rt.node_id, sizeof(rt.node_id), "%s", rt.cfg.node_id);
     } else {
         char hex[13];
@@ -76,5 +66,6 @@ int main(int argc, char **argv)
     bf_router_deinit(&rt);
     event_base_free(base);
     bf_info("stopped");
+    bf_apps_free(rt.cfg.apps);
     return 0;
 }

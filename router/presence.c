@@ -1,3 +1,4 @@
+#include "backoff.h"
 #include "presence.h"
 #include "alloc.h"
 #include "channel.h"
@@ -13,7 +14,7 @@
 #define MAX_HOPS 1
 #define MAX_ATTEMPTS 20
 
-/* One operation, kept as its encoded envelope so it can be forwarded or retried unchanged. */
+/* One inbox operation, kept as its encoded envelope so it can be forwarded or retried unchanged. */
 typedef struct bf_pres_op {
     struct bf_pres_op *next;
     bf_router *rt;
@@ -41,7 +42,8 @@ static void op_free(bf_pres_op *p)
     free(p);
 }
 
-/* Parks p until the ring has been refreshed. */
+/* Parks p until the ring has been refreshed (kicks, and operations of older gateways that Redis
+ * did not take). */
 static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
 {
     if (++p->attempts > MAX_ATTEMPTS) {
@@ -50,29 +52,124 @@ static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
         return;
     }
     bf_debug("presence operation retried later: %s", why);
-    p->due_ms = bf_now_ms() + 50u * (unsigned)p->attempts;
+    static const bf_backoff policy = {50, 500, 0}; /* ~9 s over the 20 attempts */
+    p->due_ms = bf_now_ms() + bf_backoff_delay(&policy, (unsigned)p->attempts - 1, 0);
     p->next = rt->retry_head;
     rt->retry_head = p;
     bf_router_refresh_ring(rt);
 }
 
-static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
+/* ---- applying pending operations ---------------------------------------------------------- */
+
+typedef struct apply_ctx {
+    bf_router *rt;
+    char channel[BF_CHANNEL_MAX + 1];
+} apply_ctx;
+
+static void apply(bf_router *rt, const char *channel);
+
+static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    bf_pres_op *p = priv;
+    apply_ctx *ax = priv;
+    bf_router *rt = ax->rt;
     redisReply *r = reply;
-    if (!r) { /* connection lost: the operation may or may not have run; retrying is safe */
-        retry_later(p->rt, p, "redis connection lost");
-        return;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
+        long long v[5];
+        for (int i = 0; i < 5; i++)
+            v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
+        rt->stats.presence_applied += (uint64_t)v[0];
+        rt->stats.presence_joins += (uint64_t)v[2];
+        rt->stats.presence_leaves += (uint64_t)v[3];
+        if (v[4] > 0) {
+            rt->stats.inbox_malformed += (uint64_t)v[4];
+            bf_warn("dropped %lld malformed pending presence operation(s) on %s", v[4],
+                    ax->channel);
+        }
+        /* more than one batch was waiting: go on (a later call queues behind other work) */
+        if (v[1] > 0 && !rt->stopping) apply(rt, ax->channel);
+    } else if (r) {
+        /* nothing is lost: the operations stay queued for the next pass */
+        bf_warn("applying presence operations on %s failed: %s", ax->channel,
+                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
     }
-    if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "STALE")) {
-        p->rt->stats.presence_stale++;
-        retry_later(p->rt, p, r->str);
-        return;
-    }
-    if (r->type == REDIS_REPLY_ERROR) bf_warn("presence script failed: %s", r->str);
-    op_free(p);
+    free(ax);
 }
+
+/* Applies channel's pending presence operations (presence_apply.lua). Safe from any router at
+ * any time: each operation leaves the queue in the step that applies it. */
+static void apply(bf_router *rt, const char *channel)
+{
+    bf_script_args a;
+    bf_presence_apply pa = {.prefix = rt->cfg.redis_prefix,
+                            .channel = channel,
+                            .history_size = rt->cfg.history_size,
+                            .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+    if (bf_presence_apply_args(&a, &pa)) return;
+    apply_ctx *ax = bf_calloc(1, sizeof(*ax));
+    ax->rt = rt;
+    snprintf(ax->channel, sizeof(ax->channel), "%s", channel);
+    if (bf_script_args_send(rt->cmd, &a, on_apply_reply, ax))
+        free(ax); /* Redis is away: the next sweep pass applies them */
+    else
+        rt->stats.presence_applies++;
+}
+
+/* An operation from an older gateway, sent to the inbox only: it is put in the channel's queue
+ * (where newer gateways put theirs) and applied from there. */
+typedef struct enqueue_ctx {
+    bf_pres_op *p;
+    char channel[BF_CHANNEL_MAX + 1];
+} enqueue_ctx;
+
+static void on_enqueue_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    enqueue_ctx *ex = priv;
+    bf_pres_op *p = ex->p;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        apply(p->rt, ex->channel);
+        op_free(p);
+    } else {
+        retry_later(p->rt, p, r ? "redis error" : "redis connection lost");
+    }
+    free(ex);
+}
+
+static void enqueue(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
+{
+    char gw[256];
+    const char *slash = memrchr(m->conn_id.p, '/', m->conn_id.len);
+    size_t gl = slash ? (size_t)(slash - m->conn_id.p) : 0;
+    if (!gl || gl >= sizeof(gw)) {
+        rt->stats.inbox_malformed++;
+        op_free(p);
+        return;
+    }
+    memcpy(gw, m->conn_id.p, gl);
+    gw[gl] = '\0';
+    bf_script_args a;
+    bf_presence_enqueue e = {.prefix = rt->cfg.redis_prefix,
+                             .channel = channel,
+                             .gateway = gw,
+                             .envelope = p->env,
+                             .envelope_len = p->len,
+                             .join = m->op != BF_OP_LEAVE};
+    if (bf_presence_enqueue_args(&a, &e)) {
+        op_free(p);
+        return;
+    }
+    enqueue_ctx *ex = bf_calloc(1, sizeof(*ex));
+    ex->p = p;
+    snprintf(ex->channel, sizeof(ex->channel), "%s", channel);
+    if (bf_script_args_send(rt->cmd, &a, on_enqueue_reply, ex)) {
+        free(ex);
+        retry_later(rt, p, "redis unavailable");
+    }
+}
+
+/* ---- inbox ------------------------------------------------------------------------------- */
 
 static void forward(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *owner)
 {
@@ -91,44 +188,6 @@ static void forward(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char 
     op_free(p);
 }
 
-static void run_script(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
-{
-    char kp[BF_KEY_MAX], ku[BF_KEY_MAX], ke[BF_KEY_MAX], epoch[24], conn[256], user[256];
-    char kh[BF_KEY_MAX], kr[BF_KEY_MAX], hsize[24], httl[24];
-    bf_seq_keys k;
-    bf_key(kp, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
-    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
-    bf_key(kh, rt->cfg.redis_prefix, BF_KEY_PHERE, channel);
-    bf_key(kr, rt->cfg.redis_prefix, BF_KEY_PREP, channel);
-    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
-    bf_key(ke, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_router_history_args(rt, hsize, httl);
-    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
-    snprintf(conn, sizeof(conn), "%.*s", (int)m->conn_id.len, m->conn_id.p);
-    snprintf(user, sizeof(user), "%.*s", (int)m->user_id.len, m->user_id.p);
-    int rc;
-    if (m->op == BF_OP_JOIN || m->op == BF_OP_REJOIN) {
-        const char *argv[] = {kp,     ku,   k.seq, k.fan, k.epoch,
-                              k.hist, ke,   kh,    kr,    channel,
-                              conn,   user, "",    epoch, m->op == BF_OP_JOIN ? "1" : "0",
-                              hsize,  httl};
-        size_t lens[17];
-        for (int i = 0; i < 17; i++) lens[i] = strlen(argv[i]);
-        argv[12] = m->payload.p ? m->payload.p : "";
-        lens[12] = m->payload.len;
-        rc =
-            bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_JOIN, on_script_reply, p, 9, 17, argv, lens);
-        if (!rc) rt->stats.presence_joins++;
-    } else {
-        const char *argv[] = {kp, ku, k.seq,   k.fan, k.epoch, k.hist, ke,
-                              kh, kr, channel, epoch, conn,    hsize,  httl};
-        rc = bf_script_call(rt->cmd, BF_SCRIPT_PRESENCE_LEAVE, on_script_reply, p, 9, 14, argv,
-                            NULL);
-        if (!rc) rt->stats.presence_leaves++;
-    }
-    if (rc) retry_later(rt, p, "redis unavailable");
-}
-
 static void kick(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
 {
     char kf[BF_KEY_MAX], *env;
@@ -137,7 +196,7 @@ static void kick(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *ch
     bf_fanout f = {.kind = BF_FAN_KICK,
                    .channel = {channel, strlen(channel)},
                    .frame = m->payload,
-                   .exclude_user = m->user_id};
+                   .kick_user = m->user_id};
     if (bf_wire_encode_fanout(&f, &env, &len) == 0) {
         if (bf_redis_cmd(rt->cmd, NULL, NULL, "PUBLISH %s %b", kf, env, len) == 0)
             rt->stats.kicks++;
@@ -146,22 +205,40 @@ static void kick(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *ch
     op_free(p);
 }
 
+static void malformed(bf_router *rt, bf_pres_op *p)
+{
+    rt->stats.inbox_malformed++;
+    uint64_t n = rt->stats.inbox_malformed;
+    if ((n & (n - 1)) == 0)
+        bf_warn("dropped malformed inbox envelope (%llu so far)", (unsigned long long)n);
+    op_free(p);
+}
+
 static void handle(bf_router *rt, bf_pres_op *p)
 {
     bf_inbox m;
     char channel[BF_CHANNEL_MAX + 1];
     if (bf_wire_decode_inbox(p->env, p->len, &m) || m.channel.len > BF_CHANNEL_MAX ||
-        bf_channel_validate(m.channel.p, m.channel.len, NULL, 0) || m.user_id.len == 0 ||
-        m.user_id.len > 200 || m.conn_id.len > 200) {
-        rt->stats.inbox_malformed++;
-        uint64_t n = rt->stats.inbox_malformed;
-        if ((n & (n - 1)) == 0)
-            bf_warn("dropped malformed inbox envelope (%llu so far)", (unsigned long long)n);
-        op_free(p);
+        bf_channel_validate(m.channel.p, m.channel.len, NULL, 0)) {
+        malformed(rt, p);
         return;
     }
     memcpy(channel, m.channel.p, m.channel.len);
     channel[m.channel.len] = '\0';
+    if (m.op == BF_OP_APPLY) {
+        /* a nudge after an enqueue: whoever receives it may apply (no ownership needed) */
+        apply(rt, channel);
+        op_free(p);
+        return;
+    }
+    if (m.user_id.len == 0 || m.user_id.len > 200 || m.conn_id.len > 200) {
+        malformed(rt, p);
+        return;
+    }
+    if (m.op != BF_OP_KICK) {
+        enqueue(rt, p, &m, channel);
+        return;
+    }
     if (!rt->in_ring) {
         retry_later(rt, p, "not in the ring yet");
         return;
@@ -174,10 +251,7 @@ static void handle(bf_router *rt, bf_pres_op *p)
             retry_later(rt, p, "ownership is moving");
         return;
     }
-    if (m.op == BF_OP_KICK)
-        kick(rt, p, &m, channel);
-    else
-        run_script(rt, p, &m, channel);
+    kick(rt, p, &m, channel);
 }
 
 void bf_presence_on_inbox(bf_router *rt, const char *payload, size_t len)
@@ -241,26 +315,15 @@ static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 static void sweep_channel(bf_router *rt, const char *gw, const char *channel)
 {
-    char kp[BF_KEY_MAX], ku[BF_KEY_MAX], ke[BF_KEY_MAX], kc[BF_KEY_MAX], kgc[BF_KEY_MAX];
-    char kgk[BF_KEY_MAX], kgz[BF_KEY_MAX], kh[BF_KEY_MAX], kr[BF_KEY_MAX], epoch[24];
-    char hsize[24], httl[24];
-    bf_seq_keys k;
-    bf_key(kp, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
-    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
-    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
-    bf_key(ke, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(kc, rt->cfg.redis_prefix, BF_KEY_CONNS, channel);
-    bf_key(kgc, rt->cfg.redis_prefix, BF_KEY_GWCHANS, gw);
-    bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
-    bf_key(kgz, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(kh, rt->cfg.redis_prefix, BF_KEY_PHERE, channel);
-    bf_key(kr, rt->cfg.redis_prefix, BF_KEY_PREP, channel);
-    bf_router_history_args(rt, hsize, httl);
-    snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
-    const char *argv[] = {kp,  ku,  k.seq, k.fan, k.epoch, k.hist, ke, kc,    kgc,
-                          kgk, kgz, kh,    kr,    channel, epoch,  gw, hsize, httl};
-    if (bf_script_call(rt->cmd, BF_SCRIPT_SWEEP, on_sweep_reply, rt, 13, 18, argv, NULL) == 0)
-        rt->stats.sweeps++;
+    bf_script_args a;
+    bf_sweep sw = {.prefix = rt->cfg.redis_prefix,
+                   .channel = channel,
+                   .gateway = gw,
+                   .ring_epoch = bf_ring_epoch(rt->ring),
+                   .history_size = rt->cfg.history_size,
+                   .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+    if (bf_sweep_args(&a, &sw)) return;
+    if (bf_script_args_send(rt->cmd, &a, on_sweep_reply, rt) == 0) rt->stats.sweeps++;
 }
 
 static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
@@ -334,16 +397,37 @@ static void on_gwknown(redisAsyncContext *ac, void *reply, void *priv)
         sweep_ctx *sc = bf_calloc(1, sizeof(*sc));
         sc->rt = rt;
         memcpy(sc->gw, e->str, (size_t)e->len + 1);
-        char kgc[BF_KEY_MAX];
+        /* the channels where it counted connections, and those where it may hold presence
+         * entries (a count can reach 0 before the last presence leave is applied) */
+        char kgc[BF_KEY_MAX], kgp[BF_KEY_MAX];
         bf_key(kgc, rt->cfg.redis_prefix, BF_KEY_GWCHANS, sc->gw);
-        if (bf_redis_cmd(rt->cmd, on_gwchans, sc, "SMEMBERS %s", kgc)) free(sc);
+        bf_key(kgp, rt->cfg.redis_prefix, BF_KEY_GWPRES, sc->gw);
+        if (bf_redis_cmd(rt->cmd, on_gwchans, sc, "SUNION %s %s", kgc, kgp)) free(sc);
+    }
+}
+
+/* The channels with pending presence operations: each router applies those of the channels it
+ * owns, so operations whose nudge was lost (its router died, or none was alive) are applied
+ * within one sweep interval of the ring knowing a live owner. */
+static void on_ppending(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring || rt->stopping) return;
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || (size_t)e->len > BF_CHANNEL_MAX) continue;
+        if (bf_router_owns(rt, e->str)) apply(rt, e->str);
     }
 }
 
 void bf_presence_sweep(bf_router *rt)
 {
-    char kgk[BF_KEY_MAX];
+    char kgk[BF_KEY_MAX], kpp[BF_KEY_MAX];
     if (!rt->in_ring) return;
+    bf_key(kpp, rt->cfg.redis_prefix, BF_KEY_PPENDING, NULL);
+    bf_redis_cmd(rt->cmd, on_ppending, rt, "SMEMBERS %s", kpp);
     bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
     bf_redis_cmd(rt->cmd, on_gwknown, rt, "SMEMBERS %s", kgk);
 }

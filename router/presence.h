@@ -1,10 +1,14 @@
-/* The owner's side of presence: executing join/leave/kick operations from router inboxes.
+/* The routers' side of presence: applying the operations gateways put in Redis, kicks, sweeps.
  *
- * Gateways PUBLISH inbox envelopes (wire.h) to inbox:{owner}. The owner runs the presence Lua
- * scripts with its ring epoch as a fence: if the epoch is stale the script refuses, the router
- * refreshes its ring (an immediate heartbeat) and the operation is retried, forwarded to the new
- * owner if ownership moved. A router that receives an operation for a channel it does not own
- * forwards it once to the owner it believes in (hops counts this). */
+ * A gateway records each presence operation in its channel's queue (pops:{channel}, with
+ * presence_enqueue.lua: Redis' reply is its acknowledgement) and nudges the channel's owner with
+ * an "apply" envelope (op 5) on inbox:{owner}. The router that receives the nudge runs
+ * presence_apply.lua, which takes each operation off the queue in the same atomic step that applies
+ * it: exactly once, whoever runs it, so no fence is needed. A nudge lost with a dying router costs
+ * latency only: every sweep pass applies what is pending in the channels this router owns.
+ * Join/leave envelopes sent straight to the inbox (gateways before this scheme) are enqueued and
+ * applied the same way. Kicks go to the owner, which fans them out (a router that does not own the
+ * channel forwards once; hops counts this). */
 #ifndef BF_PRESENCE_H
 #define BF_PRESENCE_H
 
@@ -12,13 +16,14 @@
 
 /* Handles one inbox envelope received on inbox:{self}. */
 void bf_presence_on_inbox(bf_router *rt, const char *payload, size_t len);
-/* Re-runs operations waiting for a fresher ring; call from the tick. */
+/* Re-runs inbox operations waiting for a fresher ring or for Redis; call from the tick. */
 void bf_presence_tick(bf_router *rt, uint64_t now_ms);
 /* Removes what dead gateways left behind in the channels this router owns (presence entries,
  * with exactly one presence:leave per user left without a connection, and connection counts).
  * A gateway is dead when its membership expired (--heartbeat-ttl-ms on the gateway); the sweep
  * script re-checks that in Redis, so a stale local view can never sweep a live gateway. */
 void bf_presence_sweep(bf_router *rt);
+/* (bf_presence_sweep also applies the pending operations of the channels this router owns.) */
 
 /* Frees queued operations (shutdown). */
 void bf_presence_deinit(bf_router *rt);

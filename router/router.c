@@ -1,5 +1,7 @@
+#include "clock.h"
 #include "router.h"
 #include "alloc.h"
+#include "apps.h"
 #include "channel.h"
 #include "err.h"
 #include "log.h"
@@ -112,8 +114,12 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
 {
     const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH);
     char err[BF_ERR_LEN];
-    if (!channel || bf_channel_validate(channel, strlen(channel), err, sizeof(err))) {
-        ingress_drop(rt, channel ? channel : subject, "invalid channel name");
+    /* "APPID/name" publishes to another app's channel (its scoped name, apps.h) */
+    const char *bare = NULL;
+    const bf_app *app = channel ? bf_apps_unscope(rt->cfg.apps, channel, &bare) : NULL;
+    if (!channel || !app || bf_channel_validate(bare, strlen(bare), err, sizeof(err))) {
+        ingress_drop(rt, channel ? channel : subject,
+                     channel && !app ? "unknown app in channel name" : "invalid channel name");
         return;
     }
     if (bf_ring_size(rt->ring) == 0 || !rt->in_ring) {
@@ -130,7 +136,7 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
     }
     char *prefix;
     size_t plen;
-    if (bf_message_parse_publish(payload, len, bf_channel_type_of(channel), &prefix, &plen, err,
+    if (bf_message_parse_publish(payload, len, bf_channel_type_of(bare), &prefix, &plen, err,
                                  sizeof(err)) != BF_MSG_OK) {
         ingress_drop(rt, channel, err);
         return;
@@ -267,6 +273,10 @@ static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_router *rt = arg;
     bf_scripts_load(r);
+    /* belfryctl --app learns from it whether an app's channels are scoped (apps.h) */
+    char key[BF_KEY_MAX];
+    bf_key(key, rt->cfg.redis_prefix, BF_KEY_APPS_DEFAULT, NULL);
+    bf_redis_cmd(r, NULL, NULL, "SET %s %s", key, bf_apps_default(rt->cfg.apps)->id);
     rt->next_heartbeat = 0;
 }
 
@@ -324,9 +334,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
 {
-    struct timeval now;
-    gettimeofday(&now, NULL);
-    rt->started_wall_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    rt->started_wall_ms = bf_wall_ms();
     rt->base = base;
     rt->ring = bf_ring_new();
     bf_redis_opts ro = {.url = &rt->cfg.redis,

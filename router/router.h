@@ -28,7 +28,11 @@ typedef struct bf_rt_stats {
     uint64_t owned_channels, sweep_passes;
     uint64_t http_requests, http_errors;
     uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
+    uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
     uint64_t inbox_malformed;
+    /* the Pusher HTTP API (pusher_api.c) */
+    uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
+        pusher_too_large;
 } bf_rt_stats;
 
 struct bf_pres_op;

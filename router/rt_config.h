@@ -15,6 +15,7 @@ typedef struct bf_rt_config {
     const char *log_level;
     const char *log_format;
     const char *api_key;
+    struct bf_apps *apps; /* --app / BELFRY_APPS; owned, freed by main */
     bool insecure_no_api_key;
     long long max_message_bytes;
     long long heartbeat_ms;
@@ -22,6 +23,8 @@ typedef struct bf_rt_config {
     long long sweep_interval_ms;
     long long history_size;
     long long history_ttl_s;
+    long long pusher_timestamp_skew_s;
+    long long max_event_bytes;
 } bf_rt_config;
 
 extern const bf_cfg_opt bf_rt_config_table[];

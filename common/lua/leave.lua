@@ -1,9 +1,25 @@
 -- leave.lua: remove one node from its membership set (graceful shutdown).
 -- KEYS[1]  members zset      KEYS[2]  ring epoch key      KEYS[3]  the node's info hash
+-- KEYS[4]  (gateways) the gateway's gwchans set           KEYS[5]  (gateways) gwknown set
 -- ARGV[1]  node id           ARGV[2]  "1" to bump the epoch if the node was a member
+-- ARGV[3]  (gateways) the conns hash key prefix (<prefix>conns:)
+-- ARGV[4]  (gateways) "1" if the gateway drained cleanly: no connection left and every presence
+--          leave acknowledged, so nothing of it is left for the owners' dead-gateway sweep
 -- Reply:   the epoch after the change (integer)
+-- A gateway's connection counts (its field in conns:{channel} for every channel of its gwchans
+-- set) go with it; its gwchans and gwknown entries only after a clean drain, since otherwise the
+-- sweep still needs them to find the presence members it left.
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
+if #KEYS >= 5 then
+    for _, channel in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+        redis.call('HDEL', ARGV[3] .. channel, ARGV[1])
+    end
+    if ARGV[4] == '1' then
+        redis.call('DEL', KEYS[4])
+        redis.call('SREM', KEYS[5], ARGV[1])
+    end
+end
 if removed == 1 and ARGV[2] == '1' then
     return redis.call('INCR', KEYS[2])
 end

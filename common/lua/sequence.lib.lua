@@ -7,14 +7,23 @@
 --   hist   stream  the last H frames, entry ids "<seq>-1", field "f" = the frame
 -- emit() takes the next seq, completes the frame (prefix ends in  "seq":), publishes the fan-out
 -- envelope and appends the frame to the history, all inside the calling script (one atomic step).
-local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, httl)
+-- data_raw and exclude_socket are optional (nil: the envelope keeps its seven elements); a
+-- publish through the Pusher HTTP API passes both (see common/wire.h, elements 8 and 9).
+local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, httl, data_raw,
+                       exclude_socket)
     local seq = redis.call('INCR', S[1])
     if redis.call('EXISTS', S[3]) == 0 then
         local t = redis.call('TIME')
         redis.call('SET', S[3], string.format('%x%05x', tonumber(t[1]), tonumber(t[2])))
     end
     local frame = prefix .. string.format('%d', seq) .. '}'
-    redis.call('PUBLISH', S[2], cmsgpack.pack({1, 1, channel, seq, frame, exclude_conn, exclude_user}))
+    if data_raw then
+        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 1, channel, seq, frame, exclude_conn,
+            exclude_user, data_raw, exclude_socket or ''}))
+    else
+        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 1, channel, seq, frame, exclude_conn,
+            exclude_user}))
+    end
     if hsize > 0 then
         redis.call('XADD', S[4], 'MAXLEN', hsize, string.format('%d', seq) .. '-1', 'f', frame)
         redis.call('PEXPIRE', S[4], httl)

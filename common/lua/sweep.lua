@@ -5,12 +5,17 @@
 -- KEYS[7]     ring epoch key  KEYS[8] conns hash   KEYS[9] the gateway's gwchans set
 -- KEYS[10]    gwknown set     KEYS[11] gateways zset (liveness, score = expiry in ms)
 -- KEYS[12]    here zset       KEYS[13] rep hash (presence.lib.lua)
+-- KEYS[14]    the gateway's gwpres set (channels where it may hold presence entries)
+-- KEYS[15]    pops list (the channel's presence operations not yet applied)
 -- ARGV[1]  channel   ARGV[2] the caller's ring epoch   ARGV[3] the dead gateway's id
 -- ARGV[4]  history size   ARGV[5] history ttl in ms
 -- Reply:   the number of presence:leave events emitted, -1 if the gateway is alive after all
 --          (the caller's view was stale), or an error "STALE ...".
 -- Each presence connection of the gateway is removed; a user left with no connection anywhere
--- gets exactly one presence:leave (seq'd) to everyone.
+-- gets exactly one presence:leave (seq'd) to everyone. The channel stays in the gateway's gwpres
+-- set while operations are pending for it (one of the gateway's may still add an entry: the next
+-- pass sweeps it); the gateway is forgotten (gwknown) once neither gwchans nor gwpres names a
+-- channel.
 local epoch = redis.call('GET', KEYS[7]) or '0'
 if epoch ~= ARGV[2] then
     return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[2])
@@ -37,5 +42,8 @@ end
 if next(stale) then bf_here_rebuild(P, stale) end
 redis.call('HDEL', KEYS[8], ARGV[3])
 redis.call('SREM', KEYS[9], ARGV[1])
-if redis.call('SCARD', KEYS[9]) == 0 then redis.call('SREM', KEYS[10], ARGV[3]) end
+if redis.call('LLEN', KEYS[15]) == 0 then redis.call('SREM', KEYS[14], ARGV[1]) end
+if redis.call('SCARD', KEYS[9]) == 0 and redis.call('SCARD', KEYS[14]) == 0 then
+    redis.call('SREM', KEYS[10], ARGV[3])
+end
 return leaves

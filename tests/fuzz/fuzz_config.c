@@ -4,6 +4,7 @@
  * Input layout: argv elements separated by '\n'. Properties: a successful parse leaves every INT
  * within its bounds, every STRING with choices on one of them, ports in range and host/password
  * strings terminated; a refusal returns a negative code with a one-line message. */
+#include "apps.h"
 #include "config.h"
 #include "fuzz_util.h"
 #include "gw_config.h"
@@ -36,11 +37,25 @@ static void check_redis(const bf_redis_url *r)
     FZ_CHECK(r->db >= 0 && r->db <= 65535, "db %d", r->db);
 }
 
+static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *err);
+
+/* bf_config_parse creates every BF_CFG_APPS list whatever it returns; the caller frees them. */
 static void parse_with(const bf_cfg_opt *table, void *cfg, int argc, char **argv)
 {
     char err[256];
     err[0] = '\0';
     int rc = bf_config_parse(table, cfg, argc, argv, err, sizeof(err));
+    check_parse(table, cfg, rc, err);
+    for (const bf_cfg_opt *o = table; o->name; o++) {
+        if (o->type != BF_CFG_APPS) continue;
+        bf_apps *apps;
+        memcpy(&apps, (char *)cfg + o->offset, sizeof(apps));
+        bf_apps_free(apps);
+    }
+}
+
+static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *err)
+{
     if (rc < 0) {
         FZ_CHECK(err[0] && !strchr(err, '\n'), "refused without a one-line message: '%s'", err);
         return;
@@ -57,20 +72,42 @@ static void parse_with(const bf_cfg_opt *table, void *cfg, int argc, char **argv
                      o->min, o->max);
             break;
         }
-        case BF_CFG_STRING: {
+        case BF_CFG_STRING:
+        case BF_CFG_NAME: {
             const char *v;
             memcpy(&v, field, sizeof(v));
             if (o->choices && v)
                 FZ_CHECK(in_choices(o->choices, v), "--%s = '%s' not in %s", o->name, v,
                          o->choices);
+            if (o->max > 0 && v && (*v || o->def))
+                FZ_CHECK((long long)strlen(v) >= o->min && (long long)strlen(v) <= o->max,
+                         "--%s: length %zu outside [%lld, %lld]", o->name, strlen(v), o->min,
+                         o->max);
+            if (o->type == BF_CFG_NAME && v) FZ_CHECK(!strchr(v, '/'), "--%s has a '/'", o->name);
             break;
         }
         case BF_CFG_HOSTPORT:
             check_hostport((const bf_hostport *)field);
+            if (o->max > 0)
+                FZ_CHECK(((const bf_hostport *)field)->port >= o->min &&
+                             ((const bf_hostport *)field)->port <= o->max,
+                         "--%s: port outside its row's bounds", o->name);
             break;
         case BF_CFG_REDIS:
             check_redis((const bf_redis_url *)field);
             break;
+        case BF_CFG_APPS: {
+            bf_apps *apps;
+            memcpy(&apps, field, sizeof(apps));
+            FZ_CHECK(apps != NULL, "--%s: no list after a successful parse", o->name);
+            for (size_t i = 0; i < bf_apps_count(apps); i++) {
+                const bf_app *a = bf_apps_at(apps, i);
+                FZ_CHECK(*a->id && *a->key && a->secret_len == strlen(a->secret),
+                         "--%s: app %zu has an empty id/key or a secret with a NUL", o->name, i);
+                FZ_CHECK(bf_apps_by_key(apps, a->key, strlen(a->key)) == a, "duplicate key");
+            }
+            break;
+        }
         case BF_CFG_BOOL:
             break;
         }

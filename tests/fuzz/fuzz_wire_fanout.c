@@ -26,10 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(m.channel.len > 0, "empty channel accepted");
         FZ_CHECK(m.frame.len > 0 || m.kind == BF_FAN_KICK, "empty frame accepted");
         FZ_CHECK(m.kind != BF_FAN_MESSAGE || m.seq > 0, "message without seq");
-        FZ_CHECK(m.kind != BF_FAN_DIRECT || m.exclude_conn.len > 0, "direct without target");
-        FZ_CHECK(m.kind != BF_FAN_KICK || m.exclude_user.len > 0, "kick without user");
+        FZ_CHECK(m.kind != BF_FAN_DIRECT || m.only_conn.len > 0, "direct without target");
+        FZ_CHECK(m.kind != BF_FAN_KICK || m.kick_user.len > 0, "kick without user");
         FZ_CHECK(INSIDE(m.channel, buf, size) && INSIDE(m.frame, buf, size) &&
-                     INSIDE(m.exclude_conn, buf, size) && INSIDE(m.exclude_user, buf, size),
+                     INSIDE(m.except_conn, buf, size) && INSIDE(m.except_user, buf, size) &&
+                     INSIDE(m.data_raw, buf, size) && INSIDE(m.exclude_socket, buf, size),
                  "a view points outside the input");
         char *enc;
         size_t enclen;
@@ -37,8 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bf_fanout m2;
         FZ_CHECK(bf_wire_decode_fanout(enc, enclen, &m2) == 0, "re-encoded envelope refused");
         FZ_CHECK(m2.kind == m.kind && m2.seq == m.seq && same(m2.channel, m.channel) &&
-                     same(m2.frame, m.frame) && same(m2.exclude_conn, m.exclude_conn) &&
-                     same(m2.exclude_user, m.exclude_user),
+                     same(m2.frame, m.frame) && same(m2.except_conn, m.except_conn) &&
+                     same(m2.except_user, m.except_user) && same(m2.data_raw, m.data_raw) &&
+                     same(m2.exclude_socket, m.exclude_socket),
                  "round trip changed the envelope");
         free(enc);
     }

@@ -61,27 +61,70 @@ static void inbox(const char *name, bf_inbox m)
 static void wire_seeds(void)
 {
     const char *frame = "{\"event\":\"OrderShipped\",\"data\":{\"id\":42},\"seq\":7}";
-    fanout("message", (bf_fanout){BF_FAN_MESSAGE, sv("orders"), 7, sv(frame), sv(""), sv("")});
-    fanout("message_big_seq", (bf_fanout){BF_FAN_MESSAGE, sv("presence-room"),
-                                          18446744073709551615ull, sv(frame), sv(""), sv("")});
+    fanout("message",
+           (bf_fanout){
+               BF_FAN_MESSAGE, sv("orders"), 7, sv(frame), {sv("")}, {sv("")}, sv(""), sv("")});
+    fanout("message_big_seq", (bf_fanout){BF_FAN_MESSAGE,
+                                          sv("presence-room"),
+                                          18446744073709551615ull,
+                                          sv(frame),
+                                          {sv("")},
+                                          {sv("")},
+                                          sv(""),
+                                          sv("")});
     fanout(
         "ephemeral_whisper",
-        (bf_fanout){BF_FAN_EPHEMERAL, sv("private-chat"), 0,
+        (bf_fanout){BF_FAN_EPHEMERAL,
+                    sv("private-chat"),
+                    0,
                     sv("{\"event\":\"whisper\",\"data\":{\"typing\":true},\"user_id\":\"alice\"}"),
-                    sv("gw-1a2b/17"), sv("")});
+                    {sv("gw-1a2b/17")},
+                    {sv("")},
+                    sv(""),
+                    sv("")});
     fanout("direct_here",
-           (bf_fanout){BF_FAN_DIRECT, sv("presence-room"), 3,
+           (bf_fanout){BF_FAN_DIRECT,
+                       sv("presence-room"),
+                       3,
                        sv("{\"event\":\"presence:here\",\"data\":{\"members\":[]},\"seq\":3}"),
-                       sv("gw-1a2b/5"), sv("")});
+                       {sv("gw-1a2b/5")},
+                       {sv("")},
+                       sv(""),
+                       sv("")});
     fanout("presence_join_excluding_user",
-           (bf_fanout){BF_FAN_MESSAGE, sv("presence-room"), 4,
+           (bf_fanout){BF_FAN_MESSAGE,
+                       sv("presence-room"),
+                       4,
                        sv("{\"event\":\"presence:join\",\"data\":{\"member\":{\"id\":\"bob\"}},"
                           "\"seq\":4}"),
-                       sv(""), sv("bob")});
-    fanout("kick",
-           (bf_fanout){BF_FAN_KICK, sv("presence-room"), 0, sv("banned"), sv(""), sv("mallory")});
-    fanout("kick_no_reason",
-           (bf_fanout){BF_FAN_KICK, sv("private-x"), 0, sv(""), sv("gw/1"), sv("mallory")});
+                       {sv("")},
+                       {sv("bob")},
+                       sv(""),
+                       sv("")});
+    fanout("pusher_publish", (bf_fanout){BF_FAN_MESSAGE,
+                                         sv("app2/orders"),
+                                         9,
+                                         sv("{\"event\":\"e\",\"data\":{\"a\":1},\"seq\":9}"),
+                                         {sv("")},
+                                         {sv("")},
+                                         sv("{\"a\": 1}"),
+                                         sv("1234.5678")});
+    fanout("kick", (bf_fanout){BF_FAN_KICK,
+                               sv("presence-room"),
+                               0,
+                               sv("banned"),
+                               {sv("")},
+                               {sv("mallory")},
+                               sv(""),
+                               sv("")});
+    fanout("kick_no_reason", (bf_fanout){BF_FAN_KICK,
+                                         sv("private-x"),
+                                         0,
+                                         sv(""),
+                                         {sv("gw/1")},
+                                         {sv("mallory")},
+                                         sv(""),
+                                         sv("")});
 
     /* what Lua's cmsgpack emits for {1, 1, ch, seq, frame, '', ''}: seq as a float64 */
     static const unsigned char lua[] = {0x97, 0x01, 0x01, 0xa1, 'c',  0xcb, 0x40, 0x45, 0,   0,
@@ -91,8 +134,8 @@ static void wire_seeds(void)
     static const unsigned char five[] = {0x95, 0x01, 0x02, 0xa1, 'c', 0x00, 0xa2, '{', '}'};
     put("wire_fanout", "five_elements", five, sizeof(five));
     static const unsigned char extra[] = {
-        0x99, 0x01, 0x01, 0xa1, 'c',  0x05, 0xa2, '{', '}', 0xa0, 0xa0, 0x82, 0xa1, 'k', 0xc3,
-        0xa1, 'n',  0xc0, 0x92, 0xcb, 0,    0,    0,   0,   0,    0,    0,    0,    0xff};
+        0x9b, 0x01, 0x01, 0xa1, 'c',  0x05, 0xa2, '{', '}', 0xa0, 0xa0, 0xa0, 0xa0, 0x82, 0xa1, 'k',
+        0xc3, 0xa1, 'n',  0xc0, 0x92, 0xcb, 0,    0,   0,   0,    0,    0,    0,    0,    0xff};
     put("wire_fanout", "extra_elements", extra, sizeof(extra));
     /* attacker shapes: huge counts and lengths, deep nesting, bin and signed encodings */
     static const unsigned char arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x01};

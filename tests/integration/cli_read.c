@@ -105,6 +105,10 @@ Test(cli_read, presence_of_an_unknown_or_public_channel_is_an_empty_result)
     cr_expect_eq(json_integer_value(json_object_get(j, "count")), 0);
     cr_expect_eq(json_array_size(json_object_get(j, "members")), 0);
     json_decref(j);
+    /* global options before the command (the README's belfryctl --redis URL presence X) */
+    j = cli_run_json("--redis", C->redis_url, "presence", "presence-nobody");
+    cr_expect_eq(json_integer_value(json_object_get(j, "count")), 0);
+    json_decref(j);
     cli_res r = cli_run("presence", "news", "--redis", C->redis_url);
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect(strstr(r.out, "0 members"), "%s", r.out);

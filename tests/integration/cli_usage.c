@@ -94,6 +94,43 @@ Test(cli_usage, an_unreachable_redis_exits_3)
     cli_res_free(&r);
 }
 
+/* Global options may come before the command as well as after it (git -C, kubectl -n). */
+Test(cli_usage, global_options_before_the_command)
+{
+    char url[64], eq[80];
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", bf_free_port()); /* closed */
+    snprintf(eq, sizeof(eq), "--redis=%s", url);
+    const char *cases[][12] = {
+        {"--redis", url, "presence", "presence-x"},
+        {eq, "nodes"},
+        {"--redis", url, "--redis-prefix", "other:", "--timeout-ms", "500", "--json", "--no-color",
+         "channels"},
+        {"--json", "owner", "x", "--redis", url},
+        {"--timeout-ms", "400", "--redis", url, "kick", "x", "u"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        cli_res r = cli_runv(NULL, NULL, cases[i]);
+        cr_expect_eq(r.status, 3, "case %zu: exit %d, %s", i, r.status, r.err);
+        cr_expect(strstr(r.err, "127.0.0.1"), "case %zu names the address: %s", i, r.err);
+        cli_res_free(&r);
+    }
+    /* a global option is still checked by the command (bounds), and needs a command after it */
+    const char *bad[][8] = {
+        {"--timeout-ms", "5", "nodes"},
+        {"--redis", "http://nope", "nodes"},
+        {"--json"},
+        {"--redis", url},
+        {"--redis", url, "token", "--secret", IT_SECRET, "--user", "u"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        cli_res r = cli_runv(NULL, NULL, bad[i]);
+        cr_expect_eq(r.status, 2, "bad case %zu: exit %d, %s", i, r.status, r.err);
+        cr_expect_eq(cli_lines(r.err), 1, "bad case %zu: one line, got:\n%s", i, r.err);
+        cr_expect(!strstr(r.err, "unknown command"), "bad case %zu: %s", i, r.err);
+        cli_res_free(&r);
+    }
+}
+
 Test(cli_usage, token_signs_the_claims_the_gateways_check)
 {
     const char *secret = IT_SECRET;

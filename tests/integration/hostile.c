@@ -399,7 +399,8 @@ Test(hostile, garbage_on_internal_subjects_is_dropped_counted_and_both_daemons_k
         free(bf_redis_query(C, "PUBLISH belfry:publish:%s %b", ch, buf, n));
     }
     /* well-formed envelopes that still break the rules */
-    bf_fanout other = {BF_FAN_MESSAGE, {"elsewhere", 9}, 1, {"{}", 2}, {"", 0}, {"", 0}};
+    bf_fanout other = {
+        .kind = BF_FAN_MESSAGE, .channel = {"elsewhere", 9}, .seq = 1, .frame = {"{}", 2}};
     char *env;
     size_t envlen;
     cr_assert_eq(bf_wire_encode_fanout(&other, &env, &envlen), 0);

@@ -167,6 +167,9 @@ Test(channel_type, prefixes)
     cr_expect_eq(bf_channel_type_of("chat"), BF_CH_PUBLIC);
     cr_expect_eq(bf_channel_type_of("private-chat"), BF_CH_PRIVATE);
     cr_expect_eq(bf_channel_type_of("presence-chat"), BF_CH_PRESENCE);
+    cr_expect_eq(bf_channel_type_of("shop/presence-chat"), BF_CH_PRESENCE, "a scoped name");
+    cr_expect_eq(bf_channel_type_of("shop/private-x"), BF_CH_PRIVATE);
+    cr_expect_eq(bf_channel_type_of("presence-x/y"), BF_CH_PUBLIC, "the bare name decides");
     cr_expect_eq(bf_channel_type_of("private-"), BF_CH_PRIVATE);
     cr_expect_eq(bf_channel_type_of("presence-"), BF_CH_PRESENCE);
 }
@@ -311,13 +314,14 @@ Test(channel_resolve, exactly_164_after_prefix_is_ok)
 Test(channel_resolve, overflow_after_prefix_is_rejected)
 {
     char name[BF_CHANNEL_MAX + 1], out[BF_CHANNEL_MAX + 1], err[BF_ERR_LEN] = "";
+    /* BF_ETOOBIG: the HTTP API answers bad_channel for it, and bad_type for the other refusals */
     repeat(name, 'n', BF_CHANNEL_MAX - 7);
-    cr_expect_eq(resolve(name, "private", out, err), BF_EINVAL);
+    cr_expect_eq(resolve(name, "private", out, err), BF_ETOOBIG);
     cr_expect(strstr(err, "164") != NULL, "err: %s", err);
     repeat(name, 'n', BF_CHANNEL_MAX - 8);
-    cr_expect_eq(resolve(name, "presence", out, err), BF_EINVAL);
+    cr_expect_eq(resolve(name, "presence", out, err), BF_ETOOBIG);
     repeat(name, 'n', BF_CHANNEL_MAX);
-    cr_expect_eq(resolve(name, "private", out, err), BF_EINVAL);
+    cr_expect_eq(resolve(name, "private", out, err), BF_ETOOBIG);
 }
 
 Test(channel_resolve, max_length_name_without_type_is_ok)

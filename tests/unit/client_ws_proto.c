@@ -69,6 +69,7 @@ Test(client_ws_proto, upgrade_answers_are_checked)
 static void check_encoded(size_t len, size_t want_header)
 {
     char *payload = malloc(len + 1);
+    cr_assert_not_null(payload);
     for (size_t i = 0; i < len; i++) payload[i] = (char)('a' + i % 26);
     size_t flen;
     uint8_t *mem = bf__ws_encode(BF__WS_TEXT, payload, len, 16, &flen);

@@ -574,3 +574,99 @@ Test(redis_url, missing_host)
     url_bad("redis://:pw@");
     url_bad("redis:///3");
 }
+
+/* ---- validation in the rows (the daemons' own tables) ------------------------------------- */
+
+#include "gw_config.h"
+#include "rt_config.h"
+#include "apps.h"
+
+typedef struct vcase {
+    const char *flag, *value, *says;
+} vcase;
+
+static void refused(const bf_cfg_opt *table, void *cfg, const vcase *c)
+{
+    char err[BF_ERR_LEN] = "";
+    char *argv[] = {"prog", (char *)c->flag, (char *)c->value};
+    int rc = bf_config_parse(table, cfg, 3, argv, err, sizeof(err));
+    cr_expect_lt(rc, 0, "%s '%s' accepted", c->flag, c->value);
+    cr_expect(strstr(err, c->says), "%s '%s': error '%s' should say '%s'", c->flag, c->value, err,
+              c->says);
+}
+
+static const vcase daemon_cases[] = {
+    {"--listen", "127.0.0.1:0", "port 0 is out of range [1, 65535]"},
+    {"--node-id", "a/b", "may not contain '/'"},
+    {"--node-id", "a b", "may not contain '/'"},
+    {"--node-id", "12345678901234567890123456789012345678901234567890123456789012345",
+     "must be 1-64 bytes (got 65)"},
+    {"--redis-prefix", "12345678901234567890123456789012345678901234567890123456789012345",
+     "must be 0-64 bytes"},
+};
+
+Test(config_rows, gateway_table_validates_in_its_rows)
+{
+    for (size_t i = 0; i < sizeof(daemon_cases) / sizeof(daemon_cases[0]); i++) {
+        bf_gw_config c;
+        refused(bf_gw_config_table, &c, &daemon_cases[i]);
+        bf_apps_free(c.apps);
+    }
+    bf_gw_config c;
+    refused(bf_gw_config_table, &c, &(vcase){"--jwt-secret", "short", "must be 32-4096 bytes"});
+    bf_apps_free(c.apps);
+}
+
+Test(config_rows, router_table_validates_in_its_rows)
+{
+    for (size_t i = 0; i < sizeof(daemon_cases) / sizeof(daemon_cases[0]); i++) {
+        bf_rt_config c;
+        refused(bf_rt_config_table, &c, &daemon_cases[i]);
+        bf_apps_free(c.apps);
+    }
+}
+
+Test(config_rows, an_empty_value_of_a_row_without_default_is_not_given)
+{
+    setenv("BELFRY_JWT_SECRET", "", 1);
+    setenv("BELFRY_NODE_ID", "", 1);
+    bf_gw_config c;
+    char err[BF_ERR_LEN];
+    char *argv[] = {"prog"};
+    cr_assert_eq(bf_config_parse(bf_gw_config_table, &c, 1, argv, err, sizeof(err)), BF_CFG_OK,
+                 "%s", err);
+    cr_expect_null(c.jwt_secret);
+    cr_expect_null(c.node_id);
+    bf_apps_free(c.apps);
+}
+
+/* A repeatable list flag (BF_CFG_LIST): the environment's comma-separated list, replaced as a
+ * whole by the flags, which accumulate. */
+typedef struct lcfg {
+    bf_strlist hooks;
+} lcfg;
+
+static const bf_cfg_opt list_table[] = {
+    {"hook", BF_CFG_LIST, "BFT_HOOKS", NULL, 0, 0, NULL, offsetof(lcfg, hooks), "hooks"},
+    {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
+};
+
+Test(config, list_flag_repeats_and_replaces_the_environment)
+{
+    setenv("BFT_HOOKS", "a=1,b=2", 1);
+    lcfg c = {0};
+    char *none[] = {"prog"};
+    cr_assert_eq(bf_config_parse(list_table, &c, 1, none, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(c.hooks.n, 2);
+    cr_assert_str_eq(c.hooks.v[0], "a=1");
+    cr_assert_str_eq(c.hooks.v[1], "b=2");
+    bf_strlist_clear(&c.hooks);
+    char *argv[] = {"prog", "--hook", "x=http://h/p", "--hook=y=z"};
+    cr_assert_eq(bf_config_parse(list_table, &c, 4, argv, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(c.hooks.n, 2, "flags replace the environment's list");
+    cr_assert_str_eq(c.hooks.v[0], "x=http://h/p");
+    cr_assert_str_eq(c.hooks.v[1], "y=z");
+    bf_strlist_clear(&c.hooks);
+    cr_assert_eq(c.hooks.n, 0);
+    unsetenv("BFT_HOOKS");
+}

@@ -165,6 +165,66 @@ Test(publish, malformed_type_is_rejected)
     expect_status("{\"event\":\"e\",\"type\":\"\"}", BF_CH_PUBLIC, BF_MSG_BAD_TYPE);
 }
 
+/* ---- named: an unprefixed name plus a type, as on the WebSocket --------------------------- */
+
+static bf_msg_status named(const char *name, const char *qtype, const char *body, char *channel)
+{
+    char *prefix = NULL;
+    size_t plen;
+    err[0] = '\0';
+    strcpy(channel, "(unset)");
+    bf_msg_status st = bf_message_parse_publish_named(body, strlen(body), name, qtype, channel,
+                                                      &prefix, &plen, err, sizeof(err));
+    if (st == BF_MSG_OK) {
+        cr_expect_str_eq(prefix, "{\"event\":\"e\",\"data\":null,\"seq\":");
+    } else {
+        cr_expect_neq(err[0], '\0', "%s %s: an error message is given", name, body);
+    }
+    free(prefix);
+    return st;
+}
+
+Test(publish_named, body_or_query_type_prefixes_an_unprefixed_name)
+{
+    char ch[BF_CHANNEL_MAX + 1];
+    cr_expect_eq(named("orders.1", NULL, "{\"event\":\"e\",\"type\":\"private\"}", ch), BF_MSG_OK);
+    cr_expect_str_eq(ch, "private-orders.1");
+    cr_expect_eq(named("room", "presence", "{\"event\":\"e\"}", ch), BF_MSG_OK);
+    cr_expect_str_eq(ch, "presence-room");
+    cr_expect_eq(named("room", "presence", "{\"event\":\"e\",\"type\":\"presence\"}", ch),
+                 BF_MSG_OK);
+    cr_expect_str_eq(ch, "presence-room");
+    cr_expect_eq(named("room", "", "{\"event\":\"e\"}", ch), BF_MSG_OK);
+    cr_expect_str_eq(ch, "room");
+    cr_expect_eq(named("room", NULL, "{\"event\":\"e\",\"type\":\"public\"}", ch), BF_MSG_OK);
+    cr_expect_str_eq(ch, "room");
+    cr_expect_eq(named("private-a", "private", "{\"event\":\"e\",\"type\":\"private\"}", ch),
+                 BF_MSG_OK);
+    cr_expect_str_eq(ch, "private-a");
+}
+
+Test(publish_named, contradictions_are_bad_type)
+{
+    char ch[BF_CHANNEL_MAX + 1];
+    cr_expect_eq(named("private-a", NULL, "{\"event\":\"e\",\"type\":\"public\"}", ch),
+                 BF_MSG_BAD_TYPE);
+    cr_expect_eq(named("private-a", "presence", "{\"event\":\"e\"}", ch), BF_MSG_BAD_TYPE);
+    cr_expect_eq(named("a", "private", "{\"event\":\"e\",\"type\":\"presence\"}", ch),
+                 BF_MSG_BAD_TYPE);
+    cr_expect(strstr(err, "?type="), "%s", err);
+    cr_expect_eq(named("a", "bogus", "{\"event\":\"e\"}", ch), BF_MSG_BAD_TYPE);
+    cr_expect_eq(named("a", NULL, "{\"event\":\"e\",\"type\":1}", ch), BF_MSG_BAD_TYPE);
+}
+
+Test(publish_named, too_long_once_prefixed_is_bad_channel)
+{
+    char ch[BF_CHANNEL_MAX + 1], name[BF_CHANNEL_MAX + 1];
+    memset(name, 'a', BF_CHANNEL_MAX - 2);
+    name[BF_CHANNEL_MAX - 2] = '\0';
+    cr_expect_eq(named(name, "private", "{\"event\":\"e\"}", ch), BF_MSG_BAD_CHANNEL);
+    cr_expect_eq(named(name, NULL, "{\"event\":\"e\"}", ch), BF_MSG_OK);
+}
+
 /* ---- bad JSON ---------------------------------------------------------------------------- */
 
 Test(publish, not_json)

@@ -40,8 +40,8 @@ static bf_strview svn(const char *s, size_t n)
 static bf_fanout sample_fanout(void)
 {
     bf_fanout m = {
-        BF_FAN_MESSAGE, sv("private-room"), 42, sv("{\"event\":\"e\",\"data\":1,\"seq\":42}"),
-        sv("gw-1/17"),  sv("user-9")};
+        BF_FAN_MESSAGE,  sv("private-room"), 42,     sv("{\"event\":\"e\",\"data\":1,\"seq\":42}"),
+        {sv("gw-1/17")}, {sv("user-9")},     sv(""), sv("")};
     return m;
 }
 
@@ -142,24 +142,24 @@ Test(wire_fanout, round_trip)
     cr_expect_eq(out.seq, 42);
     expect_view(out.channel, in.channel);
     expect_view(out.frame, in.frame);
-    expect_view(out.exclude_conn, in.exclude_conn);
-    expect_view(out.exclude_user, in.exclude_user);
+    expect_view(out.except_conn, in.except_conn);
+    expect_view(out.except_user, in.except_user);
     expect_inside(out.channel, buf, len);
     expect_inside(out.frame, buf, len);
-    expect_inside(out.exclude_user, buf, len);
+    expect_inside(out.except_user, buf, len);
     free(buf);
 }
 
 Test(wire_fanout, round_trip_empty_optional_fields)
 {
     bf_fanout in = sample_fanout(), out;
-    in.exclude_conn = svn(NULL, 0);
-    in.exclude_user = svn("", 0);
+    in.except_conn = svn(NULL, 0);
+    in.except_user = svn("", 0);
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     cr_assert_eq(bf_wire_decode_fanout(buf, len, &out), 0);
-    cr_expect_eq(out.exclude_conn.len, 0);
-    cr_expect_eq(out.exclude_user.len, 0);
+    cr_expect_eq(out.except_conn.len, 0);
+    cr_expect_eq(out.except_user.len, 0);
     expect_view(out.frame, in.frame);
     free(buf);
 }
@@ -183,27 +183,31 @@ Test(wire_fanout, round_trip_direct)
                     sv("presence-room"),
                     0,
                     sv("{\"event\":\"presence:here\"}"),
-                    sv("gw-1/3"),
+                    {sv("gw-1/3")},
+                    {sv("")},
+                    sv(""),
                     sv("")},
               out;
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     cr_assert_eq(bf_wire_decode_fanout(buf, len, &out), 0);
     cr_expect_eq(out.kind, BF_FAN_DIRECT);
-    expect_view(out.exclude_conn, sv("gw-1/3"));
+    expect_view(out.only_conn, sv("gw-1/3"));
     expect_view(out.frame, in.frame);
     free(buf);
 }
 
 Test(wire_fanout, round_trip_kick_with_empty_reason)
 {
-    bf_fanout in = {BF_FAN_KICK, sv("private-room"), 0, sv(""), sv(""), sv("user-9")}, out;
+    bf_fanout in = {BF_FAN_KICK, sv("private-room"), 0,      sv(""),
+                    {sv("")},    {sv("user-9")},     sv(""), sv("")},
+              out;
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     cr_assert_eq(bf_wire_decode_fanout(buf, len, &out), 0, "a kick needs no reason");
     cr_expect_eq(out.kind, BF_FAN_KICK);
     cr_expect_eq(out.frame.len, 0);
-    expect_view(out.exclude_user, sv("user-9"));
+    expect_view(out.kick_user, sv("user-9"));
     free(buf);
 }
 
@@ -227,12 +231,12 @@ Test(wire_fanout, round_trip_binary_frame_with_nuls)
     for (int i = 0; i < 256; i++) frame[i] = (char)(255 - i); /* every byte value, NUL included */
     bf_fanout in = sample_fanout(), out;
     in.frame = svn(frame, sizeof(frame));
-    in.exclude_conn = svn("a\0b", 3);
+    in.except_conn = svn("a\0b", 3);
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     cr_assert_eq(bf_wire_decode_fanout(buf, len, &out), 0);
     expect_view(out.frame, in.frame);
-    expect_view(out.exclude_conn, in.exclude_conn);
+    expect_view(out.except_conn, in.except_conn);
     free(buf);
 }
 
@@ -256,8 +260,8 @@ Test(wire_fanout, round_trip_100k_frame)
 
 Test(wire_inbox, round_trip_every_op)
 {
-    bf_inbox_op ops[] = {BF_OP_JOIN, BF_OP_LEAVE, BF_OP_REJOIN, BF_OP_KICK};
-    for (int i = 0; i < 4; i++) {
+    bf_inbox_op ops[] = {BF_OP_JOIN, BF_OP_LEAVE, BF_OP_REJOIN, BF_OP_KICK, BF_OP_APPLY};
+    for (int i = 0; i < 5; i++) {
         bf_inbox in = sample_inbox(), out;
         in.op = ops[i];
         char *buf;
@@ -272,6 +276,22 @@ Test(wire_inbox, round_trip_every_op)
         cr_expect_eq(out.hops, 2);
         free(buf);
     }
+}
+
+Test(wire_inbox, apply_names_only_the_channel)
+{
+    bf_inbox in = {BF_OP_APPLY, sv("presence-lobby"), sv(""), sv(""), sv(""), 0}, out;
+    char *buf;
+    size_t len = enc_inbox(&in, &buf);
+    cr_assert_eq(bf_wire_decode_inbox(buf, len, &out), 0);
+    cr_expect_eq(out.op, BF_OP_APPLY);
+    expect_view(out.channel, sv("presence-lobby"));
+    cr_expect_eq(out.conn_id.len, 0);
+    in.op = BF_OP_LEAVE; /* any other op needs its connection */
+    free(buf);
+    len = enc_inbox(&in, &buf);
+    cr_expect_eq(bf_wire_decode_inbox(buf, len, &out), BF_EPROTO);
+    free(buf);
 }
 
 Test(wire_inbox, round_trip_empty_user_and_payload)
@@ -308,7 +328,7 @@ Test(wire_inbox, round_trip_binary_and_long_payload)
 
 Test(wire_fanout, encoding_is_the_documented_array)
 {
-    bf_fanout in = {BF_FAN_MESSAGE, sv("c"), 5, sv("f"), sv(""), sv("")};
+    bf_fanout in = {BF_FAN_MESSAGE, sv("c"), 5, sv("f"), {sv("")}, {sv("")}, sv(""), sv("")};
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     const unsigned char want[] = {0x97, 0x01, 0x01, 0xa1, 'c', 0x05, 0xa1, 'f', 0xa0, 0xa0};
@@ -368,8 +388,8 @@ Test(wire_lua, cmsgpack_fanout_with_uint16_seq_and_str8)
     cr_expect_eq(m.seq, 300);
     expect_view(m.channel, sv("orders"));
     expect_view(m.frame, sv(LUA_FRAME));
-    cr_expect_eq(m.exclude_conn.len, 0);
-    cr_expect_eq(m.exclude_user.len, 0);
+    cr_expect_eq(m.except_conn.len, 0);
+    cr_expect_eq(m.except_user.len, 0);
 }
 
 Test(wire_lua, cmsgpack_fanout_with_fixint_and_uint32_seq)
@@ -385,8 +405,8 @@ Test(wire_lua, cmsgpack_fanout_with_fixint_and_uint32_seq)
     bf_fanout m;
     cr_assert_eq(bf_wire_decode_fanout((const char *)b, n, &m), 0);
     cr_expect_eq(m.seq, 42);
-    expect_view(m.exclude_conn, sv("gw/1"));
-    expect_view(m.exclude_user, sv("u"));
+    expect_view(m.except_conn, sv("gw/1"));
+    expect_view(m.except_user, sv("u"));
 
     /* the same with seq as uint32 0x01000000 */
     n = 0;
@@ -475,23 +495,84 @@ Test(wire_fanout, optional_fields_may_be_omitted)
     cr_expect_eq(bf_wire_decode_fanout(buf, len, &m), 0);
     cr_expect_eq(m.seq, 7);
     expect_view(m.frame, sv("{x}"));
-    cr_expect_eq(m.exclude_conn.len, 0);
-    cr_expect_eq(m.exclude_user.len, 0);
+    cr_expect_eq(m.except_conn.len, 0);
+    cr_expect_eq(m.except_user.len, 0);
 
     len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, F("\xa4gw/2"));
     cr_expect_eq(bf_wire_decode_fanout(buf, len, &m), 0);
-    expect_view(m.exclude_conn, sv("gw/2"));
-    cr_expect_eq(m.exclude_user.len, 0);
+    expect_view(m.except_conn, sv("gw/2"));
+    cr_expect_eq(m.except_user.len, 0);
 }
 
 Test(wire_fanout, extra_elements_are_ignored)
 {
     char buf[256];
     bf_fanout m;
-    /* future fields of any type */
-    size_t len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY, MAP, NIL);
+    /* future fields of any type, past the ninth */
+    size_t len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY, EMPTY, EMPTY, MAP, NIL);
     cr_expect_eq(bf_wire_decode_fanout(buf, len, &m), 0);
     cr_expect_eq(m.seq, 7);
+}
+
+Test(wire_fanout, pusher_fields_decode_and_may_be_omitted)
+{
+    char buf[256];
+    bf_fanout m;
+    memset(&m, 0x44, sizeof(m));
+    size_t len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY, F("\xa3{x}"));
+    cr_assert_eq(bf_wire_decode_fanout(buf, len, &m), 0, "data_raw alone");
+    expect_view(m.data_raw, sv("{x}"));
+    cr_expect_eq(m.exclude_socket.len, 0);
+    expect_inside(m.data_raw, buf, len);
+
+    len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY, EMPTY,
+              F("\xa5"
+                "12.34"));
+    cr_assert_eq(bf_wire_decode_fanout(buf, len, &m), 0);
+    cr_expect_eq(m.data_raw.len, 0);
+    expect_view(m.exclude_socket, sv("12.34"));
+    expect_inside(m.exclude_socket, buf, len);
+
+    memset(&m, 0x44, sizeof(m));
+    len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY);
+    cr_assert_eq(bf_wire_decode_fanout(buf, len, &m), 0, "seven elements: no Pusher fields");
+    cr_expect_eq(m.data_raw.len, 0);
+    cr_expect_eq(m.exclude_socket.len, 0);
+}
+
+Test(wire_reject, pusher_fields_of_the_wrong_type)
+{
+    char buf[256];
+    bf_fanout m;
+    field bad[] = {NIL, SEQ7, MAP, ARRAY, YES, HALF};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY, bad[i]);
+        cr_expect_eq(bf_wire_decode_fanout(buf, len, &m), BF_EPROTO, "data_raw case %zu", i);
+        len = ENV(buf, U1, U1, CHAN, SEQ7, FRAME, EMPTY, EMPTY, EMPTY, bad[i]);
+        cr_expect_eq(bf_wire_decode_fanout(buf, len, &m), BF_EPROTO, "exclude_socket case %zu", i);
+    }
+}
+
+Test(wire_fanout, round_trip_pusher_fields)
+{
+    bf_fanout in = sample_fanout(), out;
+    in.data_raw = sv("{\"text\":\"hi\"}");
+    in.exclude_socket = sv("123.456");
+    char *buf;
+    size_t len = enc_fanout(&in, &buf);
+    cr_expect_eq((unsigned char)buf[0], 0x99, "nine elements when a Pusher field is set");
+    cr_assert_eq(bf_wire_decode_fanout(buf, len, &out), 0);
+    expect_view(out.data_raw, in.data_raw);
+    expect_view(out.exclude_socket, in.exclude_socket);
+    expect_view(out.frame, in.frame);
+    free(buf);
+
+    in.data_raw = sv("");
+    len = enc_fanout(&in, &buf);
+    cr_assert_eq(bf_wire_decode_fanout(buf, len, &out), 0);
+    cr_expect_eq(out.data_raw.len, 0);
+    expect_view(out.exclude_socket, sv("123.456"));
+    free(buf);
 }
 
 Test(wire_fanout, bin_strings_are_accepted)
@@ -605,7 +686,7 @@ Test(wire_reject, unknown_op)
     bf_inbox in = sample_inbox(), out;
     char *buf;
     size_t len = enc_inbox(&in, &buf);
-    unsigned char bad[] = {0, 5, 6, 0x7f};
+    unsigned char bad[] = {0, 6, 7, 0x7f};
     for (size_t i = 0; i < sizeof(bad); i++) {
         buf[2] = (char)bad[i];
         cr_expect_eq(bf_wire_decode_inbox(buf, len, &out), BF_EPROTO, "op %d", bad[i]);
@@ -626,9 +707,9 @@ Test(wire_reject, fanout_fields_of_the_wrong_type)
     cr_expect_eq(fan_with(3, NIL), BF_EPROTO, "seq as nil");
     cr_expect_eq(fan_with(4, NIL), BF_EPROTO, "frame as nil");
     cr_expect_eq(fan_with(4, MAP), BF_EPROTO, "frame as map");
-    cr_expect_eq(fan_with(5, SEQ7), BF_EPROTO, "exclude_conn as int");
-    cr_expect_eq(fan_with(5, NIL), BF_EPROTO, "exclude_conn as nil");
-    cr_expect_eq(fan_with(6, YES), BF_EPROTO, "exclude_user as bool");
+    cr_expect_eq(fan_with(5, SEQ7), BF_EPROTO, "conn as int");
+    cr_expect_eq(fan_with(5, NIL), BF_EPROTO, "conn as nil");
+    cr_expect_eq(fan_with(6, YES), BF_EPROTO, "except_user as bool");
     /* control: the unmodified template decodes */
     cr_expect_eq(fan_with(5, EMPTY), 0);
 }
@@ -675,7 +756,7 @@ Test(wire_reject, empty_channel_or_frame)
 
 Test(wire_reject, direct_without_target_connection)
 {
-    bf_fanout in = {BF_FAN_DIRECT, sv("c"), 0, sv("{}"), sv(""), sv("u")}, out;
+    bf_fanout in = {BF_FAN_DIRECT, sv("c"), 0, sv("{}"), {sv("")}, {sv("u")}, sv(""), sv("")}, out;
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     cr_expect_eq(bf_wire_decode_fanout(buf, len, &out), BF_EPROTO);
@@ -684,7 +765,8 @@ Test(wire_reject, direct_without_target_connection)
 
 Test(wire_reject, kick_without_user)
 {
-    bf_fanout in = {BF_FAN_KICK, sv("c"), 0, sv("bye"), sv("gw/1"), sv("")}, out;
+    bf_fanout in = {BF_FAN_KICK, sv("c"), 0, sv("bye"), {sv("gw/1")}, {sv("")}, sv(""), sv("")},
+              out;
     char *buf;
     size_t len = enc_fanout(&in, &buf);
     cr_expect_eq(bf_wire_decode_fanout(buf, len, &out), BF_EPROTO);

@@ -1,0 +1,105 @@
+-- uses: sequence.lib.lua, presence.lib.lua
+-- presence_apply.lua: apply a channel's pending presence operations (pops:{channel}), oldest
+-- first. Each one is taken off the queue in the same atomic step that applies it, so it is
+-- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
+-- dies loses nothing (the next owner applies what is left). See presence_enqueue.lua.
+-- KEYS[1]     pops list      (<prefix>pops:{channel})  pending operations, inbox envelopes (wire.h)
+-- KEYS[2]     ppending set   (<prefix>ppending)        channels with pending operations
+-- KEYS[3]     presence hash  KEYS[4] users hash        (presence.lib.lua)
+-- KEYS[5..8]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
+-- KEYS[9]     here zset      KEYS[10] rep hash         (presence.lib.lua)
+-- KEYS[11]    gateways zset  (liveness, score = expiry in ms on the Redis clock)
+-- KEYS[12]    gone zset      (<prefix>pgone:{channel}) connection ids that left, score = when (ms)
+-- ARGV[1]  channel   ARGV[2] the most operations to apply in this call
+-- ARGV[3]  history size   ARGV[4] history ttl in ms
+-- ARGV[5]  how long a departure is remembered in KEYS[12] (ms)
+-- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped}
+-- Operations are idempotent, which makes a gateway's retry of an operation whose acknowledgement
+-- it lost harmless:
+--   join (op 1) and rejoin (op 3): adds the connection with the member JSON in the payload. Does
+--     nothing (changes nothing, emits nothing) when the connection is already present, when it
+--     already left (KEYS[12]: a join that arrives after its leave must not resurrect it), or when
+--     its gateway ("<gateway>/<n>") is not alive (an owner's sweep may already have removed its
+--     connections; a live gateway re-adds them when it reconciles). A user's first connection
+--     emits presence:join (seq'd) to everyone but that user; a join (not a rejoin) also sends the
+--     joining connection presence:here, the member list as of its seq.
+--   leave (op 2): removes the connection and remembers that it left; does nothing more when it is
+--     not present. A user's last connection emits presence:leave (seq'd) to everyone.
+-- So per user, presence:join and presence:leave alternate. A record that does not decode, or that
+-- names another channel, is dropped and counted.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local P = {KEYS[3], KEYS[4], KEYS[9], KEYS[10]}
+local S = {KEYS[5], KEYS[6], KEYS[7], KEYS[8]}
+local channel, max = ARGV[1], tonumber(ARGV[2])
+local hsize, httl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local applied, joins, leaves, dropped = 0, 0, 0, 0
+
+local function gateway_alive(conn)
+    local gw = string.match(conn, '^(.+)/[^/]+$')
+    if not gw then return false end
+    local expiry = redis.call('ZSCORE', KEYS[11], gw)
+    return expiry ~= false and expiry ~= nil and tonumber(expiry) > now
+end
+
+local function join(conn, user, member, here)
+    if redis.call('ZSCORE', KEYS[12], conn) then return end
+    if redis.call('HEXISTS', P[1], conn) == 1 then return end
+    if not gateway_alive(conn) then return end
+    local id, at = bf_member(member)
+    if id ~= user then
+        dropped = dropped + 1
+        return
+    end
+    local seq = tonumber(redis.call('GET', S[1]) or '0')
+    redis.call('HSET', P[1], conn, member)
+    if redis.call('HINCRBY', P[2], user, 1) == 1 then
+        seq = bf_emit(S, channel,
+            '{"event":"presence:join","data":{"member":' .. member .. '},"seq":', '', user, hsize,
+            httl)
+        joins = joins + 1
+    end
+    bf_here_offer(P, user, at, member)
+    if here then
+        local frame = '{"event":"presence:here","data":{"members":[' .. bf_here_list(P) ..
+            ']},"seq":' .. string.format('%d', seq) .. '}'
+        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 3, channel, seq, frame, conn, ''}))
+    end
+end
+
+local function leave(conn)
+    redis.call('ZADD', KEYS[12], now, conn)
+    redis.call('PEXPIRE', KEYS[12], keep)
+    local v = redis.call('HGET', P[1], conn)
+    if not v then return end
+    local stale = {}
+    local user = bf_presence_remove(P, conn, v, stale)
+    if next(stale) then bf_here_rebuild(P, stale) end
+    if user == nil then return end
+    bf_emit(S, channel,
+        '{"event":"presence:leave","data":{"member":{"id":' .. cjson.encode(user) .. '}},"seq":',
+        '', '', hsize, httl)
+    leaves = leaves + 1
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now - keep)
+while applied < max do
+    local rec = redis.call('LPOP', KEYS[1])
+    if not rec then break end
+    applied = applied + 1
+    local ok, m = pcall(cmsgpack.unpack, rec)
+    if not ok or type(m) ~= 'table' or m[1] ~= 1 or m[3] ~= channel or type(m[4]) ~= 'string' or
+        m[4] == '' then
+        dropped = dropped + 1
+    elseif (m[2] == 1 or m[2] == 3) and type(m[5]) == 'string' and m[5] ~= '' and
+        type(m[6]) == 'string' then
+        join(m[4], m[5], m[6], m[2] == 1)
+    elseif m[2] == 2 then
+        leave(m[4])
+    else
+        dropped = dropped + 1
+    end
+end
+local pending = redis.call('LLEN', KEYS[1])
+if pending == 0 then redis.call('SREM', KEYS[2], channel) end
+return {applied, pending, joins, leaves, dropped}

@@ -1,0 +1,239 @@
+/* The Pusher HTTP API's read endpoints (see pusher_api.h), answered from Redis so that the figures
+ * cover every gateway, as the native GET /channels and /presence do:
+ *   GET /apps/{id}/channels[?filter_by_prefix=P&info=user_count]
+ *       channels.lua: the union of the live gateways' gwchans sets (channels with connections),
+ *       the app's own only; user_count (HLEN pusers:) only with a presence- filter, as Pusher
+ *   GET /apps/{id}/channels/{name}[?info=user_count,subscription_count]
+ *       channel_info.lua: connections on live gateways, users of a presence channel
+ *   GET /apps/{id}/channels/{name}/users      presence only: HKEYS pusers: (one entry per user)
+ */
+#include "alloc.h"
+#include "apps.h"
+#include "channel.h"
+#include "err.h"
+#include "pusher_api.h"
+#include "redis_keys.h"
+#include "scripts.h"
+
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCOPED_MAX (BF_APP_ID_MAX + 1 + BF_CHANNEL_MAX + 1)
+
+typedef struct q_req {
+    bf_router *rt;
+    struct evhttp_request *req;
+    const bf_app *app;
+    bf_pusher_info info;
+    char channel[BF_CHANNEL_MAX + 1]; /* bare name (single-channel routes) */
+    char filter[BF_CHANNEL_MAX + 1];  /* filter_by_prefix (list route) */
+} q_req;
+
+static q_req *q_new(bf_router *rt, struct evhttp_request *req, const bf_app *app)
+{
+    q_req *q = bf_calloc(1, sizeof(*q));
+    q->rt = rt;
+    q->req = req;
+    q->app = app;
+    return q;
+}
+
+static void q_free(q_req *q)
+{
+    free(q);
+}
+
+static void reply_obj(q_req *q, json_t *o)
+{
+    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    bf__pusher_reply(q->rt, q->req, 200, body);
+    free(body);
+    json_decref(o);
+}
+
+/* True (and replied 503) if r is not a usable reply. */
+static bool redis_failed(q_req *q, const redisReply *r, int type)
+{
+    if (r && r->type == type) return false;
+    bf__pusher_error(q->rt, q->req, 503, "redis_error",
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+    return true;
+}
+
+/* ---- GET /channels/{name} and /channels/{name}/users --------------------------------------- */
+
+static void on_channel(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    q_req *q = priv;
+    redisReply *r = reply;
+    if (!redis_failed(q, r, REDIS_REPLY_ARRAY)) {
+        long long conns = r->elements == 2 ? r->element[0]->integer : 0;
+        long long users = r->elements == 2 ? r->element[1]->integer : 0;
+        json_t *o = json_pack("{s:b}", "occupied", conns > 0);
+        if (q->info.user_count) json_object_set_new(o, "user_count", json_integer(users));
+        if (q->info.subscription_count)
+            json_object_set_new(o, "subscription_count", json_integer(conns));
+        reply_obj(q, o);
+    }
+    q_free(q);
+}
+
+static void on_users(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    q_req *q = priv;
+    redisReply *r = reply;
+    if (!redis_failed(q, r, REDIS_REPLY_ARRAY)) {
+        json_t *users = json_array();
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_STRING)
+                json_array_append_new(users, json_pack("{s:s%}", "id", r->element[i]->str,
+                                                       (size_t)r->element[i]->len));
+        reply_obj(q, json_pack("{s:o}", "users", users));
+    }
+    q_free(q);
+}
+
+static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c,
+                           const char *name, size_t len, bool users)
+{
+    char err[BF_ERR_LEN], scoped[SCOPED_MAX];
+    char why[BF_ERR_LEN];
+    if (bf_channel_validate(name, len, why, sizeof(why))) {
+        snprintf(err, sizeof(err), "channel: %.150s", why);
+        bf__pusher_error(rt, req, 400, "bad_channel", err);
+        return;
+    }
+    q_req *q = q_new(rt, req, c->app);
+    memcpy(q->channel, name, len);
+    q->channel[len] = '\0';
+    bool presence = bf_channel_type_of(q->channel) == BF_CH_PRESENCE;
+    if (bf__pusher_parse_info(evhttp_find_header(c->query, "info"), &q->info, err, sizeof(err))) {
+        bf__pusher_error(rt, req, 400, "bad_info", err);
+        q_free(q);
+        return;
+    }
+    if ((users || q->info.user_count) && !presence) {
+        bf__pusher_error(rt, req, 400, "not_presence",
+                         users ? "users can only be listed for presence- channels"
+                               : "user_count is only available for presence- channels");
+        q_free(q);
+        return;
+    }
+    bf_apps_scope(rt->cfg.apps, c->app, name, len, scoped, sizeof(scoped));
+    char kc[BF_KEY_MAX], kg[BF_KEY_MAX], ku[BF_KEY_MAX];
+    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, scoped);
+    int rc;
+    if (users) {
+        rc = bf_redis_cmd(rt->cmd, on_users, q, "HKEYS %s", ku);
+    } else {
+        bf_key(kc, rt->cfg.redis_prefix, BF_KEY_CONNS, scoped);
+        bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+        const char *argv[] = {kc, kg, ku};
+        rc = bf_script_call(rt->cmd, BF_SCRIPT_CHANNEL_INFO, on_channel, q, 3, 3, argv, NULL);
+    }
+    if (rc) {
+        bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
+        q_free(q);
+    }
+}
+
+/* ---- GET /channels ------------------------------------------------------------------------- */
+
+static void on_channel_list(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    q_req *q = priv;
+    redisReply *r = reply;
+    if (!redis_failed(q, r, REDIS_REPLY_ARRAY)) {
+        json_t *chs = json_object();
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+            const char *bare;
+            if (bf_apps_unscope(q->rt->cfg.apps, r->element[i]->str, &bare) != q->app) continue;
+            json_t *o = json_object();
+            if (q->info.user_count)
+                json_object_set_new(o, "user_count", json_integer(r->element[i + 1]->integer));
+            json_object_set_new(chs, bare, o);
+        }
+        reply_obj(q, json_pack("{s:o}", "channels", chs));
+    }
+    q_free(q);
+}
+
+static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c)
+{
+    char err[BF_ERR_LEN];
+    q_req *q = q_new(rt, req, c->app);
+    const char *filter = evhttp_find_header(c->query, "filter_by_prefix");
+    if (filter && strlen(filter) > BF_CHANNEL_MAX) {
+        bf__pusher_error(rt, req, 400, "bad_filter", "filter_by_prefix is too long");
+        q_free(q);
+        return;
+    }
+    snprintf(q->filter, sizeof(q->filter), "%s", filter ? filter : "");
+    if (bf__pusher_parse_info(evhttp_find_header(c->query, "info"), &q->info, err, sizeof(err))) {
+        bf__pusher_error(rt, req, 400, "bad_info", err);
+        q_free(q);
+        return;
+    }
+    if (q->info.user_count && strncmp(q->filter, "presence-", 9)) {
+        bf__pusher_error(rt, req, 400, "not_presence",
+                         "info=user_count needs filter_by_prefix=presence-");
+        q_free(q);
+        return;
+    }
+    if (q->info.subscription_count) {
+        bf__pusher_error(rt, req, 400, "bad_info",
+                         "subscription_count is available per channel only "
+                         "(GET /apps/{id}/channels/{name})");
+        q_free(q);
+        return;
+    }
+    /* the scoped form of the filter: the app's scope followed by the filter */
+    char match[SCOPED_MAX + 1];
+    bool is_default = c->app == bf_apps_default(rt->cfg.apps);
+    snprintf(match, sizeof(match), "%s%s%s", is_default ? "" : c->app->id, is_default ? "" : "/",
+             q->filter);
+    char kg[BF_KEY_MAX], kgw[BF_KEY_MAX], ku[BF_KEY_MAX];
+    bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    bf_key(kgw, rt->cfg.redis_prefix, BF_KEY_GWCHANS, "");
+    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, "");
+    const char *argv[] = {kg, kgw, match, is_default ? "1" : "0", q->info.user_count ? ku : ""};
+    if (bf_script_call(rt->cmd, BF_SCRIPT_CHANNELS, on_channel_list, q, 1, 5, argv, NULL)) {
+        bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
+        q_free(q);
+    }
+}
+
+bool bf__pusher_query_route(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c)
+{
+    const char *rest = c->rest;
+    bool list = !strcmp(rest, "channels");
+    bool one = !strncmp(rest, "channels/", 9);
+    if (!list && !one) return false;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+        bf__pusher_error(rt, req, 405, "method_not_allowed", "use GET");
+        return true;
+    }
+    if (list) {
+        handle_list(rt, req, c);
+        return true;
+    }
+    const char *name = rest + 9;
+    size_t len = strcspn(name, "/");
+    if (!name[len]) {
+        handle_channel(rt, req, c, name, len, false);
+    } else if (!strcmp(name + len, "/users")) {
+        handle_channel(rt, req, c, name, len, true);
+    } else {
+        return false;
+    }
+    return true;
+}

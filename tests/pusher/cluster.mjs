@@ -1,0 +1,163 @@
+// A real Belfry cluster for the Pusher-compatibility tests: a private redis-server, `routers`
+// routers and `gateways` gateways from build/bin (or $BELFRY_BIN_DIR), each on a free loopback
+// port, all configured with the same apps. Readiness is polled (never slept on); stop() kills
+// everything (and the process 'exit' hook does, should a test crash past its `after`).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import {
+  BIN_DIR, freePort, redisCommand, waitFor,
+} from '../../client/js/test/cluster.mjs';
+
+export { BIN_DIR, freePort, redisCommand, waitFor };
+
+/** The default test app: id, key and secret as a Pusher dashboard would show them. */
+export const APP = { id: '1001', key: 'belfry-test-key', secret: 'belfry-test-secret-0123456789' };
+/** A second app, to check that apps share nothing. */
+export const APP2 = { id: '1002', key: 'belfry-other-key', secret: 'belfry-other-secret-987654' };
+export const API_KEY = 'pusher-test-api-key-0123456789abcdef';
+
+const live = new Set();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
+async function httpOk(url) {
+  try {
+    const r = await fetch(url);
+    return r.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** One daemon: spawned, its output kept (last 64 KiB) for failure messages, killed on stop. */
+export class Proc {
+  constructor(name, cmd, args) {
+    this.name = name;
+    this.args = args;
+    this.log = '';
+    this.exited = null;
+    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this.child);
+    const keep = (d) => {
+      this.log = (this.log + d.toString('utf8')).slice(-65536);
+    };
+    this.child.stdout.on('data', keep);
+    this.child.stderr.on('data', keep);
+    this.exitPromise = once(this.child, 'exit').then(([code, sig]) => {
+      live.delete(this.child);
+      this.exited = { code, sig };
+    });
+  }
+
+  async stop(signal = 'SIGTERM', timeout = 15000) {
+    if (this.exited) return this.exited;
+    this.child.kill(signal);
+    let t;
+    const ok = await Promise.race([
+      this.exitPromise.then(() => true),
+      new Promise((r) => (t = setTimeout(() => r(false), timeout))),
+    ]);
+    clearTimeout(t);
+    if (!ok) {
+      this.child.kill('SIGKILL');
+      await this.exitPromise;
+    }
+    return this.exited;
+  }
+
+  assertRunning() {
+    if (this.exited)
+      throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}):\n${this.log}`);
+  }
+}
+
+/**
+ * Starts redis, then `routers` routers and `gateways` gateways, every daemon with --app for each
+ * of `apps`. gatewayArgs / routerArgs are extra flags. Always `await cluster.stop()` in `after`.
+ */
+export async function startCluster({
+  gateways = 2, routers = 1, apps = [APP, APP2], gatewayArgs = [], routerArgs = [],
+} = {}) {
+  const c = new Cluster({ apps, gatewayArgs, routerArgs });
+  try {
+    await c.start(gateways, routers);
+  } catch (err) {
+    await c.stop();
+    throw err;
+  }
+  return c;
+}
+
+export class Cluster {
+  constructor({ apps, gatewayArgs, routerArgs }) {
+    this.appArgs = apps.flatMap((a) => ['--app', `${a.id}:${a.key}:${a.secret}`]);
+    this.gatewayArgs = gatewayArgs;
+    this.routerArgs = routerArgs;
+    this.routers = [];
+    this.gateways = [];
+    this.redis = null;
+  }
+
+  async start(gateways, routers) {
+    this.redisPort = await freePort();
+    this.redis = new Proc('redis-server', 'redis-server', [
+      '--port', String(this.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    ]);
+    await waitFor(async () => {
+      this.redis.assertRunning();
+      return (await redisCommand(this.redisPort, 'PING')) === 'PONG';
+    }, { what: 'redis-server to answer PING' });
+    this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
+    for (let i = 0; i < routers; i++) await this.startRouter();
+    for (let i = 0; i < gateways; i++) await this.startGateway();
+  }
+
+  /** Starts one more router (or restarts router i on its port); waits for /readyz. */
+  async startRouter(i = this.routers.length) {
+    const port = this.routers[i]?.port ?? (await freePort());
+    const p = new Proc(`belfry-router#${i}`, path.join(BIN_DIR, 'belfry-router'), [
+      '--listen', `127.0.0.1:${port}`, '--redis', this.redisUrl, '--api-key', API_KEY,
+      '--heartbeat-ms', '200', '--heartbeat-ttl-ms', '1000', ...this.appArgs, ...this.routerArgs,
+    ]);
+    p.port = port;
+    this.routers[i] = p;
+    await waitFor(() => {
+      p.assertRunning();
+      return httpOk(`http://127.0.0.1:${port}/readyz`);
+    }, { what: `belfry-router#${i} /readyz`, timeout: 10000 });
+    return p;
+  }
+
+  /** Starts one more gateway (or restarts gateway i on its port); waits for /readyz. */
+  async startGateway(i = this.gateways.length, extra = []) {
+    const port = this.gateways[i]?.port ?? (await freePort());
+    const p = new Proc(`belfry-gateway#${i}`, path.join(BIN_DIR, 'belfry-gateway'), [
+      '--listen', `127.0.0.1:${port}`, '--redis', this.redisUrl, '--heartbeat-ms', '200',
+      '--heartbeat-ttl-ms', '1000', '--drain-timeout', '2', ...this.appArgs,
+      ...this.gatewayArgs, ...extra,
+    ]);
+    p.port = port;
+    this.gateways[i] = p;
+    await waitFor(() => {
+      p.assertRunning();
+      return httpOk(`http://127.0.0.1:${port}/readyz`);
+    }, { what: `belfry-gateway#${i} /readyz`, timeout: 10000 });
+    return p;
+  }
+
+  /** Stops everything; returns the exit statuses of the daemons (SIGTERM first). */
+  async stop() {
+    const out = [];
+    for (const p of [...this.gateways, ...this.routers]) if (p) out.push([p.name, await p.stop()]);
+    if (this.redis) await this.redis.stop('SIGKILL');
+    return out;
+  }
+
+  /** Daemon logs, for failure messages. */
+  logs() {
+    return [...this.gateways, ...this.routers].filter(Boolean)
+      .map((p) => `--- ${p.name}\n${p.log}`).join('\n');
+  }
+}

@@ -1,0 +1,111 @@
+// The Pusher HTTP API's read endpoints with the real `pusher` server SDK: figures over every
+// gateway (native clients on two gateways), users counted per user, other apps' channels never
+// listed, and the Pusher rules on user_count and presence-only endpoints.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Pusher from 'pusher';
+import WebSocket from 'ws';
+import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import { nativeSub, signedFetch } from './http_helpers.mjs';
+
+let cluster;
+let sdk;
+before(async () => {
+  cluster = await startCluster({
+    gateways: 2, routers: 1, apps: [APP, APP2], gatewayArgs: ['--insecure-any-token'],
+  });
+  sdk = new Pusher({
+    appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1',
+    port: String(cluster.routers[0].port), useTLS: false,
+  });
+});
+after(async () => {
+  const st = await cluster?.stop();
+  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+});
+
+const gw = (i) => cluster.gateways[i].port;
+
+/* A native presence member: resolves when presence:here arrived (the join is recorded). */
+async function member(port, channel, user) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/${channel}?token=dev&userId=${user}`);
+  let here = false;
+  ws.on('message', (d) => {
+    if (JSON.parse(d.toString()).event === 'presence:here') here = true;
+  });
+  await waitFor(() => here, { what: `${user} in ${channel}`, timeout: 10000 });
+  return ws;
+}
+
+async function get(path, params) {
+  const res = await sdk.get({ path, params });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+test('channels, channel info and users over both gateways, per user', async () => {
+  const subs = [await nativeSub(gw(0), 'q-news'), await nativeSub(gw(1), 'q-news'),
+    await nativeSub(gw(1), 'q-other')];
+  // alice twice (two gateways), bob once: 2 users, 3 connections
+  const ws = [await member(gw(0), 'presence-q-room', 'alice'),
+    await member(gw(1), 'presence-q-room', 'alice'), await member(gw(1), 'presence-q-room', 'bob')];
+  // gateways report connection counts asynchronously (batched per loop turn)
+  const count = async (c) => (await get(`/channels/${c}`, { info: 'subscription_count' }))
+    .subscription_count;
+  await waitFor(async () => (await count('q-news')) === 2 && (await count('q-other')) === 1
+    && (await count('presence-q-room')) === 3, { what: 'connection counts reported' });
+
+  assert.deepEqual(await get('/channels/q-news', { info: 'subscription_count' }),
+    { occupied: true, subscription_count: 2 });
+  assert.deepEqual(await get('/channels/q-nobody', { info: 'subscription_count' }),
+    { occupied: false, subscription_count: 0 });
+  assert.deepEqual(await get('/channels/presence-q-room', { info: 'user_count,subscription_count' }),
+    { occupied: true, user_count: 2, subscription_count: 3 });
+  const users = await get('/channels/presence-q-room/users');
+  assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob']);
+
+  const all = await get('/channels');
+  for (const c of ['q-news', 'q-other', 'presence-q-room']) assert.ok(all.channels[c], c);
+  assert.deepEqual(await get('/channels', { filter_by_prefix: 'q-' }),
+    { channels: { 'q-news': {}, 'q-other': {} } });
+  assert.deepEqual(await get('/channels', { filter_by_prefix: 'presence-', info: 'user_count' }),
+    { channels: { 'presence-q-room': { user_count: 2 } } });
+
+  // another app sees none of them
+  const sdk2 = new Pusher({
+    appId: APP2.id, key: APP2.key, secret: APP2.secret, host: '127.0.0.1',
+    port: String(cluster.routers[0].port), useTLS: false,
+  });
+  assert.deepEqual(await (await sdk2.get({ path: '/channels' })).json(), { channels: {} });
+
+  for (const s of subs) s.close();
+  for (const w of ws) w.close();
+  await waitFor(async () => Object.keys((await get('/channels', { filter_by_prefix: 'q-' })).channels)
+    .length === 0, { what: 'channels vacated' });
+  assert.deepEqual(await get('/channels/q-news', { info: 'subscription_count' }),
+    { occupied: false, subscription_count: 0 });
+});
+
+test('Pusher rules: user_count and users only for presence, unknown info, methods', async () => {
+  const port = cluster.routers[0].port;
+  const base = `/apps/${APP.id}`;
+  let r = await signedFetch(port, APP, 'GET', `${base}/channels`, { params: { info: 'user_count' } });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, 'not_presence');
+  r = await signedFetch(port, APP, 'GET', `${base}/channels/news`, { params: { info: 'user_count' } });
+  assert.equal(r.status, 400);
+  r = await signedFetch(port, APP, 'GET', `${base}/channels/news/users`);
+  assert.equal(r.status, 400);
+  r = await signedFetch(port, APP, 'GET', `${base}/channels/news`, { params: { info: 'bogus' } });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, 'bad_info');
+  r = await signedFetch(port, APP, 'GET', `${base}/channels/a!b`);
+  assert.equal(r.status, 400);
+  r = await signedFetch(port, APP, 'POST', `${base}/channels`, { body: {} });
+  assert.equal(r.status, 405);
+  r = await signedFetch(port, APP, 'GET', `${base}/nothing`);
+  assert.equal(r.status, 404);
+  // a signature for one path does not open another
+  r = await signedFetch(port, APP, 'GET', `${base}/channels`);
+  assert.equal(r.status, 200);
+});

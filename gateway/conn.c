@@ -103,7 +103,9 @@ void bf_conn_sub_free(bf_conn *c, bf_sub *s)
             break;
         }
     }
+    if (s->pending) *(bf_sub **)s->pending = NULL; /* the request finds it gone */
     free(s->info);
+    free(s->user_id);
     free(s);
 }
 

@@ -110,14 +110,14 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
 void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
 {
     bf_conn *c = s->conn;
-    const char *ch = bf_hub_sub_channel(s);
+    const char *ch = bf_hub_sub_channel(s), *user = bf_sub_user(s);
     char conn_id[160];
-    if (!ch || !c->user_id) return;
+    if (!ch || !user) return;
     bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
     bf_inbox m = {.op = op,
                   .channel = {ch, strlen(ch)},
                   .conn_id = {conn_id, strlen(conn_id)},
-                  .user_id = {c->user_id, strlen(c->user_id)}};
+                  .user_id = {user, strlen(user)}};
     if (op != BF_OP_LEAVE && s->info) m.payload = (bf_strview){s->info, strlen(s->info)};
     bf_owner_send(gw->owner, &m);
     if (op != BF_OP_LEAVE) s->presence_joined = true;
@@ -137,11 +137,11 @@ static void visit_presence(bf_sub *s, void *arg)
 {
     presence_visit *v = arg;
     const char *ch = bf_hub_sub_channel(s);
-    bf_conn *c = s->conn;
-    if (!s->presence_joined || !ch || !c->user_id || !s->info) return;
+    const char *user = bf_sub_user(s); /* the connection's, or a Pusher presence member's */
+    if (!s->presence_joined || !ch || !user || !s->info) return;
     char conn_id[160];
-    bf_gw_conn_id(v->gw, c, conn_id, sizeof(conn_id));
-    v->fn(ch, conn_id, c->user_id, s->info, v->arg);
+    bf_gw_conn_id(v->gw, s->conn, conn_id, sizeof(conn_id));
+    v->fn(ch, conn_id, user, s->info, v->arg);
 }
 
 static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)
@@ -277,8 +277,8 @@ static void begin_drain(bf_gateway *gw, const char *why)
     gw->draining = true;
     bf_listener_stop(gw->listener);
     gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
-    bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
-            gw->cfg.drain_timeout_s);
+    bf_info("%s: draining (closing connections with 1012, Pusher ones with 4200, at most %llds)",
+            why, gw->cfg.drain_timeout_s);
     bf_gw_foreach_conn(gw, close_for_drain, NULL);
 }
 

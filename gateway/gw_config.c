@@ -93,5 +93,12 @@ const bf_cfg_opt bf_gw_config_table[] = {
      86400, NULL, F(presence_reconcile_interval_s),
      "seconds between checks of the presence entries and connection counts Redis holds for this "
      "gateway against its real connections (differences are repaired and counted)"},
+    {"client-event-rate", BF_CFG_INT, "BELFRY_CLIENT_EVENT_RATE", "10", 1, 100000, NULL,
+     F(client_event_rate),
+     "Pusher: client-* events per second per connection (excess: pusher:error 4301, dropped)"},
+    {"max-presence-members", BF_CFG_INT, "BELFRY_MAX_PRESENCE_MEMBERS", "100", 1, 1000000, NULL,
+     F(max_presence_members),
+     "Pusher: users in one presence channel; a new user beyond it gets pusher:subscription_error "
+     "403 (checked at subscribe time, so simultaneous joins may pass it by a few)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

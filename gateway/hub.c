@@ -148,9 +148,10 @@ void bf_hub_leave(bf_hub *h, bf_sub *c)
     /* SUBSCRIBING: unsubscribed on its ack; UNSUBSCRIBING: freed on its ack */
 }
 
-static bool is_user(const bf_conn *c, bf_strview u)
+static bool is_user(const bf_sub *s, bf_strview u)
 {
-    return u.len && c->user_id && strlen(c->user_id) == u.len && !memcmp(c->user_id, u.p, u.len);
+    const char *id = bf_sub_user(s);
+    return u.len && id && strlen(id) == u.len && !memcmp(id, u.p, u.len);
 }
 
 /* If v is "<prefix><n>" (a connection id of this gateway), stores n in *id and returns true. */
@@ -172,10 +173,11 @@ static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
     return local_id(h->conn_prefix, h->conn_prefix_len, v, id);
 }
 
-static bool excluded(const bf_hub *h, const bf_conn *c, const bf_fanout *m)
+static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
 {
+    const bf_conn *c = s->conn;
     uint64_t id;
-    if (is_user(c, m->except_user)) return true;
+    if (is_user(s, m->except_user)) return true;
     if (local_conn_id(h, m->except_conn, &id) && id == c->id) return true;
     return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
@@ -201,10 +203,10 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     if (m.kind == BF_FAN_KICK) {
         for (bf_sub *s = ch->head; s; s = s->next) {
             bf_conn *c = s->conn;
-            if (!is_user(c, m.kick_user)) continue;
+            if (!is_user(s, m.kick_user)) continue;
             h->stats.kicks++;
             bf_info("connection %llu of user %s on %s kicked", (unsigned long long)c->id,
-                    c->user_id, ch->name);
+                    bf_sub_user(s), ch->name);
             /* the reason travels in the envelope: keep a copy (at most what a close frame
              * carries), bf_conn_close keeps a pointer */
             size_t rl = m.frame.len < 123 ? m.frame.len : 123;
@@ -219,7 +221,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     uint64_t seq = m.kind == BF_FAN_MESSAGE ? m.seq : 0;
     for (bf_sub *s = ch->head; s; s = s->next) {
         bf_conn *c = s->conn;
-        if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, c, &m)) continue;
+        if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, s, &m)) continue;
         /* a presence subscription's view starts with its presence:here; what was published
          * before it is already reflected there (its seq says as of when) */
         if (seq && seq <= s->skip_upto) continue; /* recovery already sent it */
@@ -231,6 +233,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
         if (!rendered[c->proto]) {
             rendered[c->proto] = true;
             frames[c->proto] = h->render(c->proto, &m, ch->name, h->arg);
+            h->stats.renders[c->proto]++;
             if (frames[c->proto]) frames[c->proto]->seq = seq;
         }
         bf_frame *f = frames[c->proto];

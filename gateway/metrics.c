@@ -90,6 +90,13 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
                 (unsigned long long)gw->stats.limit_rejections[i]);
+    fprintf(f, "# HELP belfry_gateway_frames_rendered_total Fan-out messages rendered into a "
+               "protocol's frame (once per message and protocol, shared by its connections).\n"
+               "# TYPE belfry_gateway_frames_rendered_total counter\n");
+    static const char *const protos[BF_PROTO__COUNT] = {"native", "pusher"};
+    for (int i = 0; i < BF_PROTO__COUNT; i++)
+        fprintf(f, "belfry_gateway_frames_rendered_total{protocol=\"%s\"} %llu\n", protos[i],
+                (unsigned long long)hs->renders[i]);
     C("belfry_gateway_pusher_subscription_errors_total",
       "Pusher subscriptions refused with pusher:subscription_error.", "counter",
       gw->stats.pusher_subscription_errors);

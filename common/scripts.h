@@ -26,6 +26,7 @@ typedef enum {
     BF_SCRIPT_HISTORY,
     BF_SCRIPT_PUBLISH_BATCH,
     BF_SCRIPT_CHANNELS,
+    BF_SCRIPT_WEBHOOK_DUE,
     BF_SCRIPT__COUNT
 } bf_script_id;
 

@@ -27,6 +27,7 @@ typedef enum {
     BF_SCRIPT_PUBLISH_BATCH,
     BF_SCRIPT_CHANNELS,
     BF_SCRIPT_WEBHOOK_DUE,
+    BF_SCRIPT_TERMINATE,
     BF_SCRIPT__COUNT
 } bf_script_id;
 

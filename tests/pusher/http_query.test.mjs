@@ -61,6 +61,13 @@ test('channels, channel info and users over both gateways, per user', async () =
     { occupied: false, subscription_count: 0 });
   assert.deepEqual(await get('/channels/presence-q-room', { info: 'user_count,subscription_count' }),
     { occupied: true, user_count: 2, subscription_count: 3 });
+  // a trigger can ask for the same figures
+  const t = await sdk.trigger(['presence-q-room', 'q-news'], 'x', '{}',
+    { info: 'user_count,subscription_count' });
+  assert.deepEqual(await t.json(), { channels: {
+    'presence-q-room': { subscription_count: 3, user_count: 2 },
+    'q-news': { subscription_count: 2 },
+  } });
   const users = await get('/channels/presence-q-room/users');
   assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob']);
 

@@ -65,7 +65,7 @@ const bf_cfg_opt bf_rt_config_table[] = {
      F(webhook_timeout_ms), "a webhook request not answered in this time is retried"},
     {"webhook-retry-initial-ms", BF_CFG_INT, "BELFRY_WEBHOOK_RETRY_INITIAL_MS", "1000", 10, 600000,
      NULL, F(webhook_retry_initial_ms),
-     "first retry delay; doubled on every retry (at most 60 s), half of it random"},
+     "first retry delay; doubled on every retry (at most 60 s), spread +-50 %"},
     {"webhook-retry-max-ms", BF_CFG_INT, "BELFRY_WEBHOOK_RETRY_MAX_MS", "300000", 0, 86400000, NULL,
      F(webhook_retry_max_ms),
      "a webhook still failing this long after its first attempt is dropped (logged, counted)"},

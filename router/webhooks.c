@@ -1,5 +1,7 @@
 #include "webhooks.h"
 #include "alloc.h"
+#include "backoff.h"
+#include "clock.h"
 #include "dict.h"
 #include "err.h"
 #include "hmac.h"
@@ -18,7 +20,7 @@
 
 #define GROUP "routers"
 #define ON_TTL_MS 10000      /* webhooks:on outlives a dead router by at most this */
-#define BACKOFF_CAP_MS 60000 /* longest wait between two attempts */
+#define BACKOFF_CAP_MS 60000 /* longest wait between two attempts (jitter included) */
 #define DUE_PER_CALL "100"   /* vacates queued per webhook_due.lua call */
 #define TOUCH_CHUNK 500      /* ids per XCLAIM */
 
@@ -88,13 +90,6 @@ struct bf_webhooks {
     /* metrics */
     uint64_t sent, failed, retried, dropped, delivered_events, latency_sum_ms;
 };
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
@@ -225,7 +220,7 @@ static void on_http_done(struct evhttp_request *req, void *arg)
     b->done = true;
 }
 
-/* Returns true if b is finished (delivered or dropped) and was freed. */
+/* Returns true if b is finished (delivered or dropped) and was freed. now: bf_now_ms(). */
 static bool finish(bf_webhooks *w, batch *b, uint64_t now)
 {
     assert(b->done && b->conn);
@@ -240,7 +235,8 @@ static bool finish(bf_webhooks *w, batch *b, uint64_t now)
     if (code >= 200 && code < 300) {
         w->sent++;
         w->delivered_events += b->n;
-        if (now > b->oldest_event_ms) w->latency_sum_ms += (now - b->oldest_event_ms) * b->n;
+        uint64_t wall = bf_wall_ms(); /* event times are Redis' wall clock */
+        if (wall > b->oldest_event_ms) w->latency_sum_ms += (wall - b->oldest_event_ms) * b->n;
         batch_free(b, true);
         return true;
     }
@@ -254,11 +250,10 @@ static bool finish(bf_webhooks *w, batch *b, uint64_t now)
         batch_free(b, true);
         return true;
     }
-    /* exponential backoff with jitter: half of the delay is random */
-    uint64_t delay = (uint64_t)w->o.retry_initial_ms;
-    for (int i = 1; i < b->attempts && delay < BACKOFF_CAP_MS; i++) delay *= 2;
-    if (delay > BACKOFF_CAP_MS) delay = BACKOFF_CAP_MS;
-    delay = delay / 2 + (uint64_t)rand() % (delay / 2 + 1);
+    /* exponential backoff, spread so that receivers that come back are not hit all at once */
+    const bf_backoff policy = {
+        .initial_ms = (uint64_t)w->o.retry_initial_ms, .max_ms = BACKOFF_CAP_MS, .jitter_pct = 50};
+    uint64_t delay = bf_backoff_delay(&policy, (unsigned)b->attempts - 1, (uint32_t)rand());
     uint64_t last = b->first_ms + (uint64_t)w->o.retry_max_ms;
     b->next_ms = now + delay < last ? now + delay : last;
     w->retried++;
@@ -379,11 +374,11 @@ static void take_entries(bf_webhooks *w, const redisReply *arr)
         }
         if (!en) ack(w, p.id); /* no receiver wants it */
     }
-    uint64_t now = wall_ms();
+    uint64_t wall = bf_wall_ms(), now = bf_now_ms();
     for (size_t t = 0; t < w->ntargets; t++) {
         batch *b = nb[t];
         if (!b) continue;
-        json_t *body = json_pack("{s:I,s:o}", "time_ms", (json_int_t)now, "events", evs[t]);
+        json_t *body = json_pack("{s:I,s:o}", "time_ms", (json_int_t)wall, "events", evs[t]);
         b->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(body);
         b->body_len = strlen(b->body);
@@ -395,7 +390,7 @@ static void take_entries(bf_webhooks *w, const redisReply *arr)
         for (size_t i = 0; i < b->n; i++)
             off +=
                 (size_t)snprintf(b->ids + off, cap - off, "%s%s", i ? "," : "", b->entries[i]->id);
-        if (b->oldest_event_ms == UINT64_MAX) b->oldest_event_ms = now;
+        if (b->oldest_event_ms == UINT64_MAX) b->oldest_event_ms = wall;
         b->next = w->batches;
         w->batches = b;
         attempt(b, now);
@@ -506,7 +501,7 @@ void bf_webhooks_tick(bf_webhooks *w, uint64_t now_ms)
     if (!w) return;
     for (size_t i = 0; i < w->ndead; i++) evhttp_connection_free(w->dead[i]);
     w->ndead = 0;
-    uint64_t now = wall_ms();
+    uint64_t now = now_ms;
     for (batch **p = &w->batches; *p;) {
         batch *b = *p, *next = b->next;
         if (b->done && finish(w, b, now)) {

@@ -19,10 +19,10 @@
  * with X-Pusher-Key, X-Pusher-Signature (HMAC-SHA256 of the body with the app secret),
  * Content-Type: application/json and X-Belfry-Event-Ids (the events' stream ids, stable across
  * redeliveries: deduplicate on them). Non-2xx, connection errors and timeouts are retried with
- * exponential backoff and jitter until --webhook-retry-max-ms after the first attempt, then
- * dropped, logged and counted. HTTP runs on the router's libevent loop (evhttp's client); a slow
- * or dead receiver only holds its own events: fan-out and presence never wait for it, and at
- * most --webhook-max-pending events are held (the rest wait in Redis).
+ * exponential backoff (bf_backoff, ±50 % jitter, at most 60 s apart) until --webhook-retry-max-ms
+ * after the first attempt, then dropped, logged and counted. HTTP runs on the router's libevent
+ * loop (evhttp's client); a slow or dead receiver only holds its own events: fan-out and presence
+ * never wait for it, and at most --webhook-max-pending events are held (the rest wait in Redis).
  *
  * http:// URLs only (libevent's client here has no TLS): put a TLS-terminating proxy in front
  * of an https receiver. */
@@ -60,7 +60,8 @@ void bf_webhooks_free(bf_webhooks *w);
 
 /* Call when the command link is (re)connected: creates the consumer group if needed. */
 void bf_webhooks_on_ready(bf_webhooks *w);
-/* Drives reading, claiming, retries and the vacate queue; call from the router's tick. */
+/* Drives reading, claiming, retries and the vacate queue; call from the router's tick with
+ * bf_now_ms(). */
 void bf_webhooks_tick(bf_webhooks *w, uint64_t now_ms);
 /* Appends the webhook metrics (Prometheus text) to b. w may be NULL (nothing configured). */
 void bf_webhooks_metrics(const bf_webhooks *w, struct evbuffer *b);

@@ -47,7 +47,7 @@ async function metric(name) {
   return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(m)[1]);
 }
 
-test('retried with growing delays, dropped after the retry window, counted and logged', async () => {
+test('retried with backoff, dropped after the retry window, counted and logged', async () => {
   const s = await nativeSub(cluster.gateways[0].port, 'drop-me');
   await waitFor(async () => (await metric('belfry_router_webhooks_dropped_events_total')) === 1,
     { what: 'the event dropped', timeout: 10000 });
@@ -55,8 +55,9 @@ test('retried with growing delays, dropped after the retry window, counted and l
   assert.ok(tries.length >= 3, `${tries.length} attempts`);
   const span = tries[tries.length - 1].at - tries[0].at;
   assert.ok(span >= 1000 && span <= 3000, `attempts spread over ${span} ms`);
-  const gaps = tries.slice(1).map((t, i) => t.at - tries[i].at);
-  assert.ok(gaps[gaps.length - 1] >= gaps[0], `delays grow: ${gaps}`);
+  // the delays double (common/backoff.c, unit-tested there): far fewer attempts than a fixed
+  // 100 ms retry would make in the window
+  assert.ok(tries.length <= 8, `${tries.length} attempts`);
   assert.match(cluster.routers[0].log, /webhook to http:\/\/127\.0\.0\.1:\d+\/h \(app 1001\) dropped after \d+ attempts/);
   assert.ok((await metric('belfry_router_webhooks_failed_total')) >= 3);
   assert.equal(await metric('belfry_router_webhooks_pending_events'), 0);

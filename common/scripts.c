@@ -25,6 +25,8 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_HISTORY] = "history",
     [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
     [BF_SCRIPT_CHANNELS] = "channels",
+    [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
+    [BF_SCRIPT_TERMINATE] = "terminate",
 };
 
 typedef struct script {

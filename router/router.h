@@ -37,6 +37,7 @@ typedef struct bf_rt_stats {
 } bf_rt_stats;
 
 struct bf_pres_op;
+struct bf_webhooks;
 
 typedef struct bf_router {
     bf_rt_config cfg;
@@ -50,6 +51,7 @@ typedef struct bf_router {
     char **gateways; /* live gateway ids from the last heartbeat (sorted) */
     size_t ngateways;
     struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
+    struct bf_webhooks *webhooks;  /* NULL without --webhook */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;

@@ -554,3 +554,11 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
     free(cmd);
     return rc;
 }
+
+int bf_redis_cmd_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const char *cmd,
+                           size_t len)
+{
+    if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
+    return send_formatted(r, cb, priv, cmd, len);
+}

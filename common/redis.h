@@ -78,6 +78,10 @@ uint64_t bf_redis_reconnects(const bf_redis *r);
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...);
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen);
+/* Sends a command already in RESP (cmd[0..len), e.g. from redisFormatCommandArgv; borrowed: copied
+ * into hiredis' output buffer before this returns). Same contract as bf_redis_cmd. */
+int bf_redis_cmd_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const char *cmd,
+                           size_t len);
 
 /* Closes the link gracefully (a daemon stopping): unlike bf_redis_free, which drops what is
  * queued (hiredis' redisAsyncFree), the commands already sent are written and answered, their

@@ -31,11 +31,19 @@ typedef enum {
     BF_SCRIPT__COUNT
 } bf_script_id;
 
-/* Sends SCRIPT LOAD for every script. Returns 0 or BF_EDISCONNECTED. */
+/* Sends SCRIPT LOAD for every script; a reply that is not the script's SHA1 is logged and counted
+ * in bf_scripts_load_failures. Returns 0 or BF_EDISCONNECTED. */
 int bf_scripts_load(bf_redis *r);
 
+/* Process-wide counters for the daemons' metrics: SCRIPT LOADs that failed, and calls that found
+ * their script missing (NOSCRIPT) and were loaded and sent again. */
+extern uint64_t bf_scripts_load_failures;
+extern uint64_t bf_scripts_reloads;
+
 /* EVALSHA script id with nkeys keys followed by the other arguments (argv holds keys then args;
- * argc counts both). Values are sent as separate arguments. Returns 0 or BF_EDISCONNECTED. */
+ * argc counts both). Values are sent as separate arguments. A NOSCRIPT answer (Redis' script
+ * cache emptied under the link) loads the script and sends the call again, once; cb sees only the
+ * final answer. Returns 0 or BF_EDISCONNECTED (cb is then never called). */
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
                    int argc, const char *const *argv, const size_t *lens);
 

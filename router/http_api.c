@@ -479,6 +479,12 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_redis_timeouts_total",
       "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
       bf_redis_timeouts(rt->sub) + bf_redis_timeouts(rt->cmd));
+    C("belfry_router_redis_script_reloads_total",
+      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
+      "counter", bf_scripts_reloads);
+    C("belfry_router_redis_script_load_failures_total",
+      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
+      bf_scripts_load_failures);
     C("belfry_router_redis_new_primaries_total",
       "Redis primaries met with a replication id other than the recorded one (failover, restart).",
       "counter", rt->failover.new_primaries);

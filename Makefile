@@ -8,7 +8,7 @@ C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
 	format-check clean test-pusher release test-install fuzz fuzz-regress test-deploy test-image \
-	bench-smoke bench test-valgrind
+	bench-smoke bench test-valgrind chaos-presence-repeat
 
 all: build
 
@@ -50,6 +50,7 @@ format-check:
 # an install check.
 test: deps format-check build asan release fuzz-regress
 	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
 	bash tests/pusher/run.sh
@@ -65,13 +66,15 @@ test-unit: build
 test-integration: build
 	cd $(BUILD) && ctest -L integration $(CTEST_ARGS)
 
-# kill -9 and restart scenarios; bounded in time, also part of `make test` once they exist
+# kill -9, restart, partition and drain scenarios; bounded in time, and part of `make test`
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
 
-# cmake --install into a temporary prefix, and a program built against it with pkg-config
+# cmake --install into a temporary prefix, and a program built against it with pkg-config; and
+# libbelfry.so exports exactly the BF_EXTERN functions of its public headers
 test-install: build
 	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 
 # the browser client: node --test with real daemons and Debian's chromium
 test-js: build
@@ -88,6 +91,15 @@ VALGRIND = valgrind -q --leak-check=full --show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect --error-exitcode=99
 test-valgrind: build
 	cd $(BUILD) && BELFRY_TEST_DAEMON_WRAPPER="$(VALGRIND)" ctest -L integration -j2 $(CTEST_ARGS)
+
+# The presence chaos test (tests/chaos/presence_churn.c, about 40 s a run) N times in a row;
+# stops at the first failure and prints its seed (BELFRY_CHAOS_SEED=... reruns the same choices).
+N ?= 20
+chaos-presence-repeat: build
+	@for i in $$(seq 1 $(N)); do \
+	  echo "== chaos presence_churn run $$i of $(N)"; \
+	  $(BUILD)/tests/bin/chaos_presence_churn --jobs 1 || exit 1; \
+	done; echo "== $(N) of $(N) runs passed"
 
 # libFuzzer harnesses (clang): regression over the committed corpora, or a timed campaign
 FUZZ_SECONDS ?= 60

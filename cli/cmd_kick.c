@@ -1,16 +1,19 @@
 /* belfryctl kick CHANNEL USER: closes every connection of USER on CHANNEL, on every gateway.
  *
- * The kick goes where gateways send presence operations: an inbox envelope (op 4, common/wire.h)
- * published to inbox:{owner}. The owner validates it and fans a kick out to the gateways, which
- * close that user's connections with 4010. PUBLISH answers how many subscribers received the
- * envelope, so "nobody received it" (the owner died since the snapshot) is detected; what the
- * owner then does is not acknowledged (it logs and counts kicks: belfry_router_kicks_total). */
+ * The kick goes where gateways put presence operations: an inbox envelope (op 4, common/wire.h)
+ * recorded in the channel's queue of pending operations (presence_enqueue.lua), which nudges the
+ * owner on inbox:{owner} in the same step. Once recorded the kick is applied exactly once — by
+ * that owner, or by its successor if it dies first — as a fan-out kick the gateways act on
+ * (closing that user's connections with 4010; belfry_router_kicks_total counts them). The nudge's
+ * receivers are reported, so "nobody received it" (the owner died since the snapshot) is still
+ * detected: the kick then waits for the channel's next owner. */
 #include "args.h"
 #include "channel.h"
 #include "cli.h"
 #include "cluster.h"
 #include "out.h"
 #include "redis_keys.h"
+#include "scripts.h"
 #include "wire.h"
 
 #include <stdlib.h>
@@ -48,11 +51,12 @@ static const bf_cli_spec spec = {
     .max_pos = 2,
 };
 
-/* PUBLISHes the kick envelope to the owner's inbox; returns 0 and *receivers, or an exit code. */
+/* Records the kick (presence_enqueue.lua) and nudges the owner; returns 0 and *receivers (of the
+ * nudge), or an exit code. */
 static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const char *user,
                      const char *reason, long long *receivers)
 {
-    char requester[64], key[BF_KEY_MAX];
+    char requester[64];
     snprintf(requester, sizeof(requester), "belfryctl/%d", (int)getpid());
     bf_inbox m = {.op = BF_OP_KICK,
                   .channel = {ch, strlen(ch)},
@@ -62,13 +66,29 @@ static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const c
     char *env;
     size_t len;
     if (bf_wire_encode_inbox(&m, &env, &len)) abort(); /* only fails when out of memory */
-    bf_key(key, bf_cli_redis_prefix(r), BF_KEY_INBOX, owner);
+    bf_script_args a;
+    bf_presence_enqueue e = {.prefix = bf_cli_redis_prefix(r),
+                             .channel = ch,
+                             .gateway = "belfryctl", /* unused: a kick indexes no gateway */
+                             .envelope = env,
+                             .envelope_len = len,
+                             .owner = owner};
+    if (bf_presence_enqueue_args(&a, &e)) abort(); /* the channel and prefix were validated */
+    size_t srclen;
+    const char *src = bf_script_source(a.id, &srclen);
+    const size_t *l = a.lens;
+    const char *const *v = a.argv;
     redisReply *rep;
-    int rc = bf_cli_redis_cmd(r, &rep, "PUBLISH %s %b", key, env, len);
+    /* EVAL, not EVALSHA: a CLI cannot know whether Redis has the script cached */
+    int rc = bf_cli_redis_cmd(r, &rep, "EVAL %b 4 %b %b %b %b %b %b %b %b %b", src, srclen, v[0],
+                              l[0], v[1], l[1], v[2], l[2], v[3], l[3], v[4], l[4], v[5], l[5],
+                              v[6], l[6], v[7], l[7], v[8], l[8]);
     free(env);
     if (rc) return rc;
-    if (rep->type != REDIS_REPLY_INTEGER) return bf_cli_redis_bad(r, rep, "PUBLISH");
-    *receivers = rep->integer;
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[1]->type != REDIS_REPLY_INTEGER)
+        return bf_cli_redis_bad(r, rep, "presence_enqueue.lua");
+    *receivers = rep->element[1]->integer;
     freeReplyObject(rep);
     return 0;
 }
@@ -106,7 +126,8 @@ int bf_cli_kick(int argc, char **argv)
     if (receivers == 0) {
         bf_cli_error(spec.name,
                      "the owner %s did not receive the kick (not listening on its "
-                     "inbox: did it just die?); retry",
+                     "inbox: did it just die?); it is recorded and the channel's next owner "
+                     "carries it out",
                      owner);
         rc = BF_CLI_FAILED;
         goto out;

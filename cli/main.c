@@ -61,6 +61,7 @@ int main(int argc, char **argv)
     /* Leading global options move behind the command name, where its own table parses them
      * (so a command that does not take one, e.g. token --redis, says so in its own words). */
     int g = 1;
+    char **moved = NULL;
     while (g < argc) {
         int n = global_len(argc, argv, g);
         if (!n) break;
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
         v[1] = argv[g];
         memcpy(v + 2, argv + 1, sizeof(*v) * (size_t)(g - 1));
         memcpy(v + g + 1, argv + g + 1, sizeof(*v) * (size_t)(argc - g)); /* with the NULL */
-        argv = v; /* lives as long as the process, like argv */
+        argv = moved = v;
     } else if (g > 1) {
         fprintf(stderr, "belfryctl: %s needs a command after it (see belfryctl --help)\n", argv[1]);
         return BF_CLI_USAGE;
@@ -82,16 +83,20 @@ int main(int argc, char **argv)
         usage(stderr);
         return BF_CLI_USAGE;
     }
+    int rc = BF_CLI_USAGE;
+    const bf_cli_cmd *c = commands;
+    while (c->name && strcmp(argv[1], c->name)) c++;
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return BF_CLI_OK;
-    }
-    if (!strcmp(argv[1], "--version")) {
+        rc = BF_CLI_OK;
+    } else if (!strcmp(argv[1], "--version")) {
         printf("belfryctl %s\n", BELFRY_VERSION);
-        return BF_CLI_OK;
+        rc = BF_CLI_OK;
+    } else if (c->name) {
+        rc = c->run(argc - 1, argv + 1);
+    } else {
+        fprintf(stderr, "belfryctl: unknown command '%s' (see belfryctl --help)\n", argv[1]);
     }
-    for (const bf_cli_cmd *c = commands; c->name; c++)
-        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
-    fprintf(stderr, "belfryctl: unknown command '%s' (see belfryctl --help)\n", argv[1]);
-    return BF_CLI_USAGE;
+    free(moved);
+    return rc;
 }

@@ -1,5 +1,6 @@
 #include "redis.h"
 #include "alloc.h"
+#include "backoff.h"
 #include "err.h"
 #include "log.h"
 #include "sentinel.h"
@@ -43,7 +44,8 @@ struct bf_redis {
     bool gating;           /* HANDSHAKE: the owner's gate (opts.gate) is running */
     redisAsyncContext *ac;
     link_state st;
-    uint64_t state_since, next_attempt, backoff_ms, reconnects, timeouts;
+    uint64_t state_since, next_attempt, reconnects, timeouts;
+    unsigned failures;  /* attempts failed since the link was last READY */
     uint64_t last_sent; /* when the last tracked command was sent (keepalive) */
     bool was_ready;
     bool subscribed; /* a (P)SUBSCRIBE went out: replies are pushes, no keepalive PING */
@@ -59,9 +61,35 @@ uint64_t bf_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+#ifndef NDEBUG
+/* The link's legal transitions (see the diagram in redis.h); asserted in Debug/ASan builds. */
+static bool legal(link_state from, link_state to)
+{
+    switch (to) {
+    case ST_RESOLVING: /* sentinel:// links ask the sentinels first */
+        return from == ST_DOWN;
+    case ST_CONNECTING:
+        return from == ST_DOWN || from == ST_RESOLVING;
+    case ST_HANDSHAKE:
+        return from == ST_CONNECTING;
+    case ST_READY:
+        return from == ST_HANDSHAKE;
+    case ST_DOWN:
+        return from == ST_RESOLVING || from == ST_CONNECTING || from == ST_HANDSHAKE ||
+               from == ST_READY;
+    case ST_CLOSING:
+        return from == ST_READY;
+    case ST_CLOSED:
+        return from != ST_CLOSED;
+    }
+    return false;
+}
+#endif
+
 static void set_state(bf_redis *r, link_state st, const char *why)
 {
     if (r->st == st) return;
+    assert(legal(r->st, st));
     /* a failed reconnect attempt is DEBUG: during an outage it repeats with every backoff */
     bool noisy = st == ST_DOWN && (r->st == ST_CONNECTING || r->st == ST_RESOLVING);
     bf_log((st == ST_READY || st == ST_DOWN) && !noisy ? BF_LOG_INFO : BF_LOG_DEBUG,
@@ -71,12 +99,13 @@ static void set_state(bf_redis *r, link_state st, const char *why)
     r->state_since = bf_now_ms();
 }
 
+/* The first retry at once (a lost link usually comes back), then 100 ms doubling to 5 s, +-25%. */
 static void schedule_retry(bf_redis *r)
 {
-    uint64_t jitter = r->backoff_ms ? (uint64_t)rand() % (r->backoff_ms / 2 + 1) : 0;
-    r->next_attempt = bf_now_ms() + r->backoff_ms + jitter;
-    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : 100;
-    if (r->backoff_ms > 5000) r->backoff_ms = 5000;
+    static const bf_backoff policy = {100, 5000, 25};
+    uint64_t d = r->failures ? bf_backoff_delay(&policy, r->failures - 1, (uint32_t)rand()) : 0;
+    r->failures++;
+    r->next_attempt = bf_now_ms() + d;
 }
 
 /* The link's commands will never be answered: hiredis runs their callbacks with a NULL reply
@@ -115,8 +144,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static void became_ready(bf_redis *r)
 {
+    assert(r->st == ST_HANDSHAKE && r->ac && !r->head);
     set_state(r, ST_READY, NULL);
-    r->backoff_ms = 0;
+    r->failures = 0;
     if (r->was_ready) r->reconnects++;
     r->was_ready = true;
     if (r->o.on_ready) r->o.on_ready(r, r->o.arg);
@@ -130,12 +160,13 @@ static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->st != ST_HANDSHAKE) return;
     /* through Sentinel, the server must be the primary itself (a stale answer, or a failover
      * between the answer and the connection, can point at a replica) */
-    if (rep && !strcmp(priv, "ROLE") &&
+    if (rep && rep->type != REDIS_REPLY_ERROR && !strcmp(priv, "ROLE") &&
         (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
          rep->element[0]->type != REDIS_REPLY_STRING || strcmp(rep->element[0]->str, "master"))) {
         bf_warn("redis[%s] %s:%d is not the primary of '%s' (ROLE %s); asking the sentinels again",
                 r->name, r->host, r->port, r->url.master,
-                rep->type == REDIS_REPLY_ARRAY && rep->elements && rep->element[0]->str
+                rep->type == REDIS_REPLY_ARRAY && rep->elements &&
+                        rep->element[0]->type == REDIS_REPLY_STRING
                     ? rep->element[0]->str
                     : "unexpected");
         redisAsyncDisconnect(ac);
@@ -180,6 +211,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         went_down(r, ac->errstr[0] ? ac->errstr : "connect failed");
         return;
     }
+    assert(r->st == ST_CONNECTING && r->ac == ac);
     set_state(r, ST_HANDSHAKE, NULL);
     r->handshake_pending = 1;
     if (r->url.password[0]) {
@@ -204,6 +236,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 
 static void start_connect(bf_redis *r)
 {
+    assert((r->st == ST_DOWN || r->st == ST_RESOLVING) && !r->ac);
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (!ac || ac->err) {
         bf_warn("redis[%s] connect to %s:%d failed: %s", r->name, r->host, r->port,
@@ -253,7 +286,7 @@ static void on_switch(void *arg, const char *host, int port)
     char why[300];
     snprintf(why, sizeof(why), "sentinel: the primary moved to %s:%d", host, port);
     bf_redis_reset(r, why);
-    r->backoff_ms = 0;
+    r->failures = 0;
     r->next_attempt = 0;
 }
 
@@ -379,6 +412,7 @@ void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
     if (r->st == ST_CLOSED) return;
     if (r->st == ST_CLOSING) {
+        assert(r->ac); /* the disconnect callback clears it and moves us to CLOSED */
         if (now_ms - r->state_since > (uint64_t)r->o.connect_timeout_ms) {
             /* Redis does not answer: give up on the queued commands */
             r->ac->data = NULL;
@@ -496,6 +530,7 @@ static int send_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const ch
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     char *cmd;
     va_list ap;
     va_start(ap, fmt);
@@ -511,10 +546,19 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
                      const size_t *argvlen)
 {
     if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) abort();
     int rc = send_formatted(r, cb, priv, cmd, (size_t)len);
     free(cmd);
     return rc;
+}
+
+int bf_redis_cmd_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const char *cmd,
+                           size_t len)
+{
+    if (r->st != ST_READY) return BF_EDISCONNECTED;
+    assert(r->ac);
+    return send_formatted(r, cb, priv, cmd, len);
 }

@@ -65,7 +65,8 @@ typedef struct bf_redis_opts {
 bf_redis *bf_redis_new(const bf_redis_opts *o);
 void bf_redis_free(bf_redis *r);
 
-/* Drives reconnection (with backoff 100 ms doubling to 5 s, plus jitter) and connect timeouts. */
+/* Drives reconnection (the first retry at once, then 100 ms doubling to 5 s, +-25%:
+ * common/backoff.h) and connect timeouts. */
 void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 
 bool bf_redis_ready(const bf_redis *r);
@@ -77,6 +78,10 @@ uint64_t bf_redis_reconnects(const bf_redis *r);
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...);
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen);
+/* Sends a command already in RESP (cmd[0..len), e.g. from redisFormatCommandArgv; borrowed: copied
+ * into hiredis' output buffer before this returns). Same contract as bf_redis_cmd. */
+int bf_redis_cmd_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const char *cmd,
+                           size_t len);
 
 /* Closes the link gracefully (a daemon stopping): unlike bf_redis_free, which drops what is
  * queued (hiredis' redisAsyncFree), the commands already sent are written and answered, their

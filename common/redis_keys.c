@@ -29,6 +29,9 @@ static const char *kind_names[] = {
     [BF_KEY_GWPRES] = "gwpres:",
     [BF_KEY_REDIS_REPLID] = "redis:replid",
     [BF_KEY_APPS_DEFAULT] = "apps:default",
+    [BF_KEY_WEBHOOKS] = "webhooks",
+    [BF_KEY_WEBHOOKS_ON] = "webhooks:on",
+    [BF_KEY_WEBHOOKS_VACATING] = "webhooks:vacating",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

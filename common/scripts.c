@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "embed.h"
 #include "err.h"
+#include "log.h"
 #include "redis_keys.h"
 
 #include <openssl/evp.h>
@@ -25,6 +26,8 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_HISTORY] = "history",
     [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
     [BF_SCRIPT_CHANNELS] = "channels",
+    [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
+    [BF_SCRIPT_TERMINATE] = "terminate",
 };
 
 typedef struct script {
@@ -43,8 +46,9 @@ const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const c
     return NULL;
 }
 
-/* Resolves the script's source and SHA once; a missing file is a build error caught by the
- * unit tests (every id must resolve). */
+/* Resolves the script's source and SHA once. A script file missing from the embedded set (a
+ * renamed .lua) aborts the first daemon start, which loads every script, and so fails every
+ * integration test. */
 static script *get(bf_script_id id)
 {
     script *s = &scripts[id];
@@ -109,14 +113,67 @@ const char *bf_script_source(bf_script_id id, size_t *len)
     return s->src;
 }
 
+/* SCRIPT LOAD's answer is the script's SHA1: anything else (a syntax error in a .lua file, a
+ * Redis that refuses scripts) is logged, since every later call of that script would fail. */
+static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    const redisReply *rep = reply;
+    script *s = priv;
+    if (!rep) return; /* the link went down: on_ready loads the scripts again */
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40 || memcmp(rep->str, s->sha, 40)) {
+        bf_scripts_load_failures++;
+        bf_error("SCRIPT LOAD %s failed: %s", s->file->name,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply (not its SHA1)");
+    }
+}
+
+uint64_t bf_scripts_load_failures;
+uint64_t bf_scripts_reloads;
+
 int bf_scripts_load(bf_redis *r)
 {
     for (int i = 0; i < BF_SCRIPT__COUNT; i++) {
         script *s = get((bf_script_id)i);
-        int rc = bf_redis_cmd(r, NULL, NULL, "SCRIPT LOAD %b", s->src, s->len);
+        int rc = bf_redis_cmd(r, on_script_loaded, s, "SCRIPT LOAD %b", s->src, s->len);
         if (rc) return rc;
     }
     return 0;
+}
+
+/* One EVALSHA in flight: kept until its reply so that a NOSCRIPT answer (the script cache was
+ * emptied under a live link: SCRIPT FLUSH, a replica promoted without the scripts) can load the
+ * script and send the same command again, once. */
+typedef struct script_call {
+    bf_redis *r;
+    script *s;
+    redisCallbackFn *cb;
+    void *priv;
+    char *cmd; /* the formatted EVALSHA (RESP) */
+    size_t len;
+    bool retried;
+} script_call;
+
+static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    script_call *sc = priv;
+    const redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "NOSCRIPT", 8) &&
+        !sc->retried) {
+        sc->retried = true;
+        bf_scripts_reloads++;
+        bf_warn("%s was not in Redis' script cache (NOSCRIPT): loading it and calling again",
+                sc->s->file->name);
+        /* on the same connection the load is executed before the call sent after it */
+        if (bf_redis_cmd(sc->r, on_script_loaded, sc->s, "SCRIPT LOAD %b", sc->s->src,
+                         sc->s->len) == 0 &&
+            bf_redis_cmd_formatted(sc->r, on_script_reply, sc, sc->cmd, sc->len) == 0)
+            return;
+        /* the link is going down: the caller gets the NOSCRIPT error below */
+    }
+    if (sc->cb) sc->cb(ac, reply, sc->priv);
+    redisFreeCommand(sc->cmd);
+    free(sc);
 }
 
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
@@ -126,13 +183,15 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
     size_t sl[64];
     char nk[16];
     if (argc < 0 || nkeys < 0 || nkeys > argc) return BF_EINVAL;
+    if (!bf_redis_ready(r)) return BF_EDISCONNECTED;
     /* batches (conns.lua) can be long: the argument vectors move to the heap then */
     bool heap = argc + 3 > 64;
     const char **a = heap ? bf_malloc(sizeof(*a) * (size_t)(argc + 3)) : sa;
     size_t *l = heap ? bf_malloc(sizeof(*l) * (size_t)(argc + 3)) : sl;
+    script *s = get(id);
     a[0] = "EVALSHA";
     l[0] = 7;
-    a[1] = bf_script_sha(id);
+    a[1] = s->sha;
     l[1] = 40;
     l[2] = (size_t)snprintf(nk, sizeof(nk), "%d", nkeys);
     a[2] = nk;
@@ -140,10 +199,19 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
         a[i + 3] = argv[i];
         l[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
-    int rc = bf_redis_cmdargv(r, cb, priv, argc + 3, a, l);
+    char *cmd;
+    long long len = redisFormatCommandArgv(&cmd, argc + 3, a, l);
     if (heap) {
         free(a);
         free(l);
+    }
+    if (len < 0) abort(); /* out of memory */
+    script_call *sc = bf_malloc(sizeof(*sc));
+    *sc = (script_call){r, s, cb, priv, cmd, (size_t)len, false};
+    int rc = bf_redis_cmd_formatted(r, on_script_reply, sc, cmd, (size_t)len);
+    if (rc) { /* the callback never runs on a synchronous failure */
+        redisFreeCommand(cmd);
+        free(sc);
     }
     return rc;
 }

@@ -26,14 +26,24 @@ typedef enum {
     BF_SCRIPT_HISTORY,
     BF_SCRIPT_PUBLISH_BATCH,
     BF_SCRIPT_CHANNELS,
+    BF_SCRIPT_WEBHOOK_DUE,
+    BF_SCRIPT_TERMINATE,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
-/* Sends SCRIPT LOAD for every script. Returns 0 or BF_EDISCONNECTED. */
+/* Sends SCRIPT LOAD for every script; a reply that is not the script's SHA1 is logged and counted
+ * in bf_scripts_load_failures. Returns 0 or BF_EDISCONNECTED. */
 int bf_scripts_load(bf_redis *r);
 
+/* Process-wide counters for the daemons' metrics: SCRIPT LOADs that failed, and calls that found
+ * their script missing (NOSCRIPT) and were loaded and sent again. */
+extern uint64_t bf_scripts_load_failures;
+extern uint64_t bf_scripts_reloads;
+
 /* EVALSHA script id with nkeys keys followed by the other arguments (argv holds keys then args;
- * argc counts both). Values are sent as separate arguments. Returns 0 or BF_EDISCONNECTED. */
+ * argc counts both). Values are sent as separate arguments. A NOSCRIPT answer (Redis' script
+ * cache emptied under the link) loads the script and sends the call again, once; cb sees only the
+ * final answer. Returns 0 or BF_EDISCONNECTED (cb is then never called). */
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
                    int argc, const char *const *argv, const size_t *lens);
 
@@ -116,14 +126,14 @@ int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *c
 typedef struct bf_presence_enqueue {
     const char *prefix, *channel; /* borrowed */
     const char *gateway;          /* the connection's gateway id (borrowed) */
-    const char *envelope;         /* the operation: an inbox envelope, op 1, 2 or 3 (borrowed) */
+    const char *envelope;         /* the operation: an inbox envelope, op 1-4 (borrowed) */
     size_t envelope_len;
     bool join;         /* a join or rejoin (indexes the gateway in gwpres:{gateway}, gwknown) */
     const char *owner; /* the router to nudge (inbox:{owner}), or NULL (borrowed) */
 } bf_presence_enqueue;
 
-/* presence_enqueue.lua; the reply is the channel's number of pending operations. Returns 0, or
- * BF_ERANGE when a key would be too long. */
+/* presence_enqueue.lua; the reply is {the channel's pending operations, subscribers that received
+ * the nudge}. Returns 0, or BF_ERANGE when a key would be too long. */
 int bf_presence_enqueue_args(bf_script_args *out, const bf_presence_enqueue *e);
 
 typedef struct bf_presence_apply {
@@ -132,7 +142,7 @@ typedef struct bf_presence_apply {
 } bf_presence_apply;
 
 /* presence_apply.lua (at most BF_PRESENCE_APPLY_BATCH operations); reply {applied, pending,
- * joins, leaves, dropped}. Returns 0 or BF_ERANGE. */
+ * joins, leaves, dropped, kicks}. Returns 0 or BF_ERANGE. */
 int bf_presence_apply_args(bf_script_args *out, const bf_presence_apply *a);
 
 /* presence_audit.lua: {pending, count, in gwchans, conn ids...} of gateway in channel. Returns 0

@@ -30,7 +30,7 @@
  *   op 1 = join (payload: the member JSON), 2 = leave, 3 = rejoin (join again after a Redis
  *   loss: no presence:here), 4 = kick (payload: the reason; conn_id names the requester),
  *   5 = apply (a nudge: apply the channel's pending presence operations, pops:{channel};
- *   conn_id, user_id and payload are empty). Ops 1-3 are also the records of pops:{channel}.
+ *   conn_id, user_id and payload are empty). Ops 1-4 are also the records of pops:{channel}.
  *   hops counts forwards between routers (a router that is not the owner forwards once); it may
  *   be omitted (0).
  *

@@ -1,5 +1,6 @@
 #include "gateway.h"
 #include "alloc.h"
+#include "clock.h"
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
@@ -18,13 +19,6 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* hiredis asks its libuv adapter to add read interest after every read, and write interest for
  * every command it queues; the adapter restarts the poll handle each time, which libuv does as
@@ -143,7 +137,7 @@ static void visit_presence(bf_sub *s, void *arg)
 {
     presence_visit *v = arg;
     const char *ch = bf_hub_sub_channel(s);
-    const char *user = bf_sub_user(s); /* a Pusher presence member's is the subscription's */
+    const char *user = bf_sub_user(s); /* the connection's, or a Pusher presence member's */
     if (!s->presence_joined || !ch || !user || !s->info) return;
     char conn_id[160];
     bf_gw_conn_id(v->gw, s->conn, conn_id, sizeof(conn_id));
@@ -451,7 +445,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_wall_ms = wall_ms();
+    gw->started_wall_ms = bf_wall_ms();
     /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
      * presence entries a crashed run left may still be in Redis, and departed ids are remembered
      * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
@@ -499,7 +493,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
      * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        rnd = wall_ms() ^ (uint64_t)getpid();
+        rnd = bf_wall_ms() ^ (uint64_t)getpid();
     snprintf(gw->socket_prefix, sizeof(gw->socket_prefix), "%llu.",
              (unsigned long long)(rnd % 281474976710656ull) + 1);
     bf_hub_opts ho = {.sub = gw->sub,
@@ -573,8 +567,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->sigint.data = gw->sigterm.data = gw;
     uv_signal_start(&gw->sigint, on_signal, SIGINT);
     uv_signal_start(&gw->sigterm, on_signal, SIGTERM);
-    bf_info("gateway %s listening on %s:%d (redis %s:%d, prefix %s)", gw->node_id,
-            gw->cfg.listen.host, gw->cfg.listen.port, gw->cfg.redis.host, gw->cfg.redis.port,
+    char where[512]; /* no credentials */
+    bf_info("gateway %s listening on %s:%d (%s, prefix %s)", gw->node_id, gw->cfg.listen.host,
+            gw->cfg.listen.port, bf_redis_url_describe(&gw->cfg.redis, where, sizeof(where)),
             gw->cfg.redis_prefix);
     return 0;
 }

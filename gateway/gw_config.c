@@ -89,6 +89,10 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"max-channels-per-connection", BF_CFG_INT, "BELFRY_MAX_CHANNELS_PER_CONNECTION", "100", 1,
      100000, NULL, F(max_channels_per_connection),
      "Pusher: channels one connection may subscribe (more: pusher:subscription_error)"},
+    {"presence-reconcile-interval", BF_CFG_INT, "BELFRY_PRESENCE_RECONCILE_INTERVAL", "30", 1,
+     86400, NULL, F(presence_reconcile_interval_s),
+     "seconds between checks of the presence entries and connection counts Redis holds for this "
+     "gateway against its real connections (differences are repaired and counted)"},
     {"client-event-rate", BF_CFG_INT, "BELFRY_CLIENT_EVENT_RATE", "10", 1, 100000, NULL,
      F(client_event_rate),
      "Pusher: client-* events per second per connection (excess: pusher:error 4301, dropped)"},
@@ -96,9 +100,5 @@ const bf_cfg_opt bf_gw_config_table[] = {
      F(max_presence_members),
      "Pusher: users in one presence channel; a new user beyond it gets pusher:subscription_error "
      "403 (checked at subscribe time, so simultaneous joins may pass it by a few)"},
-    {"presence-reconcile-interval", BF_CFG_INT, "BELFRY_PRESENCE_RECONCILE_INTERVAL", "30", 1,
-     86400, NULL, F(presence_reconcile_interval_s),
-     "seconds between checks of the presence entries and connection counts Redis holds for this "
-     "gateway against its real connections (differences are repaired and counted)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

@@ -40,9 +40,9 @@ typedef struct bf_gw_config {
     long long workers;
     long long activity_timeout_s;
     long long max_channels_per_connection;
+    long long presence_reconcile_interval_s;
     long long max_presence_members;
     long long client_event_rate;
-    long long presence_reconcile_interval_s;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -41,6 +41,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv);
 static void set_sub(bf_hub *h, bf_hub_chan *ch, sub_state st)
 {
     (void)h; /* every transition goes through here (asserts, logs): the hub is its context */
+    /* a link loss may reset any state to NONE; otherwise only the protocol's own steps */
+    assert(st == SUB_NONE || (st == SUB_SUBSCRIBING && ch->st == SUB_NONE) ||
+           (st == SUB_SUBSCRIBED && ch->st == SUB_SUBSCRIBING) ||
+           (st == SUB_UNSUBSCRIBING && ch->st == SUB_SUBSCRIBED));
     bf_debug("channel %s subscription %s -> %s", ch->name, sub_names[ch->st], sub_names[st]);
     ch->st = st;
 }
@@ -293,7 +297,7 @@ static int resubscribe_cb(const char *key, void *val, void *arg)
         free(ch);
         return 1;
     }
-    ch->st = SUB_NONE;
+    set_sub(h, ch, SUB_NONE);
     send_sub(h, ch, "SUBSCRIBE");
     return 0;
 }
@@ -306,8 +310,7 @@ void bf_hub_on_ready(bf_hub *h)
 static int reset_cb(const char *key, void *val, void *arg)
 {
     (void)key;
-    (void)arg;
-    ((bf_hub_chan *)val)->st = SUB_NONE;
+    set_sub(arg, val, SUB_NONE); /* the link is gone: no subscription survives */
     return 0;
 }
 

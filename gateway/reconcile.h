@@ -14,8 +14,7 @@
  *     (conns.lua): kind "conns".
  * Connections with an operation on its way (queued in owner.h, or pending in Redis) are left for
  * the next pass. Every repair is counted and logged: it means some other mechanism failed (an
- * operation given up, state swept while the gateway was only unreachable, a crash and a restart
- * under the same --node-id before the sweep came). */
+ * operation given up, state swept while the gateway was only unreachable, Redis data lost). */
 #ifndef BF_RECONCILE_H
 #define BF_RECONCILE_H
 
@@ -65,8 +64,7 @@ bf_reconcile *bf_reconcile_new(const bf_reconcile_deps *d, uint64_t interval_ms)
 void bf_reconcile_free(bf_reconcile *r);
 
 /* Starts a pass when one is due, none is running and ready (the gateway's membership is
- * registered and its command link up); the first pass is due at once, which clears what a
- * previous run under the same node id left. Call from the tick. */
+ * registered and its command link up); the first pass is due at once. Call from the tick. */
 void bf_reconcile_tick(bf_reconcile *r, uint64_t now_ms, bool ready);
 
 /* Repairs by kind (BF_REPAIR__COUNT counters, borrowed) and passes completed. */

@@ -449,6 +449,9 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
       s->presence_applies);
     C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
       s->presence_applied);
+    C("belfry_router_presence_pending_channels",
+      "Channels with presence operations waiting to be applied, at the last sweep pass.", "gauge",
+      s->presence_pending_channels);
     C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
       "counter", s->presence_forwards);
     C("belfry_router_presence_stale_total",
@@ -476,6 +479,12 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
     C("belfry_router_redis_timeouts_total",
       "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
       bf_redis_timeouts(rt->sub) + bf_redis_timeouts(rt->cmd));
+    C("belfry_router_redis_script_reloads_total",
+      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
+      "counter", bf_scripts_reloads);
+    C("belfry_router_redis_script_load_failures_total",
+      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
+      bf_scripts_load_failures);
     C("belfry_router_redis_new_primaries_total",
       "Redis primaries met with a replication id other than the recorded one (failover, restart).",
       "counter", rt->failover.new_primaries);

@@ -1,3 +1,4 @@
+#include "backoff.h"
 #include "presence.h"
 #include "alloc.h"
 #include "channel.h"
@@ -51,7 +52,8 @@ static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
         return;
     }
     bf_debug("presence operation retried later: %s", why);
-    p->due_ms = bf_now_ms() + 50u * (unsigned)p->attempts;
+    static const bf_backoff policy = {50, 500, 0}; /* ~9 s over the 20 attempts */
+    p->due_ms = bf_now_ms() + bf_backoff_delay(&policy, (unsigned)p->attempts - 1, 0);
     p->next = rt->retry_head;
     rt->retry_head = p;
     bf_router_refresh_ring(rt);
@@ -72,13 +74,14 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
     apply_ctx *ax = priv;
     bf_router *rt = ax->rt;
     redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
-        long long v[5];
-        for (int i = 0; i < 5; i++)
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
+        long long v[6];
+        for (int i = 0; i < 6; i++)
             v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
         rt->stats.presence_applied += (uint64_t)v[0];
         rt->stats.presence_joins += (uint64_t)v[2];
         rt->stats.presence_leaves += (uint64_t)v[3];
+        rt->stats.kicks += (uint64_t)v[5];
         if (v[4] > 0) {
             rt->stats.inbox_malformed += (uint64_t)v[4];
             bf_warn("dropped %lld malformed pending presence operation(s) on %s", v[4],
@@ -126,7 +129,7 @@ static void on_enqueue_reply(redisAsyncContext *ac, void *reply, void *priv)
     enqueue_ctx *ex = priv;
     bf_pres_op *p = ex->p;
     redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_INTEGER) {
+    if (r && r->type == REDIS_REPLY_ARRAY) {
         apply(p->rt, ex->channel);
         op_free(p);
     } else {
@@ -413,6 +416,7 @@ static void on_ppending(redisAsyncContext *ac, void *reply, void *priv)
     bf_router *rt = priv;
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring || rt->stopping) return;
+    rt->stats.presence_pending_channels = r->elements;
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_STRING || (size_t)e->len > BF_CHANNEL_MAX) continue;

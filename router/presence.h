@@ -7,8 +7,9 @@
  * it: exactly once, whoever runs it, so no fence is needed. A nudge lost with a dying router costs
  * latency only: every sweep pass applies what is pending in the channels this router owns.
  * Join/leave envelopes sent straight to the inbox (gateways before this scheme) are enqueued and
- * applied the same way. Kicks go to the owner, which fans them out (a router that does not own the
- * channel forwards once; hops counts this). */
+ * applied the same way. belfryctl records kicks the same way too (applied as a fan-out kick); a
+ * kick envelope sent straight to the inbox (an older belfryctl) goes to the owner, which fans it
+ * out (a router that does not own the channel forwards once; hops counts this). */
 #ifndef BF_PRESENCE_H
 #define BF_PRESENCE_H
 

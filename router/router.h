@@ -29,6 +29,7 @@ typedef struct bf_rt_stats {
     uint64_t http_requests, http_errors;
     uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
     uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
+    uint64_t presence_pending_channels;          /* ppending's size at the last sweep pass */
     uint64_t inbox_malformed;
     /* the Pusher HTTP API (pusher_api.c) */
     uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
@@ -36,6 +37,7 @@ typedef struct bf_rt_stats {
 } bf_rt_stats;
 
 struct bf_pres_op;
+struct bf_webhooks;
 
 typedef struct bf_router {
     bf_rt_config cfg;
@@ -49,6 +51,7 @@ typedef struct bf_router {
     char **gateways; /* live gateway ids from the last heartbeat (sorted) */
     size_t ngateways;
     struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
+    struct bf_webhooks *webhooks;  /* NULL without --webhook */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;

@@ -1,4 +1,4 @@
--- uses: sequence.lib.lua, presence.lib.lua
+-- uses: sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
 -- presence_apply.lua: apply a channel's pending presence operations (pops:{channel}), oldest
 -- first. Each one is taken off the queue in the same atomic step that applies it, so it is
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
@@ -13,7 +13,8 @@
 -- ARGV[1]  channel   ARGV[2] the most operations to apply in this call
 -- ARGV[3]  history size   ARGV[4] history ttl in ms
 -- ARGV[5]  how long a departure is remembered in KEYS[12] (ms)
--- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped}
+-- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped,
+--           kicks fanned out}
 -- Operations are idempotent, which makes a gateway's retry of an operation whose acknowledgement
 -- it lost harmless:
 --   join (op 1) and rejoin (op 3): adds the connection with the member JSON in the payload. Does
@@ -25,15 +26,19 @@
 --     joining connection presence:here, the member list as of its seq.
 --   leave (op 2): removes the connection and remembers that it left; does nothing more when it is
 --     not present. A user's last connection emits presence:leave (seq'd) to everyone.
--- So per user, presence:join and presence:leave alternate. A record that does not decode, or that
--- names another channel, is dropped and counted.
+--   kick (op 4): fans a kick of the user (m[5]) out to the gateways (fan-out kind 4, the reason in
+--     the payload), which close that user's connections (their leaves follow as operations).
+-- So per user, presence:join and presence:leave alternate, and so do the member_added and
+-- member_removed webhook events queued with them (webhooks.lib.lua). A record that does not
+-- decode, or that names another channel, is dropped and counted.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local P = {KEYS[3], KEYS[4], KEYS[9], KEYS[10]}
 local S = {KEYS[5], KEYS[6], KEYS[7], KEYS[8]}
 local channel, max = ARGV[1], tonumber(ARGV[2])
 local hsize, httl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local applied, joins, leaves, dropped = 0, 0, 0, 0
+local applied, joins, leaves, dropped, kicks = 0, 0, 0, 0, 0
+local WP = bf_wh_prefix(KEYS[2], 'ppending') -- webhook keys (webhooks.lib.lua)
 
 local function gateway_alive(conn)
     local gw = string.match(conn, '^(.+)/[^/]+$')
@@ -58,6 +63,7 @@ local function join(conn, user, member, here)
             '{"event":"presence:join","data":{"member":' .. member .. '},"seq":', '', user, hsize,
             httl)
         joins = joins + 1
+        bf_wh_member(WP, 'member_added', channel, user)
     end
     bf_here_offer(P, user, at, member)
     if here then
@@ -80,6 +86,7 @@ local function leave(conn)
         '{"event":"presence:leave","data":{"member":{"id":' .. cjson.encode(user) .. '}},"seq":',
         '', '', hsize, httl)
     leaves = leaves + 1
+    bf_wh_member(WP, 'member_removed', channel, user)
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now - keep)
@@ -96,10 +103,13 @@ while applied < max do
         join(m[4], m[5], m[6], m[2] == 1)
     elseif m[2] == 2 then
         leave(m[4])
+    elseif m[2] == 4 and type(m[5]) == 'string' and m[5] ~= '' and type(m[6]) == 'string' then
+        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 4, channel, 0, m[6], '', m[5]}))
+        kicks = kicks + 1
     else
         dropped = dropped + 1
     end
 end
 local pending = redis.call('LLEN', KEYS[1])
 if pending == 0 then redis.call('SREM', KEYS[2], channel) end
-return {applied, pending, joins, leaves, dropped}
+return {applied, pending, joins, leaves, dropped, kicks}

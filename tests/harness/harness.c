@@ -120,6 +120,9 @@ static pid_t spawn(const char *bin, const char *const *argv, const char *log, bo
         }
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) dup2(devnull, 0);
+        /* nothing else of the test's may live on in the child: a client socket it inherited
+         * would stay open there when the test closes its own copy (an abort would send no RST) */
+        closefrom(3);
         execvp(args[0], (char *const *)args);
         fprintf(stderr, "exec %s: %s\n", args[0], strerror(errno));
         _exit(127);

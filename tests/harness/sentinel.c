@@ -123,7 +123,9 @@ int bf__sentinel_start(bf_cluster *c)
     c->replica.port = bf_free_port();
     snprintf(ports, sizeof(ports), "%d", c->replica.port);
     snprintf(c->replica.id, sizeof(c->replica.id), "replica");
-    snprintf(c->replica.log, sizeof(c->replica.log), "%s/replica.log", c->dir);
+    char log[sizeof(c->replica.log)];
+    snprintf(log, sizeof(log), "%s/replica.log", c->dir);
+    memcpy(c->replica.log, log, sizeof(log));
     const char *rargv[] = {"--port",      ports,       "--bind",       "127.0.0.1",
                            "--save",      "",          "--appendonly", "no",
                            "--dir",       c->dir,      "--dbfilename", "replica.rdb",
@@ -138,8 +140,9 @@ int bf__sentinel_start(bf_cluster *c)
         bf_proc *s = &c->sentinels[i];
         s->port = bf_free_port();
         snprintf(s->id, sizeof(s->id), "sentinel-%d", i);
-        /* from i, not s->id: GCC's -Wrestrict cannot tell s->id and s->log apart inside *c */
-        snprintf(s->log, sizeof(s->log), "%s/sentinel-%d.log", c->dir, i);
+        char log[sizeof(s->log)]; /* not straight into s->log: s lives inside c, like c->dir */
+        snprintf(log, sizeof(log), "%s/%s.log", c->dir, s->id);
+        memcpy(s->log, log, sizeof(log));
         char conf[600];
         snprintf(conf, sizeof(conf), "%s/%s.conf", c->dir, s->id);
         FILE *f = fopen(conf, "w");

@@ -5,8 +5,8 @@
 #include "cli_common.h"
 
 static bf_cluster *C;
-static const char *const apps[] = {"--app", "1:key-one:secret-one-0123456789",
-                                   "--app", "2:key-two:secret-two-0123456789", NULL};
+static const char *const apps[] = {"--app", "1:key-one:secret-one-0123456789", "--app",
+                                   "2:key-two:secret-two-0123456789", NULL};
 
 static void setup(void)
 {
@@ -56,8 +56,8 @@ Test(cli_apps, history_is_per_app)
     cr_expect_eq(history_seq(NULL, "news"), 0, "the default app's news is another channel");
     cr_expect_eq(history_seq("1", "news"), 0, "--app naming the default app is the bare name");
 
-    long long one = ingress_until_sequenced("belfry:publish:news", "1", "news",
-                                            "{\"event\":\"E\",\"data\":2}");
+    long long one =
+        ingress_until_sequenced("belfry:publish:news", "1", "news", "{\"event\":\"E\",\"data\":2}");
     cr_assert_gt(one, 0, "the default app's news was never sequenced");
     cr_expect_eq(history_seq(NULL, "news"), one);
     cr_expect_eq(history_seq("2", "news"), two, "app 2's channel is untouched");

@@ -151,7 +151,7 @@ static void enqueue(bf_inbox_op op, int n, const char *user)
 }
 
 typedef struct applied {
-    long long applied, pending, joins, leaves, dropped;
+    long long applied, pending, joins, leaves, dropped, kicks;
 } applied;
 
 static applied apply(void)
@@ -162,9 +162,9 @@ static applied apply(void)
     cr_assert_eq(bf_presence_apply_args(&a, &p), 0);
     redisReply *r = run(&a);
     cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
-    cr_assert_eq(r->elements, 5);
+    cr_assert_eq(r->elements, 6);
     applied out = {r->element[0]->integer, r->element[1]->integer, r->element[2]->integer,
-                   r->element[3]->integer, r->element[4]->integer};
+                   r->element[3]->integer, r->element[4]->integer, r->element[5]->integer};
     freeReplyObject(r);
     return out;
 }
@@ -341,6 +341,51 @@ Test(presence_scripts, join_sends_presence_here_once)
     redisFree(sub);
     cr_expect_eq(here, 1, "one presence:here for the joining connection");
     cr_expect_eq(other, 2, "one presence:join per user");
+}
+
+Test(presence_scripts, a_recorded_kick_is_fanned_out_once)
+{
+    redisContext *sub = redisConnect(R->tcp.host, R->tcp.port);
+    cr_assert(sub && !sub->err);
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", PFX "fan:" CH));
+    bf_inbox m = {.op = BF_OP_KICK,
+                  .channel = {CH, strlen(CH)},
+                  .conn_id = {"belfryctl/1", 11},
+                  .user_id = {"mallory", 7},
+                  .payload = {"spamming", 8}};
+    char *env;
+    size_t len;
+    cr_assert_eq(bf_wire_encode_inbox(&m, &env, &len), 0);
+    bf_script_args a;
+    bf_presence_enqueue e = {.prefix = PFX,
+                             .channel = CH,
+                             .gateway = "belfryctl",
+                             .envelope = env,
+                             .envelope_len = len,
+                             .owner = "rt-1"};
+    cr_assert_eq(bf_presence_enqueue_args(&a, &e), 0);
+    redisReply *r = run(&a);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_expect_eq(r->element[0]->integer, 1, "one operation pending");
+    cr_expect_eq(r->element[1]->integer, 0, "nobody listens on inbox:rt-1");
+    freeReplyObject(r);
+    free(env);
+    applied ap = apply();
+    cr_expect_eq(ap.kicks, 1);
+    cr_expect_eq(apply().kicks, 0, "applied once");
+    struct timeval tv = {0, 300000};
+    redisSetTimeout(sub, tv);
+    int kicks = 0;
+    while (redisGetReply(sub, (void **)&r) == REDIS_OK && r) {
+        bf_fanout f;
+        cr_assert_eq(bf_wire_decode_fanout(r->element[2]->str, (size_t)r->element[2]->len, &f), 0);
+        cr_expect_eq(f.kind, BF_FAN_KICK);
+        cr_expect_eq(f.frame.len, 8, "the reason");
+        kicks++;
+        freeReplyObject(r);
+    }
+    redisFree(sub);
+    cr_expect_eq(kicks, 1);
 }
 
 /* ---- the audit read by a gateway's reconciliation ---------------------------------------- */

@@ -329,6 +329,10 @@ static void signin(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
     }
     free(pc->user);
     pc->user = user;
+    /* the connection acts as this user from now on: kicks of the user (the HTTP API's
+     * terminate_connections) close it, on whichever channel they arrive */
+    free(c->user_id);
+    c->user_id = bf_strdup(user);
     json_t *d = json_pack("{s:s}", "user_data", m->user_data);
     char *data = json_dumps(d, JSON_COMPACT);
     json_decref(d);

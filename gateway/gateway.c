@@ -147,7 +147,7 @@ static void visit_presence(bf_sub *s, void *arg)
     if (!s->presence_joined || !ch || !c->user_id || !s->info) return;
     char conn_id[160];
     bf_gw_conn_id(v->gw, c, conn_id, sizeof(conn_id));
-    v->fn(ch, conn_id, c->user_id, s->info, v->arg);
+    v->fn(ch, conn_id, c->user_id, s->info, s->awaiting_here, v->arg);
 }
 
 static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)

@@ -50,6 +50,7 @@ format-check:
 # an install check.
 test: deps format-check build asan release fuzz-regress
 	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
 	bash tests/pusher/run.sh
@@ -65,13 +66,15 @@ test-unit: build
 test-integration: build
 	cd $(BUILD) && ctest -L integration $(CTEST_ARGS)
 
-# kill -9 and restart scenarios; bounded in time, also part of `make test` once they exist
+# kill -9, restart, partition and drain scenarios; bounded in time, and part of `make test`
 test-chaos: build
 	cd $(BUILD) && ctest -L chaos $(CTEST_ARGS)
 
-# cmake --install into a temporary prefix, and a program built against it with pkg-config
+# cmake --install into a temporary prefix, and a program built against it with pkg-config; and
+# libbelfry.so exports exactly the BF_EXTERN functions of its public headers
 test-install: build
 	bash tests/install/install_test.sh $(BUILD)
+	bash tests/install/symbols_test.sh $(BUILD)
 
 # the browser client: node --test with real daemons and Debian's chromium
 test-js: build

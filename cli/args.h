@@ -30,6 +30,7 @@ typedef struct bf_cli_cfg {
     const char *env_no_color; /* NO_COLOR, read through the table like every variable */
     /* per command */
     const char *type, *pattern, *http, *api_key, *reason, *token, *gateway;
+    const char *app; /* --app: the app whose channel is addressed (NULL: the default app) */
     const char *secret, *user, *channel, *info, *ttl;
     long long count, since, limit;
     /* filled by bf_cli_args_parse */
@@ -78,7 +79,8 @@ int bf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
      0,                                                                                            \
      NULL,                                                                                         \
      BF_CLI_F(redis),                                                                              \
-     "Redis URL, redis://[:password@]host[:port][/db]"},                                           \
+     "Redis URL, redis://[[user]:password@]host[:port][/db] or "                                   \
+     "sentinel://host[:port],.../master"},                                                         \
         {"redis-prefix",                                                                           \
          BF_CFG_STRING,                                                                            \
          "BELFRY_REDIS_PREFIX",                                                                    \
@@ -115,6 +117,14 @@ int bf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
          "never colour the output (also: NO_COLOR set and non-empty)"},                            \
     {                                                                                              \
         "env-no-color", BF_CFG_STRING, "NO_COLOR", NULL, 0, 0, NULL, BF_CLI_F(env_no_color), NULL  \
+    }
+
+/* --app ID: the commands that address a channel address that app's (apps.h); see
+ * bf_cli_scope_channel in credis.h. */
+#define BF_CLI_OPTS_APP                                                                            \
+    {                                                                                              \
+        "app", BF_CFG_STRING, "BELFRY_APP", NULL, 1, 32, NULL, BF_CLI_F(app),                      \
+            "the app (id) whose channel this is; default: the cluster's default app"               \
     }
 
 #define BF_CLI_OPTS_END                                                                            \

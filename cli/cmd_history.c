@@ -12,6 +12,7 @@
 
 static const bf_cfg_opt table[] = {
     BF_CLI_OPTS_REDIS,
+    BF_CLI_OPTS_APP,
     BF_CLI_OPTS_OUTPUT,
     {"since", BF_CFG_INT, NULL, "0", 0, 9007199254740991LL, NULL, BF_CLI_F(since),
      "only messages after this seq"},
@@ -47,8 +48,13 @@ int bf_cli_history(int argc, char **argv)
         return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
     bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
     if (!r) return rc;
+    char sch[256]; /* the name the cluster knows it by (--app) */
+    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
+        bf_cli_redis_free(r);
+        return rc;
+    }
     bf_seq_keys k;
-    bf_key_seq_keys(&k, bf_cli_redis_prefix(r), ch);
+    bf_key_seq_keys(&k, bf_cli_redis_prefix(r), sch);
     char start[32];
     snprintf(start, sizeof(start), "%lld-0", cfg.since + 1);
     /* one pipeline: the position and the entries come from the same moment for any reader that

@@ -25,6 +25,7 @@
 
 static const bf_cfg_opt table[] = {
     BF_CLI_OPTS_REDIS,
+    BF_CLI_OPTS_APP,
     BF_CLI_OPTS_OUTPUT,
     {"reason", BF_CFG_STRING, NULL, "kicked by an operator", 0, 0, NULL, BF_CLI_F(reason),
      "the close reason the user's clients receive (at most 123 bytes)"},
@@ -107,16 +108,21 @@ int bf_cli_kick(int argc, char **argv)
         return bf_cli_usage_error(spec.name, "--reason: at most %d bytes", MAX_REASON);
     bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
     if (!r) return rc;
+    char sch[256]; /* the name the cluster knows it by (--app) */
+    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
+        bf_cli_redis_free(r);
+        return rc;
+    }
     bf_cli_cluster c = {0};
     long long receivers = 0;
     if ((rc = bf_cli_cluster_load(r, &c, false))) goto out;
-    const char *owner = bf_cli_cluster_owner(&c, ch);
+    const char *owner = bf_cli_cluster_owner(&c, sch);
     if (!owner) {
         bf_cli_error(spec.name, "no live router: nobody owns '%s' to carry out the kick", ch);
         rc = BF_CLI_FAILED;
         goto out;
     }
-    if ((rc = send_kick(r, owner, ch, user, cfg.reason, &receivers))) goto out;
+    if ((rc = send_kick(r, owner, sch, user, cfg.reason, &receivers))) goto out;
     if (receivers == 0) {
         bf_cli_error(spec.name,
                      "the owner %s did not receive the kick (not listening on its "

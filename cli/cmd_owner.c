@@ -7,7 +7,8 @@
 
 #include <string.h>
 
-static const bf_cfg_opt table[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_OUTPUT, BF_CLI_OPTS_END};
+static const bf_cfg_opt table[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_APP, BF_CLI_OPTS_OUTPUT,
+                                   BF_CLI_OPTS_END};
 
 static const bf_cli_spec spec = {
     .name = "owner",
@@ -39,9 +40,14 @@ int bf_cli_owner(int argc, char **argv)
         return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
     bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
     if (!r) return rc;
+    char sch[256]; /* the name the cluster knows it by (--app) */
+    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
+        bf_cli_redis_free(r);
+        return rc;
+    }
     bf_cli_cluster c = {0};
     if ((rc = bf_cli_cluster_load(r, &c, true))) goto out;
-    const char *owner = bf_cli_cluster_owner(&c, ch);
+    const char *owner = bf_cli_cluster_owner(&c, sch);
     const bf_cli_node *n = owner ? bf_cli_cluster_find(&c, owner, true) : NULL;
     const char *addr = n && n->address ? n->address : NULL;
     if (cfg.json) {

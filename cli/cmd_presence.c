@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const bf_cfg_opt table[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_OUTPUT, BF_CLI_OPTS_END};
+static const bf_cfg_opt table[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_APP, BF_CLI_OPTS_OUTPUT,
+                                   BF_CLI_OPTS_END};
 
 static const bf_cli_spec spec = {
     .name = "presence",
@@ -125,8 +126,13 @@ int bf_cli_presence(int argc, char **argv)
                 ch, bf_channel_type_name(bf_channel_type_of(ch)));
     bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
     if (!r) return rc;
+    char sch[256]; /* the name the cluster knows it by (--app) */
+    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
+        bf_cli_redis_free(r);
+        return rc;
+    }
     redisReply *h;
-    bf_key(key, bf_cli_redis_prefix(r), BF_KEY_PRESENCE, ch);
+    bf_key(key, bf_cli_redis_prefix(r), BF_KEY_PRESENCE, sch);
     if ((rc = bf_cli_redis_cmd(r, &h, "HGETALL %s", key))) goto out;
     if (h->type != REDIS_REPLY_ARRAY) {
         rc = bf_cli_redis_bad(r, h, "HGETALL presence");

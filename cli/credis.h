@@ -16,7 +16,8 @@
 
 typedef struct bf_cli_redis bf_cli_redis;
 
-/* Connects to cfg->redis (AUTH and SELECT as the URL says) with cfg->timeout_ms. Returns the
+/* Connects to cfg->redis (AUTH and SELECT as the URL says; a sentinel:// URL is resolved to its
+ * primary first) with cfg->timeout_ms. Returns the
  * connection (caller frees with bf_cli_redis_free), or NULL with *rc set and the error reported.
  * cmd (borrowed, must outlive the connection) names the command in error lines. */
 bf_cli_redis *bf_cli_redis_open(const bf_cli_cfg *cfg, const char *cmd, int *rc);
@@ -37,5 +38,10 @@ int bf_cli_redis_next(bf_cli_redis *r, redisReply **out);
 /* Reports "unexpected reply to WHAT from Redis" and returns BF_CLI_FAILED; frees reply (may be
  * NULL). For replies whose type or shape is not what the schema promises. */
 int bf_cli_redis_bad(bf_cli_redis *r, redisReply *reply, const char *what);
+
+/* The name the cluster knows app's channel `name` by (apps.h): `name` itself for the default app
+ * (or when app is NULL), "APPID/name" for another. Which app is the default comes from the
+ * routers (apps:default). Writes out (capacity cap); returns 0 or an exit code (reported). */
+int bf_cli_scope_channel(bf_cli_redis *r, const char *app, const char *name, char *out, size_t cap);
 
 #endif

@@ -27,7 +27,9 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\nCommands that read the cluster take --redis URL (BELFRY_REDIS_URL),\n"
                "--redis-prefix P (BELFRY_REDIS_PREFIX), --timeout-ms N, and --json and --no-color\n"
-               "for the output; these may also come before the command:\n"
+               "for the output; those that address a channel (presence, history, owner, kick)\n"
+               "take --app ID (BELFRY_APP) for an app other than the default one. These may\n"
+               "also come before the command:\n"
                "  belfryctl --redis redis://db:6379 presence presence-room.1\n"
                "\nExit codes: 0 success, 1 operation failed, 2 usage error, 3 cannot reach "
                "Redis or a gateway.\n");
@@ -35,7 +37,8 @@ static void usage(FILE *f)
 
 /* The options every command that reads the cluster shares; they may come before the command too
  * (`belfryctl --redis URL presence X`, as `git -C`, `kubectl -n` and `redis-cli -h` allow). */
-static const bf_cfg_opt globals[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_OUTPUT, BF_CLI_OPTS_END};
+static const bf_cfg_opt globals[] = {BF_CLI_OPTS_REDIS, BF_CLI_OPTS_APP, BF_CLI_OPTS_OUTPUT,
+                                     BF_CLI_OPTS_END};
 
 /* How many argv entries, from argv[i], one leading global option takes (with its value): 0 if
  * argv[i] is not one. Hidden rows (no help: environment only) are not options. */
@@ -58,6 +61,7 @@ int main(int argc, char **argv)
     /* Leading global options move behind the command name, where its own table parses them
      * (so a command that does not take one, e.g. token --redis, says so in its own words). */
     int g = 1;
+    char **moved = NULL;
     while (g < argc) {
         int n = global_len(argc, argv, g);
         if (!n) break;
@@ -70,7 +74,7 @@ int main(int argc, char **argv)
         v[1] = argv[g];
         memcpy(v + 2, argv + 1, sizeof(*v) * (size_t)(g - 1));
         memcpy(v + g + 1, argv + g + 1, sizeof(*v) * (size_t)(argc - g)); /* with the NULL */
-        argv = v; /* lives as long as the process, like argv */
+        argv = moved = v;
     } else if (g > 1) {
         fprintf(stderr, "belfryctl: %s needs a command after it (see belfryctl --help)\n", argv[1]);
         return BF_CLI_USAGE;
@@ -79,16 +83,20 @@ int main(int argc, char **argv)
         usage(stderr);
         return BF_CLI_USAGE;
     }
+    int rc = BF_CLI_USAGE;
+    const bf_cli_cmd *c = commands;
+    while (c->name && strcmp(argv[1], c->name)) c++;
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return BF_CLI_OK;
-    }
-    if (!strcmp(argv[1], "--version")) {
+        rc = BF_CLI_OK;
+    } else if (!strcmp(argv[1], "--version")) {
         printf("belfryctl %s\n", BELFRY_VERSION);
-        return BF_CLI_OK;
+        rc = BF_CLI_OK;
+    } else if (c->name) {
+        rc = c->run(argc - 1, argv + 1);
+    } else {
+        fprintf(stderr, "belfryctl: unknown command '%s' (see belfryctl --help)\n", argv[1]);
     }
-    for (const bf_cli_cmd *c = commands; c->name; c++)
-        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
-    fprintf(stderr, "belfryctl: unknown command '%s' (see belfryctl --help)\n", argv[1]);
-    return BF_CLI_USAGE;
+    free(moved);
+    return rc;
 }

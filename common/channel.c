@@ -38,6 +38,9 @@ int bf_channel_validate(const char *name, size_t len, char *err, size_t errlen)
 
 bf_channel_type bf_channel_type_of(const char *name)
 {
+    /* a scoped name ("APPID/name", apps.h) has the type of its bare name; names never hold '/' */
+    const char *slash = strrchr(name, '/');
+    if (slash) name = slash + 1;
     if (!strncmp(name, "private-", 8)) return BF_CH_PRIVATE;
     if (!strncmp(name, "presence-", 9)) return BF_CH_PRESENCE;
     return BF_CH_PUBLIC;

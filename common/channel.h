@@ -17,7 +17,8 @@ typedef enum { BF_CH_PUBLIC = 0, BF_CH_PRIVATE, BF_CH_PRESENCE } bf_channel_type
  * broken rule in err (which may be NULL). */
 int bf_channel_validate(const char *name, size_t len, char *err, size_t errlen);
 
-/* The type implied by a (valid) name's prefix. */
+/* The type implied by a (valid) name's prefix; for a scoped name ("APPID/name", apps.h), its bare
+ * name's. */
 bf_channel_type bf_channel_type_of(const char *name);
 
 /* "public", "private", "presence"; static strings. */

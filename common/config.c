@@ -45,67 +45,6 @@ int bf_parse_hostport(const char *s, bf_hostport *out, char *err, size_t errlen)
     return 0;
 }
 
-int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof(*out));
-    out->port = 6379;
-    if (strncmp(s, "redis://", 8) != 0) {
-        snprintf(err, errlen, "expected redis://[:password@]host[:port][/db], got '%s'", s);
-        return BF_EINVAL;
-    }
-    const char *p = s + 8;
-    const char *end = p + strcspn(p, "/");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@') at = q; /* the last '@' ends the credentials */
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        const char *pw = colon ? colon + 1 : p;
-        size_t pl = (size_t)(at - pw);
-        if (pl >= sizeof(out->password)) {
-            snprintf(err, errlen, "password too long in redis URL");
-            return BF_EINVAL;
-        }
-        memcpy(out->password, pw, pl);
-        out->password[pl] = '\0';
-        p = at + 1;
-    }
-    const char *colon = memchr(p, ':', (size_t)(end - p));
-    const char *hend = colon ? colon : end;
-    size_t hl = (size_t)(hend - p);
-    if (hl == 0 || hl >= sizeof(out->host)) {
-        snprintf(err, errlen, "missing or too long host in redis URL");
-        return BF_EINVAL;
-    }
-    memcpy(out->host, p, hl);
-    out->host[hl] = '\0';
-    if (colon) {
-        char port[16];
-        size_t pl = (size_t)(end - colon - 1);
-        if (pl == 0 || pl >= sizeof(port)) {
-            snprintf(err, errlen, "invalid port in redis URL");
-            return BF_EINVAL;
-        }
-        memcpy(port, colon + 1, pl);
-        port[pl] = '\0';
-        if (parse_port(port, &out->port) || out->port == 0) {
-            snprintf(err, errlen, "invalid port '%s' in redis URL", port);
-            return BF_EINVAL;
-        }
-    }
-    if (*end == '/' && end[1]) {
-        char *e;
-        errno = 0;
-        long db = strtol(end + 1, &e, 10);
-        if (errno || *e || db < 0 || db > 65535) {
-            snprintf(err, errlen, "invalid database number '%s' in redis URL", end + 1);
-            return BF_EINVAL;
-        }
-        out->db = (int)db;
-    }
-    return 0;
-}
-
 static int parse_bool(const char *s, bool *out)
 {
     if (!strcasecmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "yes") ||

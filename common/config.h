@@ -7,6 +7,8 @@
 #ifndef BF_CONFIG_H
 #define BF_CONFIG_H
 
+#include "redis_url.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,13 +17,6 @@ typedef struct bf_hostport {
     char host[256];
     int port;
 } bf_hostport;
-
-typedef struct bf_redis_url {
-    char host[256];
-    int port;
-    char password[256]; /* empty: no AUTH */
-    int db;
-} bf_redis_url;
 
 /* BF_CFG_LIST values: copies owned by the list (free with bf_strlist_clear). */
 typedef struct bf_strlist {
@@ -47,7 +42,7 @@ typedef enum {
     BF_CFG_INT,      /* long long, within [min, max] */
     BF_CFG_BOOL,     /* bool; as a flag it takes no value; env accepts 1/0/true/false/yes/no */
     BF_CFG_HOSTPORT, /* bf_hostport, "HOST:PORT" */
-    BF_CFG_REDIS,    /* bf_redis_url, "redis://[[user]:password@]host[:port][/db]" */
+    BF_CFG_REDIS,    /* bf_redis_url, redis:// or sentinel:// (see redis_url.h) */
     BF_CFG_APPS,     /* bf_apps * (apps.h), "ID:KEY:SECRET[,...]"; the flag is repeatable and its
                       * values replace the environment's list. bf_config_parse always creates the
                       * list (never NULL afterwards); the caller frees it with bf_apps_free. */
@@ -79,6 +74,6 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
 
 /* Parsers used by the table; also usable on their own. Return 0 or BF_EINVAL with err filled. */
 int bf_parse_hostport(const char *s, bf_hostport *out, char *err, size_t errlen);
-int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errlen);
+/* bf_parse_redis_url (BF_CFG_REDIS) is in redis_url.h. */
 
 #endif

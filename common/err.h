@@ -29,8 +29,19 @@ enum {
 #undef BF_ERR_ENUM
 };
 
+/* Marks libbelfry's public API: the library is built with -fvisibility=hidden, so only what carries
+ * BF_EXTERN is exported (tests/install/symbols_test.sh checks the list against the headers). In
+ * the daemons, which are built without it, it changes nothing. */
+#ifndef BF_EXTERN
+#if defined(__GNUC__) || defined(__clang__)
+#define BF_EXTERN __attribute__((visibility("default")))
+#else
+#define BF_EXTERN
+#endif
+#endif
+
 /* Returns a static string for a BF_E* code (or "unknown error"). Never NULL; caller must not free.
  */
-const char *bf_strerror(int code);
+BF_EXTERN const char *bf_strerror(int code);
 
 #endif

@@ -3,9 +3,15 @@
  * bf_redis wraps a hiredis async context on whatever event loop the caller uses (the gateway
  * attaches it to libuv, the router to libevent) through an attach function. States:
  *
- *   DOWN --start/tick--> CONNECTING --connected--> HANDSHAKE (AUTH, SELECT) --ok--> READY
- *     ^                      |                          |                            |
- *     +------ error, timeout or disconnect (retry after exponential backoff) --------+
+ *   DOWN --tick--> [RESOLVING] --> CONNECTING --> HANDSHAKE (AUTH, SELECT, [ROLE], PING,
+ *     ^                  |               |           [gate]) --ok--> READY
+ *     |                  |               |                |             |
+ *     +---- error, timeout or disconnect (retry after exponential backoff) +
+ *
+ * With a sentinel:// URL every (re)connection starts in RESOLVING: the sentinels are asked for
+ * the primary (sentinel.h; one that is down is skipped), the handshake checks that the server's
+ * ROLE is master, and a +switch-master (watched on one sentinel) or a READONLY reply tears the
+ * link down so that it reconnects to the new primary.
  *
  *   READY --bf_redis_close--> CLOSING (queued commands flushed) --closed or timeout--> CLOSED
  *   any other state --bf_redis_close--> CLOSED  (CLOSED is final: no reconnection)
@@ -14,7 +20,15 @@
  * bf_redis_tick() periodically (both daemons already run a 1 s-or-faster tick). on_ready runs
  * each time the link becomes READY (resubscribe and reload scripts there); on_down each time a
  * READY link is lost. Commands sent while not READY fail at once with BF_EDISCONNECTED; commands
- * in flight when the link drops get their callback with a NULL reply. */
+ * in flight when the link drops get their callback with a NULL reply.
+ *
+ * Every command has a deadline (command_timeout_ms, --redis-timeout): when the oldest unanswered
+ * command is past it, the link is torn down exactly as if the connection had been lost (waiting
+ * callbacks get NULL replies at once, on_down runs, reconnection follows), and so is its peer
+ * (bf_redis_pair). A link with nothing in flight sends a PING after half a deadline of quiet, so
+ * a server that stopped answering is noticed even by an idle daemon. Subscription commands
+ * ((P|S)(UN)SUBSCRIBE) are answered by pushes and carry no deadline; a subscribed link is
+ * watched through its peer. */
 #ifndef BF_REDIS_H
 #define BF_REDIS_H
 
@@ -27,6 +41,10 @@
 typedef struct bf_redis bf_redis;
 typedef int (*bf_redis_attach_fn)(redisAsyncContext *ac, void *loop);
 typedef void (*bf_redis_event_fn)(bf_redis *r, void *arg);
+/* A gate runs at the end of the handshake, before READY: it may send commands on ac (raw hiredis,
+ * borrowed; a callback that finds ac->data NULL must give up: the link was reset) and must end
+ * with bf_redis_gate_done. */
+typedef void (*bf_redis_gate_fn)(bf_redis *r, redisAsyncContext *ac, void *arg);
 
 typedef struct bf_redis_opts {
     const bf_redis_url *url; /* copied */
@@ -37,6 +55,9 @@ typedef struct bf_redis_opts {
     bf_redis_event_fn on_down;  /* may be NULL */
     void *arg;
     int connect_timeout_ms; /* 0: 3000 */
+    int command_timeout_ms; /* 0: 2000 */
+    bf_redis_gate_fn gate;  /* may be NULL */
+    void *gate_arg;         /* passed to gate (not arg) */
 } bf_redis_opts;
 
 /* Creates a link in state DOWN; nothing happens until bf_redis_tick. Caller frees with
@@ -44,7 +65,8 @@ typedef struct bf_redis_opts {
 bf_redis *bf_redis_new(const bf_redis_opts *o);
 void bf_redis_free(bf_redis *r);
 
-/* Drives reconnection (with backoff 100 ms doubling to 5 s, plus jitter) and connect timeouts. */
+/* Drives reconnection (the first retry at once, then 100 ms doubling to 5 s, +-25%:
+ * common/backoff.h) and connect timeouts. */
 void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 
 bool bf_redis_ready(const bf_redis *r);
@@ -66,6 +88,17 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
 void bf_redis_close(bf_redis *r);
 /* True once a closed link's socket is gone (the loop then holds nothing of it). */
 bool bf_redis_closed(const bf_redis *r);
+
+/* Makes a and b (two links to the same server, e.g. a command link and a subscriber link) peers:
+ * a command timeout on either tears both down. Both stay owned by the caller; freeing one
+ * unpairs it. */
+void bf_redis_pair(bf_redis *a, bf_redis *b);
+
+/* Number of times a command deadline expired and tore the link down. */
+uint64_t bf_redis_timeouts(const bf_redis *r);
+
+/* Ends the gate: ok makes the link READY, otherwise it is reset with why (copied). */
+void bf_redis_gate_done(bf_redis *r, bool ok, const char *why);
 
 /* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
 void bf_redis_reset(bf_redis *r, const char *why);

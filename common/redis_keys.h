@@ -25,6 +25,17 @@
  *                              join of one of them changes nothing
  *   gwpres:{gateway}   set     channels where the gateway may hold presence entries (swept if it
  *                              dies, checked by its own reconciliation)
+ *   apps:default       string  the default app's id (routers set it when they connect): tells
+ *                              belfryctl --app whether an app's channels are scoped (apps.h)
+ *   redis:replid       string  the primary's replication id the channel epochs belong to
+ *                              (common/failover.c: a new primary forgets every epoch)
+ *   webhooks           stream  webhook events queued by the scripts that make the transitions
+ *                              (n=name c=channel t=ms u=user); consumer group "routers"
+ *   webhooks:on        string  set (with a TTL) by routers that deliver webhooks: the vacate
+ *                              delay in ms; absent, no event is queued
+ *   webhooks:vacating  zset    channels whose channel_vacated is pending, score = due ms
+ * The Lua scripts find the three webhook keys from the prefix of a key they are given
+ * (webhooks.lib.lua, bf_wh_prefix): keep these names and those of gwknown and ring:epoch.
  */
 #ifndef BF_REDIS_KEYS_H
 #define BF_REDIS_KEYS_H
@@ -57,6 +68,11 @@ typedef enum {
     BF_KEY_PPENDING,
     BF_KEY_PGONE,
     BF_KEY_GWPRES,
+    BF_KEY_REDIS_REPLID, /* the primary's replication id when the epochs were last checked */
+    BF_KEY_APPS_DEFAULT, /* the default app's id, as the routers are configured (belfryctl --app) */
+    BF_KEY_WEBHOOKS,     /* webhook events (stream; webhooks.lib.lua) */
+    BF_KEY_WEBHOOKS_ON,  /* webhooks enabled: the vacate delay in ms (string, TTL) */
+    BF_KEY_WEBHOOKS_VACATING, /* channels whose channel_vacated is pending (zset, due ms) */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

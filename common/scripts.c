@@ -25,6 +25,8 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_HISTORY] = "history",
     [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
     [BF_SCRIPT_CHANNELS] = "channels",
+    [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
+    [BF_SCRIPT_TERMINATE] = "terminate",
 };
 
 typedef struct script {
@@ -43,8 +45,9 @@ const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const c
     return NULL;
 }
 
-/* Resolves the script's source and SHA once; a missing file is a build error caught by the
- * unit tests (every id must resolve). */
+/* Resolves the script's source and SHA once. A script file missing from the embedded set (a
+ * renamed .lua) aborts the first daemon start, which loads every script, and so fails every
+ * integration test. */
 static script *get(bf_script_id id)
 {
     script *s = &scripts[id];

@@ -103,7 +103,9 @@ void bf_conn_sub_free(bf_conn *c, bf_sub *s)
             break;
         }
     }
+    if (s->pending) *(bf_sub **)s->pending = NULL; /* the request finds it gone */
     free(s->info);
+    free(s->user_id);
     free(s);
 }
 
@@ -228,6 +230,11 @@ static void drop_queue(bf_conn *c)
 
 void bf_conn_close(bf_conn *c, uint16_t code, const char *reason)
 {
+    assert(c->wsi); /* an established connection, not yet closed (on_closed clears wsi) */
+    /* a code a close frame may carry (RFC 6455 7.4), and a reason that fits beside it */
+    assert(code >= 1000 && code < 5000 && code != 1004 && code != 1005 && code != 1006 &&
+           code != 1015);
+    assert(reason && strlen(reason) <= 123);
     if (c->close_code) return;
     c->close_code = code;
     c->close_reason = reason;
@@ -351,6 +358,7 @@ int bf_conn_on_writeable(bf_conn *c)
 {
     if (c->close_code) {
         if (c->close_code == BF_CLOSE_ABNORMAL) return -1; /* the socket failed: no close frame */
+        assert(!c->close_written); /* -1 below makes lws close: no second WRITEABLE */
         /* The close frame is written here, in WRITEABLE, where the socket has room for it.
          * lws 4.1 would not send a reason set with lws_close_reason() when a WRITEABLE callback
          * returns -1 (it hangs up), and its asynchronous kill does not fire promptly on a

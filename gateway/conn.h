@@ -67,6 +67,10 @@ typedef struct bf_sub {
     bool awaiting_here;   /* joined, presence:here not yet received: hold back other frames */
     uint64_t skip_upto;   /* recovery delivered every seq up to this: later copies are dropped */
     char *info;           /* presence member JSON (the join payload) or NULL; owned */
+    char *user_id; /* the member's user id when it is the subscription's own (Pusher presence:
+                    * channel_data), or NULL: the connection's; owned */
+    void *pending; /* a request in flight about this subscription, whose first member is a
+                    * bf_sub * that bf_conn_sub_free clears; owned by the request */
 } bf_sub;
 
 /* The connections of one process that have frames queued since the last flush, and the write
@@ -127,6 +131,12 @@ typedef struct bf_conn {
     bool close_written;       /* the close frame went out */
     const char *close_reason; /* static string */
 } bf_conn;
+
+/* The user id a subscription acts as (borrowed), or NULL. */
+static inline const char *bf_sub_user(const bf_sub *s)
+{
+    return s->user_id ? s->user_id : s->conn->user_id;
+}
 
 /* Adds a new, unjoined subscription of the given type to c and returns it (owned by c). */
 bf_sub *bf_conn_sub_add(bf_conn *c, bf_channel_type type);

@@ -1,5 +1,6 @@
 #include "gateway.h"
 #include "alloc.h"
+#include "clock.h"
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
@@ -18,13 +19,6 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-static uint64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
 
 /* hiredis asks its libuv adapter to add read interest after every read, and write interest for
  * every command it queues; the adapter restarts the poll handle each time, which libuv does as
@@ -116,14 +110,14 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
 void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
 {
     bf_conn *c = s->conn;
-    const char *ch = bf_hub_sub_channel(s);
+    const char *ch = bf_hub_sub_channel(s), *user = bf_sub_user(s);
     char conn_id[160];
-    if (!ch || !c->user_id) return;
+    if (!ch || !user) return;
     bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
     bf_inbox m = {.op = op,
                   .channel = {ch, strlen(ch)},
                   .conn_id = {conn_id, strlen(conn_id)},
-                  .user_id = {c->user_id, strlen(c->user_id)}};
+                  .user_id = {user, strlen(user)}};
     if (op != BF_OP_LEAVE && s->info) m.payload = (bf_strview){s->info, strlen(s->info)};
     bf_owner_send(gw->owner, &m);
     if (op != BF_OP_LEAVE) s->presence_joined = true;
@@ -143,11 +137,11 @@ static void visit_presence(bf_sub *s, void *arg)
 {
     presence_visit *v = arg;
     const char *ch = bf_hub_sub_channel(s);
-    bf_conn *c = s->conn;
-    if (!s->presence_joined || !ch || !c->user_id || !s->info) return;
+    const char *user = bf_sub_user(s); /* the connection's, or a Pusher presence member's */
+    if (!s->presence_joined || !ch || !user || !s->info) return;
     char conn_id[160];
-    bf_gw_conn_id(v->gw, c, conn_id, sizeof(conn_id));
-    v->fn(ch, conn_id, c->user_id, s->info, s->awaiting_here, v->arg);
+    bf_gw_conn_id(v->gw, s->conn, conn_id, sizeof(conn_id));
+    v->fn(ch, conn_id, user, s->info, s->awaiting_here, v->arg);
 }
 
 static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)
@@ -283,8 +277,8 @@ static void begin_drain(bf_gateway *gw, const char *why)
     gw->draining = true;
     bf_listener_stop(gw->listener);
     gw->drain_deadline = bf_now_ms() + (uint64_t)gw->cfg.drain_timeout_s * 1000;
-    bf_info("%s: draining (closing connections with 1012, at most %llds)", why,
-            gw->cfg.drain_timeout_s);
+    bf_info("%s: draining (closing connections with 1012, Pusher ones with 4200, at most %llds)",
+            why, gw->cfg.drain_timeout_s);
     bf_gw_foreach_conn(gw, close_for_drain, NULL);
 }
 
@@ -451,7 +445,12 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_wall_ms = wall_ms();
+    gw->started_wall_ms = bf_wall_ms();
+    /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
+     * presence entries a crashed run left may still be in Redis, and departed ids are remembered
+     * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
+     * previous run could have used unless it opened more than a million connections a second. */
+    gw->next_conn_id = gw->started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
@@ -472,7 +471,11 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
     gw->per_user = bf_dict_new();
 
-    bf_redis_opts ro = {.url = &gw->cfg.redis, .attach = attach_uv, .loop = loop, .arg = gw};
+    bf_redis_opts ro = {.url = &gw->cfg.redis,
+                        .attach = attach_uv,
+                        .loop = loop,
+                        .arg = gw,
+                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;
@@ -480,13 +483,17 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    gw->failover.prefix = gw->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &gw->failover;
     gw->cmd = bf_redis_new(&ro);
+    bf_redis_pair(gw->sub, gw->cmd);
     bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
     /* Pusher socket ids must be unique across the cluster and match ^\d+\.\d+$: a random
      * 48-bit number per process (a collision between two live gateways is ~n^2/2^49) */
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        rnd = wall_ms() ^ (uint64_t)getpid();
+        rnd = bf_wall_ms() ^ (uint64_t)getpid();
     snprintf(gw->socket_prefix, sizeof(gw->socket_prefix), "%llu.",
              (unsigned long long)(rnd % 281474976710656ull) + 1);
     bf_hub_opts ho = {.sub = gw->sub,
@@ -560,8 +567,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->sigint.data = gw->sigterm.data = gw;
     uv_signal_start(&gw->sigint, on_signal, SIGINT);
     uv_signal_start(&gw->sigterm, on_signal, SIGTERM);
-    bf_info("gateway %s listening on %s:%d (redis %s:%d, prefix %s)", gw->node_id,
-            gw->cfg.listen.host, gw->cfg.listen.port, gw->cfg.redis.host, gw->cfg.redis.port,
+    char where[512]; /* no credentials */
+    bf_info("gateway %s listening on %s:%d (%s, prefix %s)", gw->node_id, gw->cfg.listen.host,
+            gw->cfg.listen.port, bf_redis_url_describe(&gw->cfg.redis, where, sizeof(where)),
             gw->cfg.redis_prefix);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "gw_config.h"
 #include "hub.h"
 #include "owner.h"
+#include "failover.h"
 #include "reconcile.h"
 #include "redis.h"
 #include "conncount.h"
@@ -87,6 +88,7 @@ typedef struct bf_gateway {
     struct lws_context *lws;
     struct bf_listener *listener;
     bf_redis *sub, *cmd;
+    bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_hub *hub;
     bf_owner *owner;
     bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */

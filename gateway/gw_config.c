@@ -10,11 +10,15 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8080", 1, 65535, NULL, F(listen),
      "address and port for WebSocket and HTTP clients"},
     {"redis", BF_CFG_REDIS, "BELFRY_REDIS_URL", "redis://127.0.0.1:6379", 0, 0, NULL, F(redis),
-     "Redis URL, redis://[:password@]host[:port][/db]"},
+     "Redis URL: redis://[[user]:password@]host[:port][/db] or "
+     "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"},
     {"node-id", BF_CFG_NAME, "BELFRY_NODE_ID", NULL, 1, 64, NULL, F(node_id),
      "unique node id (default: random, new on every start)"},
     {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, BF_PREFIX_MAX, NULL,
      F(redis_prefix), "prefix of every Redis key and subject (at most 64 bytes)"},
+    {"redis-timeout", BF_CFG_INT, "BELFRY_REDIS_TIMEOUT", "2000", 100, 600000, NULL,
+     F(redis_timeout_ms),
+     "milliseconds a Redis command may wait for its reply; then the link is reset (503 meanwhile)"},
     {"log-level", BF_CFG_STRING, "BELFRY_LOG_LEVEL", "info", 0, 0, "debug|info|warn|error",
      F(log_level), "minimum level logged"},
     {"log-format", BF_CFG_STRING, "BELFRY_LOG_FORMAT", "text", 0, 0, "text|json", F(log_format),
@@ -89,5 +93,12 @@ const bf_cfg_opt bf_gw_config_table[] = {
      86400, NULL, F(presence_reconcile_interval_s),
      "seconds between checks of the presence entries and connection counts Redis holds for this "
      "gateway against its real connections (differences are repaired and counted)"},
+    {"client-event-rate", BF_CFG_INT, "BELFRY_CLIENT_EVENT_RATE", "10", 1, 100000, NULL,
+     F(client_event_rate),
+     "Pusher: client-* events per second per connection (excess: pusher:error 4301, dropped)"},
+    {"max-presence-members", BF_CFG_INT, "BELFRY_MAX_PRESENCE_MEMBERS", "100", 1, 1000000, NULL,
+     F(max_presence_members),
+     "Pusher: users in one presence channel; a new user beyond it gets pusher:subscription_error "
+     "403 (checked at subscribe time, so simultaneous joins may pass it by a few)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

@@ -11,6 +11,7 @@ typedef struct bf_gw_config {
     bf_redis_url redis;
     const char *node_id;
     const char *redis_prefix;
+    long long redis_timeout_ms;
     const char *log_level;
     const char *log_format;
     long long max_message_bytes;
@@ -40,6 +41,8 @@ typedef struct bf_gw_config {
     long long activity_timeout_s;
     long long max_channels_per_connection;
     long long presence_reconcile_interval_s;
+    long long max_presence_members;
+    long long client_event_rate;
 } bf_gw_config;
 
 extern const bf_cfg_opt bf_gw_config_table[];

@@ -41,6 +41,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv);
 static void set_sub(bf_hub *h, bf_hub_chan *ch, sub_state st)
 {
     (void)h; /* every transition goes through here (asserts, logs): the hub is its context */
+    /* a link loss may reset any state to NONE; otherwise only the protocol's own steps */
+    assert(st == SUB_NONE || (st == SUB_SUBSCRIBING && ch->st == SUB_NONE) ||
+           (st == SUB_SUBSCRIBED && ch->st == SUB_SUBSCRIBING) ||
+           (st == SUB_UNSUBSCRIBING && ch->st == SUB_SUBSCRIBED));
     bf_debug("channel %s subscription %s -> %s", ch->name, sub_names[ch->st], sub_names[st]);
     ch->st = st;
 }
@@ -144,9 +148,10 @@ void bf_hub_leave(bf_hub *h, bf_sub *c)
     /* SUBSCRIBING: unsubscribed on its ack; UNSUBSCRIBING: freed on its ack */
 }
 
-static bool is_user(const bf_conn *c, bf_strview u)
+static bool is_user(const bf_sub *s, bf_strview u)
 {
-    return u.len && c->user_id && strlen(c->user_id) == u.len && !memcmp(c->user_id, u.p, u.len);
+    const char *id = bf_sub_user(s);
+    return u.len && id && strlen(id) == u.len && !memcmp(id, u.p, u.len);
 }
 
 /* If v is "<prefix><n>" (a connection id of this gateway), stores n in *id and returns true. */
@@ -168,10 +173,11 @@ static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
     return local_id(h->conn_prefix, h->conn_prefix_len, v, id);
 }
 
-static bool excluded(const bf_hub *h, const bf_conn *c, const bf_fanout *m)
+static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
 {
+    const bf_conn *c = s->conn;
     uint64_t id;
-    if (is_user(c, m->except_user)) return true;
+    if (is_user(s, m->except_user)) return true;
     if (local_conn_id(h, m->except_conn, &id) && id == c->id) return true;
     return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
@@ -197,10 +203,10 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     if (m.kind == BF_FAN_KICK) {
         for (bf_sub *s = ch->head; s; s = s->next) {
             bf_conn *c = s->conn;
-            if (!is_user(c, m.kick_user)) continue;
+            if (!is_user(s, m.kick_user)) continue;
             h->stats.kicks++;
             bf_info("connection %llu of user %s on %s kicked", (unsigned long long)c->id,
-                    c->user_id, ch->name);
+                    bf_sub_user(s), ch->name);
             /* the reason travels in the envelope: keep a copy (at most what a close frame
              * carries), bf_conn_close keeps a pointer */
             size_t rl = m.frame.len < 123 ? m.frame.len : 123;
@@ -215,7 +221,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     uint64_t seq = m.kind == BF_FAN_MESSAGE ? m.seq : 0;
     for (bf_sub *s = ch->head; s; s = s->next) {
         bf_conn *c = s->conn;
-        if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, c, &m)) continue;
+        if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, s, &m)) continue;
         /* a presence subscription's view starts with its presence:here; what was published
          * before it is already reflected there (its seq says as of when) */
         if (seq && seq <= s->skip_upto) continue; /* recovery already sent it */
@@ -227,6 +233,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
         if (!rendered[c->proto]) {
             rendered[c->proto] = true;
             frames[c->proto] = h->render(c->proto, &m, ch->name, h->arg);
+            h->stats.renders[c->proto]++;
             if (frames[c->proto]) frames[c->proto]->seq = seq;
         }
         bf_frame *f = frames[c->proto];
@@ -290,7 +297,7 @@ static int resubscribe_cb(const char *key, void *val, void *arg)
         free(ch);
         return 1;
     }
-    ch->st = SUB_NONE;
+    set_sub(h, ch, SUB_NONE);
     send_sub(h, ch, "SUBSCRIBE");
     return 0;
 }
@@ -303,8 +310,7 @@ void bf_hub_on_ready(bf_hub *h)
 static int reset_cb(const char *key, void *val, void *arg)
 {
     (void)key;
-    (void)arg;
-    ((bf_hub_chan *)val)->st = SUB_NONE;
+    set_sub(arg, val, SUB_NONE); /* the link is gone: no subscription survives */
     return 0;
 }
 

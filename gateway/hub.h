@@ -26,12 +26,13 @@
 typedef struct bf_hub bf_hub;
 
 typedef struct bf_hub_stats {
-    uint64_t fanout_in;      /* envelopes received from Redis */
-    uint64_t fanout_bad;     /* envelopes that failed to decode */
-    uint64_t messages_out;   /* frames queued to sockets */
-    uint64_t slow_consumers; /* connections closed with 4008 */
-    uint64_t kicks;          /* connections closed by a kick */
-    uint64_t channels;       /* current channels with local connections */
+    uint64_t fanout_in;                /* envelopes received from Redis */
+    uint64_t fanout_bad;               /* envelopes that failed to decode */
+    uint64_t messages_out;             /* frames queued to sockets */
+    uint64_t slow_consumers;           /* connections closed with 4008 */
+    uint64_t kicks;                    /* connections closed by a kick */
+    uint64_t channels;                 /* current channels with local connections */
+    uint64_t renders[BF_PROTO__COUNT]; /* fan-out messages rendered, per protocol */
 } bf_hub_stats;
 
 /* Called once per subscription when its channel's Redis subscription is confirmed (at once if it

@@ -54,6 +54,16 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       hs->slow_consumers + gw->stats.slow_consumers);
     C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
+    C("belfry_gateway_redis_timeouts_total",
+      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
+      bf_redis_timeouts(gw->sub) + bf_redis_timeouts(gw->cmd));
+    C("belfry_gateway_redis_new_primaries_total",
+      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
+      "counter", gw->failover.new_primaries);
+    C("belfry_gateway_redis_epochs_forgotten_total",
+      "Channel epochs removed because Redis had a new primary (recovery across it: "
+      "recovered:false).",
+      "counter", gw->failover.epochs_forgotten);
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
       bf_gateway_ready(gw) ? 1 : 0);
     C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);
@@ -80,6 +90,13 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
                 (unsigned long long)gw->stats.limit_rejections[i]);
+    fprintf(f, "# HELP belfry_gateway_frames_rendered_total Fan-out messages rendered into a "
+               "protocol's frame (once per message and protocol, shared by its connections).\n"
+               "# TYPE belfry_gateway_frames_rendered_total counter\n");
+    static const char *const protos[BF_PROTO__COUNT] = {"native", "pusher"};
+    for (int i = 0; i < BF_PROTO__COUNT; i++)
+        fprintf(f, "belfry_gateway_frames_rendered_total{protocol=\"%s\"} %llu\n", protos[i],
+                (unsigned long long)hs->renders[i]);
     C("belfry_gateway_pusher_subscription_errors_total",
       "Pusher subscriptions refused with pusher:subscription_error.", "counter",
       gw->stats.pusher_subscription_errors);

@@ -1,3 +1,4 @@
+#include "backoff.h"
 #include "owner.h"
 #include "alloc.h"
 #include "dict.h"
@@ -18,6 +19,7 @@ typedef struct op {
     size_t env_len;
     char *channel, *conn_id;
     uint64_t first_ms, next_ms, backoff_ms;
+    unsigned retries;
     bool in_flight;
     bool attempted; /* sent at least once: Redis may have it even without an acknowledgement */
     bool dead;      /* the owner was freed while this op was in flight */
@@ -157,8 +159,8 @@ static void retry_later(bf_owner *o, op *p, const char *why)
         return;
     }
     o->stats.retries++;
-    p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : 100;
-    if (p->backoff_ms > 2000) p->backoff_ms = 2000;
+    static const bf_backoff policy = {100, 2000, 0};
+    p->backoff_ms = bf_backoff_delay(&policy, p->retries++, 0);
     p->next_ms = now + p->backoff_ms;
     bf_debug("presence operation for %s will be retried in %llu ms: %s", p->channel,
              (unsigned long long)p->backoff_ms, why);

@@ -8,6 +8,8 @@
 #include "gateway.h"
 
 #define BF_PUSHER_PATH "/app/"
+#define BF_PUSHER_CLIENT_DATA_MAX 10240 /* a client event's data (Pusher's limit) */
+#define BF_PUSHER_ERR_CLIENT_RATE 4301  /* pusher:error code: client event rate limit */
 
 /* Pusher close codes (pusher-js: 4000-4099 never reconnects, 4100-4199 backs off, 4200-4299
  * reconnects at once). */

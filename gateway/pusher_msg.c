@@ -258,6 +258,34 @@ char *bf_pusher_render(const bf_fanout *m, const char *channel, size_t *len)
     return out;
 }
 
+bool bf_pusher_is_cache_channel(const char *name)
+{
+    static const char *const prefixes[] = {"cache-", "private-cache-", "private-encrypted-cache-",
+                                           "presence-cache-"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return true;
+    return false;
+}
+
+char *bf_pusher_signin_user(const char *user_data, const char **why)
+{
+    json_t *root = json_loads(user_data, JSON_REJECT_DUPLICATES, NULL);
+    const char *id = json_string_value(json_object_get(root, "id"));
+    char *out = NULL;
+    if (!json_is_object(root))
+        *why = "user_data must be a JSON object";
+    else if (!id || !*id)
+        *why = "user_data needs an \"id\" (a non-empty string)";
+    else if (strlen(id) > 128)
+        *why = "the user id is longer than 128 bytes";
+    else if (!bf_pusher_channel_valid(id, strlen(id)))
+        *why = "the user id may hold only A-Z a-z 0-9 - _ = @ , . ; (it names #server-to-user-ID)";
+    else
+        out = strdup(id);
+    json_decref(root);
+    return out;
+}
+
 char *bf_pusher_whisper_frame(const char *event, const char *data, size_t data_len,
                               const char *user_id, size_t *len)
 {

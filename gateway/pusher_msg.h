@@ -69,6 +69,14 @@ char *bf_pusher_subscription_error(const char *channel, const char *type, const 
  * (a kick, a frame that is not a JSON object with an event). */
 char *bf_pusher_render(const bf_fanout *m, const char *channel, size_t *len);
 
+/* True for cache channels: "cache-", "private-cache-", "private-encrypted-cache-",
+ * "presence-cache-". */
+bool bf_pusher_is_cache_channel(const char *name);
+
+/* Parses pusher:signin's user_data: a JSON object with a non-empty string "id" of at most
+ * BF_USER_MAX (128) bytes. Returns the id (malloc'd, caller frees) or NULL with *why set. */
+char *bf_pusher_signin_user(const char *user_data, const char **why);
+
 /* The native whisper frame for a Pusher client event "client-E" with data (JSON text):
  * {"event":"whisper","data":{"event":"E","data":DATA}[,"user_id":U]}. Caller frees; NULL if
  * data is not JSON. */

@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "channel.h"
 #include "client_msg.h"
+#include "clock.h"
 #include "connlimits.h"
 #include "err.h"
 #include "gateway.h"
@@ -136,13 +137,6 @@ static int parse_recovery(struct lws *wsi, ws_request *rq, char *msg, size_t msg
         return -1;
     }
     return 0;
-}
-
-static long long wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 /* The token from "Authorization: Bearer" or ?token=; the header wins. Never logged. */
@@ -481,7 +475,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     if (rq.type == BF_CH_PRESENCE) {
         json_t *info = json_loads(rq.auth.info, 0, NULL);
         json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
-                                   (json_int_t)wall_ms(), "info", info ? info : json_object());
+                                   (json_int_t)bf_wall_ms(), "info", info ? info : json_object());
         s->info = json_dumps(member, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(member);
         /* the user id and info were checked as UTF-8 JSON by auth.c: this cannot fail */

@@ -137,7 +137,8 @@ static void on_published(bf_router *rt, long long seq, const char *err, void *ar
         rt->stats.publishes_http++;
         reply_json(req, 204, "No Content", NULL);
     } else {
-        reply_error(rt, req, 503, "Service Unavailable", "redis_error", err);
+        reply_error(rt, req, 503, "Service Unavailable",
+                    strcmp(err, BF_ROUTER_REDIS_LOST) ? "redis_error" : "redis_unavailable", err);
     }
 }
 
@@ -194,6 +195,18 @@ typedef struct read_ctx {
     struct evhttp_request *req;
 } read_ctx;
 
+/* A NULL reply means the link was lost or torn down (--redis-timeout) while the command waited:
+ * redis_unavailable, like a request that found the link down; an error reply is redis_error. */
+static void reply_redis_failure(read_ctx *rc, const redisReply *r)
+{
+    if (!r)
+        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_unavailable",
+                    BF_ROUTER_REDIS_LOST);
+    else
+        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
+                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
+}
+
 static int cmp_member(const void *a, const void *b)
 {
     json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
@@ -211,8 +224,7 @@ static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
     read_ctx *rc = priv;
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
-                    r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        reply_redis_failure(rc, r);
         free(rc);
         return;
     }
@@ -259,8 +271,7 @@ static void on_channel_info(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
-        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
-                    r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        reply_redis_failure(rc, r);
         free(rc);
         return;
     }
@@ -326,8 +337,7 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
         r->element[2]->type != REDIS_REPLY_INTEGER) {
-        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
-                    r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+        reply_redis_failure(rc, r);
         free(rc);
         return;
     }
@@ -466,6 +476,16 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
       bf_ring_size(rt->ring));
     C("belfry_router_redis_reconnects_total", "Redis links re-established after a loss.", "counter",
       bf_redis_reconnects(rt->sub) + bf_redis_reconnects(rt->cmd));
+    C("belfry_router_redis_timeouts_total",
+      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
+      bf_redis_timeouts(rt->sub) + bf_redis_timeouts(rt->cmd));
+    C("belfry_router_redis_new_primaries_total",
+      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
+      "counter", rt->failover.new_primaries);
+    C("belfry_router_redis_epochs_forgotten_total",
+      "Channel epochs removed because Redis had a new primary (recovery across it: "
+      "recovered:false).",
+      "counter", rt->failover.epochs_forgotten);
     C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
       bf_router_ready(rt) ? 1 : 0);
 #undef C

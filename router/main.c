@@ -56,16 +56,20 @@ int main(int argc, char **argv)
                 rt.cfg.listen.host, rt.cfg.listen.port);
 
     struct event_base *base = event_base_new();
-    if (bf_router_start(&rt, base, err, sizeof(err))) {
+    int src = bf_router_start(&rt, base, err, sizeof(err));
+    if (src) {
         bf_error("%s", err);
         bf_router_deinit(&rt);
         event_base_free(base);
-        return 1;
+        bf_apps_free(rt.cfg.apps);
+        bf_strlist_clear(&rt.cfg.webhooks);
+        return src == BF_EINVAL ? 2 : 1; /* 2: a configuration error, as for bad flags */
     }
     event_base_dispatch(base);
     bf_router_deinit(&rt);
     event_base_free(base);
     bf_info("stopped");
     bf_apps_free(rt.cfg.apps);
+    bf_strlist_clear(&rt.cfg.webhooks);
     return 0;
 }

@@ -1,3 +1,4 @@
+#include "backoff.h"
 #include "presence.h"
 #include "alloc.h"
 #include "channel.h"
@@ -51,7 +52,8 @@ static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
         return;
     }
     bf_debug("presence operation retried later: %s", why);
-    p->due_ms = bf_now_ms() + 50u * (unsigned)p->attempts;
+    static const bf_backoff policy = {50, 500, 0}; /* ~9 s over the 20 attempts */
+    p->due_ms = bf_now_ms() + bf_backoff_delay(&policy, (unsigned)p->attempts - 1, 0);
     p->next = rt->retry_head;
     rt->retry_head = p;
     bf_router_refresh_ring(rt);

@@ -8,6 +8,7 @@
 #include "pusher_auth.h"
 #include "redis_keys.h"
 #include "scripts.h"
+#include "webhooks.h"
 
 #include <assert.h>
 #include <event2/keyvalq_struct.h>
@@ -567,4 +568,5 @@ void bf_pusher_api_metrics(const bf_router *rt, struct evbuffer *b)
     C("belfry_router_pusher_too_large_total",
       "Pusher HTTP API events refused for data over --max-event-bytes (413).", s->pusher_too_large);
 #undef C
+    bf_webhooks_metrics(rt->webhooks, b);
 }

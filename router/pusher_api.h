@@ -5,7 +5,7 @@
  *   POST {prefix}/apps/{id}/events         one event to 1..100 channels    200 {} | {"channels":..}
  *   POST {prefix}/apps/{id}/batch_events   1..10 events                    200 {} | {"batch":[..]}
  *   GET  {prefix}/apps/{id}/channels, /channels/{name}, /channels/{name}/users  (pusher_query.c)
- *   POST {prefix}/apps/{id}/users/{user}/terminate_connections               (pusher_query.c)
+ *   POST {prefix}/apps/{id}/users/{user}/terminate_connections  every gateway  (pusher_query.c)
  *
  * {prefix} is whatever a deployment mounts in front of /apps (nothing by default); it is part of
  * the signed path. Every request is authenticated by pusher_auth.h. An event's channels are the
@@ -59,8 +59,8 @@ typedef struct bf_pusher_ctx {
     struct evkeyvalq *query; /* decoded query parameters (owned by the router, valid in call) */
 } bf_pusher_ctx;
 
-/* pusher_query.c: the GET endpoints. Returns false if c->rest names no such route (the caller
- * replies 404). */
+/* pusher_query.c: the GET endpoints and terminate_connections. Returns false if c->rest names no
+ * such route (the caller replies 404). */
 bool bf__pusher_query_route(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c);
 
 #endif

@@ -6,6 +6,9 @@
  *   GET /apps/{id}/channels/{name}[?info=user_count,subscription_count]
  *       channel_info.lua: connections on live gateways, users of a presence channel
  *   GET /apps/{id}/channels/{name}/users      presence only: HKEYS pusers: (one entry per user)
+ *   POST /apps/{id}/users/{user}/terminate_connections
+ *       terminate.lua: a kick (close 4010) for the user on every channel of the app with
+ *       connections, so every connection of the user on every gateway is closed
  */
 #include "alloc.h"
 #include "apps.h"
@@ -210,9 +213,61 @@ static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_push
     }
 }
 
+/* ---- POST /users/{user}/terminate_connections ---------------------------------------------- */
+
+#define TERMINATE_REASON "terminated by the application (terminate_connections)"
+#define USER_ID_MAX 200
+
+static void on_terminated(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    q_req *q = priv;
+    redisReply *r = reply;
+    if (!redis_failed(q, r, REDIS_REPLY_INTEGER)) {
+        q->rt->stats.kicks++;
+        bf__pusher_reply(q->rt, q->req, 200, "{}");
+    }
+    q_free(q);
+}
+
+static void handle_terminate(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c,
+                             const char *user, size_t len)
+{
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        bf__pusher_error(rt, req, 405, "method_not_allowed", "use POST");
+        return;
+    }
+    if (!len || len > USER_ID_MAX) {
+        bf__pusher_error(rt, req, 400, "bad_user", "user id must be 1-200 bytes");
+        return;
+    }
+    char uid[USER_ID_MAX + 1], scope[BF_APP_ID_MAX + 2] = "";
+    memcpy(uid, user, len);
+    uid[len] = '\0';
+    if (c->app != bf_apps_default(rt->cfg.apps))
+        snprintf(scope, sizeof(scope), "%s%c", c->app->id, BF_APP_SCOPE_SEP);
+    char kg[BF_KEY_MAX], kgw[BF_KEY_MAX], kfan[BF_KEY_MAX];
+    bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
+    bf_key(kgw, rt->cfg.redis_prefix, BF_KEY_GWCHANS, "");
+    bf_key(kfan, rt->cfg.redis_prefix, BF_KEY_FAN, "");
+    const char *argv[] = {kg, kgw, kfan, scope, uid, TERMINATE_REASON};
+    q_req *q = q_new(rt, req, c->app);
+    if (bf_script_call(rt->cmd, BF_SCRIPT_TERMINATE, on_terminated, q, 1, 6, argv, NULL)) {
+        bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
+        q_free(q);
+    }
+}
+
 bool bf__pusher_query_route(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c)
 {
     const char *rest = c->rest;
+    if (!strncmp(rest, "users/", 6)) {
+        const char *user = rest + 6, *slash = strchr(user, '/');
+        if (!slash || strcmp(slash, "/terminate_connections")) return false;
+        handle_terminate(rt, req, c, user, (size_t)(slash - user));
+        return true;
+    }
     bool list = !strcmp(rest, "channels");
     bool one = !strncmp(rest, "channels/", 9);
     if (!list && !one) return false;

@@ -1,3 +1,4 @@
+#include "clock.h"
 #include "router.h"
 #include "alloc.h"
 #include "apps.h"
@@ -8,6 +9,7 @@
 #include "presence.h"
 #include "redis_keys.h"
 #include "scripts.h"
+#include "webhooks.h"
 
 #include <hiredis/adapters/libevent.h>
 #include <signal.h>
@@ -48,7 +50,7 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
         if (pc->cb) pc->cb(pc->rt, r->integer, NULL, pc->arg);
     } else {
-        const char *e = !r                             ? "redis connection lost"
+        const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
         pc->rt->stats.publish_failures++;
@@ -272,6 +274,11 @@ static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_router *rt = arg;
     bf_scripts_load(r);
+    /* belfryctl --app learns from it whether an app's channels are scoped (apps.h) */
+    char key[BF_KEY_MAX];
+    bf_key(key, rt->cfg.redis_prefix, BF_KEY_APPS_DEFAULT, NULL);
+    bf_redis_cmd(r, NULL, NULL, "SET %s %s", key, bf_apps_default(rt->cfg.apps)->id);
+    bf_webhooks_on_ready(rt->webhooks);
     rt->next_heartbeat = 0;
 }
 
@@ -321,6 +328,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
     }
     bf_presence_tick(rt, now);
+    if (!rt->stopping) bf_webhooks_tick(rt->webhooks, now);
     if (!rt->stopping && now >= rt->next_sweep && bf_redis_ready(rt->cmd)) {
         bf_presence_sweep(rt);
         rt->next_sweep = now + (uint64_t)rt->cfg.sweep_interval_ms;
@@ -329,19 +337,42 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
 {
-    struct timeval now;
-    gettimeofday(&now, NULL);
-    rt->started_wall_ms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+    rt->started_wall_ms = bf_wall_ms();
     rt->base = base;
     rt->ring = bf_ring_new();
-    bf_redis_opts ro = {.url = &rt->cfg.redis, .attach = attach_event, .loop = base, .arg = rt};
+    bf_redis_opts ro = {.url = &rt->cfg.redis,
+                        .attach = attach_event,
+                        .loop = base,
+                        .arg = rt,
+                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     rt->sub = bf_redis_new(&ro);
     ro.name = "cmd";
     ro.on_ready = cmd_ready;
     ro.on_down = cmd_down;
+    rt->failover.prefix = rt->cfg.redis_prefix;
+    ro.gate = bf_failover_gate;
+    ro.gate_arg = &rt->failover;
     rt->cmd = bf_redis_new(&ro);
+    bf_redis_pair(rt->sub, rt->cmd);
+    bf_webhooks_opts wo = {.base = base,
+                           .redis = rt->cmd,
+                           .apps = rt->cfg.apps,
+                           .prefix = rt->cfg.redis_prefix,
+                           .node_id = rt->node_id,
+                           .hooks = &rt->cfg.webhooks,
+                           .events = rt->cfg.webhook_events,
+                           .batch_max = rt->cfg.webhook_batch_max,
+                           .batch_ms = rt->cfg.webhook_batch_ms,
+                           .vacate_delay_ms = rt->cfg.webhook_vacate_delay_ms,
+                           .timeout_ms = rt->cfg.webhook_timeout_ms,
+                           .retry_initial_ms = rt->cfg.webhook_retry_initial_ms,
+                           .retry_max_ms = rt->cfg.webhook_retry_max_ms,
+                           .claim_ms = rt->cfg.webhook_claim_ms,
+                           .max_pending = rt->cfg.webhook_max_pending};
+    rt->webhooks = bf_webhooks_new(&wo, err, errlen);
+    if (!rt->webhooks && *err) return BF_EINVAL;
 
     rt->http = evhttp_new(base);
     if (evhttp_bind_socket(rt->http, rt->cfg.listen.host, (ev_uint16_t)rt->cfg.listen.port)) {
@@ -359,8 +390,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     rt->sigterm = evsignal_new(base, SIGTERM, on_signal, rt);
     event_add(rt->sigint, NULL);
     event_add(rt->sigterm, NULL);
-    bf_info("router %s listening on %s:%d (redis %s:%d, prefix %s)", rt->node_id,
-            rt->cfg.listen.host, rt->cfg.listen.port, rt->cfg.redis.host, rt->cfg.redis.port,
+    char where[512]; /* no credentials */
+    bf_info("router %s listening on %s:%d (%s, prefix %s)", rt->node_id, rt->cfg.listen.host,
+            rt->cfg.listen.port, bf_redis_url_describe(&rt->cfg.redis, where, sizeof(where)),
             rt->cfg.redis_prefix);
     return 0;
 }
@@ -373,6 +405,8 @@ void bf_router_deinit(bf_router *rt)
     if (rt->http) evhttp_free(rt->http);
     bf_redis_free(rt->sub);
     bf_redis_free(rt->cmd); /* fails pending callbacks: do it before freeing what they use */
+    bf_webhooks_free(rt->webhooks);
+    rt->webhooks = NULL;
     bf_presence_deinit(rt);
     bf_ring_free(rt->ring);
     for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);

@@ -11,6 +11,7 @@
 #ifndef BF_ROUTER_H
 #define BF_ROUTER_H
 
+#include "failover.h"
 #include "redis.h"
 #include "ring.h"
 #include "rt_config.h"
@@ -36,6 +37,7 @@ typedef struct bf_rt_stats {
 } bf_rt_stats;
 
 struct bf_pres_op;
+struct bf_webhooks;
 
 typedef struct bf_router {
     bf_rt_config cfg;
@@ -43,11 +45,13 @@ typedef struct bf_router {
     struct event_base *base;
     struct evhttp *http;
     bf_redis *sub, *cmd;
+    bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_ring *ring;
     bool in_ring;    /* the last membership snapshot included us */
     char **gateways; /* live gateway ids from the last heartbeat (sorted) */
     size_t ngateways;
     struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
+    struct bf_webhooks *webhooks;  /* NULL without --webhook */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;
@@ -61,6 +65,10 @@ bool bf_router_ready(const bf_router *rt);
 
 /* True if the ring assigns channel to this router. */
 bool bf_router_owns(const bf_router *rt, const char *channel);
+
+/* The error text a publish callback gets when the link was lost (or torn down by
+ * --redis-timeout) before Redis answered; the HTTP API answers it with 503 redis_unavailable. */
+#define BF_ROUTER_REDIS_LOST "lost the Redis connection before it answered; retry later"
 
 typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
 /* Sequences and fans out one message with the publish script: prefix is the rendered frame

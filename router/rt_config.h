@@ -11,6 +11,7 @@ typedef struct bf_rt_config {
     bf_redis_url redis;
     const char *node_id;
     const char *redis_prefix;
+    long long redis_timeout_ms;
     const char *log_level;
     const char *log_format;
     const char *api_key;
@@ -24,6 +25,11 @@ typedef struct bf_rt_config {
     long long history_ttl_s;
     long long pusher_timestamp_skew_s;
     long long max_event_bytes;
+    bf_strlist webhooks; /* --webhook APPID=URL (repeatable); owned, cleared by main */
+    const char *webhook_events;
+    long long webhook_batch_max, webhook_batch_ms, webhook_vacate_delay_ms, webhook_timeout_ms;
+    long long webhook_retry_initial_ms, webhook_retry_max_ms, webhook_claim_ms;
+    long long webhook_max_pending;
 } bf_rt_config;
 
 extern const bf_cfg_opt bf_rt_config_table[];

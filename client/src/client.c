@@ -1,8 +1,9 @@
-/* bf_client: the public API, the state machine, reconnection with backoff, recovery (the URL
- * parameters and belfry:subscribed) and dispatch (with the gap check). The wire side (TCP,
- * handshake, frames) is in client_io.c. */
+/* bf_client: the public API, the state machine, reconnection with backoff and dispatch. Recovery
+ * (the URL parameters, belfry:subscribed, the gap check) is in client_recovery.c; the wire side
+ * (TCP, handshake, frames) in client_io.c. */
 #include "client_internal.h"
 
+#include "backoff.h" /* common/: the retry-delay rule */
 #include "channel.h" /* common/: channel name rules */
 #include "err.h"
 
@@ -107,20 +108,15 @@ void bf__client_set_state(bf_client *c, bf__cstate s)
     }
 }
 
-/* min(max, initial * 2^retries), then +- jitter_pct percent, never above max. */
+/* min(max, initial * 2^retries), then +- jitter_pct percent, never above max (common/backoff.h,
+ * the daemons' rule too). */
 static uint64_t next_delay(const bf_client *c)
 {
-    uint64_t d = c->o.initial_delay_ms, max = c->o.max_delay_ms;
-    for (unsigned i = 0; i < c->retries && d < max; i++) d *= 2;
-    if (d > max) d = max;
-    uint32_t r;
-    if (c->o.jitter_pct > 0 && RAND_bytes((unsigned char *)&r, sizeof(r)) == 1) {
-        double u = (double)r / (double)UINT32_MAX * 2.0 - 1.0; /* [-1, 1] */
-        long long v = (long long)d + (long long)((double)d * c->o.jitter_pct / 100.0 * u);
-        d = v < 0 ? 0 : (uint64_t)v;
-        if (d > max) d = max;
-    }
-    return d;
+    uint32_t r = 0;
+    bool jitter = c->o.jitter_pct > 0 && RAND_bytes((unsigned char *)&r, sizeof(r)) == 1;
+    bf_backoff policy = {c->o.initial_delay_ms, c->o.max_delay_ms,
+                         jitter ? (unsigned)c->o.jitter_pct : 0};
+    return bf_backoff_delay(&policy, c->retries, r);
 }
 
 void bf__client_ended(bf_client *c, int code, const char *reason)

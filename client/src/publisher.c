@@ -47,13 +47,16 @@ bf_publisher *bf_publisher_new(const bf_publisher_opts *o, char *err)
         goto fail;
     }
     p->transport = BF__T_FAKE; /* until a transport is fully set up: nothing to release */
-    if (!o || bf__url_parse(o->url, "http|redis", u, msg, sizeof(msg))) {
+    /* redis:// and sentinel:// go to the daemons' own parser (common/redis_url.c) */
+    bool redis = o && o->url &&
+                 (!strncasecmp(o->url, "redis://", 8) || !strncasecmp(o->url, "sentinel://", 11));
+    if (!o || (!redis && bf__url_parse(o->url, "http|redis", u, msg, sizeof(msg)))) {
         set_err(err, "%s", o ? msg : "options are NULL");
         goto fail;
     }
     int timeout = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
-    if (!strcmp(u->scheme, "redis")) {
-        if (bf__rpub_init(&p->redis, u, o->redis_prefix, timeout, msg, sizeof(msg))) {
+    if (redis) {
+        if (bf__rpub_init(&p->redis, o->url, o->redis_prefix, timeout, msg, sizeof(msg))) {
             set_err(err, "%s", msg);
             goto fail;
         }

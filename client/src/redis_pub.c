@@ -12,22 +12,17 @@
 #include <string.h>
 #include <time.h>
 
-int bf__rpub_init(bf__rpub *r, const bf__url *u, const char *prefix, int timeout_ms, char *err,
+int bf__rpub_init(bf__rpub *r, const char *url, const char *prefix, int timeout_ms, char *err,
                   size_t errlen)
 {
     memset(r, 0, sizeof(*r));
-    r->url = *u;
     r->timeout_ms = timeout_ms;
-    const char *db = u->path + 1;
-    if (*db) {
-        char *end;
-        long v = strtol(db, &end, 10);
-        if (*end || v < 0 || v > 1000000) {
-            snprintf(err, errlen, "redis URL path must be empty or /DB (a number), not '%s'",
-                     u->path);
-            return BF_EINVAL;
-        }
-        r->db = (int)v;
+    if (bf_parse_redis_url(url, &r->url, err, errlen)) return BF_EINVAL;
+    if (r->url.kind != BF_REDIS_URL_SINGLE) {
+        snprintf(err, errlen,
+                 "the publisher takes redis://HOST:PORT (or http://); for a Sentinel deployment "
+                 "publish through a router's http:// API");
+        return BF_EINVAL;
     }
     if (!prefix) prefix = "belfry:";
     if (strlen(prefix) > BF_PREFIX_MAX) {
@@ -107,8 +102,8 @@ static int connect_redis(bf__rpub *r, bf_channel_result *res)
         if (!rep || rep->type == REDIS_REPLY_ERROR) goto failed;
         freeReplyObject(rep);
     }
-    if (r->db) {
-        rep = command(r, "SELECT %d", r->db);
+    if (r->url.db) {
+        rep = command(r, "SELECT %d", r->url.db);
         if (!rep || rep->type == REDIS_REPLY_ERROR) goto failed;
         freeReplyObject(rep);
     }

@@ -4,22 +4,22 @@
 #ifndef BF__REDIS_PUB_H
 #define BF__REDIS_PUB_H
 
-#include "url.h"
+#include "redis_url.h"
 
 #include <belfry/publisher.h>
 
 struct redisContext;
 
 typedef struct bf__rpub {
-    bf__url url;
-    int db;
+    bf_redis_url url;
     char prefix[65];
     int timeout_ms;
     struct redisContext *rc;
 } bf__rpub;
 
-/* Checks u (the path must be empty or "/DB") and prefix; returns 0 or BF_EINVAL with err. */
-int bf__rpub_init(bf__rpub *r, const bf__url *u, const char *prefix, int timeout_ms, char *err,
+/* Parses url (redis://, with common/redis_url.c: the daemons' own parser) and checks prefix;
+ * returns 0 or BF_EINVAL with err. url is borrowed. */
+int bf__rpub_init(bf__rpub *r, const char *url, const char *prefix, int timeout_ms, char *err,
                   size_t errlen);
 void bf__rpub_deinit(bf__rpub *r);
 

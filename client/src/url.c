@@ -122,7 +122,7 @@ int bf__url_parse(const char *s, const char *schemes, bf__url *u, char *err, siz
         }
         u->port = (int)port;
     } else {
-        u->port = !strcmp(u->scheme, "redis") ? 6379 : 80;
+        u->port = 80;
     }
     const char *path = end;
     const char *frag = strchr(path, '#');

@@ -1,9 +1,10 @@
-/* URL parsing for the three kinds of address the library takes:
+/* URL parsing for the web addresses the library takes:
  *   ws://HOST[:PORT]/PATH[?QUERY]          subscriber (default port 80)
  *   http://HOST[:PORT][/BASE]              publisher over a router's HTTP API (default port 80)
- *   redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]   publisher over Redis (default port 6379)
  * HOST is a name, an IPv4 address or a bracketed IPv6 address. USER and PASSWORD are
- * percent-decoded. Nothing is resolved here. */
+ * percent-decoded. Nothing is resolved here. redis:// addresses are not parsed here but by
+ * common/redis_url.c, the parser the daemons and belfryctl use, so they mean the same
+ * everywhere. */
 #ifndef BF__URL_H
 #define BF__URL_H
 
@@ -13,7 +14,7 @@
 #define BF__URL_PATH_MAX 4096
 
 typedef struct bf__url {
-    char scheme[8]; /* lower case: "ws", "http", "redis" */
+    char scheme[8]; /* lower case: "ws", "http" */
     char host[BF__URL_HOST_MAX];
     int port;
     char user[128];

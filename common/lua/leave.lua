@@ -1,3 +1,4 @@
+-- uses: webhooks.lib.lua
 -- leave.lua: remove one node from its membership set (graceful shutdown).
 -- KEYS[1]  members zset      KEYS[2]  ring epoch key      KEYS[3]  the node's info hash
 -- KEYS[4]  (gateways) the gateway's gwchans set           KEYS[5]  (gateways) gwknown set
@@ -12,8 +13,13 @@
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[3])
 if #KEYS >= 5 then
+    local WP = bf_wh_prefix(KEYS[5], 'gwknown')
+    local on = bf_wh_on(WP)
     for _, channel in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-        redis.call('HDEL', ARGV[3] .. channel, ARGV[1])
+        if redis.call('HDEL', ARGV[3] .. channel, ARGV[1]) == 1 and on and
+            redis.call('EXISTS', ARGV[3] .. channel) == 0 then
+            bf_wh_occupancy(WP, on, channel, true, false) -- its last connections went with it
+        end
     end
     if ARGV[4] == '1' then
         redis.call('DEL', KEYS[4])

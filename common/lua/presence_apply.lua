@@ -1,4 +1,4 @@
--- uses: sequence.lib.lua, presence.lib.lua
+-- uses: sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
 -- presence_apply.lua: apply a channel's pending presence operations (pops:{channel}), oldest
 -- first. Each one is taken off the queue in the same atomic step that applies it, so it is
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
@@ -28,8 +28,9 @@
 --     not present. A user's last connection emits presence:leave (seq'd) to everyone.
 --   kick (op 4): fans a kick of the user (m[5]) out to the gateways (fan-out kind 4, the reason in
 --     the payload), which close that user's connections (their leaves follow as operations).
--- So per user, presence:join and presence:leave alternate. A record that does not decode, or that
--- names another channel, is dropped and counted.
+-- So per user, presence:join and presence:leave alternate, and so do the member_added and
+-- member_removed webhook events queued with them (webhooks.lib.lua). A record that does not
+-- decode, or that names another channel, is dropped and counted.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local P = {KEYS[3], KEYS[4], KEYS[9], KEYS[10]}
@@ -37,6 +38,7 @@ local S = {KEYS[5], KEYS[6], KEYS[7], KEYS[8]}
 local channel, max = ARGV[1], tonumber(ARGV[2])
 local hsize, httl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local applied, joins, leaves, dropped, kicks = 0, 0, 0, 0, 0
+local WP = bf_wh_prefix(KEYS[2], 'ppending') -- webhook keys (webhooks.lib.lua)
 
 local function gateway_alive(conn)
     local gw = string.match(conn, '^(.+)/[^/]+$')
@@ -61,6 +63,7 @@ local function join(conn, user, member, here)
             '{"event":"presence:join","data":{"member":' .. member .. '},"seq":', '', user, hsize,
             httl)
         joins = joins + 1
+        bf_wh_member(WP, 'member_added', channel, user)
     end
     bf_here_offer(P, user, at, member)
     if here then
@@ -83,6 +86,7 @@ local function leave(conn)
         '{"event":"presence:leave","data":{"member":{"id":' .. cjson.encode(user) .. '}},"seq":',
         '', '', hsize, httl)
     leaves = leaves + 1
+    bf_wh_member(WP, 'member_removed', channel, user)
 end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now - keep)

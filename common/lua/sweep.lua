@@ -1,4 +1,4 @@
--- uses: sequence.lib.lua, presence.lib.lua
+-- uses: sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
 -- sweep.lua: remove what a dead gateway left in one channel (owner only, fenced by the epoch).
 -- KEYS[1]     presence hash   KEYS[2] users hash
 -- KEYS[3..6]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
@@ -35,12 +35,16 @@ for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
             bf_emit({KEYS[3], KEYS[4], KEYS[5], KEYS[6]}, ARGV[1],
                 '{"event":"presence:leave","data":{"member":{"id":' .. cjson.encode(user) ..
                     '}},"seq":', '', '', tonumber(ARGV[4]), tonumber(ARGV[5]))
+            bf_wh_member(bf_wh_prefix(KEYS[7], 'ring:epoch'), 'member_removed', ARGV[1], user)
             leaves = leaves + 1
         end
     end
 end
 if next(stale) then bf_here_rebuild(P, stale) end
-redis.call('HDEL', KEYS[8], ARGV[3])
+if redis.call('HDEL', KEYS[8], ARGV[3]) == 1 and redis.call('EXISTS', KEYS[8]) == 0 then
+    local WP = bf_wh_prefix(KEYS[7], 'ring:epoch')
+    bf_wh_occupancy(WP, bf_wh_on(WP), ARGV[1], true, false)
+end
 redis.call('SREM', KEYS[9], ARGV[1])
 if redis.call('LLEN', KEYS[15]) == 0 then redis.call('SREM', KEYS[14], ARGV[1]) end
 if redis.call('SCARD', KEYS[9]) == 0 and redis.call('SCARD', KEYS[14]) == 0 then

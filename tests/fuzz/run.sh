@@ -18,12 +18,12 @@ ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 BIN=$BUILD/fuzz/bin
 CORPUS=$HERE/corpus
-HARNESSES=(wire_fanout wire_inbox message channel config auth_token auth_claims client_msg)
+HARNESSES=(wire_fanout wire_inbox message channel config auth_token auth_claims client_msg pusher_msg)
 
 dict_of() {
     case $1 in
     wire_*) echo "$HERE/dict/msgpack.dict" ;;
-    message | client_msg | auth_claims) echo "$HERE/dict/json.dict" ;;
+    message | client_msg | auth_claims | pusher_msg) echo "$HERE/dict/json.dict" ;;
     config) echo "$HERE/dict/config.dict" ;;
     channel) echo "$HERE/dict/channel.dict" ;;
     auth_token) echo "$HERE/dict/jwt.dict" ;;

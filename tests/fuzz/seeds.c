@@ -241,6 +241,41 @@ static void json_seeds(void)
         {"empty", ""},
     };
     for (size_t i = 0; i < sizeof(cm) / sizeof(cm[0]); i++) puts_("client_msg", cm[i][0], cm[i][1]);
+
+    /* Pusher client frames as pusher-js sends them, what other SDKs send, and hostile ones; the
+     * same harness renders each as a fan-out frame, so native frames are seeds too */
+    static const char *pm[][2] = {
+        {"ping", "{\"event\":\"pusher:ping\",\"data\":{}}"},
+        {"pong", "{\"event\":\"pusher:pong\",\"data\":{}}"},
+        {"subscribe", "{\"event\":\"pusher:subscribe\",\"data\":{\"auth\":\"\",\"channel\":"
+                      "\"news\"}}"},
+        {"subscribe_presence",
+         "{\"event\":\"pusher:subscribe\",\"data\":{\"auth\":\"k:0123\",\"channel\":"
+         "\"presence-room\",\"channel_data\":\"{\\\"user_id\\\":10,\\\"user_info\\\":{}}\"}}"},
+        {"subscribe_string_data",
+         "{\"event\":\"pusher:subscribe\",\"data\":\"{\\\"channel\\\":\\\"a\\\"}\"}"},
+        {"server_to_user", "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":"
+                           "\"#server-to-user-42\"}}"},
+        {"unsubscribe", "{\"event\":\"pusher:unsubscribe\",\"data\":{\"channel\":\"news\"}}"},
+        {"signin", "{\"event\":\"pusher:signin\",\"data\":{\"auth\":\"k:s\",\"user_data\":"
+                   "\"{\\\"id\\\":\\\"1\\\"}\"}}"},
+        {"client_event", "{\"event\":\"client-typing\",\"channel\":\"private-chat\",\"data\":"
+                         "{\"on\":true}}"},
+        {"client_event_string", "{\"event\":\"client-x\",\"channel\":\"presence-r\",\"data\":"
+                                "\"text\"}"},
+        {"bad_channel", "{\"event\":\"pusher:subscribe\",\"data\":{\"channel\":\"a/b\"}}"},
+        {"unknown", "{\"event\":\"pusher:nope\"}"},
+        {"dup", "{\"event\":\"pusher:ping\",\"event\":\"pusher:pong\"}"},
+        {"not_json", "{\"event\":"},
+        {"native_publish", "{\"event\":\"E\",\"data\":{\"a\":[1,2]},\"seq\":3}"},
+        {"native_join", "{\"event\":\"presence:join\",\"data\":{\"member\":{\"id\":\"u\","
+                        "\"joinedAt\":1,\"info\":{\"n\":1}}},\"seq\":2}"},
+        {"native_here", "{\"event\":\"presence:here\",\"data\":{\"members\":[{\"id\":\"a\"},"
+                        "{\"id\":\"a\"},{\"id\":1}]},\"seq\":2}"},
+        {"native_whisper", "{\"event\":\"whisper\",\"data\":{\"event\":\"typing\",\"data\":"
+                           "null},\"user_id\":\"u\"}"},
+    };
+    for (size_t i = 0; i < sizeof(pm) / sizeof(pm[0]); i++) puts_("pusher_msg", pm[i][0], pm[i][1]);
 }
 
 /* ---- channels and config ------------------------------------------------------------------- */

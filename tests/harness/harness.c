@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <hiredis/hiredis.h>
 #include <jwt.h>
 #include <netinet/in.h>
@@ -185,6 +186,44 @@ static bool redis_pings(int port)
     return ok;
 }
 
+/* Creates the ACL user of opts, disables `default`, and names the user in redis_url. */
+static int apply_acl(bf_cluster *c)
+{
+    redisContext *rc = redisConnect("127.0.0.1", c->redis.port);
+    bool ok = rc && !rc->err;
+    const char *rules[] = {"on", "~*", "&*", "+@all"};
+    char pass[300];
+    snprintf(pass, sizeof(pass), ">%s", c->o.redis_acl_pass);
+    redisReply *r = ok ? redisCommand(rc, "ACL SETUSER %s %s %s %s %s %s", c->o.redis_acl_user,
+                                      rules[0], pass, rules[1], rules[2], rules[3])
+                       : NULL;
+    ok = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    r = ok ? redisCommand(rc, "ACL SETUSER default off") : NULL;
+    ok = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    if (rc) redisFree(rc);
+    if (!ok) {
+        fprintf(stderr, "harness: cannot set up the Redis ACL user\n");
+        return -1;
+    }
+    /* percent-encoded, as a URL needs: a password may hold ':', '@', '%' */
+    char enc[2][48];
+    const char *raw[2] = {c->o.redis_acl_user, c->o.redis_acl_pass};
+    for (int k = 0; k < 2; k++) {
+        size_t n = 0;
+        for (const unsigned char *q = (const unsigned char *)raw[k]; *q && n + 4 < sizeof(enc[k]);
+             q++)
+            n +=
+                (size_t)(isalnum(*q) || strchr("-._~", *q) ? snprintf(enc[k] + n, 2, "%c", *q)
+                                                           : snprintf(enc[k] + n, 4, "%%%02X", *q));
+        enc[k][n] = '\0';
+    }
+    snprintf(c->redis_url, sizeof(c->redis_url), "redis://%s:%s@127.0.0.1:%d", enc[0], enc[1],
+             c->redis.port);
+    return 0;
+}
+
 /* Starts redis-server on fixed_port, or on a free port when fixed_port is 0 (retrying with
  * another port if it is taken meanwhile). Waits until it answers PING. */
 static int start_redis(bf_cluster *c, int fixed_port)
@@ -202,7 +241,7 @@ static int start_redis(bf_cluster *c, int fixed_port)
         while (bf_ms() < deadline && alive(c->redis.pid)) {
             if (redis_pings(port)) {
                 snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
-                return 0;
+                return c->o.redis_acl_user ? apply_acl(c) : 0;
             }
             usleep(20000);
         }
@@ -286,6 +325,7 @@ bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
         return NULL;
     }
     if (start_redis(c, 0)) goto fail;
+    if (c->o.sentinel && bf__sentinel_start(c)) goto fail;
     for (int i = 0; i < c->o.routers && i < BF_MAX_NODES; i++) {
         bf_proc *p = &c->routers[i];
         snprintf(p->id, sizeof(p->id), "rt-%d", i);
@@ -362,6 +402,7 @@ int bf_cluster_stop_checked(bf_cluster *c)
         kill(c->redis.pid, SIGKILL);
         wait_exit(&c->redis, 2000);
     }
+    bf__sentinel_stop(c);
     if (c->proxy.pid > 0) {
         kill(c->proxy.pid, SIGKILL);
         wait_exit(&c->proxy, 2000);
@@ -433,10 +474,20 @@ int bf_cluster_restart_redis(bf_cluster *c)
 
 char *bf_redis_query(bf_cluster *c, const char *fmt, ...)
 {
-    redisContext *rc = redisConnect("127.0.0.1", c->redis.port);
+    int port = c->o.sentinel ? bf_cluster_primary_port(c) : c->redis.port;
+    redisContext *rc = port > 0 ? redisConnect("127.0.0.1", port) : NULL;
     if (!rc || rc->err) {
         if (rc) redisFree(rc);
         return NULL;
+    }
+    if (c->o.redis_acl_user) {
+        redisReply *a = redisCommand(rc, "AUTH %s %s", c->o.redis_acl_user, c->o.redis_acl_pass);
+        bool ok = a && a->type == REDIS_REPLY_STATUS;
+        freeReplyObject(a);
+        if (!ok) {
+            redisFree(rc);
+            return NULL;
+        }
     }
     va_list ap;
     va_start(ap, fmt);

@@ -26,6 +26,14 @@ typedef struct bf_cluster_opts {
     const char *prefix;              /* --redis-prefix, default "belfry:" */
     int proxied_gateway;             /* 1 + index of a gateway whose Redis traffic goes through a
                                       * belfry-test-proxy (see bf_cluster_partition), or 0 */
+    const char *redis_acl_user;      /* when set (with redis_acl_pass): Redis gets this ACL user
+                                      * (all keys, channels, commands) and its `default` user is
+                                      * disabled; redis_url names the user, and the harness' own
+                                      * connections (bf_redis_query) authenticate as it */
+    const char *redis_acl_pass;
+    bool sentinel; /* Redis Sentinel topology: a primary (redis) and a replica (replica), watched
+                    * by three sentinels (down-after 1 s, failover-timeout 3 s) on ephemeral
+                    * ports; redis_url is the sentinel:// URL of master "mymaster" */
 } bf_cluster_opts;
 
 typedef struct bf_proc {
@@ -45,7 +53,22 @@ typedef struct bf_cluster {
     char redis_url[128];
     bool keep_logs; /* set when something went wrong: the log directory is kept */
     bf_proc proxy;  /* the Redis proxy of opts.proxied_gateway */
+    bf_proc replica;
+    bf_proc sentinels[3];
+    int nsentinels;
 } bf_cluster;
+
+/* ---- Sentinel topology (opts.sentinel; tests/harness/sentinel.c) ---- */
+/* The port of the current primary as the sentinels see it (the first that answers), or of the
+ * single Redis without Sentinel; -1 if none answers. */
+int bf_cluster_primary_port(bf_cluster *c);
+/* The process (redis or replica) listening on port, or NULL. */
+bf_proc *bf_cluster_redis_proc(bf_cluster *c, int port);
+/* Runs a command on sentinel i; the reply as bf_redis_query gives it (caller frees) or NULL. */
+char *bf_sentinel_query(bf_cluster *c, int i, const char *fmt, ...);
+/* Internal to the harness: start and stop the replica and the sentinels. */
+int bf__sentinel_start(bf_cluster *c);
+void bf__sentinel_stop(bf_cluster *c);
 
 /* Blackholes (on = 1) or restores (on = 0) the proxied gateway's traffic to Redis. */
 int bf_cluster_partition(bf_cluster *c, int on);

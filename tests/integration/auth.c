@@ -27,14 +27,31 @@ static char *path_with_token(const char *channel, const char *token)
     return p;
 }
 
+/* The gateway's count of refusals for reason (belfry_gateway_auth_failures_total{reason=...}). */
+static long long refusals(const char *reason)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "belfry_gateway_auth_failures_total{reason=\"%s\"} ", reason);
+    bf_http_resp r;
+    cr_assert_eq(bf_http(C->gateways[0].port, "GET", "/metrics", NULL, NULL, 0, &r, 3000), 0);
+    const char *p = r.body ? strstr(r.body, name) : NULL;
+    long long v = p ? strtoll(p + strlen(name), NULL, 10) : -1;
+    bf_http_resp_free(&r);
+    cr_assert_geq(v, 0, "no %s in /metrics", name);
+    return v;
+}
+
+/* Refused with status and the JSON code for it, and counted under exactly this reason: an expired
+ * token and a bad signature are both 403 forbidden, but not the same refusal. */
 static void expect_refused_token(const char *channel, const char *alg, const char *claims,
                                  const char *secret, int status, const char *reason)
 {
     char *t = bf_mint_token(secret, alg, claims);
     cr_assert_not_null(t);
+    long long before = refusals(reason);
     it_refused(C, 0, path_with_token(channel, t), NULL, status, "forbidden");
+    cr_expect_eq(refusals(reason), before + 1, "%s: not refused for reason %s", claims, reason);
     free(t);
-    (void)reason;
 }
 
 static char *claims(const char *sub, long long exp_delta, const char *channels)
@@ -47,7 +64,9 @@ static char *claims(const char *sub, long long exp_delta, const char *channels)
 
 Test(auth, no_token_is_401)
 {
+    long long before = refusals("missing");
     it_refused(C, 0, "/ws/private-a", NULL, 401, "unauthorized");
+    cr_expect_eq(refusals("missing"), before + 1);
     it_refused(C, 1, "/ws/presence-a", NULL, 401, "unauthorized");
 }
 

@@ -61,6 +61,13 @@ test('channels, channel info and users over both gateways, per user', async () =
     { occupied: false, subscription_count: 0 });
   assert.deepEqual(await get('/channels/presence-q-room', { info: 'user_count,subscription_count' }),
     { occupied: true, user_count: 2, subscription_count: 3 });
+  // a trigger can ask for the same figures
+  const t = await sdk.trigger(['presence-q-room', 'q-news'], 'x', '{}',
+    { info: 'user_count,subscription_count' });
+  assert.deepEqual(await t.json(), { channels: {
+    'presence-q-room': { subscription_count: 3, user_count: 2 },
+    'q-news': { subscription_count: 2 },
+  } });
   const users = await get('/channels/presence-q-room/users');
   assert.deepEqual(users.users.map((u) => u.id).sort(), ['alice', 'bob']);
 
@@ -108,4 +115,43 @@ test('Pusher rules: user_count and users only for presence, unknown info, method
   // a signature for one path does not open another
   r = await signedFetch(port, APP, 'GET', `${base}/channels`);
   assert.equal(r.status, 200);
+});
+
+// A native connection has a user only on private and presence channels (its token's); those are
+// the ones a user's terminate_connections can find.
+test('terminate_connections closes every connection of the user, on every gateway and channel', async () => {
+  const open = (port, channel, user) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/${channel}?token=dev&userId=${user}`);
+    ws.closedWith = null;
+    ws.on('close', (code) => { ws.closedWith = code; });
+    ws.on('open', () => resolve(ws));
+    ws.on('error', reject);
+  });
+  const alice = [await member(gw(0), 'presence-t-room', 'alice'),
+    await open(gw(1), 'private-t-inbox', 'alice')];
+  const bob = await member(gw(1), 'presence-t-room', 'bob');
+  for (const w of [alice[0], bob]) {
+    w.closedWith = null;
+    w.on('close', (code) => { w.closedWith = code; });
+  }
+  const count = async (c) => (await get(`/channels/${c}`, { info: 'subscription_count' }))
+    .subscription_count;
+  await waitFor(async () => (await count('presence-t-room')) === 2
+    && (await count('private-t-inbox')) === 1,
+  { what: 'connections counted' });
+  const res = await sdk.terminateUserConnections('alice');
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), {});
+  await waitFor(() => alice.every((w) => w.closedWith !== null), { what: "alice's connections closed" });
+  assert.deepEqual(alice.map((w) => w.closedWith), [4010, 4010]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(bob.closedWith, null, 'other users keep their connections');
+  assert.equal(bob.readyState, WebSocket.OPEN);
+  // another app's key cannot terminate this app's users
+  const r = await signedFetch(cluster.routers[0].port, APP2, 'POST',
+    `/apps/${APP2.id}/users/bob/terminate_connections`, { body: {} });
+  assert.equal(r.status, 200);
+  await new Promise((res2) => setTimeout(res2, 300));
+  assert.equal(bob.closedWith, null, "app 1002's terminate does not reach app 1001's channels");
+  bob.close();
 });

@@ -167,6 +167,9 @@ Test(channel_type, prefixes)
     cr_expect_eq(bf_channel_type_of("chat"), BF_CH_PUBLIC);
     cr_expect_eq(bf_channel_type_of("private-chat"), BF_CH_PRIVATE);
     cr_expect_eq(bf_channel_type_of("presence-chat"), BF_CH_PRESENCE);
+    cr_expect_eq(bf_channel_type_of("shop/presence-chat"), BF_CH_PRESENCE, "a scoped name");
+    cr_expect_eq(bf_channel_type_of("shop/private-x"), BF_CH_PRIVATE);
+    cr_expect_eq(bf_channel_type_of("presence-x/y"), BF_CH_PUBLIC, "the bare name decides");
     cr_expect_eq(bf_channel_type_of("private-"), BF_CH_PRIVATE);
     cr_expect_eq(bf_channel_type_of("presence-"), BF_CH_PRESENCE);
 }

@@ -188,17 +188,19 @@ Test(client_ws_proto, urls)
     cr_assert_eq(bf__url_hostport(&u, hp, sizeof(hp)), 0);
     cr_expect_str_eq(hp, "[::1]:9");
 
-    cr_assert_eq(bf__url_parse("redis://:p%40ss@h:6380/3", "http|redis", &u, err, sizeof(err)), 0,
-                 "%s", err);
+    cr_assert_eq(bf__url_parse("http://:p%40ss@h:6380/3", "http", &u, err, sizeof(err)), 0, "%s",
+                 err);
     cr_expect_str_eq(u.user, "");
     cr_expect_str_eq(u.password, "p@ss");
     cr_expect_eq(u.port, 6380);
     cr_expect_str_eq(u.path, "/3");
-    cr_assert_eq(bf__url_parse("redis://app:s@cret@h", "redis", &u, err, sizeof(err)), 0);
+    cr_assert_eq(bf__url_parse("http://app:s@cret@h", "http", &u, err, sizeof(err)), 0);
     cr_expect_str_eq(u.user, "app");
     cr_expect_str_eq(u.password, "s@cret");
     cr_expect_str_eq(u.host, "h");
-    cr_expect_eq(u.port, 6379);
+    cr_expect_eq(u.port, 80);
+    /* redis:// belongs to common/redis_url.c (tests/unit/redis_url.c) */
+    cr_expect_eq(bf__url_parse("redis://h", "http", &u, err, sizeof(err)), BF_EINVAL);
 
     cr_expect_eq(bf__url_parse("wss://h/ws/x", "ws", &u, err, sizeof(err)), BF_EINVAL);
     cr_expect_str_eq(err, "URL scheme 'wss' is not supported here (expected ws)");
@@ -208,7 +210,7 @@ Test(client_ws_proto, urls)
     cr_expect_eq(bf__url_parse("ws://:80/", "ws", &u, err, sizeof(err)), BF_EINVAL);
     cr_expect_eq(bf__url_parse("ws://h/a b", "ws", &u, err, sizeof(err)), BF_EINVAL);
     cr_expect_eq(bf__url_parse("ws://[::1/", "ws", &u, err, sizeof(err)), BF_EINVAL);
-    cr_expect_eq(bf__url_parse("redis://:%zz@h", "redis", &u, err, sizeof(err)), BF_EINVAL);
+    cr_expect_eq(bf__url_parse("http://:%zz@h", "http", &u, err, sizeof(err)), BF_EINVAL);
     cr_expect_eq(bf__url_parse(NULL, "ws", &u, err, sizeof(err)), BF_EINVAL);
 
     char out[8];

@@ -513,7 +513,8 @@ Test(redis_url, password_only)
 Test(redis_url, user_and_password)
 {
     bf_redis_url u = url_ok("redis://default:pw@cache");
-    cr_expect_str_eq(u.password, "pw", "the user name is dropped");
+    cr_expect_str_eq(u.user, "default", "an ACL user name is kept (AUTH user pass)");
+    cr_expect_str_eq(u.password, "pw");
     cr_expect_str_eq(u.host, "cache");
     cr_expect_eq(u.port, 6379);
 }

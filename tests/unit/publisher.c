@@ -178,7 +178,10 @@ Test(publisher, constructor_errors)
     cr_expect_str_eq(err, "an http:// publisher needs an API key (one line, not empty)");
     o.url = "redis://127.0.0.1:6379/x";
     cr_expect_null(bf_publisher_new(&o, err));
-    cr_expect(strstr(err, "must be empty or /DB") != NULL, "%s", err);
+    cr_expect(strstr(err, "invalid database number") != NULL, "%s", err);
+    o.url = "sentinel://127.0.0.1:26379/mymaster";
+    cr_expect_null(bf_publisher_new(&o, err));
+    cr_expect(strstr(err, "Sentinel") != NULL, "%s", err);
     o.url = "http://127.0.0.1:99999";
     o.api_key = "k";
     cr_expect_null(bf_publisher_new(&o, err));

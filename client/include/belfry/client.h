@@ -142,34 +142,35 @@ typedef struct bf_client_opts {
 /* Creates the client and starts connecting (on loop, once it runs). Returns NULL with a message in
  * err (BF_ERR_LEN bytes, may be NULL) for a bad URL or options or no memory. The options struct is
  * copied. Caller frees with bf_client_free. */
-bf_client *bf_client_new(uv_loop_t *loop, const bf_client_opts *o, char *err);
+BF_EXTERN bf_client *bf_client_new(uv_loop_t *loop, const bf_client_opts *o, char *err);
 
 /* Stops calling back and releases the client (see "Lifetime" above). NULL is ok. */
-void bf_client_free(bf_client *c);
+BF_EXTERN void bf_client_free(bf_client *c);
 
 /* Closes the WebSocket (close handshake with 1000, at most 2 s) and stops reconnecting for good;
  * on_disconnect(1000, ...) reports the end of an open connection. Idempotent. */
-void bf_client_close(bf_client *c);
+BF_EXTERN void bf_client_close(bf_client *c);
 
 /* A subscription handle; 0 is never a valid one. */
 typedef uint64_t bf_client_sub;
 
 /* Registers handler under key (the channel's name, or "*"; copied). Returns the handle, or 0 if
  * key is empty or memory ran out. Handlers added during a dispatch see the next message first. */
-bf_client_sub bf_client_subscribe(bf_client *c, const char *key, bf_client_handler handler,
-                                  void *arg);
+BF_EXTERN bf_client_sub bf_client_subscribe(bf_client *c, const char *key,
+                                            bf_client_handler handler, void *arg);
 /* Removes one subscription (the returned "unsubscribe function"). Returns 0 or BF_ENOTFOUND. Safe
  * in a handler, even for the running one: it is not called again. */
-int bf_client_cancel(bf_client *c, bf_client_sub sub);
+BF_EXTERN int bf_client_cancel(bf_client *c, bf_client_sub sub);
 /* Removes every handler registered under key; returns how many were removed. */
-int bf_client_unsubscribe(bf_client *c, const char *key);
+BF_EXTERN int bf_client_unsubscribe(bf_client *c, const char *key);
 
 /* Sends a whisper {"event":"whisper","channel":channel,"data":{"event":event,"data":data}} to the
  * channel's other clients (channel NULL: the socket's). data_json is JSON text (NULL: null).
  * Only while open: returns BF_EDISCONNECTED otherwise, BF_EINVAL for bad JSON or an empty
  * event, BF_EFULL when more than 1 MiB is already waiting to be written, BF_ENOMEM. Whether the
  * server accepts it arrives later, as an "error" message (e.g. code "whisper_forbidden"). */
-int bf_client_whisper(bf_client *c, const char *channel, const char *event, const char *data_json);
+BF_EXTERN int bf_client_whisper(bf_client *c, const char *channel, const char *event,
+                                const char *data_json);
 
 typedef enum {
     BF_CLIENT_CONNECTING, /* resolving, connecting or upgrading */
@@ -179,18 +180,18 @@ typedef enum {
     BF_CLIENT_CLOSED,  /* closed by bf_client_close(): no more attempts */
 } bf_client_state;
 
-bf_client_state bf_client_get_state(const bf_client *c);
+BF_EXTERN bf_client_state bf_client_get_state(const bf_client *c);
 /* "connecting", "open", "closing", "waiting", "closed"; a static string. */
-const char *bf_client_state_name(bf_client_state s);
+BF_EXTERN const char *bf_client_state_name(bf_client_state s);
 /* The last seq seen, or the position belfry:subscribed reported (0: none yet). */
-uint64_t bf_client_last_seq(const bf_client *c);
+BF_EXTERN uint64_t bf_client_last_seq(const bf_client *c);
 /* The channel's epoch (hex) from belfry:subscribed, or "" while unknown (no recovery yet, or
  * forgotten after the sequence restarted). Borrowed: valid until the next message. With
  * bf_client_last_seq it is what GET /history/{channel}?since= on the router needs. */
-const char *bf_client_epoch(const bf_client *c);
+BF_EXTERN const char *bf_client_epoch(const bf_client *c);
 /* The current connection's channel (canonical wire name), or "" before the first attempt.
  * Borrowed: valid until the next attempt starts. */
-const char *bf_client_channel(const bf_client *c);
+BF_EXTERN const char *bf_client_channel(const bf_client *c);
 
 #ifdef __cplusplus
 }

@@ -87,18 +87,18 @@ typedef struct bf_channel {
  * right prefix is kept as is. Valid names are 1..164 bytes (prefix included) of
  * [A-Za-z0-9_-=@,.;:]; a public channel may not start with "private-" or "presence-", and a
  * private one not with "presence-". name is borrowed (copied). */
-bf_channel bf_channel_public(const char *name);
-bf_channel bf_channel_private(const char *name);
-bf_channel bf_channel_presence(const char *name);
+BF_EXTERN bf_channel bf_channel_public(const char *name);
+BF_EXTERN bf_channel bf_channel_private(const char *name);
+BF_EXTERN bf_channel bf_channel_presence(const char *name);
 /* The same with a printf format for the name. */
-bf_channel bf_channel_fmt(bf_channel_kind kind, const char *fmt, ...)
+BF_EXTERN bf_channel bf_channel_fmt(bf_channel_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The same, returning 0 or BF_EINVAL with the broken rule in err (errlen bytes; err may be NULL).
  */
-int bf_channel_init(bf_channel *out, bf_channel_kind kind, const char *name, char *err,
-                    size_t errlen);
+BF_EXTERN int bf_channel_init(bf_channel *out, bf_channel_kind kind, const char *name, char *err,
+                              size_t errlen);
 /* "public", "private" or "presence"; a static string. */
-const char *bf_channel_kind_name(bf_channel_kind kind);
+BF_EXTERN const char *bf_channel_kind_name(bf_channel_kind kind);
 
 /* ---- events ------------------------------------------------------------------------------ */
 
@@ -128,7 +128,7 @@ struct bf_event_class {
 };
 
 /* The wire event name of ev: broadcast_as(ev) if set, else type_name. Borrowed. */
-const char *bf_event_name(const bf_event *ev);
+BF_EXTERN const char *bf_event_name(const bf_event *ev);
 
 /* ---- results ----------------------------------------------------------------------------- */
 
@@ -154,7 +154,7 @@ typedef struct bf_broadcast_report {
     char error[BF_ERR_LEN];     /* why the event as a whole failed (bad payload, ...), or "" */
 } bf_broadcast_report;
 
-void bf_broadcast_report_deinit(bf_broadcast_report *r);
+BF_EXTERN void bf_broadcast_report_deinit(bf_broadcast_report *r);
 
 /* ---- publishers -------------------------------------------------------------------------- */
 
@@ -170,29 +170,30 @@ typedef struct bf_publisher_opts {
 /* Creates a publisher; nothing is connected until the first broadcast. Returns NULL with a message
  * in err (BF_ERR_LEN bytes, may be NULL) for a bad URL, a missing API key or no memory. Caller
  * frees with bf_publisher_free (unless ownership went to bf_publisher_set). */
-bf_publisher *bf_publisher_new(const bf_publisher_opts *o, char *err);
-void bf_publisher_free(bf_publisher *p);
+BF_EXTERN bf_publisher *bf_publisher_new(const bf_publisher_opts *o, char *err);
+BF_EXTERN void bf_publisher_free(bf_publisher *p);
 
 /* Broadcasts ev to every channel from its broadcast_on, one request per channel. Returns 0 when
  * all succeeded, else the rc of the first failure (or of the event as a whole, e.g. BF_EINVAL for
  * a reserved event name or a payload that is not JSON). report may be NULL. While faking (see
  * below) nothing is sent: the broadcast is validated the same way and recorded per channel. */
-int bf_publisher_broadcast(bf_publisher *p, const bf_event *ev, bf_broadcast_report *report);
+BF_EXTERN int bf_publisher_broadcast(bf_publisher *p, const bf_event *ev,
+                                     bf_broadcast_report *report);
 
 /* Publishes one message without an event class: event name, data as JSON text (NULL: null) to one
  * channel's wire name. Returns 0 or the BF_E* code also stored in *result (which may be NULL).
  * While faking it is recorded with type_name = event. */
-int bf_publisher_publish(bf_publisher *p, const char *channel, const char *event,
-                         const char *data_json, bf_channel_result *result);
+BF_EXTERN int bf_publisher_publish(bf_publisher *p, const char *channel, const char *event,
+                                   const char *data_json, bf_channel_result *result);
 
 /* ---- the process-wide default (BroadcastManager.get/set) ---------------------------------- */
 
 /* Makes p the default and takes ownership of it: the previous default is freed (do not free p
  * yourself; bf_publisher_set(NULL) frees and clears it). */
-void bf_publisher_set(bf_publisher *p);
+BF_EXTERN void bf_publisher_set(bf_publisher *p);
 /* The default publisher (borrowed), or NULL with "no default publisher: call bf_publisher_set() or
  * bf_publisher_register() first" in err (BF_ERR_LEN bytes, may be NULL). */
-bf_publisher *bf_publisher_get(char *err);
+BF_EXTERN bf_publisher *bf_publisher_get(char *err);
 
 /* ---- from the environment (BroadcastServiceProvider) ------------------------------------- */
 
@@ -209,9 +210,9 @@ typedef struct bf_publisher_env {
 
 /* A new publisher from the environment (caller frees), or NULL with the reason in err, e.g.
  * "BELFRY_URL is not set (expected http://HOST:PORT or redis://HOST:PORT)". env may be NULL. */
-bf_publisher *bf_publisher_from_env(const bf_publisher_env *env, char *err);
+BF_EXTERN bf_publisher *bf_publisher_from_env(const bf_publisher_env *env, char *err);
 /* bf_publisher_from_env, then bf_publisher_set. Returns 0, or BF_EINVAL / BF_ENOMEM with err. */
-int bf_publisher_register(const bf_publisher_env *env, char *err);
+BF_EXTERN int bf_publisher_register(const bf_publisher_env *env, char *err);
 
 /* ---- fakes (BroadcastFake) --------------------------------------------------------------- */
 
@@ -226,23 +227,23 @@ typedef struct bf_recorded {
 /* Starts faking: from now on every broadcast, through any publisher, is validated and recorded
  * instead of sent. Forgets earlier recordings. If there is no default publisher, installs a fake
  * one, so code under test can call bf_publisher_get(). Returns 0 or BF_ENOMEM. */
-int bf_publisher_fake(void);
+BF_EXTERN int bf_publisher_fake(void);
 /* Stops faking, forgets the recordings, and frees and clears the default publisher. */
-void bf_publisher_restore(void);
-bool bf_publisher_faking(void);
+BF_EXTERN void bf_publisher_restore(void);
+BF_EXTERN bool bf_publisher_faking(void);
 
 /* The recordings in order (borrowed: valid until the next broadcast, fake() or restore()); *n gets
  * their count. NULL with *n == 0 when there are none. */
-const bf_recorded *bf_publisher_recorded(size_t *n);
+BF_EXTERN const bf_recorded *bf_publisher_recorded(size_t *n);
 
 /* 0 if an event with this type_name was recorded. Otherwise BF_ENOTFOUND, and msg (msglen bytes,
  * may be NULL) says e.g. "expected an event of type OrderShipped to be broadcast; broadcasts
  * recorded: UserJoined on presence-room.1"  (or "...recorded: none"). BF_EINVAL when not faking:
  * "bf_publisher_assert_broadcast needs fake mode: call bf_publisher_fake() first". */
-int bf_publisher_assert_broadcast(const char *type_name, char *msg, size_t msglen);
+BF_EXTERN int bf_publisher_assert_broadcast(const char *type_name, char *msg, size_t msglen);
 /* The same for a wire channel name: "expected a broadcast on channel private-orders.1;
  * broadcasts recorded: ...". */
-int bf_publisher_assert_broadcast_on(const char *channel, char *msg, size_t msglen);
+BF_EXTERN int bf_publisher_assert_broadcast_on(const char *channel, char *msg, size_t msglen);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,160 @@
+#include "failover.h"
+#include "alloc.h"
+#include "log.h"
+#include "redis_keys.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SCAN_COUNT "1000"
+
+typedef struct gate {
+    bf_failover *f;
+    char replid[64];
+    char kreplid[BF_KEY_MAX];
+    char pattern[2 * BF_KEY_MAX]; /* epoch:* with the prefix's glob characters escaped */
+    char cursor[32];
+    uint64_t forgotten;
+} gate;
+
+/* The link behind ac, or NULL when it was reset meanwhile (then g is freed). */
+static bf_redis *link_of(redisAsyncContext *ac, gate *g)
+{
+    bf_redis *r = ac->data;
+    if (!r) free(g);
+    return r;
+}
+
+static void finish(bf_redis *r, gate *g, bool ok, const char *why)
+{
+    free(g);
+    bf_redis_gate_done(r, ok, why);
+}
+
+static void on_set(redisAsyncContext *ac, void *reply, void *priv)
+{
+    gate *g = priv;
+    bf_redis *r = link_of(ac, g);
+    if (!r) return;
+    redisReply *rep = reply;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        finish(r, g, false, "cannot record the primary's replication id");
+        return;
+    }
+    g->f->epochs_forgotten += g->forgotten;
+    bf_warn("new Redis primary (replication id %s): forgot %llu channel epochs; clients "
+            "recovering across the change get recovered:false",
+            g->replid, (unsigned long long)g->forgotten);
+    finish(r, g, true, NULL);
+}
+
+static void scan(redisAsyncContext *ac, gate *g);
+
+static void on_scan(redisAsyncContext *ac, void *reply, void *priv)
+{
+    gate *g = priv;
+    bf_redis *r = link_of(ac, g);
+    if (!r) return;
+    redisReply *rep = reply;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY) {
+        finish(r, g, false, "SCAN of the channel epochs failed");
+        return;
+    }
+    redisReply *keys = rep->element[1];
+    if (keys->elements) {
+        const char **argv = bf_malloc((keys->elements + 1) * sizeof(*argv));
+        size_t *lens = bf_malloc((keys->elements + 1) * sizeof(*lens));
+        argv[0] = "UNLINK";
+        lens[0] = 6;
+        for (size_t i = 0; i < keys->elements; i++) {
+            argv[i + 1] = keys->element[i]->str;
+            lens[i + 1] = (size_t)keys->element[i]->len;
+        }
+        redisAsyncCommandArgv(ac, NULL, NULL, (int)keys->elements + 1, argv, lens);
+        free(argv);
+        free(lens);
+        g->forgotten += keys->elements;
+    }
+    snprintf(g->cursor, sizeof(g->cursor), "%s", rep->element[0]->str);
+    if (strcmp(g->cursor, "0")) {
+        scan(ac, g);
+        return;
+    }
+    /* every epoch of the old history is gone: from now on this primary's ids are current */
+    redisAsyncCommand(ac, on_set, g, "SET %s %s", g->kreplid, g->replid);
+}
+
+static void scan(redisAsyncContext *ac, gate *g)
+{
+    redisAsyncCommand(ac, on_scan, g, "SCAN %s MATCH %s COUNT " SCAN_COUNT, g->cursor, g->pattern);
+}
+
+static void on_get(redisAsyncContext *ac, void *reply, void *priv)
+{
+    gate *g = priv;
+    bf_redis *r = link_of(ac, g);
+    if (!r) return;
+    redisReply *rep = reply;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        finish(r, g, false, "cannot read the recorded replication id");
+        return;
+    }
+    if (rep->type == REDIS_REPLY_STRING && !strcmp(rep->str, g->replid)) {
+        finish(r, g, true, NULL); /* the same primary as before: nothing was lost by a change */
+        return;
+    }
+    g->f->new_primaries++;
+    snprintf(g->cursor, sizeof(g->cursor), "0");
+    scan(ac, g);
+}
+
+static void on_info(redisAsyncContext *ac, void *reply, void *priv)
+{
+    gate *g = priv;
+    bf_redis *r = link_of(ac, g);
+    if (!r) return;
+    redisReply *rep = reply;
+    if (!rep) {
+        finish(r, g, false, "connection lost during INFO");
+        return;
+    }
+    const char *id =
+        rep->type == REDIS_REPLY_STRING && rep->str ? strstr(rep->str, "master_replid:") : NULL;
+    if (!id) {
+        /* an ACL user without INFO, or a Redis that does not say: the epochs cannot be
+         * protected across a failover; say so rather than refuse to run */
+        bf_warn("INFO replication gave no master_replid (%s): channel epochs are not reset "
+                "after a failover",
+                rep->type == REDIS_REPLY_ERROR ? rep->str : "no such field");
+        finish(r, g, true, NULL);
+        return;
+    }
+    id += strlen("master_replid:");
+    size_t n = strcspn(id, "\r\n");
+    if (n >= sizeof(g->replid)) n = sizeof(g->replid) - 1;
+    memcpy(g->replid, id, n);
+    g->replid[n] = '\0';
+    redisAsyncCommand(ac, on_get, g, "GET %s", g->kreplid);
+}
+
+void bf_failover_gate(bf_redis *r, redisAsyncContext *ac, void *arg)
+{
+    bf_failover *f = arg;
+    gate *g = bf_calloc(1, sizeof(*g));
+    g->f = f;
+    bf_key(g->kreplid, f->prefix, BF_KEY_REDIS_REPLID, NULL);
+    char raw[BF_KEY_MAX];
+    bf_key(raw, f->prefix, BF_KEY_EPOCH, NULL);
+    size_t n = 0;
+    for (const char *p = raw; *p && n + 3 < sizeof(g->pattern); p++) {
+        if (strchr("*?[]\\", *p)) g->pattern[n++] = '\\';
+        g->pattern[n++] = *p;
+    }
+    g->pattern[n++] = '*';
+    g->pattern[n] = '\0';
+    if (redisAsyncCommand(ac, on_info, g, "INFO replication") != REDIS_OK) {
+        free(g);
+        bf_redis_gate_done(r, false, "cannot send INFO");
+    }
+}

@@ -1,0 +1,66 @@
+// The server SDK and pusher-js end to end: a trigger reaches pusher-js clients on both gateways
+// with data as sent, socket_id excludes exactly one connection on whichever gateway it lives
+// (Laravel's toOthers()), and apps share nothing.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Pusher from 'pusher';
+import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import {
+  collect, connected, pusherClient, subscribed,
+} from './gw_helpers.mjs';
+
+let cluster;
+const clients = [];
+const sdkFor = (app) => new Pusher({
+  appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1',
+  port: String(cluster.routers[0].port), useTLS: false,
+});
+
+before(async () => {
+  cluster = await startCluster({ gateways: 2, routers: 1, apps: [APP, APP2] });
+});
+after(async () => {
+  for (const c of clients) c.disconnect();
+  const st = await cluster?.stop();
+  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+});
+
+async function client(gw, app = APP) {
+  const c = pusherClient(cluster.gateways[gw].port, { app });
+  clients.push(c);
+  const socketId = await connected(c);
+  return { c, socketId };
+}
+
+test('trigger with socket_id: every pusher-js client but that one, on both gateways', async () => {
+  const a = await client(0);
+  const b = await client(1);
+  const a2 = await client(1); // same gateway as b
+  const got = [];
+  for (const x of [a, b, a2]) got.push(collect(await subscribed(x.c, 'js-news'), 'update'));
+  const sdk = sdkFor(APP);
+  await sdk.trigger('js-news', 'update', { n: 1 }, { socket_id: b.socketId });
+  await sdk.trigger('js-news', 'update', 'plain text, not JSON');
+  await waitFor(() => got[0].length === 2 && got[2].length === 2 && got[1].length === 1,
+    { what: 'deliveries' });
+  assert.deepEqual(got[0].map((g) => g.data), [{ n: 1 }, 'plain text, not JSON']);
+  assert.deepEqual(got[2].map((g) => g.data), [{ n: 1 }, 'plain text, not JSON']);
+  assert.deepEqual(got[1].map((g) => g.data), ['plain text, not JSON'], 'the excluded socket');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(got[1].length, 1);
+});
+
+test("another app's trigger reaches only its own clients", async () => {
+  const mine = await client(0, APP);
+  const theirs = await client(1, APP2);
+  const gMine = collect(await subscribed(mine.c, 'js-apps'), 'e');
+  const gTheirs = collect(await subscribed(theirs.c, 'js-apps'), 'e');
+  await sdkFor(APP2).trigger('js-apps', 'e', { app: 2 });
+  await sdkFor(APP).trigger('js-apps', 'e', { app: 1 });
+  await waitFor(() => gMine.length === 1 && gTheirs.length === 1, { what: 'deliveries' });
+  assert.deepEqual(gMine[0].data, { app: 1 });
+  assert.deepEqual(gTheirs[0].data, { app: 2 });
+  const info = await (await sdkFor(APP2).get({ path: '/channels/js-apps',
+    params: { info: 'subscription_count' } })).json();
+  assert.deepEqual(info, { occupied: true, subscription_count: 1 });
+});

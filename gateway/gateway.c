@@ -141,7 +141,7 @@ static void visit_presence(bf_sub *s, void *arg)
     if (!s->presence_joined || !ch || !user || !s->info) return;
     char conn_id[160];
     bf_gw_conn_id(v->gw, s->conn, conn_id, sizeof(conn_id));
-    v->fn(ch, conn_id, user, s->info, v->arg);
+    v->fn(ch, conn_id, user, s->info, s->awaiting_here, v->arg);
 }
 
 static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)

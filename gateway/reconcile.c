@@ -28,7 +28,7 @@ typedef struct snap_conn {
 typedef struct pass {
     bf_reconcile *r; /* NULL once the reconciler was freed */
     int outstanding;
-    bf_dict *conns;  /* conn id -> snap_conn */
+    bf_dict *conns;  /* snap_key(channel, conn id) -> snap_conn */
     bf_dict *counts; /* channel -> local connection count at the snapshot (as a pointer) */
 } pass;
 
@@ -121,16 +121,25 @@ static void check_counts(bf_reconcile *r, pass *p, const char *ch, redisReply *r
     bf_conncount_set(r->d.counts, ch, now);
 }
 
+/* The snapshot's key of a connection's presence on a channel: "<channel>\n<conn id>" (a Pusher
+ * connection is a member of several presence channels under one connection id; '\n' is in
+ * neither). Returns false if it does not fit. */
+static bool snap_key(char *out, size_t cap, const char *channel, const char *conn_id)
+{
+    return (size_t)snprintf(out, cap, "%s\n%s", channel, conn_id) < cap;
+}
+
 typedef struct missing_ctx {
     bf_reconcile *r;
     const char *channel;
     bf_dict *in_redis;
 } missing_ctx;
 
-static int find_missing(const char *conn_id, void *val, void *arg)
+static int find_missing(const char *key, void *val, void *arg)
 {
     missing_ctx *mc = arg;
     snap_conn *s = val;
+    const char *conn_id = strchr(key, '\n') + 1; /* see snap_key */
     if (s->pending || strcmp(s->channel, mc->channel)) return 0;
     if (bf_dict_get(mc->in_redis, conn_id, strlen(conn_id))) return 0;
     if (bf_owner_conn_pending(mc->r->d.owner, conn_id)) return 0; /* it closed meanwhile */
@@ -150,7 +159,8 @@ static void check_presence(bf_reconcile *r, pass *p, const char *ch, redisReply 
         redisReply *e = rep->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
         bf_dict_put(in_redis, e->str, (size_t)e->len, e);
-        if (bf_dict_get(p->conns, e->str, (size_t)e->len)) continue;
+        char k[2 * BF_KEY_MAX];
+        if (snap_key(k, sizeof(k), ch, e->str) && bf_dict_get(p->conns, k, strlen(k))) continue;
         if (bf_owner_conn_pending(r->d.owner, e->str)) continue; /* its leave is on its way */
         r->repairs[BF_REPAIR_PRESENCE_GHOST]++;
         bf_warn("reconcile: %s: presence entry %s is not a connection of ours: removing it", ch,
@@ -223,7 +233,12 @@ static void snap_presence(const char *channel, const char *conn_id, const char *
     s->member = bf_strdup(member);
     s->awaiting_here = awaiting_here;
     s->pending = bf_owner_conn_pending(p->r->d.owner, conn_id);
-    snap_conn *old = bf_dict_put(p->conns, conn_id, strlen(conn_id), s);
+    char k[2 * BF_KEY_MAX];
+    if (!snap_key(k, sizeof(k), channel, conn_id)) {
+        free_snap(NULL, s, NULL);
+        return;
+    }
+    snap_conn *old = bf_dict_put(p->conns, k, strlen(k), s);
     if (old) free_snap(NULL, old, NULL);
 }
 

@@ -259,7 +259,12 @@ static int parse_event(bf_router *rt, const bf_app *app, json_t *o, bool batch, 
         const char *cn = json_string_value(c);
         size_t cl = json_string_length(c);
         char why[BF_ERR_LEN];
-        if (strlen(cn) != cl || bf_channel_validate(cn, cl, why, sizeof(why))) {
+        /* sendToUser's channel #server-to-user-{id}: the gateways let only the connections
+         * signed in as {id} subscribe it */
+        static const char s2u[] = "#server-to-user-";
+        size_t skip =
+            cl > sizeof(s2u) - 1 && !strncmp(cn, s2u, sizeof(s2u) - 1) ? sizeof(s2u) - 1 : 0;
+        if (strlen(cn) != cl || bf_channel_validate(cn + skip, cl - skip, why, sizeof(why))) {
             snprintf(err, errlen, "channel '%.64s': %.150s", cn,
                      strlen(cn) != cl ? "contains a NUL byte" : why);
             return 400;

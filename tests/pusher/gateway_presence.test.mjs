@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, startCluster } from './cluster.mjs';
+import { APP, startCluster, waitFor } from './cluster.mjs';
 import { rawPusher } from './gw_helpers.mjs';
 
 const sdk = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', useTLS: false });
@@ -97,4 +97,26 @@ test('the 101st member of a presence channel is refused with 403; a member\'s se
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.equal(got.event, 'pusher_internal:subscription_succeeded');
+});
+
+test('one connection in two presence channels survives the gateway\'s reconciliation', async () => {
+  const g = await cluster.startGateway(2, ['--presence-reconcile-interval', '1']);
+  const metrics = async () => (await fetch(`http://127.0.0.1:${g.port}/metrics`)).text();
+  const passes = async () => Number(/presence_reconcile_passes_total (\d+)/.exec(await metrics())[1]);
+  const ws = await rawPusher(g.port);
+  sockets.push(ws);
+  ws.sid = (await ws.next((f) => f.event === 'pusher:connection_established')).parsed.socket_id;
+  const watcher = await socket(0);
+  for (const ch of ['presence-two-a', 'presence-two-b']) {
+    join(watcher, ch, { user_id: `watcher-${ch}` });
+    await reply(watcher, ch);
+    join(ws, ch, { user_id: 'multi' });
+    assert.equal((await reply(ws, ch)).event, 'pusher_internal:subscription_succeeded');
+  }
+  const start = await passes();
+  await waitFor(async () => (await passes()) >= start + 2, { what: 'two reconciliation passes', timeout: 8000 });
+  const text = await metrics();
+  for (const m of text.matchAll(/presence_repairs_total\{kind="([a-z_]+)"\} (\d+)/g))
+    assert.equal(m[2], '0', `repairs of kind ${m[1]}:\n${text}`);
+  assert.equal(watcher.frames.filter((f) => f.event === 'pusher_internal:member_removed').length, 0);
 });

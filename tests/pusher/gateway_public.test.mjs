@@ -117,3 +117,22 @@ test('without any configured app /app/{key} is closed with 4001, and the log say
     await solo.stop();
   }
 });
+
+test('--insecure-any-token without apps: any key reaches the implicit app, public channels only', async () => {
+  const dev = await startCluster({ gateways: 1, routers: 1, apps: [], gatewayArgs: ['--insecure-any-token'] });
+  try {
+    const ws = await rawPusher(dev.gateways[0].port, 'whatever');
+    await ws.next((f) => f.event === 'pusher:connection_established');
+    ws.sendJson({ event: 'pusher:subscribe', data: { channel: 'dev-news' } });
+    await ws.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    await publishNative(dev.routers[0].port, 'dev-news', 'E', 1);
+    assert.equal((await ws.next((f) => f.event === 'E')).data, '1');
+    // the implicit app has no secret: nothing signed can pass
+    ws.sendJson({ event: 'pusher:subscribe', data: { channel: 'private-x', auth: `:${'0'.repeat(64)}` } });
+    const e = await ws.next((f) => f.event === 'pusher:subscription_error');
+    assert.equal(e.channel, 'private-x');
+    ws.close();
+  } finally {
+    await dev.stop();
+  }
+});

@@ -157,7 +157,7 @@ export async function echoClient(port, sdk, user = null, extra = {}) {
 }
 
 /**
- * msgpack of [1, kind, channel, seq, frame, exclude_conn, exclude_user, data_raw, exclude_socket]:
+ * msgpack of [1, kind, channel, seq, frame, conn, user, data_raw, exclude_socket]:
  * a fan-out envelope (common/wire.h) by hand; the last two only when given.
  */
 export function fanoutEnvelope(channel, seq, frame, kind = 1, {

@@ -13,9 +13,8 @@
  * Credentials of the URL are sent to the sentinels too (AUTH user pass / AUTH pass); a sentinel
  * that has no password configured refuses AUTH, which is ignored: its answer to the query
  * decides. All connections run on the caller's loop through the same attach function as the
- * link. A refused connection normally moves on at once; on the gateway's libuv loop it costs the
- * query timeout instead, because hiredis 0.14's libuv adapter (Debian 12) drops poll errors in
- * redisLibuvPoll (later hiredis passes them on as read/write events). */
+ * link; a refused connection moves on at once (the gateway's attach function works around
+ * hiredis 0.14's libuv adapter, which dropped the poll error). */
 #ifndef BF_SENTINEL_H
 #define BF_SENTINEL_H
 

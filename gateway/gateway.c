@@ -23,14 +23,49 @@
 /* hiredis asks its libuv adapter to add read interest after every read, and write interest for
  * every command it queues; the adapter restarts the poll handle each time, which libuv does as
  * epoll_ctl DEL then ADD. Only a change of interest is passed on. */
+/* hiredis 0.14's redisLibuvPoll (Debian 12) returns on a poll error without telling hiredis, so
+ * a refused connect (to Redis or to a sentinel) was noticed only by a timeout. Later hiredis
+ * passes the error on as the events the handle waits for, and hiredis then reads the socket
+ * error itself; this callback does the same. */
+static void poll_cb(uv_poll_t *handle, int status, int events)
+{
+    redisLibuvEvents *p = handle->data;
+    int ev = status ? p->events : events;
+    if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
+    if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
+}
+
+static void set_events(redisLibuvEvents *p, int events)
+{
+    p->events = events;
+    if (events)
+        uv_poll_start(&p->handle, events, poll_cb);
+    else
+        uv_poll_stop(&p->handle);
+}
+
 static void add_read_changed(void *privdata)
 {
-    if (!(((redisLibuvEvents *)privdata)->events & UV_READABLE)) redisLibuvAddRead(privdata);
+    redisLibuvEvents *p = privdata;
+    if (!(p->events & UV_READABLE)) set_events(p, p->events | UV_READABLE);
 }
 
 static void add_write_changed(void *privdata)
 {
-    if (!(((redisLibuvEvents *)privdata)->events & UV_WRITABLE)) redisLibuvAddWrite(privdata);
+    redisLibuvEvents *p = privdata;
+    if (!(p->events & UV_WRITABLE)) set_events(p, p->events | UV_WRITABLE);
+}
+
+static void del_read(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    set_events(p, p->events & ~UV_READABLE);
+}
+
+static void del_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    set_events(p, p->events & ~UV_WRITABLE);
 }
 
 static int attach_uv(redisAsyncContext *ac, void *loop)
@@ -39,6 +74,8 @@ static int attach_uv(redisAsyncContext *ac, void *loop)
     if (rc == REDIS_OK) {
         ac->ev.addRead = add_read_changed;
         ac->ev.addWrite = add_write_changed;
+        ac->ev.delRead = del_read;
+        ac->ev.delWrite = del_write;
     }
     return rc;
 }
@@ -141,7 +178,7 @@ static void visit_presence(bf_sub *s, void *arg)
     if (!s->presence_joined || !ch || !user || !s->info) return;
     char conn_id[160];
     bf_gw_conn_id(v->gw, s->conn, conn_id, sizeof(conn_id));
-    v->fn(ch, conn_id, user, s->info, v->arg);
+    v->fn(ch, conn_id, user, s->info, s->awaiting_here, v->arg);
 }
 
 static void reconcile_presence(void *src, bf_reconcile_conn_fn fn, void *arg)

@@ -5,7 +5,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
-#include "pusher_auth.h"
+#include "pusher_sig.h"
 #include "pusher_msg.h"
 #include "pusher_subs.h"
 #include "auth.h"
@@ -154,13 +154,13 @@ static bool authorised(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m, const
     char sid[64];
     const char *why = NULL;
     bf_pusher_socket_id(gw, c, sid, sizeof(sid));
-    bf_pauth_status st =
-        bf_pusher_auth_channel(app_of(c), sid, m->channel, channel_data, m->auth, &why);
-    if (st == BF_PAUTH_OK) return true;
+    bf_psig_status st =
+        bf_pusher_sig_channel(app_of(c), sid, m->channel, channel_data, m->auth, &why);
+    if (st == BF_PSIG_OK) return true;
     static const char *const reasons[] = {"", "missing", "malformed", "signature", "signature"};
     bf_gw_count_auth_failure(gw, reasons[st]);
     bf__pusher_subscription_error(gw, c, m->channel, "AuthError", why,
-                                  bf_pusher_auth_http_status(st));
+                                  bf_pusher_sig_http_status(st));
     bf_debug("pusher connection %llu: subscription to %s refused: %s", (unsigned long long)c->id,
              m->channel, why);
     return false;
@@ -314,10 +314,10 @@ static void signin(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
     char sid[64];
     const char *why = NULL;
     bf_pusher_socket_id(gw, c, sid, sizeof(sid));
-    bf_pauth_status st = bf_pusher_auth_user(pc->app, sid, m->user_data, m->auth, &why);
-    char *user = st == BF_PAUTH_OK ? bf_pusher_signin_user(m->user_data, &why) : NULL;
+    bf_psig_status st = bf_pusher_sig_user(pc->app, sid, m->user_data, m->auth, &why);
+    char *user = st == BF_PSIG_OK ? bf_pusher_signin_user(m->user_data, &why) : NULL;
     if (!user) {
-        bf_gw_count_auth_failure(gw, st == BF_PAUTH_MISSING ? "missing" : "signature");
+        bf_gw_count_auth_failure(gw, st == BF_PSIG_MISSING ? "missing" : "signature");
         bf__pusher_error(gw, c, 0, why);
         return;
     }

@@ -20,7 +20,8 @@ const char *const bf_reconcile_kind_names[BF_REPAIR__COUNT] = {
 /* A local presence connection as the snapshot saw it. */
 typedef struct snap_conn {
     char *channel, *user_id, *member;
-    bool pending; /* an operation of it was on its way: not compared */
+    bool pending;       /* an operation of it was on its way: not compared */
+    bool awaiting_here; /* its join was refused before it got presence:here */
 } snap_conn;
 
 /* One pass: the snapshot and the replies still expected. Freed when the last reply is in. */
@@ -145,7 +146,8 @@ static int find_missing(const char *key, void *val, void *arg)
     mc->r->repairs[BF_REPAIR_PRESENCE_MISSING]++;
     bf_warn("reconcile: %s: connection %s (user %s) is missing from presence: re-adding it",
             mc->channel, conn_id, s->user_id);
-    send_op(mc->r, BF_OP_REJOIN, s->channel, conn_id, s->user_id, s->member);
+    send_op(mc->r, s->awaiting_here ? BF_OP_JOIN : BF_OP_REJOIN, s->channel, conn_id, s->user_id,
+            s->member);
     return 0;
 }
 
@@ -222,13 +224,14 @@ static void snap_channel(const char *channel, size_t nconns, void *arg)
 }
 
 static void snap_presence(const char *channel, const char *conn_id, const char *user_id,
-                          const char *member, void *arg)
+                          const char *member, bool awaiting_here, void *arg)
 {
     pass *p = arg;
     snap_conn *s = bf_calloc(1, sizeof(*s));
     s->channel = bf_strdup(channel);
     s->user_id = bf_strdup(user_id);
     s->member = bf_strdup(member);
+    s->awaiting_here = awaiting_here;
     s->pending = bf_owner_conn_pending(p->r->d.owner, conn_id);
     char k[2 * BF_KEY_MAX];
     if (!snap_key(k, sizeof(k), channel, conn_id)) {

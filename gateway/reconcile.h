@@ -36,9 +36,11 @@ typedef enum {
 /* The metric label of each kind ("presence_ghost", "presence_missing", "conns"). */
 extern const char *const bf_reconcile_kind_names[BF_REPAIR__COUNT];
 
-/* One local presence connection that has joined; every string is borrowed for the call. */
+/* One local presence connection that has joined; every string is borrowed for the call.
+ * awaiting_here: it still waits for its presence:here (a repair re-adds it with a join, which
+ * sends one, rather than a rejoin). */
 typedef void (*bf_reconcile_conn_fn)(const char *channel, const char *conn_id, const char *user_id,
-                                     const char *member, void *arg);
+                                     const char *member, bool awaiting_here, void *arg);
 typedef void (*bf_reconcile_chan_fn)(const char *channel, size_t nconns, void *arg);
 
 /* What a pass needs from the gateway. Everything is borrowed and must outlive the object. */

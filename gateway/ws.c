@@ -442,6 +442,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
     if (kept && kept->proto == BF_PROTO_PUSHER) {
         bf_pusher_on_established(gw, c, wsi, kept->app, kept->refuse_code, kept->refuse_reason);
         free(kept);
+        bf_rxguard_watch(lws_get_socket_fd(wsi), c); /* RFC 6455 framing: every protocol */
         return 0;
     }
     if (kept) {

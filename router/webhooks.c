@@ -84,8 +84,8 @@ struct bf_webhooks {
     batch *batches;
     struct evhttp_connection **dead; /* finished connections, freed on the next tick */
     size_t ndead, capdead;
-    bool group_ready, reading, claiming, due_busy, freeing;
-    uint64_t next_read, next_claim, next_touch, next_on, next_due;
+    bool group_ready, creating, reading, claiming, due_busy, freeing;
+    uint64_t next_read, next_claim, next_touch, next_on, next_due, next_group;
     char cursor[48];
     /* metrics */
     uint64_t sent, failed, retried, dropped, delivered_events, latency_sum_ms;
@@ -437,7 +437,9 @@ static void on_group(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     bf_webhooks *w = priv;
     redisReply *r = reply;
-    if (w->freeing || !r) return;
+    if (w->freeing) return;
+    w->creating = false;
+    if (!r) return;
     if (r->type == REDIS_REPLY_STATUS ||
         (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP")))
         w->group_ready = true;
@@ -457,9 +459,18 @@ void bf_webhooks_on_ready(bf_webhooks *w)
 {
     if (!w) return;
     w->group_ready = false;
-    w->reading = w->claiming = w->due_busy = false;
-    bf_redis_cmd(w->o.redis, on_group, w, "XGROUP CREATE %s " GROUP " 0 MKSTREAM", w->kstream);
-    w->next_on = 0;
+    w->reading = w->claiming = w->due_busy = w->creating = false;
+    w->next_on = w->next_group = 0;
+}
+
+/* (Re)creates the consumer group: at start, after a reconnection, and when Redis lost it (a
+ * restart without persistence, a FLUSHALL: XREADGROUP answers NOGROUP). */
+static void create_group(bf_webhooks *w, uint64_t now_ms)
+{
+    if (w->group_ready || w->creating || now_ms < w->next_group) return;
+    if (!bf_redis_cmd(w->o.redis, on_group, w, "XGROUP CREATE %s " GROUP " 0 MKSTREAM", w->kstream))
+        w->creating = true;
+    w->next_group = now_ms + 1000;
 }
 
 /* Resets the idle time of the events this router holds, so that no other router claims them
@@ -525,6 +536,7 @@ void bf_webhooks_tick(bf_webhooks *w, uint64_t now_ms)
             w->due_busy = true;
         w->next_due = now_ms + 100;
     }
+    create_group(w, now_ms);
     if (!w->group_ready) return;
     bool room = bf_dict_size(w->held) < (size_t)w->o.max_pending;
     if (room && !w->reading && now_ms >= w->next_read) {

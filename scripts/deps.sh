@@ -10,10 +10,11 @@ PKGS=(
   curl python3
 )
 # Tools only the test suites use: the fuzzers (clang), the deployment tests (HAProxy, compose,
-# YAML), `make test-valgrind`. Kept apart so that the container image's build stage can mirror PKGS alone.
+# YAML), `make test-valgrind`, pusher-http-php's request signing (php-cli, php-curl). Kept apart
+# so that the container image's build stage can mirror PKGS alone.
 TEST_PKGS=(
   clang libclang-rt-14-dev python3-yaml haproxy docker-compose nginx libnginx-mod-nchan
-  valgrind
+  valgrind php-cli php-curl
 )
 
 missing=()

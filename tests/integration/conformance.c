@@ -575,3 +575,40 @@ Test(conformance_deadlines, stalled_partial_frame_is_cut_by_the_ping_deadline, .
     bf_ws_abort(w);
     cr_expect_eq(bf_cluster_stop_checked(C), 0);
 }
+
+/* The framing rules hold on every WebSocket endpoint, the Pusher protocol's /app/{key} too. */
+static bf_cluster *P;
+
+static void pusher_setup(void)
+{
+    static const char *const args[] = {"--app", "1:conf-key:conf-secret-0123456789abcdef", NULL};
+    bf_cluster_opts o = {.routers = 1, .gateways = 1, .gateway_args = args};
+    P = bf_cluster_start(&o);
+    cr_assert_not_null(P, "cluster did not start");
+}
+
+static void pusher_teardown(void)
+{
+    cr_expect_eq(bf_cluster_stop_checked(P), 0, "a daemon did not exit cleanly");
+}
+
+TestSuite(conformance_pusher, .init = pusher_setup, .fini = pusher_teardown, .timeout = 60);
+
+Test(conformance_pusher, unmasked_and_over_long_control_frames_close_with_1002)
+{
+    static const char ping[] = "{\"event\":\"pusher:ping\",\"data\":{}}";
+    const frame rows[] = {{FIN | OP_TEXT, ping, sizeof(ping) - 1, 1},
+                          {FIN | OP_PING, PAY126, 126, 0}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+        bf_ws *w = it_connect(P, 0, "/app/conf-key?protocol=7", NULL);
+        json_t *j = it_recv_event(w, "pusher:connection_established", 5000, "pusher");
+        json_decref(j);
+        cr_assert_eq(send_b0(w, rows[i].b0, rows[i].p, rows[i].len, rows[i].unmasked), 0);
+        outcome o;
+        memset(&o, 0, sizeof(o));
+        observe(w, &o, 0, 5000);
+        cr_expect_eq(o.close_code, 1002, "row %zu: close %d (dropped %d)", i, o.close_code,
+                     o.dropped);
+        bf_ws_abort(w);
+    }
+}

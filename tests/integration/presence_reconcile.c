@@ -176,3 +176,25 @@ Test(presence_reconcile, a_wrong_connection_count_is_set_right)
     bf_ws_close(a);
     bf_ws_close(b);
 }
+
+Test(presence_reconcile, a_join_refused_before_its_presence_here_is_repaired_with_one)
+{
+    bf_ws *obs = join("obs");
+    char *gw = instance_id();
+    /* the owners take the gateway for dead until its next heartbeat (as after a stall longer than
+     * its ttl): the join of a connection opened now is refused, and it gets no presence:here */
+    free(bf_redis_query(C, "ZREM belfry:gateways %s", gw));
+    char *t = it_token("late", "[\"" CH "\"]", 600);
+    char path[4096];
+    snprintf(path, sizeof(path), "/ws/" CH "?token=%s", t);
+    free(t);
+    bf_ws *late = it_connect(C, 0, path, NULL);
+    json_t *j = it_recv_event(late, "presence:here", 8000, "late");
+    json_decref(j);
+    j = it_recv_event(obs, "presence:join", 5000, "obs");
+    cr_expect_str_eq(member_id(j), "late");
+    json_decref(j);
+    free(gw);
+    bf_ws_close(late);
+    bf_ws_close(obs);
+}

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import { APP, startCluster, waitFor } from './cluster.mjs';
+import {
+  APP, redisCommand, startCluster, waitFor,
+} from './cluster.mjs';
 import { nativeSub } from './http_helpers.mjs';
 
 let server;
@@ -68,4 +70,13 @@ test('retried with backoff, dropped after the retry window, counted and logged',
     && e.status === 200), { what: 'a later event delivered' });
   await waitFor(async () => (await metric('belfry_router_webhooks_delivered_events_total')) === 1,
     { what: 'the delivery counted' });
+});
+
+test('the stream and its consumer group lost in Redis (DEL, FLUSHALL): recreated, delivery goes on', async () => {
+  failing = false;
+  assert.equal(await redisCommand(cluster.redisPort, 'DEL', 'belfry:webhooks'), 1);
+  const s = await nativeSub(cluster.gateways[0].port, 'after-loss');
+  await waitFor(() => seen.some((e) => e.channel === 'after-loss' && e.name === 'channel_occupied'
+    && e.status === 200), { what: 'delivery after the group was lost', timeout: 10000 });
+  s.close();
 });

@@ -65,7 +65,8 @@ static void sign(char *query, size_t cap, const char *method, const char *path, 
     const void *parts[] = {method, "\n", path, "\n", q};
     size_t lens[] = {strlen(method), 1, strlen(path), 1, strlen(q)};
     bf_hmac_sha256_hexv(secret, strlen(secret), parts, lens, 5, sig);
-    snprintf(query, cap, "%s&auth_signature=%s", q, sig);
+    int n = snprintf(query, cap, "%s&auth_signature=%s", q, sig);
+    cr_assert(n > 0 && (size_t)n < cap, "the signed query does not fit in %zu bytes", cap);
 }
 
 TestSuite(pusher_auth, .init = setup, .fini = teardown);

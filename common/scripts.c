@@ -28,6 +28,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_CHANNELS] = "channels",
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
     [BF_SCRIPT_TERMINATE] = "terminate",
+    [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
 };
 
 typedef struct script {
@@ -433,4 +434,26 @@ int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
     add_num(a, 1, s->history_size);
     add_num(a, 2, s->history_ttl_ms);
     return 0;
+}
+
+int bf_webhook_event_send(bf_redis *r, const bf_webhook_event *e)
+{
+    char kon[BF_KEY_MAX];
+    bf_key(kon, e->prefix, BF_KEY_WEBHOOKS_ON, NULL);
+    const char *argv[11] = {kon, e->name, e->channel};
+    size_t lens[11] = {strlen(kon), strlen(e->name), strlen(e->channel)};
+    int argc = 3;
+#define PAIR(k, v, l)                                                                              \
+    do {                                                                                           \
+        argv[argc] = (k);                                                                          \
+        lens[argc++] = 1;                                                                          \
+        argv[argc] = (v);                                                                          \
+        lens[argc++] = (l);                                                                        \
+    } while (0)
+    if (e->event) PAIR("e", e->event, strlen(e->event));
+    if (e->data) PAIR("d", e->data, e->data_len);
+    if (e->socket_id) PAIR("s", e->socket_id, strlen(e->socket_id));
+    if (e->user_id) PAIR("u", e->user_id, strlen(e->user_id));
+#undef PAIR
+    return bf_script_call(r, BF_SCRIPT_WEBHOOK_EVENT, NULL, NULL, 1, argc, argv, lens);
 }

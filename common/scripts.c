@@ -28,6 +28,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_CHANNELS] = "channels",
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
     [BF_SCRIPT_TERMINATE] = "terminate",
+    [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
 };
 
 typedef struct script {
@@ -409,6 +410,16 @@ int bf_presence_audit_args(bf_script_args *a, const char *prefix, const char *ga
         return BF_ERANGE;
     add_str(a, gateway);
     add_str(a, channel);
+    return 0;
+}
+
+int bf_presence_members_args(bf_script_args *a, const char *prefix, const char *channel)
+{
+    args_init(a, BF_SCRIPT_PRESENCE_MEMBERS);
+    if (add_key(a, prefix, BF_KEY_PRESENCE, channel) ||
+        add_key(a, prefix, BF_KEY_PUSERS, channel) || add_key(a, prefix, BF_KEY_PHERE, channel) ||
+        add_key(a, prefix, BF_KEY_PREP, channel))
+        return BF_ERANGE;
     return 0;
 }
 

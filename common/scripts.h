@@ -28,6 +28,7 @@ typedef enum {
     BF_SCRIPT_CHANNELS,
     BF_SCRIPT_WEBHOOK_DUE,
     BF_SCRIPT_TERMINATE,
+    BF_SCRIPT_PRESENCE_MEMBERS,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -149,6 +150,11 @@ int bf_presence_apply_args(bf_script_args *out, const bf_presence_apply *a);
  * or BF_ERANGE. All strings borrowed. */
 int bf_presence_audit_args(bf_script_args *out, const char *prefix, const char *gateway,
                            const char *channel);
+
+/* presence_members.lua: the channel's members, one per user, ordered (the index's rule, see
+ * presence.lib.lua); reply {member JSON, connections, ...}. Returns 0 or BF_ERANGE. All strings
+ * borrowed. */
+int bf_presence_members_args(bf_script_args *out, const char *prefix, const char *channel);
 
 typedef struct bf_sweep {
     const char *prefix, *channel, *gateway; /* borrowed; gateway: the dead gateway's id */

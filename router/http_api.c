@@ -207,50 +207,24 @@ static void reply_redis_failure(read_ctx *rc, const redisReply *r)
                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
 }
 
-static int cmp_member(const void *a, const void *b)
-{
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_int_t ja = json_integer_value(json_object_get(x, "joinedAt"));
-    json_int_t jb = json_integer_value(json_object_get(y, "joinedAt"));
-    if (ja != jb) return ja < jb ? -1 : 1;
-    return strcmp(json_string_value(json_object_get(x, "id")),
-                  json_string_value(json_object_get(y, "id")));
-}
-
-/* HGETALL presence:{channel} -> one member per user, the earliest joinedAt, sorted by it. */
+/* presence_members.lua -> {"members":[...]}: the script applies the rule (one member per user,
+ * the earliest joinedAt, ordered by it; presence.lib.lua); this only renders its list. */
 static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     read_ctx *rc = priv;
     redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
         reply_redis_failure(rc, r);
         free(rc);
         return;
     }
-    json_t *by_user = json_object();
-    for (size_t i = 1; i < r->elements; i += 2) {
-        json_t *m = json_loadb(r->element[i]->str, (size_t)r->element[i]->len, 0, NULL);
-        const char *id = json_string_value(json_object_get(m, "id"));
-        if (!id) {
-            json_decref(m);
-            continue;
-        }
-        json_t *cur = json_object_get(by_user, id);
-        if (!cur || json_integer_value(json_object_get(m, "joinedAt")) <
-                        json_integer_value(json_object_get(cur, "joinedAt")))
-            json_object_set(by_user, id, m);
-        json_decref(m);
-    }
-    size_t n = json_object_size(by_user), k = 0;
-    json_t **list = bf_calloc(n ? n : 1, sizeof(json_t *));
-    const char *key;
-    json_t *val;
-    json_object_foreach(by_user, key, val) list[k++] = val;
-    qsort(list, n, sizeof(json_t *), cmp_member);
     json_t *members = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append(members, list[i]);
-    free(list);
+    for (size_t i = 0; i < r->elements; i += 2) {
+        const redisReply *v = r->element[i];
+        json_t *m = v->type == REDIS_REPLY_STRING ? json_loadb(v->str, v->len, 0, NULL) : NULL;
+        if (m) json_array_append_new(members, m);
+    }
     json_t *out = json_pack("{s:o}", "members", members);
     char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (body)
@@ -260,7 +234,6 @@ static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
                     "cannot render the members");
     free(body);
     json_decref(out);
-    json_decref(by_user);
     free(rc);
 }
 
@@ -308,8 +281,9 @@ static void handle_read(bf_router *rt, struct evhttp_request *req, const char *n
     rc->req = req;
     int r;
     if (presence) {
-        bf_key(key, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
-        r = bf_redis_cmd(rt->cmd, on_presence, rc, "HGETALL %s", key);
+        bf_script_args a;
+        r = bf_presence_members_args(&a, rt->cfg.redis_prefix, channel);
+        if (!r) r = bf_script_args_send(rt->cmd, &a, on_presence, rc);
     } else {
         char kg[BF_KEY_MAX], ku[BF_KEY_MAX];
         bf_key(key, rt->cfg.redis_prefix, BF_KEY_CONNS, channel);

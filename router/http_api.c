@@ -274,7 +274,7 @@ static bool read_request_ok(bf_router *rt, struct evhttp_request *req, const cha
 
 static void handle_read(bf_router *rt, struct evhttp_request *req, const char *name, bool presence)
 {
-    char key[BF_KEY_MAX], channel[BF_CHANNEL_MAX + 1];
+    char channel[BF_CHANNEL_MAX + 1];
     if (!read_request_ok(rt, req, name, channel)) return;
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
     rc->rt = rt;
@@ -285,12 +285,9 @@ static void handle_read(bf_router *rt, struct evhttp_request *req, const char *n
         r = bf_presence_members_args(&a, rt->cfg.redis_prefix, channel);
         if (!r) r = bf_script_args_send(rt->cmd, &a, on_presence, rc);
     } else {
-        char kg[BF_KEY_MAX], ku[BF_KEY_MAX];
-        bf_key(key, rt->cfg.redis_prefix, BF_KEY_CONNS, channel);
-        bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-        bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
-        const char *argv[] = {key, kg, ku};
-        r = bf_script_call(rt->cmd, BF_SCRIPT_CHANNEL_INFO, on_channel_info, rc, 3, 3, argv, NULL);
+        bf_script_args a;
+        r = bf_channel_info_args(&a, rt->cfg.redis_prefix, channel);
+        if (!r) r = bf_script_args_send(rt->cmd, &a, on_channel_info, rc);
     }
     if (r) {
         free(rc);
@@ -356,11 +353,11 @@ static void handle_history(bf_router *rt, struct evhttp_request *req, const char
     bool bad_since = since && (!*since || strspn(since, "0123456789") != strlen(since));
     bool bad_limit = limit && (!*limit || strspn(limit, "0123456789") != strlen(limit) || l < 1 ||
                                l > HISTORY_LIMIT_MAX);
-    char sbuf[24], lbuf[24];
+    char sbuf[24];
     snprintf(sbuf, sizeof(sbuf), "%lld", s);
-    snprintf(lbuf, sizeof(lbuf), "%lld", l);
     /* without an epoch, "since" is taken in whatever epoch the channel is in now */
     bool any_epoch = !epoch;
+    char *epoch_copy = epoch ? bf_strdup(epoch) : NULL; /* q's values go with it */
     evhttp_clear_headers(&q);
     if (bad_since || bad_limit) {
         snprintf(err, sizeof(err),
@@ -368,18 +365,23 @@ static void handle_history(bf_router *rt, struct evhttp_request *req, const char
                            : "limit must be an integer from 1 to %d",
                  HISTORY_LIMIT_MAX);
         reply_error(rt, req, 400, "Bad Request", "bad_query", err);
+        free(epoch_copy);
         return;
     }
-    bf_seq_keys k;
-    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
     rc->rt = rt;
     rc->req = req;
     /* no since: everything retained; otherwise what followed it, in the given epoch or (none
      * given) in the channel's current one ("*" tells the script so) */
-    const char *argv[] = {k.seq, k.epoch, k.hist, since ? sbuf : "*", any_epoch ? "*" : epoch,
-                          lbuf,  "0"};
-    int r = bf_script_call(rt->cmd, BF_SCRIPT_HISTORY, on_history, rc, 3, 7, argv, NULL);
+    bf_history h = {.prefix = rt->cfg.redis_prefix,
+                    .channel = channel,
+                    .since = since ? sbuf : "*",
+                    .epoch = any_epoch ? "*" : epoch_copy,
+                    .limit = l};
+    bf_script_args a;
+    int r = bf_history_args(&a, &h);
+    if (!r) r = bf_script_args_send(rt->cmd, &a, on_history, rc);
+    free(epoch_copy); /* the command was copied */
     if (r) {
         free(rc);
         reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",

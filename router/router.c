@@ -60,31 +60,24 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     free(pc);
 }
 
-void bf_router_history_args(const bf_router *rt, char *size, char *ttl_ms)
-{
-    snprintf(size, 24, "%lld", rt->cfg.history_size);
-    snprintf(ttl_ms, 24, "%lld", rt->cfg.history_ttl_s * 1000);
-}
-
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       bool fenced, bf_publish_cb cb, void *arg)
 {
-    bf_seq_keys k;
-    char kepoch[BF_KEY_MAX], epoch[24] = "", hsize[24], httl[24];
-    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
-    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    if (fenced) snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
-    bf_router_history_args(rt, hsize, httl);
-    const char *argv[] = {k.seq,   k.fan,  k.epoch, k.hist, kepoch,
-                          channel, prefix, epoch,   hsize,  httl};
-    size_t lens[10];
-    for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);
-    lens[6] = prefix_len;
+    bf_publish p = {.prefix = rt->cfg.redis_prefix,
+                    .channel = channel,
+                    .frame_prefix = prefix,
+                    .frame_prefix_len = prefix_len,
+                    .fenced = fenced,
+                    .ring_epoch = fenced ? bf_ring_epoch(rt->ring) : 0,
+                    .history_size = rt->cfg.history_size,
+                    .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+    bf_script_args a;
+    if (bf_publish_args(&a, &p)) return BF_EINVAL; /* the channel was validated: not expected */
     pub_ctx *pc = bf_malloc(sizeof(*pc));
     pc->rt = rt;
     pc->cb = cb;
     pc->arg = arg;
-    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 5, 10, argv, lens);
+    int rc = bf_script_args_send(rt->cmd, &a, on_publish_reply, pc);
     if (rc) free(pc);
     return rc;
 }
@@ -297,12 +290,9 @@ static void stop(bf_router *rt, const char *why)
     if (rt->stopping) return;
     rt->stopping = true;
     bf_info("%s: leaving the ring and stopping", why);
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
-    bf_key(kmembers, rt->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
-    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, rt->cfg.redis_prefix, BF_KEY_NODE, rt->node_id);
-    const char *argv[] = {kmembers, kepoch, knode, rt->node_id, "1"};
-    bf_script_call(rt->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_leave l = {.prefix = rt->cfg.redis_prefix, .node_id = rt->node_id, .router = true};
+    bf_script_args a;
+    if (!bf_leave_args(&a, &l)) bf_script_args_send(rt->cmd, &a, NULL, NULL);
     /* give the leave command a moment to be written, then end the loop */
     struct timeval tv = {0, 200000};
     event_base_loopexit(rt->base, &tv);

@@ -79,10 +79,6 @@ typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, voi
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       bool fenced, bf_publish_cb cb, void *arg);
 
-/* The history-size and history-ttl (ms) arguments the sequencing scripts take; each buffer
- * holds 24 bytes. */
-void bf_router_history_args(const bf_router *rt, char *size, char *ttl_ms);
-
 /* Asks for an immediate heartbeat (the ring may be stale). */
 void bf_router_refresh_ring(bf_router *rt);
 /* True if gateway id was alive in the last heartbeat snapshot. */

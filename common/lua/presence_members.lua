@@ -1,4 +1,5 @@
 -- uses: presence.lib.lua
+-- keys: 4  argv: 0
 -- presence_members.lua: the members of a presence channel, one per user (its representative: the
 -- connection with the earliest joinedAt), ordered by joinedAt then user id, read from the ordered
 -- index (presence.lib.lua), which is rebuilt first if it does not cover every user. Read by the

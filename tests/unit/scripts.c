@@ -78,11 +78,16 @@ Test(scripts, wire_lib_constants_equal_the_c_enums)
         const char *name;
         long long c;
     } want[] = {
-        {"BF_WIRE_VERSION", BF_WIRE_VERSION}, {"BF_FAN_MESSAGE", BF_FAN_MESSAGE},
-        {"BF_FAN_EPHEMERAL", BF_FAN_EPHEMERAL}, {"BF_FAN_DIRECT", BF_FAN_DIRECT},
-        {"BF_FAN_KICK", BF_FAN_KICK},         {"BF_OP_JOIN", BF_OP_JOIN},
-        {"BF_OP_LEAVE", BF_OP_LEAVE},         {"BF_OP_REJOIN", BF_OP_REJOIN},
-        {"BF_OP_KICK", BF_OP_KICK},           {"BF_OP_APPLY", BF_OP_APPLY},
+        {"BF_WIRE_VERSION", BF_WIRE_VERSION},
+        {"BF_FAN_MESSAGE", BF_FAN_MESSAGE},
+        {"BF_FAN_EPHEMERAL", BF_FAN_EPHEMERAL},
+        {"BF_FAN_DIRECT", BF_FAN_DIRECT},
+        {"BF_FAN_KICK", BF_FAN_KICK},
+        {"BF_OP_JOIN", BF_OP_JOIN},
+        {"BF_OP_LEAVE", BF_OP_LEAVE},
+        {"BF_OP_REJOIN", BF_OP_REJOIN},
+        {"BF_OP_KICK", BF_OP_KICK},
+        {"BF_OP_APPLY", BF_OP_APPLY},
     };
     size_t n = sizeof(want) / sizeof(*want);
     char *src = malloc(lib->len + 1024), *o = src;
@@ -105,7 +110,8 @@ Test(scripts, no_script_packs_an_envelope_with_a_bare_number)
 {
     for (int id = 0; id < BF_SCRIPT__COUNT; id++) {
         const char *s = bf_script_source((bf_script_id)id, NULL);
-        for (const char *p = strstr(s, "cmsgpack.pack({"); p; p = strstr(p + 1, "cmsgpack.pack({")) {
+        for (const char *p = strstr(s, "cmsgpack.pack({"); p;
+             p = strstr(p + 1, "cmsgpack.pack({")) {
             const char *q = p + strlen("cmsgpack.pack({");
             while (isspace((unsigned char)*q)) q++;
             cr_expect(!isdigit((unsigned char)*q),
@@ -138,7 +144,8 @@ Test(scripts, every_script_loads_with_its_sha_and_every_file_has_an_id)
                  BF_SCRIPT__COUNT);
 }
 
-/* ---- arity ------------------------------------------------------------------------------------ */
+/* ---- arity ------------------------------------------------------------------------------------
+ */
 
 typedef struct range {
     int lo, hi; /* hi INT_MAX: variadic */
@@ -211,11 +218,11 @@ static int max_index(const char *body, const char *name)
 static void check_body(const char *what, range r, int used, int id)
 {
     if (r.hi == INT_MAX)
-        cr_expect_leq(used, r.lo, "script %d reads %s[%d] but declares at least %d", id, what,
-                      used, r.lo);
+        cr_expect_leq(used, r.lo, "script %d reads %s[%d] but declares at least %d", id, what, used,
+                      r.lo);
     else
-        cr_expect_eq(used, r.hi, "script %d reads up to %s[%d] but declares %d-%d", id, what,
-                     used, r.lo, r.hi);
+        cr_expect_eq(used, r.hi, "script %d reads up to %s[%d] but declares %d-%d", id, what, used,
+                     r.lo, r.hi);
 }
 
 Test(scripts, every_script_declares_its_arity_and_its_body_agrees)
@@ -246,8 +253,13 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
 {
     bf_script_args a;
     const char *P = "belfry:", *ch = "presence-room";
-    bf_presence_enqueue e = {.prefix = P, .channel = ch, .gateway = "gw", .envelope = "x",
-                             .envelope_len = 1, .join = true, .owner = "rt"};
+    bf_presence_enqueue e = {.prefix = P,
+                             .channel = ch,
+                             .gateway = "gw",
+                             .envelope = "x",
+                             .envelope_len = 1,
+                             .join = true,
+                             .owner = "rt"};
     check_call(&a, bf_presence_enqueue_args(&a, &e));
     bf_presence_apply pa = {.prefix = P, .channel = ch, .history_size = 10, .history_ttl_ms = 1};
     check_call(&a, bf_presence_apply_args(&a, &pa));
@@ -256,8 +268,12 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     bf_sweep sw = {.prefix = P, .channel = ch, .gateway = "gw", .ring_epoch = 3};
     check_call(&a, bf_sweep_args(&a, &sw));
     for (int fenced = 0; fenced < 2; fenced++) {
-        bf_publish p = {.prefix = P, .channel = ch, .frame_prefix = "{", .frame_prefix_len = 1,
-                        .fenced = fenced, .ring_epoch = 7};
+        bf_publish p = {.prefix = P,
+                        .channel = ch,
+                        .frame_prefix = "{",
+                        .frame_prefix_len = 1,
+                        .fenced = fenced,
+                        .ring_epoch = 7};
         check_call(&a, bf_publish_args(&a, &p));
     }
     for (int router = 0; router < 2; router++) {
@@ -271,8 +287,13 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     check_call(&a, bf_terminate_args(&a, P, "", "u1", "bye"));
     check_call(&a, bf_webhook_due_args(&a, P, 100));
     for (int router = 0; router < 2; router++) {
-        bf_heartbeat hb = {.prefix = P, .node_id = "n1", .router = router, .ttl_ms = 3000,
-                           .host = "127.0.0.1", .port = 1, .version = "0",
+        bf_heartbeat hb = {.prefix = P,
+                           .node_id = "n1",
+                           .router = router,
+                           .ttl_ms = 3000,
+                           .host = "127.0.0.1",
+                           .port = 1,
+                           .version = "0",
                            .connections = router ? NULL : "5"};
         check_call(&a, bf_heartbeat_args(&a, &hb));
     }

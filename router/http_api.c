@@ -13,6 +13,8 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "metrics.h"
+#include "owner_ops.h"
 #include "pusher_api.h"
 #include "redis_keys.h"
 #include "router.h"
@@ -394,83 +396,14 @@ static void handle_history(bf_router *rt, struct evhttp_request *req, const char
 static void handle_metrics(bf_router *rt, struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
-    const bf_rt_stats *s = &rt->stats;
-    evbuffer_add_printf(b,
-                        "# HELP belfry_router_publishes_total Messages sequenced and fanned out.\n"
-                        "# TYPE belfry_router_publishes_total counter\n"
-                        "belfry_router_publishes_total{source=\"http\"} %llu\n"
-                        "belfry_router_publishes_total{source=\"redis\"} %llu\n",
-                        (unsigned long long)s->publishes_http,
-                        (unsigned long long)s->publishes_redis);
-#define C(name, help, type, v)                                                                     \
-    evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",  \
-                        (unsigned long long)(v))
-    C("belfry_router_publish_failures_total", "Publishes that Redis did not accept.", "counter",
-      s->publish_failures);
-    C("belfry_router_ingress_malformed_total", "Redis ingress messages dropped as malformed.",
-      "counter", s->ingress_malformed);
-    C("belfry_router_ingress_dropped_no_ring_total",
-      "Redis ingress messages dropped while this router had no ring.", "counter",
-      s->ingress_no_ring);
-    C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
-    C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
-      s->http_errors);
-    C("belfry_router_presence_joins_total",
-      "presence:join events emitted applying pending presence operations.", "counter",
-      s->presence_joins);
-    C("belfry_router_presence_leaves_total",
-      "presence:leave events emitted applying pending presence operations.", "counter",
-      s->presence_leaves);
-    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter",
-      s->presence_applies);
-    C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
-      s->presence_applied);
-    C("belfry_router_presence_pending_channels",
-      "Channels with presence operations waiting to be applied, at the last sweep pass.", "gauge",
-      s->presence_pending_channels);
-    C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
-      "counter", s->presence_forwards);
-    C("belfry_router_presence_stale_total",
-      "Always 0: presence operations need no fence any more (kept for dashboards).", "counter",
-      s->presence_stale);
-    C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
-    C("belfry_router_owned_channels",
-      "Active channels (with connections on some gateway) this router owns; refreshed every "
-      "fifth sweep.",
-      "gauge", s->owned_channels);
-    C("belfry_router_sweeps_total", "Channels swept after a gateway died.", "counter", s->sweeps);
-    C("belfry_router_sweep_removals_total",
-      "presence:leave events emitted by sweeps of dead gateways.", "counter", s->sweep_leaves);
-    C("belfry_router_ingress_dropped_stale_total",
-      "Redis ingress messages dropped because ownership was changing.", "counter",
-      s->ingress_stale);
-    C("belfry_router_inbox_malformed_total", "Inbox envelopes dropped as malformed.", "counter",
-      s->inbox_malformed);
-    C("belfry_router_ring_epoch", "Ring epoch of the last membership snapshot.", "gauge",
-      bf_ring_epoch(rt->ring));
-    C("belfry_router_ring_members", "Live routers in the last membership snapshot.", "gauge",
-      bf_ring_size(rt->ring));
-    C("belfry_router_redis_reconnects_total", "Redis links re-established after a loss.", "counter",
-      bf_redis_reconnects(rt->sub) + bf_redis_reconnects(rt->cmd));
-    C("belfry_router_redis_timeouts_total",
-      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
-      bf_redis_timeouts(rt->sub) + bf_redis_timeouts(rt->cmd));
-    C("belfry_router_redis_script_reloads_total",
-      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
-      "counter", bf_scripts_reloads);
-    C("belfry_router_redis_script_load_failures_total",
-      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
-      bf_scripts_load_failures);
-    C("belfry_router_redis_new_primaries_total",
-      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
-      "counter", rt->failover.new_primaries);
-    C("belfry_router_redis_epochs_forgotten_total",
-      "Channel epochs removed because Redis had a new primary (recovery across it: "
-      "recovered:false).",
-      "counter", rt->failover.epochs_forgotten);
-    C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
-      bf_router_ready(rt) ? 1 : 0);
-#undef C
+    bf_rt_metrics m = {.stats = &rt->stats,
+                       .owner = bf_owner_ops_stats_get(rt->owner_ops),
+                       .ring = rt->ring,
+                       .sub = rt->sub,
+                       .cmd = rt->cmd,
+                       .failover = &rt->failover,
+                       .ready = bf_router_ready(rt)};
+    bf_rt_metrics_render(b, &m);
     bf_pusher_api_metrics(rt, b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");

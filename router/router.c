@@ -6,7 +6,7 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
-#include "presence.h"
+#include "owner_ops.h"
 #include "redis_keys.h"
 #include "scripts.h"
 #include "webhooks.h"
@@ -149,7 +149,8 @@ static void on_inbox_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
     if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message")) return;
     if (r->element[2]->type != REDIS_REPLY_STRING) return;
-    bf_presence_on_inbox(priv, r->element[2]->str, (size_t)r->element[2]->len);
+    bf_router *rt = priv;
+    bf_owner_ops_on_inbox(rt->owner_ops, r->element[2]->str, (size_t)r->element[2]->len);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -196,19 +197,10 @@ static const char **sorted_ids(const redisReply *arr, size_t *n)
 
 static void set_gateways(bf_router *rt, const redisReply *arr)
 {
-    for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);
-    free(rt->gateways);
     size_t n;
     const char **ids = sorted_ids(arr, &n);
-    rt->gateways = bf_calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) rt->gateways[i] = bf_strdup(ids[i]);
-    rt->ngateways = n;
+    bf_owner_ops_set_gateways(rt->owner_ops, ids, n);
     free(ids);
-}
-
-bool bf_router_gateway_alive(const bf_router *rt, const char *id)
-{
-    return bsearch(&id, rt->gateways, rt->ngateways, sizeof(char *), cmp_str) != NULL;
 }
 
 static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -230,6 +222,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
     bool self = false;
     for (size_t i = 0; i < n; i++) self |= !strcmp(ids[i], rt->node_id);
     rt->in_ring = self;
+    bf_owner_ops_set_in_ring(rt->owner_ops, self);
     bool same = epoch == bf_ring_epoch(rt->ring) && n == bf_ring_size(rt->ring);
     for (size_t i = 0; same && i < n; i++) same = !strcmp(ids[i], bf_ring_member(rt->ring, i));
     if (!same) {
@@ -247,6 +240,12 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 void bf_router_refresh_ring(bf_router *rt)
 {
     rt->next_heartbeat = 0;
+}
+
+/* bf_owner_ops' callback up: an answer showed our ring may be stale. */
+static void ring_stale(void *arg)
+{
+    bf_router_refresh_ring(arg);
 }
 
 static void heartbeat(bf_router *rt)
@@ -280,6 +279,7 @@ static void cmd_down(bf_redis *r, void *arg)
     (void)r;
     bf_router *rt = arg;
     rt->in_ring = false; /* we cannot know the membership while cut off */
+    bf_owner_ops_set_in_ring(rt->owner_ops, false);
     rt->heartbeat_in_flight = false;
 }
 
@@ -289,6 +289,7 @@ static void stop(bf_router *rt, const char *why)
 {
     if (rt->stopping) return;
     rt->stopping = true;
+    bf_owner_ops_stop(rt->owner_ops);
     bf_info("%s: leaving the ring and stopping", why);
     bf_leave l = {.prefix = rt->cfg.redis_prefix, .node_id = rt->node_id, .router = true};
     bf_script_args a;
@@ -317,10 +318,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         heartbeat(rt);
         rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
     }
-    bf_presence_tick(rt, now);
+    bf_owner_ops_tick(rt->owner_ops, now);
     if (!rt->stopping) bf_webhooks_tick(rt->webhooks, now);
     if (!rt->stopping && now >= rt->next_sweep && bf_redis_ready(rt->cmd)) {
-        bf_presence_sweep(rt);
+        bf_owner_ops_sweep(rt->owner_ops);
         rt->next_sweep = now + (uint64_t)rt->cfg.sweep_interval_ms;
     }
 }
@@ -346,6 +347,15 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     ro.gate_arg = &rt->failover;
     rt->cmd = bf_redis_new(&ro);
     bf_redis_pair(rt->sub, rt->cmd);
+    bf_owner_ops_opts oo = {.cmd = rt->cmd,
+                            .ring = rt->ring,
+                            .prefix = rt->cfg.redis_prefix,
+                            .node_id = rt->node_id,
+                            .history_size = rt->cfg.history_size,
+                            .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
+                            .on_stale = ring_stale,
+                            .arg = rt};
+    rt->owner_ops = bf_owner_ops_new(&oo);
     bf_webhooks_opts wo = {.base = base,
                            .redis = rt->cmd,
                            .apps = rt->cfg.apps,
@@ -397,12 +407,9 @@ void bf_router_deinit(bf_router *rt)
     bf_redis_free(rt->cmd); /* fails pending callbacks: do it before freeing what they use */
     bf_webhooks_free(rt->webhooks);
     rt->webhooks = NULL;
-    bf_presence_deinit(rt);
+    bf_owner_ops_free(rt->owner_ops); /* after the links: their callbacks use it */
+    rt->owner_ops = NULL;
     bf_ring_free(rt->ring);
-    for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);
-    free(rt->gateways);
-    rt->gateways = NULL;
-    rt->ngateways = 0;
     memset(&rt->stats, 0, sizeof(rt->stats));
     rt->tick = rt->sigint = rt->sigterm = NULL;
     rt->http = NULL;

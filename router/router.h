@@ -24,19 +24,15 @@ typedef struct bf_rt_stats {
     uint64_t publishes_http, publishes_redis;
     uint64_t publish_failures;
     uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring, ingress_stale;
-    uint64_t sweeps, sweep_leaves;
-    uint64_t owned_channels, sweep_passes;
     uint64_t http_requests, http_errors;
-    uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
-    uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
-    uint64_t presence_pending_channels;          /* ppending's size at the last sweep pass */
-    uint64_t inbox_malformed;
+    uint64_t presence_stale; /* always 0 (kept for dashboards) */
+    uint64_t kicks; /* terminate_connections (pusher_query.c); the owner's are bf_owner_ops' */
     /* the Pusher HTTP API (pusher_api.c) */
     uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
         pusher_too_large;
 } bf_rt_stats;
 
-struct bf_pres_op;
+struct bf_owner_ops;
 struct bf_webhooks;
 
 typedef struct bf_router {
@@ -47,11 +43,9 @@ typedef struct bf_router {
     bf_redis *sub, *cmd;
     bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_ring *ring;
-    bool in_ring;    /* the last membership snapshot included us */
-    char **gateways; /* live gateway ids from the last heartbeat (sorted) */
-    size_t ngateways;
-    struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
-    struct bf_webhooks *webhooks;  /* NULL without --webhook */
+    bool in_ring;                   /* the last membership snapshot included us */
+    struct bf_owner_ops *owner_ops; /* presence, kicks, sweeps of dead gateways (owner_ops.h) */
+    struct bf_webhooks *webhooks;   /* NULL without --webhook */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;
@@ -81,8 +75,6 @@ int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, si
 
 /* Asks for an immediate heartbeat (the ring may be stale). */
 void bf_router_refresh_ring(bf_router *rt);
-/* True if gateway id was alive in the last heartbeat snapshot. */
-bool bf_router_gateway_alive(const bf_router *rt, const char *id);
 
 /* http_api.c: installs the HTTP routes on rt->http. */
 void bf_router_http_init(bf_router *rt);

@@ -27,13 +27,10 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
     C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
       s->http_errors);
     C("belfry_router_presence_joins_total",
-      "presence:join events emitted applying pending presence operations.", "counter",
-      o->joins);
+      "presence:join events emitted applying pending presence operations.", "counter", o->joins);
     C("belfry_router_presence_leaves_total",
-      "presence:leave events emitted applying pending presence operations.", "counter",
-      o->leaves);
-    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter",
-      o->applies);
+      "presence:leave events emitted applying pending presence operations.", "counter", o->leaves);
+    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter", o->applies);
     C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
       o->applied);
     C("belfry_router_presence_pending_channels",

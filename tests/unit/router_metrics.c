@@ -31,8 +31,13 @@ Test(router_metrics, counters_of_the_router_and_of_its_owner_operations)
     bf_rt_stats s = {.publishes_http = 5, .publishes_redis = 6, .kicks = 2};
     bf_owner_ops_stats o = {.kicks = 3, .joins = 7, .sweeps = 4, .inbox_malformed = 9};
     bf_failover fo = {0};
-    bf_rt_metrics m = {.stats = &s, .owner = &o, .ring = ring, .sub = link, .cmd = link,
-                       .failover = &fo, .ready = true};
+    bf_rt_metrics m = {.stats = &s,
+                       .owner = &o,
+                       .ring = ring,
+                       .sub = link,
+                       .cmd = link,
+                       .failover = &fo,
+                       .ready = true};
     char *t = render(&m);
     const char *want[] = {
         "belfry_router_publishes_total{source=\"http\"} 5\n",

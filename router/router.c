@@ -6,7 +6,10 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "http_api.h"
+#include "metrics.h"
 #include "owner_ops.h"
+#include "pusher_api.h"
 #include "redis_keys.h"
 #include "scripts.h"
 #include "webhooks.h"
@@ -48,14 +51,14 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     pub_ctx *pc = priv;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-        if (pc->cb) pc->cb(pc->rt, r->integer, NULL, pc->arg);
+        if (pc->cb) pc->cb(r->integer, NULL, pc->arg);
     } else {
         const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
         pc->rt->stats.publish_failures++;
         bf_warn("publish failed: %s", e);
-        if (pc->cb) pc->cb(pc->rt, 0, e, pc->arg);
+        if (pc->cb) pc->cb(0, e, pc->arg);
     }
     free(pc);
 }
@@ -84,9 +87,9 @@ int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, si
 
 /* A fenced ingress publish refused for a stale epoch is dropped (Redis ingress is at-most-once):
  * another router may own the channel now, and it must never be sequenced twice. */
-static void on_ingress_published(bf_router *rt, long long seq, const char *err, void *arg)
+static void on_ingress_published(long long seq, const char *err, void *arg)
 {
-    (void)arg;
+    bf_router *rt = arg;
     if (seq > 0) return;
     if (err && strstr(err, "STALE")) {
         rt->stats.ingress_stale++;
@@ -135,7 +138,7 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
         ingress_drop(rt, channel, err);
         return;
     }
-    if (bf_router_publish(rt, channel, prefix, plen, true, on_ingress_published, NULL) == 0)
+    if (bf_router_publish(rt, channel, prefix, plen, true, on_ingress_published, rt) == 0)
         rt->stats.publishes_redis++;
     else
         rt->stats.publish_failures++;
@@ -326,6 +329,40 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- the HTTP API's callbacks up (http_api.h) --------------------------------------------- */
+
+static int http_publish(void *up, const char *channel, const char *prefix, size_t prefix_len,
+                        bf_publish_cb cb, void *arg)
+{
+    return bf_router_publish(up, channel, prefix, prefix_len, false, cb, arg);
+}
+
+static const char *http_not_ready(void *up)
+{
+    bf_router *rt = up;
+    if (bf_router_ready(rt)) return NULL;
+    return rt->stopping ? "stopping" : "not connected to Redis or not in the ring yet";
+}
+
+static void http_metrics(void *up, struct evbuffer *b)
+{
+    bf_router *rt = up;
+    bf_rt_metrics m = {.stats = &rt->stats,
+                       .owner = bf_owner_ops_stats_get(rt->owner_ops),
+                       .ring = rt->ring,
+                       .sub = rt->sub,
+                       .cmd = rt->cmd,
+                       .failover = &rt->failover,
+                       .ready = bf_router_ready(rt)};
+    bf_rt_metrics_render(b, &m);
+    bf_pusher_api_metrics(rt, b);
+}
+
+static bool http_other(void *up, struct evhttp_request *req, const char *path)
+{
+    return bf_pusher_api_route(up, req, path);
+}
+
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
 {
     rt->started_wall_ms = bf_wall_ms();
@@ -380,7 +417,16 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                  rt->cfg.listen.host, rt->cfg.listen.port);
         return BF_EIO;
     }
-    bf_router_http_init(rt);
+    bf_http_api_opts ho = {.http = rt->http,
+                           .cmd = rt->cmd,
+                           .cfg = &rt->cfg,
+                           .stats = &rt->stats,
+                           .publish = http_publish,
+                           .not_ready = http_not_ready,
+                           .metrics = http_metrics,
+                           .other = http_other,
+                           .up = rt};
+    rt->http_api = bf_http_api_new(&ho);
 
     struct timeval tv = {0, 100000};
     rt->tick = event_new(base, -1, EV_PERSIST, on_tick, rt);
@@ -409,6 +455,8 @@ void bf_router_deinit(bf_router *rt)
     rt->webhooks = NULL;
     bf_owner_ops_free(rt->owner_ops); /* after the links: their callbacks use it */
     rt->owner_ops = NULL;
+    bf_http_api_free(rt->http_api); /* likewise, and after the HTTP server */
+    rt->http_api = NULL;
     bf_ring_free(rt->ring);
     memset(&rt->stats, 0, sizeof(rt->stats));
     rt->tick = rt->sigint = rt->sigterm = NULL;

@@ -34,6 +34,7 @@ typedef struct bf_rt_stats {
 
 struct bf_owner_ops;
 struct bf_webhooks;
+struct bf_http_api;
 
 typedef struct bf_router {
     bf_rt_config cfg;
@@ -45,6 +46,7 @@ typedef struct bf_router {
     bf_ring *ring;
     bool in_ring;                   /* the last membership snapshot included us */
     struct bf_owner_ops *owner_ops; /* presence, kicks, sweeps of dead gateways (owner_ops.h) */
+    struct bf_http_api *http_api;   /* the native HTTP API on http (http_api.h) */
     struct bf_webhooks *webhooks;   /* NULL without --webhook */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
@@ -64,7 +66,7 @@ bool bf_router_owns(const bf_router *rt, const char *channel);
  * --redis-timeout) before Redis answered; the HTTP API answers it with 503 redis_unavailable. */
 #define BF_ROUTER_REDIS_LOST "lost the Redis connection before it answered; retry later"
 
-typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
+typedef void (*bf_publish_cb)(long long seq, const char *err, void *arg);
 /* Sequences and fans out one message with the publish script: prefix is the rendered frame
  * prefix (see message.h; borrowed, copied into the command). fenced: only valid while this
  * router's ring epoch is current (owner-only Redis ingress); unfenced for HTTP publishes, which
@@ -75,8 +77,5 @@ int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, si
 
 /* Asks for an immediate heartbeat (the ring may be stale). */
 void bf_router_refresh_ring(bf_router *rt);
-
-/* http_api.c: installs the HTTP routes on rt->http. */
-void bf_router_http_init(bf_router *rt);
 
 #endif

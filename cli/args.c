@@ -102,6 +102,9 @@ static int split(const bf_cli_spec *s, bf_cli_cfg *cfg, int argc, char **argv, c
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t nl = eq ? (size_t)(eq - name) : strlen(name);
         const bf_cfg_opt *o = find(s->table, name, nl);
+        /* said here, before its value could be taken for a positional argument */
+        if (!o && strncmp(a, "--help", 6) && strcmp(a, "--version"))
+            return bf_cli_usage_error(s->name, "unknown flag '--%.*s'", (int)nl, name);
         const char *value = eq ? eq + 1 : NULL;
         flags[(*nflags)++] = argv[i];
         if (o && o->type != BF_CFG_BOOL && !eq && i + 1 < argc) {

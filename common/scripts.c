@@ -29,6 +29,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
     [BF_SCRIPT_TERMINATE] = "terminate",
     [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
+    [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
 };
 
 typedef struct script {
@@ -568,4 +569,37 @@ int bf_heartbeat_args(bf_script_args *a, const bf_heartbeat *hb)
         add_str(a, hb->connections);
     }
     return 0;
+}
+
+int bf_webhook_event_args(bf_script_args *a, const bf_webhook_event *e)
+{
+    args_init(a, BF_SCRIPT_WEBHOOK_EVENT);
+    if (add_key(a, e->prefix, BF_KEY_WEBHOOKS_ON, NULL)) return BF_ERANGE;
+    add_str(a, e->name);
+    add_str(a, e->channel);
+    /* the optional fields, as field/value pairs */
+    if (e->event) {
+        add_str(a, "e");
+        add_str(a, e->event);
+    }
+    if (e->data) {
+        add_str(a, "d");
+        add_arg(a, e->data, e->data_len);
+    }
+    if (e->socket_id) {
+        add_str(a, "s");
+        add_str(a, e->socket_id);
+    }
+    if (e->user_id) {
+        add_str(a, "u");
+        add_str(a, e->user_id);
+    }
+    return 0;
+}
+
+int bf_webhook_event_send(bf_redis *r, const bf_webhook_event *e)
+{
+    bf_script_args a;
+    int rc = bf_webhook_event_args(&a, e);
+    return rc ? rc : bf_script_args_send(r, &a, NULL, NULL);
 }

@@ -33,6 +33,7 @@ typedef enum {
     BF_SCRIPT_WEBHOOK_DUE,
     BF_SCRIPT_TERMINATE,
     BF_SCRIPT_PRESENCE_MEMBERS,
+    BF_SCRIPT_WEBHOOK_EVENT,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -95,6 +96,23 @@ typedef struct bf_publish_batch {
  * pointer is only read during the call (the command is copied). Returns 0, BF_EINVAL (empty, or a
  * msg index out of range: nothing sent) or BF_EDISCONNECTED (cb not called). */
 int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv);
+
+/* A webhook event made outside Redis' transitions (webhook_event.lua): queued only while some
+ * router delivers webhooks. */
+typedef struct bf_webhook_event {
+    const char *prefix;  /* the Redis key prefix; borrowed */
+    const char *name;    /* "client_event" or "cache_miss"; borrowed */
+    const char *channel; /* the scoped channel; borrowed */
+    const char *event;   /* client_event: the client event's name, else NULL */
+    const char *data;    /* client_event: its data as JSON text (data_len bytes), else NULL */
+    size_t data_len;
+    const char *socket_id; /* client_event: the sender's Pusher socket_id, else NULL */
+    const char *user_id;   /* client_event on a presence channel: the sender's user, else NULL */
+} bf_webhook_event;
+
+/* Sends the event (fire and forget: a lost one is a lost client event, as with Pusher). Every
+ * pointer is only read during the call. Returns 0 or BF_EDISCONNECTED. */
+int bf_webhook_event_send(bf_redis *r, const bf_webhook_event *e);
 
 /* The script's SHA1 as 40 hex digits (static storage). */
 const char *bf_script_sha(bf_script_id id);
@@ -225,5 +243,8 @@ int bf_webhook_due_args(bf_script_args *out, const char *prefix, long long per_c
 
 /* heartbeat.lua (what bf_heartbeat_send sends). */
 int bf_heartbeat_args(bf_script_args *out, const bf_heartbeat *hb);
+
+/* webhook_event.lua (what bf_webhook_event_send sends). */
+int bf_webhook_event_args(bf_script_args *out, const bf_webhook_event *e);
 
 #endif

@@ -5,6 +5,7 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
+#include "scripts.h"
 #include "pusher_sig.h"
 #include "pusher_msg.h"
 #include "pusher_subs.h"
@@ -300,10 +301,22 @@ static void client_event(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
                    .channel = {ch, strlen(ch)},
                    .frame = {frame, len},
                    .except_conn = {conn_id, strlen(conn_id)}};
-    if (bf_gw_fanout(gw, &f) == 0)
+    if (bf_gw_fanout(gw, &f) == 0) {
         gw->stats.whispers_total++;
-    else
+        char sid[64]; /* the client_event webhook, when a router delivers them (webhooks.h) */
+        bf_pusher_socket_id(gw, c, sid, sizeof(sid));
+        bf_webhook_event we = {.prefix = gw->cfg.redis_prefix,
+                               .name = "client_event",
+                               .channel = ch,
+                               .event = m->event,
+                               .data = m->data,
+                               .data_len = m->data_len,
+                               .socket_id = sid,
+                               .user_id = user};
+        bf_webhook_event_send(gw->cmd, &we);
+    } else {
         bf__pusher_error(gw, c, 0, "cannot relay right now (no Redis); try again");
+    }
     free(frame);
 }
 
@@ -329,6 +342,10 @@ static void signin(bf_gateway *gw, bf_conn *c, const bf_pusher_msg *m)
     }
     free(pc->user);
     pc->user = user;
+    /* the connection acts as this user from now on: kicks of the user (the HTTP API's
+     * terminate_connections) close it, on whichever channel they arrive */
+    free(c->user_id);
+    c->user_id = bf_strdup(user);
     json_t *d = json_pack("{s:s}", "user_data", m->user_data);
     char *data = json_dumps(d, JSON_COMPACT);
     json_decref(d);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "pusher_msg.h"
 #include "redis_keys.h"
+#include "scripts.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -177,7 +178,13 @@ static void on_cache(redisAsyncContext *ac, void *reply, void *priv)
         bf_fanout m = {.kind = BF_FAN_MESSAGE, .seq = 1, .frame = {frame->str, (size_t)frame->len}};
         out = bf_pusher_render(&m, name, &len);
     }
-    if (!out) out = bf_pusher_frame("pusher:cache_miss", name, NULL, 0, &len);
+    if (!out) {
+        out = bf_pusher_frame("pusher:cache_miss", name, NULL, 0, &len);
+        /* the cache_miss webhook, when a router delivers them (webhooks.h) */
+        bf_webhook_event we = {
+            .prefix = gw->cfg.redis_prefix, .name = "cache_miss", .channel = bf_hub_sub_channel(s)};
+        bf_webhook_event_send(gw->cmd, &we);
+    }
     bf__pusher_send(gw, s->conn, out);
 }
 

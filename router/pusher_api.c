@@ -19,6 +19,7 @@
 #include <time.h>
 
 #define SCOPED_MAX (BF_APP_ID_MAX + 1 + BF_CHANNEL_MAX + 1)
+#define SERVER_TO_USER "#server-to-user-"
 
 /* ---- replies ----------------------------------------------------------------------------- */
 
@@ -155,6 +156,21 @@ static int check_name(const char *name, size_t len, char *err, size_t errlen)
     return bf_message_check_event(name, len, err, errlen) ? -1 : 0;
 }
 
+/* A channel an event may go to: a channel name, or #server-to-user-{id} — the channel of the
+ * connections signed in as that user (pusher:signin; the SDKs' sendToUser), id 1..128 bytes. */
+static int channel_check(const char *name, size_t len, char *why, size_t whylen)
+{
+    size_t pl = sizeof(SERVER_TO_USER) - 1;
+    if (len < pl || strncmp(name, SERVER_TO_USER, pl))
+        return bf_channel_validate(name, len, why, whylen);
+    if (len == pl || len - pl > BF_PUSHER_USER_MAX) {
+        snprintf(why, whylen, "the user id of #server-to-user- must be 1-%d bytes",
+                 BF_PUSHER_USER_MAX);
+        return BF_EINVAL;
+    }
+    return bf_channel_validate(name + pl, len - pl, why, whylen);
+}
+
 /* Renders the native frame prefix: data is the string parsed when it is JSON, else the string. */
 static char *render_prefix(const char *name, const char *data, size_t dlen, size_t *plen)
 {
@@ -259,12 +275,7 @@ static int parse_event(bf_router *rt, const bf_app *app, json_t *o, bool batch, 
         const char *cn = json_string_value(c);
         size_t cl = json_string_length(c);
         char why[BF_ERR_LEN];
-        /* sendToUser's channel #server-to-user-{id}: the gateways let only the connections
-         * signed in as {id} subscribe it */
-        static const char s2u[] = "#server-to-user-";
-        size_t skip =
-            cl > sizeof(s2u) - 1 && !strncmp(cn, s2u, sizeof(s2u) - 1) ? sizeof(s2u) - 1 : 0;
-        if (strlen(cn) != cl || bf_channel_validate(cn + skip, cl - skip, why, sizeof(why))) {
+        if (strlen(cn) != cl || channel_check(cn, cl, why, sizeof(why))) {
             snprintf(err, errlen, "channel '%.64s': %.150s", cn,
                      strlen(cn) != cl ? "contains a NUL byte" : why);
             return 400;

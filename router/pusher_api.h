@@ -30,6 +30,7 @@
 #define BF_PUSHER_MAX_BATCH 10     /* events per batch_events, as Pusher */
 #define BF_PUSHER_MAX_NAME 200     /* event name bytes, as the SDKs */
 #define BF_PUSHER_SOCKET_MAX 64    /* socket_id bytes */
+#define BF_PUSHER_USER_MAX 128     /* a user id in #server-to-user-{id}, as the gateway */
 
 /* If path (decoded, NUL-terminated; borrowed) is a Pusher API route ("/apps/" anywhere in it),
  * handles req and returns true; otherwise returns false and does nothing. */

@@ -302,6 +302,8 @@ static void attempt(batch *b, uint64_t now)
 
 typedef struct parsed {
     const char *id, *name, *channel, *user;
+    const char *event, *data, *socket_id; /* client_event (webhook_event.lua) */
+    size_t data_len;
     uint64_t t;
 } parsed;
 
@@ -321,8 +323,24 @@ static bool parse_entry(const redisReply *e, parsed *p)
         if (!strcmp(k, "c")) p->channel = v;
         if (!strcmp(k, "u")) p->user = v;
         if (!strcmp(k, "t")) p->t = strtoull(v, NULL, 10);
+        if (!strcmp(k, "e")) p->event = v;
+        if (!strcmp(k, "s")) p->socket_id = v;
+        if (!strcmp(k, "d")) {
+            p->data = v;
+            p->data_len = (size_t)f->element[i + 1]->len;
+        }
     }
     return p->name && p->channel;
+}
+
+/* A client event's data as Pusher's webhook carries it: a string — the client's string itself,
+ * or the JSON text of what it sent otherwise. */
+static json_t *client_data(const char *text, size_t len)
+{
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    json_t *out = json_is_string(v) ? json_incref(v) : json_stringn(text, len);
+    json_decref(v);
+    return out ? out : json_string("");
 }
 
 static unsigned event_bit(const char *name)
@@ -369,6 +387,9 @@ static void take_entries(bf_webhooks *w, const redisReply *arr)
             en->refs++;
             if (p.t && p.t < b->oldest_event_ms) b->oldest_event_ms = p.t;
             json_t *ev = json_pack("{s:s,s:s}", "name", p.name, "channel", bare);
+            if (p.event) json_object_set_new(ev, "event", json_string(p.event));
+            if (p.data) json_object_set_new(ev, "data", client_data(p.data, p.data_len));
+            if (p.socket_id) json_object_set_new(ev, "socket_id", json_string(p.socket_id));
             if (p.user) json_object_set_new(ev, "user_id", json_string(p.user));
             json_array_append_new(evs[t], ev);
         }

@@ -4,10 +4,10 @@
  * stream <prefix>webhooks in the same atomic step (webhooks.lib.lua) — conns.lua when a channel's
  * first connection on any gateway arrives or its last one leaves, the presence scripts when a
  * user's first connection joins or last one leaves, sweep.lua when a dead gateway held the last
- * ones. A vacated channel is held in <prefix>webhooks:vacating for the vacate delay, and a
- * reconnect within it cancels both events; webhook_due.lua queues the vacate when it is due.
- * Nothing is queued unless some live router delivers webhooks (<prefix>webhooks:on, refreshed
- * here).
+ * ones; gateways queue client_event and cache_miss (webhook_event.lua). A vacated channel is held
+ * in <prefix>webhooks:vacating for the vacate delay, and a reconnect within it cancels both events;
+ * webhook_due.lua queues the vacate when it is due. Nothing is queued unless some live router
+ * delivers webhooks (<prefix>webhooks:on, refreshed here).
  *
  * Delivery (this module): every router with webhooks configured reads the stream through the
  * consumer group "routers" (XREADGROUP, every --webhook-batch-ms, at most --webhook-batch-max

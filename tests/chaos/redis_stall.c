@@ -46,24 +46,6 @@ static int publish_timed(bf_cluster *c, int n, long long *took_ms, int timeout_m
     return st;
 }
 
-static long long metric(int port, const char *name)
-{
-    bf_http_resp r;
-    if (bf_http(port, "GET", "/metrics", NULL, NULL, 0, &r, 2000)) return -1;
-    long long v = -1;
-    const char *p = r.body;
-    size_t nl = strlen(name);
-    while ((p = strstr(p, name))) {
-        if ((p == r.body || p[-1] == '\n') && p[nl] == ' ') {
-            v = atoll(p + nl + 1);
-            break;
-        }
-        p += nl;
-    }
-    bf_http_resp_free(&r);
-    return v;
-}
-
 Test(chaos_redis_stall, sigstop_gives_503_within_the_deadline_and_recovers_after_sigcont)
 {
     if (bf_daemons_wrapped()) cr_skip("timing test: daemons run under a wrapper");
@@ -100,8 +82,8 @@ Test(chaos_redis_stall, sigstop_gives_503_within_the_deadline_and_recovers_after
     usleep(3 * DEADLINE_MS * 1000);
     cr_expect(readyz_is(&rt), "router /readyz turned 200 while Redis is still stopped");
     cr_expect(readyz_is(&gw), "gateway /readyz turned 200 while Redis is still stopped");
-    cr_expect_geq(metric(c->routers[0].port, "belfry_router_redis_timeouts_total"), 1);
-    cr_expect_geq(metric(c->gateways[0].port, "belfry_gateway_redis_timeouts_total"), 1);
+    cr_expect_geq(bf_metric(c->routers[0].port, "belfry_router_redis_timeouts_total"), 1);
+    cr_expect_geq(bf_metric(c->gateways[0].port, "belfry_gateway_redis_timeouts_total"), 1);
 
     cr_assert_eq(kill(c->redis.pid, SIGCONT), 0);
     gw.want = rt.want = 200;

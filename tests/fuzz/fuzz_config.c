@@ -96,6 +96,8 @@ static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *
         case BF_CFG_REDIS:
             check_redis((const bf_redis_url *)field);
             break;
+        case BF_CFG_LIST: /* copies of what was given; nothing to bound */
+            break;
         case BF_CFG_APPS: {
             bf_apps *apps;
             memcpy(&apps, field, sizeof(apps));

@@ -100,3 +100,19 @@ int bf_http(int port, const char *method, const char *path, const char *headers,
     free(buf);
     return 0;
 }
+
+long long bf_metric(int port, const char *name)
+{
+    bf_http_resp r;
+    if (bf_http(port, "GET", "/metrics", NULL, NULL, 0, &r, 3000) != 0) return -1;
+    long long v = -1;
+    size_t nl = strlen(name);
+    for (const char *p = r.body; p && (p = strstr(p, name)); p += nl) {
+        if ((p == r.body || p[-1] == '\n') && p[nl] == ' ') {
+            v = atoll(p + nl + 1);
+            break;
+        }
+    }
+    bf_http_resp_free(&r);
+    return v;
+}

@@ -17,4 +17,9 @@ int bf_http(int port, const char *method, const char *path, const char *headers,
             size_t body_len, bf_http_resp *r, int timeout_ms);
 void bf_http_resp_free(bf_http_resp *r);
 
+/* The value of one sample on 127.0.0.1:port's /metrics (Prometheus text): name is the sample's
+ * whole name with its labels, e.g. "belfry_gateway_auth_failures_total{reason=\"expired\"}".
+ * Returns -1 when the request fails or the sample is absent. */
+long long bf_metric(int port, const char *name);
+
 #endif

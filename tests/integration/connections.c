@@ -105,18 +105,6 @@ Test(connections, slow_consumer_is_closed_4008_while_others_keep_receiving, .tim
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }
 
-static long long metric(bf_cluster *c, const char *name)
-{
-    bf_http_resp r;
-    if (bf_http(c->gateways[0].port, "GET", "/metrics", NULL, NULL, 0, &r, 2000) != 0) return -1;
-    char key[128];
-    snprintf(key, sizeof(key), "\n%s ", name);
-    const char *p = strstr(r.body, key);
-    long long v = p ? atoll(p + strlen(key)) : -1;
-    bf_http_resp_free(&r);
-    return v;
-}
-
 /* Frames queued for one socket go out coalesced, several per write, and when the socket is full
  * lws keeps the rest of a write. Nothing else may land inside that rest: the client pings while
  * the server is backed up, so lws has pongs to send in between. Every frame must arrive whole and
@@ -133,9 +121,9 @@ Test(connections, backed_up_socket_gets_every_frame_whole_and_in_order, .timeout
     int small = 65536;
     setsockopt(bf_ws_fd(lag), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
     it_wait_subscribed(c, "backlog", 1);
-    long long writes0 = metric(c, "belfry_gateway_socket_writes_total");
-    long long frames0 = metric(c, "belfry_gateway_frames_written_total");
-    long long queued0 = metric(c, "belfry_gateway_messages_out_total");
+    long long writes0 = bf_metric(c->gateways[0].port, "belfry_gateway_socket_writes_total");
+    long long frames0 = bf_metric(c->gateways[0].port, "belfry_gateway_frames_written_total");
+    long long queued0 = bf_metric(c->gateways[0].port, "belfry_gateway_messages_out_total");
     redisContext *rc = redisConnect("127.0.0.1", c->redis.port);
     cr_assert(rc && !rc->err);
     enum { N = 1500, PAD = 5000, ROUNDS = 15 };
@@ -164,7 +152,8 @@ Test(connections, backed_up_socket_gets_every_frame_whole_and_in_order, .timeout
     /* until the gateway has taken in every message (a sanitizer build lags behind Redis): then
      * the socket is backed up, lws holds a rest and our queue holds more */
     long long deadline = bf_ms() + 20000;
-    while (metric(c, "belfry_gateway_messages_out_total") - queued0 < N && bf_ms() < deadline)
+    while (bf_metric(c->gateways[0].port, "belfry_gateway_messages_out_total") - queued0 < N &&
+           bf_ms() < deadline)
         usleep(20000);
     int got = 0, pongs = 0, bad = 0;
     bf_ws_msg m;
@@ -196,10 +185,12 @@ Test(connections, backed_up_socket_gets_every_frame_whole_and_in_order, .timeout
         bf_ws_msg_free(&m);
     }
     cr_expect(pongs >= 1 && pongs <= pings, "%d pongs for %d pings", pongs, pings);
-    long long writes = metric(c, "belfry_gateway_socket_writes_total") - writes0;
-    long long frames = metric(c, "belfry_gateway_frames_written_total") - frames0;
+    long long writes =
+        bf_metric(c->gateways[0].port, "belfry_gateway_socket_writes_total") - writes0;
+    long long frames =
+        bf_metric(c->gateways[0].port, "belfry_gateway_frames_written_total") - frames0;
     cr_expect_eq(frames, N, "frames written %lld", frames);
-    cr_expect(metric(c, "belfry_gateway_socket_writes_partial_total") > 0,
+    cr_expect(bf_metric(c->gateways[0].port, "belfry_gateway_socket_writes_partial_total") > 0,
               "the socket never backed up: the test did not test the partial-write path");
     cr_expect(writes > 0 && writes < frames, "%lld writes carried %lld frames: nothing coalesced",
               writes, frames);

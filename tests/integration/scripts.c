@@ -32,26 +32,6 @@ static void teardown(void)
 
 TestSuite(scripts, .init = setup, .fini = teardown, .timeout = 60);
 
-/* The value of a counter on a daemon's /metrics, or -1. */
-static long long metric(int port, const char *name)
-{
-    bf_http_resp r;
-    long long v = -1;
-    if (bf_http(port, "GET", "/metrics", NULL, NULL, 0, &r, 5000) == 0 && r.status == 200) {
-        const char *p = r.body;
-        size_t nl = strlen(name);
-        while ((p = strstr(p, name))) {
-            if ((p == r.body || p[-1] == '\n') && p[nl] == ' ') {
-                v = atoll(p + nl + 1);
-                break;
-            }
-            p += nl;
-        }
-    }
-    bf_http_resp_free(&r);
-    return v;
-}
-
 Test(scripts, a_flushed_script_cache_is_reloaded_and_the_call_sent_again)
 {
     int status = 0;
@@ -61,7 +41,7 @@ Test(scripts, a_flushed_script_cache_is_reloaded_and_the_call_sent_again)
     bf_ws_msg m;
     cr_assert_eq(bf_ws_recv_event(w, "presence:here", &m, 5000), 0, "no presence:here");
     bf_ws_msg_free(&m);
-    cr_assert_eq(metric(C->routers[0].port, "belfry_router_redis_script_reloads_total"), 0);
+    cr_assert_eq(bf_metric(C->routers[0].port, "belfry_router_redis_script_reloads_total"), 0);
 
     char *ok = bf_redis_query(C, "SCRIPT FLUSH");
     cr_assert(ok && !strcmp(ok, "OK"), "SCRIPT FLUSH: %s", ok ? ok : "(none)");
@@ -76,9 +56,10 @@ Test(scripts, a_flushed_script_cache_is_reloaded_and_the_call_sent_again)
     bf_http_resp_free(&r);
     cr_assert_eq(bf_ws_recv_event(w, "AfterFlush", &m, 5000), 0, "the publish never arrived");
     bf_ws_msg_free(&m);
-    cr_expect_geq(metric(C->routers[0].port, "belfry_router_redis_script_reloads_total"), 1,
+    cr_expect_geq(bf_metric(C->routers[0].port, "belfry_router_redis_script_reloads_total"), 1,
                   "the reload was not counted");
-    cr_expect_eq(metric(C->routers[0].port, "belfry_router_redis_script_load_failures_total"), 0);
+    cr_expect_eq(bf_metric(C->routers[0].port, "belfry_router_redis_script_load_failures_total"),
+                 0);
 
     /* a presence operation from the gateway: a second user joins and the first one hears it */
     bf_ws *b = bf_ws_connect(C->gateways[0].port, "/ws/presence-room?token=t&userId=bob", NULL,
@@ -88,7 +69,7 @@ Test(scripts, a_flushed_script_cache_is_reloaded_and_the_call_sent_again)
                  "bob's join never reached alice after SCRIPT FLUSH");
     cr_expect(strstr(m.data, "bob"), "%s", m.data);
     bf_ws_msg_free(&m);
-    cr_expect_geq(metric(C->gateways[0].port, "belfry_gateway_redis_script_reloads_total"), 1,
+    cr_expect_geq(bf_metric(C->gateways[0].port, "belfry_gateway_redis_script_reloads_total"), 1,
                   "the gateway's reload was not counted");
     bf_ws_close(b);
     bf_ws_close(w);

@@ -2,11 +2,9 @@
 // routers and `gateways` gateways from build/bin (or $BELFRY_BIN_DIR), each on a free loopback
 // port, all configured with the same apps. Readiness is polled (never slept on); stop() kills
 // everything (and the process 'exit' hook does, should a test crash past its `after`).
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import path from 'node:path';
 import {
-  BIN_DIR, freePort, redisCommand, waitFor,
+  BIN_DIR, freePort, Proc as BaseProc, redisCommand, waitFor,
 } from '../../client/js/test/cluster.mjs';
 
 export { BIN_DIR, freePort, redisCommand, waitFor };
@@ -17,11 +15,6 @@ export const APP = { id: '1001', key: 'belfry-test-key', secret: 'belfry-test-se
 export const APP2 = { id: '1002', key: 'belfry-other-key', secret: 'belfry-other-secret-987654' };
 export const API_KEY = 'pusher-test-api-key-0123456789abcdef';
 
-const live = new Set();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
-
 async function httpOk(url) {
   try {
     const r = await fetch(url);
@@ -31,45 +24,16 @@ async function httpOk(url) {
   }
 }
 
-/** One daemon: spawned, its output kept (last 64 KiB) for failure messages, killed on stop. */
-export class Proc {
+/** One daemon (client/js/test's Proc, which keeps its output and kills it at exit); stop()
+ * sends SIGTERM first here, so that the tests see each daemon's clean exit. */
+export class Proc extends BaseProc {
   constructor(name, cmd, args) {
-    this.name = name;
+    super(name, cmd, args);
     this.args = args;
-    this.log = '';
-    this.exited = null;
-    this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(this.child);
-    const keep = (d) => {
-      this.log = (this.log + d.toString('utf8')).slice(-65536);
-    };
-    this.child.stdout.on('data', keep);
-    this.child.stderr.on('data', keep);
-    this.exitPromise = once(this.child, 'exit').then(([code, sig]) => {
-      live.delete(this.child);
-      this.exited = { code, sig };
-    });
   }
 
-  async stop(signal = 'SIGTERM', timeout = 15000) {
-    if (this.exited) return this.exited;
-    this.child.kill(signal);
-    let t;
-    const ok = await Promise.race([
-      this.exitPromise.then(() => true),
-      new Promise((r) => (t = setTimeout(() => r(false), timeout))),
-    ]);
-    clearTimeout(t);
-    if (!ok) {
-      this.child.kill('SIGKILL');
-      await this.exitPromise;
-    }
-    return this.exited;
-  }
-
-  assertRunning() {
-    if (this.exited)
-      throw new Error(`${this.name} exited (${JSON.stringify(this.exited)}):\n${this.log}`);
+  stop(signal = 'SIGTERM', timeout = 15000) {
+    return super.stop(signal, timeout);
   }
 }
 

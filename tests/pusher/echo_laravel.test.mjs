@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
 import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
-import { collect, connected, echoClient, pusherClient, subscribed } from './gw_helpers.mjs';
+import {
+  collect, connected, echoClient, pusherClient, rawPusher, subscribed, within,
+} from './gw_helpers.mjs';
 
 let cluster;
 let sdk;
@@ -94,4 +96,27 @@ test("another app's publish does not reach this app's channel of the same name",
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(g1.map((e) => e.data), [{ app: 1 }]);
   assert.deepEqual(g2.map((e) => e.data), [{ app: 2 }]);
+});
+
+test("terminateUserConnections closes the user's signed-in connections on every gateway with 4009", async () => {
+  const signedIn = async (g, id) => {
+    const ws = await rawPusher(cluster.gateways[g].port);
+    closers.push(() => ws.terminate());
+    const sid = (await ws.next((f) => f.event === 'pusher:connection_established')).parsed.socket_id;
+    ws.sendJson({ event: 'pusher:signin', data: sdk.authenticateUser(sid, { id }) });
+    await ws.next((f) => f.event === 'pusher:signin_success');
+    ws.sendJson({ event: 'pusher:subscribe', data: { channel: `#server-to-user-${id}` } });
+    await ws.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    ws.sendJson({ event: 'pusher:subscribe', data: { channel: 'lobby' } });
+    await ws.next((f) => f.event === 'pusher_internal:subscription_succeeded');
+    return ws;
+  };
+  const a = await signedIn(0, 'bad-user');
+  const b = await signedIn(1, 'bad-user');
+  const other = await signedIn(1, 'good-user');
+  await sdk.terminateUserConnections('bad-user');
+  assert.equal((await within(a.closed, 'the close on gateway 0')).code, 4009);
+  assert.equal((await within(b.closed, 'the close on gateway 1')).code, 4009);
+  other.sendJson({ event: 'pusher:ping', data: {} });
+  await other.next((f) => f.event === 'pusher:pong', 'the other user stays connected');
 });

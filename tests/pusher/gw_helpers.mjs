@@ -194,3 +194,12 @@ export function publishFanout(redisPort, channel, event, data, seq = 1, opts = {
     sock.write(Buffer.concat(parts));
   });
 }
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export function within(promise, what, ms = 5000) {
+  let t;
+  return Promise.race([
+    promise.finally(() => clearTimeout(t)),
+    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms); }),
+  ]);
+}

@@ -64,3 +64,49 @@ test("another app's trigger reaches only its own clients", async () => {
     params: { info: 'subscription_count' } })).json();
   assert.deepEqual(info, { occupied: true, subscription_count: 1 });
 });
+
+function signedIn(gw, user) {
+  const sdk = sdkFor(APP);
+  const p = pusherClient(cluster.gateways[gw].port, {
+    userAuthentication: {
+      customHandler: ({ socketId }, cb) => cb(null, sdk.authenticateUser(socketId, user)),
+    },
+  });
+  clients.push(p);
+  p.signin();
+  return p;
+}
+
+test('sendToUser and terminateUserConnections reach every connection signed in as the user', async () => {
+  const a = signedIn(0, { id: '42' });
+  const b = signedIn(1, { id: '42' });
+  const other = signedIn(1, { id: '43' });
+  const got = { a: [], b: [], other: [] };
+  const closed = { a: null, b: null, other: null };
+  for (const [k, p] of Object.entries({ a, b, other })) {
+    p.user.bind('notice', (d) => got[k].push(d));
+    p.connection.bind('state_change', (s) => {
+      if (s.current === 'disconnected' || s.current === 'unavailable' || s.current === 'failed')
+        closed[k] ??= s.current;
+    });
+  }
+  await waitFor(() => [a, b, other].every((p) => p.user.serverToUserChannel?.subscribed),
+    { what: 'server-to-user subscriptions' });
+  const sdk = sdkFor(APP);
+  const res = await sdk.sendToUser('42', 'notice', { text: 'hi' });
+  assert.equal(res.status, 200);
+  await waitFor(() => got.a.length === 1 && got.b.length === 1, { what: "both of 42's connections" });
+  assert.deepEqual(got.a[0], { text: 'hi' });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(got.other.length, 0);
+  // a user id the gateway could never sign in is refused
+  await assert.rejects(sdk.post({ path: '/events', body: {
+    name: 'x', channels: [`#server-to-user-${'x'.repeat(129)}`], data: '1' } }),
+  (e) => e.status === 400);
+  // every connection of 42, on both gateways, is closed; 43 keeps its own
+  const t = await sdk.terminateUserConnections('42');
+  assert.equal(t.status, 200);
+  await waitFor(() => closed.a && closed.b, { what: "42's connections closed" });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(closed.other, null);
+});

@@ -286,6 +286,10 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     for (int users = 0; users < 2; users++) check_call(&a, bf_channels_args(&a, P, "", 1, users));
     check_call(&a, bf_terminate_args(&a, P, "", "u1", "bye"));
     check_call(&a, bf_webhook_due_args(&a, P, 100));
+    bf_webhook_event we = {.prefix = P, .name = "client_event", .channel = ch};
+    check_call(&a, bf_webhook_event_args(&a, &we));
+    we.event = "client-x", we.data = "{}", we.data_len = 2, we.socket_id = "1.2", we.user_id = "u";
+    check_call(&a, bf_webhook_event_args(&a, &we));
     for (int router = 0; router < 2; router++) {
         bf_heartbeat hb = {.prefix = P,
                            .node_id = "n1",

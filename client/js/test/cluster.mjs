@@ -124,7 +124,7 @@ async function httpOk(url) {
 }
 
 /** One daemon: spawned, its output kept (last 64 KiB) for failure messages, killed on stop. */
-class Proc {
+export class Proc {
   constructor(name, cmd, args) {
     this.name = name;
     this.log = '';

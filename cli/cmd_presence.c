@@ -1,8 +1,8 @@
-/* belfryctl presence CHANNEL: the members of a presence channel, from presence:{channel}.
+/* belfryctl presence CHANNEL: the members of a presence channel, read by presence_members.lua.
  *
- * The hash has one field per connection; a member is a user, with the earliest joinedAt of its
- * connections (the same rule as GET /presence and presence:here), and the number of connections
- * it has. */
+ * A member is a user, described by its connection with the earliest joinedAt, and the number of
+ * connections it has. The rule (and the order) is the script's, the same as GET /presence and
+ * presence:here (presence.lib.lua): this file only renders the list. */
 #include "alloc.h"
 #include "args.h"
 #include "channel.h"
@@ -10,6 +10,7 @@
 #include "credis.h"
 #include "out.h"
 #include "redis_keys.h"
+#include "scripts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,52 +37,28 @@ static const bf_cli_spec spec = {
     .max_pos = 1,
 };
 
-static int cmp_member(const void *a, const void *b)
-{
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_int_t ja = json_integer_value(json_object_get(x, "joinedAt"));
-    json_int_t jb = json_integer_value(json_object_get(y, "joinedAt"));
-    if (ja != jb) return ja < jb ? -1 : 1;
-    return strcmp(json_string_value(json_object_get(x, "id")),
-                  json_string_value(json_object_get(y, "id")));
-}
-
-/* Folds HGETALL presence:{channel} into one member per user, sorted; returns a new array. */
+/* presence_members.lua's {member JSON, connections, ...} -> a new array of
+ * {id, joinedAt, connections, info}; *conns gets the connections of all members. */
 static json_t *members_of(const redisReply *h, json_int_t *conns)
 {
-    json_t *by_user = json_object();
+    json_t *members = json_array();
     *conns = 0;
-    for (size_t i = 1; i < h->elements; i += 2) {
-        const redisReply *v = h->element[i];
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *v = h->element[i], *n = h->element[i + 1];
         json_t *m = v->str ? json_loadb(v->str, v->len, 0, NULL) : NULL;
         const char *id = json_string_value(json_object_get(m, "id"));
         json_t *at = json_object_get(m, "joinedAt");
-        if (!id || !json_is_integer(at)) { /* not written by Belfry: ignore, like the router */
-            json_decref(m);
+        if (!id || !json_is_integer(at) || n->type != REDIS_REPLY_INTEGER) {
+            json_decref(m); /* not written by Belfry: ignore, like the router */
             continue;
         }
-        (*conns)++;
-        json_t *cur = json_object_get(by_user, id);
-        json_int_t n = cur ? json_integer_value(json_object_get(cur, "connections")) : 0;
-        if (!cur || json_integer_value(at) < json_integer_value(json_object_get(cur, "joinedAt"))) {
-            json_t *info = json_object_get(m, "info");
-            cur = json_pack("{s:s,s:O,s:I,s:O}", "id", id, "joinedAt", at, "connections",
-                            (json_int_t)0, "info", info ? info : json_object());
-            json_object_set_new(by_user, id, cur);
-        }
-        json_object_set_new(cur, "connections", json_integer(n + 1));
+        json_t *info = json_object_get(m, "info");
+        json_array_append_new(members, json_pack("{s:s,s:O,s:I,s:O}", "id", id, "joinedAt", at,
+                                                 "connections", (json_int_t)n->integer, "info",
+                                                 info ? info : json_object()));
+        *conns += n->integer;
         json_decref(m);
     }
-    size_t n = json_object_size(by_user), k = 0;
-    json_t **list = bf_calloc(n + 1, sizeof(json_t *));
-    const char *key;
-    json_t *val;
-    json_object_foreach(by_user, key, val) list[k++] = val;
-    qsort(list, n, sizeof(json_t *), cmp_member);
-    json_t *members = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append(members, list[i]);
-    free(list);
-    json_decref(by_user);
     return members;
 }
 
@@ -116,7 +93,7 @@ int bf_cli_presence(int argc, char **argv)
     int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
     if (rc != BF_CLI_CONTINUE) return rc;
     const char *ch = cfg.pos[0];
-    char err[BF_ERR_LEN], key[BF_KEY_MAX];
+    char err[BF_ERR_LEN];
     if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
         return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
     if (bf_channel_type_of(ch) != BF_CH_PRESENCE)
@@ -132,10 +109,18 @@ int bf_cli_presence(int argc, char **argv)
         return rc;
     }
     redisReply *h;
-    bf_key(key, bf_cli_redis_prefix(r), BF_KEY_PRESENCE, sch);
-    if ((rc = bf_cli_redis_cmd(r, &h, "HGETALL %s", key))) goto out;
-    if (h->type != REDIS_REPLY_ARRAY) {
-        rc = bf_cli_redis_bad(r, h, "HGETALL presence");
+    bf_script_args a;
+    if (bf_presence_members_args(&a, bf_cli_redis_prefix(r), sch)) abort(); /* validated */
+    size_t srclen;
+    const char *src = bf_script_source(a.id, &srclen);
+    const size_t *l = a.lens;
+    const char *const *v = a.argv;
+    /* EVAL, not EVALSHA: a CLI cannot know whether Redis has the script cached */
+    if ((rc = bf_cli_redis_cmd(r, &h, "EVAL %b 4 %b %b %b %b", src, srclen, v[0], l[0], v[1], l[1],
+                               v[2], l[2], v[3], l[3])))
+        goto out;
+    if (h->type != REDIS_REPLY_ARRAY || h->elements % 2) {
+        rc = bf_cli_redis_bad(r, h, "presence_members.lua");
         goto out;
     }
     json_int_t conns;

@@ -3,7 +3,7 @@
  * The delay before retry n (n = 0 for the first) is min(max_ms, initial_ms * 2^n), spread
  * uniformly over +-jitter_pct percent of itself and never above max_ms. The Redis links
  * (common/redis.c), the gateway's owner operations (gateway/owner.c), the router's parked
- * presence operations (router/presence.c) and the C client's reconnection (client/src/client.c)
+ * presence operations (router/owner_ops.c) and the C client's reconnection (client/src/client.c)
  * all take their delays from here, each with its own policy. Pure: the caller supplies the
  * randomness (the daemons rand(), libbelfry RAND_bytes), so libbelfry can compile it in and the
  * unit tests can pin it (tests/unit/backoff.c). */

@@ -28,6 +28,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_CHANNELS] = "channels",
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
     [BF_SCRIPT_TERMINATE] = "terminate",
+    [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
     [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
 };
 
@@ -47,6 +48,41 @@ const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const c
     return NULL;
 }
 
+#define MAX_LIBS 8
+
+/* "-- uses: a.lib.lua, b.lib.lua" on a file's first line: the libraries it needs, prepended in
+ * that order (Redis scripts cannot include one another), each after the libraries it uses itself
+ * and only once. Appends them to libs. A missing library aborts, like a missing script. */
+static void add_uses(const bf_embed_file *f, const bf_embed_file **libs, size_t *nlibs, int depth)
+{
+    static const char uses[] = "-- uses: ";
+    if (strncmp(f->data, uses, sizeof(uses) - 1)) return;
+    const char *p = f->data + sizeof(uses) - 1, *end = p + strcspn(p, "\n");
+    while (p < end) {
+        size_t n = strcspn(p, ",\n");
+        char lib[64];
+        snprintf(lib, sizeof(lib), "%.*s", (int)n, p);
+        const bf_embed_file *l = bf_embed_find(bf_lua_files, bf_lua_count, lib);
+        if (!l || depth > MAX_LIBS) {
+            fprintf(stderr, "belfry: %s uses %s, which is not embedded (or uses itself)\n", f->name,
+                    lib);
+            abort();
+        }
+        add_uses(l, libs, nlibs, depth + 1);
+        bool have = false;
+        for (size_t i = 0; i < *nlibs; i++) have |= libs[i] == l;
+        if (!have) {
+            if (*nlibs == MAX_LIBS) {
+                fprintf(stderr, "belfry: %s uses more than %d libraries\n", f->name, MAX_LIBS);
+                abort();
+            }
+            libs[(*nlibs)++] = l;
+        }
+        p += n;
+        while (p < end && (*p == ',' || *p == ' ')) p++;
+    }
+}
+
 /* Resolves the script's source and SHA once. A script file missing from the embedded set (a
  * renamed .lua) aborts the first daemon start, which loads every script, and so fails every
  * integration test. */
@@ -63,28 +99,11 @@ static script *get(bf_script_id id)
         }
         s->src = s->file->data;
         s->len = s->file->len;
-        /* "-- uses: a.lib.lua, b.lib.lua" on the first line: the libraries are prepended in
-         * that order (Redis scripts cannot include one another). The result lives as long as
-         * the process. */
-        static const char uses[] = "-- uses: ";
-        if (!strncmp(s->src, uses, sizeof(uses) - 1)) {
-            const char *p = s->src + sizeof(uses) - 1, *end = p + strcspn(p, "\n");
-            const bf_embed_file *libs[8];
-            size_t nlibs = 0, total = s->len;
-            while (p < end) {
-                size_t n = strcspn(p, ",\n");
-                char lib[64];
-                snprintf(lib, sizeof(lib), "%.*s", (int)n, p);
-                const bf_embed_file *l = bf_embed_find(bf_lua_files, bf_lua_count, lib);
-                if (!l || nlibs == sizeof(libs) / sizeof(*libs)) {
-                    fprintf(stderr, "belfry: %s uses %s, which is not embedded\n", file, lib);
-                    abort();
-                }
-                libs[nlibs++] = l;
-                total += l->len;
-                p += n;
-                while (p < end && (*p == ',' || *p == ' ')) p++;
-            }
+        const bf_embed_file *libs[MAX_LIBS];
+        size_t nlibs = 0, total = s->len;
+        add_uses(s->file, libs, &nlibs, 0);
+        if (nlibs) { /* the result lives as long as the process */
+            for (size_t i = 0; i < nlibs; i++) total += libs[i]->len;
             char *all = bf_malloc(total + 1), *o = all;
             for (size_t i = 0; i < nlibs; i++) {
                 memcpy(o, libs[i]->data, libs[i]->len);
@@ -219,39 +238,9 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
 
 int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, void *priv)
 {
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kother[BF_KEY_MAX];
-    char ttl[24], pid[24], started[24], addr[300];
-    bf_key(kmembers, hb->prefix, hb->router ? BF_KEY_ROUTERS : BF_KEY_GATEWAYS, NULL);
-    bf_key(kother, hb->prefix, hb->router ? BF_KEY_GATEWAYS : BF_KEY_ROUTERS, NULL);
-    bf_key(kepoch, hb->prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, hb->prefix, BF_KEY_NODE, hb->node_id);
-    snprintf(ttl, sizeof(ttl), "%lld", hb->ttl_ms);
-    snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    snprintf(started, sizeof(started), "%llu", (unsigned long long)hb->started_wall_ms);
-    snprintf(addr, sizeof(addr), "%s:%d", hb->host, hb->port);
-    const char *argv[21] = {kmembers,
-                            kepoch,
-                            knode,
-                            kother,
-                            hb->node_id,
-                            ttl,
-                            hb->router ? "1" : "0",
-                            "kind",
-                            hb->router ? "router" : "gateway",
-                            "address",
-                            addr,
-                            "pid",
-                            pid,
-                            "started_ms",
-                            started,
-                            "version",
-                            hb->version};
-    int argc = 17;
-    if (hb->connections) {
-        argv[argc++] = "connections";
-        argv[argc++] = hb->connections;
-    }
-    return bf_script_call(r, BF_SCRIPT_HEARTBEAT, cb, priv, 4, argc, argv, NULL);
+    bf_script_args a;
+    int rc = bf_heartbeat_args(&a, hb);
+    return rc ? rc : bf_script_args_send(r, &a, cb, priv);
 }
 
 int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv)
@@ -413,6 +402,16 @@ int bf_presence_audit_args(bf_script_args *a, const char *prefix, const char *ga
     return 0;
 }
 
+int bf_presence_members_args(bf_script_args *a, const char *prefix, const char *channel)
+{
+    args_init(a, BF_SCRIPT_PRESENCE_MEMBERS);
+    if (add_key(a, prefix, BF_KEY_PRESENCE, channel) ||
+        add_key(a, prefix, BF_KEY_PUSERS, channel) || add_key(a, prefix, BF_KEY_PHERE, channel) ||
+        add_key(a, prefix, BF_KEY_PREP, channel))
+        return BF_ERANGE;
+    return 0;
+}
+
 int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
 {
     args_init(a, BF_SCRIPT_SWEEP);
@@ -436,24 +435,171 @@ int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
     return 0;
 }
 
+/* A key built from prefix, sent as an argument (a key name prefix a script appends to), in spare
+ * slot `slot`. */
+static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_kind kind,
+                       const char *arg)
+{
+    int n = bf_key(a->spare[slot], prefix, kind, arg);
+    if (n < 0) return BF_ERANGE;
+    add_arg(a, a->spare[slot], (size_t)n);
+    return 0;
+}
+
+int bf_publish_args(bf_script_args *a, const bf_publish *p)
+{
+    args_init(a, BF_SCRIPT_PUBLISH);
+    if (add_seq_keys(a, p->prefix, p->channel) || add_key(a, p->prefix, BF_KEY_RING_EPOCH, NULL))
+        return BF_ERANGE;
+    add_str(a, p->channel);
+    add_arg(a, p->frame_prefix, p->frame_prefix_len);
+    if (p->fenced)
+        add_num(a, 0, (long long)p->ring_epoch);
+    else
+        add_str(a, "");
+    add_num(a, 1, p->history_size);
+    add_num(a, 2, p->history_ttl_ms);
+    return 0;
+}
+
+int bf_leave_args(bf_script_args *a, const bf_leave *l)
+{
+    args_init(a, BF_SCRIPT_LEAVE);
+    if (add_key(a, l->prefix, l->router ? BF_KEY_ROUTERS : BF_KEY_GATEWAYS, NULL) ||
+        add_key(a, l->prefix, BF_KEY_RING_EPOCH, NULL) ||
+        add_key(a, l->prefix, BF_KEY_NODE, l->node_id))
+        return BF_ERANGE;
+    if (!l->router && (add_key(a, l->prefix, BF_KEY_GWCHANS, l->node_id) ||
+                       add_key(a, l->prefix, BF_KEY_GWKNOWN, NULL)))
+        return BF_ERANGE;
+    add_str(a, l->node_id);
+    add_str(a, l->router ? "1" : "0");
+    if (!l->router) {
+        if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS, "")) return BF_ERANGE;
+        add_str(a, l->clean ? "1" : "0");
+    }
+    return 0;
+}
+
+int bf_history_args(bf_script_args *a, const bf_history *h)
+{
+    args_init(a, BF_SCRIPT_HISTORY);
+    if (add_key(a, h->prefix, BF_KEY_SEQ, h->channel) ||
+        add_key(a, h->prefix, BF_KEY_EPOCH, h->channel) ||
+        add_key(a, h->prefix, BF_KEY_HIST, h->channel))
+        return BF_ERANGE;
+    add_str(a, h->since);
+    add_str(a, h->epoch);
+    add_num(a, 0, h->limit);
+    add_str(a, h->start_epoch ? "1" : "0");
+    return 0;
+}
+
+int bf_channel_info_args(bf_script_args *a, const char *prefix, const char *channel)
+{
+    args_init(a, BF_SCRIPT_CHANNEL_INFO);
+    if (add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_GATEWAYS, NULL) ||
+        add_key(a, prefix, BF_KEY_PUSERS, channel))
+        return BF_ERANGE;
+    return 0;
+}
+
+int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, bool default_app,
+                     bool with_users)
+{
+    args_init(a, BF_SCRIPT_CHANNELS);
+    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS, ""))
+        return BF_ERANGE;
+    add_str(a, match);
+    add_str(a, default_app ? "1" : "0");
+    if (with_users) {
+        if (add_key_arg(a, 1, prefix, BF_KEY_PUSERS, "")) return BF_ERANGE;
+    } else {
+        add_str(a, "");
+    }
+    return 0;
+}
+
+int bf_terminate_args(bf_script_args *a, const char *prefix, const char *scope, const char *user,
+                      const char *reason)
+{
+    args_init(a, BF_SCRIPT_TERMINATE);
+    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) ||
+        add_key_arg(a, 0, prefix, BF_KEY_GWCHANS, "") || add_key_arg(a, 1, prefix, BF_KEY_FAN, ""))
+        return BF_ERANGE;
+    add_str(a, scope);
+    add_str(a, user);
+    add_str(a, reason);
+    return 0;
+}
+
+int bf_webhook_due_args(bf_script_args *a, const char *prefix, long long per_call)
+{
+    args_init(a, BF_SCRIPT_WEBHOOK_DUE);
+    if (add_key(a, prefix, BF_KEY_WEBHOOKS_VACATING, NULL)) return BF_ERANGE;
+    add_num(a, 0, per_call);
+    return 0;
+}
+
+int bf_heartbeat_args(bf_script_args *a, const bf_heartbeat *hb)
+{
+    args_init(a, BF_SCRIPT_HEARTBEAT);
+    if (add_key(a, hb->prefix, hb->router ? BF_KEY_ROUTERS : BF_KEY_GATEWAYS, NULL) ||
+        add_key(a, hb->prefix, BF_KEY_RING_EPOCH, NULL) ||
+        add_key(a, hb->prefix, BF_KEY_NODE, hb->node_id) ||
+        add_key(a, hb->prefix, hb->router ? BF_KEY_GATEWAYS : BF_KEY_ROUTERS, NULL))
+        return BF_ERANGE;
+    add_str(a, hb->node_id);
+    add_num(a, 0, hb->ttl_ms);
+    add_str(a, hb->router ? "1" : "0");
+    add_str(a, "kind");
+    add_str(a, hb->router ? "router" : "gateway");
+    add_str(a, "address");
+    int n = snprintf(a->spare[0], sizeof(a->spare[0]), "%s:%d", hb->host, hb->port);
+    if (n < 0 || (size_t)n >= sizeof(a->spare[0])) return BF_ERANGE;
+    add_arg(a, a->spare[0], (size_t)n);
+    add_str(a, "pid");
+    add_num(a, 1, (long long)getpid());
+    add_str(a, "started_ms");
+    add_num(a, 2, (long long)hb->started_wall_ms);
+    add_str(a, "version");
+    add_str(a, hb->version);
+    if (hb->connections) {
+        add_str(a, "connections");
+        add_str(a, hb->connections);
+    }
+    return 0;
+}
+
+int bf_webhook_event_args(bf_script_args *a, const bf_webhook_event *e)
+{
+    args_init(a, BF_SCRIPT_WEBHOOK_EVENT);
+    if (add_key(a, e->prefix, BF_KEY_WEBHOOKS_ON, NULL)) return BF_ERANGE;
+    add_str(a, e->name);
+    add_str(a, e->channel);
+    /* the optional fields, as field/value pairs */
+    if (e->event) {
+        add_str(a, "e");
+        add_str(a, e->event);
+    }
+    if (e->data) {
+        add_str(a, "d");
+        add_arg(a, e->data, e->data_len);
+    }
+    if (e->socket_id) {
+        add_str(a, "s");
+        add_str(a, e->socket_id);
+    }
+    if (e->user_id) {
+        add_str(a, "u");
+        add_str(a, e->user_id);
+    }
+    return 0;
+}
+
 int bf_webhook_event_send(bf_redis *r, const bf_webhook_event *e)
 {
-    char kon[BF_KEY_MAX];
-    bf_key(kon, e->prefix, BF_KEY_WEBHOOKS_ON, NULL);
-    const char *argv[11] = {kon, e->name, e->channel};
-    size_t lens[11] = {strlen(kon), strlen(e->name), strlen(e->channel)};
-    int argc = 3;
-#define PAIR(k, v, l)                                                                              \
-    do {                                                                                           \
-        argv[argc] = (k);                                                                          \
-        lens[argc++] = 1;                                                                          \
-        argv[argc] = (v);                                                                          \
-        lens[argc++] = (l);                                                                        \
-    } while (0)
-    if (e->event) PAIR("e", e->event, strlen(e->event));
-    if (e->data) PAIR("d", e->data, e->data_len);
-    if (e->socket_id) PAIR("s", e->socket_id, strlen(e->socket_id));
-    if (e->user_id) PAIR("u", e->user_id, strlen(e->user_id));
-#undef PAIR
-    return bf_script_call(r, BF_SCRIPT_WEBHOOK_EVENT, NULL, NULL, 1, argc, argv, lens);
+    bf_script_args a;
+    int rc = bf_webhook_event_args(&a, e);
+    return rc ? rc : bf_script_args_send(r, &a, NULL, NULL);
 }

@@ -1,9 +1,13 @@
 /* The Lua scripts (the .lua files in common/lua), embedded at build time and called by SHA.
  *
- * Each script's header comment lists its KEYS, ARGV and reply. bf_scripts_load() sends SCRIPT LOAD
- * for all of them; call it first thing in a link's on_ready, so that on the same connection every
- * later EVALSHA is ordered after it (this also covers a Redis restart, which empties the script
- * cache). SHAs are computed locally so no round trip is needed before the first call. */
+ * Each script's header comment lists its KEYS, ARGV and reply, and declares their numbers on a
+ * "-- keys: K  argv: A" line (N, N+ or N-M), which tests/unit/scripts.c checks against the body and
+ * against the typed builders below: call a script through its builder, never an array by index.
+ * The envelope constants of wire.h are wire.lib.lua's for the scripts. bf_scripts_load() sends
+ * SCRIPT LOAD for all of them; call it first thing in a link's on_ready, so that on the same
+ * connection every later EVALSHA is ordered after it (this also covers a Redis restart, which
+ * empties the script cache). SHAs are computed locally so no round trip is needed before the first
+ * call. */
 #ifndef BF_SCRIPTS_H
 #define BF_SCRIPTS_H
 
@@ -28,6 +32,7 @@ typedef enum {
     BF_SCRIPT_CHANNELS,
     BF_SCRIPT_WEBHOOK_DUE,
     BF_SCRIPT_TERMINATE,
+    BF_SCRIPT_PRESENCE_MEMBERS,
     BF_SCRIPT_WEBHOOK_EVENT,
     BF_SCRIPT__COUNT
 } bf_script_id;
@@ -137,6 +142,7 @@ typedef struct bf_script_args {
     size_t lens[24];
     char keys[16][BF_KEY_MAX];
     char nums[4][24];
+    char spare[2][BF_KEY_MAX]; /* arguments that are key prefixes, or an address */
 } bf_script_args;
 
 int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *cb, void *priv);
@@ -168,6 +174,11 @@ int bf_presence_apply_args(bf_script_args *out, const bf_presence_apply *a);
 int bf_presence_audit_args(bf_script_args *out, const char *prefix, const char *gateway,
                            const char *channel);
 
+/* presence_members.lua: the channel's members, one per user, ordered (the index's rule, see
+ * presence.lib.lua); reply {member JSON, connections, ...}. Returns 0 or BF_ERANGE. All strings
+ * borrowed. */
+int bf_presence_members_args(bf_script_args *out, const char *prefix, const char *channel);
+
 typedef struct bf_sweep {
     const char *prefix, *channel, *gateway; /* borrowed; gateway: the dead gateway's id */
     uint64_t ring_epoch;                    /* the caller's (the script is fenced by it) */
@@ -177,5 +188,63 @@ typedef struct bf_sweep {
 /* sweep.lua; reply: presence:leave events emitted, -1 if the gateway is alive, or an error
  * "STALE ...". Returns 0 or BF_ERANGE. */
 int bf_sweep_args(bf_script_args *out, const bf_sweep *s);
+
+/* ---- the other scripts: one typed builder each --------------------------------------------
+ *
+ * Each fills out with the script's keys (built here from prefix) and arguments, in the order its
+ * header comment lists them; send it with bf_script_args_send. Strings are borrowed: out points
+ * into them, so they must outlive the send. Returns 0, or BF_ERANGE when a key would be too long
+ * (nothing to send). */
+
+/* publish.lua: sequence one message. */
+typedef struct bf_publish {
+    const char *prefix, *channel; /* borrowed */
+    const char *frame_prefix;     /* ends in "seq": (message.h); borrowed */
+    size_t frame_prefix_len;
+    bool fenced;         /* only the channel's owner may publish (Redis ingress) */
+    uint64_t ring_epoch; /* the caller's, when fenced */
+    long long history_size, history_ttl_ms;
+} bf_publish;
+int bf_publish_args(bf_script_args *out, const bf_publish *p);
+
+/* leave.lua: a node leaves its membership set (graceful stop). A router bumps the ring epoch; a
+ * gateway takes its connection counts along, and its sweep indexes when it drained cleanly. */
+typedef struct bf_leave {
+    const char *prefix, *node_id; /* borrowed */
+    bool router;
+    bool clean; /* gateways: no connection left and every presence leave acknowledged */
+} bf_leave;
+int bf_leave_args(bf_script_args *out, const bf_leave *l);
+
+/* history.lua: a channel's position and the frames since one (see the script for since/epoch). */
+typedef struct bf_history {
+    const char *prefix, *channel; /* borrowed */
+    const char *since;            /* "", "*" or a decimal seq; borrowed */
+    const char *epoch;            /* the client's epoch, "*" or ""; borrowed */
+    long long limit;              /* the most frames to return */
+    bool start_epoch;             /* start the channel's epoch if it has none */
+} bf_history;
+int bf_history_args(bf_script_args *out, const bf_history *h);
+
+/* channel_info.lua: {connections on live gateways, presence users} of channel. */
+int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *channel);
+
+/* channels.lua: the occupied channels whose scoped name starts with match (default_app: the
+ * names without a '/'), with their user counts when with_users. */
+int bf_channels_args(bf_script_args *out, const char *prefix, const char *match, bool default_app,
+                     bool with_users);
+
+/* terminate.lua: a kick of user to every channel of the app scope ("APPID/" or ""). */
+int bf_terminate_args(bf_script_args *out, const char *prefix, const char *scope, const char *user,
+                      const char *reason);
+
+/* webhook_due.lua: queue at most per_call due channel_vacated events. */
+int bf_webhook_due_args(bf_script_args *out, const char *prefix, long long per_call);
+
+/* heartbeat.lua (what bf_heartbeat_send sends). */
+int bf_heartbeat_args(bf_script_args *out, const bf_heartbeat *hb);
+
+/* webhook_event.lua (what bf_webhook_event_send sends). */
+int bf_webhook_event_args(bf_script_args *out, const bf_webhook_event *e);
 
 #endif

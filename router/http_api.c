@@ -1,21 +1,12 @@
-/* The router's HTTP API on evhttp (every {channel} may be unprefixed with a type: ?type=, or for
- * POST the body's "type", maps it as the gateway's /ws/{channel}?type= does):
- *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
- *   GET  /presence/{channel}    members, one per user (API key)   200 | 400 401 405 503
- *   GET  /channels/{channel}    occupancy (API key)               200 | 400 401 405 503
- *   GET  /history/{channel}     retained messages (API key)       200 | 400 401 405 503
- *   GET  /healthz /readyz       liveness, readiness (no key)
- *   GET  /metrics               Prometheus text (no key)
- *   .../apps/{id}/...           the Pusher HTTP API (pusher_api.h; signed requests, no key)
- * Every error carries {"error":{"code":"...","message":"..."}}. */
+/* The router's native HTTP API: see http_api.h. */
 #include "alloc.h"
 #include "channel.h"
 #include "err.h"
 #include "log.h"
 #include "message.h"
+#include "http_api.h"
 #include "pusher_api.h"
 #include "redis_keys.h"
-#include "router.h"
 #include "scripts.h"
 
 #include <event2/buffer.h>
@@ -25,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct bf_http_api {
+    bf_http_api_opts o;
+};
 
 static void reply_json(struct evhttp_request *req, int status, const char *reason, const char *body)
 {
@@ -37,12 +32,12 @@ static void reply_json(struct evhttp_request *req, int status, const char *reaso
     evbuffer_free(b);
 }
 
-static void reply_error(bf_router *rt, struct evhttp_request *req, int status, const char *reason,
-                        const char *code, const char *msg)
+static void reply_error(bf_http_api *api, struct evhttp_request *req, int status,
+                        const char *reason, const char *code, const char *msg)
 {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *body = json_dumps(j, JSON_COMPACT);
-    rt->stats.http_errors++;
+    api->o.stats->http_errors++;
     /* NULL only for a message that is not UTF-8 (memory cannot fail: bf_alloc_init) */
     reply_json(req, status, reason,
                body ? body : "{\"error\":{\"code\":\"internal\",\"message\":\"cannot render\"}}");
@@ -60,17 +55,17 @@ static bool key_equal(const char *a, size_t alen, const char *b)
 }
 
 /* Returns true if the request may use the API; otherwise replies 401. */
-static bool authorized(bf_router *rt, struct evhttp_request *req)
+static bool authorized(bf_http_api *api, struct evhttp_request *req)
 {
-    if (!rt->cfg.api_key) return true; /* --insecure-no-api-key, warned about at start-up */
+    if (!api->o.cfg->api_key) return true; /* --insecure-no-api-key, warned about at start-up */
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!h) {
-        reply_error(rt, req, 401, "Unauthorized", "unauthorized",
+        reply_error(api, req, 401, "Unauthorized", "unauthorized",
                     "missing Authorization: Bearer <api key> header");
         return false;
     }
-    if (strncasecmp(h, "Bearer ", 7) || !key_equal(h + 7, strlen(h + 7), rt->cfg.api_key)) {
-        reply_error(rt, req, 401, "Unauthorized", "unauthorized", "wrong API key");
+    if (strncasecmp(h, "Bearer ", 7) || !key_equal(h + 7, strlen(h + 7), api->o.cfg->api_key)) {
+        reply_error(api, req, 401, "Unauthorized", "unauthorized", "wrong API key");
         return false;
     }
     return true;
@@ -80,7 +75,7 @@ static bool authorized(bf_router *rt, struct evhttp_request *req)
 
 /* The request's ?type= (NULL if absent) copied into buf. Replies 400 and returns -1 for a
  * malformed query or an over-long value. */
-static int query_type(bf_router *rt, struct evhttp_request *req, char *buf, size_t cap,
+static int query_type(bf_http_api *api, struct evhttp_request *req, char *buf, size_t cap,
                       const char **type)
 {
     struct evkeyvalq q;
@@ -88,13 +83,13 @@ static int query_type(bf_router *rt, struct evhttp_request *req, char *buf, size
     *type = NULL;
     if (!query) return 0;
     if (evhttp_parse_query_str(query, &q)) {
-        reply_error(rt, req, 400, "Bad Request", "bad_query", "malformed query string");
+        reply_error(api, req, 400, "Bad Request", "bad_query", "malformed query string");
         return -1;
     }
     const char *t = evhttp_find_header(&q, "type");
     int rc = 0;
     if (t && strlen(t) >= cap) {
-        reply_error(rt, req, 400, "Bad Request", "bad_type",
+        reply_error(api, req, 400, "Bad Request", "bad_type",
                     "type must be public, private or presence");
         rc = -1;
     } else if (t) {
@@ -109,18 +104,19 @@ static int query_type(bf_router *rt, struct evhttp_request *req, char *buf, size
  * (bf_channel_resolve): "orders.1?type=private" is private-orders.1. The canonical name goes to
  * out (BF_CHANNEL_MAX + 1 bytes). Replies 400 (bad_channel, bad_type, bad_query) and returns -1
  * otherwise. */
-static int resolve_channel(bf_router *rt, struct evhttp_request *req, const char *name, char *out)
+static int resolve_channel(bf_http_api *api, struct evhttp_request *req, const char *name,
+                           char *out)
 {
     char err[BF_ERR_LEN], tbuf[16];
     const char *type;
     if (bf_channel_validate(name, strlen(name), err, sizeof(err))) {
-        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
+        reply_error(api, req, 400, "Bad Request", "bad_channel", err);
         return -1;
     }
-    if (query_type(rt, req, tbuf, sizeof(tbuf), &type)) return -1;
+    if (query_type(api, req, tbuf, sizeof(tbuf), &type)) return -1;
     int rc = bf_channel_resolve(name, strlen(name), type, out, err, sizeof(err));
     if (rc) {
-        reply_error(rt, req, 400, "Bad Request", rc == BF_ETOOBIG ? "bad_channel" : "bad_type",
+        reply_error(api, req, 400, "Bad Request", rc == BF_ETOOBIG ? "bad_channel" : "bad_type",
                     err);
         return -1;
     }
@@ -130,40 +126,48 @@ static int resolve_channel(bf_router *rt, struct evhttp_request *req, const char
 /* ---- POST /broadcast/{channel}[?type=] --------------------------------------------------------
  */
 
-static void on_published(bf_router *rt, long long seq, const char *err, void *arg)
+typedef struct publish_ctx {
+    bf_http_api *api;
+    struct evhttp_request *req;
+} publish_ctx;
+
+static void on_published(long long seq, const char *err, void *arg)
 {
-    struct evhttp_request *req = arg;
+    publish_ctx pc = *(publish_ctx *)arg;
+    free(arg);
+    bf_http_api *api = pc.api;
+    struct evhttp_request *req = pc.req;
     if (seq > 0) {
-        rt->stats.publishes_http++;
+        api->o.stats->publishes_http++;
         reply_json(req, 204, "No Content", NULL);
     } else {
-        reply_error(rt, req, 503, "Service Unavailable",
+        reply_error(api, req, 503, "Service Unavailable",
                     strcmp(err, BF_ROUTER_REDIS_LOST) ? "redis_error" : "redis_unavailable", err);
     }
 }
 
-static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const char *name)
+static void handle_broadcast(bf_http_api *api, struct evhttp_request *req, const char *name)
 {
     char err[BF_ERR_LEN], tbuf[16], channel[BF_CHANNEL_MAX + 1];
     const char *qtype;
     if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
-        reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed",
+        reply_error(api, req, 405, "Method Not Allowed", "method_not_allowed",
                     "use POST /broadcast/{channel}");
         return;
     }
-    if (!authorized(rt, req)) return;
+    if (!authorized(api, req)) return;
     if (bf_channel_validate(name, strlen(name), err, sizeof(err))) {
-        reply_error(rt, req, 400, "Bad Request", "bad_channel", err);
+        reply_error(api, req, 400, "Bad Request", "bad_channel", err);
         return;
     }
-    if (query_type(rt, req, tbuf, sizeof(tbuf), &qtype)) return;
+    if (query_type(api, req, tbuf, sizeof(tbuf), &qtype)) return;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    if (len > (size_t)rt->cfg.max_message_bytes) {
+    if (len > (size_t)api->o.cfg->max_message_bytes) {
         snprintf(err, sizeof(err), "body is %zu bytes; the limit is %lld (--max-message-bytes)",
-                 len, rt->cfg.max_message_bytes);
-        reply_error(rt, req, 413, "Payload Too Large", "too_large", err);
+                 len, api->o.cfg->max_message_bytes);
+        reply_error(api, req, 413, "Payload Too Large", "too_large", err);
         return;
     }
     char *prefix;
@@ -179,19 +183,23 @@ static void handle_broadcast(bf_router *rt, struct evhttp_request *req, const ch
                            : st == BF_MSG_BAD_EVENT   ? "bad_event"
                            : st == BF_MSG_BAD_CHANNEL ? "bad_channel"
                                                       : "bad_type";
-        reply_error(rt, req, 400, "Bad Request", code, err);
+        reply_error(api, req, 400, "Bad Request", code, err);
         return;
     }
-    if (bf_router_publish(rt, channel, prefix, plen, false, on_published, req))
-        reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
+    publish_ctx *pc = bf_malloc(sizeof(*pc));
+    *pc = (publish_ctx){api, req};
+    if (api->o.publish(api->o.up, channel, prefix, plen, on_published, pc)) {
+        free(pc); /* the callback is not called */
+        reply_error(api, req, 503, "Service Unavailable", "redis_unavailable",
                     "not connected to Redis; retry later");
+    }
     free(prefix);
 }
 
 /* ---- GET /presence/{channel}, GET /channels/{channel} --------------------------------------- */
 
 typedef struct read_ctx {
-    bf_router *rt;
+    bf_http_api *api;
     struct evhttp_request *req;
 } read_ctx;
 
@@ -200,67 +208,40 @@ typedef struct read_ctx {
 static void reply_redis_failure(read_ctx *rc, const redisReply *r)
 {
     if (!r)
-        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_unavailable",
+        reply_error(rc->api, rc->req, 503, "Service Unavailable", "redis_unavailable",
                     BF_ROUTER_REDIS_LOST);
     else
-        reply_error(rc->rt, rc->req, 503, "Service Unavailable", "redis_error",
+        reply_error(rc->api, rc->req, 503, "Service Unavailable", "redis_error",
                     r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply from Redis");
 }
 
-static int cmp_member(const void *a, const void *b)
-{
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_int_t ja = json_integer_value(json_object_get(x, "joinedAt"));
-    json_int_t jb = json_integer_value(json_object_get(y, "joinedAt"));
-    if (ja != jb) return ja < jb ? -1 : 1;
-    return strcmp(json_string_value(json_object_get(x, "id")),
-                  json_string_value(json_object_get(y, "id")));
-}
-
-/* HGETALL presence:{channel} -> one member per user, the earliest joinedAt, sorted by it. */
+/* presence_members.lua -> {"members":[...]}: the script applies the rule (one member per user,
+ * the earliest joinedAt, ordered by it; presence.lib.lua); this only renders its list. */
 static void on_presence(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     read_ctx *rc = priv;
     redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
         reply_redis_failure(rc, r);
         free(rc);
         return;
     }
-    json_t *by_user = json_object();
-    for (size_t i = 1; i < r->elements; i += 2) {
-        json_t *m = json_loadb(r->element[i]->str, (size_t)r->element[i]->len, 0, NULL);
-        const char *id = json_string_value(json_object_get(m, "id"));
-        if (!id) {
-            json_decref(m);
-            continue;
-        }
-        json_t *cur = json_object_get(by_user, id);
-        if (!cur || json_integer_value(json_object_get(m, "joinedAt")) <
-                        json_integer_value(json_object_get(cur, "joinedAt")))
-            json_object_set(by_user, id, m);
-        json_decref(m);
-    }
-    size_t n = json_object_size(by_user), k = 0;
-    json_t **list = bf_calloc(n ? n : 1, sizeof(json_t *));
-    const char *key;
-    json_t *val;
-    json_object_foreach(by_user, key, val) list[k++] = val;
-    qsort(list, n, sizeof(json_t *), cmp_member);
     json_t *members = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append(members, list[i]);
-    free(list);
+    for (size_t i = 0; i < r->elements; i += 2) {
+        const redisReply *v = r->element[i];
+        json_t *m = v->type == REDIS_REPLY_STRING ? json_loadb(v->str, v->len, 0, NULL) : NULL;
+        if (m) json_array_append_new(members, m);
+    }
     json_t *out = json_pack("{s:o}", "members", members);
     char *body = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (body)
         reply_json(rc->req, 200, "OK", body);
     else /* members are JSON Redis holds from our own scripts: not expected */
-        reply_error(rc->rt, rc->req, 500, "Internal Server Error", "internal",
+        reply_error(rc->api, rc->req, 500, "Internal Server Error", "internal",
                     "cannot render the members");
     free(body);
     json_decref(out);
-    json_decref(by_user);
     free(rc);
 }
 
@@ -286,41 +267,40 @@ static void on_channel_info(redisAsyncContext *ac, void *reply, void *priv)
 
 /* The common checks of the GET endpoints: method, API key, channel name (resolved with ?type=
  * into channel, BF_CHANNEL_MAX + 1 bytes). Replies on failure. */
-static bool read_request_ok(bf_router *rt, struct evhttp_request *req, const char *name,
+static bool read_request_ok(bf_http_api *api, struct evhttp_request *req, const char *name,
                             char *channel)
 {
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-        reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
+        reply_error(api, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
         return false;
     }
-    if (!authorized(rt, req)) return false;
-    return resolve_channel(rt, req, name, channel) == 0;
+    if (!authorized(api, req)) return false;
+    return resolve_channel(api, req, name, channel) == 0;
 }
 
-static void handle_read(bf_router *rt, struct evhttp_request *req, const char *name, bool presence)
+static void handle_read(bf_http_api *api, struct evhttp_request *req, const char *name,
+                        bool presence)
 {
-    char key[BF_KEY_MAX], channel[BF_CHANNEL_MAX + 1];
-    if (!read_request_ok(rt, req, name, channel)) return;
+    char channel[BF_CHANNEL_MAX + 1];
+    if (!read_request_ok(api, req, name, channel)) return;
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
-    rc->rt = rt;
+    rc->api = api;
     rc->req = req;
     int r;
     if (presence) {
-        bf_key(key, rt->cfg.redis_prefix, BF_KEY_PRESENCE, channel);
-        r = bf_redis_cmd(rt->cmd, on_presence, rc, "HGETALL %s", key);
+        bf_script_args a;
+        r = bf_presence_members_args(&a, api->o.cfg->redis_prefix, channel);
+        if (!r) r = bf_script_args_send(api->o.cmd, &a, on_presence, rc);
     } else {
-        char kg[BF_KEY_MAX], ku[BF_KEY_MAX];
-        bf_key(key, rt->cfg.redis_prefix, BF_KEY_CONNS, channel);
-        bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-        bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, channel);
-        const char *argv[] = {key, kg, ku};
-        r = bf_script_call(rt->cmd, BF_SCRIPT_CHANNEL_INFO, on_channel_info, rc, 3, 3, argv, NULL);
+        bf_script_args a;
+        r = bf_channel_info_args(&a, api->o.cfg->redis_prefix, channel);
+        if (!r) r = bf_script_args_send(api->o.cmd, &a, on_channel_info, rc);
     }
     if (r) {
         free(rc);
-        reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
+        reply_error(api, req, 503, "Service Unavailable", "redis_unavailable",
                     "not connected to Redis; retry later");
     }
 }
@@ -357,21 +337,21 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
     if (body) /* out is NULL for an epoch that is not UTF-8: not expected from our scripts */
         reply_json(rc->req, 200, "OK", body);
     else
-        reply_error(rc->rt, rc->req, 500, "Internal Server Error", "internal",
+        reply_error(rc->api, rc->req, 500, "Internal Server Error", "internal",
                     "cannot render the history");
     free(body);
     json_decref(out);
     free(rc);
 }
 
-static void handle_history(bf_router *rt, struct evhttp_request *req, const char *name)
+static void handle_history(bf_http_api *api, struct evhttp_request *req, const char *name)
 {
     char err[BF_ERR_LEN], channel[BF_CHANNEL_MAX + 1];
-    if (!read_request_ok(rt, req, name, channel)) return;
+    if (!read_request_ok(api, req, name, channel)) return;
     struct evkeyvalq q;
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
     if (evhttp_parse_query_str(query ? query : "", &q)) {
-        reply_error(rt, req, 400, "Bad Request", "bad_query", "malformed query string");
+        reply_error(api, req, 400, "Bad Request", "bad_query", "malformed query string");
         return;
     }
     const char *since = evhttp_find_header(&q, "since"), *limit = evhttp_find_header(&q, "limit");
@@ -382,120 +362,48 @@ static void handle_history(bf_router *rt, struct evhttp_request *req, const char
     bool bad_since = since && (!*since || strspn(since, "0123456789") != strlen(since));
     bool bad_limit = limit && (!*limit || strspn(limit, "0123456789") != strlen(limit) || l < 1 ||
                                l > HISTORY_LIMIT_MAX);
-    char sbuf[24], lbuf[24];
+    char sbuf[24];
     snprintf(sbuf, sizeof(sbuf), "%lld", s);
-    snprintf(lbuf, sizeof(lbuf), "%lld", l);
     /* without an epoch, "since" is taken in whatever epoch the channel is in now */
     bool any_epoch = !epoch;
+    char *epoch_copy = epoch ? bf_strdup(epoch) : NULL; /* q's values go with it */
     evhttp_clear_headers(&q);
     if (bad_since || bad_limit) {
         snprintf(err, sizeof(err),
                  bad_since ? "since must be a non-negative integer"
                            : "limit must be an integer from 1 to %d",
                  HISTORY_LIMIT_MAX);
-        reply_error(rt, req, 400, "Bad Request", "bad_query", err);
+        reply_error(api, req, 400, "Bad Request", "bad_query", err);
+        free(epoch_copy);
         return;
     }
-    bf_seq_keys k;
-    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
-    rc->rt = rt;
+    rc->api = api;
     rc->req = req;
     /* no since: everything retained; otherwise what followed it, in the given epoch or (none
      * given) in the channel's current one ("*" tells the script so) */
-    const char *argv[] = {k.seq, k.epoch, k.hist, since ? sbuf : "*", any_epoch ? "*" : epoch,
-                          lbuf,  "0"};
-    int r = bf_script_call(rt->cmd, BF_SCRIPT_HISTORY, on_history, rc, 3, 7, argv, NULL);
+    bf_history h = {.prefix = api->o.cfg->redis_prefix,
+                    .channel = channel,
+                    .since = since ? sbuf : "*",
+                    .epoch = any_epoch ? "*" : epoch_copy,
+                    .limit = l};
+    bf_script_args a;
+    int r = bf_history_args(&a, &h);
+    if (!r) r = bf_script_args_send(api->o.cmd, &a, on_history, rc);
+    free(epoch_copy); /* the command was copied */
     if (r) {
         free(rc);
-        reply_error(rt, req, 503, "Service Unavailable", "redis_unavailable",
+        reply_error(api, req, 503, "Service Unavailable", "redis_unavailable",
                     "not connected to Redis; retry later");
     }
 }
 
 /* ---- health and metrics ------------------------------------------------------------------ */
 
-static void handle_metrics(bf_router *rt, struct evhttp_request *req)
+static void handle_metrics(bf_http_api *api, struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
-    const bf_rt_stats *s = &rt->stats;
-    evbuffer_add_printf(b,
-                        "# HELP belfry_router_publishes_total Messages sequenced and fanned out.\n"
-                        "# TYPE belfry_router_publishes_total counter\n"
-                        "belfry_router_publishes_total{source=\"http\"} %llu\n"
-                        "belfry_router_publishes_total{source=\"redis\"} %llu\n",
-                        (unsigned long long)s->publishes_http,
-                        (unsigned long long)s->publishes_redis);
-#define C(name, help, type, v)                                                                     \
-    evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",  \
-                        (unsigned long long)(v))
-    C("belfry_router_publish_failures_total", "Publishes that Redis did not accept.", "counter",
-      s->publish_failures);
-    C("belfry_router_ingress_malformed_total", "Redis ingress messages dropped as malformed.",
-      "counter", s->ingress_malformed);
-    C("belfry_router_ingress_dropped_no_ring_total",
-      "Redis ingress messages dropped while this router had no ring.", "counter",
-      s->ingress_no_ring);
-    C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
-    C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
-      s->http_errors);
-    C("belfry_router_presence_joins_total",
-      "presence:join events emitted applying pending presence operations.", "counter",
-      s->presence_joins);
-    C("belfry_router_presence_leaves_total",
-      "presence:leave events emitted applying pending presence operations.", "counter",
-      s->presence_leaves);
-    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter",
-      s->presence_applies);
-    C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
-      s->presence_applied);
-    C("belfry_router_presence_pending_channels",
-      "Channels with presence operations waiting to be applied, at the last sweep pass.", "gauge",
-      s->presence_pending_channels);
-    C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
-      "counter", s->presence_forwards);
-    C("belfry_router_presence_stale_total",
-      "Always 0: presence operations need no fence any more (kept for dashboards).", "counter",
-      s->presence_stale);
-    C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks);
-    C("belfry_router_owned_channels",
-      "Active channels (with connections on some gateway) this router owns; refreshed every "
-      "fifth sweep.",
-      "gauge", s->owned_channels);
-    C("belfry_router_sweeps_total", "Channels swept after a gateway died.", "counter", s->sweeps);
-    C("belfry_router_sweep_removals_total",
-      "presence:leave events emitted by sweeps of dead gateways.", "counter", s->sweep_leaves);
-    C("belfry_router_ingress_dropped_stale_total",
-      "Redis ingress messages dropped because ownership was changing.", "counter",
-      s->ingress_stale);
-    C("belfry_router_inbox_malformed_total", "Inbox envelopes dropped as malformed.", "counter",
-      s->inbox_malformed);
-    C("belfry_router_ring_epoch", "Ring epoch of the last membership snapshot.", "gauge",
-      bf_ring_epoch(rt->ring));
-    C("belfry_router_ring_members", "Live routers in the last membership snapshot.", "gauge",
-      bf_ring_size(rt->ring));
-    C("belfry_router_redis_reconnects_total", "Redis links re-established after a loss.", "counter",
-      bf_redis_reconnects(rt->sub) + bf_redis_reconnects(rt->cmd));
-    C("belfry_router_redis_timeouts_total",
-      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
-      bf_redis_timeouts(rt->sub) + bf_redis_timeouts(rt->cmd));
-    C("belfry_router_redis_script_reloads_total",
-      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
-      "counter", bf_scripts_reloads);
-    C("belfry_router_redis_script_load_failures_total",
-      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
-      bf_scripts_load_failures);
-    C("belfry_router_redis_new_primaries_total",
-      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
-      "counter", rt->failover.new_primaries);
-    C("belfry_router_redis_epochs_forgotten_total",
-      "Channel epochs removed because Redis had a new primary (recovery across it: "
-      "recovered:false).",
-      "counter", rt->failover.epochs_forgotten);
-    C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
-      bf_router_ready(rt) ? 1 : 0);
-#undef C
-    bf_pusher_api_metrics(rt, b);
+    api->o.metrics(api->o.up, b);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                       "text/plain; version=0.0.4");
     evhttp_send_reply(req, 200, "OK", b);
@@ -504,65 +412,73 @@ static void handle_metrics(bf_router *rt, struct evhttp_request *req)
 
 static void route(struct evhttp_request *req, void *arg)
 {
-    bf_router *rt = arg;
-    rt->stats.http_requests++;
+    bf_http_api *api = arg;
+    api->o.stats->http_requests++;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
     size_t plen = 0;
     char *path = raw ? evhttp_uridecode(raw, 0, &plen) : NULL;
     if (!path || strlen(path) != plen) {
-        reply_error(rt, req, 400, "Bad Request", "bad_path", "malformed request path");
+        reply_error(api, req, 400, "Bad Request", "bad_path", "malformed request path");
         free(path);
         return;
     }
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
     if (!strncmp(path, "/broadcast/", 11)) {
-        handle_broadcast(rt, req, path + 11);
+        handle_broadcast(api, req, path + 11);
     } else if (!strncmp(path, "/presence/", 10)) {
-        handle_read(rt, req, path + 10, true);
+        handle_read(api, req, path + 10, true);
     } else if (!strncmp(path, "/channels/", 10)) {
-        handle_read(rt, req, path + 10, false);
+        handle_read(api, req, path + 10, false);
     } else if (!strncmp(path, "/history/", 9)) {
-        handle_history(rt, req, path + 9);
+        handle_history(api, req, path + 9);
     } else if (!strcmp(path, "/broadcast")) {
-        reply_error(rt, req, 400, "Bad Request", "bad_channel",
+        reply_error(api, req, 400, "Bad Request", "bad_channel",
                     "missing channel: use POST /broadcast/{channel}");
     } else if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz") || !strcmp(path, "/metrics")) {
         if (!get) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
-            reply_error(rt, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
+            reply_error(api, req, 405, "Method Not Allowed", "method_not_allowed", "use GET");
         } else if (!strcmp(path, "/healthz")) {
             reply_json(req, 200, "OK", "{\"status\":\"ok\"}");
         } else if (!strcmp(path, "/readyz")) {
-            if (bf_router_ready(rt))
+            const char *why = api->o.not_ready(api->o.up);
+            if (!why)
                 reply_json(req, 200, "OK", "{\"status\":\"ready\"}");
             else
-                reply_error(rt, req, 503, "Service Unavailable", "not_ready",
-                            rt->stopping ? "stopping"
-                                         : "not connected to Redis or not in the ring yet");
+                reply_error(api, req, 503, "Service Unavailable", "not_ready", why);
         } else {
-            handle_metrics(rt, req);
+            handle_metrics(api, req);
         }
-    } else if (!bf_pusher_api_route(rt, req, path)) {
-        reply_error(rt, req, 404, "Not Found", "not_found", "no such route");
+    } else if (!api->o.other(api->o.up, req, path)) {
+        reply_error(api, req, 404, "Not Found", "not_found", "no such route");
     }
     free(path);
 }
 
-void bf_router_http_init(bf_router *rt)
+bf_http_api *bf_http_api_new(const bf_http_api_opts *o)
 {
-    evhttp_set_allowed_methods(rt->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    bf_http_api *api = bf_calloc(1, sizeof(*api));
+    api->o = *o;
+    struct evhttp *http = o->http;
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                         EVHTTP_REQ_PATCH);
     /* bodies up to the limit get our JSON 413; far larger ones are refused by libevent itself
      * (its own 413) before they are read into memory */
-    long long body_max = rt->cfg.max_message_bytes;
+    long long body_max = o->cfg->max_message_bytes;
     /* a Pusher batch: 10 events whose data may double in size when JSON-escaped */
-    if (body_max < 2 * (BF_PUSHER_MAX_BATCH + 1) * rt->cfg.max_event_bytes)
-        body_max = 2 * (BF_PUSHER_MAX_BATCH + 1) * rt->cfg.max_event_bytes;
-    evhttp_set_max_body_size(rt->http, (ev_ssize_t)body_max + 65536);
-    evhttp_set_max_headers_size(rt->http, 16384);
-    evhttp_set_timeout(rt->http, 30);
-    evhttp_set_gencb(rt->http, route, rt);
+    if (body_max < 2 * (BF_PUSHER_MAX_BATCH + 1) * o->cfg->max_event_bytes)
+        body_max = 2 * (BF_PUSHER_MAX_BATCH + 1) * o->cfg->max_event_bytes;
+    evhttp_set_max_body_size(http, (ev_ssize_t)body_max + 65536);
+    evhttp_set_max_headers_size(http, 16384);
+    evhttp_set_timeout(http, 30);
+    evhttp_set_gencb(http, route, api);
+    return api;
+}
+
+void bf_http_api_free(bf_http_api *api)
+{
+    free(api);
 }

@@ -374,16 +374,13 @@ static void ask_info(pub_req *p)
         for (size_t t = e->first; t < e->first + e->count; t++) {
             /* user_count exists only for presence channels; -1 leaves it out */
             p->info[t][1] = bf_channel_type_of(p->bare[t]) == BF_CH_PRESENCE ? 0 : -1;
-            char kc[BF_KEY_MAX], kg[BF_KEY_MAX], ku[BF_KEY_MAX];
-            bf_key(kc, rt->cfg.redis_prefix, BF_KEY_CONNS, p->scoped[t]);
-            bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-            bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, p->scoped[t]);
-            const char *argv[] = {kc, kg, ku};
+            bf_script_args a;
+            if (bf_channel_info_args(&a, rt->cfg.redis_prefix, p->scoped[t])) continue;
             info_call *ic = bf_malloc(sizeof(*ic));
             ic->p = p;
             ic->t = t;
             p->info_pending++;
-            if (bf_script_call(rt->cmd, BF_SCRIPT_CHANNEL_INFO, on_info, ic, 3, 3, argv, NULL)) {
+            if (bf_script_args_send(rt->cmd, &a, on_info, ic)) {
                 p->info_pending--;
                 free(ic);
             }

@@ -128,16 +128,15 @@ static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_p
         return;
     }
     bf_apps_scope(rt->cfg.apps, c->app, name, len, scoped, sizeof(scoped));
-    char kc[BF_KEY_MAX], kg[BF_KEY_MAX], ku[BF_KEY_MAX];
+    char ku[BF_KEY_MAX];
     bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, scoped);
     int rc;
     if (users) {
         rc = bf_redis_cmd(rt->cmd, on_users, q, "HKEYS %s", ku);
     } else {
-        bf_key(kc, rt->cfg.redis_prefix, BF_KEY_CONNS, scoped);
-        bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-        const char *argv[] = {kc, kg, ku};
-        rc = bf_script_call(rt->cmd, BF_SCRIPT_CHANNEL_INFO, on_channel, q, 3, 3, argv, NULL);
+        bf_script_args a;
+        rc = bf_channel_info_args(&a, rt->cfg.redis_prefix, scoped);
+        if (!rc) rc = bf_script_args_send(rt->cmd, &a, on_channel, q);
     }
     if (rc) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
@@ -202,12 +201,9 @@ static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_push
     bool is_default = c->app == bf_apps_default(rt->cfg.apps);
     snprintf(match, sizeof(match), "%s%s%s", is_default ? "" : c->app->id, is_default ? "" : "/",
              q->filter);
-    char kg[BF_KEY_MAX], kgw[BF_KEY_MAX], ku[BF_KEY_MAX];
-    bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(kgw, rt->cfg.redis_prefix, BF_KEY_GWCHANS, "");
-    bf_key(ku, rt->cfg.redis_prefix, BF_KEY_PUSERS, "");
-    const char *argv[] = {kg, kgw, match, is_default ? "1" : "0", q->info.user_count ? ku : ""};
-    if (bf_script_call(rt->cmd, BF_SCRIPT_CHANNELS, on_channel_list, q, 1, 5, argv, NULL)) {
+    bf_script_args a;
+    if (bf_channels_args(&a, rt->cfg.redis_prefix, match, is_default, q->info.user_count) ||
+        bf_script_args_send(rt->cmd, &a, on_channel_list, q)) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
         q_free(q);
     }
@@ -247,13 +243,10 @@ static void handle_terminate(bf_router *rt, struct evhttp_request *req, const bf
     uid[len] = '\0';
     if (c->app != bf_apps_default(rt->cfg.apps))
         snprintf(scope, sizeof(scope), "%s%c", c->app->id, BF_APP_SCOPE_SEP);
-    char kg[BF_KEY_MAX], kgw[BF_KEY_MAX], kfan[BF_KEY_MAX];
-    bf_key(kg, rt->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(kgw, rt->cfg.redis_prefix, BF_KEY_GWCHANS, "");
-    bf_key(kfan, rt->cfg.redis_prefix, BF_KEY_FAN, "");
-    const char *argv[] = {kg, kgw, kfan, scope, uid, TERMINATE_REASON};
     q_req *q = q_new(rt, req, c->app);
-    if (bf_script_call(rt->cmd, BF_SCRIPT_TERMINATE, on_terminated, q, 1, 6, argv, NULL)) {
+    bf_script_args a;
+    if (bf_terminate_args(&a, rt->cfg.redis_prefix, scope, uid, TERMINATE_REASON) ||
+        bf_script_args_send(rt->cmd, &a, on_terminated, q)) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
         q_free(q);
     }

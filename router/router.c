@@ -6,7 +6,10 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
-#include "presence.h"
+#include "http_api.h"
+#include "metrics.h"
+#include "owner_ops.h"
+#include "pusher_api.h"
 #include "redis_keys.h"
 #include "scripts.h"
 #include "webhooks.h"
@@ -48,52 +51,45 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
     pub_ctx *pc = priv;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-        if (pc->cb) pc->cb(pc->rt, r->integer, NULL, pc->arg);
+        if (pc->cb) pc->cb(r->integer, NULL, pc->arg);
     } else {
         const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
         pc->rt->stats.publish_failures++;
         bf_warn("publish failed: %s", e);
-        if (pc->cb) pc->cb(pc->rt, 0, e, pc->arg);
+        if (pc->cb) pc->cb(0, e, pc->arg);
     }
     free(pc);
-}
-
-void bf_router_history_args(const bf_router *rt, char *size, char *ttl_ms)
-{
-    snprintf(size, 24, "%lld", rt->cfg.history_size);
-    snprintf(ttl_ms, 24, "%lld", rt->cfg.history_ttl_s * 1000);
 }
 
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       bool fenced, bf_publish_cb cb, void *arg)
 {
-    bf_seq_keys k;
-    char kepoch[BF_KEY_MAX], epoch[24] = "", hsize[24], httl[24];
-    bf_key_seq_keys(&k, rt->cfg.redis_prefix, channel);
-    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    if (fenced) snprintf(epoch, sizeof(epoch), "%llu", (unsigned long long)bf_ring_epoch(rt->ring));
-    bf_router_history_args(rt, hsize, httl);
-    const char *argv[] = {k.seq,   k.fan,  k.epoch, k.hist, kepoch,
-                          channel, prefix, epoch,   hsize,  httl};
-    size_t lens[10];
-    for (int i = 0; i < 10; i++) lens[i] = strlen(argv[i]);
-    lens[6] = prefix_len;
+    bf_publish p = {.prefix = rt->cfg.redis_prefix,
+                    .channel = channel,
+                    .frame_prefix = prefix,
+                    .frame_prefix_len = prefix_len,
+                    .fenced = fenced,
+                    .ring_epoch = fenced ? bf_ring_epoch(rt->ring) : 0,
+                    .history_size = rt->cfg.history_size,
+                    .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+    bf_script_args a;
+    if (bf_publish_args(&a, &p)) return BF_EINVAL; /* the channel was validated: not expected */
     pub_ctx *pc = bf_malloc(sizeof(*pc));
     pc->rt = rt;
     pc->cb = cb;
     pc->arg = arg;
-    int rc = bf_script_call(rt->cmd, BF_SCRIPT_PUBLISH, on_publish_reply, pc, 5, 10, argv, lens);
+    int rc = bf_script_args_send(rt->cmd, &a, on_publish_reply, pc);
     if (rc) free(pc);
     return rc;
 }
 
 /* A fenced ingress publish refused for a stale epoch is dropped (Redis ingress is at-most-once):
  * another router may own the channel now, and it must never be sequenced twice. */
-static void on_ingress_published(bf_router *rt, long long seq, const char *err, void *arg)
+static void on_ingress_published(long long seq, const char *err, void *arg)
 {
-    (void)arg;
+    bf_router *rt = arg;
     if (seq > 0) return;
     if (err && strstr(err, "STALE")) {
         rt->stats.ingress_stale++;
@@ -142,7 +138,7 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
         ingress_drop(rt, channel, err);
         return;
     }
-    if (bf_router_publish(rt, channel, prefix, plen, true, on_ingress_published, NULL) == 0)
+    if (bf_router_publish(rt, channel, prefix, plen, true, on_ingress_published, rt) == 0)
         rt->stats.publishes_redis++;
     else
         rt->stats.publish_failures++;
@@ -156,7 +152,8 @@ static void on_inbox_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
     if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message")) return;
     if (r->element[2]->type != REDIS_REPLY_STRING) return;
-    bf_presence_on_inbox(priv, r->element[2]->str, (size_t)r->element[2]->len);
+    bf_router *rt = priv;
+    bf_owner_ops_on_inbox(rt->owner_ops, r->element[2]->str, (size_t)r->element[2]->len);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -203,19 +200,10 @@ static const char **sorted_ids(const redisReply *arr, size_t *n)
 
 static void set_gateways(bf_router *rt, const redisReply *arr)
 {
-    for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);
-    free(rt->gateways);
     size_t n;
     const char **ids = sorted_ids(arr, &n);
-    rt->gateways = bf_calloc(n ? n : 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) rt->gateways[i] = bf_strdup(ids[i]);
-    rt->ngateways = n;
+    bf_owner_ops_set_gateways(rt->owner_ops, ids, n);
     free(ids);
-}
-
-bool bf_router_gateway_alive(const bf_router *rt, const char *id)
-{
-    return bsearch(&id, rt->gateways, rt->ngateways, sizeof(char *), cmp_str) != NULL;
 }
 
 static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -237,6 +225,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
     bool self = false;
     for (size_t i = 0; i < n; i++) self |= !strcmp(ids[i], rt->node_id);
     rt->in_ring = self;
+    bf_owner_ops_set_in_ring(rt->owner_ops, self);
     bool same = epoch == bf_ring_epoch(rt->ring) && n == bf_ring_size(rt->ring);
     for (size_t i = 0; same && i < n; i++) same = !strcmp(ids[i], bf_ring_member(rt->ring, i));
     if (!same) {
@@ -254,6 +243,12 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 void bf_router_refresh_ring(bf_router *rt)
 {
     rt->next_heartbeat = 0;
+}
+
+/* bf_owner_ops' callback up: an answer showed our ring may be stale. */
+static void ring_stale(void *arg)
+{
+    bf_router_refresh_ring(arg);
 }
 
 static void heartbeat(bf_router *rt)
@@ -287,6 +282,7 @@ static void cmd_down(bf_redis *r, void *arg)
     (void)r;
     bf_router *rt = arg;
     rt->in_ring = false; /* we cannot know the membership while cut off */
+    bf_owner_ops_set_in_ring(rt->owner_ops, false);
     rt->heartbeat_in_flight = false;
 }
 
@@ -296,13 +292,11 @@ static void stop(bf_router *rt, const char *why)
 {
     if (rt->stopping) return;
     rt->stopping = true;
+    bf_owner_ops_stop(rt->owner_ops);
     bf_info("%s: leaving the ring and stopping", why);
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX];
-    bf_key(kmembers, rt->cfg.redis_prefix, BF_KEY_ROUTERS, NULL);
-    bf_key(kepoch, rt->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, rt->cfg.redis_prefix, BF_KEY_NODE, rt->node_id);
-    const char *argv[] = {kmembers, kepoch, knode, rt->node_id, "1"};
-    bf_script_call(rt->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 3, 5, argv, NULL);
+    bf_leave l = {.prefix = rt->cfg.redis_prefix, .node_id = rt->node_id, .router = true};
+    bf_script_args a;
+    if (!bf_leave_args(&a, &l)) bf_script_args_send(rt->cmd, &a, NULL, NULL);
     /* give the leave command a moment to be written, then end the loop */
     struct timeval tv = {0, 200000};
     event_base_loopexit(rt->base, &tv);
@@ -327,12 +321,46 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         heartbeat(rt);
         rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
     }
-    bf_presence_tick(rt, now);
+    bf_owner_ops_tick(rt->owner_ops, now);
     if (!rt->stopping) bf_webhooks_tick(rt->webhooks, now);
     if (!rt->stopping && now >= rt->next_sweep && bf_redis_ready(rt->cmd)) {
-        bf_presence_sweep(rt);
+        bf_owner_ops_sweep(rt->owner_ops);
         rt->next_sweep = now + (uint64_t)rt->cfg.sweep_interval_ms;
     }
+}
+
+/* ---- the HTTP API's callbacks up (http_api.h) --------------------------------------------- */
+
+static int http_publish(void *up, const char *channel, const char *prefix, size_t prefix_len,
+                        bf_publish_cb cb, void *arg)
+{
+    return bf_router_publish(up, channel, prefix, prefix_len, false, cb, arg);
+}
+
+static const char *http_not_ready(void *up)
+{
+    bf_router *rt = up;
+    if (bf_router_ready(rt)) return NULL;
+    return rt->stopping ? "stopping" : "not connected to Redis or not in the ring yet";
+}
+
+static void http_metrics(void *up, struct evbuffer *b)
+{
+    bf_router *rt = up;
+    bf_rt_metrics m = {.stats = &rt->stats,
+                       .owner = bf_owner_ops_stats_get(rt->owner_ops),
+                       .ring = rt->ring,
+                       .sub = rt->sub,
+                       .cmd = rt->cmd,
+                       .failover = &rt->failover,
+                       .ready = bf_router_ready(rt)};
+    bf_rt_metrics_render(b, &m);
+    bf_pusher_api_metrics(rt, b);
+}
+
+static bool http_other(void *up, struct evhttp_request *req, const char *path)
+{
+    return bf_pusher_api_route(up, req, path);
 }
 
 int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t errlen)
@@ -356,6 +384,15 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     ro.gate_arg = &rt->failover;
     rt->cmd = bf_redis_new(&ro);
     bf_redis_pair(rt->sub, rt->cmd);
+    bf_owner_ops_opts oo = {.cmd = rt->cmd,
+                            .ring = rt->ring,
+                            .prefix = rt->cfg.redis_prefix,
+                            .node_id = rt->node_id,
+                            .history_size = rt->cfg.history_size,
+                            .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
+                            .on_stale = ring_stale,
+                            .arg = rt};
+    rt->owner_ops = bf_owner_ops_new(&oo);
     bf_webhooks_opts wo = {.base = base,
                            .redis = rt->cmd,
                            .apps = rt->cfg.apps,
@@ -380,7 +417,16 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                  rt->cfg.listen.host, rt->cfg.listen.port);
         return BF_EIO;
     }
-    bf_router_http_init(rt);
+    bf_http_api_opts ho = {.http = rt->http,
+                           .cmd = rt->cmd,
+                           .cfg = &rt->cfg,
+                           .stats = &rt->stats,
+                           .publish = http_publish,
+                           .not_ready = http_not_ready,
+                           .metrics = http_metrics,
+                           .other = http_other,
+                           .up = rt};
+    rt->http_api = bf_http_api_new(&ho);
 
     struct timeval tv = {0, 100000};
     rt->tick = event_new(base, -1, EV_PERSIST, on_tick, rt);
@@ -407,12 +453,11 @@ void bf_router_deinit(bf_router *rt)
     bf_redis_free(rt->cmd); /* fails pending callbacks: do it before freeing what they use */
     bf_webhooks_free(rt->webhooks);
     rt->webhooks = NULL;
-    bf_presence_deinit(rt);
+    bf_owner_ops_free(rt->owner_ops); /* after the links: their callbacks use it */
+    rt->owner_ops = NULL;
+    bf_http_api_free(rt->http_api); /* likewise, and after the HTTP server */
+    rt->http_api = NULL;
     bf_ring_free(rt->ring);
-    for (size_t i = 0; i < rt->ngateways; i++) free(rt->gateways[i]);
-    free(rt->gateways);
-    rt->gateways = NULL;
-    rt->ngateways = 0;
     memset(&rt->stats, 0, sizeof(rt->stats));
     rt->tick = rt->sigint = rt->sigterm = NULL;
     rt->http = NULL;

@@ -24,20 +24,17 @@ typedef struct bf_rt_stats {
     uint64_t publishes_http, publishes_redis;
     uint64_t publish_failures;
     uint64_t ingress_malformed, ingress_not_owner, ingress_no_ring, ingress_stale;
-    uint64_t sweeps, sweep_leaves;
-    uint64_t owned_channels, sweep_passes;
     uint64_t http_requests, http_errors;
-    uint64_t presence_joins, presence_leaves, presence_forwards, presence_stale, kicks;
-    uint64_t presence_applies, presence_applied; /* presence_apply.lua calls, operations */
-    uint64_t presence_pending_channels;          /* ppending's size at the last sweep pass */
-    uint64_t inbox_malformed;
+    uint64_t presence_stale; /* always 0 (kept for dashboards) */
+    uint64_t kicks; /* terminate_connections (pusher_query.c); the owner's are bf_owner_ops' */
     /* the Pusher HTTP API (pusher_api.c) */
     uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
         pusher_too_large;
 } bf_rt_stats;
 
-struct bf_pres_op;
+struct bf_owner_ops;
 struct bf_webhooks;
+struct bf_http_api;
 
 typedef struct bf_router {
     bf_rt_config cfg;
@@ -47,11 +44,10 @@ typedef struct bf_router {
     bf_redis *sub, *cmd;
     bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_ring *ring;
-    bool in_ring;    /* the last membership snapshot included us */
-    char **gateways; /* live gateway ids from the last heartbeat (sorted) */
-    size_t ngateways;
-    struct bf_pres_op *retry_head; /* presence operations waiting for a fresher ring */
-    struct bf_webhooks *webhooks;  /* NULL without --webhook */
+    bool in_ring;                   /* the last membership snapshot included us */
+    struct bf_owner_ops *owner_ops; /* presence, kicks, sweeps of dead gateways (owner_ops.h) */
+    struct bf_http_api *http_api;   /* the native HTTP API on http (http_api.h) */
+    struct bf_webhooks *webhooks;   /* NULL without --webhook */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;
@@ -70,7 +66,7 @@ bool bf_router_owns(const bf_router *rt, const char *channel);
  * --redis-timeout) before Redis answered; the HTTP API answers it with 503 redis_unavailable. */
 #define BF_ROUTER_REDIS_LOST "lost the Redis connection before it answered; retry later"
 
-typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, void *arg);
+typedef void (*bf_publish_cb)(long long seq, const char *err, void *arg);
 /* Sequences and fans out one message with the publish script: prefix is the rendered frame
  * prefix (see message.h; borrowed, copied into the command). fenced: only valid while this
  * router's ring epoch is current (owner-only Redis ingress); unfenced for HTTP publishes, which
@@ -79,16 +75,7 @@ typedef void (*bf_publish_cb)(bf_router *rt, long long seq, const char *err, voi
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       bool fenced, bf_publish_cb cb, void *arg);
 
-/* The history-size and history-ttl (ms) arguments the sequencing scripts take; each buffer
- * holds 24 bytes. */
-void bf_router_history_args(const bf_router *rt, char *size, char *ttl_ms);
-
 /* Asks for an immediate heartbeat (the ring may be stale). */
 void bf_router_refresh_ring(bf_router *rt);
-/* True if gateway id was alive in the last heartbeat snapshot. */
-bool bf_router_gateway_alive(const bf_router *rt, const char *id);
-
-/* http_api.c: installs the HTTP routes on rt->http. */
-void bf_router_http_init(bf_router *rt);
 
 #endif

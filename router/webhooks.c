@@ -21,7 +21,7 @@
 #define GROUP "routers"
 #define ON_TTL_MS 10000      /* webhooks:on outlives a dead router by at most this */
 #define BACKOFF_CAP_MS 60000 /* longest wait between two attempts (jitter included) */
-#define DUE_PER_CALL "100"   /* vacates queued per webhook_due.lua call */
+#define DUE_PER_CALL 100     /* vacates queued per webhook_due.lua call */
 #define TOUCH_CHUNK 500      /* ids per XCLAIM */
 
 enum {
@@ -552,8 +552,9 @@ void bf_webhooks_tick(bf_webhooks *w, uint64_t now_ms)
         w->next_on = now_ms + 1000;
     }
     if (now_ms >= w->next_due && !w->due_busy) {
-        const char *argv[] = {w->kvac, DUE_PER_CALL};
-        if (!bf_script_call(w->o.redis, BF_SCRIPT_WEBHOOK_DUE, on_due, w, 1, 2, argv, NULL))
+        bf_script_args a;
+        if (!bf_webhook_due_args(&a, w->o.prefix, DUE_PER_CALL) &&
+            !bf_script_args_send(w->o.redis, &a, on_due, w))
             w->due_busy = true;
         w->next_due = now_ms + 100;
     }

@@ -1,3 +1,4 @@
+-- keys: 1  argv: 4
 -- channels.lua: the occupied channels of one app, over every live gateway (the Pusher HTTP API's
 -- GET /apps/{id}/channels).
 -- KEYS[1]  gateways zset (<prefix>gateways)   score = expiry in ms (Redis clock)

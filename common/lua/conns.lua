@@ -1,4 +1,5 @@
 -- uses: webhooks.lib.lua
+-- keys: 2+  argv: 1+
 -- conns.lua: adjust one gateway's connection counts for a batch of channels, and remember which
 -- channels (and which gateways) have state in Redis, so that owners can sweep it up if the
 -- gateway dies. One call carries every channel whose count changed in a gateway loop turn.

@@ -1,3 +1,4 @@
+-- keys: 4  argv: 3+
 -- heartbeat.lua: renew one node's membership, expire dead members, report the live set.
 -- KEYS[1]  members zset (score = expiry in ms on the Redis clock)  (<prefix>routers|gateways)
 -- KEYS[2]  ring epoch key                                           (<prefix>ring:epoch)

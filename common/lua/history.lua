@@ -1,3 +1,4 @@
+-- keys: 3  argv: 4
 -- history.lua: a channel's position, and the frames a client missed since a known position.
 -- KEYS[1]  seq key   KEYS[2] epoch key   KEYS[3] hist stream   (see sequence.lib.lua)
 -- ARGV[1]  since: the last seq the client has, "" for the position only, or "*" for everything

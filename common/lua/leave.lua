@@ -1,4 +1,5 @@
 -- uses: webhooks.lib.lua
+-- keys: 3-5  argv: 2-4
 -- leave.lua: remove one node from its membership set (graceful shutdown).
 -- KEYS[1]  members zset      KEYS[2]  ring epoch key      KEYS[3]  the node's info hash
 -- KEYS[4]  (gateways) the gateway's gwchans set           KEYS[5]  (gateways) gwknown set

@@ -54,19 +54,31 @@ local function bf_here_rebuild(P, which)
     end
 end
 
--- The representatives' member JSON, ordered, joined by commas (the presence:here list body).
-local function bf_here_list(P)
+-- The representatives, ordered: the index is rebuilt first when it does not cover every user
+-- (data written before it existed). With counts, each member JSON is followed by its user's
+-- number of connections (users hash). Used by presence:here and presence_members.lua, so that
+-- "one member per user, the earliest joinedAt, ordered by it" is computed here only.
+local function bf_here_members(P, counts)
     if redis.call('ZCARD', P[3]) ~= redis.call('HLEN', P[2]) then bf_here_rebuild(P, nil) end
     local users = redis.call('ZRANGE', P[3], 0, -1)
-    local parts = {}
+    local out = {}
     for i = 1, #users, 1000 do -- unpack() has a stack limit: fetch in slices
         local last = math.min(i + 999, #users)
         local got = redis.call('HMGET', P[4], unpack(users, i, last))
+        local n = counts and redis.call('HMGET', P[2], unpack(users, i, last))
         for j = 1, #got do
-            if got[j] then parts[#parts + 1] = got[j] end
+            if got[j] then
+                out[#out + 1] = got[j]
+                if counts then out[#out + 1] = tonumber(n[j]) or 0 end
+            end
         end
     end
-    return table.concat(parts, ',')
+    return out
+end
+
+-- The representatives' member JSON, ordered, joined by commas (the presence:here list body).
+local function bf_here_list(P)
+    return table.concat(bf_here_members(P, false), ',')
 end
 
 -- Removes connection conn, whose member JSON is v. Returns its user id if that was the user's

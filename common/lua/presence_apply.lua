@@ -1,4 +1,5 @@
--- uses: sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
+-- uses: wire.lib.lua, sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
+-- keys: 12  argv: 5
 -- presence_apply.lua: apply a channel's pending presence operations (pops:{channel}), oldest
 -- first. Each one is taken off the queue in the same atomic step that applies it, so it is
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
@@ -69,7 +70,8 @@ local function join(conn, user, member, here)
     if here then
         local frame = '{"event":"presence:here","data":{"members":[' .. bf_here_list(P) ..
             ']},"seq":' .. string.format('%d', seq) .. '}'
-        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 3, channel, seq, frame, conn, ''}))
+        redis.call('PUBLISH', S[2],
+            cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_DIRECT, channel, seq, frame, conn, ''}))
     end
 end
 
@@ -95,16 +97,18 @@ while applied < max do
     if not rec then break end
     applied = applied + 1
     local ok, m = pcall(cmsgpack.unpack, rec)
-    if not ok or type(m) ~= 'table' or m[1] ~= 1 or m[3] ~= channel or type(m[4]) ~= 'string' or
-        m[4] == '' then
+    if not ok or type(m) ~= 'table' or m[1] ~= BF_WIRE_VERSION or m[3] ~= channel or
+        type(m[4]) ~= 'string' or m[4] == '' then
         dropped = dropped + 1
-    elseif (m[2] == 1 or m[2] == 3) and type(m[5]) == 'string' and m[5] ~= '' and
-        type(m[6]) == 'string' then
-        join(m[4], m[5], m[6], m[2] == 1)
-    elseif m[2] == 2 then
+    elseif (m[2] == BF_OP_JOIN or m[2] == BF_OP_REJOIN) and type(m[5]) == 'string' and
+        m[5] ~= '' and type(m[6]) == 'string' then
+        join(m[4], m[5], m[6], m[2] == BF_OP_JOIN)
+    elseif m[2] == BF_OP_LEAVE then
         leave(m[4])
-    elseif m[2] == 4 and type(m[5]) == 'string' and m[5] ~= '' and type(m[6]) == 'string' then
-        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 4, channel, 0, m[6], '', m[5]}))
+    elseif m[2] == BF_OP_KICK and type(m[5]) == 'string' and m[5] ~= '' and
+        type(m[6]) == 'string' then
+        redis.call('PUBLISH', S[2],
+            cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_KICK, channel, 0, m[6], '', m[5]}))
         kicks = kicks + 1
     else
         dropped = dropped + 1

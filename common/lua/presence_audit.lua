@@ -1,3 +1,4 @@
+-- keys: 4  argv: 2
 -- presence_audit.lua: what Redis holds for one gateway in one channel, read in one atomic step
 -- (read only; a gateway's reconciliation compares it with what it really has, gateway/reconcile.c).
 -- KEYS[1]  pops list      (<prefix>pops:{channel})    presence operations not yet applied

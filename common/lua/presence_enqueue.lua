@@ -1,7 +1,9 @@
+-- uses: wire.lib.lua
+-- keys: 4  argv: 5
 -- presence_enqueue.lua: record one presence operation for a channel, to be applied by
 -- presence_apply.lua. The reply is the gateway's acknowledgement: from then on the operation is
 -- in Redis and will be applied even if every router dies before doing it (the next owner applies
--- what is pending, see router/presence.c). Called by gateways for their connections, and by
+-- what is pending, see router/owner_ops.c). Called by gateways for their connections, and by
 -- routers for operations that arrive in their inbox from older gateways, and by belfryctl kick
 -- (op 4: the kick is applied, once, even if the owner that received the nudge dies first).
 -- KEYS[1]  pops list      (<prefix>pops:{channel})   pending operations, oldest first
@@ -23,6 +25,7 @@ if ARGV[4] == '1' then
 end
 local receivers = 0
 if ARGV[5] ~= '' then
-    receivers = redis.call('PUBLISH', ARGV[5], cmsgpack.pack({1, 5, ARGV[1], '', '', '', 0}))
+    receivers = redis.call('PUBLISH', ARGV[5], cmsgpack.pack({BF_WIRE_VERSION, BF_OP_APPLY, ARGV[1],
+        '', '', '', 0}))
 end
 return {n, receivers}

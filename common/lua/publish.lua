@@ -1,4 +1,5 @@
 -- uses: sequence.lib.lua
+-- keys: 5  argv: 5
 -- publish.lua: sequence one message, fan it out and record it in the history, atomically.
 -- KEYS[1..4]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
 -- KEYS[5]     the ring epoch key

@@ -1,4 +1,5 @@
 -- uses: sequence.lib.lua
+-- keys: 4+  argv: 3+
 -- publish_batch.lua: sequence, fan out and record several messages on several channels in one
 -- atomic call (the Pusher HTTP API: one event to up to 100 channels, or a batch of events). Every
 -- target goes through the same bf_emit as publish.lua, so history, seq and recovery are those of

@@ -1,3 +1,4 @@
+-- uses: wire.lib.lua
 -- sequence.lib.lua: shared by every script that sequences a frame (prepended by scripts.c to
 -- scripts whose first line is "-- uses: sequence.lib.lua"). The four sequencing keys of a
 -- channel are passed together: S = {seq, fan, epoch, hist}.
@@ -18,11 +19,11 @@ local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, ht
     end
     local frame = prefix .. string.format('%d', seq) .. '}'
     if data_raw then
-        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 1, channel, seq, frame, exclude_conn,
-            exclude_user, data_raw, exclude_socket or ''}))
+        redis.call('PUBLISH', S[2], cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_MESSAGE, channel, seq,
+            frame, exclude_conn, exclude_user, data_raw, exclude_socket or ''}))
     else
-        redis.call('PUBLISH', S[2], cmsgpack.pack({1, 1, channel, seq, frame, exclude_conn,
-            exclude_user}))
+        redis.call('PUBLISH', S[2], cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_MESSAGE, channel, seq,
+            frame, exclude_conn, exclude_user}))
     end
     if hsize > 0 then
         redis.call('XADD', S[4], 'MAXLEN', hsize, string.format('%d', seq) .. '-1', 'f', frame)

@@ -1,4 +1,5 @@
 -- uses: sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
+-- keys: 15  argv: 5
 -- sweep.lua: remove what a dead gateway left in one channel (owner only, fenced by the epoch).
 -- KEYS[1]     presence hash   KEYS[2] users hash
 -- KEYS[3..6]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)

@@ -1,3 +1,5 @@
+-- uses: wire.lib.lua
+-- keys: 1  argv: 5
 -- terminate.lua: close every connection of one user in one app, on every gateway (the Pusher HTTP
 -- API's POST /apps/{id}/users/{user}/terminate_connections). Connections live in channels, and
 -- only presence channels know their users, so a kick envelope (wire.h kind 4: close the user's
@@ -24,7 +26,8 @@ for _, gw in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
         if ours and not seen[ch] then
             seen[ch] = true
             n = n + 1
-            redis.call('PUBLISH', ARGV[2] .. ch, cmsgpack.pack({1, 4, ch, 0, ARGV[5], '', ARGV[4]}))
+            redis.call('PUBLISH', ARGV[2] .. ch, cmsgpack.pack({BF_WIRE_VERSION,
+                BF_FAN_KICK, ch, 0, ARGV[5], '', ARGV[4]}))
         end
     end
 end

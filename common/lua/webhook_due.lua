@@ -1,4 +1,5 @@
 -- uses: webhooks.lib.lua
+-- keys: 1  argv: 1
 -- webhook_due.lua: queue channel_vacated for the channels whose vacate delay has passed (any
 -- router may call it: each entry is moved exactly once).
 -- KEYS[1]  the vacating zset (<prefix>webhooks:vacating)

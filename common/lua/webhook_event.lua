@@ -1,4 +1,5 @@
 -- uses: webhooks.lib.lua
+-- keys: 1  argv: 2+
 -- webhook_event.lua: queue a webhook event that no Redis transition makes — client_event (a
 -- Pusher client event relayed by a gateway) and cache_miss (a cache channel subscribed with
 -- nothing in its history) — when some router delivers webhooks (webhooks.lib.lua).

@@ -99,6 +99,49 @@ Test(cli_read, presence_lists_members_sorted_by_join_with_connection_counts)
     bf_ws_close(a);
 }
 
+/* belfryctl presence reads the ordered index (phere/prep) and the users' connection counts
+ * (pusers), where presence.lib.lua applies the rule, and rebuilds a missing index. */
+Test(cli_read, presence_reads_the_index_and_rebuilds_a_missing_one)
+{
+    const char *ch = "presence-indexed";
+    bf_ws *a = join(0, ch, "ann", NULL);
+    usleep(5000);
+    bf_ws *b = join(1, ch, "ben", NULL);
+    const char *args[] = {"presence", ch, "--redis", C->redis_url, "--json", NULL};
+    count_arg ca = {args, 2};
+    cr_assert(bf_wait_for(count_is, &ca, 5000), "presence never showed 2 members");
+
+    free(bf_redis_query(C, "HSET belfry:prep:%s ann %s", ch,
+                        "{\"id\":\"ann\",\"joinedAt\":1,\"info\":{\"src\":\"index\"}}"));
+    free(bf_redis_query(C, "HSET belfry:pusers:%s ben 5", ch));
+    json_t *j = cli_run_json("presence", ch, "--redis", C->redis_url);
+    json_t *m0 = json_array_get(json_object_get(j, "members"), 0),
+           *m1 = json_array_get(json_object_get(j, "members"), 1);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(m0, "info"), "src")),
+                     "index");
+    cr_expect_eq(json_integer_value(json_object_get(m0, "joinedAt")), 1);
+    cr_expect_eq(json_integer_value(json_object_get(m1, "connections")), 5);
+    cr_expect_eq(json_integer_value(json_object_get(j, "connections")), 6);
+    json_decref(j);
+    free(bf_redis_query(C, "HSET belfry:pusers:%s ben 1", ch));
+
+    free(bf_redis_query(C, "DEL belfry:phere:%s belfry:prep:%s", ch, ch));
+    j = cli_run_json("presence", ch, "--redis", C->redis_url);
+    cr_expect_eq(json_array_size(json_object_get(j, "members")), 2);
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(j, "members"), 0), "id")),
+        "ann");
+    json_decref(j);
+    char *n = bf_redis_query(C, "ZCARD belfry:phere:%s", ch);
+    cr_expect_str_eq(n, "2", "belfryctl presence rebuilt the index");
+    free(n);
+
+    bf_ws_close(a);
+    bf_ws_close(b);
+    ca.want = 0;
+    cr_assert(bf_wait_for(count_is, &ca, 5000), "the leaves never showed");
+}
+
 Test(cli_read, presence_of_an_unknown_or_public_channel_is_an_empty_result)
 {
     json_t *j = cli_run_json("presence", "presence-nobody", "--redis", C->redis_url);

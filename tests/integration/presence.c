@@ -322,3 +322,46 @@ Test(presence, here_follows_join_order_and_a_users_remaining_tab)
     cr_expect_str_eq(left, "0", "the index outlived its members");
     free(left);
 }
+
+/* GET /presence reads the ordered index (phere/prep, presence.lib.lua), the one place the rule
+ * "one member per user, the earliest joinedAt" is applied, and rebuilds it when it is missing
+ * (presence data written before the index existed). */
+Test(presence, get_presence_reads_the_index_and_rebuilds_a_missing_one)
+{
+    const char *ch = "presence-indexed";
+    bf_ws *a = join(0, ch, "ann", NULL);
+    free(here_ids(a, "ann", NULL));
+    usleep(5000);
+    bf_ws *b1 = join(1, ch, "ben", NULL);
+    free(here_ids(b1, "ben", NULL));
+    usleep(5000);
+    bf_ws *b2 = join(0, ch, "ben", "{\"tab\":2}");
+    free(here_ids(b2, "ben tab 2", NULL));
+    wait_presence(ch, "ann,ben");
+
+    /* the representative the index names is the one served, not a fold of presence:{channel} */
+    free(bf_redis_query(C, "HSET belfry:prep:%s ann %s", ch,
+                        "{\"id\":\"ann\",\"joinedAt\":1,\"info\":{\"src\":\"index\"}}"));
+    int status;
+    char path[128];
+    snprintf(path, sizeof(path), "/presence/%s", ch);
+    char *body = it_http_get(C, path, &status);
+    cr_assert_eq(status, 200, "%s", body);
+    cr_expect(strstr(body, "{\"id\":\"ann\",\"joinedAt\":1,\"info\":{\"src\":\"index\"}}"), "%s",
+              body);
+    free(body);
+
+    free(bf_redis_query(C, "DEL belfry:phere:%s belfry:prep:%s", ch, ch));
+    wait_presence(ch, "ann,ben");
+    char *n = bf_redis_query(C, "ZCARD belfry:phere:%s", ch);
+    cr_expect_str_eq(n, "2", "GET /presence rebuilt the index");
+    free(n);
+    body = it_http_get(C, path, &status);
+    cr_expect_null(strstr(body, "index"), "the rebuilt index describes ann again: %s", body);
+    free(body);
+
+    bf_ws_close(a);
+    bf_ws_close(b1);
+    bf_ws_close(b2);
+    wait_presence(ch, "");
+}

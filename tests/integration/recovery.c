@@ -207,6 +207,35 @@ Test(recovery, history_endpoint)
     free(body);
 }
 
+/* GET /history with the epoch a client holds: recovered in that epoch, not in another (the
+ * router reads the epoch parameter after parsing the query: it must still be valid then). */
+Test(recovery, history_endpoint_in_an_epoch)
+{
+    publish_n("hep", 1, 4);
+    int st;
+    char *body = it_http_get(C, "/history/hep", &st);
+    json_t *j = json_loads(body, 0, NULL);
+    char epoch[64], path[160];
+    snprintf(epoch, sizeof(epoch), "%s", json_string_value(json_object_get(j, "epoch")));
+    json_decref(j);
+    free(body);
+    cr_assert_neq(epoch[0], '\0');
+    snprintf(path, sizeof(path), "/history/hep?since=1&epoch=%s", epoch);
+    body = it_http_get(C, path, &st);
+    cr_assert_eq(st, 200, "%s", body);
+    j = json_loads(body, 0, NULL);
+    cr_expect(json_is_true(json_object_get(j, "recovered")), "%s", body);
+    cr_expect_eq(json_array_size(json_object_get(j, "messages")), 3, "%s", body);
+    json_decref(j);
+    free(body);
+    body = it_http_get(C, "/history/hep?since=1&epoch=0a0b0c", &st);
+    cr_assert_eq(st, 200, "%s", body);
+    j = json_loads(body, 0, NULL);
+    cr_expect(json_is_false(json_object_get(j, "recovered")), "another epoch: %s", body);
+    json_decref(j);
+    free(body);
+}
+
 /* A publisher in a child process: count messages at about rate/s through Redis ingress. */
 static pid_t start_publisher(int port, const char *channel, int count, int rate)
 {

@@ -1,6 +1,6 @@
-#include "backoff.h"
-#include "presence.h"
+#include "owner_ops.h"
 #include "alloc.h"
+#include "backoff.h"
 #include "channel.h"
 #include "log.h"
 #include "redis_keys.h"
@@ -14,22 +14,67 @@
 #define MAX_HOPS 1
 #define MAX_ATTEMPTS 20
 
+struct bf_pres_op;
+
+struct bf_owner_ops {
+    bf_redis *cmd;       /* borrowed */
+    const bf_ring *ring; /* borrowed */
+    const char *prefix, *node_id;
+    long long history_size, history_ttl_ms;
+    bf_owner_ops_stale_fn on_stale;
+    void *arg;
+    bool in_ring, stopping;
+    char **gateways; /* live gateway ids of the last snapshot, sorted; owned */
+    size_t ngateways;
+    struct bf_pres_op *retry_head; /* operations waiting for a fresher ring */
+    bf_owner_ops_stats stats;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void stale(bf_owner_ops *o)
+{
+    if (o->on_stale) o->on_stale(o->arg);
+}
+
+static bool owns(const bf_owner_ops *o, const char *channel)
+{
+    const char *owner = bf_ring_owner(o->ring, channel, strlen(channel));
+    return owner && !strcmp(owner, o->node_id);
+}
+
+static bool gateway_alive(const bf_owner_ops *o, const char *id)
+{
+    return bsearch(&id, o->gateways, o->ngateways, sizeof(char *), cmp_str) != NULL;
+}
+
+static void free_gateways(bf_owner_ops *o)
+{
+    for (size_t i = 0; i < o->ngateways; i++) free(o->gateways[i]);
+    free(o->gateways);
+    o->gateways = NULL;
+    o->ngateways = 0;
+}
+
 /* One inbox operation, kept as its encoded envelope so it can be forwarded or retried unchanged. */
 typedef struct bf_pres_op {
     struct bf_pres_op *next;
-    bf_router *rt;
+    bf_owner_ops *o;
     char *env;
     size_t len;
     int attempts;
     uint64_t due_ms;
 } bf_pres_op;
 
-static void handle(bf_router *rt, bf_pres_op *p);
+static void handle(bf_owner_ops *o, bf_pres_op *p);
 
-static bf_pres_op *op_new(bf_router *rt, const char *payload, size_t len)
+static bf_pres_op *op_new(bf_owner_ops *o, const char *payload, size_t len)
 {
     bf_pres_op *p = bf_calloc(1, sizeof(*p));
-    p->rt = rt;
+    p->o = o;
     p->env = bf_malloc(len ? len : 1);
     memcpy(p->env, payload, len);
     p->len = len;
@@ -44,7 +89,7 @@ static void op_free(bf_pres_op *p)
 
 /* Parks p until the ring has been refreshed (kicks, and operations of older gateways that Redis
  * did not take). */
-static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
+static void retry_later(bf_owner_ops *o, bf_pres_op *p, const char *why)
 {
     if (++p->attempts > MAX_ATTEMPTS) {
         bf_error("dropping presence operation after %d attempts: %s", p->attempts - 1, why);
@@ -54,41 +99,41 @@ static void retry_later(bf_router *rt, bf_pres_op *p, const char *why)
     bf_debug("presence operation retried later: %s", why);
     static const bf_backoff policy = {50, 500, 0}; /* ~9 s over the 20 attempts */
     p->due_ms = bf_now_ms() + bf_backoff_delay(&policy, (unsigned)p->attempts - 1, 0);
-    p->next = rt->retry_head;
-    rt->retry_head = p;
-    bf_router_refresh_ring(rt);
+    p->next = o->retry_head;
+    o->retry_head = p;
+    stale(o);
 }
 
 /* ---- applying pending operations ---------------------------------------------------------- */
 
 typedef struct apply_ctx {
-    bf_router *rt;
+    bf_owner_ops *o;
     char channel[BF_CHANNEL_MAX + 1];
 } apply_ctx;
 
-static void apply(bf_router *rt, const char *channel);
+static void apply(bf_owner_ops *o, const char *channel);
 
 static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     apply_ctx *ax = priv;
-    bf_router *rt = ax->rt;
+    bf_owner_ops *o = ax->o;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
         long long v[6];
         for (int i = 0; i < 6; i++)
             v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
-        rt->stats.presence_applied += (uint64_t)v[0];
-        rt->stats.presence_joins += (uint64_t)v[2];
-        rt->stats.presence_leaves += (uint64_t)v[3];
-        rt->stats.kicks += (uint64_t)v[5];
+        o->stats.applied += (uint64_t)v[0];
+        o->stats.joins += (uint64_t)v[2];
+        o->stats.leaves += (uint64_t)v[3];
+        o->stats.kicks += (uint64_t)v[5];
         if (v[4] > 0) {
-            rt->stats.inbox_malformed += (uint64_t)v[4];
+            o->stats.inbox_malformed += (uint64_t)v[4];
             bf_warn("dropped %lld malformed pending presence operation(s) on %s", v[4],
                     ax->channel);
         }
         /* more than one batch was waiting: go on (a later call queues behind other work) */
-        if (v[1] > 0 && !rt->stopping) apply(rt, ax->channel);
+        if (v[1] > 0 && !o->stopping) apply(o, ax->channel);
     } else if (r) {
         /* nothing is lost: the operations stay queued for the next pass */
         bf_warn("applying presence operations on %s failed: %s", ax->channel,
@@ -99,21 +144,21 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* Applies channel's pending presence operations (presence_apply.lua). Safe from any router at
  * any time: each operation leaves the queue in the step that applies it. */
-static void apply(bf_router *rt, const char *channel)
+static void apply(bf_owner_ops *o, const char *channel)
 {
     bf_script_args a;
-    bf_presence_apply pa = {.prefix = rt->cfg.redis_prefix,
+    bf_presence_apply pa = {.prefix = o->prefix,
                             .channel = channel,
-                            .history_size = rt->cfg.history_size,
-                            .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+                            .history_size = o->history_size,
+                            .history_ttl_ms = o->history_ttl_ms};
     if (bf_presence_apply_args(&a, &pa)) return;
     apply_ctx *ax = bf_calloc(1, sizeof(*ax));
-    ax->rt = rt;
+    ax->o = o;
     snprintf(ax->channel, sizeof(ax->channel), "%s", channel);
-    if (bf_script_args_send(rt->cmd, &a, on_apply_reply, ax))
+    if (bf_script_args_send(o->cmd, &a, on_apply_reply, ax))
         free(ax); /* Redis is away: the next sweep pass applies them */
     else
-        rt->stats.presence_applies++;
+        o->stats.applies++;
 }
 
 /* An operation from an older gateway, sent to the inbox only: it is put in the channel's queue
@@ -130,28 +175,28 @@ static void on_enqueue_reply(redisAsyncContext *ac, void *reply, void *priv)
     bf_pres_op *p = ex->p;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ARRAY) {
-        apply(p->rt, ex->channel);
+        apply(p->o, ex->channel);
         op_free(p);
     } else {
-        retry_later(p->rt, p, r ? "redis error" : "redis connection lost");
+        retry_later(p->o, p, r ? "redis error" : "redis connection lost");
     }
     free(ex);
 }
 
-static void enqueue(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
+static void enqueue(bf_owner_ops *o, bf_pres_op *p, const bf_inbox *m, const char *channel)
 {
     char gw[256];
     const char *slash = memrchr(m->conn_id.p, '/', m->conn_id.len);
     size_t gl = slash ? (size_t)(slash - m->conn_id.p) : 0;
     if (!gl || gl >= sizeof(gw)) {
-        rt->stats.inbox_malformed++;
+        o->stats.inbox_malformed++;
         op_free(p);
         return;
     }
     memcpy(gw, m->conn_id.p, gl);
     gw[gl] = '\0';
     bf_script_args a;
-    bf_presence_enqueue e = {.prefix = rt->cfg.redis_prefix,
+    bf_presence_enqueue e = {.prefix = o->prefix,
                              .channel = channel,
                              .gateway = gw,
                              .envelope = p->env,
@@ -164,15 +209,15 @@ static void enqueue(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char 
     enqueue_ctx *ex = bf_calloc(1, sizeof(*ex));
     ex->p = p;
     snprintf(ex->channel, sizeof(ex->channel), "%s", channel);
-    if (bf_script_args_send(rt->cmd, &a, on_enqueue_reply, ex)) {
+    if (bf_script_args_send(o->cmd, &a, on_enqueue_reply, ex)) {
         free(ex);
-        retry_later(rt, p, "redis unavailable");
+        retry_later(o, p, "redis unavailable");
     }
 }
 
 /* ---- inbox ------------------------------------------------------------------------------- */
 
-static void forward(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *owner)
+static void forward(bf_owner_ops *o, bf_pres_op *p, const bf_inbox *m, const char *owner)
 {
     bf_inbox fwd = *m;
     fwd.hops = m->hops + 1;
@@ -182,87 +227,86 @@ static void forward(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char 
         op_free(p);
         return;
     }
-    bf_key(key, rt->cfg.redis_prefix, BF_KEY_INBOX, owner);
-    rt->stats.presence_forwards++;
-    bf_redis_cmd(rt->cmd, NULL, NULL, "PUBLISH %s %b", key, env, len);
+    bf_key(key, o->prefix, BF_KEY_INBOX, owner);
+    o->stats.forwards++;
+    bf_redis_cmd(o->cmd, NULL, NULL, "PUBLISH %s %b", key, env, len);
     free(env);
     op_free(p);
 }
 
-static void kick(bf_router *rt, bf_pres_op *p, const bf_inbox *m, const char *channel)
+static void kick(bf_owner_ops *o, bf_pres_op *p, const bf_inbox *m, const char *channel)
 {
     char kf[BF_KEY_MAX], *env;
     size_t len;
-    bf_key(kf, rt->cfg.redis_prefix, BF_KEY_FAN, channel);
+    bf_key(kf, o->prefix, BF_KEY_FAN, channel);
     bf_fanout f = {.kind = BF_FAN_KICK,
                    .channel = {channel, strlen(channel)},
                    .frame = m->payload,
                    .kick_user = m->user_id};
     if (bf_wire_encode_fanout(&f, &env, &len) == 0) {
-        if (bf_redis_cmd(rt->cmd, NULL, NULL, "PUBLISH %s %b", kf, env, len) == 0)
-            rt->stats.kicks++;
+        if (bf_redis_cmd(o->cmd, NULL, NULL, "PUBLISH %s %b", kf, env, len) == 0) o->stats.kicks++;
         free(env);
     }
     op_free(p);
 }
 
-static void malformed(bf_router *rt, bf_pres_op *p)
+static void malformed(bf_owner_ops *o, bf_pres_op *p)
 {
-    rt->stats.inbox_malformed++;
-    uint64_t n = rt->stats.inbox_malformed;
+    o->stats.inbox_malformed++;
+    uint64_t n = o->stats.inbox_malformed;
     if ((n & (n - 1)) == 0)
         bf_warn("dropped malformed inbox envelope (%llu so far)", (unsigned long long)n);
     op_free(p);
 }
 
-static void handle(bf_router *rt, bf_pres_op *p)
+static void handle(bf_owner_ops *o, bf_pres_op *p)
 {
     bf_inbox m;
     char channel[BF_CHANNEL_MAX + 1];
     if (bf_wire_decode_inbox(p->env, p->len, &m) || m.channel.len > BF_CHANNEL_MAX ||
         bf_channel_validate(m.channel.p, m.channel.len, NULL, 0)) {
-        malformed(rt, p);
+        malformed(o, p);
         return;
     }
     memcpy(channel, m.channel.p, m.channel.len);
     channel[m.channel.len] = '\0';
     if (m.op == BF_OP_APPLY) {
         /* a nudge after an enqueue: whoever receives it may apply (no ownership needed) */
-        apply(rt, channel);
+        apply(o, channel);
         op_free(p);
         return;
     }
     if (m.user_id.len == 0 || m.user_id.len > 200 || m.conn_id.len > 200) {
-        malformed(rt, p);
+        malformed(o, p);
         return;
     }
     if (m.op != BF_OP_KICK) {
-        enqueue(rt, p, &m, channel);
+        enqueue(o, p, &m, channel);
         return;
     }
-    if (!rt->in_ring) {
-        retry_later(rt, p, "not in the ring yet");
+    if (!o->in_ring) {
+        retry_later(o, p, "not in the ring yet");
         return;
     }
-    const char *owner = bf_ring_owner(rt->ring, channel, m.channel.len);
-    if (owner && strcmp(owner, rt->node_id)) {
+    const char *owner = bf_ring_owner(o->ring, channel, m.channel.len);
+    if (owner && strcmp(owner, o->node_id)) {
         if (m.hops < MAX_HOPS)
-            forward(rt, p, &m, owner);
+            forward(o, p, &m, owner);
         else
-            retry_later(rt, p, "ownership is moving");
+            retry_later(o, p, "ownership is moving");
         return;
     }
-    kick(rt, p, &m, channel);
+    kick(o, p, &m, channel);
 }
 
-void bf_presence_on_inbox(bf_router *rt, const char *payload, size_t len)
+void bf_owner_ops_on_inbox(bf_owner_ops *o, const char *payload, size_t len)
 {
-    handle(rt, op_new(rt, payload, len));
+    handle(o, op_new(o, payload, len));
 }
 
-void bf_presence_tick(bf_router *rt, uint64_t now_ms)
+void bf_owner_ops_tick(bf_owner_ops *o, uint64_t now_ms)
 {
-    bf_pres_op *due = NULL, **pp = &rt->retry_head;
+    bf_pres_op *due = NULL, **pp = &o->retry_head;
     while (*pp) {
         bf_pres_op *p = *pp;
         if (p->due_ms <= now_ms) {
@@ -277,73 +321,64 @@ void bf_presence_tick(bf_router *rt, uint64_t now_ms)
         bf_pres_op *p = due;
         due = p->next;
         p->next = NULL;
-        handle(rt, p);
-    }
-}
-
-void bf_presence_deinit(bf_router *rt)
-{
-    while (rt->retry_head) {
-        bf_pres_op *p = rt->retry_head;
-        rt->retry_head = p->next;
-        op_free(p);
+        handle(o, p);
     }
 }
 
 /* ---- sweeping dead gateways --------------------------------------------------------------- */
 
 typedef struct sweep_ctx {
-    bf_router *rt;
+    bf_owner_ops *o;
     char gw[128];
 } sweep_ctx;
 
 static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    bf_router *rt = priv;
+    bf_owner_ops *o = priv;
     redisReply *r = reply;
     if (!r) return;
     if (r->type == REDIS_REPLY_ERROR) {
         if (strstr(r->str, "STALE"))
-            bf_router_refresh_ring(rt);
+            stale(o);
         else
             bf_warn("sweep failed: %s", r->str);
         return;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-        rt->stats.sweep_leaves += (uint64_t)r->integer;
+        o->stats.sweep_leaves += (uint64_t)r->integer;
 }
 
-static void sweep_channel(bf_router *rt, const char *gw, const char *channel)
+static void sweep_channel(bf_owner_ops *o, const char *gw, const char *channel)
 {
     bf_script_args a;
-    bf_sweep sw = {.prefix = rt->cfg.redis_prefix,
+    bf_sweep sw = {.prefix = o->prefix,
                    .channel = channel,
                    .gateway = gw,
-                   .ring_epoch = bf_ring_epoch(rt->ring),
-                   .history_size = rt->cfg.history_size,
-                   .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+                   .ring_epoch = bf_ring_epoch(o->ring),
+                   .history_size = o->history_size,
+                   .history_ttl_ms = o->history_ttl_ms};
     if (bf_sweep_args(&a, &sw)) return;
-    if (bf_script_args_send(rt->cmd, &a, on_sweep_reply, rt) == 0) rt->stats.sweeps++;
+    if (bf_script_args_send(o->cmd, &a, on_sweep_reply, o) == 0) o->stats.sweeps++;
 }
 
 static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     sweep_ctx *sc = priv;
-    bf_router *rt = sc->rt;
+    bf_owner_ops *o = sc->o;
     redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && rt->in_ring) {
+    if (r && r->type == REDIS_REPLY_ARRAY && o->in_ring) {
         if (r->elements == 0) {
             /* nothing left anywhere: forget the gateway (it re-adds itself if it comes back) */
             char kgk[BF_KEY_MAX];
-            bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
-            bf_redis_cmd(rt->cmd, NULL, NULL, "SREM %s %s", kgk, sc->gw);
+            bf_key(kgk, o->prefix, BF_KEY_GWKNOWN, NULL);
+            bf_redis_cmd(o->cmd, NULL, NULL, "SREM %s %s", kgk, sc->gw);
         }
         for (size_t i = 0; i < r->elements; i++) {
             const char *ch = r->element[i]->str;
             if (r->element[i]->type != REDIS_REPLY_STRING) continue;
-            if (bf_router_owns(rt, ch)) sweep_channel(rt, sc->gw, ch);
+            if (owns(o, ch)) sweep_channel(o, sc->gw, ch);
         }
     }
     free(sc);
@@ -353,30 +388,29 @@ static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
 static void on_all_channels(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    bf_router *rt = priv;
+    bf_owner_ops *o = priv;
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY) return;
     uint64_t n = 0;
     for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING && bf_router_owns(rt, r->element[i]->str))
-            n++;
-    rt->stats.owned_channels = n;
+        if (r->element[i]->type == REDIS_REPLY_STRING && owns(o, r->element[i]->str)) n++;
+    o->stats.owned_channels = n;
 }
 
-static void count_owned(bf_router *rt, redisReply *gateways)
+static void count_owned(bf_owner_ops *o, redisReply *gateways)
 {
     size_t n = gateways->elements;
     const char **argv = bf_calloc(n + 1, sizeof(char *));
     char(*keys)[BF_KEY_MAX] = bf_calloc(n ? n : 1, BF_KEY_MAX);
     argv[0] = "SUNION";
     for (size_t i = 0; i < n; i++) {
-        bf_key(keys[i], rt->cfg.redis_prefix, BF_KEY_GWCHANS, gateways->element[i]->str);
+        bf_key(keys[i], o->prefix, BF_KEY_GWCHANS, gateways->element[i]->str);
         argv[i + 1] = keys[i];
     }
     if (n)
-        bf_redis_cmdargv(rt->cmd, on_all_channels, rt, (int)n + 1, argv, NULL);
+        bf_redis_cmdargv(o->cmd, on_all_channels, o, (int)n + 1, argv, NULL);
     else
-        rt->stats.owned_channels = 0;
+        o->stats.owned_channels = 0;
     free(keys);
     free(argv);
 }
@@ -384,26 +418,26 @@ static void count_owned(bf_router *rt, redisReply *gateways)
 static void on_gwknown(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    bf_router *rt = priv;
+    bf_owner_ops *o = priv;
     redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring) return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || !o->in_ring) return;
     /* every few passes, also refresh the owned-channels gauge (one SUNION of all gateways'
      * channel sets: proportional to the number of active channels) */
-    if (rt->stats.sweep_passes++ % 5 == 0) count_owned(rt, r);
+    if (o->stats.sweep_passes++ % 5 == 0) count_owned(o, r);
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_STRING || (size_t)e->len >= sizeof(((sweep_ctx *)0)->gw))
             continue;
-        if (bf_router_gateway_alive(rt, e->str)) continue;
+        if (gateway_alive(o, e->str)) continue;
         sweep_ctx *sc = bf_calloc(1, sizeof(*sc));
-        sc->rt = rt;
+        sc->o = o;
         memcpy(sc->gw, e->str, (size_t)e->len + 1);
         /* the channels where it counted connections, and those where it may hold presence
          * entries (a count can reach 0 before the last presence leave is applied) */
         char kgc[BF_KEY_MAX], kgp[BF_KEY_MAX];
-        bf_key(kgc, rt->cfg.redis_prefix, BF_KEY_GWCHANS, sc->gw);
-        bf_key(kgp, rt->cfg.redis_prefix, BF_KEY_GWPRES, sc->gw);
-        if (bf_redis_cmd(rt->cmd, on_gwchans, sc, "SUNION %s %s", kgc, kgp)) free(sc);
+        bf_key(kgc, o->prefix, BF_KEY_GWCHANS, sc->gw);
+        bf_key(kgp, o->prefix, BF_KEY_GWPRES, sc->gw);
+        if (bf_redis_cmd(o->cmd, on_gwchans, sc, "SUNION %s %s", kgc, kgp)) free(sc);
     }
 }
 
@@ -413,23 +447,75 @@ static void on_gwknown(redisAsyncContext *ac, void *reply, void *priv)
 static void on_ppending(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    bf_router *rt = priv;
+    bf_owner_ops *o = priv;
     redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || !rt->in_ring || rt->stopping) return;
-    rt->stats.presence_pending_channels = r->elements;
+    if (!r || r->type != REDIS_REPLY_ARRAY || !o->in_ring || o->stopping) return;
+    o->stats.pending_channels = r->elements;
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_STRING || (size_t)e->len > BF_CHANNEL_MAX) continue;
-        if (bf_router_owns(rt, e->str)) apply(rt, e->str);
+        if (owns(o, e->str)) apply(o, e->str);
     }
 }
 
-void bf_presence_sweep(bf_router *rt)
+void bf_owner_ops_sweep(bf_owner_ops *o)
 {
     char kgk[BF_KEY_MAX], kpp[BF_KEY_MAX];
-    if (!rt->in_ring) return;
-    bf_key(kpp, rt->cfg.redis_prefix, BF_KEY_PPENDING, NULL);
-    bf_redis_cmd(rt->cmd, on_ppending, rt, "SMEMBERS %s", kpp);
-    bf_key(kgk, rt->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
-    bf_redis_cmd(rt->cmd, on_gwknown, rt, "SMEMBERS %s", kgk);
+    if (!o->in_ring) return;
+    bf_key(kpp, o->prefix, BF_KEY_PPENDING, NULL);
+    bf_redis_cmd(o->cmd, on_ppending, o, "SMEMBERS %s", kpp);
+    bf_key(kgk, o->prefix, BF_KEY_GWKNOWN, NULL);
+    bf_redis_cmd(o->cmd, on_gwknown, o, "SMEMBERS %s", kgk);
+}
+
+/* ---- lifecycle and the router's view ---------------------------------------------------- */
+
+bf_owner_ops *bf_owner_ops_new(const bf_owner_ops_opts *opts)
+{
+    bf_owner_ops *o = bf_calloc(1, sizeof(*o));
+    o->cmd = opts->cmd;
+    o->ring = opts->ring;
+    o->prefix = opts->prefix;
+    o->node_id = opts->node_id;
+    o->history_size = opts->history_size;
+    o->history_ttl_ms = opts->history_ttl_ms;
+    o->on_stale = opts->on_stale;
+    o->arg = opts->arg;
+    return o;
+}
+
+void bf_owner_ops_free(bf_owner_ops *o)
+{
+    if (!o) return;
+    while (o->retry_head) {
+        bf_pres_op *p = o->retry_head;
+        o->retry_head = p->next;
+        op_free(p);
+    }
+    free_gateways(o);
+    free(o);
+}
+
+void bf_owner_ops_set_in_ring(bf_owner_ops *o, bool in_ring)
+{
+    o->in_ring = in_ring;
+}
+
+void bf_owner_ops_set_gateways(bf_owner_ops *o, const char *const *ids, size_t n)
+{
+    free_gateways(o);
+    o->gateways = bf_calloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) o->gateways[i] = bf_strdup(ids[i]);
+    o->ngateways = n;
+    qsort(o->gateways, n, sizeof(char *), cmp_str);
+}
+
+void bf_owner_ops_stop(bf_owner_ops *o)
+{
+    o->stopping = true;
+}
+
+const bf_owner_ops_stats *bf_owner_ops_stats_get(const bf_owner_ops *o)
+{
+    return &o->stats;
 }

@@ -1,0 +1,12 @@
+-- uses: presence.lib.lua
+-- keys: 4  argv: 0
+-- presence_members.lua: the members of a presence channel, one per user (its representative: the
+-- connection with the earliest joinedAt), ordered by joinedAt then user id, read from the ordered
+-- index (presence.lib.lua), which is rebuilt first if it does not cover every user. Read by the
+-- router's GET /presence/{channel} and by belfryctl presence.
+-- KEYS[1]  presence hash  (<prefix>presence:{channel})
+-- KEYS[2]  users hash     (<prefix>pusers:{channel})
+-- KEYS[3]  here zset      (<prefix>phere:{channel})
+-- KEYS[4]  rep hash       (<prefix>prep:{channel})
+-- Reply:   {member JSON, connections of its user, member JSON, connections, ...}
+return bf_here_members({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, true)

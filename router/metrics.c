@@ -1,0 +1,82 @@
+/* The router's Prometheus metrics: see metrics.h. */
+#include "metrics.h"
+#include "scripts.h"
+
+void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
+{
+    const bf_rt_stats *s = m->stats;
+    const bf_owner_ops_stats *o = m->owner;
+    evbuffer_add_printf(b,
+                        "# HELP belfry_router_publishes_total Messages sequenced and fanned out.\n"
+                        "# TYPE belfry_router_publishes_total counter\n"
+                        "belfry_router_publishes_total{source=\"http\"} %llu\n"
+                        "belfry_router_publishes_total{source=\"redis\"} %llu\n",
+                        (unsigned long long)s->publishes_http,
+                        (unsigned long long)s->publishes_redis);
+#define C(name, help, type, v)                                                                     \
+    evbuffer_add_printf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %llu\n",  \
+                        (unsigned long long)(v))
+    C("belfry_router_publish_failures_total", "Publishes that Redis did not accept.", "counter",
+      s->publish_failures);
+    C("belfry_router_ingress_malformed_total", "Redis ingress messages dropped as malformed.",
+      "counter", s->ingress_malformed);
+    C("belfry_router_ingress_dropped_no_ring_total",
+      "Redis ingress messages dropped while this router had no ring.", "counter",
+      s->ingress_no_ring);
+    C("belfry_router_http_requests_total", "HTTP API requests.", "counter", s->http_requests);
+    C("belfry_router_http_errors_total", "HTTP API requests answered with an error.", "counter",
+      s->http_errors);
+    C("belfry_router_presence_joins_total",
+      "presence:join events emitted applying pending presence operations.", "counter", o->joins);
+    C("belfry_router_presence_leaves_total",
+      "presence:leave events emitted applying pending presence operations.", "counter", o->leaves);
+    C("belfry_router_presence_applies_total", "presence_apply.lua calls.", "counter", o->applies);
+    C("belfry_router_presence_ops_applied_total", "Pending presence operations applied.", "counter",
+      o->applied);
+    C("belfry_router_presence_pending_channels",
+      "Channels with presence operations waiting to be applied, at the last sweep pass.", "gauge",
+      o->pending_channels);
+    C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
+      "counter", o->forwards);
+    C("belfry_router_presence_stale_total",
+      "Always 0: presence operations need no fence any more (kept for dashboards).", "counter",
+      s->presence_stale);
+    C("belfry_router_kicks_total", "Kicks executed as owner.", "counter", s->kicks + o->kicks);
+    C("belfry_router_owned_channels",
+      "Active channels (with connections on some gateway) this router owns; refreshed every "
+      "fifth sweep.",
+      "gauge", o->owned_channels);
+    C("belfry_router_sweeps_total", "Channels swept after a gateway died.", "counter", o->sweeps);
+    C("belfry_router_sweep_removals_total",
+      "presence:leave events emitted by sweeps of dead gateways.", "counter", o->sweep_leaves);
+    C("belfry_router_ingress_dropped_stale_total",
+      "Redis ingress messages dropped because ownership was changing.", "counter",
+      s->ingress_stale);
+    C("belfry_router_inbox_malformed_total", "Inbox envelopes dropped as malformed.", "counter",
+      o->inbox_malformed);
+    C("belfry_router_ring_epoch", "Ring epoch of the last membership snapshot.", "gauge",
+      bf_ring_epoch(m->ring));
+    C("belfry_router_ring_members", "Live routers in the last membership snapshot.", "gauge",
+      bf_ring_size(m->ring));
+    C("belfry_router_redis_reconnects_total", "Redis links re-established after a loss.", "counter",
+      bf_redis_reconnects(m->sub) + bf_redis_reconnects(m->cmd));
+    C("belfry_router_redis_timeouts_total",
+      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
+      bf_redis_timeouts(m->sub) + bf_redis_timeouts(m->cmd));
+    C("belfry_router_redis_script_reloads_total",
+      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
+      "counter", bf_scripts_reloads);
+    C("belfry_router_redis_script_load_failures_total",
+      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
+      bf_scripts_load_failures);
+    C("belfry_router_redis_new_primaries_total",
+      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
+      "counter", m->failover->new_primaries);
+    C("belfry_router_redis_epochs_forgotten_total",
+      "Channel epochs removed because Redis had a new primary (recovery across it: "
+      "recovered:false).",
+      "counter", m->failover->epochs_forgotten);
+    C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
+      m->ready ? 1 : 0);
+#undef C
+}

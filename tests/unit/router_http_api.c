@@ -1,0 +1,148 @@
+/* Unit tests for router/http_api.h: the native HTTP API as a module of its own, compiled here
+ * without the router (router.c, pusher_api.c): readiness, metrics and the routes it does not know
+ * go up through its callbacks, and it counts in the stats it was given. Requests go through a real
+ * evhttp server and libevent's HTTP client on one base. */
+#include "router/http_api.c"
+
+#include <criterion/criterion.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+typedef struct up {
+    const char *not_ready;
+    int metrics, other;
+} up;
+
+static int cb_publish(void *u, const char *channel, const char *prefix, size_t len,
+                      bf_publish_cb cb, void *arg)
+{
+    (void)u, (void)channel, (void)prefix, (void)len, (void)cb, (void)arg;
+    return BF_EDISCONNECTED;
+}
+
+static const char *cb_not_ready(void *u)
+{
+    return ((up *)u)->not_ready;
+}
+
+static void cb_metrics(void *u, struct evbuffer *b)
+{
+    ((up *)u)->metrics++;
+    evbuffer_add_printf(b, "belfry_test 1\n");
+}
+
+static bool cb_other(void *u, struct evhttp_request *req, const char *path)
+{
+    ((up *)u)->other++;
+    if (strcmp(path, "/apps/1/channels")) return false;
+    reply_json(req, 200, "OK", "{\"channels\":{}}");
+    return true;
+}
+
+typedef struct result {
+    int status;
+    char body[512];
+    bool done;
+} result;
+
+static void on_response(struct evhttp_request *req, void *arg)
+{
+    result *r = arg;
+    r->done = true;
+    if (!req) return;
+    r->status = evhttp_request_get_response_code(req);
+    struct evbuffer *b = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(b);
+    if (n >= sizeof(r->body)) n = sizeof(r->body) - 1;
+    evbuffer_remove(b, r->body, n);
+    r->body[n] = '\0';
+}
+
+typedef struct fixture {
+    struct event_base *base;
+    struct evhttp *http;
+    int port;
+    bf_rt_config cfg;
+    bf_rt_stats stats;
+    up up;
+    bf_http_api *api;
+} fixture;
+
+static void start(fixture *f)
+{
+    f->base = event_base_new();
+    f->http = evhttp_new(f->base);
+    struct evhttp_bound_socket *s = evhttp_bind_socket_with_handle(f->http, "127.0.0.1", 0);
+    cr_assert_not_null(s);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    cr_assert_eq(getsockname(evhttp_bound_socket_get_fd(s), (struct sockaddr *)&sa, &sl), 0);
+    f->port = ntohs(sa.sin_port);
+    f->cfg.max_message_bytes = 65536;
+    f->cfg.max_event_bytes = 10240;
+    bf_http_api_opts o = {.http = f->http,
+                          .cfg = &f->cfg,
+                          .stats = &f->stats,
+                          .publish = cb_publish,
+                          .not_ready = cb_not_ready,
+                          .metrics = cb_metrics,
+                          .other = cb_other,
+                          .up = &f->up};
+    f->api = bf_http_api_new(&o);
+}
+
+static void stop(fixture *f)
+{
+    evhttp_free(f->http);
+    bf_http_api_free(f->api);
+    event_base_free(f->base);
+}
+
+static result get(fixture *f, const char *path)
+{
+    result r = {0};
+    struct evhttp_connection *c =
+        evhttp_connection_base_new(f->base, NULL, "127.0.0.1", (unsigned short)f->port);
+    struct evhttp_request *req = evhttp_request_new(on_response, &r);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    cr_assert_eq(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
+    struct timeval tv = {5, 0};
+    event_base_loopexit(f->base, &tv); /* a watchdog: the loop ends at the reply or after 5 s */
+    while (!r.done && event_base_loop(f->base, EVLOOP_ONCE) == 0) {
+    }
+    cr_assert(r.done, "GET %s got no reply", path);
+    evhttp_connection_free(c);
+    return r;
+}
+
+Test(router_http_api, readiness_comes_from_the_callback_up_and_errors_are_counted)
+{
+    fixture f = {0};
+    start(&f);
+    result r = get(&f, "/readyz");
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    f.up.not_ready = "stopping";
+    r = get(&f, "/readyz");
+    cr_expect_eq(r.status, 503);
+    cr_expect(strstr(r.body, "\"not_ready\"") && strstr(r.body, "stopping"), "%s", r.body);
+    cr_expect_eq(f.stats.http_requests, 2);
+    cr_expect_eq(f.stats.http_errors, 1);
+    stop(&f);
+}
+
+Test(router_http_api, metrics_and_unknown_routes_go_up)
+{
+    fixture f = {0};
+    start(&f);
+    result r = get(&f, "/metrics");
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body, "belfry_test 1\n");
+    cr_expect_eq(f.up.metrics, 1);
+    r = get(&f, "/apps/1/channels");
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    r = get(&f, "/nowhere");
+    cr_expect_eq(r.status, 404);
+    cr_expect(strstr(r.body, "\"not_found\""), "%s", r.body);
+    cr_expect_eq(f.up.other, 2);
+    stop(&f);
+}

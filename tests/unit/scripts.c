@@ -1,0 +1,304 @@
+/* Unit tests for common/scripts.c, the C <-> Lua contract, against a real redis-server:
+ *   - the envelope constants of wire.lib.lua equal common/wire.h's enums, and no script packs an
+ *     envelope with a bare number;
+ *   - every embedded script loads (SCRIPT LOAD answers bf_script_sha) and every .lua script file
+ *     has a bf_script_id;
+ *   - every script declares its arity on a "-- keys: K  argv: A" line (N, N+ or N-M), its body
+ *     agrees (the KEYS[n] / ARGV[n] it reads), and the typed C builders pass what it declares. */
+#include "embed.h"
+#include "harness.h"
+#include "scripts.h"
+#include "wire.h"
+
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <hiredis/hiredis.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pid_t redis_pid;
+static char dir[] = "/tmp/belfry-unit-scripts-XXXXXX";
+static redisContext *R;
+
+static void setup(void)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    char log[512], ports[16];
+    snprintf(log, sizeof(log), "%s/redis.log", dir);
+    for (int attempt = 0; attempt < 5 && !R; attempt++) {
+        int port = bf_free_port();
+        snprintf(ports, sizeof(ports), "%d", port);
+        const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no",  "--dir",  dir,         NULL};
+        redis_pid = bf_spawn("redis-server", argv, log);
+        cr_assert_gt(redis_pid, 0);
+        long long deadline = bf_ms() + 5000;
+        while (bf_ms() < deadline && !R) {
+            redisContext *c = redisConnect("127.0.0.1", port);
+            redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
+            if (r && r->type == REDIS_REPLY_STATUS)
+                R = c;
+            else if (c)
+                redisFree(c);
+            freeReplyObject(r);
+            if (!R) usleep(20000);
+        }
+        if (!R) { /* the port was taken meanwhile: another one */
+            kill(redis_pid, SIGKILL);
+            waitpid(redis_pid, NULL, 0);
+        }
+    }
+    cr_assert_not_null(R, "redis-server did not start");
+}
+
+static void teardown(void)
+{
+    if (R) redisFree(R);
+    kill(redis_pid, SIGKILL);
+    waitpid(redis_pid, NULL, 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(scripts, .init = setup, .fini = teardown, .timeout = 30);
+
+/* ---- the envelope constants ---------------------------------------------------------------- */
+
+Test(scripts, wire_lib_constants_equal_the_c_enums)
+{
+    const bf_embed_file *lib = bf_embed_find(bf_lua_files, bf_lua_count, "wire.lib.lua");
+    cr_assert_not_null(lib, "wire.lib.lua is not embedded");
+    static const struct {
+        const char *name;
+        long long c;
+    } want[] = {
+        {"BF_WIRE_VERSION", BF_WIRE_VERSION},
+        {"BF_FAN_MESSAGE", BF_FAN_MESSAGE},
+        {"BF_FAN_EPHEMERAL", BF_FAN_EPHEMERAL},
+        {"BF_FAN_DIRECT", BF_FAN_DIRECT},
+        {"BF_FAN_KICK", BF_FAN_KICK},
+        {"BF_OP_JOIN", BF_OP_JOIN},
+        {"BF_OP_LEAVE", BF_OP_LEAVE},
+        {"BF_OP_REJOIN", BF_OP_REJOIN},
+        {"BF_OP_KICK", BF_OP_KICK},
+        {"BF_OP_APPLY", BF_OP_APPLY},
+    };
+    size_t n = sizeof(want) / sizeof(*want);
+    char *src = malloc(lib->len + 1024), *o = src;
+    o += sprintf(o, "%s\nreturn {", lib->data);
+    for (size_t i = 0; i < n; i++) o += sprintf(o, "%s%s", i ? ", " : "", want[i].name);
+    sprintf(o, "}");
+    redisReply *r = redisCommand(R, "EVAL %s 0", src);
+    free(src);
+    cr_assert_not_null(r);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
+    /* a name the library does not define is nil, which ends a Lua array early */
+    cr_assert_eq(r->elements, n, "wire.lib.lua defines %zu of the %zu constants", r->elements, n);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(r->element[i]->integer, want[i].c, "%s: Lua %lld, wire.h %lld", want[i].name,
+                     r->element[i]->integer, want[i].c);
+    freeReplyObject(r);
+}
+
+Test(scripts, no_script_packs_an_envelope_with_a_bare_number)
+{
+    for (int id = 0; id < BF_SCRIPT__COUNT; id++) {
+        const char *s = bf_script_source((bf_script_id)id, NULL);
+        for (const char *p = strstr(s, "cmsgpack.pack({"); p;
+             p = strstr(p + 1, "cmsgpack.pack({")) {
+            const char *q = p + strlen("cmsgpack.pack({");
+            while (isspace((unsigned char)*q)) q++;
+            cr_expect(!isdigit((unsigned char)*q),
+                      "script %d packs an envelope with a bare number: %.40s (use wire.lib.lua)",
+                      id, p);
+        }
+    }
+}
+
+/* ---- loading --------------------------------------------------------------------------------- */
+
+Test(scripts, every_script_loads_with_its_sha_and_every_file_has_an_id)
+{
+    for (int id = 0; id < BF_SCRIPT__COUNT; id++) {
+        size_t len;
+        const char *src = bf_script_source((bf_script_id)id, &len);
+        redisReply *r = redisCommand(R, "SCRIPT LOAD %b", src, len);
+        cr_assert_not_null(r);
+        cr_expect_eq(r->type, REDIS_REPLY_STRING, "script %d: %s", id,
+                     r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+        if (r->type == REDIS_REPLY_STRING)
+            cr_expect_str_eq(r->str, bf_script_sha((bf_script_id)id), "script %d", id);
+        freeReplyObject(r);
+    }
+    size_t files = 0;
+    for (size_t i = 0; i < bf_lua_count; i++)
+        if (!strstr(bf_lua_files[i].name, ".lib.lua")) files++;
+    cr_expect_eq(files, (size_t)BF_SCRIPT__COUNT,
+                 "%zu script files in common/lua, %d bf_script_ids: a script without an id", files,
+                 BF_SCRIPT__COUNT);
+}
+
+/* ---- arity ------------------------------------------------------------------------------------
+ */
+
+typedef struct range {
+    int lo, hi; /* hi INT_MAX: variadic */
+} range;
+
+typedef struct arity {
+    range keys, argv;
+} arity;
+
+static const char *parse_range(const char *p, range *r)
+{
+    char *end;
+    r->lo = r->hi = (int)strtol(p, &end, 10);
+    cr_assert(end > p, "a count is expected at '%.20s'", p);
+    if (*end == '+') {
+        r->hi = INT_MAX;
+        end++;
+    } else if (*end == '-') {
+        p = end + 1;
+        r->hi = (int)strtol(p, &end, 10);
+        cr_assert(end > p && r->hi > r->lo, "bad range at '%.20s'", p);
+    }
+    return end;
+}
+
+/* The script's "-- keys: K  argv: A" line; *body: the text after it (the script's own code: the
+ * libraries prepended before it have no such line). */
+static arity declared(bf_script_id id, const char **body)
+{
+    const char *src = bf_script_source(id, NULL);
+    const char *d = !strncmp(src, "-- keys: ", 9) ? src : strstr(src, "\n-- keys: ");
+    cr_assert_not_null(d, "script %d has no \"-- keys: K  argv: A\" line", id);
+    arity a;
+    const char *p = parse_range(strstr(d, "-- keys: ") + 9, &a.keys);
+    while (*p == ' ') p++;
+    cr_assert(!strncmp(p, "argv: ", 6), "script %d: \"argv: \" expected after the keys", id);
+    p = parse_range(p + 6, &a.argv);
+    cr_assert(*p == '\n', "script %d: junk after the declaration", id);
+    *body = p;
+    return a;
+}
+
+/* The highest literal index of name[n] in the code (comments skipped), 0 if none. */
+static int max_index(const char *body, const char *name)
+{
+    int max = 0;
+    size_t nl = strlen(name);
+    for (const char *line = body; *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *cut = line;
+        const char *end = line + len;
+        for (const char *c = line; c + 1 < end; c++)
+            if (c[0] == '-' && c[1] == '-') {
+                end = c;
+                break;
+            }
+        for (const char *p = cut; p + nl + 1 < end; p++) {
+            if (strncmp(p, name, nl) || p[nl] != '[' || (p > line && isalnum((unsigned char)p[-1])))
+                continue;
+            if (!isdigit((unsigned char)p[nl + 1])) continue;
+            char *e;
+            int n = (int)strtol(p + nl + 1, &e, 10);
+            if (*e == ']' && n > max) max = n;
+        }
+        line += len + (line[len] == '\n');
+    }
+    return max;
+}
+
+static void check_body(const char *what, range r, int used, int id)
+{
+    if (r.hi == INT_MAX)
+        cr_expect_leq(used, r.lo, "script %d reads %s[%d] but declares at least %d", id, what, used,
+                      r.lo);
+    else
+        cr_expect_eq(used, r.hi, "script %d reads up to %s[%d] but declares %d-%d", id, what, used,
+                     r.lo, r.hi);
+}
+
+Test(scripts, every_script_declares_its_arity_and_its_body_agrees)
+{
+    for (int id = 0; id < BF_SCRIPT__COUNT; id++) {
+        const char *body;
+        arity a = declared((bf_script_id)id, &body);
+        check_body("KEYS", a.keys, max_index(body, "KEYS"), id);
+        check_body("ARGV", a.argv, max_index(body, "ARGV"), id);
+    }
+}
+
+static void check_call(const bf_script_args *a, int rc)
+{
+    cr_assert_eq(rc, 0, "builder of script %d failed", a->id);
+    const char *body;
+    arity d = declared(a->id, &body);
+    int nargs = a->argc - a->nkeys;
+    cr_expect(a->nkeys >= d.keys.lo && a->nkeys <= d.keys.hi,
+              "script %d: the C call passes %d keys, the script declares %d-%d", a->id, a->nkeys,
+              d.keys.lo, d.keys.hi);
+    cr_expect(nargs >= d.argv.lo && nargs <= d.argv.hi,
+              "script %d: the C call passes %d args, the script declares %d-%d", a->id, nargs,
+              d.argv.lo, d.argv.hi);
+}
+
+Test(scripts, the_typed_calls_pass_what_each_script_declares)
+{
+    bf_script_args a;
+    const char *P = "belfry:", *ch = "presence-room";
+    bf_presence_enqueue e = {.prefix = P,
+                             .channel = ch,
+                             .gateway = "gw",
+                             .envelope = "x",
+                             .envelope_len = 1,
+                             .join = true,
+                             .owner = "rt"};
+    check_call(&a, bf_presence_enqueue_args(&a, &e));
+    bf_presence_apply pa = {.prefix = P, .channel = ch, .history_size = 10, .history_ttl_ms = 1};
+    check_call(&a, bf_presence_apply_args(&a, &pa));
+    check_call(&a, bf_presence_audit_args(&a, P, "gw", ch));
+    check_call(&a, bf_presence_members_args(&a, P, ch));
+    bf_sweep sw = {.prefix = P, .channel = ch, .gateway = "gw", .ring_epoch = 3};
+    check_call(&a, bf_sweep_args(&a, &sw));
+    for (int fenced = 0; fenced < 2; fenced++) {
+        bf_publish p = {.prefix = P,
+                        .channel = ch,
+                        .frame_prefix = "{",
+                        .frame_prefix_len = 1,
+                        .fenced = fenced,
+                        .ring_epoch = 7};
+        check_call(&a, bf_publish_args(&a, &p));
+    }
+    for (int router = 0; router < 2; router++) {
+        bf_leave l = {.prefix = P, .node_id = "n1", .router = router, .clean = true};
+        check_call(&a, bf_leave_args(&a, &l));
+    }
+    bf_history h = {.prefix = P, .channel = ch, .since = "", .epoch = "", .limit = 5};
+    check_call(&a, bf_history_args(&a, &h));
+    check_call(&a, bf_channel_info_args(&a, P, ch));
+    for (int users = 0; users < 2; users++) check_call(&a, bf_channels_args(&a, P, "", 1, users));
+    check_call(&a, bf_terminate_args(&a, P, "", "u1", "bye"));
+    check_call(&a, bf_webhook_due_args(&a, P, 100));
+    bf_webhook_event we = {.prefix = P, .name = "client_event", .channel = ch};
+    check_call(&a, bf_webhook_event_args(&a, &we));
+    we.event = "client-x", we.data = "{}", we.data_len = 2, we.socket_id = "1.2", we.user_id = "u";
+    check_call(&a, bf_webhook_event_args(&a, &we));
+    for (int router = 0; router < 2; router++) {
+        bf_heartbeat hb = {.prefix = P,
+                           .node_id = "n1",
+                           .router = router,
+                           .ttl_ms = 3000,
+                           .host = "127.0.0.1",
+                           .port = 1,
+                           .version = "0",
+                           .connections = router ? NULL : "5"};
+        check_call(&a, bf_heartbeat_args(&a, &hb));
+    }
+}

@@ -6,7 +6,6 @@
 #include "err.h"
 #include "log.h"
 #include "proto.h"
-#include "recovery.h"
 #include "redis_keys.h"
 #include "rxguard.h"
 #include "scripts.h"
@@ -553,6 +552,12 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                             .foreach_channel = reconcile_channels,
                             .channel_conns = reconcile_channel_conns};
     gw->reconcile = bf_reconcile_new(&rd, (uint64_t)gw->cfg.presence_reconcile_interval_s * 1000);
+    bf_recovery_deps vd = {.cmd = gw->cmd,
+                           .prefix = gw->cfg.redis_prefix,
+                           .limits = lim,
+                           .done = bf_native_on_recovered,
+                           .arg = gw};
+    gw->recovery = bf_recovery_new(&vd);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -623,6 +628,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_conn_batch_deinit(&gw->batch);
     bf_reconcile_free(gw->reconcile);
     gw->reconcile = NULL;
+    bf_recovery_free(gw->recovery); /* after the command link: its requests are answered */
+    gw->recovery = NULL;
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
     bf_conncount_free(gw->conncount);

@@ -14,6 +14,7 @@
 #include "owner.h"
 #include "failover.h"
 #include "reconcile.h"
+#include "recovery.h"
 #include "redis.h"
 #include "conncount.h"
 #include "dict.h"
@@ -50,9 +51,6 @@ enum {
 
 /* Indices of bf_gw_stats.limit_rejections: which connection limit refused an upgrade. */
 enum { BF_GW_LIMIT_GATEWAY, BF_GW_LIMIT_IP, BF_GW_LIMIT_USER, BF_GW_LIMIT__COUNT };
-/* Indices of bf_gw_stats.recoveries: a resume with recover/since either worked (or asked for the
- * position only) or could not be served (epoch changed, history too short). */
-enum { BF_GW_RECOVERED, BF_GW_RECOVERY_FAILED, BF_GW_RECOVERY__COUNT };
 /* Pusher limits counted per kind (belfry_gateway_pusher_limit_rejections_total{limit}). */
 #define BF_PUSHER_LIMITS(X)                                                                        \
     X(CHANNELS, "channels")                                                                        \
@@ -76,8 +74,7 @@ typedef struct bf_gw_stats {
     uint64_t client_messages_total, client_errors_total;
     uint64_t limit_rejections[BF_GW_LIMIT__COUNT];
     uint64_t probe_failures;
-    uint64_t recoveries[BF_GW_RECOVERY__COUNT];
-    uint64_t slow_consumers; /* outside fan-out (error replies, recovery); the hub counts its own */
+    uint64_t slow_consumers; /* error replies; the hub and recovery count their own */
     uint64_t ping_timeouts;
 } bf_gw_stats;
 
@@ -92,6 +89,7 @@ typedef struct bf_gateway {
     bf_hub *hub;
     bf_owner *owner;
     bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
+    bf_recovery *recovery;   /* resumes with ?recover / ?since (native connections) */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */

@@ -9,6 +9,7 @@
 char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
 {
     const bf_hub_stats *hs = bf_hub_stats_get(gw->hub);
+    const bf_recovery_stats *rs = bf_recovery_stats_get(gw->recovery);
     char *b = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&b, &len);
@@ -52,7 +53,7 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "counter", gw->stats.client_errors_total);
     C("belfry_gateway_slow_consumer_disconnects_total",
       "Connections closed because their send queue overflowed.", "counter",
-      hs->slow_consumers + gw->stats.slow_consumers);
+      hs->slow_consumers + gw->stats.slow_consumers + rs->slow_consumers);
     C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
     C("belfry_gateway_redis_timeouts_total",
@@ -80,10 +81,10 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
       "counter", gw->stats.ping_timeouts);
     C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
-      gw->stats.recoveries[BF_GW_RECOVERED]);
+      rs->recovered);
     C("belfry_gateway_recoveries_failed_total",
       "Connections whose since could not be recovered (epoch changed or history too short).",
-      "counter", gw->stats.recoveries[BF_GW_RECOVERY_FAILED]);
+      "counter", rs->failed);
     C("belfry_gateway_framing_failures_total",
       "Connections closed with 1002 for an unmasked frame or an over-long control frame.",
       "counter", bf_rxguard_failures());

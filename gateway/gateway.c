@@ -83,7 +83,7 @@ static void sub_ready(bf_redis *r, void *arg)
 {
     (void)r;
     bf_gateway *gw = arg;
-    bf_liveness_sub_ready(gw);
+    bf_liveness_sub_ready(gw->liveness);
     bf_hub_on_ready(gw->hub);
 }
 
@@ -225,7 +225,7 @@ static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_gateway *gw = arg;
     bf_scripts_load(r);
-    gw->next_heartbeat = 0; /* announce ourselves at once */
+    bf_liveness_cmd_ready(gw->liveness); /* announce ourselves at once */
     /* after a Redis loss (or restart, which loses data) state in Redis is rebuilt from ours;
      * both operations are idempotent, so a mere blip costs a few redundant commands */
     bf_hub_foreach_channel(gw->hub, reannounce_channel, gw);
@@ -242,16 +242,22 @@ uint64_t bf_gw_open_connections(const bf_gateway *gw)
            gw->stats.pusher_connections;
 }
 
+static uint64_t open_connections(void *arg)
+{
+    return bf_gw_open_connections(arg);
+}
+
 bool bf_gateway_ready(const bf_gateway *gw)
 {
-    return !gw->draining && gw->registered && bf_redis_ready(gw->sub) && bf_redis_ready(gw->cmd);
+    return !gw->draining && bf_liveness_registered(gw->liveness) && bf_redis_ready(gw->sub) &&
+           bf_redis_ready(gw->cmd);
 }
 
 /* Until the next heartbeat registers us again, owners could take us for dead: accept nothing. */
 static void cmd_down(bf_redis *r, void *arg)
 {
     (void)r;
-    ((bf_gateway *)arg)->registered = false;
+    bf_liveness_cmd_down(((bf_gateway *)arg)->liveness);
 }
 
 /* ---- drain and stop ---------------------------------------------------------------------- */
@@ -364,8 +370,9 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
     if (!gw->draining)
-        bf_reconcile_tick(gw->reconcile, now, gw->registered && bf_redis_ready(gw->cmd));
-    bf_liveness_probe_tick(gw, now);
+        bf_reconcile_tick(gw->reconcile, now,
+                          bf_liveness_registered(gw->liveness) && bf_redis_ready(gw->cmd));
+    bf_liveness_probe_tick(gw->liveness, now);
     if (now >= gw->next_ping_sweep) {
         /* once a second (lws' own validity pings keep one sorted timer list of every connection,
          * whose insertions cost O(connections) each: a connect storm went quadratic); the pings
@@ -384,10 +391,7 @@ static void on_tick(uv_timer_t *t)
         }
         return;
     }
-    if (now >= gw->next_heartbeat && bf_redis_ready(gw->cmd)) {
-        bf_liveness_heartbeat(gw);
-        gw->next_heartbeat = now + (uint64_t)gw->cfg.heartbeat_ms;
-    }
+    bf_liveness_heartbeat_tick(gw->liveness, now);
 }
 
 /* ---- start ------------------------------------------------------------------------------- */
@@ -481,12 +485,12 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_wall_ms = bf_wall_ms();
+    uint64_t started_wall_ms = bf_wall_ms();
     /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
      * presence entries a crashed run left may still be in Redis, and departed ids are remembered
      * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
      * previous run could have used unless it opened more than a million connections a second. */
-    gw->next_conn_id = gw->started_wall_ms * 1000;
+    gw->next_conn_id = started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
@@ -558,6 +562,22 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                            .done = bf_native_on_recovered,
                            .arg = gw};
     gw->recovery = bf_recovery_new(&vd);
+    bf_liveness_deps ld = {.sub = gw->sub,
+                           .cmd = gw->cmd,
+                           .hub = gw->hub,
+                           .owner = gw->owner,
+                           .prefix = gw->cfg.redis_prefix,
+                           .node_id = gw->node_id,
+                           .host = gw->cfg.listen.host,
+                           .port = gw->cfg.listen.port,
+                           .started_wall_ms = started_wall_ms,
+                           .probe_ms = (uint64_t)gw->cfg.redis_probe_ms,
+                           .probe_timeout_ms = (uint64_t)gw->cfg.redis_probe_timeout_ms,
+                           .heartbeat_ms = (uint64_t)gw->cfg.heartbeat_ms,
+                           .heartbeat_ttl_ms = gw->cfg.heartbeat_ttl_ms,
+                           .connections = open_connections,
+                           .arg = gw};
+    gw->liveness = bf_liveness_new(&ld);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -630,6 +650,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     gw->reconcile = NULL;
     bf_recovery_free(gw->recovery); /* after the command link: its requests are answered */
     gw->recovery = NULL;
+    bf_liveness_free(gw->liveness); /* after both links, like recovery */
+    gw->liveness = NULL;
     bf_owner_free(gw->owner);
     bf_dict_free(gw->per_ip);
     bf_conncount_free(gw->conncount);

@@ -11,6 +11,7 @@
 
 #include "gw_config.h"
 #include "hub.h"
+#include "liveness.h"
 #include "owner.h"
 #include "failover.h"
 #include "reconcile.h"
@@ -73,7 +74,6 @@ typedef struct bf_gw_stats {
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
     uint64_t limit_rejections[BF_GW_LIMIT__COUNT];
-    uint64_t probe_failures;
     uint64_t slow_consumers; /* error replies; the hub and recovery count their own */
     uint64_t ping_timeouts;
 } bf_gw_stats;
@@ -90,23 +90,20 @@ typedef struct bf_gateway {
     bf_owner *owner;
     bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
     bf_recovery *recovery;   /* resumes with ?recover / ?since (native connections) */
+    bf_liveness *liveness;   /* the subscriber link's probe and the membership heartbeat */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */
     bf_conn_batch batch;
     uv_signal_t sigint, sigterm;
-    uint64_t next_conn_id, next_heartbeat, started_wall_ms, drain_deadline;
+    uint64_t next_conn_id, drain_deadline;
     bool draining, stopping;
-    bool registered; /* our membership heartbeat succeeded since the last Redis (re)connect */
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
     uint64_t max_connections;   /* effective --max-connections */
     uint64_t fd_slots;          /* lws' descriptor table (see fd_table_slots in gateway.c) */
     bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
     bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
-    uint64_t probe_sent, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
-    bool probe_suspect;
-    uint64_t last_fanout_in;
     uint64_t next_ping_sweep;
     bf_conn_pinger pinger;  /* pings due, spread over the ticks of a second */
     bf_conn *conns;         /* every open connection (bf_conn_list_*) */

@@ -90,7 +90,7 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "counter", bf_rxguard_failures());
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
-      gw->stats.probe_failures);
+      bf_liveness_probe_failures(gw->liveness));
     fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
                "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
     static const char *const limits[BF_GW_LIMIT__COUNT] = {

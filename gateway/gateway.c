@@ -493,23 +493,28 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->next_conn_id = started_wall_ms * 1000;
     uint64_t limit = raise_fd_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
-    gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
-    if (gw->max_connections > capacity)
+    uint64_t max_connections =
+        gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
+    if (max_connections > capacity)
         bf_warn("--max-connections %llu exceeds what the open-file limit allows (%llu)",
-                (unsigned long long)gw->max_connections, (unsigned long long)capacity);
-    gw->fd_slots = fd_table_slots(gw->max_connections, limit);
+                (unsigned long long)max_connections, (unsigned long long)capacity);
+    uint64_t fd_slots = fd_table_slots(max_connections, limit);
     bf_info("connection capacity %llu (open-file limit allows %llu); libwebsockets' descriptor "
             "table %llu slots",
-            (unsigned long long)gw->max_connections, (unsigned long long)capacity,
-            (unsigned long long)gw->fd_slots);
-    if (!gw->cfg.max_connections && gw->fd_slots > BF_GW_FD_SLOTS_WARN)
+            (unsigned long long)max_connections, (unsigned long long)capacity,
+            (unsigned long long)fd_slots);
+    if (!gw->cfg.max_connections && fd_slots > BF_GW_FD_SLOTS_WARN)
         bf_warn("every closed connection costs a scan of libwebsockets' %llu-slot descriptor "
                 "table (about 1 ns a slot); set --max-connections to what this gateway should "
                 "hold (it sizes the table)",
-                (unsigned long long)gw->fd_slots);
-    gw->per_ip = bf_dict_new();
+                (unsigned long long)fd_slots);
+    bf_connlimits_opts co = {.max_connections = max_connections,
+                             .per_ip = gw->cfg.max_connections_per_ip,
+                             .per_user = gw->cfg.max_connections_per_user,
+                             .open = open_connections,
+                             .arg = gw};
+    gw->connlimits = bf_connlimits_new(&co);
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
-    gw->per_user = bf_dict_new();
 
     bf_redis_opts ro = {.url = &gw->cfg.redis,
                         .attach = attach_uv,
@@ -606,15 +611,15 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
-    bf_rxguard_init((size_t)gw->fd_slots, on_rx_violation, gw);
-    gw->lws = create_lws(&info, gw->fd_slots);
+    bf_rxguard_init((size_t)fd_slots, on_rx_violation, gw);
+    gw->lws = create_lws(&info, fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
         snprintf(err, errlen, "cannot initialise libwebsockets (see the lws lines above)");
         return BF_EIO;
     }
-    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
-                                   &gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY], err, errlen);
+    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)fd_slots,
+                                   bf_connlimits_full_counter(gw->connlimits), err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);
@@ -653,11 +658,10 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_liveness_free(gw->liveness); /* after both links, like recovery */
     gw->liveness = NULL;
     bf_owner_free(gw->owner);
-    bf_dict_free(gw->per_ip);
+    bf_connlimits_free(gw->connlimits); /* after the listener, which counts into it */
+    gw->connlimits = NULL;
     bf_conncount_free(gw->conncount);
     gw->conncount = NULL;
-    bf_dict_free(gw->per_user);
-    gw->per_ip = gw->per_user = NULL;
     gw->owner = NULL;
     gw->lws = NULL;
     gw->sub = gw->cmd = NULL;

@@ -18,6 +18,7 @@
 #include "recovery.h"
 #include "redis.h"
 #include "conncount.h"
+#include "connlimits.h"
 #include "dict.h"
 #include "wire.h"
 
@@ -50,8 +51,6 @@ enum {
         BF_GW_AUTH__COUNT
 };
 
-/* Indices of bf_gw_stats.limit_rejections: which connection limit refused an upgrade. */
-enum { BF_GW_LIMIT_GATEWAY, BF_GW_LIMIT_IP, BF_GW_LIMIT_USER, BF_GW_LIMIT__COUNT };
 /* Pusher limits counted per kind (belfry_gateway_pusher_limit_rejections_total{limit}). */
 #define BF_PUSHER_LIMITS(X)                                                                        \
     X(CHANNELS, "channels")                                                                        \
@@ -73,7 +72,6 @@ typedef struct bf_gw_stats {
     uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
-    uint64_t limit_rejections[BF_GW_LIMIT__COUNT];
     uint64_t slow_consumers; /* error replies; the hub and recovery count their own */
     uint64_t ping_timeouts;
 } bf_gw_stats;
@@ -100,10 +98,8 @@ typedef struct bf_gateway {
     bool draining, stopping;
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
-    uint64_t max_connections;   /* effective --max-connections */
-    uint64_t fd_slots;          /* lws' descriptor table (see fd_table_slots in gateway.c) */
-    bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
-    bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
+    bf_connlimits *connlimits; /* --max-connections and the per-IP and per-user limits */
+    bf_conncount *conncount;   /* connection counts per channel on their way to Redis */
     uint64_t next_ping_sweep;
     bf_conn_pinger pinger;  /* pings due, spread over the ticks of a second */
     bf_conn *conns;         /* every open connection (bf_conn_list_*) */

@@ -97,7 +97,7 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
         [BF_GW_LIMIT_GATEWAY] = "gateway", [BF_GW_LIMIT_IP] = "ip", [BF_GW_LIMIT_USER] = "user"};
     for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
-                (unsigned long long)gw->stats.limit_rejections[i]);
+                (unsigned long long)bf_connlimits_rejections(gw->connlimits)[i]);
     fprintf(f, "# HELP belfry_gateway_frames_rendered_total Fan-out messages rendered into a "
                "protocol's frame (once per message and protocol, shared by its connections).\n"
                "# TYPE belfry_gateway_frames_rendered_total counter\n");

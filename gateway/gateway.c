@@ -4,80 +4,19 @@
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
+#include "fdtable.h"
 #include "log.h"
 #include "proto.h"
 #include "redis_keys.h"
+#include "redis_uv.h"
 #include "rxguard.h"
 #include "scripts.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
-#include <sys/time.h>
 #include <unistd.h>
-
-/* hiredis asks its libuv adapter to add read interest after every read, and write interest for
- * every command it queues; the adapter restarts the poll handle each time, which libuv does as
- * epoll_ctl DEL then ADD. Only a change of interest is passed on. */
-/* hiredis 0.14's redisLibuvPoll (Debian 12) returns on a poll error without telling hiredis, so
- * a refused connect (to Redis or to a sentinel) was noticed only by a timeout. Later hiredis
- * passes the error on as the events the handle waits for, and hiredis then reads the socket
- * error itself; this callback does the same. */
-static void poll_cb(uv_poll_t *handle, int status, int events)
-{
-    redisLibuvEvents *p = handle->data;
-    int ev = status ? p->events : events;
-    if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
-    if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
-}
-
-static void set_events(redisLibuvEvents *p, int events)
-{
-    p->events = events;
-    if (events)
-        uv_poll_start(&p->handle, events, poll_cb);
-    else
-        uv_poll_stop(&p->handle);
-}
-
-static void add_read_changed(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    if (!(p->events & UV_READABLE)) set_events(p, p->events | UV_READABLE);
-}
-
-static void add_write_changed(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    if (!(p->events & UV_WRITABLE)) set_events(p, p->events | UV_WRITABLE);
-}
-
-static void del_read(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    set_events(p, p->events & ~UV_READABLE);
-}
-
-static void del_write(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    set_events(p, p->events & ~UV_WRITABLE);
-}
-
-static int attach_uv(redisAsyncContext *ac, void *loop)
-{
-    int rc = redisLibuvAttach(ac, loop);
-    if (rc == REDIS_OK) {
-        ac->ev.addRead = add_read_changed;
-        ac->ev.addWrite = add_write_changed;
-        ac->ev.delRead = del_read;
-        ac->ev.delWrite = del_write;
-    }
-    return rc;
-}
 
 static void sub_ready(bf_redis *r, void *arg)
 {
@@ -406,47 +345,6 @@ static void lws_log_emit(int level, const char *line)
            "lws: %.*s", (int)n, line);
 }
 
-/* Raises the soft open-file limit to the hard one and returns it. */
-static uint64_t raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
-    return (uint64_t)rl.rlim_cur;
-}
-
-/* lws 4.1 as Debian builds it checks on every close that the descriptor left no trace in its
- * table (one slot per descriptor number, as many as the soft open-file limit when the context
- * is created): a scan of the whole table, ~1 ns a slot here — a millisecond per close with the
- * 1,048,576 many container runtimes give. So lws' table is sized to what the gateway holds:
- * --max-connections, plus room for handshakes that will be refused with 503 and for our own
- * descriptors; the process's limit stays raised for everything else. */
-static uint64_t fd_table_slots(uint64_t max_connections, uint64_t limit)
-{
-    uint64_t headroom = max_connections / 8 > 1024 ? max_connections / 8 : 1024;
-    uint64_t want = max_connections + BF_GW_FD_RESERVE + headroom;
-    return want < limit ? want : limit;
-}
-
-/* lws_create_context() with lws' descriptor table sized to slots (the soft limit is lowered
- * around the call and raised again; lws reads it once, there). */
-static struct lws_context *create_lws(const struct lws_context_creation_info *info, uint64_t slots)
-{
-    struct rlimit rl, small;
-    bool lowered = false;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && slots < rl.rlim_cur) {
-        small = rl;
-        small.rlim_cur = (rlim_t)slots;
-        lowered = setrlimit(RLIMIT_NOFILE, &small) == 0;
-    }
-    struct lws_context *ctx = lws_create_context(info);
-    if (lowered) setrlimit(RLIMIT_NOFILE, &rl);
-    return ctx;
-}
-
 /* rxguard.h found a client breaking RFC 6455's framing (unmasked, an over-long control frame):
  * nothing of that frame reached lws; fail the connection with 1002 as 7.4.1 says. */
 static void on_rx_violation(void *conn, const char *reason, void *arg)
@@ -491,14 +389,14 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
      * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
      * previous run could have used unless it opened more than a million connections a second. */
     gw->next_conn_id = started_wall_ms * 1000;
-    uint64_t limit = raise_fd_limit();
+    uint64_t limit = bf_fdtable_raise_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
     uint64_t max_connections =
         gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
     if (max_connections > capacity)
         bf_warn("--max-connections %llu exceeds what the open-file limit allows (%llu)",
                 (unsigned long long)max_connections, (unsigned long long)capacity);
-    uint64_t fd_slots = fd_table_slots(max_connections, limit);
+    uint64_t fd_slots = bf_fdtable_slots(max_connections, limit);
     bf_info("connection capacity %llu (open-file limit allows %llu); libwebsockets' descriptor "
             "table %llu slots",
             (unsigned long long)max_connections, (unsigned long long)capacity,
@@ -517,7 +415,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
 
     bf_redis_opts ro = {.url = &gw->cfg.redis,
-                        .attach = attach_uv,
+                        .attach = bf_redis_uv_attach,
                         .loop = loop,
                         .arg = gw,
                         .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
@@ -612,7 +510,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
     bf_rxguard_init((size_t)fd_slots, on_rx_violation, gw);
-    gw->lws = create_lws(&info, fd_slots);
+    gw->lws = bf_fdtable_create_lws(&info, fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
         snprintf(err, errlen, "cannot initialise libwebsockets (see the lws lines above)");

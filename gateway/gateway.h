@@ -26,12 +26,6 @@
 #include <stdbool.h>
 #include <uv.h>
 
-/* Descriptors kept for Redis links, listeners and logs beyond the connections. */
-#define BF_GW_FD_RESERVE 64
-/* Above this many slots in lws' descriptor table (see gateway.c) the gateway warns at start-up
- * unless --max-connections was set. */
-#define BF_GW_FD_SLOTS_WARN 262144
-
 #define BF_GW_AUTH_REASONS(X)                                                                      \
     X(MISSING, "missing")                                                                          \
     X(EXPIRED, "expired")                                                                          \

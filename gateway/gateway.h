@@ -5,7 +5,8 @@
  *   heartbeat (cmd link): gateways zset + node:{id} info, every --heartbeat-ms
  *
  * ws.c holds the lws protocol callback (WebSocket and the plain HTTP routes on the same port);
- * gateway.c the lifecycle: start, tick, drain, stop. */
+ * gateway.c the lifecycle: start, tick, drain, stop; gw_conns.c the services ws.c and the
+ * protocol modules use (connection ids, fan-out, presence operations). */
 #ifndef BF_GATEWAY_H
 #define BF_GATEWAY_H
 
@@ -108,7 +109,7 @@ bool bf_gateway_ready(const bf_gateway *gw);
 /* Open client connections of every protocol. */
 uint64_t bf_gw_open_connections(const bf_gateway *gw);
 
-/* ---- used by ws.c (defined in gateway.c) ---- */
+/* ---- used by ws.c and the protocol modules (defined in gw_conns.c) ---- */
 
 /* The channel of a native connection's subscription (borrowed), or NULL. */
 const char *bf_gw_conn_channel(const bf_conn *c);

@@ -20,7 +20,6 @@
 #include "redis.h"
 #include "conncount.h"
 #include "connlimits.h"
-#include "dict.h"
 #include "wire.h"
 
 #include <libwebsockets.h>

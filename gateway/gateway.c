@@ -1,90 +1,32 @@
+/* The gateway's lifecycle (gateway.h): start builds the modules and wires them together, the tick
+ * and the per-loop-turn flush drive them, drain and stop take them down. Each module gets what it
+ * needs at _new and reports back through callbacks; the services ws.c and the protocol modules
+ * call are in gw_conns.c. */
 #include "gateway.h"
 #include "alloc.h"
 #include "clock.h"
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
+#include "fdtable.h"
 #include "log.h"
 #include "proto.h"
-#include "recovery.h"
 #include "redis_keys.h"
+#include "redis_uv.h"
 #include "rxguard.h"
 #include "scripts.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
-#include <sys/time.h>
 #include <unistd.h>
-
-/* hiredis asks its libuv adapter to add read interest after every read, and write interest for
- * every command it queues; the adapter restarts the poll handle each time, which libuv does as
- * epoll_ctl DEL then ADD. Only a change of interest is passed on. */
-/* hiredis 0.14's redisLibuvPoll (Debian 12) returns on a poll error without telling hiredis, so
- * a refused connect (to Redis or to a sentinel) was noticed only by a timeout. Later hiredis
- * passes the error on as the events the handle waits for, and hiredis then reads the socket
- * error itself; this callback does the same. */
-static void poll_cb(uv_poll_t *handle, int status, int events)
-{
-    redisLibuvEvents *p = handle->data;
-    int ev = status ? p->events : events;
-    if (p->context && (ev & UV_READABLE)) redisAsyncHandleRead(p->context);
-    if (p->context && (ev & UV_WRITABLE)) redisAsyncHandleWrite(p->context);
-}
-
-static void set_events(redisLibuvEvents *p, int events)
-{
-    p->events = events;
-    if (events)
-        uv_poll_start(&p->handle, events, poll_cb);
-    else
-        uv_poll_stop(&p->handle);
-}
-
-static void add_read_changed(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    if (!(p->events & UV_READABLE)) set_events(p, p->events | UV_READABLE);
-}
-
-static void add_write_changed(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    if (!(p->events & UV_WRITABLE)) set_events(p, p->events | UV_WRITABLE);
-}
-
-static void del_read(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    set_events(p, p->events & ~UV_READABLE);
-}
-
-static void del_write(void *privdata)
-{
-    redisLibuvEvents *p = privdata;
-    set_events(p, p->events & ~UV_WRITABLE);
-}
-
-static int attach_uv(redisAsyncContext *ac, void *loop)
-{
-    int rc = redisLibuvAttach(ac, loop);
-    if (rc == REDIS_OK) {
-        ac->ev.addRead = add_read_changed;
-        ac->ev.addWrite = add_write_changed;
-        ac->ev.delRead = del_read;
-        ac->ev.delWrite = del_write;
-    }
-    return rc;
-}
 
 static void sub_ready(bf_redis *r, void *arg)
 {
     (void)r;
     bf_gateway *gw = arg;
-    bf_liveness_sub_ready(gw);
+    bf_liveness_sub_ready(gw->liveness);
     bf_hub_on_ready(gw->hub);
 }
 
@@ -92,74 +34,6 @@ static void sub_down(bf_redis *r, void *arg)
 {
     (void)r;
     bf_hub_on_down(((bf_gateway *)arg)->hub);
-}
-
-/* ---- connection helpers used by ws.c ----------------------------------------------------- */
-
-const char *const bf_gw_auth_reason_names[] = {
-#define BF_GW_AUTH_NAME(n, s) s,
-    BF_GW_AUTH_REASONS(BF_GW_AUTH_NAME)
-#undef BF_GW_AUTH_NAME
-};
-
-void bf_gw_count_auth_failure(bf_gateway *gw, const char *reason)
-{
-    for (int i = 0; i < BF_GW_AUTH__COUNT; i++) {
-        if (reason && !strcmp(reason, bf_gw_auth_reason_names[i])) {
-            gw->stats.auth_failures[i]++;
-            return;
-        }
-    }
-    gw->stats.auth_failures[BF_GW_AUTH_MALFORMED]++;
-}
-
-const char *bf_gw_conn_channel(const bf_conn *c)
-{
-    return c->subs ? bf_hub_sub_channel(c->subs) : NULL;
-}
-
-void bf_gw_foreach_conn(bf_gateway *gw, void (*fn)(bf_conn *c, void *arg), void *arg)
-{
-    for (bf_conn *c = gw->conns, *next; c; c = next) {
-        next = c->alink.next;
-        fn(c, arg);
-    }
-}
-
-void bf_gw_conn_id(const bf_gateway *gw, const bf_conn *c, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/%llu", gw->node_id, (unsigned long long)c->id);
-}
-
-int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
-{
-    char key[BF_KEY_MAX], *env;
-    size_t len;
-    char name[BF_CHANNEL_MAX + 1];
-    snprintf(name, sizeof(name), "%.*s", (int)m->channel.len, m->channel.p);
-    bf_key(key, gw->cfg.redis_prefix, BF_KEY_FAN, name);
-    if (bf_wire_encode_fanout(m, &env, &len)) return BF_ENOMEM;
-    int rc = bf_redis_cmd(gw->cmd, NULL, NULL, "PUBLISH %s %b", key, env, len);
-    free(env);
-    return rc;
-}
-
-void bf_gw_presence_op(bf_gateway *gw, bf_sub *s, bf_inbox_op op)
-{
-    bf_conn *c = s->conn;
-    const char *ch = bf_hub_sub_channel(s), *user = bf_sub_user(s);
-    char conn_id[160];
-    if (!ch || !user) return;
-    bf_gw_conn_id(gw, c, conn_id, sizeof(conn_id));
-    bf_inbox m = {.op = op,
-                  .channel = {ch, strlen(ch)},
-                  .conn_id = {conn_id, strlen(conn_id)},
-                  .user_id = {user, strlen(user)}};
-    if (op != BF_OP_LEAVE && s->info) m.payload = (bf_strview){s->info, strlen(s->info)};
-    bf_owner_send(gw->owner, &m);
-    if (op != BF_OP_LEAVE) s->presence_joined = true;
-    /* a recovering client takes presence:here in sequence order, like any frame */
-    if (op == BF_OP_JOIN && !c->recover) s->awaiting_here = true;
 }
 
 /* ---- what the reconciliation reads (reconcile.h) ------------------------------------------ */
@@ -226,7 +100,7 @@ static void cmd_ready(bf_redis *r, void *arg)
 {
     bf_gateway *gw = arg;
     bf_scripts_load(r);
-    gw->next_heartbeat = 0; /* announce ourselves at once */
+    bf_liveness_cmd_ready(gw->liveness); /* announce ourselves at once */
     /* after a Redis loss (or restart, which loses data) state in Redis is rebuilt from ours;
      * both operations are idempotent, so a mere blip costs a few redundant commands */
     bf_hub_foreach_channel(gw->hub, reannounce_channel, gw);
@@ -237,22 +111,22 @@ static void cmd_ready(bf_redis *r, void *arg)
     bf_hub_foreach_sub(gw->hub, reannounce_sub, gw);
 }
 
-uint64_t bf_gw_open_connections(const bf_gateway *gw)
+static uint64_t open_connections(void *arg)
 {
-    return gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2] +
-           gw->stats.pusher_connections;
+    return bf_gw_open_connections(arg);
 }
 
 bool bf_gateway_ready(const bf_gateway *gw)
 {
-    return !gw->draining && gw->registered && bf_redis_ready(gw->sub) && bf_redis_ready(gw->cmd);
+    return !gw->draining && bf_liveness_registered(gw->liveness) && bf_redis_ready(gw->sub) &&
+           bf_redis_ready(gw->cmd);
 }
 
 /* Until the next heartbeat registers us again, owners could take us for dead: accept nothing. */
 static void cmd_down(bf_redis *r, void *arg)
 {
     (void)r;
-    ((bf_gateway *)arg)->registered = false;
+    bf_liveness_cmd_down(((bf_gateway *)arg)->liveness);
 }
 
 /* ---- drain and stop ---------------------------------------------------------------------- */
@@ -365,8 +239,9 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
     if (!gw->draining)
-        bf_reconcile_tick(gw->reconcile, now, gw->registered && bf_redis_ready(gw->cmd));
-    bf_liveness_probe_tick(gw, now);
+        bf_reconcile_tick(gw->reconcile, now,
+                          bf_liveness_registered(gw->liveness) && bf_redis_ready(gw->cmd));
+    bf_liveness_probe_tick(gw->liveness, now);
     if (now >= gw->next_ping_sweep) {
         /* once a second (lws' own validity pings keep one sorted timer list of every connection,
          * whose insertions cost O(connections) each: a connect storm went quadratic); the pings
@@ -385,10 +260,7 @@ static void on_tick(uv_timer_t *t)
         }
         return;
     }
-    if (now >= gw->next_heartbeat && bf_redis_ready(gw->cmd)) {
-        bf_liveness_heartbeat(gw);
-        gw->next_heartbeat = now + (uint64_t)gw->cfg.heartbeat_ms;
-    }
+    bf_liveness_heartbeat_tick(gw->liveness, now);
 }
 
 /* ---- start ------------------------------------------------------------------------------- */
@@ -401,47 +273,6 @@ static void lws_log_emit(int level, const char *line)
            : level == LLL_WARN ? BF_LOG_WARN
                                : BF_LOG_DEBUG,
            "lws: %.*s", (int)n, line);
-}
-
-/* Raises the soft open-file limit to the hard one and returns it. */
-static uint64_t raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
-    return (uint64_t)rl.rlim_cur;
-}
-
-/* lws 4.1 as Debian builds it checks on every close that the descriptor left no trace in its
- * table (one slot per descriptor number, as many as the soft open-file limit when the context
- * is created): a scan of the whole table, ~1 ns a slot here — a millisecond per close with the
- * 1,048,576 many container runtimes give. So lws' table is sized to what the gateway holds:
- * --max-connections, plus room for handshakes that will be refused with 503 and for our own
- * descriptors; the process's limit stays raised for everything else. */
-static uint64_t fd_table_slots(uint64_t max_connections, uint64_t limit)
-{
-    uint64_t headroom = max_connections / 8 > 1024 ? max_connections / 8 : 1024;
-    uint64_t want = max_connections + BF_GW_FD_RESERVE + headroom;
-    return want < limit ? want : limit;
-}
-
-/* lws_create_context() with lws' descriptor table sized to slots (the soft limit is lowered
- * around the call and raised again; lws reads it once, there). */
-static struct lws_context *create_lws(const struct lws_context_creation_info *info, uint64_t slots)
-{
-    struct rlimit rl, small;
-    bool lowered = false;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && slots < rl.rlim_cur) {
-        small = rl;
-        small.rlim_cur = (rlim_t)slots;
-        lowered = setrlimit(RLIMIT_NOFILE, &small) == 0;
-    }
-    struct lws_context *ctx = lws_create_context(info);
-    if (lowered) setrlimit(RLIMIT_NOFILE, &rl);
-    return ctx;
 }
 
 /* rxguard.h found a client breaking RFC 6455's framing (unmasked, an over-long control frame):
@@ -482,34 +313,39 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
-    gw->started_wall_ms = bf_wall_ms();
+    uint64_t started_wall_ms = bf_wall_ms();
     /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
      * presence entries a crashed run left may still be in Redis, and departed ids are remembered
      * (pgone:{channel}). Start from the wall clock in µs: a restart begins past every id the
      * previous run could have used unless it opened more than a million connections a second. */
-    gw->next_conn_id = gw->started_wall_ms * 1000;
-    uint64_t limit = raise_fd_limit();
+    gw->next_conn_id = started_wall_ms * 1000;
+    uint64_t limit = bf_fdtable_raise_limit();
     uint64_t capacity = limit > 2 * BF_GW_FD_RESERVE ? limit - BF_GW_FD_RESERVE : BF_GW_FD_RESERVE;
-    gw->max_connections = gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
-    if (gw->max_connections > capacity)
+    uint64_t max_connections =
+        gw->cfg.max_connections ? (uint64_t)gw->cfg.max_connections : capacity;
+    if (max_connections > capacity)
         bf_warn("--max-connections %llu exceeds what the open-file limit allows (%llu)",
-                (unsigned long long)gw->max_connections, (unsigned long long)capacity);
-    gw->fd_slots = fd_table_slots(gw->max_connections, limit);
+                (unsigned long long)max_connections, (unsigned long long)capacity);
+    uint64_t fd_slots = bf_fdtable_slots(max_connections, limit);
     bf_info("connection capacity %llu (open-file limit allows %llu); libwebsockets' descriptor "
             "table %llu slots",
-            (unsigned long long)gw->max_connections, (unsigned long long)capacity,
-            (unsigned long long)gw->fd_slots);
-    if (!gw->cfg.max_connections && gw->fd_slots > BF_GW_FD_SLOTS_WARN)
+            (unsigned long long)max_connections, (unsigned long long)capacity,
+            (unsigned long long)fd_slots);
+    if (!gw->cfg.max_connections && fd_slots > BF_GW_FD_SLOTS_WARN)
         bf_warn("every closed connection costs a scan of libwebsockets' %llu-slot descriptor "
                 "table (about 1 ns a slot); set --max-connections to what this gateway should "
                 "hold (it sizes the table)",
-                (unsigned long long)gw->fd_slots);
-    gw->per_ip = bf_dict_new();
+                (unsigned long long)fd_slots);
+    bf_connlimits_opts co = {.max_connections = max_connections,
+                             .per_ip = gw->cfg.max_connections_per_ip,
+                             .per_user = gw->cfg.max_connections_per_user,
+                             .open = open_connections,
+                             .arg = gw};
+    gw->connlimits = bf_connlimits_new(&co);
     gw->conncount = bf_conncount_new(gw->cfg.redis_prefix, gw->node_id);
-    gw->per_user = bf_dict_new();
 
     bf_redis_opts ro = {.url = &gw->cfg.redis,
-                        .attach = attach_uv,
+                        .attach = bf_redis_uv_attach,
                         .loop = loop,
                         .arg = gw,
                         .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
@@ -553,6 +389,28 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                             .foreach_channel = reconcile_channels,
                             .channel_conns = reconcile_channel_conns};
     gw->reconcile = bf_reconcile_new(&rd, (uint64_t)gw->cfg.presence_reconcile_interval_s * 1000);
+    bf_recovery_deps vd = {.cmd = gw->cmd,
+                           .prefix = gw->cfg.redis_prefix,
+                           .limits = lim,
+                           .done = bf_native_on_recovered,
+                           .arg = gw};
+    gw->recovery = bf_recovery_new(&vd);
+    bf_liveness_deps ld = {.sub = gw->sub,
+                           .cmd = gw->cmd,
+                           .hub = gw->hub,
+                           .owner = gw->owner,
+                           .prefix = gw->cfg.redis_prefix,
+                           .node_id = gw->node_id,
+                           .host = gw->cfg.listen.host,
+                           .port = gw->cfg.listen.port,
+                           .started_wall_ms = started_wall_ms,
+                           .probe_ms = (uint64_t)gw->cfg.redis_probe_ms,
+                           .probe_timeout_ms = (uint64_t)gw->cfg.redis_probe_timeout_ms,
+                           .heartbeat_ms = (uint64_t)gw->cfg.heartbeat_ms,
+                           .heartbeat_ttl_ms = gw->cfg.heartbeat_ttl_ms,
+                           .connections = open_connections,
+                           .arg = gw};
+    gw->liveness = bf_liveness_new(&ld);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -581,15 +439,15 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
     info.timeout_secs_ah_idle = (unsigned int)gw->cfg.handshake_timeout_s;
     info.keepalive_timeout = (int)gw->cfg.handshake_timeout_s;
     info.max_http_header_data = 4096;
-    bf_rxguard_init((size_t)gw->fd_slots, on_rx_violation, gw);
-    gw->lws = create_lws(&info, gw->fd_slots);
+    bf_rxguard_init((size_t)fd_slots, on_rx_violation, gw);
+    gw->lws = bf_fdtable_create_lws(&info, fd_slots);
     struct lws_vhost *vh = gw->lws ? lws_get_vhost_by_name(gw->lws, "default") : NULL;
     if (!vh) {
         snprintf(err, errlen, "cannot initialise libwebsockets (see the lws lines above)");
         return BF_EIO;
     }
-    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)gw->fd_slots,
-                                   &gw->stats.limit_rejections[BF_GW_LIMIT_GATEWAY], err, errlen);
+    gw->listener = bf_listener_new(loop, vh, &gw->cfg.listen, (int)fd_slots,
+                                   bf_connlimits_full_counter(gw->connlimits), err, errlen);
     if (!gw->listener) return BF_EIO;
 
     uv_check_init(loop, &gw->flush);
@@ -623,12 +481,15 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_conn_batch_deinit(&gw->batch);
     bf_reconcile_free(gw->reconcile);
     gw->reconcile = NULL;
+    bf_recovery_free(gw->recovery); /* after the command link: its requests are answered */
+    gw->recovery = NULL;
+    bf_liveness_free(gw->liveness); /* after both links, like recovery */
+    gw->liveness = NULL;
     bf_owner_free(gw->owner);
-    bf_dict_free(gw->per_ip);
+    bf_connlimits_free(gw->connlimits); /* after the listener, which counts into it */
+    gw->connlimits = NULL;
     bf_conncount_free(gw->conncount);
     gw->conncount = NULL;
-    bf_dict_free(gw->per_user);
-    gw->per_ip = gw->per_user = NULL;
     gw->owner = NULL;
     gw->lws = NULL;
     gw->sub = gw->cmd = NULL;

@@ -5,29 +5,26 @@
  *   heartbeat (cmd link): gateways zset + node:{id} info, every --heartbeat-ms
  *
  * ws.c holds the lws protocol callback (WebSocket and the plain HTTP routes on the same port);
- * gateway.c the lifecycle: start, tick, drain, stop. */
+ * gateway.c the lifecycle: start, tick, drain, stop; gw_conns.c the services ws.c and the
+ * protocol modules use (connection ids, fan-out, presence operations). */
 #ifndef BF_GATEWAY_H
 #define BF_GATEWAY_H
 
 #include "gw_config.h"
 #include "hub.h"
+#include "liveness.h"
 #include "owner.h"
 #include "failover.h"
 #include "reconcile.h"
+#include "recovery.h"
 #include "redis.h"
 #include "conncount.h"
-#include "dict.h"
+#include "connlimits.h"
 #include "wire.h"
 
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <uv.h>
-
-/* Descriptors kept for Redis links, listeners and logs beyond the connections. */
-#define BF_GW_FD_RESERVE 64
-/* Above this many slots in lws' descriptor table (see gateway.c) the gateway warns at start-up
- * unless --max-connections was set. */
-#define BF_GW_FD_SLOTS_WARN 262144
 
 #define BF_GW_AUTH_REASONS(X)                                                                      \
     X(MISSING, "missing")                                                                          \
@@ -48,11 +45,6 @@ enum {
         BF_GW_AUTH__COUNT
 };
 
-/* Indices of bf_gw_stats.limit_rejections: which connection limit refused an upgrade. */
-enum { BF_GW_LIMIT_GATEWAY, BF_GW_LIMIT_IP, BF_GW_LIMIT_USER, BF_GW_LIMIT__COUNT };
-/* Indices of bf_gw_stats.recoveries: a resume with recover/since either worked (or asked for the
- * position only) or could not be served (epoch changed, history too short). */
-enum { BF_GW_RECOVERED, BF_GW_RECOVERY_FAILED, BF_GW_RECOVERY__COUNT };
 /* Pusher limits counted per kind (belfry_gateway_pusher_limit_rejections_total{limit}). */
 #define BF_PUSHER_LIMITS(X)                                                                        \
     X(CHANNELS, "channels")                                                                        \
@@ -74,10 +66,7 @@ typedef struct bf_gw_stats {
     uint64_t whispers_total, whispers_limited;
     uint64_t accepted_total, rejected_total, closed_total;
     uint64_t client_messages_total, client_errors_total;
-    uint64_t limit_rejections[BF_GW_LIMIT__COUNT];
-    uint64_t probe_failures;
-    uint64_t recoveries[BF_GW_RECOVERY__COUNT];
-    uint64_t slow_consumers; /* outside fan-out (error replies, recovery); the hub counts its own */
+    uint64_t slow_consumers; /* error replies; the hub and recovery count their own */
     uint64_t ping_timeouts;
 } bf_gw_stats;
 
@@ -92,23 +81,19 @@ typedef struct bf_gateway {
     bf_hub *hub;
     bf_owner *owner;
     bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
+    bf_recovery *recovery;   /* resumes with ?recover / ?since (native connections) */
+    bf_liveness *liveness;   /* the subscriber link's probe and the membership heartbeat */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */
     bf_conn_batch batch;
     uv_signal_t sigint, sigterm;
-    uint64_t next_conn_id, next_heartbeat, started_wall_ms, drain_deadline;
+    uint64_t next_conn_id, drain_deadline;
     bool draining, stopping;
-    bool registered; /* our membership heartbeat succeeded since the last Redis (re)connect */
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
-    uint64_t max_connections;   /* effective --max-connections */
-    uint64_t fd_slots;          /* lws' descriptor table (see fd_table_slots in gateway.c) */
-    bf_dict *per_ip, *per_user; /* key -> count (as a pointer-sized integer) */
-    bf_conncount *conncount;    /* connection counts per channel on their way to Redis */
-    uint64_t probe_sent, next_probe, last_probe_ms, sub_ready_since, last_tick_ms;
-    bool probe_suspect;
-    uint64_t last_fanout_in;
+    bf_connlimits *connlimits; /* --max-connections and the per-IP and per-user limits */
+    bf_conncount *conncount;   /* connection counts per channel on their way to Redis */
     uint64_t next_ping_sweep;
     bf_conn_pinger pinger;  /* pings due, spread over the ticks of a second */
     bf_conn *conns;         /* every open connection (bf_conn_list_*) */
@@ -123,7 +108,7 @@ bool bf_gateway_ready(const bf_gateway *gw);
 /* Open client connections of every protocol. */
 uint64_t bf_gw_open_connections(const bf_gateway *gw);
 
-/* ---- used by ws.c (defined in gateway.c) ---- */
+/* ---- used by ws.c and the protocol modules (defined in gw_conns.c) ---- */
 
 /* The channel of a native connection's subscription (borrowed), or NULL. */
 const char *bf_gw_conn_channel(const bf_conn *c);

@@ -9,6 +9,7 @@
 char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
 {
     const bf_hub_stats *hs = bf_hub_stats_get(gw->hub);
+    const bf_recovery_stats *rs = bf_recovery_stats_get(gw->recovery);
     char *b = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&b, &len);
@@ -52,7 +53,7 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "counter", gw->stats.client_errors_total);
     C("belfry_gateway_slow_consumer_disconnects_total",
       "Connections closed because their send queue overflowed.", "counter",
-      hs->slow_consumers + gw->stats.slow_consumers);
+      hs->slow_consumers + gw->stats.slow_consumers + rs->slow_consumers);
     C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
       "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
     C("belfry_gateway_redis_timeouts_total",
@@ -80,23 +81,23 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
       "counter", gw->stats.ping_timeouts);
     C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",
-      gw->stats.recoveries[BF_GW_RECOVERED]);
+      rs->recovered);
     C("belfry_gateway_recoveries_failed_total",
       "Connections whose since could not be recovered (epoch changed or history too short).",
-      "counter", gw->stats.recoveries[BF_GW_RECOVERY_FAILED]);
+      "counter", rs->failed);
     C("belfry_gateway_framing_failures_total",
       "Connections closed with 1002 for an unmasked frame or an over-long control frame.",
       "counter", bf_rxguard_failures());
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
-      gw->stats.probe_failures);
+      bf_liveness_probe_failures(gw->liveness));
     fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
                "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
     static const char *const limits[BF_GW_LIMIT__COUNT] = {
         [BF_GW_LIMIT_GATEWAY] = "gateway", [BF_GW_LIMIT_IP] = "ip", [BF_GW_LIMIT_USER] = "user"};
     for (int i = 0; i < BF_GW_LIMIT__COUNT; i++)
         fprintf(f, "belfry_gateway_limit_rejections_total{limit=\"%s\"} %llu\n", limits[i],
-                (unsigned long long)gw->stats.limit_rejections[i]);
+                (unsigned long long)bf_connlimits_rejections(gw->connlimits)[i]);
     fprintf(f, "# HELP belfry_gateway_frames_rendered_total Fan-out messages rendered into a "
                "protocol's frame (once per message and protocol, shared by its connections).\n"
                "# TYPE belfry_gateway_frames_rendered_total counter\n");

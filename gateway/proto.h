@@ -36,6 +36,8 @@ void bf_proto_on_close(bf_gateway *gw, bf_conn *c);
 bf_frame *bf_native_render(const bf_fanout *m, const char *channel);
 void bf_native_on_message(bf_gateway *gw, bf_conn *c, const char *msg, size_t len);
 void bf_native_on_ready(bf_gateway *gw, bf_sub *s);
+/* recovery.h's done callback (arg: the gateway): c's recovered frames are queued. */
+void bf_native_on_recovered(bf_conn *c, void *arg);
 
 /* Queues text[0..len) on c as one frame; counts a slow consumer if c's queue is full. */
 void bf_gw_send_text(bf_gateway *gw, bf_conn *c, const char *text, size_t len);

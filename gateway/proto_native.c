@@ -6,7 +6,6 @@
 #include "err.h"
 #include "log.h"
 #include "message.h"
-#include "recovery.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -85,7 +84,14 @@ void bf_native_on_ready(bf_gateway *gw, bf_sub *s)
 {
     bf_conn *c = s->conn;
     if (c->recover)
-        bf_recovery_start(gw, c); /* presence joins when it is done */
+        bf_recovery_start(gw->recovery, c); /* presence joins when it is done */
     else if (s->type == BF_CH_PRESENCE && !s->presence_joined)
         bf_gw_presence_op(gw, s, BF_OP_JOIN);
+}
+
+void bf_native_on_recovered(bf_conn *c, void *arg)
+{
+    bf_sub *s = c->subs; /* a native connection: its one subscription */
+    /* presence starts after the recovered frames: its here arrives in order behind them */
+    if (s->type == BF_CH_PRESENCE && !s->presence_joined) bf_gw_presence_op(arg, s, BF_OP_JOIN);
 }

@@ -106,7 +106,7 @@ void bf_pusher_on_established(bf_gateway *gw, bf_conn *c, struct lws *wsi, const
         const char *peer = lws_get_peer_simple(wsi, ip, sizeof(ip));
         if (peer) c->ip = bf_strdup(peer);
     }
-    bf_connlimits_count(gw, c->ip, NULL, 1);
+    bf_connlimits_count(gw->connlimits, c->ip, NULL, 1);
     char sid[64], data[160];
     size_t len;
     bf_pusher_socket_id(gw, c, sid, sizeof(sid));

@@ -1,5 +1,6 @@
 #include "recovery.h"
 #include "alloc.h"
+#include "hub.h"
 #include "log.h"
 #include "message.h"
 #include "redis_keys.h"
@@ -12,14 +13,35 @@
 /* More than any --history-size: the stream's own bound decides what is returned. */
 #define RECOVERY_LIMIT "1000000"
 
+struct bf_recovery {
+    bf_recovery_deps d;
+    bf_recovery_stats stats;
+};
+
 typedef struct req {
-    bf_gateway *gw;
+    bf_recovery *rc;
     bf_conn *c; /* NULL once the connection closed */
 } req;
 
-static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
+bf_recovery *bf_recovery_new(const bf_recovery_deps *d)
 {
-    bf_conn_limits lim = {(uint32_t)gw->cfg.send_queue_messages, (size_t)gw->cfg.send_queue_bytes};
+    bf_recovery *rc = bf_calloc(1, sizeof(*rc));
+    rc->d = *d;
+    return rc;
+}
+
+void bf_recovery_free(bf_recovery *rc)
+{
+    free(rc);
+}
+
+const bf_recovery_stats *bf_recovery_stats_get(const bf_recovery *rc)
+{
+    return &rc->stats;
+}
+
+static void finish(bf_recovery *rc, bf_conn *c, redisReply *r)
+{
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_INTEGER ||
         r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER) {
@@ -53,18 +75,21 @@ static void finish(bf_gateway *gw, bf_conn *c, redisReply *r)
      * another connection): they are dropped when they arrive */
     bf_sub *s = c->subs; /* a native connection: its one subscription */
     s->skip_upto = seq;
-    if (bf_conn_release(c, front, n, seq, &lim) != 0)
-        gw->stats.slow_consumers++; /* more missed than its queue may hold: it resumes later */
+    if (bf_conn_release(c, front, n, seq, &rc->d.limits) != 0)
+        rc->stats.slow_consumers++; /* more missed than its queue may hold: it resumes later */
     else
         bf_debug("connection %llu recovered=%d from %llu to %llu (%zu frames)",
                  (unsigned long long)c->id, recovered, (unsigned long long)c->since,
                  (unsigned long long)seq, n - 1);
     for (size_t i = 0; i < n; i++) bf_frame_unref(front[i]);
     free(front);
-    gw->stats.recoveries[recovered || c->recover == BF_RECOVER_POSITION ? BF_GW_RECOVERED
-                                                                        : BF_GW_RECOVERY_FAILED]++;
-    /* presence starts after the recovered frames: its here arrives in order behind them */
-    if (s->type == BF_CH_PRESENCE && !s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_JOIN);
+    if (recovered || c->recover == BF_RECOVER_POSITION)
+        rc->stats.recovered++;
+    else
+        rc->stats.failed++;
+    /* what follows (a presence join) comes after the recovered frames: its here arrives in
+     * order behind them */
+    rc->d.done(c, rc->d.arg);
 }
 
 static void on_history(redisAsyncContext *ac, void *reply, void *priv)
@@ -73,27 +98,27 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
     req *q = priv;
     if (q->c) {
         q->c->pending = NULL;
-        finish(q->gw, q->c, reply);
+        finish(q->rc, q->c, reply);
     }
     free(q);
 }
 
-void bf_recovery_start(bf_gateway *gw, bf_conn *c)
+void bf_recovery_start(bf_recovery *rc, bf_conn *c)
 {
-    const char *channel = bf_gw_conn_channel(c);
+    const char *channel = bf_hub_sub_channel(c->subs);
     bf_seq_keys k;
     char since[24] = "";
-    bf_key_seq_keys(&k, gw->cfg.redis_prefix, channel);
+    bf_key_seq_keys(&k, rc->d.prefix, channel);
     if (c->recover == BF_RECOVER_SINCE)
         snprintf(since, sizeof(since), "%llu", (unsigned long long)c->since);
     req *q = bf_calloc(1, sizeof(*q));
-    q->gw = gw;
+    q->rc = rc;
     q->c = c;
     const char *argv[] = {k.seq,          k.epoch, k.hist, since, c->epoch ? c->epoch : "",
                           RECOVERY_LIMIT, "1"};
-    if (bf_script_call(gw->cmd, BF_SCRIPT_HISTORY, on_history, q, 3, 7, argv, NULL)) {
+    if (bf_script_call(rc->d.cmd, BF_SCRIPT_HISTORY, on_history, q, 3, 7, argv, NULL)) {
         free(q);
-        finish(gw, c, NULL);
+        finish(rc, c, NULL);
         return;
     }
     c->pending = q;

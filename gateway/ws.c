@@ -260,7 +260,7 @@ static void parse_pusher_request(struct lws *wsi, bf_gateway *gw, const char *ur
     const char *code;
     const char *peer =
         gw->cfg.max_connections_per_ip ? lws_get_peer_simple(wsi, ip, sizeof(ip)) : NULL;
-    if (bf_connlimits_check(gw, peer, NULL, &code, msg, sizeof(msg))) {
+    if (bf_connlimits_check(gw->connlimits, peer, NULL, &code, msg, sizeof(msg))) {
         rq->app = NULL;
         rq->refuse_code = BF_PUSHER_CLOSE_OVER_CAPACITY;
         rq->refuse_reason = !strcmp(code, "gateway_full") ? "over capacity; try again later"
@@ -323,8 +323,9 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
             char ip[64];
             const char *peer =
                 gw->cfg.max_connections_per_ip ? lws_get_peer_simple(wsi, ip, sizeof(ip)) : NULL;
-            status = bf_connlimits_check(gw, peer, rq.auth.user_id[0] ? rq.auth.user_id : NULL,
-                                         &code, msg, sizeof(msg));
+            status = bf_connlimits_check(gw->connlimits, peer,
+                                         rq.auth.user_id[0] ? rq.auth.user_id : NULL, &code, msg,
+                                         sizeof(msg));
             if (!status) {
                 /* the verified request waits on the wsi for ESTABLISHED, so that a token is
                  * verified once per connection (~10 µs each); freed there or at WSI_DESTROY */
@@ -472,7 +473,7 @@ static int on_established(struct lws *wsi, bf_gateway *gw, bf_conn *c)
         const char *peer = lws_get_peer_simple(wsi, ip, sizeof(ip));
         if (peer) c->ip = bf_strdup(peer);
     }
-    bf_connlimits_count(gw, c->ip, c->user_id, 1);
+    bf_connlimits_count(gw->connlimits, c->ip, c->user_id, 1);
     if (rq.type == BF_CH_PRESENCE) {
         json_t *info = json_loads(rq.auth.info, 0, NULL);
         json_t *member = json_pack("{s:s,s:I,s:o}", "id", rq.auth.user_id, "joinedAt",
@@ -504,7 +505,7 @@ static void on_closed(bf_gateway *gw, bf_conn *c)
         if (s->presence_joined) bf_gw_presence_op(gw, s, BF_OP_LEAVE);
         bf_hub_leave(gw->hub, s);
     }
-    bf_connlimits_count(gw, c->ip, c->user_id, -1);
+    bf_connlimits_count(gw->connlimits, c->ip, c->user_id, -1);
     bf_conn_deinit(c);
     if (c->proto == BF_PROTO_NATIVE) gw->stats.connections[c->type]--;
     gw->stats.closed_total++;

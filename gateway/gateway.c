@@ -148,17 +148,9 @@ static void stop(bf_gateway *gw)
      * counts go either way (see conncount.h). */
     uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
     bool clean = open == 0 && bf_owner_pending(gw->owner) == 0;
-    char kmembers[BF_KEY_MAX], kepoch[BF_KEY_MAX], knode[BF_KEY_MAX], kchans[BF_KEY_MAX],
-        kknown[BF_KEY_MAX], kconns[BF_KEY_MAX];
-    bf_key(kmembers, gw->cfg.redis_prefix, BF_KEY_GATEWAYS, NULL);
-    bf_key(kepoch, gw->cfg.redis_prefix, BF_KEY_RING_EPOCH, NULL);
-    bf_key(knode, gw->cfg.redis_prefix, BF_KEY_NODE, gw->node_id);
-    bf_key(kchans, gw->cfg.redis_prefix, BF_KEY_GWCHANS, gw->node_id);
-    bf_key(kknown, gw->cfg.redis_prefix, BF_KEY_GWKNOWN, NULL);
-    bf_key(kconns, gw->cfg.redis_prefix, BF_KEY_CONNS, "");
-    const char *argv[] = {kmembers,    kepoch, knode,  kchans,           kknown,
-                          gw->node_id, "0",    kconns, clean ? "1" : "0"};
-    bf_script_call(gw->cmd, BF_SCRIPT_LEAVE, NULL, NULL, 5, 9, argv, NULL);
+    bf_script_args la;
+    bf_leave lv = {.prefix = gw->cfg.redis_prefix, .node_id = gw->node_id, .clean = clean};
+    if (bf_leave_args(&la, &lv) == 0) bf_script_args_send(gw->cmd, &la, NULL, NULL);
     bf_conncount_discard(gw->conncount);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);

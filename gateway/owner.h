@@ -4,7 +4,7 @@
  * records it in its channel's queue of pending operations (presence_enqueue.lua) and Redis' reply
  * is the acknowledgement. From then on no process has to survive for it to take effect: the
  * channel's owner (the router the ring assigns the channel to) is nudged in the same step and
- * applies it, and if that owner dies first, the next one does (router/presence.h). Applying is
+ * applies it, and if that owner dies first, the next one does (router/owner_ops.h). Applying is
  * idempotent, so an operation whose acknowledgement was lost is simply recorded again.
  *
  * Until acknowledged, an operation is retried with a bounded exponential backoff (100 ms doubling

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* More than any --history-size: the stream's own bound decides what is returned. */
-#define RECOVERY_LIMIT "1000000"
+#define RECOVERY_LIMIT 1000000
 
 struct bf_recovery {
     bf_recovery_deps d;
@@ -106,17 +106,20 @@ static void on_history(redisAsyncContext *ac, void *reply, void *priv)
 void bf_recovery_start(bf_recovery *rc, bf_conn *c)
 {
     const char *channel = bf_hub_sub_channel(c->subs);
-    bf_seq_keys k;
     char since[24] = "";
-    bf_key_seq_keys(&k, rc->d.prefix, channel);
     if (c->recover == BF_RECOVER_SINCE)
         snprintf(since, sizeof(since), "%llu", (unsigned long long)c->since);
     req *q = bf_calloc(1, sizeof(*q));
     q->rc = rc;
     q->c = c;
-    const char *argv[] = {k.seq,          k.epoch, k.hist, since, c->epoch ? c->epoch : "",
-                          RECOVERY_LIMIT, "1"};
-    if (bf_script_call(rc->d.cmd, BF_SCRIPT_HISTORY, on_history, q, 3, 7, argv, NULL)) {
+    bf_script_args a;
+    bf_history h = {.prefix = rc->d.prefix,
+                    .channel = channel,
+                    .since = since,
+                    .epoch = c->epoch ? c->epoch : "",
+                    .limit = RECOVERY_LIMIT,
+                    .start_epoch = true};
+    if (bf_history_args(&a, &h) || bf_script_args_send(rc->d.cmd, &a, on_history, q)) {
         free(q);
         finish(rc, c, NULL);
         return;

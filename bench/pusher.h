@@ -37,9 +37,15 @@ long bb_pusher_unescape(const char *s, size_t len, char *out, size_t cap);
  * if it does not fit or the channel name needs escaping (bench names never do). */
 int bb_pusher_subscribe_frame(char *out, size_t cap, const char *channel);
 
+/* The fast path for the frames the bench receives most: an event (not pusher:*) rendered as
+ * {"event":E,...,"data":"<string>"} with data last, as a Pusher server renders published events.
+ * Sets *data and *data_len to the escaped body of the data string (in p) and returns 0; returns -1
+ * for anything else (then bb_pusher_parse decides). */
+int bb_pusher_event_data(const char *p, size_t len, const char **data, size_t *data_len);
+
 /* Finds the bench payload in a delivered Pusher event: the frame's data must be a JSON string,
- * which is decoded into buf (cap bytes) and searched. Returns 0 (out filled, *data and *data_len set
- * to the decoded data in buf), or -1 if this is not an event carrying a bench payload. */
+ * which is decoded into buf (cap bytes) and searched. Returns 0 (out filled, *data and *data_len
+ * set to the decoded data in buf), or -1 if this is not an event carrying a bench payload. */
 int bb_pusher_payload(const char *p, size_t len, char *buf, size_t cap, const char **data,
                       size_t *data_len, bb_payload *out);
 

@@ -21,6 +21,7 @@
 #   8 | pusher      the Pusher protocol (/app/{key}): idle RSS per connection (15,000 x 1 channel,
 #                 native alongside; 2,000 x 1 and 2,000 x 20 channels), and fan-out CPU per
 #                 delivery with 1,000 subscribers on one channel: native, Pusher and nchan
+#   pusher-idle | pusher-fanout   either half of scenario 8
 #   all           every scenario in turn
 #
 # --quick: tiny scale (tens of connections, a few hundred messages, ~1 s each) as a smoke test:
@@ -47,7 +48,7 @@ BENCH_CPU=1
 API_KEY=bench-$RANDOM$RANDOM$RANDOM
 
 usage() {
-    sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -543,6 +544,7 @@ scenario_scaleout() {
 #   8-fanout:   1 channel x 1,000 subscribers, 100-byte messages, flat out (scenario 1's method):
 #               native, Pusher and nchan on fresh servers, in that order, each run.
 scenario_pusher() {
+    local part=${1:-all} # idle | fanout | all
     set_results 8-pusher
     local r runs=$RUNS big=15000 small=2000 many=20 hold=10 subs=1000 fan
     [ "$QUICK" = 0 ] || { runs=1; big=50; small=20; many=3; hold=1; subs=20; }
@@ -551,6 +553,7 @@ scenario_pusher() {
     if [ "$QUICK" = 1 ]; then fan+=" --count 200 --duration 5"; else fan+=" --duration 20 --window 16"; fi
     for r in $(seq "$runs"); do
         local proto
+        [ "$part" != fanout ] || continue
         for proto in pusher native; do
             start_belfry 1
             local url="ws://127.0.0.1:${GW_PORTS[0]}/app/benchkey"
@@ -569,6 +572,9 @@ scenario_pusher() {
                 --pids "gateway=${GW_PIDS[0]}"
             stop_all
         done
+    done
+    for r in $(seq "$runs"); do
+        [ "$part" != idle ] || continue
         for proto in native pusher; do
             start_belfry 1
             local url="ws://127.0.0.1:${GW_PORTS[0]}/app/benchkey"
@@ -615,6 +621,8 @@ case $SCENARIO in
 5 | presence) scenario_presence ;;
 6 | scaleout) scenario_scaleout ;;
 8 | pusher) scenario_pusher ;;
+pusher-idle) scenario_pusher idle ;;
+pusher-fanout) scenario_pusher fanout ;;
 all)
     scenario_fanout
     scenario_many

@@ -27,8 +27,9 @@ Test(bench_pusher, a_delivered_event_yields_the_payload_from_the_data_string)
 {
     /* a native publish of {"event":"bench","data":{payload}} as a Pusher subscriber gets it: data
      * is the payload object JSON-encoded into a string */
-    const char *f = "{\"event\":\"bench\",\"channel\":\"bench-7\",\"data\":\"{\\\"_t\\\":"
-                    "1234567890123,\\\"_g\\\":42,\\\"_c\\\":7,\\\"_k\\\":3,\\\"_p\\\":\\\"xx\\\"}\"}";
+    const char *f =
+        "{\"event\":\"bench\",\"channel\":\"bench-7\",\"data\":\"{\\\"_t\\\":"
+        "1234567890123,\\\"_g\\\":42,\\\"_c\\\":7,\\\"_k\\\":3,\\\"_p\\\":\\\"xx\\\"}\"}";
     size_t len;
     char *p = exact(f, &len), buf[256];
     const char *data;
@@ -39,7 +40,8 @@ Test(bench_pusher, a_delivered_event_yields_the_payload_from_the_data_string)
     cr_expect_eq(pl.g, 42);
     cr_expect_eq(pl.c, 7);
     cr_expect_eq(pl.k, 3);
-    cr_expect(str_is(data, dlen, "{\"_t\":1234567890123,\"_g\":42,\"_c\":7,\"_k\":3,\"_p\":\"xx\"}"));
+    cr_expect(
+        str_is(data, dlen, "{\"_t\":1234567890123,\"_g\":42,\"_c\":7,\"_k\":3,\"_p\":\"xx\"}"));
     /* the escaped keys are not found without decoding: the native scanner must not see them */
     bb_payload raw;
     cr_expect_eq(bb_payload_find(p, len, &raw), -1);
@@ -81,7 +83,8 @@ Test(bench_pusher, braces_and_quotes_inside_strings_do_not_end_a_value)
     bb_pusher_frame fr;
     cr_assert_eq(bb_pusher_parse(p, len, &fr), 0);
     cr_expect(str_is(fr.event, fr.event_len, "e\\\"v"));
-    cr_expect(str_is(fr.data, fr.data_len, "{\"a\":\"}\\\"]\",\"b\":[1,{\"c\":\"{\"}],\"d\":null}"));
+    cr_expect(
+        str_is(fr.data, fr.data_len, "{\"a\":\"}\\\"]\",\"b\":[1,{\"c\":\"{\"}],\"d\":null}"));
     free(p);
 }
 
@@ -101,14 +104,14 @@ Test(bench_pusher, malformed_and_truncated_frames_are_not_frames)
         "[]",
         "{}",
         "\"event\"",
-        "{\"channel\":\"c\"}",               /* no event */
-        "{\"event\":1}",                     /* event not a string */
-        "{\"event\":{\"a\":1}}",             /* nor an object */
-        "{\"event\"\"bench\"}",              /* no colon */
-        "{\"event\":\"a\" \"data\":1}",      /* no comma */
-        "{\"event\":\"a\",}",                /* trailing comma */
-        "{\"event\":\"a\",\"data\":}",       /* no value */
-        "{\"event\":\"a\nb\"}",              /* control character in a string */
+        "{\"channel\":\"c\"}",                 /* no event */
+        "{\"event\":1}",                       /* event not a string */
+        "{\"event\":{\"a\":1}}",               /* nor an object */
+        "{\"event\"\"bench\"}",                /* no colon */
+        "{\"event\":\"a\" \"data\":1}",        /* no comma */
+        "{\"event\":\"a\",}",                  /* trailing comma */
+        "{\"event\":\"a\",\"data\":}",         /* no value */
+        "{\"event\":\"a\nb\"}",                /* control character in a string */
         "{\"event\":\"a\",\"data\":{\"x\":1}", /* unclosed */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -182,4 +185,39 @@ Test(bench_pusher, the_subscribe_frame_is_what_pusher_js_sends)
     cr_expect(bb_pusher_event_is(&fr, "pusher:subscribe"));
     cr_expect_eq(bb_pusher_subscribe_frame(out, 20, "bench-12"), -1);
     cr_expect_eq(bb_pusher_subscribe_frame(out, sizeof(out), "a\"b"), -1);
+}
+
+Test(bench_pusher, the_fast_path_takes_published_events_and_leaves_the_rest_to_the_parser)
+{
+    const char *ok = "{\"event\":\"bench\",\"channel\":\"bench-7\",\"data\":\"{\\\"_t\\\":1,"
+                     "\\\"s\\\":\\\"a\\\\\\\\\\\"}\"}";
+    size_t len;
+    char *p = exact(ok, &len);
+    const char *d;
+    size_t dlen;
+    cr_assert_eq(bb_pusher_event_data(p, len, &d, &dlen), 0);
+    cr_expect(str_is(d, dlen, "{\\\"_t\\\":1,\\\"s\\\":\\\"a\\\\\\\\\\\"}"));
+    /* it agrees with the full parser */
+    bb_pusher_frame fr;
+    cr_assert_eq(bb_pusher_parse(p, len, &fr), 0);
+    cr_expect(fr.data == d && fr.data_len == dlen);
+    free(p);
+
+    const char *no[] = {
+        /* control frames, data not a string, data not last, an escaped "closing" quote, no data */
+        "{\"event\":\"pusher:ping\",\"data\":\"{}\"}",
+        "{\"event\":\"pusher_internal:subscription_succeeded\",\"channel\":\"c\",\"data\":\"{}\"}",
+        "{\"event\":\"bench\",\"channel\":\"c\",\"data\":{\"a\":\"b\"}}",
+        "{\"event\":\"bench\",\"data\":\"x\",\"channel\":\"c\"}",
+        "{\"event\":\"bench\",\"channel\":\"c\",\"data\":\"x\\\"}",
+        "{\"event\":\"bench\",\"channel\":\"c\"}",
+        "{\"event\":\"b\",\"data\":\"\"}x",
+        "{\"event\":\"",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        p = exact(no[i], &len);
+        cr_expect_eq(bb_pusher_event_data(p, len, &d, &dlen), -1, "case %zu: %s", i, no[i]);
+        free(p);
+    }
 }

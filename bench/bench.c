@@ -80,7 +80,11 @@ static void pusher_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint6
     const char *d;
     size_t dlen;
     if (s->ready && b->hooks.on_text && !bb_pusher_event_data(p, len, &d, &dlen)) {
-        pusher_data(b, s, p, len, d, dlen, now);
+        bb_payload pl;
+        if (b->hooks.on_payload && !bb_pusher_payload_escaped(d, dlen, &pl))
+            b->hooks.on_payload(b, s, &pl, now);
+        else
+            pusher_data(b, s, p, len, d, dlen, now);
         return;
     }
     if (bb_pusher_parse(p, len, &f)) {

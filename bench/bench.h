@@ -24,6 +24,7 @@
 
 #include "config.h" /* common/: the table-driven flag parser */
 #include "loop.h"
+#include "payload.h"
 #include "procstat.h"
 #include "report.h"
 #include "url.h"
@@ -81,6 +82,9 @@ typedef struct bb_bench bb_bench;
 typedef struct bb_hooks {
     void (*on_open)(bb_bench *b, bb_sub *s, uint64_t now);
     void (*on_text)(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t now);
+    /* optional: a Pusher event whose payload the bench found without decoding the frame (the
+     * fast path, bb_pusher_payload_escaped); on_text gets everything else */
+    void (*on_payload)(bb_bench *b, bb_sub *s, const bb_payload *pl, uint64_t now);
     void (*on_close)(bb_bench *b, bb_sub *s, bb_ws_end why, bb_ws_state prev);
 } bb_hooks;
 

@@ -203,16 +203,38 @@ int bb_pusher_event_data(const char *p, size_t len, const char **data, size_t *d
     const char *k = memmem(p + hl, len - hl, key, kl);
     if (!k) return -1;
     const char *b = k + kl, *e = p + len - 2; /* the closing quote */
-    /* that quote must end the string that starts at b: not escaped, and no bare quote before it */
-    for (const char *q = b; q < e; q++) {
-        if (*q == '\\') {
-            if (++q >= e) return -1; /* the "closing" quote was escaped */
-        } else if (*q == '"' || (unsigned char)*q < 0x20) {
-            return -1; /* data is not the last member: a full parse decides */
-        }
-    }
+    /* not verified to be the end of the string that starts at b (that would cost a pass over
+     * every delivered frame): an escaped "closing" quote, or data not the last member, leaves a
+     * string that bb_pusher_unescape refuses or that holds no payload, and a full parse decides */
     *data = b;
     *data_len = (size_t)(e - b);
+    return 0;
+}
+
+/* The unsigned number after \"_x\": in escaped data, searching from p. */
+static const char *esc_number(const char *p, const char *end, char x, uint64_t *v)
+{
+    const char pat[7] = {'\\', '"', '_', x, '\\', '"', ':'};
+    const char *k = memmem(p, (size_t)(end - p), pat, sizeof(pat));
+    if (!k) return NULL;
+    const char *q = k + sizeof(pat);
+    if (q >= end || *q < '0' || *q > '9') return NULL;
+    uint64_t n = 0;
+    while (q < end && *q >= '0' && *q <= '9') n = n * 10 + (uint64_t)(*q++ - '0');
+    *v = n;
+    return q;
+}
+
+int bb_pusher_payload_escaped(const char *d, size_t len, bb_payload *out)
+{
+    const char *end = d + len, *q;
+    uint64_t c, k;
+    if (!(q = esc_number(d, end, 't', &out->t))) return -1;
+    if (!(q = esc_number(q, end, 'g', &out->g))) return -1;
+    if (!(q = esc_number(q, end, 'c', &c))) return -1;
+    if (!esc_number(q, end, 'k', &k)) return -1;
+    out->c = (uint32_t)c;
+    out->k = (uint32_t)k;
     return 0;
 }
 

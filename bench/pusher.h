@@ -43,6 +43,11 @@ int bb_pusher_subscribe_frame(char *out, size_t cap, const char *channel);
  * for anything else (then bb_pusher_parse decides). */
 int bb_pusher_event_data(const char *p, size_t len, const char **data, size_t *data_len);
 
+/* Finds the bench payload's fields in the escaped body of a data string as the bench's own
+ * publishes arrive in it ({\"_t\":N,\"_g\":N,\"_c\":N,\"_k\":N,...}, compact), without
+ * decoding it. Returns 0, or -1 (then decode and use bb_payload_find, which allows spaces). */
+int bb_pusher_payload_escaped(const char *d, size_t len, bb_payload *out);
+
 /* Finds the bench payload in a delivered Pusher event: the frame's data must be a JSON string,
  * which is decoded into buf (cap bytes) and searched. Returns 0 (out filled, *data and *data_len
  * set to the decoded data in buf), or -1 if this is not an event carrying a bench payload. */

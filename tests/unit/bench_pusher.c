@@ -32,8 +32,8 @@ Test(bench_pusher, a_delivered_event_yields_the_payload_from_the_data_string)
         "1234567890123,\\\"_g\\\":42,\\\"_c\\\":7,\\\"_k\\\":3,\\\"_p\\\":\\\"xx\\\"}\"}";
     size_t len;
     char *p = exact(f, &len), buf[256];
-    const char *data;
-    size_t dlen;
+    const char *data = NULL;
+    size_t dlen = 0;
     bb_payload pl = {0};
     cr_assert_eq(bb_pusher_payload(p, len, buf, sizeof(buf), &data, &dlen, &pl), 0);
     cr_expect_eq(pl.t, 1234567890123ull);
@@ -142,9 +142,9 @@ Test(bench_pusher, events_without_a_payload_in_a_data_string_are_not_payloads)
         "{\"event\":\"bench\",\"channel\":\"c\",\"data\":\"\\q\"}",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        size_t len, dlen;
+        size_t len, dlen = 0;
         char *p = exact(cases[i], &len), buf[128];
-        const char *data;
+        const char *data = NULL;
         bb_payload pl;
         cr_expect_eq(bb_pusher_payload(p, len, buf, sizeof(buf), &data, &dlen, &pl), -1,
                      "case %zu: %s", i, cases[i]);
@@ -193,8 +193,8 @@ Test(bench_pusher, the_fast_path_takes_published_events_and_leaves_the_rest_to_t
                      "\\\"s\\\":\\\"a\\\\\\\\\\\"}\"}";
     size_t len;
     char *p = exact(ok, &len);
-    const char *d;
-    size_t dlen;
+    const char *d = NULL;
+    size_t dlen = 0;
     cr_assert_eq(bb_pusher_event_data(p, len, &d, &dlen), 0);
     cr_expect(str_is(d, dlen, "{\\\"_t\\\":1,\\\"s\\\":\\\"a\\\\\\\\\\\"}"));
     /* it agrees with the full parser */
@@ -229,9 +229,9 @@ Test(bench_pusher, what_the_fast_path_lets_through_holds_no_payload_unless_it_is
         "{\"event\":\"bench\",\"channel\":\"c\",\"data\":\"x\\\"}",
     };
     for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
-        size_t len, dlen;
+        size_t len, dlen = 0;
         char *p = exact(odd[i], &len), buf[64];
-        const char *d;
+        const char *d = NULL;
         bb_payload pl;
         cr_assert_eq(bb_pusher_event_data(p, len, &d, &dlen), 0, "case %zu", i);
         cr_expect_eq(bb_pusher_payload_escaped(d, dlen, &pl), -1, "case %zu", i);

@@ -1,4 +1,5 @@
 #include "bench.h"
+#include "pusher.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,10 +15,9 @@ volatile sig_atomic_t bb_stop;
 /* ---------------------------------------------------------------------------------------------
  * Callbacks from the WebSocket layer: the common accounting, then the mode's hook */
 
-static void on_open(bb_ws *ws, uint64_t now, void *ud)
+/* The connection is usable: counted as open, on its channel, and handed to the mode. */
+static void count_open(bb_bench *b, bb_sub *s, uint64_t now)
 {
-    bb_bench *b = ud;
-    bb_sub *s = (bb_sub *)ws;
     b->cs.pending--;
     b->cs.ok++;
     b->cs.t_last_open = now;
@@ -26,22 +26,124 @@ static void on_open(bb_ws *ws, uint64_t now, void *ud)
     if (b->hooks.on_open) b->hooks.on_open(b, s, now);
 }
 
+static void on_open(bb_ws *ws, uint64_t now, void *ud)
+{
+    bb_bench *b = ud;
+    if (b->pusher) return; /* open once subscribed (pusher_text) */
+    count_open(b, (bb_sub *)ws, now);
+}
+
+static void note_failure(bb_bench *b, const char *what, const char *p, size_t len)
+{
+    if (!b->cs.first_failure[0])
+        snprintf(b->cs.first_failure, sizeof(b->cs.first_failure), "%s: %.*s", what,
+                 (int)(len > 120 ? 120 : len), p);
+}
+
+/* Subscribes s to its channel and the channels-per-conn - 1 after it. */
+static void pusher_subscribe(bb_bench *b, bb_sub *s)
+{
+    for (long long j = 0; j < b->cfg->channels_per_conn; j++) {
+        char f[512];
+        size_t c = (s->chan + (size_t)j) % b->n_chan;
+        int n = bb_pusher_subscribe_frame(f, sizeof(f), b->chan_names[c]);
+        if (n < 0 || bb_ws_send(&s->ws, 1, f, (size_t)n)) {
+            note_failure(b, "pusher:subscribe not sent", b->chan_names[c],
+                         strlen(b->chan_names[c]));
+            bb_ws_close(&s->ws, 1000, bb_now_ns());
+            return;
+        }
+    }
+}
+
+/* A Pusher frame: the handshake before the connection counts as open, pings, and events, whose
+ * decoded data goes to the mode. */
+static void pusher_data(bb_bench *b, bb_sub *s, const char *p, size_t len, const char *d,
+                        size_t dlen, uint64_t now)
+{
+    if (dlen > b->pbuf_cap) { /* decoding never lengthens a JSON string */
+        char *nb = realloc(b->pbuf, dlen);
+        if (!nb) return;
+        b->pbuf = nb;
+        b->pbuf_cap = dlen;
+    }
+    long n = bb_pusher_unescape(d, dlen, b->pbuf, b->pbuf_cap);
+    if (n >= 0)
+        b->hooks.on_text(b, s, b->pbuf, (size_t)n, now);
+    else
+        b->hooks.on_text(b, s, p, len, now); /* the mode counts it as other */
+}
+
+static void pusher_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t now)
+{
+    bb_pusher_frame f;
+    const char *d;
+    size_t dlen;
+    if (s->ready && b->hooks.on_text && !bb_pusher_event_data(p, len, &d, &dlen)) {
+        bb_payload pl;
+        if (b->hooks.on_payload && !bb_pusher_payload_escaped(d, dlen, &pl))
+            b->hooks.on_payload(b, s, &pl, now);
+        else
+            pusher_data(b, s, p, len, d, dlen, now);
+        return;
+    }
+    if (bb_pusher_parse(p, len, &f)) {
+        if (!s->ready) {
+            note_failure(b, "not a Pusher frame", p, len);
+            bb_ws_close(&s->ws, 1000, now);
+        } else if (b->hooks.on_text) {
+            b->hooks.on_text(b, s, p, len, now); /* the mode counts it as other */
+        }
+        return;
+    }
+    if (f.event_len > 7 && !memcmp(f.event, "pusher", 6)) {
+        if (bb_pusher_event_is(&f, "pusher:ping")) {
+            static const char pong[] = "{\"event\":\"pusher:pong\",\"data\":{}}";
+            bb_ws_send(&s->ws, 1, pong, sizeof(pong) - 1);
+        } else if (!s->ready && bb_pusher_event_is(&f, "pusher:connection_established")) {
+            pusher_subscribe(b, s);
+        } else if (!s->ready && bb_pusher_event_is(&f, "pusher_internal:subscription_succeeded")) {
+            if (++s->psubs == b->cfg->channels_per_conn) {
+                s->ready = 1;
+                count_open(b, s, now);
+            }
+        } else if (!s->ready) {
+            note_failure(b, "refused", p, len); /* pusher:error, pusher:subscription_error */
+            bb_ws_close(&s->ws, 1000, now);
+        } else {
+            b->pusher_control++;
+        }
+        return;
+    }
+    if (!s->ready || !b->hooks.on_text) return;
+    if (f.data && f.data_is_string)
+        pusher_data(b, s, p, len, f.data, f.data_len, now);
+    else
+        b->hooks.on_text(b, s, p, len, now);
+}
+
 static void on_text(bb_ws *ws, const char *p, size_t len, uint64_t now, void *ud)
 {
     bb_bench *b = ud;
-    if (b->hooks.on_text) b->hooks.on_text(b, (bb_sub *)ws, p, len, now);
+    if (b->pusher)
+        pusher_text(b, (bb_sub *)ws, p, len, now);
+    else if (b->hooks.on_text)
+        b->hooks.on_text(b, (bb_sub *)ws, p, len, now);
 }
 
 static void on_close(bb_ws *ws, bb_ws_end why, bb_ws_state prev, void *ud)
 {
     bb_bench *b = ud;
     bb_sub *s = (bb_sub *)ws;
+    /* a Pusher connection that never finished subscribing is a failed connect, for the mode too */
+    if (b->pusher && !s->ready && (prev == BB_WS_OPEN || prev == BB_WS_CLOSING))
+        prev = BB_WS_HANDSHAKE;
     if (prev == BB_WS_CONNECTING || prev == BB_WS_HANDSHAKE) {
         b->cs.pending--;
         b->cs.failed++;
         if (why == BB_WS_END_TIMEOUT)
             b->cs.fail_timeout++;
-        else if (why == BB_WS_END_HANDSHAKE)
+        else if (why == BB_WS_END_HANDSHAKE || b->pusher)
             b->cs.fail_handshake++;
         else
             b->cs.fail_connect++;
@@ -55,6 +157,8 @@ static void on_close(bb_ws *ws, bb_ws_end why, bb_ws_state prev, void *ud)
             b->cs.conn_errors++;
         }
     }
+    s->ready = 0;
+    s->psubs = 0;
     if (b->hooks.on_close) b->hooks.on_close(b, s, why, prev);
 }
 
@@ -68,6 +172,7 @@ int bb_bench_init(bb_bench *b, const bb_config *cfg, size_t n_subs, const bb_hoo
     b->cfg = cfg;
     b->hooks = *hooks;
     b->planned = n_subs;
+    b->pusher = !strcmp(cfg->protocol, "pusher");
     b->sub_urls = bb_url_parse_list(cfg->sub_url, &b->n_sub_urls, err, errlen);
     if (!b->sub_urls) return -1;
     for (size_t k = 0; k < b->n_sub_urls; k++)
@@ -122,6 +227,7 @@ void bb_bench_deinit(bb_bench *b)
     free(b->src);
     free(b->sub_urls);
     free(b->procs);
+    free(b->pbuf);
     bb_wsctx_free(b->wsx);
     bb_loop_free(b->loop);
     memset(b, 0, sizeof(*b));
@@ -157,6 +263,9 @@ static void sweep(bb_bench *b, uint64_t now)
         bb_ws *ws = &b->subs[i].ws;
         if ((ws->state == BB_WS_CONNECTING || ws->state == BB_WS_HANDSHAKE) &&
             now - ws->t_state > ct)
+            bb_ws_abort(ws, BB_WS_END_TIMEOUT);
+        else if (b->pusher && ws->state == BB_WS_OPEN && !b->subs[i].ready &&
+                 now - ws->t_state > ct) /* opened, but not subscribed in time */
             bb_ws_abort(ws, BB_WS_END_TIMEOUT);
         else if (ws->state == BB_WS_CLOSING && now - ws->t_state > CLOSE_TIMEOUT_NS)
             bb_ws_abort(ws, BB_WS_END_LOCAL);
@@ -259,6 +368,9 @@ void bb_bench_report(bb_bench *b, bb_json *j, double measured_s)
     bb_json_str(j, "label", cfg->label);
     bb_json_str(j, "target", cfg->target);
     bb_json_str(j, "mode", cfg->mode);
+    bb_json_str(j, "protocol", cfg->protocol);
+    bb_json_int(j, "channels_per_conn", cfg->channels_per_conn);
+    if (b->pusher) bb_json_int(j, "pusher_control_frames", (long long)b->pusher_control);
     bb_json_int(j, "connections", (long long)b->planned);
     bb_json_int(j, "procs", cfg->procs);
     bb_json_int(j, "channels", (long long)b->n_chan);

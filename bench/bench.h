@@ -5,7 +5,15 @@
  * its connections, runs its own phases with bb_bench_poll, and writes its figures into the report.
  * Subscriber i is on channel i % channels and on sub URL (i / channels) % urls, so that a
  * channel's subscribers are spread over every gateway given, and uses source address
- * 127.0.0.(1 + i % source_addrs). */
+ * 127.0.0.(1 + i % source_addrs).
+ *
+ * With --protocol pusher (bench/pusher.h) the sub URL is /app/{key}; after
+ * pusher:connection_established the subscriber sends pusher:subscribe for its channel (and, with
+ * --channels-per-conn K, the K-1 channels after it), and it counts as open -- for the connect
+ * figures, the per-channel counts and the mode's on_open -- only once every subscription has
+ * succeeded; a connection that closes, errs or times out before that counts as a failed connect.
+ * The mode's on_text then receives each event's decoded data string (which holds the payload), so
+ * modes need not know the protocol. */
 #ifndef BB_BENCH_H
 #define BB_BENCH_H
 
@@ -16,6 +24,7 @@
 
 #include "config.h" /* common/: the table-driven flag parser */
 #include "loop.h"
+#include "payload.h"
 #include "procstat.h"
 #include "report.h"
 #include "url.h"
@@ -35,6 +44,8 @@ typedef struct bb_config {
     long long users, churn_rate;
     long long procs, channel_offset;
     long long arrival_latency;
+    const char *protocol;        /* "native" or "pusher" */
+    long long channels_per_conn; /* pusher: subscriptions per connection */
 } bb_config;
 
 extern const bf_cfg_opt bb_config_table[];
@@ -47,6 +58,8 @@ typedef struct bb_sub {
     uint8_t warm;    /* broadcast: the warm-up message arrived */
     uint8_t joined;  /* presence: presence:here arrived */
     uint8_t again;   /* presence: reconnect this slot between polls */
+    uint8_t ready;   /* pusher: every subscription succeeded (the connection counts as open) */
+    uint8_t psubs;   /* pusher: subscription_succeeded received so far */
 } bb_sub;
 
 /* What every mode counts about connections and itself; plain data, so that workers can send it
@@ -69,6 +82,9 @@ typedef struct bb_bench bb_bench;
 typedef struct bb_hooks {
     void (*on_open)(bb_bench *b, bb_sub *s, uint64_t now);
     void (*on_text)(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t now);
+    /* optional: a Pusher event whose payload the bench found without decoding the frame (the
+     * fast path, bb_pusher_payload_escaped); on_text gets everything else */
+    void (*on_payload)(bb_bench *b, bb_sub *s, const bb_payload *pl, uint64_t now);
     void (*on_close)(bb_bench *b, bb_sub *s, bb_ws_end why, bb_ws_state prev);
 } bb_hooks;
 
@@ -94,6 +110,11 @@ struct bb_bench {
     bb_proc *procs;
     size_t n_procs;
     double self_cpu0;
+
+    int pusher; /* --protocol pusher */
+    char *pbuf; /* pusher: decoded event data handed to the mode; owned */
+    size_t pbuf_cap;
+    uint64_t pusher_control; /* pusher: server control frames (pings, errors) after subscribing */
 };
 
 /* Set by SIGINT/SIGTERM: every phase ends at its next poll. */

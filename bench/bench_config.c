@@ -74,5 +74,11 @@ const bf_cfg_opt bb_config_table[] = {
      "RLIMIT_NOFILE sockets); broadcast and idle modes"},
     {"channel-offset", I, NULL, "0", 0, BIG, NULL, F(channel_offset),
      "first channel number {i} (lets several bench processes share a server)"},
+    {"protocol", S, NULL, "native", 0, 0, "native|pusher", F(protocol),
+     "native: one channel per WebSocket from the {channel} URL; pusher: the sub URL is "
+     "ws://HOST:PORT/app/KEY and each connection subscribes with pusher:subscribe"},
+    {"channels-per-conn", I, NULL, "1", 1, 100, NULL, F(channels_per_conn),
+     "pusher, idle mode: public channels each connection subscribes (its own channel and the "
+     "next ones, modulo --channels)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

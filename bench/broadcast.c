@@ -47,14 +47,10 @@ typedef struct bcast {
 /* ---------------------------------------------------------------------------------------------
  * Receiving */
 
-static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t now)
+static void on_payload(bb_bench *b, bb_sub *s, const bb_payload *found, uint64_t now)
 {
     bcast *m = b->mode;
-    bb_payload pl;
-    if (bb_payload_find(p, len, &pl)) {
-        m->st.other++;
-        return;
-    }
+    bb_payload pl = *found;
     if (pl.c != s->chan || pl.k >= m->n_pubs) {
         m->st.misrouted++;
         return;
@@ -83,6 +79,15 @@ static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t 
     uint64_t arrived = bb_wsctx_arrived(b->wsx);
     if (arrived > pl.t) bb_hist_record(&m->st.arr, arrived - pl.t);
     m->st.t_last_rx = now;
+}
+
+static void on_text(bb_bench *b, bb_sub *s, const char *p, size_t len, uint64_t now)
+{
+    bb_payload pl;
+    if (bb_payload_find(p, len, &pl))
+        ((bcast *)b->mode)->st.other++;
+    else
+        on_payload(b, s, &pl, now);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -413,7 +418,7 @@ static int run(const bb_config *cfg)
     bb_bench b;
     bcast m = {0};
     char err[256];
-    static const bb_hooks hooks = {NULL, on_text, NULL};
+    static const bb_hooks hooks = {NULL, on_text, on_payload, NULL};
     size_t n = (size_t)(cfg->channels * cfg->subs_per_channel);
     if (bb_bench_init(&b, cfg, n, &hooks, err, sizeof(err)) || setup(&m, &b, err, sizeof(err))) {
         fprintf(stderr, "belfry-bench: %s\n", err);

@@ -84,7 +84,7 @@ static int run(const bb_config *cfg)
     bb_bench b;
     idle_stats st = {0};
     char err[256];
-    static const bb_hooks hooks = {NULL, on_text, NULL};
+    static const bb_hooks hooks = {NULL, on_text, NULL, NULL};
     size_t n = (size_t)(cfg->channels * cfg->subs_per_channel);
     if (bb_bench_init(&b, cfg, n, &hooks, err, sizeof(err))) {
         fprintf(stderr, "belfry-bench: %s\n", err);

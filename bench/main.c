@@ -64,6 +64,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "belfry-bench: --procs applies to broadcast and idle modes only\n");
         return 2;
     }
+    if (!strcmp(cfg.protocol, "pusher") && !strcmp(cfg.mode, "presence")) {
+        fprintf(stderr, "belfry-bench: --protocol pusher applies to broadcast and idle modes\n");
+        return 2;
+    }
+    if (cfg.channels_per_conn > 1 && (strcmp(cfg.protocol, "pusher") || strcmp(cfg.mode, "idle"))) {
+        fprintf(stderr, "belfry-bench: --channels-per-conn applies to --protocol pusher in idle "
+                        "mode only\n");
+        return 2;
+    }
+    if (cfg.channels_per_conn > cfg.channels) {
+        fprintf(stderr, "belfry-bench: --channels-per-conn is larger than --channels\n");
+        return 2;
+    }
     raise_nofile();
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);

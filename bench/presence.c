@@ -342,7 +342,7 @@ int bb_mode_presence(const bb_config *cfg)
     bb_bench b;
     presence m = {0};
     char err[256];
-    static const bb_hooks hooks = {NULL, on_text, on_close};
+    static const bb_hooks hooks = {NULL, on_text, NULL, on_close};
     m.n_users = (size_t)cfg->users;
     if (!strstr(cfg->sub_url, "{user}")) {
         fprintf(stderr, "belfry-bench: presence mode needs {user} in --sub-url\n");

@@ -18,6 +18,10 @@
 #   5 | presence    1,000 users joining and leaving a presence channel
 #   6 | scaleout    scenario 1 with 1, 2 and 3 gateway processes
 #   7 | storm       1,000 clients reconnecting at once, each recovering 100 messages (libbelfry)
+#   8 | pusher      the Pusher protocol (/app/{key}): idle RSS per connection (15,000 x 1 channel,
+#                 native alongside; 2,000 x 1 and 2,000 x 20 channels), and fan-out CPU per
+#                 delivery with 1,000 subscribers on one channel: native, Pusher and nchan
+#   pusher-idle | pusher-fanout   either half of scenario 8
 #   all           every scenario in turn
 #
 # --quick: tiny scale (tens of connections, a few hundred messages, ~1 s each) as a smoke test:
@@ -44,7 +48,7 @@ BENCH_CPU=1
 API_KEY=bench-$RANDOM$RANDOM$RANDOM
 
 usage() {
-    sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -127,20 +131,23 @@ start_redis() {
 start_router() {
     ROUTER_PORT=$(port)
     taskset -c $SERVER_CPU "$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" \
-        --redis "$REDIS_URL" --api-key "$API_KEY" --log-level warn \
+        --redis "$REDIS_URL" --api-key "$API_KEY" --log-level warn "${APP_ARGS[@]}" \
         >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
     ROUTER_PID=$!
     PIDS+=("$ROUTER_PID")
     wait_for "router on $ROUTER_PORT" curl -sf "http://127.0.0.1:$ROUTER_PORT/readyz"
 }
 
+# Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET).
+APP_ARGS=()
 GW_PORTS=()
 GW_PIDS=()
 start_gateway() {
     local p
     p=$(port)
     taskset -c $SERVER_CPU "$BIN/belfry-gateway" --listen "127.0.0.1:$p" --redis "$REDIS_URL" \
-        --insecure-any-token --drain-timeout 1 --log-level warn >"$RUN_DIR/gateway-$p.log" 2>&1 &
+        --insecure-any-token --drain-timeout 1 --log-level warn "${APP_ARGS[@]}" \
+        >"$RUN_DIR/gateway-$p.log" 2>&1 &
     GW_PIDS+=($!)
     PIDS+=($!)
     GW_PORTS+=("$p")
@@ -526,6 +533,71 @@ scenario_scaleout() {
     done
 }
 
+# The Pusher protocol on /app/{key} (issue 18's performance targets). Every gateway and router of
+# this scenario has one app, the default app, so a native subscriber (/ws/{channel}) and a Pusher
+# subscriber of the same channel name are on the same channel and the native publish reaches both:
+# the fan-out runs differ only in the subscribers' protocol.
+#   8-idle-*:   RSS per connection of a fresh gateway (idle mode): 15,000 Pusher connections with one
+#               channel each and, in the same run, 15,000 native ones; 2,000 Pusher connections with
+#               1 and with 20 channels each (2,000 channels in both, so the difference is the 38,000
+#               further subscriptions alone).
+#   8-fanout:   1 channel x 1,000 subscribers, 100-byte messages, flat out (scenario 1's method):
+#               native, Pusher and nchan on fresh servers, in that order, each run.
+scenario_pusher() {
+    local part=${1:-all} # idle | fanout | all
+    set_results 8-pusher
+    local r runs=$RUNS big=15000 small=2000 many=20 hold=10 subs=1000 fan
+    [ "$QUICK" = 0 ] || { runs=1; big=50; small=20; many=3; hold=1; subs=20; }
+    APP_ARGS=(--app bench:benchkey:benchsecret)
+    fan="--channels 1 --subs-per-channel $subs --msg-bytes 100 --pub-conns 4 --connect-rate 5000"
+    if [ "$QUICK" = 1 ]; then fan+=" --count 200 --duration 5"; else fan+=" --duration 20 --window 16"; fi
+    for r in $(seq "$runs"); do
+        local proto
+        [ "$part" != fanout ] || continue
+        for proto in pusher native; do
+            start_belfry 1
+            local url="ws://127.0.0.1:${GW_PORTS[0]}/app/benchkey"
+            [ "$proto" = pusher ] || url=$SUB_URLS
+            bench "8-idle-${proto}-${big}x1" "$r" belfry --mode idle --protocol "$proto" \
+                --channels 1000 --subs-per-channel $((big / 1000 > 0 ? big / 1000 : 1)) \
+                --hold "$hold" --connect-rate 5000 --sub-url "$url" --pids "gateway=${GW_PIDS[0]}"
+            stop_all
+        done
+        local k
+        for k in 1 "$many"; do
+            start_belfry 1
+            bench "8-idle-pusher-${small}x$k" "$r" belfry --mode idle --protocol pusher \
+                --channels "$small" --subs-per-channel 1 --channels-per-conn "$k" --hold "$hold" \
+                --connect-rate 5000 --sub-url "ws://127.0.0.1:${GW_PORTS[0]}/app/benchkey" \
+                --pids "gateway=${GW_PIDS[0]}"
+            stop_all
+        done
+    done
+    for r in $(seq "$runs"); do
+        [ "$part" != idle ] || continue
+        for proto in native pusher; do
+            start_belfry 1
+            local url="ws://127.0.0.1:${GW_PORTS[0]}/app/benchkey"
+            [ "$proto" = pusher ] || url=$SUB_URLS
+            # shellcheck disable=SC2086
+            bench 8-fanout "$r" "belfry-$proto" $fan --protocol "$proto" --sub-url "$url" \
+                --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+            stop_all
+        done
+        if nchan_available; then
+            start_nchan 1
+            # shellcheck disable=SC2086
+            bench 8-fanout "$r" nchan $fan --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+                --pub-body '{payload}' --pids "$NCHAN_PIDS"
+            stop_all
+        else
+            echo "--- nchan unavailable: skipped"
+            SKIPPED=$((SKIPPED + 1))
+        fi
+    done
+    APP_ARGS=()
+}
+
 # ------------------------------------------------------------------------------------------------
 
 for tool in redis-server redis-cli curl taskset python3; do
@@ -548,6 +620,9 @@ case $SCENARIO in
 4 | idle) scenario_idle ;;
 5 | presence) scenario_presence ;;
 6 | scaleout) scenario_scaleout ;;
+8 | pusher) scenario_pusher ;;
+pusher-idle) scenario_pusher idle ;;
+pusher-fanout) scenario_pusher fanout ;;
 all)
     scenario_fanout
     scenario_many
@@ -556,6 +631,7 @@ all)
     scenario_presence
     scenario_scaleout
     scenario_storm
+    scenario_pusher
     ;;
 *) usage ;;
 esac

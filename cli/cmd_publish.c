@@ -4,6 +4,8 @@
 #include "args.h"
 #include "channel.h"
 #include "cli.h"
+#include "credis.h"
+#include "redis_keys.h"
 #include "out.h"
 
 #include <belfry/publisher.h>
@@ -12,6 +14,7 @@
 
 static const bf_cfg_opt table[] = {
     BF_CLI_OPTS_REDIS,
+    BF_CLI_OPTS_APP,
     BF_CLI_OPTS_OUTPUT,
     {"http", BF_CFG_STRING, NULL, NULL, 0, 0, NULL, BF_CLI_F(http),
      "publish through a router's HTTP API at this URL (http://HOST:PORT) instead of Redis"},
@@ -37,7 +40,8 @@ static const bf_cli_spec spec = {
         "Examples:\n"
         "  belfryctl publish orders OrderShipped '{\"id\":42}'\n"
         "  echo '{\"text\":\"hi\"}' | belfryctl publish private-chat.7 Message -\n"
-        "  belfryctl publish news Hello '\"hi\"' --http http://router:8090 --api-key \"$KEY\"\n",
+        "  belfryctl publish news Hello '\"hi\"' --http http://router:8090 --api-key \"$KEY\"\n"
+        "  belfryctl publish news Hello '{}' --app 1002   (another app: its Redis ingress)\n",
     .table = table,
     .min_pos = 2,
     .max_pos = 3,
@@ -71,6 +75,62 @@ static int exit_code(const bf_channel_result *res)
     return BF_CLI_FAILED;
 }
 
+/* --app: publishes to another app's channel through its Redis ingress subject
+ * (<prefix>publish:APPID/CHANNEL, apps.h), which the owner of the scoped channel sequences.
+ * Returns BF_CLI_CONTINUE when the app is the default one (the usual path publishes then), else
+ * the command's exit code. */
+static int publish_app(bf_cli_cfg *cfg, const char *ch, const char *event, const char *data)
+{
+    int rc;
+    bf_cli_redis *r = bf_cli_redis_open(cfg, spec.name, &rc);
+    if (!r) return rc;
+    char sch[256], subject[BF_KEY_MAX];
+    if ((rc = bf_cli_scope_channel(r, cfg->app, ch, sch, sizeof(sch)))) goto out;
+    if (!strcmp(sch, ch)) {
+        rc = BF_CLI_CONTINUE; /* the default app */
+        goto out;
+    }
+    if (cfg->http) {
+        rc = bf_cli_usage_error(spec.name,
+                                "--http: the native HTTP API belongs to the default app; publish "
+                                "to app %s through its Redis ingress (leave out --http) or the "
+                                "Pusher HTTP API (any Pusher server SDK)",
+                                cfg->app);
+        goto out;
+    }
+    json_t *body =
+        json_pack("{s:s,s:o}", "event", event, "data", json_loads(data, JSON_DECODE_ANY, NULL));
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (bf_key(subject, bf_cli_redis_prefix(r), BF_KEY_PUBLISH, sch) < 0) {
+        rc = bf_cli_usage_error(spec.name, "channel name too long for app %s", cfg->app);
+        goto out;
+    }
+    redisReply *rep;
+    rc = bf_cli_redis_cmd(r, &rep, "PUBLISH %s %s", subject, text);
+    free(text);
+    if (rc) goto out;
+    long long receivers = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    freeReplyObject(rep);
+    if (receivers == 0) {
+        bf_cli_error(spec.name,
+                     "no router is subscribed to %spublish:*; the message was dropped (is a router "
+                     "running against this Redis and prefix?)",
+                     bf_cli_redis_prefix(r));
+        rc = BF_CLI_FAILED;
+        goto out;
+    }
+    if (cfg->json)
+        rc = bf_cli_print_json(json_pack("{s:s,s:s,s:s,s:s,s:n}", "channel", ch, "app", cfg->app,
+                                         "event", event, "via", "redis", "status"));
+    else
+        printf("published %s to %s of app %s via redis\n", event, ch, cfg->app);
+    if (!rc) rc = bf_cli_flush(spec.name);
+out:
+    bf_cli_redis_free(r);
+    return rc;
+}
+
 int bf_cli_publish(int argc, char **argv)
 {
     bf_cli_cfg cfg;
@@ -96,6 +156,14 @@ int bf_cli_publish(int argc, char **argv)
                                   je.line, je.column);
     }
     json_decref(parsed);
+    if (cfg.app) {
+        /* another app's channel: the native API and libbelfry belong to the default app */
+        int arc = publish_app(&cfg, ch, event, data);
+        if (arc != BF_CLI_CONTINUE) {
+            free(in);
+            return arc;
+        }
+    }
     bf_publisher_opts o = {.url = cfg.http ? cfg.http : cfg.redis,
                            .api_key = cfg.api_key,
                            .redis_prefix = cfg.redis_prefix,

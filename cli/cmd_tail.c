@@ -9,6 +9,7 @@
 #include "args.h"
 #include "channel.h"
 #include "cli.h"
+#include "credis.h"
 #include "cluster.h"
 #include "out.h"
 
@@ -21,6 +22,7 @@
 
 static const bf_cfg_opt table[] = {
     BF_CLI_OPTS_REDIS,
+    BF_CLI_OPTS_APP,
     BF_CLI_OPTS_OUTPUT,
     {"gateway", BF_CFG_STRING, "BELFRY_GATEWAY_URL", NULL, 0, 0, NULL, BF_CLI_F(gateway),
      "ws://HOST:PORT of a gateway (default: a live one found in Redis)"},
@@ -229,6 +231,20 @@ int bf_cli_tail(int argc, char **argv)
     char err[BF_ERR_LEN], base[600], url[BF_CLIENT_URL_MAX];
     if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
         return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if (cfg.app) { /* tail speaks the native protocol, which belongs to the default app */
+        bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
+        if (!r) return rc;
+        char sch[256];
+        rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch));
+        bf_cli_redis_free(r);
+        if (rc) return rc;
+        if (strcmp(sch, ch))
+            return bf_cli_usage_error(spec.name,
+                                      "--app %s: tail speaks the native protocol, which belongs "
+                                      "to the default app; follow app %s's channels with a "
+                                      "Pusher client (docs/pusher.md)",
+                                      cfg.app, cfg.app);
+    }
     if (cfg.gateway) {
         if (strncmp(cfg.gateway, "ws://", 5) || strlen(cfg.gateway) >= sizeof(base))
             return bf_cli_usage_error(spec.name, "--gateway: expected ws://HOST:PORT, got '%s'",

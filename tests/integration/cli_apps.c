@@ -99,3 +99,50 @@ Test(cli_apps, a_bad_app_id_is_a_usage_error)
     cr_expect(strstr(r.err, "belfryctl nodes: unknown flag '--app'"), "%s", r.err);
     cli_res_free(&r);
 }
+
+typedef struct app_seq {
+    const char *app, *channel;
+} app_seq;
+
+static bool sequenced(void *arg)
+{
+    app_seq *a = arg;
+    return history_seq(a->app, a->channel) > 0;
+}
+
+Test(cli_apps, publish_to_another_app_goes_through_its_ingress)
+{
+    /* the ingress is at-most-once while the ring forms: publish until app 2 has the message */
+    app_seq two = {"2", "orders"};
+    bool ok = false;
+    for (int i = 0; i < 50 && !ok; i++) {
+        cli_res r = cli_run("publish", "orders", "Shipped", "{\"id\":7}", "--app", "2", "--redis",
+                            C->redis_url, "--json");
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        json_t *j = json_loads(r.out, 0, NULL);
+        cr_expect_str_eq(json_string_value(json_object_get(j, "app")), "2");
+        json_decref(j);
+        cli_res_free(&r);
+        ok = bf_wait_for(sequenced, &two, 200);
+    }
+    cr_assert(ok, "app 2's orders never got the message");
+    cr_expect_eq(history_seq(NULL, "orders"), 0, "the default app's orders is untouched");
+    json_t *j = cli_run_json("history", "orders", "--app", "2", "--redis", C->redis_url);
+    json_t *m = json_array_get(json_object_get(j, "messages"), 0);
+    cr_expect_str_eq(json_string_value(json_object_get(m, "event")), "Shipped");
+    cr_expect_eq(json_integer_value(json_object_get(json_object_get(m, "data"), "id")), 7);
+    json_decref(j);
+}
+
+Test(cli_apps, the_native_paths_refuse_another_app)
+{
+    cli_res r = cli_run("publish", "orders", "E", "{}", "--app", "2", "--http",
+                        "http://127.0.0.1:1", "--api-key", "k", "--redis", C->redis_url);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "the native HTTP API belongs to the default app"), "%s", r.err);
+    cli_res_free(&r);
+    r = cli_run("tail", "orders", "--app", "2", "--redis", C->redis_url);
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect(strstr(r.err, "tail speaks the native protocol"), "%s", r.err);
+    cli_res_free(&r);
+}

@@ -27,9 +27,9 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\nCommands that read the cluster take --redis URL (BELFRY_REDIS_URL),\n"
                "--redis-prefix P (BELFRY_REDIS_PREFIX), --timeout-ms N, and --json and --no-color\n"
-               "for the output; those that address a channel (presence, history, owner, kick, publish)\n"
-               "take --app ID (BELFRY_APP) for an app other than the default one. These may\n"
-               "also come before the command:\n"
+               "for the output; those that address a channel (presence, history, owner, kick,\n"
+               "publish) take --app ID (BELFRY_APP) for an app other than the default one.\n"
+               "These may also come before the command:\n"
                "  belfryctl --redis redis://db:6379 presence presence-room.1\n"
                "\nExit codes: 0 success, 1 operation failed, 2 usage error, 3 cannot reach "
                "Redis or a gateway.\n");

@@ -587,3 +587,54 @@ bool bf_cluster_wait_subscribed(bf_cluster *c, const char *channel, int want, in
     numsub_arg a = {c, channel, want};
     return bf_wait_for(numsub_is, &a, timeout_ms);
 }
+
+int bf_lone_redis_start(bf_lone_redis *lr)
+{
+    memset(lr, 0, sizeof(*lr));
+    snprintf(lr->dir, sizeof(lr->dir), "/tmp/belfry-lone-redis-XXXXXX");
+    if (!mkdtemp(lr->dir)) return -1;
+    char log[128], ports[16];
+    snprintf(log, sizeof(log), "%s/redis.log", lr->dir);
+    for (int attempt = 0; attempt < 5 && !lr->ctx; attempt++) {
+        lr->port = bf_free_port();
+        snprintf(ports, sizeof(ports), "%d", lr->port);
+        const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no",  "--dir",  lr->dir,     NULL};
+        lr->pid = bf_spawn("redis-server", argv, log);
+        if (lr->pid <= 0) return -1;
+        long long deadline = bf_ms() + 5000;
+        while (bf_ms() < deadline && !lr->ctx) {
+            redisContext *c = redisConnect("127.0.0.1", lr->port);
+            redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
+            if (r && r->type == REDIS_REPLY_STATUS)
+                lr->ctx = c;
+            else if (c)
+                redisFree(c);
+            freeReplyObject(r);
+            if (!lr->ctx) usleep(20000);
+        }
+        if (!lr->ctx) { /* the port was taken meanwhile: another one */
+            kill(lr->pid, SIGKILL);
+            waitpid(lr->pid, NULL, 0);
+            lr->pid = 0;
+        }
+    }
+    return lr->ctx ? 0 : -1;
+}
+
+void bf_lone_redis_stop(bf_lone_redis *lr)
+{
+    if (lr->ctx) redisFree(lr->ctx);
+    lr->ctx = NULL;
+    if (lr->pid > 0) {
+        kill(lr->pid, SIGKILL);
+        waitpid(lr->pid, NULL, 0);
+        lr->pid = 0;
+    }
+    if (lr->dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", lr->dir);
+        if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", lr->dir);
+        lr->dir[0] = '\0';
+    }
+}

@@ -43,6 +43,21 @@ typedef struct bf_proc {
     char log[512];
 } bf_proc;
 
+/* A private redis-server alone (no Belfry daemons), for tests of the Lua scripts: an ephemeral
+ * port, no persistence, its files in a temporary directory. */
+typedef struct bf_lone_redis {
+    pid_t pid;
+    int port;
+    char dir[64];
+    struct redisContext *ctx; /* a connection to it, owned: bf_lone_redis_stop frees it */
+} bf_lone_redis;
+
+/* Starts it (another port if one is taken meanwhile) and waits until it answers PING. Returns 0,
+ * or -1 when it did not start. */
+int bf_lone_redis_start(bf_lone_redis *lr);
+/* Kills it, frees the connection and removes its directory. */
+void bf_lone_redis_stop(bf_lone_redis *lr);
+
 typedef struct bf_cluster {
     bf_cluster_opts o;
     char dir[256];

@@ -21,49 +21,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static pid_t redis_pid;
-static char dir[] = "/tmp/belfry-unit-scripts-XXXXXX";
+static bf_lone_redis LR;
 static redisContext *R;
 
 static void setup(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
-    char log[512], ports[16];
-    snprintf(log, sizeof(log), "%s/redis.log", dir);
-    for (int attempt = 0; attempt < 5 && !R; attempt++) {
-        int port = bf_free_port();
-        snprintf(ports, sizeof(ports), "%d", port);
-        const char *argv[] = {"--port",       ports, "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no",  "--dir",  dir,         NULL};
-        redis_pid = bf_spawn("redis-server", argv, log);
-        cr_assert_gt(redis_pid, 0);
-        long long deadline = bf_ms() + 5000;
-        while (bf_ms() < deadline && !R) {
-            redisContext *c = redisConnect("127.0.0.1", port);
-            redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-            if (r && r->type == REDIS_REPLY_STATUS)
-                R = c;
-            else if (c)
-                redisFree(c);
-            freeReplyObject(r);
-            if (!R) usleep(20000);
-        }
-        if (!R) { /* the port was taken meanwhile: another one */
-            kill(redis_pid, SIGKILL);
-            waitpid(redis_pid, NULL, 0);
-        }
-    }
-    cr_assert_not_null(R, "redis-server did not start");
+    cr_assert_eq(bf_lone_redis_start(&LR), 0, "redis-server did not start");
+    R = LR.ctx;
 }
 
 static void teardown(void)
 {
-    if (R) redisFree(R);
-    kill(redis_pid, SIGKILL);
-    waitpid(redis_pid, NULL, 0);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    cr_expect_eq(system(cmd), 0);
+    bf_lone_redis_stop(&LR);
+    R = NULL;
 }
 
 TestSuite(scripts, .init = setup, .fini = teardown, .timeout = 30);

@@ -243,6 +243,39 @@ int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, 
     return rc ? rc : bf_script_args_send(r, &a, cb, priv);
 }
 
+int bf_conns_send(bf_redis *r, const char *prefix, const char *node_id,
+                  const bf_conns_change *changes, size_t n, redisCallbackFn *cb, void *priv)
+{
+    if (!n) return BF_EINVAL;
+    /* KEYS: gwchans, gwknown, conns:{channel i}...; ARGV: node id, then (change, channel) pairs */
+    size_t nkeys = 2 + n, argc = nkeys + 1 + 2 * n;
+    const char **argv = bf_malloc(argc * sizeof(*argv));
+    char(*keys)[BF_KEY_MAX] = bf_malloc(nkeys * sizeof(*keys));
+    char(*vals)[24] = bf_malloc(n * sizeof(*vals));
+    int rc = 0;
+    if (bf_key(keys[0], prefix, BF_KEY_GWCHANS, node_id) < 0 ||
+        bf_key(keys[1], prefix, BF_KEY_GWKNOWN, NULL) < 0)
+        rc = BF_ERANGE;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (bf_key(keys[2 + i], prefix, BF_KEY_CONNS, changes[i].channel) < 0) rc = BF_ERANGE;
+    if (!rc) {
+        size_t a = 0;
+        for (size_t i = 0; i < nkeys; i++) argv[a++] = keys[i];
+        argv[a++] = node_id;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(vals[i], sizeof(vals[i]), changes[i].absolute ? "=%lld" : "%lld",
+                     changes[i].value);
+            argv[a++] = vals[i];
+            argv[a++] = changes[i].channel;
+        }
+        rc = bf_script_call(r, BF_SCRIPT_CONNS, cb, priv, (int)nkeys, (int)argc, argv, NULL);
+    }
+    free(argv);
+    free(keys);
+    free(vals);
+    return rc;
+}
+
 int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv)
 {
     if (!b->nmsgs || !b->ntargets) return BF_EINVAL;

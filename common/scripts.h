@@ -97,6 +97,18 @@ typedef struct bf_publish_batch {
  * msg index out of range: nothing sent) or BF_EDISCONNECTED (cb not called). */
 int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv);
 
+/* conns.lua: one gateway's connection-count changes for n channels in one call. */
+typedef struct bf_conns_change {
+    const char *channel; /* borrowed */
+    long long value;     /* added to the count, or (absolute) the count itself */
+    bool absolute;
+} bf_conns_change;
+
+/* Sends the n changes (n >= 1) of gateway node_id; cb gets the new counts. Returns 0,
+ * BF_EINVAL (n == 0), BF_ERANGE (a key too long) or BF_EDISCONNECTED. */
+int bf_conns_send(bf_redis *r, const char *prefix, const char *node_id,
+                  const bf_conns_change *changes, size_t n, redisCallbackFn *cb, void *priv);
+
 /* A webhook event made outside Redis' transitions (webhook_event.lua): queued only while some
  * router delivers webhooks. */
 typedef struct bf_webhook_event {

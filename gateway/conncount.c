@@ -78,16 +78,13 @@ void bf_conncount_discard(bf_conncount *cc)
     bf_dict_foreach(cc->pending, drop, NULL);
 }
 
-/* One script call's arguments: gwchans, gwknown, n conns keys, then the node id and n
- * (change, channel) pairs. Keys and changes are formatted into fixed slots. */
+/* One script call's changes (conns.lua through bf_conns_send); the channel names are the dict's
+ * keys, whose entries stay until sent. */
 typedef struct batch {
     bf_conncount *cc;
     bf_redis *r;
     int n, calls;
-    char gwchans[BF_KEY_MAX], gwknown[BF_KEY_MAX];
-    char keys[BF_CONNCOUNT_BATCH][BF_KEY_MAX];
-    char changes[BF_CONNCOUNT_BATCH][24];
-    const char *channels[BF_CONNCOUNT_BATCH]; /* the dict's keys: entries stay until sent */
+    bf_conns_change changes[BF_CONNCOUNT_BATCH];
 } batch;
 
 /* Counts are best effort between reconnections (a reconnection sets them all again), but a
@@ -102,17 +99,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 static void send_batch(batch *b)
 {
     if (!b->n) return;
-    const char *argv[2 + 3 * BF_CONNCOUNT_BATCH + 1];
-    int k = 0;
-    argv[k++] = b->gwchans;
-    argv[k++] = b->gwknown;
-    for (int i = 0; i < b->n; i++) argv[k++] = b->keys[i];
-    argv[k++] = b->cc->node_id;
-    for (int i = 0; i < b->n; i++) {
-        argv[k++] = b->changes[i];
-        argv[k++] = b->channels[i];
-    }
-    int rc = bf_script_call(b->r, BF_SCRIPT_CONNS, on_reply, NULL, 2 + b->n, k, argv, NULL);
+    int rc = bf_conns_send(b->r, b->cc->prefix, b->cc->node_id, b->changes, (size_t)b->n, on_reply,
+                           NULL);
     if (rc == 0)
         b->calls++;
     else if (rc != BF_EDISCONNECTED)
@@ -123,11 +111,8 @@ static void send_batch(batch *b)
 static int collect(const char *key, void *val, void *arg)
 {
     batch *b = arg;
-    if (bf_key(b->keys[b->n], b->cc->prefix, BF_KEY_CONNS, key) < 0) return 0;
-    intptr_t v = value_of(val);
-    snprintf(b->changes[b->n], sizeof(b->changes[0]), is_absolute(val) ? "=%lld" : "%lld",
-             (long long)v);
-    b->channels[b->n] = key;
+    b->changes[b->n] =
+        (bf_conns_change){.channel = key, .value = value_of(val), .absolute = is_absolute(val)};
     if (++b->n == BF_CONNCOUNT_BATCH) send_batch(b);
     return 0;
 }
@@ -140,8 +125,6 @@ int bf_conncount_flush(bf_conncount *cc, bf_redis *r)
     b->cc = cc;
     b->r = r;
     b->n = b->calls = 0;
-    bf_key(b->gwchans, cc->prefix, BF_KEY_GWCHANS, cc->node_id);
-    bf_key(b->gwknown, cc->prefix, BF_KEY_GWKNOWN, NULL);
     bf_dict_foreach(cc->pending, collect, b);
     send_batch(b);
     bf_conncount_discard(cc);

@@ -61,6 +61,56 @@ typedef struct bf_cfg_opt {
     const char *help;
 } bf_cfg_opt;
 
+/* The rows every daemon has alike (Redis, identity, logging). F(field) is the table's offsetof
+ * macro: the config structs name these fields alike (redis, node_id, redis_prefix,
+ * redis_timeout_ms, log_level, log_format). BF_PREFIX_MAX comes from redis_keys.h. */
+#define BF_CFG_ROWS_NODE(F)                                                                        \
+    {"redis",                                                                                      \
+     BF_CFG_REDIS,                                                                                 \
+     "BELFRY_REDIS_URL",                                                                           \
+     "redis://127.0.0.1:6379",                                                                     \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     F(redis),                                                                                     \
+     "Redis URL: redis://[[user]:password@]host[:port][/db] or "                                   \
+     "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"},                     \
+        {"node-id", BF_CFG_NAME, "BELFRY_NODE_ID",                                                 \
+         NULL,      1,           64,                                                               \
+         NULL,      F(node_id),  "unique node id (default: random, new on every start)"},          \
+        {"redis-prefix",                                                                           \
+         BF_CFG_STRING,                                                                            \
+         "BELFRY_REDIS_PREFIX",                                                                    \
+         "belfry:",                                                                                \
+         0,                                                                                        \
+         BF_PREFIX_MAX,                                                                            \
+         NULL,                                                                                     \
+         F(redis_prefix),                                                                          \
+         "prefix of every Redis key and subject (at most 64 bytes)"},                              \
+        {"redis-timeout",                                                                          \
+         BF_CFG_INT,                                                                               \
+         "BELFRY_REDIS_TIMEOUT",                                                                   \
+         "2000",                                                                                   \
+         100,                                                                                      \
+         600000,                                                                                   \
+         NULL,                                                                                     \
+         F(redis_timeout_ms),                                                                      \
+         "milliseconds a Redis command may wait for its reply; then the link is reset (503 "       \
+         "meanwhile)"},                                                                            \
+        {"log-level",                                                                              \
+         BF_CFG_STRING,                                                                            \
+         "BELFRY_LOG_LEVEL",                                                                       \
+         "info",                                                                                   \
+         0,                                                                                        \
+         0,                                                                                        \
+         "debug|info|warn|error",                                                                  \
+         F(log_level),                                                                             \
+         "minimum level logged"},                                                                  \
+    {                                                                                              \
+        "log-format", BF_CFG_STRING, "BELFRY_LOG_FORMAT", "text", 0, 0, "text|json",               \
+            F(log_format), "log line format"                                                       \
+    }
+
 enum { BF_CFG_OK = 0, BF_CFG_HELP = 1, BF_CFG_VERSION = 2 };
 
 /* Fills cfg from defaults, then the environment, then argv. Returns BF_CFG_OK, BF_CFG_HELP or

@@ -9,20 +9,7 @@
 const bf_cfg_opt bf_rt_config_table[] = {
     {"listen", BF_CFG_HOSTPORT, "BELFRY_LISTEN", "0.0.0.0:8090", 1, 65535, NULL, F(listen),
      "address and port of the HTTP API"},
-    {"redis", BF_CFG_REDIS, "BELFRY_REDIS_URL", "redis://127.0.0.1:6379", 0, 0, NULL, F(redis),
-     "Redis URL: redis://[[user]:password@]host[:port][/db] or "
-     "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"},
-    {"node-id", BF_CFG_NAME, "BELFRY_NODE_ID", NULL, 1, 64, NULL, F(node_id),
-     "unique node id (default: random, new on every start)"},
-    {"redis-prefix", BF_CFG_STRING, "BELFRY_REDIS_PREFIX", "belfry:", 0, BF_PREFIX_MAX, NULL,
-     F(redis_prefix), "prefix of every Redis key and subject (at most 64 bytes)"},
-    {"redis-timeout", BF_CFG_INT, "BELFRY_REDIS_TIMEOUT", "2000", 100, 600000, NULL,
-     F(redis_timeout_ms),
-     "milliseconds a Redis command may wait for its reply; then the link is reset (503 meanwhile)"},
-    {"log-level", BF_CFG_STRING, "BELFRY_LOG_LEVEL", "info", 0, 0, "debug|info|warn|error",
-     F(log_level), "minimum level logged"},
-    {"log-format", BF_CFG_STRING, "BELFRY_LOG_FORMAT", "text", 0, 0, "text|json", F(log_format),
-     "log line format"},
+    BF_CFG_ROWS_NODE(F),
     {"app", BF_CFG_APPS, "BELFRY_APPS", NULL, 0, 0, NULL, F(apps),
      "a Pusher app ID:KEY:SECRET, repeatable (env: comma-separated); the first is the default app, "
      "which the native API and the Redis ingress belong to"},

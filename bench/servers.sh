@@ -1,0 +1,109 @@
+# bench/servers.sh: sourced by bench/run.sh and bench/soak.sh, never run by itself.
+#
+# Process control and the Belfry servers of a benchmark: a private redis-server (ephemeral port,
+# no persistence), routers and gateways on loopback, pinned to $SERVER_CPU. Every process started
+# is added to PIDS, which stop_all ends (SIGTERM, then SIGKILL after 15 s); the sourcing script
+# calls stop_all from its EXIT trap. Expects ROOT, BIN, RUN_DIR, SERVER_CPU, API_KEY and SELF (the
+# name in messages) to be set, and PIDS to be an array.
+# shellcheck shell=bash disable=SC2034  # the variables set here are read by the sourcing script
+
+stop_all() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "$SELF: pid $pid did not stop within 15 s of SIGTERM, killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+
+# Polls a command until it succeeds (at most 10 s).
+wait_for() {
+    local what=$1
+    shift
+    for _ in $(seq 200); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.05
+    done
+    echo "$SELF: $what did not become ready" >&2
+    return 1
+}
+
+port() { python3 "$ROOT/scripts/free-port.py" 0; }
+
+# ------------------------------------------------------------------------------------------------
+# Servers
+
+start_redis() {
+    REDIS_PORT=$(port)
+    taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" \
+        --appendonly no --dir "$RUN_DIR" --logfile "$RUN_DIR/redis-$REDIS_PORT.log" \
+        --maxclients 10000 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_for "redis on $REDIS_PORT" redis-cli -p "$REDIS_PORT" ping
+    REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+}
+
+start_router() {
+    ROUTER_PORT=$(port)
+    taskset -c "$SERVER_CPU" "$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" \
+        --redis "$REDIS_URL" --api-key "$API_KEY" --log-level warn "${APP_ARGS[@]}" \
+        >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
+    ROUTER_PID=$!
+    PIDS+=("$ROUTER_PID")
+    wait_for "router on $ROUTER_PORT" curl -sf "http://127.0.0.1:$ROUTER_PORT/readyz"
+}
+
+# Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET).
+APP_ARGS=()
+GW_PORTS=()
+GW_PIDS=()
+start_gateway() {
+    local p
+    p=$(port)
+    taskset -c "$SERVER_CPU" "$BIN/belfry-gateway" --listen "127.0.0.1:$p" --redis "$REDIS_URL" \
+        --insecure-any-token --drain-timeout 1 --log-level warn "${APP_ARGS[@]}" \
+        >"$RUN_DIR/gateway-$p.log" 2>&1 &
+    GW_PIDS+=($!)
+    PIDS+=($!)
+    GW_PORTS+=("$p")
+    wait_for "gateway on $p" curl -sf "http://127.0.0.1:$p/readyz"
+}
+
+# A fresh Belfry cluster: redis, one router, $1 gateways.
+start_belfry() {
+    GW_PORTS=()
+    GW_PIDS=()
+    start_redis
+    start_router
+    local g
+    for g in $(seq "$1"); do start_gateway; done
+    SUB_URLS=""
+    BELFRY_PIDS="router=$ROUTER_PID,redis=$REDIS_PID"
+    for g in "${!GW_PORTS[@]}"; do
+        SUB_URLS+="${SUB_URLS:+,}ws://127.0.0.1:${GW_PORTS[$g]}/ws/{channel}"
+        BELFRY_PIDS="gateway$((g + 1))=${GW_PIDS[$g]},$BELFRY_PIDS"
+    done
+    [ "$1" -gt 1 ] || BELFRY_PIDS=${BELFRY_PIDS/gateway1=/gateway=}
+    PUB_URL="http://127.0.0.1:$ROUTER_PORT/broadcast/{channel}"
+}
+
+# Percentage of the machine's CPU time that was busy over one second, measured right before a
+# run while our own servers are idle: anything well above 0 is somebody else's load.
+cpu_busy_pct() {
+    local l1 l2
+    l1=$(head -1 /proc/stat)
+    sleep 1
+    l2=$(head -1 /proc/stat)
+    python3 -c '
+import sys
+a = [int(x) for x in sys.argv[1].split()[1:9]]
+b = [int(x) for x in sys.argv[2].split()[1:9]]
+d = [y - x for x, y in zip(a, b)]
+print(round(100 * (sum(d) - d[3] - d[4]) / sum(d)) if sum(d) else 0)' "$l1" "$l2"
+}

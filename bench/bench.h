@@ -46,6 +46,7 @@ typedef struct bb_config {
     long long arrival_latency;
     const char *protocol;        /* "native" or "pusher" */
     long long channels_per_conn; /* pusher: subscriptions per connection */
+    long long interval_s;        /* broadcast: INTERVAL line every this many seconds (0: none) */
 } bb_config;
 
 extern const bf_cfg_opt bb_config_table[];

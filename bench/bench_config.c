@@ -80,5 +80,8 @@ const bf_cfg_opt bb_config_table[] = {
     {"channels-per-conn", I, NULL, "1", 1, 100, NULL, F(channels_per_conn),
      "pusher, idle mode: public channels each connection subscribes (its own channel and the "
      "next ones, modulo --channels)"},
+    {"interval", I, NULL, "0", 0, 86400, NULL, F(interval_s),
+     "broadcast mode, one process: also print 'INTERVAL {json}' every N seconds while publishing "
+     "(cumulative counts, latency of that interval; bench/soak.sh reads them)"},
     {NULL, 0, NULL, NULL, 0, 0, NULL, 0, NULL},
 };

@@ -42,6 +42,8 @@ typedef struct bcast {
     uint32_t *chan_warm;
     uint64_t *warm_sent;
     uint64_t *last_g; /* per subscriber and publisher connection: the highest _g received */
+    bb_hist *ival;    /* --interval: latency since the last INTERVAL line; owned, NULL if off */
+    uint64_t ival_next;
 } bcast;
 
 /* ---------------------------------------------------------------------------------------------
@@ -76,6 +78,7 @@ static void on_payload(bb_bench *b, bb_sub *s, const bb_payload *found, uint64_t
     else
         s->last_g = pl.g;
     if (now > pl.t) bb_hist_record(&m->st.lat, now - pl.t);
+    if (now > pl.t && m->ival) bb_hist_record(m->ival, now - pl.t);
     uint64_t arrived = bb_wsctx_arrived(b->wsx);
     if (arrived > pl.t) bb_hist_record(&m->st.arr, arrived - pl.t);
     m->st.t_last_rx = now;
@@ -198,6 +201,30 @@ static uint64_t warm_up(bcast *m)
     return cold;
 }
 
+/* --interval: one line "INTERVAL {json}" with the counts so far and the latency since the last
+ * line, so that a long run (bench/soak.sh) shows how latency and delivery evolve. */
+static void interval_line(bcast *m, uint64_t now)
+{
+    bb_json j;
+    bb_json_init(&j);
+    bb_json_str(&j, "label", m->b->cfg->label);
+    bb_json_num(&j, "t_s", (double)(now - m->st.t0) / 1e9);
+    bb_json_int(&j, "sent", (long long)m->st.sent);
+    bb_json_int(&j, "published", (long long)m->st.acked);
+    bb_json_int(&j, "pub_failed", (long long)m->st.failed);
+    bb_json_int(&j, "expected", (long long)m->st.expected);
+    bb_json_int(&j, "received", (long long)m->st.received);
+    bb_json_int(&j, "misrouted", (long long)m->st.misrouted);
+    bb_json_int(&j, "reordered", (long long)m->st.reordered);
+    bb_json_int(&j, "open", (long long)m->b->cs.open_now);
+    bb_json_int(&j, "closed_by_server", (long long)m->b->cs.closed_by_peer);
+    bb_json_hist_us(&j, "latency_us", m->ival);
+    printf("INTERVAL %s}\n", j.buf);
+    fflush(stdout);
+    bb_json_deinit(&j);
+    bb_hist_init(m->ival);
+}
+
 static void measure(bcast *m)
 {
     bb_bench *b = m->b;
@@ -210,8 +237,17 @@ static void measure(bcast *m)
     int publishing = 1;
     bb_bench_sample(b, 0);
     m->st.t0 = m->st.t_last_rx = bb_now_ns();
+    uint64_t ival = (uint64_t)cfg->interval_s * 1000000000ull;
+    if (m->ival) {
+        bb_hist_init(m->ival);
+        m->ival_next = m->st.t0 + ival;
+    }
     while (!bb_stop) {
         uint64_t now = bb_now_ns();
+        if (m->ival && publishing && now >= m->ival_next) {
+            interval_line(m, now);
+            m->ival_next += ival;
+        }
         if (publishing && ((dur && now - m->st.t0 >= dur) || (count && m->st.sent >= count))) {
             publishing = 0;
             m->st.t_pub_end = now;
@@ -284,6 +320,7 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     m->warm_sent = calloc(b->n_chan, sizeof(*m->warm_sent));
     m->last_g = calloc(b->n_subs * m->n_pubs, sizeof(*m->last_g));
     if (!m->pubs || !m->targets || !m->chan_warm || !m->warm_sent || !m->last_g) goto oom;
+    if (cfg->interval_s > 0 && cfg->procs <= 1 && !(m->ival = malloc(sizeof(*m->ival)))) goto oom;
     for (size_t c = 0; c < b->n_chan; c++) {
         char t[2048];
         if (bb_tmpl_expand(pu.path, t, sizeof(t), b->chan_names[c], NULL, NULL) < 0) {
@@ -317,6 +354,7 @@ static void teardown(bcast *m)
     free(m->last_g);
     free(m->warm_sent);
     free(m->body);
+    free(m->ival);
 }
 
 static void merge(bcast_stats *d, const bcast_stats *s)

@@ -84,6 +84,15 @@ def main():
     if not procs:
         fails.append("no samples")
 
+    # ---- the machine's load average per interval (other processes' load shows here)
+    load_by_min = {}
+    for smp in samples:
+        if "loadavg" in smp:
+            load_by_min.setdefault(int(smp["t_s"] // 60), float(str(smp["loadavg"]).split()[0]))
+    if load_by_min:
+        print("\nload average (1 min) at the start of each minute: %s"
+              % " ".join("%.1f" % v for _, v in sorted(load_by_min.items())))
+
     # ---- latency per interval
     series = {}
     for x in intervals:
@@ -148,7 +157,7 @@ def main():
                 p = r[part]
                 d["sent"] += p["sent"]
                 d["delivered"] += p["received"]
-                d["lost"] += p["lost"] + max(0, p["unaccounted"])
+                d["lost"] += max(p["lost"], p["unaccounted"])  # a gap is also unaccounted
                 d["refused"] += p["refused"]
                 d["dropped"] += p["drops"] + p["recovery_failed"] + p["duplicates"]
             d["reconnects"] = r["reconnect"]["reconnects"]
@@ -174,7 +183,8 @@ def main():
     summary = {"kind": "summary", "verdict": verdict, "failures": fails,
                "thresholds": {"max_slope_kib_per_min": a.max_slope_kib,
                               "warmup_min": a.warmup_min, "max_p99_spread": a.max_p99_spread},
-               "rss": rss_out, "latency": lat_out, "totals": totals, "loads": loads}
+               "rss": rss_out, "latency": lat_out,
+               "loadavg_per_min": [v for _, v in sorted(load_by_min.items())], "totals": totals, "loads": loads}
     with open(a.run, "a") as f:
         f.write("{" + a.summary_tag + json.dumps(summary)[1:] + "\n")
     return 1 if fails else 0

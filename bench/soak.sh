@@ -206,7 +206,13 @@ sample() {
             2>/dev/null || echo -1)
         procs+="${procs:+,}{\"name\":\"$name\",\"pid\":$pid,\"rss_kib\":${rss:--1},\"cpu_s\":${cpu:--1}}"
     done
-    echo "{$TAG\"kind\":\"sample\",\"t_s\":$((now - T0)),\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"servers\":[$procs]}" >>"$OUT"
+    # Redis' own view: allocated bytes (not RSS) and keys, to tell data that grows from memory
+    # the allocator holds
+    local used keys
+    used=$(timeout 5 redis-cli -p "$REDIS_PORT" info memory 2>/dev/null |
+        awk -F: '/^used_memory:/ {printf "%d", $2 / 1024}')
+    keys=$(timeout 5 redis-cli -p "$REDIS_PORT" dbsize 2>/dev/null | tr -dc 0-9)
+    echo "{$TAG\"kind\":\"sample\",\"t_s\":$((now - T0)),\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"redis_used_kib\":${used:--1},\"redis_keys\":${keys:--1},\"servers\":[$procs]}" >>"$OUT"
 }
 
 alive() {

@@ -83,6 +83,21 @@ def main():
                                                               growth_post, growth_all, cpu, flag))
     if not procs:
         fails.append("no samples")
+    # Redis' allocated memory and key count (reported only): RSS growth with flat used memory is
+    # the allocator's, growth of both is data
+    redis_used = [(x["t_s"], x["redis_used_kib"]) for x in samples
+                  if x.get("redis_used_kib", -1) >= 0 and x["t_s"] >= warm_s]
+    redis_keys = [x["redis_keys"] for x in samples if x.get("redis_keys", -1) >= 0]
+    redis_info = {}
+    if redis_used:
+        redis_info = {"used_kib_first": redis_used[0][1], "used_kib_last": redis_used[-1][1],
+                      "used_slope_kib_per_min": round(slope_per_min(redis_used), 1),
+                      "keys_first": redis_keys[0] if redis_keys else -1,
+                      "keys_last": redis_keys[-1] if redis_keys else -1}
+        print("redis used_memory after the warm-up: %d -> %d KiB, slope %.1f KiB/min (reported "
+              "only); keys %d -> %d" % (redis_used[0][1], redis_used[-1][1],
+                                       redis_info["used_slope_kib_per_min"],
+                                       redis_info["keys_first"], redis_info["keys_last"]))
 
     # ---- the machine's load average per interval (other processes' load shows here)
     load_by_min = {}
@@ -183,7 +198,7 @@ def main():
     summary = {"kind": "summary", "verdict": verdict, "failures": fails,
                "thresholds": {"max_slope_kib_per_min": a.max_slope_kib,
                               "warmup_min": a.warmup_min, "max_p99_spread": a.max_p99_spread},
-               "rss": rss_out, "latency": lat_out,
+               "rss": rss_out, "redis_memory": redis_info, "latency": lat_out,
                "loadavg_per_min": [v for _, v in sorted(load_by_min.items())], "totals": totals, "loads": loads}
     with open(a.run, "a") as f:
         f.write("{" + a.summary_tag + json.dumps(summary)[1:] + "\n")

@@ -542,8 +542,8 @@ static int run(sl *m)
     uint64_t dur = (uint64_t)cfg->duration_s * 1000000000ull;
     uint64_t ival = (uint64_t)cfg->interval_s * 1000000000ull, next_ival;
     uint64_t w_gap = cfg->w_rate && m->n_w ? 1000000000ull / (uint64_t)cfg->w_rate : 0;
-    uint64_t p_gap = cfg->r_pub_rate && cfg->r_channels ? 1000000000ull / (uint64_t)cfg->r_pub_rate
-                                                        : 0;
+    uint64_t p_gap =
+        cfg->r_pub_rate && cfg->r_channels ? 1000000000ull / (uint64_t)cfg->r_pub_rate : 0;
     uint64_t c_gap = cfg->r_rate && cfg->r_channels ? 1000000000ull / (uint64_t)cfg->r_rate : 0;
     m->t0 = bb_now_ns();
     next_ival = m->t0 + ival;

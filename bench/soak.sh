@@ -212,7 +212,17 @@ sample() {
     used=$(timeout 5 redis-cli -p "$REDIS_PORT" info memory 2>/dev/null |
         awk -F: '/^used_memory:/ {printf "%d", $2 / 1024}')
     keys=$(timeout 5 redis-cli -p "$REDIS_PORT" dbsize 2>/dev/null | tr -dc 0-9)
-    echo "{$TAG\"kind\":\"sample\",\"t_s\":$((now - T0)),\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"redis_used_kib\":${used:--1},\"redis_keys\":${keys:--1},\"servers\":[$procs]}" >>"$OUT"
+    # The load generators' CPU, and the whole machine's busy and total CPU seconds (/proc/stat):
+    # what neither the servers nor the loads used is other processes' (builds, tests)
+    local loads_cpu=0 c machine
+    for pid in "${LOAD_PIDS[@]}"; do
+        c=$(awk -v t="$TICK" '{sub(/.*\) /, ""); print ($12 + $13) / t}' "/proc/$pid/stat" \
+            2>/dev/null || echo 0)
+        loads_cpu=$(awk -v a="$loads_cpu" -v b="${c:-0}" 'BEGIN {print a + b}')
+    done
+    machine=$(awk -v t="$TICK" '/^cpu / {b = $2 + $3 + $4 + $7 + $8 + $9; tot = b + $5 + $6;
+        printf "\"machine_busy_s\":%.2f,\"machine_total_s\":%.2f", b / t, tot / t}' /proc/stat)
+    echo "{$TAG\"kind\":\"sample\",\"t_s\":$((now - T0)),\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"redis_used_kib\":${used:--1},\"redis_keys\":${keys:--1},\"loads_cpu_s\":$loads_cpu,$machine,\"servers\":[$procs]}" >>"$OUT"
 }
 
 alive() {

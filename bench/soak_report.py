@@ -16,6 +16,7 @@ or 1 (FAIL). Over the samples after the warm-up:
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 
@@ -107,6 +108,29 @@ def main():
     if load_by_min:
         print("\nload average (1 min) at the start of each minute: %s"
               % " ".join("%.1f" % v for _, v in sorted(load_by_min.items())))
+    # CPU per minute, in % of one core: the Belfry servers, the load generators, everything else
+    # on the machine (other builds and tests: this machine is shared)
+    cpu_by_min = []
+    by_min = {}
+    for smp in samples:
+        if "machine_busy_s" in smp:
+            by_min.setdefault(int(smp["t_s"] // 60), smp)
+    mins = sorted(by_min)
+    for m0, m1 in zip(mins, mins[1:]):
+        x, y = by_min[m0], by_min[m1]
+        wall = (y["machine_total_s"] - x["machine_total_s"]) / max(1, os.cpu_count() or 1)
+        if wall <= 0:
+            continue
+        srv = sum(q["cpu_s"] for q in y["servers"]) - sum(q["cpu_s"] for q in x["servers"])
+        lds = y["loads_cpu_s"] - x["loads_cpu_s"]
+        busy = y["machine_busy_s"] - x["machine_busy_s"]
+        cpu_by_min.append({"minute": m0, "servers_pct": round(100 * srv / wall),
+                           "loads_pct": round(100 * lds / wall),
+                           "others_pct": round(100 * max(0.0, busy - srv - lds) / wall)})
+    if cpu_by_min:
+        print("CPU per minute, %% of one core, servers/load generators/other processes: %s"
+              % " ".join("%d/%d/%d" % (c["servers_pct"], c["loads_pct"], c["others_pct"])
+                         for c in cpu_by_min))
 
     # ---- latency per interval
     series = {}
@@ -199,7 +223,7 @@ def main():
                "thresholds": {"max_slope_kib_per_min": a.max_slope_kib,
                               "warmup_min": a.warmup_min, "max_p99_spread": a.max_p99_spread},
                "rss": rss_out, "redis_memory": redis_info, "latency": lat_out,
-               "loadavg_per_min": [v for _, v in sorted(load_by_min.items())], "totals": totals, "loads": loads}
+               "loadavg_per_min": [v for _, v in sorted(load_by_min.items())], "cpu_per_min": cpu_by_min, "totals": totals, "loads": loads}
     with open(a.run, "a") as f:
         f.write("{" + a.summary_tag + json.dumps(summary)[1:] + "\n")
     return 1 if fails else 0

@@ -88,7 +88,8 @@ def main():
     # the allocator's, growth of both is data
     redis_used = [(x["t_s"], x["redis_used_kib"]) for x in samples
                   if x.get("redis_used_kib", -1) >= 0 and x["t_s"] >= warm_s]
-    redis_keys = [x["redis_keys"] for x in samples if x.get("redis_keys", -1) >= 0]
+    redis_keys = [x["redis_keys"] for x in samples
+                  if x.get("redis_keys", -1) >= 0 and x["t_s"] >= warm_s]
     redis_info = {}
     if redis_used:
         redis_info = {"used_kib_first": redis_used[0][1], "used_kib_last": redis_used[-1][1],

@@ -21,7 +21,8 @@
 
 /* The counters a worker sends to the parent (plain data). */
 typedef struct bcast_stats {
-    uint64_t sent, acked, failed, expected, received, misrouted, reordered, overtaken, other;
+    uint64_t sent, acked, failed, refused, expected, received, misrouted, reordered, overtaken,
+        other;
     uint64_t warm_rx;
     uint64_t cold; /* channels whose warm-up never arrived */
     int last_fail_status;
@@ -41,7 +42,8 @@ typedef struct bcast {
     size_t body_cap;
     uint32_t *chan_warm;
     uint64_t *warm_sent;
-    uint64_t *last_g; /* per subscriber and publisher connection: the highest _g received */
+    uint64_t *last_g;     /* per subscriber and publisher connection: the highest _g received */
+    uint64_t pause_until; /* flat out: no publishing before this (a refusal's retry delay) */
 } bcast;
 
 /* ---------------------------------------------------------------------------------------------
@@ -100,6 +102,15 @@ static void on_pub_done(const bb_pub_req *r, int ok, int status, uint64_t now, v
     if (ok) {
         m->st.acked++;
         bb_hist_record(&m->st.rtt, now - r->t_sent);
+        return;
+    }
+    if (status == 503 || status == 429) {
+        /* refused (Belfry: 503 overloaded while a gateway is behind): not lost, never to arrive;
+         * every publisher connection waits as long as the server asks (at least 1 ms) */
+        m->st.refused++;
+        m->st.expected -= r->weight;
+        uint64_t until = now + (uint64_t)(r->retry_ms ? r->retry_ms : 1) * 1000000ull;
+        if (until > m->pause_until) m->pause_until = until;
         return;
     }
     m->st.failed++;
@@ -216,7 +227,7 @@ static void measure(bcast *m)
             publishing = 0;
             m->st.t_pub_end = now;
         }
-        if (publishing) {
+        if (publishing && (cfg->rate || now >= m->pause_until)) {
             int k;
             while ((!count || m->st.sent < count) && (k = pub_with_room(m)) >= 0) {
                 uint32_t c = (uint32_t)(m->st.sent % b->n_chan);
@@ -324,6 +335,7 @@ static void merge(bcast_stats *d, const bcast_stats *s)
     d->sent += s->sent;
     d->acked += s->acked;
     d->failed += s->failed;
+    d->refused += s->refused;
     d->expected += s->expected;
     d->received += s->received;
     d->misrouted += s->misrouted;
@@ -357,6 +369,8 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_report_row("published / failed", "%llu / %llu (last failure status %d)",
                   (unsigned long long)st->acked, (unsigned long long)st->failed,
                   st->last_fail_status);
+    if (st->refused)
+        bb_report_row("refused (503/429, retried later)", "%llu", (unsigned long long)st->refused);
     bb_report_row("publish rate", "%.0f/s (%s)", pub_s > 0 ? (double)st->acked / pub_s : 0,
                   cfg->rate ? "fixed rate" : "flat out");
     bb_report_row("expected / received", "%llu / %llu", (unsigned long long)st->expected,
@@ -387,6 +401,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_json_int(&j, "warmup_cold_channels", (long long)st->cold);
     bb_json_int(&j, "published", (long long)st->acked);
     bb_json_int(&j, "pub_failed", (long long)st->failed);
+    bb_json_int(&j, "pub_refused", (long long)st->refused);
     bb_json_num(&j, "pub_per_s", pub_s > 0 ? (double)st->acked / pub_s : 0);
     bb_json_int(&j, "expected", (long long)st->expected);
     bb_json_int(&j, "received", (long long)st->received);

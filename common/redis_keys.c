@@ -32,6 +32,9 @@ static const char *kind_names[] = {
     [BF_KEY_WEBHOOKS] = "webhooks",
     [BF_KEY_WEBHOOKS_ON] = "webhooks:on",
     [BF_KEY_WEBHOOKS_VACATING] = "webhooks:vacating",
+    [BF_KEY_BACKLOG] = "backlog",
+    [BF_KEY_BPROBE] = "bprobe:",
+    [BF_KEY_GWSUB] = "gwsub:",
 };
 
 int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)

@@ -34,6 +34,11 @@
  *   webhooks:on        string  set (with a TTL) by routers that deliver webhooks: the vacate
  *                              delay in ms; absent, no event is queued
  *   webhooks:vacating  zset    channels whose channel_vacated is pending, score = due ms
+ *   backlog            pubsub  gateways' delivery backlog reports to the routers:
+ *                              "<gateway id> <backlog ms> <1 behind | 0>" (gateway/backlog.h)
+ *   bprobe:{gateway}   pubsub  a gateway's backlog probe: published on its command link, read
+ *                              back on its subscriber link behind the fan-out queued for it
+ *   gwsub:{gateway}    name    not a key: the CLIENT SETNAME of a gateway's subscriber link
  * The Lua scripts find the three webhook keys from the prefix of a key they are given
  * (webhooks.lib.lua, bf_wh_prefix): keep these names and those of gwknown and ring:epoch.
  */
@@ -73,6 +78,9 @@ typedef enum {
     BF_KEY_WEBHOOKS,     /* webhook events (stream; webhooks.lib.lua) */
     BF_KEY_WEBHOOKS_ON,  /* webhooks enabled: the vacate delay in ms (string, TTL) */
     BF_KEY_WEBHOOKS_VACATING, /* channels whose channel_vacated is pending (zset, due ms) */
+    BF_KEY_BACKLOG,           /* gateways' backlog reports (pubsub; gateway/backlog.h) */
+    BF_KEY_BPROBE,            /* a gateway's backlog probe subject (pubsub) */
+    BF_KEY_GWSUB,             /* a gateway's subscriber link's CLIENT SETNAME (not a key) */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

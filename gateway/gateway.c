@@ -24,9 +24,14 @@
 
 static void sub_ready(bf_redis *r, void *arg)
 {
-    (void)r;
     bf_gateway *gw = arg;
+    /* named, so that a router can tell a stopped gateway (its link still open, Redis queueing for
+     * it) from a dead one (router/overload.h) */
+    char name[BF_KEY_MAX];
+    bf_key(name, gw->cfg.redis_prefix, BF_KEY_GWSUB, gw->node_id);
+    bf_redis_cmd(r, NULL, NULL, "CLIENT SETNAME %s", name);
     bf_liveness_sub_ready(gw->liveness);
+    bf_backlog_sub_ready(gw->backlog);
     bf_hub_on_ready(gw->hub);
 }
 
@@ -291,6 +296,14 @@ static void on_flush(uv_check_t *h)
     bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
+    uint64_t now_us = bf_backlog_now_us();
+    if (!more)
+        gw->writes_waiting_since_us = 0;
+    else if (!gw->writes_waiting_since_us)
+        gw->writes_waiting_since_us = now_us;
+    if (!gw->stopping)
+        bf_backlog_tick(gw->backlog, now_us,
+                        more ? (now_us - gw->writes_waiting_since_us) / 1000 : 0);
     /* while connections wait for their turn, an active idle handle makes the next iteration
      * poll without blocking (it reads what arrived meanwhile, then writes the next chunk) */
     if (more != (bool)uv_is_active((uv_handle_t *)&gw->flush_more)) {
@@ -403,6 +416,14 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                            .connections = open_connections,
                            .arg = gw};
     gw->liveness = bf_liveness_new(&ld);
+    bf_backlog_deps bd = {.sub = gw->sub,
+                          .cmd = gw->cmd,
+                          .prefix = gw->cfg.redis_prefix,
+                          .node_id = gw->node_id,
+                          .limit_ms = (uint64_t)gw->cfg.backlog_limit_ms,
+                          .probe_ms = (uint64_t)gw->cfg.backlog_probe_ms,
+                          .report_ms = (uint64_t)gw->cfg.backlog_report_ms};
+    gw->backlog = bf_backlog_new(&bd);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -477,6 +498,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     gw->recovery = NULL;
     bf_liveness_free(gw->liveness); /* after both links, like recovery */
     gw->liveness = NULL;
+    bf_backlog_free(gw->backlog); /* after both links: a probe reply in flight names it */
+    gw->backlog = NULL;
     bf_owner_free(gw->owner);
     bf_connlimits_free(gw->connlimits); /* after the listener, which counts into it */
     gw->connlimits = NULL;

@@ -21,6 +21,7 @@ typedef struct bf_gw_config {
     long long ping_interval_s;
     long long ping_timeout_s;
     long long heartbeat_ms;
+    long long backlog_limit_ms, backlog_probe_ms, backlog_report_ms;
     long long heartbeat_ttl_ms;
     long long drain_timeout_s;
     const char *jwt_secret;

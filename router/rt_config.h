@@ -20,6 +20,7 @@ typedef struct bf_rt_config {
     long long max_message_bytes;
     long long heartbeat_ms;
     long long heartbeat_ttl_ms;
+    long long overload_silence_ms;
     long long sweep_interval_ms;
     long long history_size;
     long long history_ttl_s;

@@ -21,6 +21,8 @@
 #   8 | pusher      the Pusher protocol (/app/{key}): idle RSS per connection (15,000 x 1 channel,
 #                 native alongside; 2,000 x 1 and 2,000 x 20 channels), and fan-out CPU per
 #                 delivery with 1,000 subscribers on one channel: native, Pusher and nchan
+#   9 | ackpace     publishers as fast as acknowledged (256 outstanding, no delivery window):
+#                 2,000 x 5 and 1 x 1,000 on one process; delivery latency, refusals; Belfry vs nchan
 #   pusher-idle | pusher-fanout   either half of scenario 8
 #   all           every scenario in turn
 #
@@ -437,6 +439,48 @@ scenario_latency() {
     done
 }
 
+# Publishers as fast as they are acknowledged (issue: latency at any offered load): 256 publishes
+# outstanding (8 connections x 32 pipelined), no delivery window, 400-byte messages. Many channels
+# (2,000 x 5 on one process) and one big channel (1 x 1,000). Belfry refuses with 503 overloaded
+# while a gateway is behind (docs/operations.md, *Back-pressure*); the bench waits the delay it is
+# given and reports the refusals. nchan acknowledges after delivery.
+scenario_ackpace() {
+    set_results 9-ackpace
+    local r runs=$RUNS dur=20 count=0 target variant flags
+    [ "$QUICK" = 0 ] || { runs=1; dur=1; count=300; }
+    for r in $(seq "$runs"); do
+        for variant in many big; do
+            if [ "$variant" = many ]; then
+                flags="--channels 2000 --subs-per-channel 5"
+                [ "$QUICK" = 0 ] || flags="--channels 20 --subs-per-channel 5"
+            else
+                flags="--channels 1 --subs-per-channel 1000"
+                [ "$QUICK" = 0 ] || flags="--channels 1 --subs-per-channel 20"
+            fi
+            flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline 32 \
+--window 100000000 --connect-rate 5000 --duration $dur --count $count"
+            for target in belfry nchan; do
+                if [ "$target" = nchan ] && ! nchan_available; then
+                    SKIPPED=$((SKIPPED + 1))
+                    continue
+                fi
+                if [ "$target" = belfry ]; then
+                    start_belfry 1
+                    # shellcheck disable=SC2086
+                    bench "9-ackpace-$variant" "$r" belfry $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+                else
+                    start_nchan 1
+                    # shellcheck disable=SC2086
+                    bench "9-ackpace-$variant" "$r" nchan $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --pub-body '{payload}' --pids "$NCHAN_PIDS"
+                fi
+                stop_all
+            done
+        done
+    done
+}
+
 # RSS per idle connection on fresh server processes: 19,000 on one process, 50,000 on three.
 scenario_idle() {
     set_results 4-idle
@@ -621,6 +665,7 @@ case $SCENARIO in
 5 | presence) scenario_presence ;;
 6 | scaleout) scenario_scaleout ;;
 8 | pusher) scenario_pusher ;;
+9 | ackpace) scenario_ackpace ;;
 pusher-idle) scenario_pusher idle ;;
 pusher-fanout) scenario_pusher fanout ;;
 all)
@@ -632,6 +677,7 @@ all)
     scenario_scaleout
     scenario_storm
     scenario_pusher
+    scenario_ackpace
     ;;
 *) usage ;;
 esac

@@ -12,7 +12,7 @@ struct bf_backlog {
     bf_backlog_deps d;
     char probe_key[BF_KEY_MAX], report_key[BF_KEY_MAX];
     uint64_t probe_sent_us; /* 0: no probe in flight */
-    uint64_t probe_id;      /* the id of the probe in flight: a late one of an old link is ignored */
+    uint64_t probe_id; /* the id of the probe in flight: a late one of an old link is ignored */
     uint64_t next_probe_us, next_report_us;
     uint64_t last_rtt_ms;
     bool behind;

@@ -7,8 +7,8 @@
  *     link behind every fan-out message Redis queued for us before it, so the age of the probe in
  *     flight (or the last one's round trip) is how far our reading lags behind Redis. One probe
  *     is in flight at a time, --backlog-probe-ms after the last one came back.
- *   - write: how long connections have been waiting for their turn in the write rotation
- *     (gw_conns.c), passed in by the caller at every tick.
+ *   - write: how long the first connection in the write rotation has waited for its turn
+ *     (conn.h, bf_conn_batch_wait_ms), passed in by the caller at every tick.
  * The gateway is behind while the larger of the two exceeds --backlog-limit-ms, and ahead again
  * once it is at most half of it (hysteresis, so that one probe does not flip the state back and
  * forth). It reports "<id> <backlog ms> <1|0>" on <prefix>backlog at every change and every
@@ -28,11 +28,11 @@
 typedef struct bf_backlog bf_backlog;
 
 typedef struct bf_backlog_deps {
-    bf_redis *sub, *cmd;              /* borrowed */
-    const char *prefix, *node_id;     /* borrowed */
-    uint64_t limit_ms;                /* --backlog-limit-ms; 0: neither measured nor reported */
-    uint64_t probe_ms;                /* --backlog-probe-ms */
-    uint64_t report_ms;               /* --backlog-report-ms */
+    bf_redis *sub, *cmd;          /* borrowed */
+    const char *prefix, *node_id; /* borrowed */
+    uint64_t limit_ms;            /* --backlog-limit-ms; 0: neither measured nor reported */
+    uint64_t probe_ms;            /* --backlog-probe-ms */
+    uint64_t report_ms;           /* --backlog-report-ms */
 } bf_backlog_deps;
 
 /* Never NULL; free with bf_backlog_free after both links (a probe reply in flight names it). */
@@ -52,12 +52,12 @@ void bf_backlog_tick(bf_backlog *b, uint64_t now_us, uint64_t write_wait_ms);
 uint64_t bf_backlog_now_us(void);
 
 typedef struct bf_backlog_stats {
-    uint64_t backlog_ms;  /* the current backlog */
-    uint64_t max_ms;      /* the largest seen since start */
-    uint64_t behind;      /* 1 while behind */
+    uint64_t backlog_ms;   /* the current backlog */
+    uint64_t max_ms;       /* the largest seen since start */
+    uint64_t behind;       /* 1 while behind */
     uint64_t behind_total; /* times the gateway fell behind */
-    uint64_t probes;      /* probes that came back */
-    uint64_t reports;     /* reports published */
+    uint64_t probes;       /* probes that came back */
+    uint64_t reports;      /* reports published */
 } bf_backlog_stats;
 const bf_backlog_stats *bf_backlog_stats_get(const bf_backlog *b);
 

@@ -282,6 +282,11 @@ static void on_rx_violation(void *conn, const char *reason, void *arg)
     bf_conn_close(c, 1002, reason);
 }
 
+static uint64_t loop_now_ms(void *loop)
+{
+    return uv_now(loop);
+}
+
 static void flush_pending(uv_idle_t *h)
 {
     (void)h; /* the work is on_flush's; being active is what matters */
@@ -296,14 +301,9 @@ static void on_flush(uv_check_t *h)
     bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
-    uint64_t now_us = bf_backlog_now_us();
-    if (!more)
-        gw->writes_waiting_since_us = 0;
-    else if (!gw->writes_waiting_since_us)
-        gw->writes_waiting_since_us = now_us;
     if (!gw->stopping)
-        bf_backlog_tick(gw->backlog, now_us,
-                        more ? (now_us - gw->writes_waiting_since_us) / 1000 : 0);
+        bf_backlog_tick(gw->backlog, bf_backlog_now_us(),
+                        bf_conn_batch_wait_ms(&gw->batch, uv_now(h->loop)));
     /* while connections wait for their turn, an active idle handle makes the next iteration
      * poll without blocking (it reads what arrived meanwhile, then writes the next chunk) */
     if (more != (bool)uv_is_active((uv_handle_t *)&gw->flush_more)) {
@@ -318,6 +318,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
+    gw->batch.clock_ms = loop_now_ms;
+    gw->batch.clock_arg = loop;
     uint64_t started_wall_ms = bf_wall_ms();
     /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
      * presence entries a crashed run left may still be in Redis, and departed ids are remembered

@@ -152,7 +152,8 @@ const char *bf_overload_check(bf_overload *o, uint64_t now_ms, uint64_t *retry_m
         bool counts = s ? g->link != LINK_ABSENT : g->behind;
         if (!counts) continue;
         o->behind++;
-        if (!worst || (s && !worst_silent) || (s == worst_silent && g->backlog_ms > worst->backlog_ms)) {
+        if (!worst || (s && !worst_silent) ||
+            (s == worst_silent && g->backlog_ms > worst->backlog_ms)) {
             worst = g;
             worst_silent = s;
         }

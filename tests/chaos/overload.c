@@ -127,8 +127,8 @@ Test(chaos_overload, a_stopped_gateway_holds_publishes_off_and_loses_nothing)
         for (;;) {
             while (next < rn->n && !rn->accepted[next]) next++;
             if (next >= rn->n) break;
-            json_t *j = it_recv_event(subs[k], "Load", 10000, k ? "stopped gateway's subscriber"
-                                                                 : "other subscriber");
+            json_t *j = it_recv_event(subs[k], "Load", 10000,
+                                      k ? "stopped gateway's subscriber" : "other subscriber");
             int n = (int)json_integer_value(json_object_get(json_object_get(j, "data"), "n"));
             json_decref(j);
             cr_assert_eq(n, next, "subscriber %d: got message %d, expected %d (accepted %d)", k, n,
@@ -142,8 +142,7 @@ Test(chaos_overload, a_stopped_gateway_holds_publishes_off_and_loses_nothing)
     /* Redis never closed the stopped gateway's subscriber link */
     cr_expect_eq(metric(c->gateways[1].port, "belfry_gateway_redis_reconnects_total"),
                  reconnects_before, "the gateway had to reconnect to Redis");
-    cr_expect_geq(metric(c->routers[0].port, "belfry_router_publishes_refused_total"),
-                  rn->refused);
+    cr_expect_geq(metric(c->routers[0].port, "belfry_router_publishes_refused_total"), rn->refused);
     bf_ws_close(s0);
     bf_ws_close(s1);
     free(rn);

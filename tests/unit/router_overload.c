@@ -38,8 +38,8 @@ Test(router_overload, reports_make_a_gateway_behind_and_ahead_again)
 Test(router_overload, malformed_reports_are_refused)
 {
     bf_overload *o = mk();
-    const char *bad[] = {"", "gw-1", "gw-1 ", "gw-1 3", "gw-1 3 2", "gw-1 x 1", "gw-1 3 1 extra",
-                         " 3 1", "gw-1 3 1x"};
+    const char *bad[] = {"",         "gw-1",           "gw-1 ", "gw-1 3",   "gw-1 3 2",
+                         "gw-1 x 1", "gw-1 3 1 extra", " 3 1",  "gw-1 3 1x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_expect_eq(report(o, bad[i], 1000), -1, "'%s' accepted", bad[i]);
     uint64_t retry;

@@ -26,11 +26,13 @@ static refusal publish(bf_cluster *c)
     out.status = r.status;
     snprintf(out.body, sizeof(out.body), "%s", r.body ? r.body : "");
     const char *h = r.headers ? strcasestr(r.headers, "\nRetry-After:") : NULL;
-    if (h) snprintf(out.retry_after, sizeof(out.retry_after), "%.*s", (int)strcspn(h + 14, "\r\n"),
-                    h + 14);
+    if (h)
+        snprintf(out.retry_after, sizeof(out.retry_after), "%.*s", (int)strcspn(h + 14, "\r\n"),
+                 h + 14);
     h = r.headers ? strcasestr(r.headers, "\nX-Belfry-Retry-After-Ms:") : NULL;
-    if (h) snprintf(out.retry_after_ms, sizeof(out.retry_after_ms), "%.*s",
-                    (int)strcspn(h + 26, "\r\n"), h + 26);
+    if (h)
+        snprintf(out.retry_after_ms, sizeof(out.retry_after_ms), "%.*s",
+                 (int)strcspn(h + 26, "\r\n"), h + 26);
     bf_http_resp_free(&r);
     return out;
 }

@@ -188,3 +188,46 @@ test('limits and bad requests: 101 channels, 11 batch events, 11 KiB data, bad J
   assert.match(m, /belfry_router_pusher_too_large_total 1\n/);
   assert.match(m, /belfry_router_pusher_auth_failures_total \d+\n/);
 });
+
+test('while a gateway is behind on delivery, trigger is refused with 503 overloaded and a retry delay', async () => {
+  // a gateway of our own in the membership, reporting a backlog (docs/operations.md, Back-pressure)
+  const redis = cluster.redisPort;
+  await redisCommand(redis, 'ZADD', 'belfry:gateways', String(Date.now() + 3600000), 'gw-behind');
+  const sub = await nativeSub(gw(0), 'busy');
+  const refused = async () => {
+    await redisCommand(redis, 'PUBLISH', 'belfry:backlog', 'gw-behind 60 1');
+    try {
+      await sdk.trigger('busy', 'held', { n: 1 });
+      return null;
+    } catch (e) {
+      return e;
+    }
+  };
+  let err = null;
+  await waitFor(async () => (err = await refused()) !== null, { what: 'a refusal', timeout: 5000 });
+  assert.equal(err.status, 503);
+  assert.equal(JSON.parse(err.body).error.code, 'overloaded');
+  assert.match(JSON.parse(err.body).error.message, /gw-behind is 60 ms behind/);
+  // batches too
+  await assert.rejects(sdk.triggerBatch([{ channel: 'busy', name: 'held', data: '1' }]),
+    (e) => e.status === 503 && JSON.parse(e.body).error.code === 'overloaded');
+  // the SDK hides response headers on errors: a raw signed request shows them
+  const r = await signedFetch(rport, APP, 'POST', `/apps/${APP.id}/events`,
+    { body: { name: 'held', channel: 'busy', data: '1' } });
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(r.headers.get('x-belfry-retry-after-ms'), '30');
+  // caught up: accepted again, and nothing refused was ever delivered
+  await redisCommand(redis, 'PUBLISH', 'belfry:backlog', 'gw-behind 2 0');
+  await waitFor(async () => {
+    try {
+      return (await sdk.trigger('busy', 'after', { n: 2 })).status === 200;
+    } catch {
+      return false;
+    }
+  }, { what: 'accepted again', timeout: 5000 });
+  await waitFor(() => sub.frames.length >= 1, { what: 'the accepted event' });
+  assert.deepEqual(sub.frames.map((f) => f.event), ['after']);
+  await redisCommand(redis, 'ZREM', 'belfry:gateways', 'gw-behind');
+  sub.close();
+});

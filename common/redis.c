@@ -562,3 +562,12 @@ int bf_redis_cmd_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const c
     assert(r->ac);
     return send_formatted(r, cb, priv, cmd, len);
 }
+
+const redisReply *bf_redis_message(const void *reply)
+{
+    const redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return NULL;
+    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message"))
+        return NULL;
+    return r->element[2]->type == REDIS_REPLY_STRING ? r->element[2] : NULL;
+}

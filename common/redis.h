@@ -107,6 +107,11 @@ void bf_redis_gate_done(bf_redis *r, bool ok, const char *why);
 /* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
 void bf_redis_reset(bf_redis *r, const char *why);
 
+/* The payload of a pub/sub "message" push (SUBSCRIBE's deliveries: {"message", subject,
+ * payload}), borrowed from reply; NULL for anything else (a subscribe confirmation, a NULL reply
+ * when the link went down). */
+const redisReply *bf_redis_message(const void *reply);
+
 /* Monotonic milliseconds, shared by the daemons' ticks. */
 uint64_t bf_now_ms(void);
 

@@ -44,12 +44,9 @@ static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     bf_backlog *b = priv;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message") ||
-        r->element[2]->type != REDIS_REPLY_STRING)
-        return;
-    uint64_t id = strtoull(r->element[2]->str, NULL, 10);
+    const redisReply *m = bf_redis_message(reply);
+    if (!m) return;
+    uint64_t id = strtoull(m->str, NULL, 10);
     if (!b->probe_sent_us || id != b->probe_id) return;
     uint64_t now = bf_backlog_now_us();
     b->last_rtt_ms = (now - b->probe_sent_us) / 1000;

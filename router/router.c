@@ -150,12 +150,10 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
 static void on_inbox_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
-    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message")) return;
-    if (r->element[2]->type != REDIS_REPLY_STRING) return;
+    const redisReply *m = bf_redis_message(reply);
+    if (!m) return;
     bf_router *rt = priv;
-    bf_owner_ops_on_inbox(rt->owner_ops, r->element[2]->str, (size_t)r->element[2]->len);
+    bf_owner_ops_on_inbox(rt->owner_ops, m->str, (size_t)m->len);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -174,13 +172,10 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
 static void on_backlog_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
-    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message")) return;
-    if (r->element[2]->type != REDIS_REPLY_STRING) return;
+    const redisReply *m = bf_redis_message(reply);
+    if (!m) return;
     bf_router *rt = priv;
-    if (bf_overload_report(rt->overload, r->element[2]->str, (size_t)r->element[2]->len,
-                           bf_now_ms()))
+    if (bf_overload_report(rt->overload, m->str, (size_t)m->len, bf_now_ms()))
         bf_debug("ignored a malformed backlog report");
 }
 

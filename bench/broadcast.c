@@ -227,9 +227,11 @@ static void measure(bcast *m)
             publishing = 0;
             m->st.t_pub_end = now;
         }
-        if (publishing && (cfg->rate || now >= m->pause_until)) {
+        if (publishing) {
             int k;
-            while ((!count || m->st.sent < count) && (k = pub_with_room(m)) >= 0) {
+            /* flat out after a refusal: wait the delay the server asked for */
+            bool paused = !cfg->rate && now < m->pause_until;
+            while (!paused && (!count || m->st.sent < count) && (k = pub_with_room(m)) >= 0) {
                 uint32_t c = (uint32_t)(m->st.sent % b->n_chan);
                 if (cfg->rate) {
                     uint64_t due = m->st.t0 + m->st.sent * 1000000000ull / (uint64_t)cfg->rate;

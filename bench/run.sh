@@ -21,8 +21,8 @@
 #   8 | pusher      the Pusher protocol (/app/{key}): idle RSS per connection (15,000 x 1 channel,
 #                 native alongside; 2,000 x 1 and 2,000 x 20 channels), and fan-out CPU per
 #                 delivery with 1,000 subscribers on one channel: native, Pusher and nchan
-#   9 | ackpace     publishers as fast as acknowledged (256 outstanding, no delivery window):
-#                 2,000 x 5 and 1 x 1,000 on one process; delivery latency, refusals; Belfry vs nchan
+#   9 | ackpace     publishers as fast as acknowledged (8, and 256, outstanding; no delivery
+#                 window): 2,000 x 5 and 1 x 1,000 on one process; latency, refusals; vs nchan
 #   pusher-idle | pusher-fanout   either half of scenario 8
 #   all           every scenario in turn
 #
@@ -134,14 +134,16 @@ start_router() {
     ROUTER_PORT=$(port)
     taskset -c $SERVER_CPU "$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" \
         --redis "$REDIS_URL" --api-key "$API_KEY" --log-level warn "${APP_ARGS[@]}" \
-        >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
+        "${ROUTER_ARGS[@]}" >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
     ROUTER_PID=$!
     PIDS+=("$ROUTER_PID")
     wait_for "router on $ROUTER_PORT" curl -sf "http://127.0.0.1:$ROUTER_PORT/readyz"
 }
 
-# Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET).
+# Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET), and for
+# routers only (scenario 9 turns back-pressure off for a comparison).
 APP_ARGS=()
+ROUTER_ARGS=()
 GW_PORTS=()
 GW_PIDS=()
 start_gateway() {
@@ -439,35 +441,41 @@ scenario_latency() {
     done
 }
 
-# Publishers as fast as they are acknowledged (issue: latency at any offered load): 256 publishes
-# outstanding (8 connections x 32 pipelined), no delivery window, 400-byte messages. Many channels
-# (2,000 x 5 on one process) and one big channel (1 x 1,000). Belfry refuses with 503 overloaded
-# while a gateway is behind (docs/operations.md, *Back-pressure*); the bench waits the delay it is
-# given and reports the refusals. nchan acknowledges after delivery.
+# Publishers as fast as they are acknowledged (latency at any offered load), 400-byte messages,
+# no delivery window: many channels (2,000 x 5 on one process) and one big channel (1 x 1,000),
+# each with 8 publisher connections that send the next publish when the last is answered (8
+# outstanding), and many channels again with 256 outstanding (8 connections x 32 pipelined).
+# Belfry refuses with 503 overloaded while a gateway is behind (docs/operations.md,
+# *Back-pressure*); the bench waits the delay it is given and reports the refusals. nchan
+# acknowledges after delivery.
 scenario_ackpace() {
     set_results 9-ackpace
     local r runs=$RUNS dur=20 count=0 target variant flags
     [ "$QUICK" = 0 ] || { runs=1; dur=1; count=300; }
     for r in $(seq "$runs"); do
-        for variant in many big; do
-            if [ "$variant" = many ]; then
-                flags="--channels 2000 --subs-per-channel 5"
-                [ "$QUICK" = 0 ] || flags="--channels 20 --subs-per-channel 5"
-            else
-                flags="--channels 1 --subs-per-channel 1000"
-                [ "$QUICK" = 0 ] || flags="--channels 1 --subs-per-channel 20"
-            fi
-            flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline 32 \
+        for variant in many big many256; do
+            case $variant in
+            many | many256) flags="--channels 2000 --subs-per-channel 5" ;;
+            big) flags="--channels 1 --subs-per-channel 1000" ;;
+            esac
+            [ "$QUICK" = 0 ] || flags="--channels 20 --subs-per-channel 5"
+            local pipeline=1
+            [ "$variant" != many256 ] || pipeline=32
+            flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline $pipeline \
 --window 1000000 --connect-rate 5000 --duration $dur --count $count"
-            for target in belfry nchan; do
+            # belfry-nobp: the same servers with back-pressure off (--overload-silence-ms 0)
+            for target in belfry belfry-nobp nchan; do
                 if [ "$target" = nchan ] && ! nchan_available; then
                     SKIPPED=$((SKIPPED + 1))
                     continue
                 fi
-                if [ "$target" = belfry ]; then
+                if [ "$target" != nchan ]; then
+                    ROUTER_ARGS=()
+                    [ "$target" = belfry ] || ROUTER_ARGS=(--overload-silence-ms 0)
                     start_belfry 1
+                    ROUTER_ARGS=()
                     # shellcheck disable=SC2086
-                    bench "9-ackpace-$variant" "$r" belfry $flags --sub-url "$SUB_URLS" \
+                    bench "9-ackpace-$variant" "$r" "$target" $flags --sub-url "$SUB_URLS" \
                         --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"
                 else
                     start_nchan 1

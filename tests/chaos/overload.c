@@ -79,7 +79,12 @@ Test(chaos_overload, a_stopped_gateway_holds_publishes_off_and_loses_nothing)
     if (bf_daemons_wrapped()) cr_skip("timing test: daemons run under a wrapper");
     const char *rargs[] = {"--overload-silence-ms", "300", NULL};
     /* the subscribers are read only at the end: room for everything in their send queues */
-    const char *gargs[] = {"--send-queue-messages", "200000", "--send-queue-bytes", "536870912",
+    const char *gargs[] = {"--send-queue-messages",
+                           "200000",
+                           "--send-queue-bytes",
+                           "536870912",
+                           "--backlog-limit-ms",
+                           "10",
                            NULL};
     bf_cluster_opts o = {.routers = 1, .gateways = 2, .router_args = rargs, .gateway_args = gargs};
     bf_cluster *c = bf_cluster_start(&o);

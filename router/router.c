@@ -268,7 +268,9 @@ static void on_client_list(redisAsyncContext *ac, void *reply, void *priv)
 
 const char *bf_router_overloaded(bf_router *rt, uint64_t *retry_ms)
 {
-    if (!rt->cfg.overload_silence_ms) return NULL;
+    /* without Redis a publish fails as redis_unavailable, which says what is wrong: a gateway's
+     * backlog report from before is beside the point */
+    if (!rt->cfg.overload_silence_ms || !bf_redis_ready(rt->cmd)) return NULL;
     uint64_t now = bf_now_ms();
     /* a silent gateway: does Redis still hold its subscriber link (stopped) or not (dead)? */
     if (bf_overload_want_clients(rt->overload, now) &&

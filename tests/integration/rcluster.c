@@ -1,0 +1,137 @@
+/* common/rcluster.c through bf_redis against a real three-primary Redis Cluster: commands of many
+ * slots routed without a redirect, SCRIPT LOAD on every primary then EVALSHA anywhere, MOVED
+ * after a slot is migrated, ASK in the middle of a migration. The kill -9 of a primary is in
+ * rcluster_failover.c, sharded pub/sub in rcluster_pubsub.c. */
+#include "rcluster_common.h"
+
+TestSuite(rcluster, .timeout = 60);
+
+Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
+{
+    rc_env e;
+    rc_setup(&e, false);
+    rc_reply rep;
+    const char *load[] = {"SCRIPT", "LOAD", "return redis.call('GET', KEYS[1]) .. ARGV[1]"};
+    char sha[64];
+    snprintf(sha, sizeof(sha), "%s", rc_call(&e, &rep, 3, load));
+    cr_assert_eq(strlen(sha), 40, "SCRIPT LOAD: %s", sha);
+    enum { N = 300 };
+    char key[64], val[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(val, sizeof(val), "v%d", i);
+        cr_assert_str_eq(rc_set(&e, &rep, key, val), "OK", "SET %s", key);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(val, sizeof(val), "v%d", i);
+        cr_assert_str_eq(rc_get(&e, &rep, key), val, "GET %s", key);
+        const char *ev[] = {"EVALSHA", sha, "1", key, "!"};
+        char want[80];
+        snprintf(want, sizeof(want), "v%d!", i);
+        cr_assert_str_eq(rc_call(&e, &rep, 5, ev), want, "EVALSHA on %s", key);
+    }
+    /* hash tags: one slot, so a multi-key command works */
+    const char *mset[] = {"MSET", "{user1}.a", "1", "{user1}.b", "2"};
+    cr_expect_str_eq(rc_call(&e, &rep, 5, mset), "OK");
+    /* the keys are spread over the three primaries (each holds some), and routing by slot found
+     * every one at once: no redirect was needed */
+    int holding = 0;
+    for (int i = 0; i < BF_RCL_NODES; i++) {
+        redisReply *r = bf_rcl_cmd(&e.t, i, "ROLE");
+        bool primary = r && !strcmp(r->element[0]->str, "master");
+        freeReplyObject(r);
+        if (!primary) continue;
+        r = bf_rcl_cmd(&e.t, i, "DBSIZE");
+        cr_assert(r && r->type == REDIS_REPLY_INTEGER);
+        holding += r->integer > 0;
+        freeReplyObject(r);
+    }
+    cr_expect_eq(holding, 3, "keys on %d primaries", holding);
+    bf_redis_cluster_stats st = rc_stats(e.r);
+    cr_expect_eq(st.moved, 0, "%llu MOVED: commands went to the wrong node",
+                 (unsigned long long)st.moved);
+    cr_expect_eq(st.asks, 0);
+    cr_expect_geq(st.refreshes, 1);
+    cr_expect_eq(st.nodes, 6, "a link to every primary and every seed");
+    rc_teardown(&e);
+}
+
+Test(rcluster, moved_after_a_slot_migration_updates_the_map)
+{
+    rc_env e;
+    rc_setup(&e, false);
+    rc_reply rep;
+    char key[64];
+    rc_key_on(&e, bf_rcl_owner(&e.t, 0), "moved", key, sizeof(key));
+    unsigned slot = bf_slot_of_key(key, strlen(key));
+    int src = bf_rcl_owner(&e.t, slot), dst = bf_rcl_other_primary(&e.t, src);
+    cr_assert_geq(dst, 0);
+    cr_assert_str_eq(rc_set(&e, &rep, key, "before"), "OK");
+    cr_assert_eq(bf_rcl_move_slot(&e.t, slot, src, dst), 0);
+    cr_assert_eq(bf_rcl_owner(&e.t, slot), dst);
+    /* the link still thinks src owns the slot: src answers MOVED, the command goes to dst */
+    uint64_t moved0 = rc_stats(e.r).moved;
+    cr_expect_str_eq(rc_get(&e, &rep, key), "before");
+    cr_expect_eq(rc_stats(e.r).moved, moved0 + 1, "one MOVED followed");
+    cr_expect_str_eq(rc_set(&e, &rep, key, "after"), "OK");
+    cr_expect_eq(rc_stats(e.r).moved, moved0 + 1, "the map was updated: no second MOVED");
+    redisReply *r = bf_rcl_cmd(&e.t, dst, "GET %s", key);
+    cr_expect(r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, "after"),
+              "the write landed on the new owner");
+    freeReplyObject(r);
+    cr_expect_eq(rc_stats(e.r).redirect_limit_hits, 0);
+    rc_teardown(&e);
+}
+
+Test(rcluster, ask_during_a_migration_leaves_the_map_alone)
+{
+    rc_env e;
+    rc_setup(&e, false);
+    rc_reply rep;
+    char key[64], sid[41], did[41];
+    rc_key_on(&e, bf_rcl_owner(&e.t, 0), "ask", key, sizeof(key));
+    unsigned slot = bf_slot_of_key(key, strlen(key));
+    int src = bf_rcl_owner(&e.t, slot), dst = bf_rcl_other_primary(&e.t, src);
+    cr_assert_str_eq(rc_set(&e, &rep, key, "migrating"), "OK");
+    cr_assert_eq(bf_rcl_id(&e.t, src, sid), 0);
+    cr_assert_eq(bf_rcl_id(&e.t, dst, did), 0);
+    /* half a migration: the key already on dst, the slot still src's */
+    redisReply *r = bf_rcl_cmd(&e.t, dst, "CLUSTER SETSLOT %u IMPORTING %s", slot, sid);
+    freeReplyObject(r);
+    r = bf_rcl_cmd(&e.t, src, "CLUSTER SETSLOT %u MIGRATING %s", slot, did);
+    freeReplyObject(r);
+    r = bf_rcl_cmd(&e.t, src, "MIGRATE 127.0.0.1 %d %s 0 2000", e.t.nodes[dst].port, key);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "MIGRATE: %s", r && r->str ? r->str : "-");
+    freeReplyObject(r);
+    cr_expect_str_eq(rc_get(&e, &rep, key), "migrating", "src answers ASK; dst after ASKING");
+    cr_expect_str_eq(rc_get(&e, &rep, key), "migrating");
+    bf_redis_cluster_stats st = rc_stats(e.r);
+    cr_expect_eq(st.asks, 2, "every command on the migrating slot is asked again");
+    cr_expect_eq(st.moved, 0, "ASK does not change the map");
+    rc_teardown(&e);
+}
+
+Test(rcluster, a_redirect_loop_ends_at_the_limit)
+{
+    rc_env e;
+    rc_setup(&e, false);
+    rc_reply rep;
+    char key[64], sid[41], did[41];
+    rc_key_on(&e, bf_rcl_owner(&e.t, 0), "loop", key, sizeof(key));
+    unsigned slot = bf_slot_of_key(key, strlen(key));
+    int src = bf_rcl_owner(&e.t, slot), dst = bf_rcl_other_primary(&e.t, src);
+    cr_assert_eq(bf_rcl_id(&e.t, src, sid), 0);
+    cr_assert_eq(bf_rcl_id(&e.t, dst, did), 0);
+    /* src says the key is on dst (ASK: it is migrating and missing here), dst without IMPORTING
+     * refuses ASKING's command with MOVED back to src: a loop, cut at 5 redirects */
+    redisReply *r = bf_rcl_cmd(&e.t, src, "CLUSTER SETSLOT %u MIGRATING %s", slot, did);
+    freeReplyObject(r);
+    const char *s = rc_get(&e, &rep, key);
+    cr_expect(!strncmp(s, "ERR:MOVED", 9) || !strncmp(s, "ERR:ASK", 7), "got %s", s);
+    cr_expect_eq(rc_stats(e.r).redirect_limit_hits, 1);
+    r = bf_rcl_cmd(&e.t, src, "CLUSTER SETSLOT %u STABLE", slot);
+    freeReplyObject(r);
+    cr_expect_str_eq(rc_get(&e, &rep, key), "(nil)", "fine again once the slot is stable");
+    rc_teardown(&e);
+}

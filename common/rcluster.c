@@ -37,7 +37,7 @@ typedef struct req {
     bool broadcast;  /* SCRIPT: to every primary */
     unsigned fanout; /* broadcast: replies still expected */
     unsigned redirects;
-    node *ask;          /* ASK target, used once */
+    node *ask;           /* ASK target, used once */
     uint64_t not_before; /* TRYAGAIN */
     uint64_t deadline;   /* while parked */
 } req;
@@ -50,8 +50,9 @@ typedef struct ssub {
     unsigned slot;
     redisCallbackFn *cb;
     void *priv;
-    node *on;  /* the node it is subscribed on (or being subscribed); NULL: to subscribe */
-    bool once; /* subscribed by this layer before: the next time is a resubscription */
+    node *on;   /* the node it is subscribed on (or being subscribed); NULL: to subscribe */
+    bool stale; /* its slot left the node: wait for the next slot map before subscribing again */
+    bool once;  /* subscribed by this layer before: the next time is a resubscription */
 } ssub;
 
 struct bf_rcluster {
@@ -63,12 +64,12 @@ struct bf_rcluster {
     int nnodes;
     node *slots[BF_SLOT_COUNT];
     bool ready, closing, freeing;
-    bool refreshing;  /* a CLUSTER SLOTS is in flight */
+    bool refreshing; /* a CLUSTER SLOTS is in flight */
     bool was_ready;
     uint64_t reconnects; /* times READY again after having been READY */
     uint64_t refresh_at, now;
-    node *psub;       /* the node plain subscriptions went to */
-    req *parked;      /* waiting for a redirect target, a TRYAGAIN delay or a READY link */
+    node *psub;  /* the node plain subscriptions went to */
+    req *parked; /* waiting for a redirect target, a TRYAGAIN delay or a READY link */
     ssub *subs;
     bf_redis_cluster_stats st;
 };
@@ -76,7 +77,8 @@ struct bf_rcluster {
 static void dispatch(req *q);
 static void sync_subs(bf_rcluster *c);
 
-/* ---- RESP arguments ---------------------------------------------------------------------------- */
+/* ---- RESP arguments ----------------------------------------------------------------------------
+ */
 
 typedef struct view {
     const char *p;
@@ -109,9 +111,9 @@ static bool is(const view *v, const char *word)
 /* Keyless commands whose first argument is not a key. */
 static bool keyless(const view *verb)
 {
-    static const char *const words[] = {"PING",   "INFO",   "CLUSTER", "CONFIG", "CLIENT",
-                                        "COMMAND", "TIME",  "DBSIZE",  "SCAN",   "PUBLISH",
-                                        "ECHO",   "ROLE",   "MEMORY",  "LATENCY", "SLOWLOG",
+    static const char *const words[] = {"PING",     "INFO", "CLUSTER",   "CONFIG",  "CLIENT",
+                                        "COMMAND",  "TIME", "DBSIZE",    "SCAN",    "PUBLISH",
+                                        "ECHO",     "ROLE", "MEMORY",    "LATENCY", "SLOWLOG",
                                         "FUNCTION", "WAIT", "RANDOMKEY", "KEYS"};
     for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
         if (is(verb, words[i])) return true;
@@ -137,7 +139,8 @@ static int slot_of(const view *a, int argc)
     return (int)bf_slot_of_key(a[1].p, a[1].len);
 }
 
-/* ---- nodes ------------------------------------------------------------------------------------- */
+/* ---- nodes -------------------------------------------------------------------------------------
+ */
 
 static bool links_ready(const node *n)
 {
@@ -299,7 +302,8 @@ static void sweep(bf_rcluster *c)
     }
 }
 
-/* ---- the slot map ------------------------------------------------------------------------------ */
+/* ---- the slot map ------------------------------------------------------------------------------
+ */
 
 /* CLUSTER SLOTS: [[start, end, [host, port, id], [replica]...]...]. */
 static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
@@ -335,6 +339,7 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
         for (long long s = a; s <= b; s++) map[s] = n;
     }
     c->st.refreshes++;
+    for (ssub *s = c->subs; s; s = s->next) s->stale = false;
     for (int i = 0; i < c->nnodes; i++) c->nodes[i]->owner = false;
     for (int s = 0; s < BF_SLOT_COUNT; s++) {
         c->slots[s] = map[s];
@@ -365,7 +370,8 @@ static void refresh(bf_rcluster *c)
     if (bf_redis_cmd(best->link, on_slots, best, "CLUSTER SLOTS") == 0) c->refreshing = true;
 }
 
-/* ---- commands ---------------------------------------------------------------------------------- */
+/* ---- commands ----------------------------------------------------------------------------------
+ */
 
 static void req_free(req *q)
 {
@@ -522,7 +528,8 @@ static int send_broadcast(bf_rcluster *c, req *q)
     return 0;
 }
 
-/* ---- sharded subscriptions --------------------------------------------------------------------- */
+/* ---- sharded subscriptions ---------------------------------------------------------------------
+ */
 
 /* Every reply on a shard subscriber link comes here. hiredis 0.14 treats SSUBSCRIBE as an ordinary
  * command and would find no callback for the smessage pushes that follow (an assert in
@@ -557,13 +564,15 @@ static void on_shard(redisAsyncContext *ac, void *reply, void *priv)
         rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING)
         return;
     ssub *s = c->subs;
-    while (s && (s->len != (size_t)rep->element[1]->len ||
-                 memcmp(s->ch, rep->element[1]->str, s->len)))
+    while (s &&
+           (s->len != (size_t)rep->element[1]->len || memcmp(s->ch, rep->element[1]->str, s->len)))
         s = s->next;
     if (!s || s->on != n) return; /* unsubscribed meanwhile, or an echo from a former node */
     if (!strcasecmp(rep->element[0]->str, "sunsubscribe")) {
-        /* not asked for: the slot left this node (Redis 7 tells its shard subscribers so) */
+        /* not asked for: the slot left this node (Redis 7 tells its shard subscribers so); where
+         * it went, the next slot map says */
         s->on = NULL;
+        s->stale = true;
         schedule_refresh(c);
         return;
     }
@@ -572,6 +581,7 @@ static void on_shard(redisAsyncContext *ac, void *reply, void *priv)
 
 static void send_shard(node *n, const char *verb, const ssub *s)
 {
+    bf_debug("redis[%s] cluster: %s %s on %s:%d", n->c->name, verb, s->ch, n->host, n->port);
     const char *argv[2] = {verb, s->ch};
     size_t lens[2] = {strlen(verb), s->len};
     bf_redis_cmdargv(n->slink, on_shard, n, 2, argv, lens);
@@ -583,10 +593,9 @@ static void sync_subs(bf_rcluster *c)
     if (!c->ready) return;
     for (ssub *s = c->subs; s; s = s->next) {
         node *owner = c->slots[s->slot];
-        if (s->on == owner || !owner) continue;
+        if (s->on == owner || !owner || s->stale) continue;
         if (s->on) { /* a refresh moved its slot: leave the old node if it still listens */
-            if (s->on->slink && bf_redis_ready(s->on->slink))
-                send_shard(s->on, "SUNSUBSCRIBE", s);
+            if (s->on->slink && bf_redis_ready(s->on->slink)) send_shard(s->on, "SUNSUBSCRIBE", s);
             s->on = NULL;
         }
         if (!owner->slink) {
@@ -614,8 +623,7 @@ static ssub *sub_find(bf_rcluster *c, const view *ch, ssub ***link)
 
 #define SUB_ARGS_MAX 64
 
-static int shard_subscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const view *a,
-                           int argc)
+static int shard_subscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const view *a, int argc)
 {
     if (argc < 2 || argc > SUB_ARGS_MAX) return BF_EINVAL;
     for (int i = 1; i < argc; i++) {
@@ -658,7 +666,8 @@ static void shard_unsubscribe(bf_rcluster *c, const view *a, int argc)
     }
 }
 
-/* ---- the interface ----------------------------------------------------------------------------- */
+/* ---- the interface -----------------------------------------------------------------------------
+ */
 
 int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char *cmd, size_t len)
 {
@@ -770,7 +779,12 @@ void bf_rcluster_close(bf_rcluster *c)
     c->ready = false;
     for (int i = 0; i < c->nnodes; i++) {
         bf_redis_close(c->nodes[i]->link);
-        if (c->nodes[i]->slink) bf_redis_close(c->nodes[i]->slink);
+        /* a shard subscriber link has nothing to flush, and hiredis' graceful disconnect would
+         * wait for its reply queue to empty, which on_shard keeps filled: closed hard */
+        if (c->nodes[i]->slink) {
+            bf_redis_reset(c->nodes[i]->slink, "closing");
+            bf_redis_close(c->nodes[i]->slink);
+        }
     }
 }
 

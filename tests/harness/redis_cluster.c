@@ -82,8 +82,8 @@ int bf_rcl_owner(bf_rcl *t, unsigned slot)
 static bool is_primary(bf_rcl *t, int i)
 {
     redisReply *r = bf_rcl_cmd(t, i, "ROLE");
-    bool p = r && r->type == REDIS_REPLY_ARRAY && r->elements &&
-             !strcmp(r->element[0]->str, "master");
+    bool p =
+        r && r->type == REDIS_REPLY_ARRAY && r->elements && !strcmp(r->element[0]->str, "master");
     freeReplyObject(r);
     return p;
 }
@@ -112,8 +112,7 @@ static bool reply_ok(redisReply *r)
 {
     bool ok = r && r->type == REDIS_REPLY_STATUS;
     if (!ok)
-        fprintf(stderr, "harness: cluster command failed: %s\n",
-                r && r->str ? r->str : "no reply");
+        fprintf(stderr, "harness: cluster command failed: %s\n", r && r->str ? r->str : "no reply");
     freeReplyObject(r);
     return ok;
 }

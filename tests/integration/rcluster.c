@@ -12,7 +12,7 @@ Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
     rc_setup(&e, false);
     rc_reply rep;
     const char *load[] = {"SCRIPT", "LOAD", "return redis.call('GET', KEYS[1]) .. ARGV[1]"};
-    char sha[64];
+    char sha[300];
     snprintf(sha, sizeof(sha), "%s", rc_call(&e, &rep, 3, load));
     cr_assert_eq(strlen(sha), 40, "SCRIPT LOAD: %s", sha);
     enum { N = 300 };

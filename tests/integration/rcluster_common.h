@@ -4,6 +4,7 @@
 #ifndef BF_TEST_RCLUSTER_COMMON_H
 #define BF_TEST_RCLUSTER_COMMON_H
 
+#include "common/log.h"
 #include "common/redis.h"
 #include "common/redis_url.h"
 #include "common/slot.h"
@@ -23,12 +24,12 @@ typedef struct rc_env {
     bf_redis *r, *sub;
 } rc_env;
 
-static int rc_attach(redisAsyncContext *ac, void *loop)
+static inline int rc_attach(redisAsyncContext *ac, void *loop)
 {
     return redisLibeventAttach(ac, loop);
 }
 
-static void rc_on_tick(evutil_socket_t fd, short what, void *arg)
+static inline void rc_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     rc_env *e = arg;
     (void)fd;
@@ -37,7 +38,7 @@ static void rc_on_tick(evutil_socket_t fd, short what, void *arg)
     if (e->sub) bf_redis_tick(e->sub, bf_now_ms());
 }
 
-static bf_redis *rc_link(rc_env *e, const char *name)
+static inline bf_redis *rc_link(rc_env *e, const char *name)
 {
     bf_redis_url u;
     char err[256];
@@ -53,7 +54,7 @@ static bf_redis *rc_link(rc_env *e, const char *name)
 }
 
 /* Runs the loop until *flag (when flag) or until done(e) (when done), at most timeout_ms. */
-static bool rc_run(rc_env *e, bool (*done)(rc_env *), int timeout_ms)
+static inline bool rc_run(rc_env *e, bool (*done)(rc_env *), int timeout_ms)
 {
     uint64_t deadline = bf_now_ms() + (uint64_t)timeout_ms;
     while (bf_now_ms() < deadline) {
@@ -63,14 +64,15 @@ static bool rc_run(rc_env *e, bool (*done)(rc_env *), int timeout_ms)
     return done(e);
 }
 
-static bool rc_ready(rc_env *e)
+static inline bool rc_ready(rc_env *e)
 {
     return bf_redis_ready(e->r) && (!e->sub || bf_redis_ready(e->sub));
 }
 
-static void rc_setup(rc_env *e, bool sub)
+static inline void rc_setup(rc_env *e, bool sub)
 {
     memset(e, 0, sizeof(*e));
+    if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
     cr_assert_eq(bf_rcl_start(&e->t), 0, "the redis cluster did not start");
     e->base = event_base_new();
     e->tick = event_new(e->base, -1, EV_PERSIST, rc_on_tick, e);
@@ -81,12 +83,12 @@ static void rc_setup(rc_env *e, bool sub)
     cr_assert(rc_run(e, rc_ready, 10000), "the cluster link did not become ready");
 }
 
-static bool rc_closed(rc_env *e)
+static inline bool rc_closed(rc_env *e)
 {
     return bf_redis_closed(e->r) && (!e->sub || bf_redis_closed(e->sub));
 }
 
-static void rc_teardown(rc_env *e)
+static inline void rc_teardown(rc_env *e)
 {
     /* a graceful close, then the loop must be empty (every node link's socket gone) */
     bf_redis_close(e->r);
@@ -106,7 +108,7 @@ typedef struct rc_reply {
     char s[256];
 } rc_reply;
 
-static void rc_on_reply(redisAsyncContext *ac, void *reply, void *priv)
+static inline void rc_on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     rc_reply *out = priv;
     redisReply *r = reply;
@@ -119,20 +121,21 @@ static void rc_on_reply(redisAsyncContext *ac, void *reply, void *priv)
     else if (r->type == REDIS_REPLY_INTEGER)
         snprintf(out->s, sizeof(out->s), "%lld", r->integer);
     else if (r->str)
-        snprintf(out->s, sizeof(out->s), "%s%s", r->type == REDIS_REPLY_ERROR ? "ERR:" : "", r->str);
+        snprintf(out->s, sizeof(out->s), "%s%s", r->type == REDIS_REPLY_ERROR ? "ERR:" : "",
+                 r->str);
     else
         snprintf(out->s, sizeof(out->s), "(array %zu)", r->elements);
 }
 
 static rc_reply *rc_wait_on;
-static bool rc_reply_done(rc_env *e)
+static inline bool rc_reply_done(rc_env *e)
 {
     (void)e;
     return rc_wait_on->done;
 }
 
 /* Sends argv through e->r and waits for its reply (5 s). */
-static const char *rc_call(rc_env *e, rc_reply *out, int argc, const char **argv)
+static inline const char *rc_call(rc_env *e, rc_reply *out, int argc, const char **argv)
 {
     memset(out, 0, sizeof(*out));
     int rc = bf_redis_cmdargv(e->r, rc_on_reply, out, argc, argv, NULL);
@@ -145,19 +148,19 @@ static const char *rc_call(rc_env *e, rc_reply *out, int argc, const char **argv
     return out->s;
 }
 
-static const char *rc_get(rc_env *e, rc_reply *out, const char *key)
+static inline const char *rc_get(rc_env *e, rc_reply *out, const char *key)
 {
     const char *argv[] = {"GET", key};
     return rc_call(e, out, 2, argv);
 }
 
-static const char *rc_set(rc_env *e, rc_reply *out, const char *key, const char *val)
+static inline const char *rc_set(rc_env *e, rc_reply *out, const char *key, const char *val)
 {
     const char *argv[] = {"SET", key, val};
     return rc_call(e, out, 3, argv);
 }
 
-static bf_redis_cluster_stats rc_stats(bf_redis *r)
+static inline bf_redis_cluster_stats rc_stats(bf_redis *r)
 {
     bf_redis_cluster_stats st;
     cr_assert_eq(bf_redis_cluster_stats_get(r, &st), 0);
@@ -165,7 +168,7 @@ static bf_redis_cluster_stats rc_stats(bf_redis *r)
 }
 
 /* A key named prefix-N whose slot node `node` owns. */
-static void rc_key_on(rc_env *e, int node, const char *prefix, char *out, size_t cap)
+static inline void rc_key_on(rc_env *e, int node, const char *prefix, char *out, size_t cap)
 {
     for (int i = 0; i < 100000; i++) {
         snprintf(out, cap, "%s-%d", prefix, i);

@@ -1,8 +1,8 @@
-/* A Redis Cluster primary killed with SIGKILL under a cluster:// bf_redis: the link goes down (on_down),
- * commands fail cleanly meanwhile (BF_EDISCONNECTED or a NULL reply, never a hang), the cluster
- * promotes the replica (cluster-node-timeout 1000 ms), a slot map refresh finds it, the link is READY
- * again (on_ready) and commands to every shard flow, the data the replica had included; a shard
- * subscription on the lost primary is made again on the promoted replica. */
+/* A Redis Cluster primary killed with SIGKILL under a cluster:// bf_redis: the link goes down
+ * (on_down), commands fail cleanly meanwhile (BF_EDISCONNECTED or a NULL reply, never a hang), the
+ * cluster promotes the replica (cluster-node-timeout 1000 ms), a slot map refresh finds it, the
+ * link is READY again (on_ready) and commands to every shard flow, the data the replica had
+ * included; a shard subscription on the lost primary is made again on the promoted replica. */
 #include "rcluster_common.h"
 
 TestSuite(rcluster_failover, .timeout = 60);

@@ -1,8 +1,8 @@
 /* Sharded pub/sub through a cluster:// bf_redis: SSUBSCRIBE is made on the node owning each
  * channel's slot, SPUBLISH on every shard reaches it (published on the owner directly and through
  * the cluster link), and still does after the slot moves to another primary (Redis 7 sends an
- * unsolicited sunsubscribe; the link subscribes again on the new owner). Plain SUBSCRIBE goes to one
- * node and receives a PUBLISH made on any other, since a cluster broadcasts PUBLISH. */
+ * unsolicited sunsubscribe; the link subscribes again on the new owner). Plain SUBSCRIBE goes to
+ * one node and receives a PUBLISH made on any other, since a cluster broadcasts PUBLISH. */
 #include "rcluster_common.h"
 
 TestSuite(rcluster_pubsub, .timeout = 60);

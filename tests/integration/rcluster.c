@@ -9,7 +9,7 @@ TestSuite(rcluster, .timeout = 60);
 Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
 {
     rc_env e;
-    rc_setup(&e, false);
+    rc_setup(&e, false, 0);
     rc_reply rep;
     const char *load[] = {"SCRIPT", "LOAD", "return redis.call('GET', KEYS[1]) .. ARGV[1]"};
     char sha[300];
@@ -60,7 +60,7 @@ Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
 Test(rcluster, moved_after_a_slot_migration_updates_the_map)
 {
     rc_env e;
-    rc_setup(&e, false);
+    rc_setup(&e, false, 0);
     rc_reply rep;
     char key[64];
     rc_key_on(&e, bf_rcl_owner(&e.t, 0), "moved", key, sizeof(key));
@@ -87,7 +87,7 @@ Test(rcluster, moved_after_a_slot_migration_updates_the_map)
 Test(rcluster, ask_during_a_migration_leaves_the_map_alone)
 {
     rc_env e;
-    rc_setup(&e, false);
+    rc_setup(&e, false, 0);
     rc_reply rep;
     char key[64], sid[41], did[41];
     rc_key_on(&e, bf_rcl_owner(&e.t, 0), "ask", key, sizeof(key));
@@ -115,7 +115,7 @@ Test(rcluster, ask_during_a_migration_leaves_the_map_alone)
 Test(rcluster, a_redirect_loop_ends_at_the_limit)
 {
     rc_env e;
-    rc_setup(&e, false);
+    rc_setup(&e, false, 0);
     rc_reply rep;
     char key[64], sid[41], did[41];
     rc_key_on(&e, bf_rcl_owner(&e.t, 0), "loop", key, sizeof(key));

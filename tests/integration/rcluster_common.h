@@ -22,6 +22,7 @@ typedef struct rc_env {
     struct event_base *base;
     struct event *tick;
     bf_redis *r, *sub;
+    int refresh_ms; /* cluster_refresh_ms of the links; 0: 1000 */
 } rc_env;
 
 static inline int rc_attach(redisAsyncContext *ac, void *loop)
@@ -49,7 +50,7 @@ static inline bf_redis *rc_link(rc_env *e, const char *name)
                        .loop = e->base,
                        .connect_timeout_ms = 1000,
                        .command_timeout_ms = 1000,
-                       .cluster_refresh_ms = 1000};
+                       .cluster_refresh_ms = e->refresh_ms ? e->refresh_ms : 1000};
     return bf_redis_new(&o);
 }
 
@@ -69,9 +70,10 @@ static inline bool rc_ready(rc_env *e)
     return bf_redis_ready(e->r) && (!e->sub || bf_redis_ready(e->sub));
 }
 
-static inline void rc_setup(rc_env *e, bool sub)
+static inline void rc_setup(rc_env *e, bool sub, int refresh_ms)
 {
     memset(e, 0, sizeof(*e));
+    e->refresh_ms = refresh_ms;
     if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
     cr_assert_eq(bf_rcl_start(&e->t), 0, "the redis cluster did not start");
     e->base = event_base_new();

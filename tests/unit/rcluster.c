@@ -27,8 +27,9 @@ static int slot(const char *key)
     return (int)bf_slot_of_key(key, strlen(key));
 }
 
-#define R(...) route((int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)), \
-                     (const char *[]){__VA_ARGS__})
+#define R(...)                                                                                     \
+    route((int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)),                           \
+          (const char *[]){__VA_ARGS__})
 
 Test(rcluster_route, the_first_key)
 {
@@ -46,9 +47,9 @@ Test(rcluster_route, scripts_go_to_their_first_declared_key)
                  slot("ch"));
     cr_expect_eq(R("EVAL", "return 1", "1", "foo"), 12182);
     cr_expect_eq(R("EVAL", "return 1", "0", "notakey"), -1, "no key declared: any node");
-    cr_expect_eq(R("EVALSHA", "x", "12", "hello", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
-                   "k"),
-                 866, "two-digit numkeys");
+    cr_expect_eq(
+        R("EVALSHA", "x", "12", "hello", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"),
+        866, "two-digit numkeys");
     cr_expect_eq(R("FCALL", "fn", "1", "bar"), 5061);
 }
 

@@ -135,3 +135,49 @@ Test(rcluster, a_redirect_loop_ends_at_the_limit)
     cr_expect_str_eq(rc_get(&e, &rep, key), "(nil)", "fine again once the slot is stable");
     rc_teardown(&e);
 }
+
+static bool never(rc_env *e)
+{
+    (void)e;
+    return false;
+}
+
+Test(rcluster, tryagain_during_a_migration_then_moved_once_it_ends)
+{
+    rc_env e;
+    rc_setup(&e, false, 0);
+    rc_reply rep;
+    char sid[41], did[41];
+    /* two keys of one slot (a hash tag) on src; the slot half migrated: one key moved */
+    char a[64], b[64], tag[32];
+    rc_key_on(&e, bf_rcl_owner(&e.t, 0), "t", tag, sizeof(tag));
+    snprintf(a, sizeof(a), "{%s}a", tag);
+    snprintf(b, sizeof(b), "{%s}b", tag);
+    unsigned slot = bf_slot_of_key(a, strlen(a));
+    int src = bf_rcl_owner(&e.t, slot), dst = bf_rcl_other_primary(&e.t, src);
+    cr_assert_str_eq(rc_set(&e, &rep, a, "1"), "OK");
+    cr_assert_str_eq(rc_set(&e, &rep, b, "2"), "OK");
+    cr_assert_eq(bf_rcl_id(&e.t, src, sid), 0);
+    cr_assert_eq(bf_rcl_id(&e.t, dst, did), 0);
+    freeReplyObject(bf_rcl_cmd(&e.t, dst, "CLUSTER SETSLOT %u IMPORTING %s", slot, sid));
+    freeReplyObject(bf_rcl_cmd(&e.t, src, "CLUSTER SETSLOT %u MIGRATING %s", slot, did));
+    redisReply *r = bf_rcl_cmd(&e.t, src, "MIGRATE 127.0.0.1 %d %s 0 2000", e.t.nodes[dst].port, a);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    /* a multi-key command now gets TRYAGAIN from src (one key here, one there) */
+    const char *mget[] = {"MGET", a, b};
+    memset(&rep, 0, sizeof(rep));
+    cr_assert_eq(bf_redis_cmdargv(e.r, rc_on_reply, &rep, 3, mget, NULL), 0);
+    rc_run(&e, never, 30);
+    cr_assert(!rep.done, "answered before the migration ended: %s", rep.s);
+    cr_expect_geq(rc_stats(e.r).tryagains, 1, "TRYAGAIN retried");
+    /* the migration ends while the command waits: the retry meets MOVED, then dst answers */
+    cr_assert_eq(bf_rcl_move_slot(&e.t, slot, src, dst), 0);
+    rc_wait_on = &rep;
+    cr_assert(rc_run(&e, rc_reply_done, 5000));
+    cr_expect_str_eq(rep.s, "(array 2)");
+    bf_redis_cluster_stats st = rc_stats(e.r);
+    cr_expect_geq(st.moved, 1);
+    cr_expect_eq(st.redirect_limit_hits, 0);
+    rc_teardown(&e);
+}

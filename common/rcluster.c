@@ -1,148 +1,20 @@
-#include "rcluster.h"
+#include "rcluster_int.h"
 #include "alloc.h"
 #include "err.h"
 #include "log.h"
 #include "slot.h"
 
 #include <assert.h>
-#include <hiredis/alloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* ---- types ----------------------------------------------------------------------------------- */
+static void dispatch(rcl_req *q);
 
-typedef struct node {
-    bf_rcluster *c;
-    char host[256];
-    int port;
-    bf_redis *link;  /* commands, CLUSTER SLOTS, plain (P)SUBSCRIBE */
-    bf_redis *slink; /* shard subscriptions; created on first need */
-    bool seed;       /* from the URL: kept even when it owns no slot */
-    bool owner;      /* owns slots in the current map */
-    bool psub;       /* its command link carries plain subscriptions: no other command */
-    bool gone;       /* to be freed by the next tick (never inside one of its callbacks) */
-} node;
+/* ---- nodes ----------------------------------------------------------------------------------- */
 
-/* A command on its way through the cluster; freed once its caller's callback ran. */
-typedef struct req {
-    struct req *next; /* parked list */
-    bf_rcluster *c;
-    redisCallbackFn *cb;
-    void *priv;
-    char *cmd;
-    size_t len;
-    int slot;        /* -1: keyless */
-    bool broadcast;  /* SCRIPT: to every primary */
-    unsigned fanout; /* broadcast: replies still expected */
-    unsigned redirects;
-    node *ask;           /* ASK target, used once */
-    uint64_t not_before; /* TRYAGAIN */
-    uint64_t deadline;   /* while parked */
-} req;
-
-/* A shard channel subscribed through the cluster. */
-typedef struct ssub {
-    struct ssub *next;
-    char *ch;
-    size_t len;
-    unsigned slot;
-    redisCallbackFn *cb;
-    void *priv;
-    node *on;   /* the node it is subscribed on (or being subscribed); NULL: to subscribe */
-    bool stale; /* its slot left the node: wait for the next slot map before subscribing again */
-    bool once;  /* subscribed by this layer before: the next time is a resubscription */
-} ssub;
-
-struct bf_rcluster {
-    bf_redis *owner;
-    bf_redis_opts o;
-    bf_redis_url url;
-    char *name;
-    node *nodes[BF_RCLUSTER_NODES_MAX];
-    int nnodes;
-    node *slots[BF_SLOT_COUNT];
-    bool ready, closing, freeing;
-    bool refreshing; /* a CLUSTER SLOTS is in flight */
-    bool was_ready;
-    uint64_t reconnects; /* times READY again after having been READY */
-    uint64_t refresh_at, now;
-    node *psub;  /* the node plain subscriptions went to */
-    req *parked; /* waiting for a redirect target, a TRYAGAIN delay or a READY link */
-    ssub *subs;
-    bf_redis_cluster_stats st;
-};
-
-static void dispatch(req *q);
-static void sync_subs(bf_rcluster *c);
-
-/* ---- RESP arguments ----------------------------------------------------------------------------
- */
-
-typedef struct view {
-    const char *p;
-    size_t len;
-} view;
-
-/* Splits a formatted command ("*N\r\n$L\r\n...\r\n") into its first max arguments; returns N. */
-static int args_of(const char *cmd, size_t len, view *v, int max)
-{
-    const char *end = cmd + len, *p = cmd;
-    if (len < 4 || *p != '*') return 0;
-    int n = atoi(p + 1), i = 0;
-    p = memchr(p, '\n', len);
-    while (p && ++p < end && i < max && i < n && *p == '$') {
-        size_t l = strtoul(p + 1, NULL, 10);
-        const char *s = memchr(p, '\n', (size_t)(end - p));
-        if (!s || (size_t)(end - s - 1) < l + 2) break;
-        v[i].p = s + 1;
-        v[i++].len = l;
-        p = s + 1 + l + 1; /* at the '\n' of the argument's CRLF */
-    }
-    return i < max && i < n ? i : n;
-}
-
-static bool is(const view *v, const char *word)
-{
-    return v->len == strlen(word) && !strncasecmp(v->p, word, v->len);
-}
-
-/* Keyless commands whose first argument is not a key. */
-static bool keyless(const view *verb)
-{
-    static const char *const words[] = {"PING",     "INFO", "CLUSTER",   "CONFIG",  "CLIENT",
-                                        "COMMAND",  "TIME", "DBSIZE",    "SCAN",    "PUBLISH",
-                                        "ECHO",     "ROLE", "MEMORY",    "LATENCY", "SLOWLOG",
-                                        "FUNCTION", "WAIT", "RANDOMKEY", "KEYS"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
-        if (is(verb, words[i])) return true;
-    return false;
-}
-
-/* The slot a command goes to, -1 for any node. */
-static int slot_of(const view *a, int argc)
-{
-    if (argc < 1) return -1;
-    if (is(&a[0], "EVAL") || is(&a[0], "EVALSHA") || is(&a[0], "EVAL_RO") ||
-        is(&a[0], "EVALSHA_RO") || is(&a[0], "FCALL") || is(&a[0], "FCALL_RO")) {
-        if (argc < 4 || a[2].len == 0 || a[2].len > 9 || a[2].p[0] == '0' || a[2].p[0] == '-')
-            return -1; /* no key declared */
-        return (int)bf_slot_of_key(a[3].p, a[3].len);
-    }
-    if (is(&a[0], "XREAD") || is(&a[0], "XREADGROUP")) {
-        for (int i = 1; i + 1 < argc && i + 1 < 8; i++)
-            if (is(&a[i], "STREAMS")) return (int)bf_slot_of_key(a[i + 1].p, a[i + 1].len);
-        return -1;
-    }
-    if (argc < 2 || keyless(&a[0])) return -1;
-    return (int)bf_slot_of_key(a[1].p, a[1].len);
-}
-
-/* ---- nodes -------------------------------------------------------------------------------------
- */
-
-static bool links_ready(const node *n)
+static bool links_ready(const rcl_node *n)
 {
     return n->link && bf_redis_ready(n->link) && !n->gone;
 }
@@ -176,10 +48,10 @@ static void check_ready(bf_rcluster *c)
             return;
         }
     set_ready(c, true, NULL);
-    sync_subs(c);
+    bf__rcluster_sync_subs(c);
 }
 
-static void schedule_refresh(bf_rcluster *c)
+void bf__rcluster_schedule_refresh(bf_rcluster *c)
 {
     if (c->refresh_at > c->now + BF_RCLUSTER_REFRESH_RETRY_MS)
         c->refresh_at = c->now + BF_RCLUSTER_REFRESH_RETRY_MS;
@@ -189,7 +61,7 @@ static void refresh(bf_rcluster *c);
 
 static void on_node_ready(bf_redis *r, void *arg)
 {
-    node *n = arg;
+    rcl_node *n = arg;
     (void)r;
     bf_rcluster *c = n->c;
     if (!c->ready && !c->refreshing && !c->closing && !n->psub) {
@@ -201,31 +73,31 @@ static void on_node_ready(bf_redis *r, void *arg)
 
 static void on_node_down(bf_redis *r, void *arg)
 {
-    node *n = arg;
+    rcl_node *n = arg;
     (void)r;
     if (n->c->psub == n) n->c->psub = NULL; /* hiredis dropped its subscriptions with it */
     n->psub = false;
-    schedule_refresh(n->c);
+    bf__rcluster_schedule_refresh(n->c);
     if (n->owner) set_ready(n->c, false, "a primary's link was lost");
 }
 
 static void on_slink_ready(bf_redis *r, void *arg)
 {
     (void)r;
-    sync_subs(((node *)arg)->c);
+    bf__rcluster_sync_subs(((rcl_node *)arg)->c);
 }
 
 /* The subscriber link is gone: its channels are subscribed again where their slot lives. */
 static void on_slink_down(bf_redis *r, void *arg)
 {
-    node *n = arg;
+    rcl_node *n = arg;
     (void)r;
-    for (ssub *s = n->c->subs; s; s = s->next)
+    for (rcl_sub *s = n->c->subs; s; s = s->next)
         if (s->on == n) s->on = NULL;
-    schedule_refresh(n->c);
+    bf__rcluster_schedule_refresh(n->c);
 }
 
-static bf_redis *node_link(bf_rcluster *c, node *n, bool sub)
+bf_redis *bf__rcluster_node_link(bf_rcluster *c, rcl_node *n, bool sub)
 {
     bf_redis_url u = c->url;
     u.kind = BF_REDIS_URL_SINGLE;
@@ -246,7 +118,7 @@ static bf_redis *node_link(bf_rcluster *c, node *n, bool sub)
     return bf_redis_new(&o);
 }
 
-static node *node_find(bf_rcluster *c, const char *host, int port)
+static rcl_node *node_find(bf_rcluster *c, const char *host, int port)
 {
     for (int i = 0; i < c->nnodes; i++)
         if (c->nodes[i]->port == port && !strcmp(c->nodes[i]->host, host)) {
@@ -258,9 +130,9 @@ static node *node_find(bf_rcluster *c, const char *host, int port)
 
 /* The node at host:port, created (its link DOWN, connecting on the next tick) when new; NULL past
  * BF_RCLUSTER_NODES_MAX. */
-static node *node_get(bf_rcluster *c, const char *host, int port)
+static rcl_node *node_get(bf_rcluster *c, const char *host, int port)
 {
-    node *n = node_find(c, host, port);
+    rcl_node *n = node_find(c, host, port);
     if (n) return n;
     if (c->nnodes == BF_RCLUSTER_NODES_MAX || strlen(host) >= sizeof(n->host)) {
         bf_error("redis[%s] cluster: more than %d nodes; %s:%d ignored", c->name,
@@ -271,12 +143,12 @@ static node *node_get(bf_rcluster *c, const char *host, int port)
     n->c = c;
     snprintf(n->host, sizeof(n->host), "%s", host);
     n->port = port;
-    n->link = node_link(c, n, false);
+    n->link = bf__rcluster_node_link(c, n, false);
     c->nodes[c->nnodes++] = n;
     return n;
 }
 
-static void node_free(node *n)
+static void node_free(rcl_node *n)
 {
     bf_redis_free(n->slink);
     bf_redis_free(n->link);
@@ -287,14 +159,14 @@ static void node_free(node *n)
 static void sweep(bf_rcluster *c)
 {
     for (int i = 0; i < c->nnodes;) {
-        node *n = c->nodes[i];
+        rcl_node *n = c->nodes[i];
         if (!n->gone) {
             i++;
             continue;
         }
-        for (req *q = c->parked; q; q = q->next)
+        for (rcl_req *q = c->parked; q; q = q->next)
             if (q->ask == n) q->ask = NULL;
-        for (ssub *s = c->subs; s; s = s->next)
+        for (rcl_sub *s = c->subs; s; s = s->next)
             if (s->on == n) s->on = NULL;
         if (c->psub == n) c->psub = NULL;
         c->nodes[i] = c->nodes[--c->nnodes];
@@ -302,13 +174,12 @@ static void sweep(bf_rcluster *c)
     }
 }
 
-/* ---- the slot map ------------------------------------------------------------------------------
- */
+/* ---- the slot map ---------------------------------------------------------------------------- */
 
 /* CLUSTER SLOTS: [[start, end, [host, port, id], [replica]...]...]. */
 static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
 {
-    node *from = priv;
+    rcl_node *from = priv;
     bf_rcluster *c = from->c;
     redisReply *rep = reply;
     c->refreshing = false;
@@ -317,10 +188,12 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
     if (!rep || rep->type != REDIS_REPLY_ARRAY) {
         bf_warn("redis[%s] cluster: CLUSTER SLOTS from %s:%d failed: %s", c->name, from->host,
                 from->port, rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
-        schedule_refresh(c);
+        bf__rcluster_schedule_refresh(c);
         return;
     }
-    static node *map[BF_SLOT_COUNT];
+    /* 128 KiB: static rather than on the stack; one loop, no threads, and nothing below calls
+     * back into another cluster's on_slots */
+    static rcl_node *map[BF_SLOT_COUNT];
     memset(map, 0, sizeof(map));
     for (size_t i = 0; i < rep->elements; i++) {
         redisReply *e = rep->element[i];
@@ -334,58 +207,57 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
         long long a = e->element[0]->integer, b = e->element[1]->integer;
         const char *host = e->element[2]->element[0]->str;
         if (!*host) host = from->host; /* the node does not know its own address: where we asked */
-        node *n = node_get(c, host, (int)e->element[2]->element[1]->integer);
+        rcl_node *n = node_get(c, host, (int)e->element[2]->element[1]->integer);
         if (!n || a < 0 || b >= BF_SLOT_COUNT || a > b) continue;
         for (long long s = a; s <= b; s++) map[s] = n;
     }
     c->st.refreshes++;
-    for (ssub *s = c->subs; s; s = s->next) s->stale = false;
+    for (rcl_sub *s = c->subs; s; s = s->next) s->stale = false;
     for (int i = 0; i < c->nnodes; i++) c->nodes[i]->owner = false;
     for (int s = 0; s < BF_SLOT_COUNT; s++) {
         c->slots[s] = map[s];
         if (map[s]) map[s]->owner = true;
     }
     for (int i = 0; i < c->nnodes; i++) {
-        node *n = c->nodes[i];
+        rcl_node *n = c->nodes[i];
         n->gone = !n->owner && !n->seed; /* a replica now, or removed: freed by the next tick */
     }
     c->refresh_at = c->now + (uint64_t)c->o.cluster_refresh_ms;
     check_ready(c);
-    if (!c->ready) schedule_refresh(c);
+    if (!c->ready) bf__rcluster_schedule_refresh(c);
 }
 
 static void refresh(bf_rcluster *c)
 {
     /* any READY command link that is not a subscriber; owners first, they know the map best */
-    node *best = NULL;
+    rcl_node *best = NULL;
     for (int i = 0; i < c->nnodes; i++) {
-        node *n = c->nodes[i];
+        rcl_node *n = c->nodes[i];
         if (!links_ready(n) || n->psub) continue;
         if (!best || (n->owner && !best->owner)) best = n;
     }
     if (!best) {
-        schedule_refresh(c); /* the links reconnect on their own ticks */
+        bf__rcluster_schedule_refresh(c); /* the links reconnect on their own ticks */
         return;
     }
     if (bf_redis_cmd(best->link, on_slots, best, "CLUSTER SLOTS") == 0) c->refreshing = true;
 }
 
-/* ---- commands ----------------------------------------------------------------------------------
- */
+/* ---- commands -------------------------------------------------------------------------------- */
 
-static void req_free(req *q)
+static void req_free(rcl_req *q)
 {
     free(q->cmd);
     free(q);
 }
 
-static void deliver(req *q, redisAsyncContext *ac, void *reply)
+static void deliver(rcl_req *q, redisAsyncContext *ac, void *reply)
 {
     if (q->cb) q->cb(ac, reply, q->priv);
     req_free(q);
 }
 
-static void park(req *q)
+static void park(rcl_req *q)
 {
     bf_rcluster *c = q->c;
     if (!q->deadline) q->deadline = c->now + (uint64_t)c->o.command_timeout_ms;
@@ -394,7 +266,7 @@ static void park(req *q)
 }
 
 /* "MOVED 3999 127.0.0.1:6381": the slot and the node. */
-static node *redirect_target(bf_rcluster *c, const char *s, int *slot)
+rcl_node *bf__rcluster_redirect_target(bf_rcluster *c, const char *s, int *slot)
 {
     const char *sp = strchr(s, ' ');
     if (!sp) return NULL;
@@ -412,7 +284,7 @@ static node *redirect_target(bf_rcluster *c, const char *s, int *slot)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    req *q = priv;
+    rcl_req *q = priv;
     bf_rcluster *c = q->c;
     redisReply *rep = reply;
     if (q->broadcast && --q->fanout) {
@@ -423,13 +295,13 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     if (!rep || c->freeing || rep->type != REDIS_REPLY_ERROR || q->broadcast) {
-        if (!rep && !c->freeing) schedule_refresh(c);
+        if (!rep && !c->freeing) bf__rcluster_schedule_refresh(c);
         deliver(q, ac, reply);
         return;
     }
     bool moved = !strncmp(rep->str, "MOVED ", 6), ask = !strncmp(rep->str, "ASK ", 4);
     bool again = !strncmp(rep->str, "TRYAGAIN", 8);
-    if (!strncmp(rep->str, "CLUSTERDOWN", 11)) schedule_refresh(c);
+    if (!strncmp(rep->str, "CLUSTERDOWN", 11)) bf__rcluster_schedule_refresh(c);
     if (!moved && !ask && !again) {
         deliver(q, ac, reply);
         return;
@@ -442,7 +314,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     int slot;
-    node *to = moved || ask ? redirect_target(c, rep->str, &slot) : NULL;
+    rcl_node *to = moved || ask ? bf__rcluster_redirect_target(c, rep->str, &slot) : NULL;
     if ((moved || ask) && !to) {
         deliver(q, ac, reply);
         return;
@@ -451,7 +323,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
         c->st.moved++;
         c->slots[slot] = to; /* the map's other slots may have moved too: read it again */
         to->owner = true;
-        schedule_refresh(c);
+        bf__rcluster_schedule_refresh(c);
     } else if (ask) {
         c->st.asks++;
         q->ask = to;
@@ -467,10 +339,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 /* Sends q where it belongs now, or parks it until that node's link is READY. */
-static void dispatch(req *q)
+static void dispatch(rcl_req *q)
 {
     bf_rcluster *c = q->c;
-    node *n = q->ask;
+    assert(!q->next && !q->broadcast); /* not parked (unpark unlinks first), not a fan-out */
+    rcl_node *n = q->ask;
     if (!n && q->slot >= 0) n = c->slots[q->slot];
     if (!n) /* keyless: any READY primary */
         for (int i = 0; i < c->nnodes && !n; i++)
@@ -492,10 +365,10 @@ static void dispatch(req *q)
  * they get a NULL reply, as a command whose deadline expired. */
 static void unpark(bf_rcluster *c)
 {
-    req *list = c->parked;
+    rcl_req *list = c->parked;
     c->parked = NULL;
     while (list) {
-        req *q = list;
+        rcl_req *q = list;
         list = q->next;
         q->next = NULL;
         if (c->now >= q->deadline) {
@@ -506,14 +379,14 @@ static void unpark(bf_rcluster *c)
     }
 }
 
-static int send_broadcast(bf_rcluster *c, req *q)
+static int send_broadcast(bf_rcluster *c, rcl_req *q)
 {
     q->broadcast = true;
     for (int i = 0; i < c->nnodes; i++)
         if (c->nodes[i]->owner) q->fanout++;
     unsigned sent = 0;
     for (int i = 0; i < c->nnodes; i++) {
-        node *n = c->nodes[i];
+        rcl_node *n = c->nodes[i];
         if (!n->owner) continue;
         if (!links_ready(n) || bf_redis_cmd_formatted(n->link, on_reply, q, q->cmd, q->len)) {
             if (!sent) {
@@ -528,161 +401,24 @@ static int send_broadcast(bf_rcluster *c, req *q)
     return 0;
 }
 
-/* ---- sharded subscriptions ---------------------------------------------------------------------
- */
-
-/* Every reply on a shard subscriber link comes here. hiredis 0.14 treats SSUBSCRIBE as an ordinary
- * command and would find no callback for the smessage pushes that follow (an assert in
- * redisProcessCallbacks): so whenever this runs and hiredis' reply queue is empty, one more entry
- * pointing here is queued (allocated with hiredis' own allocator, as redisAsyncCommand would), and
- * every push finds it. See docs/architecture.md, "Redis Cluster". */
-static void on_shard(redisAsyncContext *ac, void *reply, void *priv)
-{
-    node *n = priv;
-    bf_rcluster *c = n->c;
-    redisReply *rep = reply;
-    if (!rep) return; /* the link is going: on_slink_down follows */
-    if (!ac->replies.head && !(ac->c.flags & (REDIS_FREEING | REDIS_DISCONNECTING))) {
-        redisCallback *cb = hi_calloc(1, sizeof(*cb));
-        cb->fn = on_shard;
-        cb->privdata = n;
-        ac->replies.head = ac->replies.tail = cb;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        int slot;
-        node *to = !strncmp(rep->str, "MOVED ", 6) ? redirect_target(c, rep->str, &slot) : NULL;
-        bf_warn("redis[%s] cluster: SSUBSCRIBE on %s:%d: %s", c->name, n->host, n->port, rep->str);
-        if (to) {
-            c->slots[slot] = to;
-            for (ssub *s = c->subs; s; s = s->next)
-                if (s->on == n && s->slot == (unsigned)slot) s->on = NULL;
-            schedule_refresh(c);
-        }
-        return;
-    }
-    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING)
-        return;
-    ssub *s = c->subs;
-    while (s &&
-           (s->len != (size_t)rep->element[1]->len || memcmp(s->ch, rep->element[1]->str, s->len)))
-        s = s->next;
-    if (!s || s->on != n) return; /* unsubscribed meanwhile, or an echo from a former node */
-    if (!strcasecmp(rep->element[0]->str, "sunsubscribe")) {
-        /* not asked for: the slot left this node (Redis 7 tells its shard subscribers so); where
-         * it went, the next slot map says */
-        s->on = NULL;
-        s->stale = true;
-        schedule_refresh(c);
-        return;
-    }
-    if (s->cb) s->cb(ac, reply, s->priv);
-}
-
-static void send_shard(node *n, const char *verb, const ssub *s)
-{
-    bf_debug("redis[%s] cluster: %s %s on %s:%d", n->c->name, verb, s->ch, n->host, n->port);
-    const char *argv[2] = {verb, s->ch};
-    size_t lens[2] = {strlen(verb), s->len};
-    bf_redis_cmdargv(n->slink, on_shard, n, 2, argv, lens);
-}
-
-/* Subscribes every registered channel that is not where its slot lives. */
-static void sync_subs(bf_rcluster *c)
-{
-    if (!c->ready) return;
-    for (ssub *s = c->subs; s; s = s->next) {
-        node *owner = c->slots[s->slot];
-        if (s->on == owner || !owner || s->stale) continue;
-        if (s->on) { /* a refresh moved its slot: leave the old node if it still listens */
-            if (s->on->slink && bf_redis_ready(s->on->slink)) send_shard(s->on, "SUNSUBSCRIBE", s);
-            s->on = NULL;
-        }
-        if (!owner->slink) {
-            owner->slink = node_link(c, owner, true);
-            bf_redis_pair(owner->link, owner->slink);
-            continue; /* connects on the next tick; on_slink_ready calls us again */
-        }
-        if (!bf_redis_ready(owner->slink)) continue;
-        send_shard(owner, "SSUBSCRIBE", s);
-        if (s->once) c->st.resubscribes++;
-        s->once = true;
-        s->on = owner;
-    }
-}
-
-static ssub *sub_find(bf_rcluster *c, const view *ch, ssub ***link)
-{
-    for (ssub **pp = &c->subs; *pp; pp = &(*pp)->next)
-        if ((*pp)->len == ch->len && !memcmp((*pp)->ch, ch->p, ch->len)) {
-            if (link) *link = pp;
-            return *pp;
-        }
-    return NULL;
-}
-
-#define SUB_ARGS_MAX 64
-
-static int shard_subscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const view *a, int argc)
-{
-    if (argc < 2 || argc > SUB_ARGS_MAX) return BF_EINVAL;
-    for (int i = 1; i < argc; i++) {
-        ssub *s = sub_find(c, &a[i], NULL);
-        if (!s) {
-            s = bf_calloc(1, sizeof(*s));
-            s->ch = bf_malloc(a[i].len + 1);
-            memcpy(s->ch, a[i].p, a[i].len);
-            s->ch[a[i].len] = '\0';
-            s->len = a[i].len;
-            s->slot = bf_slot_of_key(s->ch, s->len);
-            s->next = c->subs;
-            c->subs = s;
-        }
-        s->once = false; /* the caller's own (re)subscription */
-        s->cb = cb;
-        s->priv = priv;
-        s->on = NULL; /* (re)subscribed by sync_subs: the caller expects a confirmation */
-    }
-    sync_subs(c);
-    return 0;
-}
-
-static void shard_unsubscribe(bf_rcluster *c, const view *a, int argc)
-{
-    for (ssub **pp = &c->subs; *pp;) {
-        ssub *s = *pp;
-        bool match = argc < 2;
-        for (int i = 1; i < argc && !match; i++)
-            match = s->len == a[i].len && !memcmp(s->ch, a[i].p, s->len);
-        if (!match) {
-            pp = &s->next;
-            continue;
-        }
-        if (s->on && s->on->slink && bf_redis_ready(s->on->slink))
-            send_shard(s->on, "SUNSUBSCRIBE", s);
-        *pp = s->next;
-        free(s->ch);
-        free(s);
-    }
-}
-
-/* ---- the interface -----------------------------------------------------------------------------
- */
+/* ---- the interface --------------------------------------------------------------------------- */
 
 int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char *cmd, size_t len)
 {
+    assert(!c->freeing);
     if (!c->ready || c->closing) return BF_EDISCONNECTED;
-    view a[SUB_ARGS_MAX];
-    int argc = args_of(cmd, len, a, SUB_ARGS_MAX);
+    rcl_arg a[SUB_ARGS_MAX];
+    int argc = bf__rcluster_args(cmd, len, a, SUB_ARGS_MAX);
     if (argc < 1) return BF_EINVAL;
     int shown = argc < SUB_ARGS_MAX ? argc : SUB_ARGS_MAX;
-    if (is(&a[0], "SSUBSCRIBE")) return shard_subscribe(c, cb, priv, a, shown);
-    if (is(&a[0], "SUNSUBSCRIBE")) {
-        shard_unsubscribe(c, a, shown);
+    if (bf__rcluster_is(&a[0], "SSUBSCRIBE")) return bf__rcluster_ssubscribe(c, cb, priv, a, shown);
+    if (bf__rcluster_is(&a[0], "SUNSUBSCRIBE")) {
+        bf__rcluster_sunsubscribe(c, a, shown);
         return 0;
     }
-    bool plain_sub = is(&a[0], "SUBSCRIBE") || is(&a[0], "PSUBSCRIBE") ||
-                     is(&a[0], "UNSUBSCRIBE") || is(&a[0], "PUNSUBSCRIBE");
+    bool plain_sub = bf__rcluster_is(&a[0], "SUBSCRIBE") || bf__rcluster_is(&a[0], "PSUBSCRIBE") ||
+                     bf__rcluster_is(&a[0], "UNSUBSCRIBE") ||
+                     bf__rcluster_is(&a[0], "PUNSUBSCRIBE");
     if (plain_sub) { /* one node: PUBLISH reaches every node of a cluster */
         if (!c->psub)
             for (int i = 0; i < c->nnodes && !c->psub; i++)
@@ -691,16 +427,16 @@ int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char
         c->psub->psub = true;
         return bf_redis_cmd_formatted(c->psub->link, cb, priv, cmd, len);
     }
-    req *q = bf_calloc(1, sizeof(*q));
+    rcl_req *q = bf_calloc(1, sizeof(*q));
     q->c = c;
     q->cb = cb;
     q->priv = priv;
     q->cmd = bf_malloc(len);
     memcpy(q->cmd, cmd, len);
     q->len = len;
-    q->slot = slot_of(a, argc);
-    if (is(&a[0], "SCRIPT")) return send_broadcast(c, q);
-    node *n = q->slot >= 0 ? c->slots[q->slot] : NULL;
+    q->slot = bf__rcluster_slot_of(a, argc);
+    if (bf__rcluster_is(&a[0], "SCRIPT")) return send_broadcast(c, q);
+    rcl_node *n = q->slot >= 0 ? c->slots[q->slot] : NULL;
     if (q->slot >= 0 && (!n || !links_ready(n))) { /* cannot happen while READY */
         req_free(q);
         return BF_EDISCONNECTED;
@@ -724,7 +460,7 @@ bf_rcluster *bf_rcluster_new(bf_redis *owner, const bf_redis_opts *o)
     if (c->o.command_timeout_ms <= 0) c->o.command_timeout_ms = 2000;
     if (o->gate) bf_warn("redis[%s] cluster: the link's gate is not run on a cluster", c->name);
     for (int i = 0; i < c->url.nseeds; i++) {
-        node *n = node_get(c, c->url.seeds[i].host, c->url.seeds[i].port);
+        rcl_node *n = node_get(c, c->url.seeds[i].host, c->url.seeds[i].port);
         if (n) n->seed = true;
     }
     return c;
@@ -736,12 +472,12 @@ void bf_rcluster_free(bf_rcluster *c)
     c->freeing = true;
     for (int i = 0; i < c->nnodes; i++) node_free(c->nodes[i]); /* in-flight callbacks: NULL */
     while (c->parked) {
-        req *q = c->parked;
+        rcl_req *q = c->parked;
         c->parked = q->next;
         deliver(q, NULL, NULL);
     }
     while (c->subs) {
-        ssub *s = c->subs;
+        rcl_sub *s = c->subs;
         c->subs = s->next;
         free(s->ch);
         free(s);
@@ -752,6 +488,7 @@ void bf_rcluster_free(bf_rcluster *c)
 
 void bf_rcluster_tick(bf_rcluster *c, uint64_t now_ms)
 {
+    assert(!c->freeing);
     c->now = now_ms;
     sweep(c);
     for (int i = 0; i < c->nnodes; i++) {
@@ -764,7 +501,7 @@ void bf_rcluster_tick(bf_rcluster *c, uint64_t now_ms)
         refresh(c);
     }
     if (c->parked) unpark(c);
-    sync_subs(c);
+    bf__rcluster_sync_subs(c);
 }
 
 bool bf_rcluster_ready(const bf_rcluster *c)
@@ -774,8 +511,15 @@ bool bf_rcluster_ready(const bf_rcluster *c)
 
 void bf_rcluster_close(bf_rcluster *c)
 {
+    assert(!c->freeing);
     if (c->closing) return;
     c->closing = true;
+    /* commands waiting for a redirect target will never be sent: answered now, as lost */
+    while (c->parked) {
+        rcl_req *q = c->parked;
+        c->parked = q->next;
+        deliver(q, NULL, NULL);
+    }
     c->ready = false;
     for (int i = 0; i < c->nnodes; i++) {
         bf_redis_close(c->nodes[i]->link);

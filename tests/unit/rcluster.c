@@ -1,8 +1,8 @@
-/* common/rcluster.c's routing: which slot a command goes to (the first key; EVAL/EVALSHA's first
- * declared key; XREAD's first stream; the channel of SPUBLISH; any node for PUBLISH and keyless
- * commands), read from the command exactly as hiredis formats it; and the redirect parser. The
- * file is included to reach its statics; the real cluster is in tests/integration/rcluster*.c. */
-#include "common/rcluster.c"
+/* common/rcluster_route.c's routing: which slot a command goes to (the first key; EVAL/EVALSHA's
+ * first declared key; XREAD's first stream; the channel of SPUBLISH; any node for PUBLISH and
+ * keyless commands), read from the command exactly as hiredis formats it; and the redirect parser.
+ * The real cluster is in tests/integration/rcluster*.c. */
+#include "common/rcluster_int.h"
 
 #include <criterion/criterion.h>
 
@@ -12,12 +12,12 @@ static int route(int argc, const char **argv)
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
     cr_assert_gt(len, 0);
-    view a[SUB_ARGS_MAX];
-    int n = args_of(cmd, (size_t)len, a, SUB_ARGS_MAX);
+    rcl_arg a[SUB_ARGS_MAX];
+    int n = bf__rcluster_args(cmd, (size_t)len, a, SUB_ARGS_MAX);
     cr_assert_eq(n, argc, "every argument read back");
     for (int i = 0; i < n && i < SUB_ARGS_MAX; i++)
         cr_assert(a[i].len == strlen(argv[i]) && !memcmp(a[i].p, argv[i], a[i].len), "arg %d", i);
-    int s = slot_of(a, n);
+    int s = bf__rcluster_slot_of(a, n);
     free(cmd);
     return s;
 }
@@ -68,11 +68,12 @@ Test(rcluster_route, pubsub_and_keyless)
 
 Test(rcluster_route, malformed_resp_is_not_read_past_its_end)
 {
-    view a[4];
-    cr_expect_eq(args_of("", 0, a, 4), 0);
-    cr_expect_eq(args_of("PING\r\n", 6, a, 4), 0, "inline commands are not RESP");
+    rcl_arg a[4];
+    cr_expect_eq(bf__rcluster_args("", 0, a, 4), 0);
+    cr_expect_eq(bf__rcluster_args("PING\r\n", 6, a, 4), 0, "inline commands are not RESP");
     const char *cut = "*2\r\n$3\r\nGET\r\n$10\r\nabc";
-    cr_expect_eq(args_of(cut, strlen(cut), a, 4), 1, "the truncated argument is not read");
+    cr_expect_eq(bf__rcluster_args(cut, strlen(cut), a, 4), 1,
+                 "the truncated argument is not read");
 }
 
 Test(rcluster_route, redirect_targets)
@@ -83,17 +84,18 @@ Test(rcluster_route, redirect_targets)
     bf_redis_opts o = {.url = &u, .name = "t"};
     bf_rcluster *c = bf_rcluster_new(NULL, &o);
     int s = -1;
-    node *n = redirect_target(c, "MOVED 3999 10.0.0.7:6381", &s);
+    rcl_node *n = bf__rcluster_redirect_target(c, "MOVED 3999 10.0.0.7:6381", &s);
     cr_assert_not_null(n);
     cr_expect_eq(s, 3999);
     cr_expect_str_eq(n->host, "10.0.0.7");
     cr_expect_eq(n->port, 6381);
-    cr_expect_eq(redirect_target(c, "ASK 1 10.0.0.7:6381", &s), n, "the same node, not a new one");
-    n = redirect_target(c, "ASK 12 ::1:7000", &s);
+    cr_expect_eq(bf__rcluster_redirect_target(c, "ASK 1 10.0.0.7:6381", &s), n,
+                 "the same node, not a new one");
+    n = bf__rcluster_redirect_target(c, "ASK 12 ::1:7000", &s);
     cr_assert_not_null(n);
     cr_expect_str_eq(n->host, "::1", "an IPv6 address: the port is after the last colon");
-    cr_expect_null(redirect_target(c, "MOVED 99999 h:1", &s), "slot out of range");
-    cr_expect_null(redirect_target(c, "MOVED", &s));
+    cr_expect_null(bf__rcluster_redirect_target(c, "MOVED 99999 h:1", &s), "slot out of range");
+    cr_expect_null(bf__rcluster_redirect_target(c, "MOVED", &s));
     bf_redis_cluster_stats st;
     bf_rcluster_stats(c, &st);
     cr_expect_eq(st.nodes, 3, "the seed and two redirect targets");

@@ -37,7 +37,7 @@ typedef struct rcl_req {
     bool broadcast;  /* SCRIPT: to every primary */
     unsigned fanout; /* broadcast: replies still expected */
     unsigned redirects;
-    rcl_node *ask;           /* ASK target, used once */
+    rcl_node *ask;       /* ASK target, used once */
     uint64_t not_before; /* TRYAGAIN */
     uint64_t deadline;   /* while parked */
 } rcl_req;
@@ -50,9 +50,9 @@ typedef struct rcl_sub {
     unsigned slot;
     redisCallbackFn *cb;
     void *priv;
-    rcl_node *on;   /* the node it is subscribed on (or being subscribed); NULL: to subscribe */
-    bool stale; /* its slot left the node: wait for the next slot map before subscribing again */
-    bool once;  /* subscribed by this layer before: the next time is a resubscription */
+    rcl_node *on; /* the node it is subscribed on (or being subscribed); NULL: to subscribe */
+    bool stale;   /* its slot left the node: wait for the next slot map before subscribing again */
+    bool once;    /* subscribed by this layer before: the next time is a resubscription */
 } rcl_sub;
 
 struct bf_rcluster {

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 /* Splits a formatted command ("*N\r\n$L\r\n...\r\n") into its first max arguments; returns N. */
 int bf__rcluster_args(const char *cmd, size_t len, rcl_arg *v, int max)
 {
@@ -46,15 +45,17 @@ static bool keyless(const rcl_arg *verb)
 int bf__rcluster_slot_of(const rcl_arg *a, int argc)
 {
     if (argc < 1) return -1;
-    if (bf__rcluster_is(&a[0], "EVAL") || bf__rcluster_is(&a[0], "EVALSHA") || bf__rcluster_is(&a[0], "EVAL_RO") ||
-        bf__rcluster_is(&a[0], "EVALSHA_RO") || bf__rcluster_is(&a[0], "FCALL") || bf__rcluster_is(&a[0], "FCALL_RO")) {
+    if (bf__rcluster_is(&a[0], "EVAL") || bf__rcluster_is(&a[0], "EVALSHA") ||
+        bf__rcluster_is(&a[0], "EVAL_RO") || bf__rcluster_is(&a[0], "EVALSHA_RO") ||
+        bf__rcluster_is(&a[0], "FCALL") || bf__rcluster_is(&a[0], "FCALL_RO")) {
         if (argc < 4 || a[2].len == 0 || a[2].len > 9 || a[2].p[0] == '0' || a[2].p[0] == '-')
             return -1; /* no key declared */
         return (int)bf_slot_of_key(a[3].p, a[3].len);
     }
     if (bf__rcluster_is(&a[0], "XREAD") || bf__rcluster_is(&a[0], "XREADGROUP")) {
         for (int i = 1; i + 1 < argc && i + 1 < 8; i++)
-            if (bf__rcluster_is(&a[i], "STREAMS")) return (int)bf_slot_of_key(a[i + 1].p, a[i + 1].len);
+            if (bf__rcluster_is(&a[i], "STREAMS"))
+                return (int)bf_slot_of_key(a[i + 1].p, a[i + 1].len);
         return -1;
     }
     if (argc < 2 || keyless(&a[0])) return -1;

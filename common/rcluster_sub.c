@@ -30,7 +30,9 @@ static void on_shard(redisAsyncContext *ac, void *reply, void *priv)
     }
     if (rep->type == REDIS_REPLY_ERROR) {
         int slot;
-        rcl_node *to = !strncmp(rep->str, "MOVED ", 6) ? bf__rcluster_redirect_target(c, rep->str, &slot) : NULL;
+        rcl_node *to = !strncmp(rep->str, "MOVED ", 6)
+                           ? bf__rcluster_redirect_target(c, rep->str, &slot)
+                           : NULL;
         bf_warn("redis[%s] cluster: SSUBSCRIBE on %s:%d: %s", c->name, n->host, n->port, rep->str);
         if (to) {
             c->slots[slot] = to;
@@ -101,8 +103,8 @@ static rcl_sub *sub_find(bf_rcluster *c, const rcl_arg *ch, rcl_sub ***link)
     return NULL;
 }
 
-
-int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const rcl_arg *a, int argc)
+int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const rcl_arg *a,
+                            int argc)
 {
     if (argc < 2 || argc > SUB_ARGS_MAX) return BF_EINVAL;
     for (int i = 1; i < argc; i++) {
@@ -120,7 +122,8 @@ int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, con
         s->once = false; /* the caller's own (re)subscription */
         s->cb = cb;
         s->priv = priv;
-        s->on = NULL; /* (re)subscribed by bf__rcluster_sync_subs: the caller expects a confirmation */
+        s->on =
+            NULL; /* (re)subscribed by bf__rcluster_sync_subs: the caller expects a confirmation */
     }
     bf__rcluster_sync_subs(c);
     return 0;

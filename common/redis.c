@@ -560,6 +560,7 @@ int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, 
 {
     if (!r->cluster && r->st != ST_READY) return BF_EDISCONNECTED;
     if (r->cluster && !bf_rcluster_ready(r->cluster)) return BF_EDISCONNECTED;
+    assert(r->cluster || r->ac);
     char *cmd;
     va_list ap;
     va_start(ap, fmt);
@@ -577,6 +578,7 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
 {
     if (!r->cluster && r->st != ST_READY) return BF_EDISCONNECTED;
     if (r->cluster && !bf_rcluster_ready(r->cluster)) return BF_EDISCONNECTED;
+    assert(r->cluster || r->ac);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) abort();

@@ -54,6 +54,10 @@ Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
     cr_expect_eq(st.asks, 0);
     cr_expect_geq(st.refreshes, 1);
     cr_expect_eq(st.nodes, 6, "a link to every primary and every seed");
+    /* a READY cluster reads its slot map again every cluster_refresh_ms (1 s here) */
+    uint64_t t0 = bf_now_ms();
+    while (bf_now_ms() - t0 < 2500) event_base_loop(e.base, EVLOOP_ONCE);
+    cr_expect_geq(rc_stats(e.r).refreshes, st.refreshes + 2, "periodic refresh");
     rc_teardown(&e);
 }
 

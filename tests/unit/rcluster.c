@@ -2,6 +2,7 @@
  * first declared key; XREAD's first stream; the channel of SPUBLISH; any node for PUBLISH and
  * keyless commands), read from the command exactly as hiredis formats it; and the redirect parser.
  * The real cluster is in tests/integration/rcluster*.c. */
+#include "common/err.h"
 #include "common/rcluster_int.h"
 
 #include <criterion/criterion.h>
@@ -100,4 +101,24 @@ Test(rcluster_route, redirect_targets)
     bf_rcluster_stats(c, &st);
     cr_expect_eq(st.nodes, 3, "the seed and two redirect targets");
     bf_rcluster_free(c);
+}
+
+Test(rcluster_route, cluster_stats_only_for_a_cluster_link)
+{
+    bf_redis_url u;
+    char err[128];
+    cr_assert_eq(bf_parse_redis_url("redis://127.0.0.1:1", &u, err, sizeof(err)), 0);
+    bf_redis_opts o = {.url = &u, .name = "t"};
+    bf_redis *r = bf_redis_new(&o);
+    bf_redis_cluster_stats st;
+    cr_expect_eq(bf_redis_cluster_stats_get(r, &st), BF_EINVAL);
+    bf_redis_free(r);
+    cr_assert_eq(bf_parse_redis_url("cluster://127.0.0.1:1,127.0.0.1:2", &u, err, sizeof(err)), 0);
+    r = bf_redis_new(&o);
+    cr_expect_eq(bf_redis_cluster_stats_get(r, &st), 0);
+    cr_expect_eq(st.nodes, 2, "a link per seed, DOWN until the first tick");
+    cr_expect_not(bf_redis_ready(r));
+    cr_expect_eq(bf_redis_cmd(r, NULL, NULL, "GET %s", "k"), BF_EDISCONNECTED,
+                 "not READY before the slot map is read");
+    bf_redis_free(r);
 }

@@ -4,11 +4,11 @@
  * rcluster_failover.c, sharded pub/sub in rcluster_pubsub.c. */
 #include "rcluster_common.h"
 
-TestSuite(rcluster, .timeout = 60);
+TestSuite(rcluster, .timeout = 60, .fini = rc_fini);
 
 Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, false, 0);
     rc_reply rep;
     const char *load[] = {"SCRIPT", "LOAD", "return redis.call('GET', KEYS[1]) .. ARGV[1]"};
@@ -63,7 +63,7 @@ Test(rcluster, keys_of_many_slots_set_get_and_evalsha_through_one_link)
 
 Test(rcluster, moved_after_a_slot_migration_updates_the_map)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, false, 0);
     rc_reply rep;
     char key[64];
@@ -90,7 +90,7 @@ Test(rcluster, moved_after_a_slot_migration_updates_the_map)
 
 Test(rcluster, ask_during_a_migration_leaves_the_map_alone)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, false, 0);
     rc_reply rep;
     char key[64], sid[41], did[41];
@@ -118,7 +118,7 @@ Test(rcluster, ask_during_a_migration_leaves_the_map_alone)
 
 Test(rcluster, a_redirect_loop_ends_at_the_limit)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, false, 0);
     rc_reply rep;
     char key[64], sid[41], did[41];
@@ -148,7 +148,7 @@ static bool never(rc_env *e)
 
 Test(rcluster, tryagain_during_a_migration_then_moved_once_it_ends)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, false, 0);
     rc_reply rep;
     char sid[41], did[41];

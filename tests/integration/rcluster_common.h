@@ -25,6 +25,10 @@ typedef struct rc_env {
     int refresh_ms; /* cluster_refresh_ms of the links; 0: 1000 */
 } rc_env;
 
+/* The environment of the test running now, so that a failed assertion (which leaves the test
+ * function at once) still stops the cluster: rc_fini is every suite's .fini. */
+static rc_env *rc_current;
+
 static inline int rc_attach(redisAsyncContext *ac, void *loop)
 {
     return redisLibeventAttach(ac, loop);
@@ -74,6 +78,7 @@ static inline void rc_setup(rc_env *e, bool sub, int refresh_ms)
 {
     memset(e, 0, sizeof(*e));
     e->refresh_ms = refresh_ms;
+    rc_current = e;
     if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
     cr_assert_eq(bf_rcl_start(&e->t), 0, "the redis cluster did not start");
     e->base = event_base_new();
@@ -101,6 +106,21 @@ static inline void rc_teardown(rc_env *e)
     event_free(e->tick);
     cr_expect_eq(event_base_loop(e->base, EVLOOP_NONBLOCK), 1, "the loop is empty");
     event_base_free(e->base);
+    bf_rcl_stop(&e->t);
+    rc_current = NULL;
+}
+
+/* After a failed test: everything is stopped, the cluster's logs kept (named on stderr). */
+static inline void rc_fini(void)
+{
+    rc_env *e = rc_current;
+    if (!e) return;
+    rc_current = NULL;
+    bf_redis_free(e->r);
+    bf_redis_free(e->sub);
+    if (e->tick) event_free(e->tick);
+    if (e->base) event_base_free(e->base);
+    e->t.keep_logs = true;
     bf_rcl_stop(&e->t);
 }
 

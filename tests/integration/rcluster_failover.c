@@ -5,7 +5,7 @@
  * included; a shard subscription on the lost primary is made again on the promoted replica. */
 #include "rcluster_common.h"
 
-TestSuite(rcluster_failover, .timeout = 60);
+TestSuite(rcluster_failover, .timeout = 60, .fini = rc_fini);
 
 static int readies, downs, messages;
 
@@ -55,8 +55,9 @@ static bool never(rc_env *e)
 
 Test(rcluster_failover, kill_9_of_a_primary_then_commands_flow_again_on_its_replica)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     memset(&e, 0, sizeof(e));
+    rc_current = &e;
     cr_assert_eq(bf_rcl_start(&e.t), 0);
     e.base = event_base_new();
     e.tick = event_new(e.base, -1, EV_PERSIST, rc_on_tick, &e);

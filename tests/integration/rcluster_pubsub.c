@@ -5,7 +5,7 @@
  * one node and receives a PUBLISH made on any other, since a cluster broadcasts PUBLISH. */
 #include "rcluster_common.h"
 
-TestSuite(rcluster_pubsub, .timeout = 60);
+TestSuite(rcluster_pubsub, .timeout = 60, .fini = rc_fini);
 
 #define NCH 3
 
@@ -102,7 +102,7 @@ static void setup_channels(rc_env *e)
 
 Test(rcluster_pubsub, spublish_on_every_shard_reaches_the_cluster_subscriber_even_after_a_move)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, true, 60000);
     setup_channels(&e);
     for (int i = 0; i < NCH; i++) spublish_direct(&e, i, "direct");
@@ -202,7 +202,7 @@ static bool plain_got(rc_env *e)
 
 Test(rcluster_pubsub, plain_subscribe_hears_a_publish_made_on_any_node)
 {
-    rc_env e;
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, true, 60000);
     memset(&g, 0, sizeof(g));
     const char *argv[] = {"SUBSCRIBE", "plain"};

@@ -410,16 +410,21 @@ int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char
     rcl_arg a[SUB_ARGS_MAX];
     int argc = bf__rcluster_args(cmd, len, a, SUB_ARGS_MAX);
     if (argc < 1) return BF_EINVAL;
-    int shown = argc < SUB_ARGS_MAX ? argc : SUB_ARGS_MAX;
-    if (bf__rcluster_is(&a[0], "SSUBSCRIBE")) return bf__rcluster_ssubscribe(c, cb, priv, a, shown);
-    if (bf__rcluster_is(&a[0], "SUNSUBSCRIBE")) {
-        bf__rcluster_sunsubscribe(c, a, shown);
+    bool ssub = bf__rcluster_is(&a[0], "SSUBSCRIBE"),
+         sunsub = bf__rcluster_is(&a[0], "SUNSUBSCRIBE");
+    if ((ssub || sunsub) && argc > SUB_ARGS_MAX) return BF_EINVAL; /* rcluster.h: the limits */
+    if (ssub) return bf__rcluster_ssubscribe(c, cb, priv, a, argc);
+    if (sunsub) {
+        bf__rcluster_sunsubscribe(c, a, argc);
         return 0;
     }
     bool plain_sub = bf__rcluster_is(&a[0], "SUBSCRIBE") || bf__rcluster_is(&a[0], "PSUBSCRIBE") ||
                      bf__rcluster_is(&a[0], "UNSUBSCRIBE") ||
                      bf__rcluster_is(&a[0], "PUNSUBSCRIBE");
     if (plain_sub) { /* one node: PUBLISH reaches every node of a cluster */
+        if (!c->psub &&
+            (bf__rcluster_is(&a[0], "UNSUBSCRIBE") || bf__rcluster_is(&a[0], "PUNSUBSCRIBE")))
+            return 0; /* nothing subscribed */
         if (!c->psub)
             for (int i = 0; i < c->nnodes && !c->psub; i++)
                 if (c->nodes[i]->owner && links_ready(c->nodes[i])) c->psub = c->nodes[i];

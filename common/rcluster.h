@@ -38,7 +38,8 @@
  *     cluster); that link is then a subscriber and takes no other command, as in single mode.
  *
  * Limits: BF_RCLUSTER_NODES_MAX nodes known at once (a refresh naming more is refused and logged),
- * max_redirects per command, the redirect wait bounded by command_timeout_ms.
+ * max_redirects per command, the redirect wait bounded by command_timeout_ms, at most 63 channels
+ * in one SSUBSCRIBE or SUNSUBSCRIBE (more: BF_EINVAL, nothing sent).
  * Not supported: multi-key commands across slots (Redis answers CROSSSLOT), gates
  * (bf_redis_opts.gate: never run on a cluster link), bf_redis_pair (a no-op on a cluster link),
  * MULTI/EXEC, and SCAN/KEYS over the whole cluster (they run on one node). */

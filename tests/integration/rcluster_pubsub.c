@@ -3,6 +3,7 @@
  * the cluster link), and still does after the slot moves to another primary (Redis 7 sends an
  * unsolicited sunsubscribe; the link subscribes again on the new owner). Plain SUBSCRIBE goes to
  * one node and receives a PUBLISH made on any other, since a cluster broadcasts PUBLISH. */
+#include "common/err.h"
 #include "rcluster_common.h"
 
 TestSuite(rcluster_pubsub, .timeout = 60, .fini = rc_fini);
@@ -205,6 +206,15 @@ Test(rcluster_pubsub, plain_subscribe_hears_a_publish_made_on_any_node)
     static rc_env e; /* static: rc_fini reaches it after a failed assertion */
     rc_setup(&e, true, 60000);
     memset(&g, 0, sizeof(g));
+    /* one SSUBSCRIBE of more channels than the limit is refused, not cut */
+    const char *many[70];
+    char names[69][16];
+    many[0] = "SSUBSCRIBE";
+    for (int i = 0; i < 69; i++) {
+        snprintf(names[i], sizeof(names[i]), "c%d", i);
+        many[i + 1] = names[i];
+    }
+    cr_expect_eq(bf_redis_cmdargv(e.sub, on_plain, NULL, 70, many, NULL), BF_EINVAL);
     const char *argv[] = {"SUBSCRIBE", "plain"};
     cr_assert_eq(bf_redis_cmdargv(e.sub, on_plain, NULL, 2, argv, NULL), 0);
     for (int k = 0; k < 100 && !plain_subscribed(&e); k++) rc_run(&e, never, 20);

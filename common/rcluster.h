@@ -4,19 +4,21 @@
  * deadlines) per node that owns slots or was given as a seed; a slot map (16384 entries, each the
  * node owning the slot) read with CLUSTER SLOTS from any READY node link.
  *
- *   - A command goes to the primary owning the slot of its key (rcluster.c, key_of: the first
+ *   - A command goes to the primary owning the slot of its key (rcluster_route.c: the first
  *     argument; EVAL/EVALSHA/FCALL: the first declared key; XREAD(GROUP): the first stream;
  *     SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE: the channel). PUBLISH and keyless commands (PING, INFO,
  *     CLUSTER, ...) go to any READY primary; SCRIPT goes to every primary (a script must be
- *     loaded on each node an EVALSHA can reach) and its caller gets the last reply.
+ *     loaded on each node an EVALSHA can reach) and its caller gets the first error or else the
+ *     last reply.
  *   - MOVED: the slot map entry is updated, the same command is sent again to the named node and
- *     a full refresh is scheduled. ASK: ASKING then the command to the named node, the map is
- *     left alone. TRYAGAIN (a multi-key command during a migration): sent again after
- *     BF_RCLUSTER_TRYAGAIN_MS (checked on the tick, so the tick's period bounds it from below).
- *     At most max_redirects of these per command (bf_redis_opts.cluster_max_redirects, default
- *     5); past it the caller gets the last error reply as it came, counted in
- *     redirect_limit_hits. A command waiting for a redirect target whose link is not READY waits
- *     at most command_timeout_ms, then gets a NULL reply (as a command whose deadline expired).
+ *     a full refresh is scheduled (a MOVED to a node not yet connected waits for its link). ASK:
+ * ASKING then the command to the named node, the map is left alone. TRYAGAIN (a multi-key command
+ * during a migration): sent again after BF_RCLUSTER_TRYAGAIN_MS (checked on the tick, so the tick's
+ * period bounds it from below). At most max_redirects of these per command
+ * (bf_redis_opts.cluster_max_redirects, default 5); past it the caller gets the last error reply as
+ * it came, counted in redirect_limit_hits. A command waiting for a redirect target whose link is
+ * not READY waits at most command_timeout_ms, then gets a NULL reply (as a command whose deadline
+ * expired).
  *   - READY means: every slot has an owner and every owner's link is READY. on_ready runs each
  *     time the cluster becomes READY, on_down each time it stops being READY (a primary lost,
  *     a refresh that found slots without an owner); commands in flight to a lost node get a NULL

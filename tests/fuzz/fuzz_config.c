@@ -35,6 +35,11 @@ static void check_redis(const bf_redis_url *r)
     FZ_CHECK(memchr(r->password, 0, sizeof(r->password)), "password unterminated");
     FZ_CHECK(r->port >= 1 && r->port <= 65535, "port %d", r->port);
     FZ_CHECK(r->db >= 0 && r->db <= 65535, "db %d", r->db);
+    FZ_CHECK(r->nseeds >= 0 && r->nseeds <= BF_REDIS_SEEDS_MAX, "nseeds %d", r->nseeds);
+    FZ_CHECK((r->kind == BF_REDIS_URL_CLUSTER) == (r->nseeds > 0), "seeds outside cluster://");
+    for (int i = 0; i < r->nseeds; i++)
+        FZ_CHECK(r->seeds[i].host[0] && r->seeds[i].port >= 1 && r->seeds[i].port <= 65535,
+                 "seed %d", i);
 }
 
 static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *err);

@@ -63,7 +63,8 @@ typedef struct bf_cfg_opt {
 
 /* The rows every daemon has alike (Redis, identity, logging). F(field) is the table's offsetof
  * macro: the config structs name these fields alike (redis, node_id, redis_prefix,
- * redis_timeout_ms, log_level, log_format). BF_PREFIX_MAX comes from redis_keys.h. */
+ * redis_timeout_ms, redis_sentinel_timeout_ms, log_level, log_format). BF_PREFIX_MAX comes from
+ * redis_keys.h. */
 #define BF_CFG_ROWS_NODE(F)                                                                        \
     {"redis",                                                                                      \
      BF_CFG_REDIS,                                                                                 \
@@ -97,6 +98,16 @@ typedef struct bf_cfg_opt {
          F(redis_timeout_ms),                                                                      \
          "milliseconds a Redis command may wait for its reply; then the link is reset (503 "       \
          "meanwhile)"},                                                                            \
+        {"redis-sentinel-timeout",                                                                 \
+         BF_CFG_INT,                                                                               \
+         "BELFRY_REDIS_SENTINEL_TIMEOUT",                                                          \
+         "1000",                                                                                   \
+         50,                                                                                       \
+         60000,                                                                                    \
+         NULL,                                                                                     \
+         F(redis_sentinel_timeout_ms),                                                             \
+         "sentinel:// only: milliseconds each sentinel has to connect and answer a query; "        \
+         "then the next one is asked"},                                                            \
         {"log-level",                                                                              \
          BF_CFG_STRING,                                                                            \
          "BELFRY_LOG_LEVEL",                                                                       \

@@ -312,6 +312,7 @@ bf_redis *bf_redis_new(const bf_redis_opts *o)
     r->name = bf_strdup(o->name ? o->name : "redis");
     r->o.name = r->name;
     if (r->o.connect_timeout_ms <= 0) r->o.connect_timeout_ms = 3000;
+    if (r->o.sentinel_timeout_ms <= 0) r->o.sentinel_timeout_ms = 1000;
     r->st = ST_DOWN;
     if (r->url.kind == BF_REDIS_URL_CLUSTER) {
         r->cluster = bf_rcluster_new(r, &r->o);
@@ -320,9 +321,11 @@ bf_redis *bf_redis_new(const bf_redis_opts *o)
     snprintf(r->host, sizeof(r->host), "%s", r->url.host);
     r->port = r->url.port;
     if (r->url.kind == BF_REDIS_URL_SENTINEL)
-        r->sentinel = bf_sentinel_new(
-            &r->url, r->name, r->o.attach, r->o.loop,
-            r->o.connect_timeout_ms < 1000 ? r->o.connect_timeout_ms : 1000, on_switch, r);
+        r->sentinel = bf_sentinel_new(&r->url, r->name, r->o.attach, r->o.loop,
+                                      r->o.connect_timeout_ms < r->o.sentinel_timeout_ms
+                                          ? r->o.connect_timeout_ms
+                                          : r->o.sentinel_timeout_ms,
+                                      on_switch, r);
     return r;
 }
 

@@ -61,6 +61,8 @@ typedef struct bf_redis_opts {
     bf_redis_event_fn on_down;  /* may be NULL */
     void *arg;
     int connect_timeout_ms;    /* 0: 3000 */
+    int sentinel_timeout_ms;   /* sentinel:// only: per sentinel query; 0: 1000 (capped at
+                                * connect_timeout_ms) */
     int command_timeout_ms;    /* 0: 2000 */
     bf_redis_gate_fn gate;     /* may be NULL; never run on a cluster:// link */
     void *gate_arg;            /* passed to gate (not arg) */

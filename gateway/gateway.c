@@ -355,7 +355,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                         .attach = bf_redis_uv_attach,
                         .loop = loop,
                         .arg = gw,
-                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
+                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms,
+                        .sentinel_timeout_ms = (int)gw->cfg.redis_sentinel_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;

@@ -12,6 +12,7 @@ typedef struct bf_gw_config {
     const char *node_id;
     const char *redis_prefix;
     long long redis_timeout_ms;
+    long long redis_sentinel_timeout_ms;
     const char *log_level;
     const char *log_format;
     long long max_message_bytes;

@@ -419,7 +419,8 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                         .attach = attach_event,
                         .loop = base,
                         .arg = rt,
-                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms};
+                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms,
+                        .sentinel_timeout_ms = (int)rt->cfg.redis_sentinel_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     rt->sub = bf_redis_new(&ro);

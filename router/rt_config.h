@@ -12,6 +12,7 @@ typedef struct bf_rt_config {
     const char *node_id;
     const char *redis_prefix;
     long long redis_timeout_ms;
+    long long redis_sentinel_timeout_ms;
     const char *log_level;
     const char *log_format;
     const char *api_key;

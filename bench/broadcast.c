@@ -28,6 +28,10 @@ typedef struct bcast_stats {
     int last_fail_status;
     uint64_t t0, t_pub_end, t_last_rx;
     bb_hist lat, arr, lag, rtt; /* arr: publish -> kernel arrival (--arrival-latency) */
+    /* after_ack: how long after its publisher had the acknowledgement a delivery arrived (0 if
+     * before): the delivery lag a server that acknowledges before delivering adds, without the
+     * publisher's own queue (a server that acknowledges after delivery has 0) */
+    bb_hist after_ack;
 } bcast_stats;
 
 typedef struct bcast {
@@ -44,6 +48,8 @@ typedef struct bcast {
     uint64_t *warm_sent;
     uint64_t *last_g;     /* per subscriber and publisher connection: the highest _g received */
     uint64_t pause_until; /* flat out: no publishing before this (a refusal's retry delay) */
+    uint64_t *ack_ns;     /* per message number: when its publish was acknowledged (0: not yet) */
+    size_t ack_cap;
 } bcast;
 
 /* ---------------------------------------------------------------------------------------------
@@ -78,6 +84,8 @@ static void on_payload(bb_bench *b, bb_sub *s, const bb_payload *found, uint64_t
     else
         s->last_g = pl.g;
     if (now > pl.t) bb_hist_record(&m->st.lat, now - pl.t);
+    uint64_t acked = pl.g < m->ack_cap ? m->ack_ns[pl.g] : 0;
+    bb_hist_record(&m->st.after_ack, acked && now > acked ? now - acked : 0);
     uint64_t arrived = bb_wsctx_arrived(b->wsx);
     if (arrived > pl.t) bb_hist_record(&m->st.arr, arrived - pl.t);
     m->st.t_last_rx = now;
@@ -102,6 +110,16 @@ static void on_pub_done(const bb_pub_req *r, int ok, int status, uint64_t now, v
     if (ok) {
         m->st.acked++;
         bb_hist_record(&m->st.rtt, now - r->t_sent);
+        if (r->id >= m->ack_cap) {
+            size_t cap = m->ack_cap ? m->ack_cap : 65536;
+            while (cap <= r->id) cap *= 2;
+            uint64_t *a = realloc(m->ack_ns, cap * sizeof(*a));
+            if (!a) return; /* not measured for this one */
+            memset(a + m->ack_cap, 0, (cap - m->ack_cap) * sizeof(*a));
+            m->ack_ns = a;
+            m->ack_cap = cap;
+        }
+        m->ack_ns[r->id] = now;
         return;
     }
     if (status == 503 || status == 429) {
@@ -275,6 +293,7 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     bb_hist_init(&m->st.arr);
     bb_hist_init(&m->st.lag);
     bb_hist_init(&m->st.rtt);
+    bb_hist_init(&m->st.after_ack);
     bb_url pu;
     if (bb_url_parse(cfg->pub_url, &pu, err, errlen)) return -1;
     if (pu.scheme == BB_URL_WS) {
@@ -328,6 +347,7 @@ static void teardown(bcast *m)
     free(m->targets);
     free(m->chan_warm);
     free(m->last_g);
+    free(m->ack_ns);
     free(m->warm_sent);
     free(m->body);
 }
@@ -354,6 +374,7 @@ static void merge(bcast_stats *d, const bcast_stats *s)
     bb_hist_merge(&d->arr, &s->arr);
     bb_hist_merge(&d->lag, &s->lag);
     bb_hist_merge(&d->rtt, &s->rtt);
+    bb_hist_merge(&d->after_ack, &s->after_ack);
 }
 
 /* Prints the table and the RESULT line for st (one process's, or the workers' merged). */
@@ -383,6 +404,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_report_row("overtaken (other publisher)", "%llu", (unsigned long long)st->overtaken);
     bb_report_row("delivered", "%.0f msgs/s over %.2f s", per_s, deliv_s);
     bb_report_hist_us("latency publish->receive", &st->lat);
+    bb_report_hist_us("delivery after the ack", &st->after_ack);
     if (cfg->arrival_latency) bb_report_hist_us("latency publish->socket arrival", &st->arr);
     bb_report_hist_us("publish request round trip", &st->rtt);
     if (cfg->rate) bb_report_hist_us("publisher behind schedule", &st->lag);
@@ -417,6 +439,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_json_hist_us(&j, "latency_us", &st->lat);
     if (cfg->arrival_latency) bb_json_hist_us(&j, "arrival_latency_us", &st->arr);
     bb_json_hist_us(&j, "pub_rtt_us", &st->rtt);
+    bb_json_hist_us(&j, "after_ack_us", &st->after_ack);
     bb_json_hist_us(&j, "pub_lag_us", &st->lag);
     bb_json_num(&j, "server_cpu_us_per_msg",
                 b->n_procs && st->received ? srv * 1e6 / (double)st->received : -1);
@@ -486,6 +509,7 @@ static int parent(const bb_config *cfg)
     bb_hist_init(&all.arr);
     bb_hist_init(&all.lag);
     bb_hist_init(&all.rtt);
+    bb_hist_init(&all.after_ack);
     int rc = 2;
     if (bb_workers_gather(&w, (int)cfg->watchdog_s) == 0) {
         bb_bench_sample(&b, 0);

@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "payload.h"
 #include "pub.h"
+#include "series.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ typedef struct bcast {
     uint64_t pause_until; /* flat out: no publishing before this (a refusal's retry delay) */
     uint64_t *ack_ns;     /* per message number: when its publish was acknowledged (0: not yet) */
     size_t ack_cap;
+    bb_series *series; /* --series-ms, or NULL */
 } bcast;
 
 /* ---------------------------------------------------------------------------------------------
@@ -83,7 +85,10 @@ static void on_payload(bb_bench *b, bb_sub *s, const bb_payload *found, uint64_t
         m->st.overtaken++;
     else
         s->last_g = pl.g;
-    if (now > pl.t) bb_hist_record(&m->st.lat, now - pl.t);
+    if (now > pl.t) {
+        bb_hist_record(&m->st.lat, now - pl.t);
+        bb_series_record(m->series, now, now - pl.t);
+    }
     uint64_t acked = pl.g < m->ack_cap ? m->ack_ns[pl.g] : 0;
     bb_hist_record(&m->st.after_ack, acked && now > acked ? now - acked : 0);
     uint64_t arrived = bb_wsctx_arrived(b->wsx);
@@ -239,6 +244,7 @@ static void measure(bcast *m)
     int publishing = 1;
     bb_bench_sample(b, 0);
     m->st.t0 = m->st.t_last_rx = bb_now_ns();
+    bb_series_start(m->series, m->st.t0);
     while (!bb_stop) {
         uint64_t now = bb_now_ns();
         if (publishing && ((dur && now - m->st.t0 >= dur) || (count && m->st.sent >= count))) {
@@ -280,6 +286,7 @@ static void measure(bcast *m)
     }
     if (!m->st.t_pub_end) m->st.t_pub_end = bb_now_ns();
     bb_bench_sample(b, 1);
+    bb_series_print(m->series, stderr);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -315,6 +322,7 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     m->chan_warm = calloc(b->n_chan, sizeof(*m->chan_warm));
     m->warm_sent = calloc(b->n_chan, sizeof(*m->warm_sent));
     m->last_g = calloc(b->n_subs * m->n_pubs, sizeof(*m->last_g));
+    m->series = bb_series_new((uint64_t)cfg->series_ms);
     if (!m->pubs || !m->targets || !m->chan_warm || !m->warm_sent || !m->last_g) goto oom;
     for (size_t c = 0; c < b->n_chan; c++) {
         char t[2048];
@@ -348,6 +356,7 @@ static void teardown(bcast *m)
     free(m->chan_warm);
     free(m->last_g);
     free(m->ack_ns);
+    bb_series_free(m->series);
     free(m->warm_sent);
     free(m->body);
 }

@@ -112,7 +112,7 @@ Test(integration_backpressure, reports_silence_and_redis_links_decide_refusals)
 
 Test(integration_backpressure, a_real_gateway_probes_and_reports_its_backlog)
 {
-    const char *gargs[] = {"--backlog-limit-ms", "10", NULL}; /* the default; the harness' is 0 */
+    const char *gargs[] = {"--backlog-limit-ms", "10", NULL}; /* on (the harness turns it off) */
     bf_cluster_opts o = {.routers = 1, .gateways = 1, .gateway_args = gargs};
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);

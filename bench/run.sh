@@ -141,9 +141,10 @@ start_router() {
 }
 
 # Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET), and for
-# routers only (scenario 9 turns back-pressure off for a comparison).
+# routers or gateways only (scenario 9 sets the back-pressure).
 APP_ARGS=()
 ROUTER_ARGS=()
+GATEWAY_ARGS=()
 GW_PORTS=()
 GW_PIDS=()
 start_gateway() {
@@ -151,7 +152,7 @@ start_gateway() {
     p=$(port)
     taskset -c $SERVER_CPU "$BIN/belfry-gateway" --listen "127.0.0.1:$p" --redis "$REDIS_URL" \
         --insecure-any-token --drain-timeout 1 --log-level warn "${APP_ARGS[@]}" \
-        >"$RUN_DIR/gateway-$p.log" 2>&1 &
+        "${GATEWAY_ARGS[@]}" >"$RUN_DIR/gateway-$p.log" 2>&1 &
     GW_PIDS+=($!)
     PIDS+=($!)
     GW_PORTS+=("$p")
@@ -450,7 +451,7 @@ scenario_latency() {
 # acknowledges after delivery.
 scenario_ackpace() {
     set_results 9-ackpace
-    local r runs=$RUNS dur=20 count=0 target variant flags
+    local r runs=$RUNS dur=15 count=0 target variant flags
     [ "$QUICK" = 0 ] || { runs=1; dur=1; count=300; }
     for r in $(seq "$runs"); do
         for variant in many big many256; do
@@ -463,17 +464,21 @@ scenario_ackpace() {
             [ "$variant" != many256 ] || pipeline=32
             flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline $pipeline \
 --window 1000000 --connect-rate 5000 --duration $dur --count $count"
-            # belfry-nobp: the same servers with back-pressure off (--overload-silence-ms 0)
-            for target in belfry belfry-nobp nchan; do
+            # belfry: the defaults (--backlog-limit-ms 50); belfry-5ms: the limit for small
+            # channels (docs/operations.md, Choosing the limit); belfry-nobp: back-pressure off
+            for target in belfry belfry-5ms belfry-nobp nchan; do
                 if [ "$target" = nchan ] && ! nchan_available; then
                     SKIPPED=$((SKIPPED + 1))
                     continue
                 fi
                 if [ "$target" != nchan ]; then
                     ROUTER_ARGS=()
-                    [ "$target" = belfry ] || ROUTER_ARGS=(--overload-silence-ms 0)
+                    GATEWAY_ARGS=()
+                    [ "$target" != belfry-nobp ] || ROUTER_ARGS=(--overload-silence-ms 0)
+                    [ "$target" != belfry-5ms ] || GATEWAY_ARGS=(--backlog-limit-ms 5)
                     start_belfry 1
                     ROUTER_ARGS=()
+                    GATEWAY_ARGS=()
                     # shellcheck disable=SC2086
                     bench "9-ackpace-$variant" "$r" "$target" $flags --sub-url "$SUB_URLS" \
                         --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"

@@ -9,9 +9,12 @@
  *     is in flight at a time, --backlog-probe-ms after the last one came back.
  *   - write: how long the first connection in the write rotation has waited for its turn
  *     (conn.h, bf_conn_batch_wait_ms), passed in by the caller at every tick.
- * The gateway is behind while the larger of the two exceeds --backlog-limit-ms (5 ms), and ahead
+ * The gateway is behind while the larger of the two exceeds --backlog-limit-ms (50 ms), and ahead
  * again once it is at most half of it (hysteresis, so that one probe does not flip the state back
- * and forth). It reports "<id> <backlog ms> <1|0>" on <prefix>backlog at every change and every
+ * and forth). The write half includes a message's own fan-out time (the last of N subscribers
+ * waits for the N - 1 before it), so the limit must stay above what the largest channel takes to
+ * write once, or publishes would be refused with no backlog at all. It reports "<id> <backlog ms>
+ * <1|0>" on <prefix>backlog at every change and every
  * --backlog-report-ms; a router that stops hearing from a live gateway treats it as behind
  * (router/overload.h), which is what happens to a stopped (SIGSTOP) gateway.
  *

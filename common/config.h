@@ -33,12 +33,15 @@ void bf_strlist_clear(bf_strlist *l);
  *   NAME      a STRING that is also an identifier: min..max bytes (max > 0 required), no '/' and
  *             no control characters or spaces (node ids: they appear in Redis keys and
  *             connection ids "<node>/<n>").
+ *   PREFIX    a STRING that is also a Redis key prefix: no '{' or '}' (a brace would move the
+ *             hash tag of every key, redis_keys.h).
  *   INT       within [min, max].
  *   HOSTPORT  when max > 0, the port is within [min, max] (1..65535 for a listening address).
  * Checks that relate two flags (e.g. --api-key unless --insecure-no-api-key) stay in main. */
 typedef enum {
     BF_CFG_STRING,   /* const char * (borrowed from argv/environ/defaults: valid for the process) */
     BF_CFG_NAME,     /* const char *, as STRING, validated as an identifier (see above) */
+    BF_CFG_PREFIX,   /* const char *, as STRING, validated as a Redis key prefix (see above) */
     BF_CFG_INT,      /* long long, within [min, max] */
     BF_CFG_BOOL,     /* bool; as a flag it takes no value; env accepts 1/0/true/false/yes/no */
     BF_CFG_HOSTPORT, /* bf_hostport, "HOST:PORT" */
@@ -80,7 +83,7 @@ typedef struct bf_cfg_opt {
          NULL,      1,           64,                                                               \
          NULL,      F(node_id),  "unique node id (default: random, new on every start)"},          \
         {"redis-prefix",                                                                           \
-         BF_CFG_STRING,                                                                            \
+         BF_CFG_PREFIX,                                                                            \
          "BELFRY_REDIS_PREFIX",                                                                    \
          "belfry:",                                                                                \
          0,                                                                                        \

@@ -468,12 +468,11 @@ int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
     return 0;
 }
 
-/* A key built from prefix, sent as an argument (a key name prefix a script appends to), in spare
- * slot `slot`. */
-static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_kind kind,
-                       const char *arg)
+/* A key stem built from prefix (bf_key_stem: the script appends '{' .. channel .. '}' or an id),
+ * sent as an argument, in spare slot `slot`. */
+static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_kind kind)
 {
-    int n = bf_key(a->spare[slot], prefix, kind, arg);
+    int n = bf_key_stem(a->spare[slot], prefix, kind);
     if (n < 0) return BF_ERANGE;
     add_arg(a, a->spare[slot], (size_t)n);
     return 0;
@@ -508,7 +507,7 @@ int bf_leave_args(bf_script_args *a, const bf_leave *l)
     add_str(a, l->node_id);
     add_str(a, l->router ? "1" : "0");
     if (!l->router) {
-        if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS, "")) return BF_ERANGE;
+        if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS)) return BF_ERANGE;
         add_str(a, l->clean ? "1" : "0");
     }
     return 0;
@@ -541,12 +540,12 @@ int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, b
                      bool with_users)
 {
     args_init(a, BF_SCRIPT_CHANNELS);
-    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS, ""))
+    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS))
         return BF_ERANGE;
     add_str(a, match);
     add_str(a, default_app ? "1" : "0");
     if (with_users) {
-        if (add_key_arg(a, 1, prefix, BF_KEY_PUSERS, "")) return BF_ERANGE;
+        if (add_key_arg(a, 1, prefix, BF_KEY_PUSERS)) return BF_ERANGE;
     } else {
         add_str(a, "");
     }
@@ -557,8 +556,8 @@ int bf_terminate_args(bf_script_args *a, const char *prefix, const char *scope, 
                       const char *reason)
 {
     args_init(a, BF_SCRIPT_TERMINATE);
-    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) ||
-        add_key_arg(a, 0, prefix, BF_KEY_GWCHANS, "") || add_key_arg(a, 1, prefix, BF_KEY_FAN, ""))
+    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS) ||
+        add_key_arg(a, 1, prefix, BF_KEY_FAN))
         return BF_ERANGE;
     add_str(a, scope);
     add_str(a, user);

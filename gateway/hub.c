@@ -186,8 +186,9 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
 {
     bf_fanout m;
     h->stats.fanout_in++;
-    const char *name = bf_key_strip(subject, h->prefix, BF_KEY_FAN);
-    if (!name || bf_wire_decode_fanout(payload, len, &m) || m.channel.len != strlen(name) ||
+    size_t nlen;
+    const char *name = bf_key_strip(subject, h->prefix, BF_KEY_FAN, &nlen);
+    if (!name || bf_wire_decode_fanout(payload, len, &m) || m.channel.len != nlen ||
         memcmp(m.channel.p, name, m.channel.len)) {
         h->stats.fanout_bad++;
         /* at most a few lines per burst: the counter carries the volume */
@@ -263,8 +264,9 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
         if (p->type == REDIS_REPLY_STRING) deliver(h, subj->str, p->str, (size_t)p->len);
         return;
     }
-    const char *name = bf_key_strip(subj->str, h->prefix, BF_KEY_FAN);
-    bf_hub_chan *ch = name ? bf_dict_get(h->chans, name, strlen(name)) : NULL;
+    size_t nlen;
+    const char *name = bf_key_strip(subj->str, h->prefix, BF_KEY_FAN, &nlen);
+    bf_hub_chan *ch = name ? bf_dict_get(h->chans, name, nlen) : NULL;
     if (!ch) return;
     if (!strcmp(kind->str, "subscribe") && ch->st == SUB_SUBSCRIBING) {
         set_sub(h, ch, SUB_SUBSCRIBED);

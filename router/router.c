@@ -111,7 +111,8 @@ static void ingress_drop(bf_router *rt, const char *channel, const char *why)
 
 static void on_ingress(bf_router *rt, const char *subject, const char *payload, size_t len)
 {
-    const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH);
+    size_t clen; /* a subject: the channel runs to the end of it, NUL-terminated */
+    const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH, &clen);
     char err[BF_ERR_LEN];
     /* "APPID/name" publishes to another app's channel (its scoped name, apps.h) */
     const char *bare = NULL;

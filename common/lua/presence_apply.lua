@@ -5,7 +5,7 @@
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
 -- dies loses nothing (the next owner applies what is left). See presence_enqueue.lua.
 -- KEYS[1]     pops list      (<prefix>pops:{channel})  pending operations, inbox envelopes (wire.h)
--- KEYS[2]     ppending set   (<prefix>ppending)        channels with pending operations
+-- KEYS[2]     ppending set   (<prefix>{#}:ppending)        channels with pending operations
 -- KEYS[3]     presence hash  KEYS[4] users hash        (presence.lib.lua)
 -- KEYS[5..8]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
 -- KEYS[9]     here zset      KEYS[10] rep hash         (presence.lib.lua)

@@ -581,7 +581,7 @@ typedef struct numsub_arg {
 static bool numsub_is(void *arg)
 {
     numsub_arg *a = arg;
-    char *r = bf_redis_query(a->c, "PUBSUB NUMSUB %s%s%s", a->c->o.prefix, "fan:", a->channel);
+    char *r = bf_redis_query(a->c, "PUBSUB NUMSUB %sfan:{%s}", a->c->o.prefix, a->channel);
     bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
     free(r);
     return ok;

@@ -62,7 +62,7 @@ Test(integration_backpressure, reports_silence_and_redis_links_decide_refusals)
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);
     /* a gateway of our own in the membership (expiring in an hour), and its reports */
-    free(bf_redis_query(c, "ZADD belfry:gateways %lld gw-test", (long long)bf_ms() * 10));
+    free(bf_redis_query(c, "ZADD belfry:{#}:gateways %lld gw-test", (long long)bf_ms() * 10));
     usleep(1300000); /* the router's next heartbeat lists it as live */
     cr_expect_eq(publish(c).status, 204, "refused before anyone reported");
 
@@ -84,7 +84,7 @@ Test(integration_backpressure, reports_silence_and_redis_links_decide_refusals)
     redisContext *link = redisConnect("127.0.0.1", c->redis.port);
     cr_assert(link && !link->err);
     freeReplyObject(redisCommand(link, "CLIENT SETNAME %s", "belfry:gwsub:gw-test"));
-    freeReplyObject(redisCommand(link, "SUBSCRIBE %s", "belfry:fan:news"));
+    freeReplyObject(redisCommand(link, "SUBSCRIBE %s", "belfry:fan:{news}"));
     report(c, "gw-test 1 0");
     w = (want){c, 503, "gw-test has not reported its delivery backlog"};
     cr_assert(bf_wait_for(publish_answers, &w, 3000), "a silent gateway with a live link accepted");
@@ -100,7 +100,7 @@ Test(integration_backpressure, reports_silence_and_redis_links_decide_refusals)
     report(c, "gw-test 40 1");
     w = (want){c, 503, "gw-test is 40 ms behind"};
     cr_assert(bf_wait_for(publish_answers, &w, 2000));
-    free(bf_redis_query(c, "ZREM belfry:gateways gw-test"));
+    free(bf_redis_query(c, "ZREM belfry:{#}:gateways gw-test"));
     w = (want){c, 204, NULL};
     cr_assert(bf_wait_for(publish_answers, &w, 3000), "a gateway gone from the membership counts");
 

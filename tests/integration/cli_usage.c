@@ -122,6 +122,7 @@ Test(cli_usage, global_options_before_the_command)
         {"--json"},
         {"--redis", url},
         {"--redis", url, "token", "--secret", IT_SECRET, "--user", "u"},
+        {"--redis", url, "--redis-prefix", "{t}:", "nodes"}, /* a hash tag in every key */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         cli_res r = cli_runv(NULL, NULL, bad[i]);

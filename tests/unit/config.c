@@ -607,6 +607,9 @@ static const vcase daemon_cases[] = {
      "must be 1-64 bytes (got 65)"},
     {"--redis-prefix", "12345678901234567890123456789012345678901234567890123456789012345",
      "must be 0-64 bytes"},
+    /* a brace in the prefix would move every key's Redis Cluster hash tag (redis_keys.h) */
+    {"--redis-prefix", "{app}:", "may not contain '{' or '}'"},
+    {"--redis-prefix", "app}:", "may not contain '{' or '}'"},
 };
 
 Test(config_rows, gateway_table_validates_in_its_rows)

@@ -273,7 +273,7 @@ export class Cluster {
   async waitSubscribed(channel, count = 1) {
     await waitFor(
       async () => {
-        const [, n] = await redisCommand(this.redisPort, 'PUBSUB', 'NUMSUB', `belfry:fan:${channel}`);
+        const [, n] = await redisCommand(this.redisPort, 'PUBSUB', 'NUMSUB', `belfry:fan:{${channel}}`);
         return n === count;
       },
       { what: `${count} gateway subscription(s) to ${channel}` },

@@ -406,18 +406,18 @@ static int send_broadcast(bf_rcluster *c, rcl_req *q)
 int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char *cmd, size_t len)
 {
     assert(!c->freeing);
-    if (!c->ready || c->closing) return BF_EDISCONNECTED;
     rcl_arg a[SUB_ARGS_MAX];
     int argc = bf__rcluster_args(cmd, len, a, SUB_ARGS_MAX);
     if (argc < 1) return BF_EINVAL;
     bool ssub = bf__rcluster_is(&a[0], "SSUBSCRIBE"),
          sunsub = bf__rcluster_is(&a[0], "SUNSUBSCRIBE");
     if ((ssub || sunsub) && argc > SUB_ARGS_MAX) return BF_EINVAL; /* rcluster.h: the limits */
-    if (ssub) return bf__rcluster_ssubscribe(c, cb, priv, a, argc);
-    if (sunsub) {
+    if (sunsub) { /* the registry forgets the channels even while not ready: nothing to wait for */
         bf__rcluster_sunsubscribe(c, a, argc);
         return 0;
     }
+    if (!c->ready || c->closing) return BF_EDISCONNECTED;
+    if (ssub) return bf__rcluster_ssubscribe(c, cb, priv, a, argc);
     bool plain_sub = bf__rcluster_is(&a[0], "SUBSCRIBE") || bf__rcluster_is(&a[0], "PSUBSCRIBE") ||
                      bf__rcluster_is(&a[0], "UNSUBSCRIBE") ||
                      bf__rcluster_is(&a[0], "PUNSUBSCRIBE");

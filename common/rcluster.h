@@ -34,7 +34,10 @@
  *     sends an unsolicited `sunsubscribe`), when a subscriber link is lost, or when a refresh
  *     shows the slot elsewhere, the channel is subscribed again where the slot now lives. The
  *     callback gets the `ssubscribe` confirmation and every `smessage` push (reply arrays valid
- *     only during the call); after SUNSUBSCRIBE it is never called again. Why the subscriber
+ *     only during the call); after SUNSUBSCRIBE it is never called again. SUNSUBSCRIBE is taken
+ *     (0) even while the cluster is not READY: the registry forgets the channels at once, a node
+ *     whose subscriber link is up is told at once, and a link that is down comes back without
+ *     the subscription. Why the subscriber
  *     links bypass hiredis' subscription handling: docs/architecture.md, "Redis Cluster".
  *   - SUBSCRIBE/PSUBSCRIBE go to one primary's command link (PUBLISH reaches every node of a
  *     cluster); that link is then a subscriber and takes no other command, as in single mode.

@@ -478,6 +478,11 @@ int bf_redis_cluster_stats_get(const bf_redis *r, bf_redis_cluster_stats *out)
     return 0;
 }
 
+bool bf_redis_is_cluster(const bf_redis *r)
+{
+    return r->cluster != NULL;
+}
+
 bool bf_redis_ready(const bf_redis *r)
 {
     if (r->cluster) return bf_rcluster_ready(r->cluster);
@@ -562,7 +567,7 @@ static int send_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const ch
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
     if (!r->cluster && r->st != ST_READY) return BF_EDISCONNECTED;
-    if (r->cluster && !bf_rcluster_ready(r->cluster)) return BF_EDISCONNECTED;
+    /* a cluster decides in bf_rcluster_send (a SUNSUBSCRIBE is taken even while not ready) */
     assert(r->cluster || r->ac);
     char *cmd;
     va_list ap;
@@ -580,7 +585,7 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
                      const size_t *argvlen)
 {
     if (!r->cluster && r->st != ST_READY) return BF_EDISCONNECTED;
-    if (r->cluster && !bf_rcluster_ready(r->cluster)) return BF_EDISCONNECTED;
+    /* a cluster decides in bf_rcluster_send (a SUNSUBSCRIBE is taken even while not ready) */
     assert(r->cluster || r->ac);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);

@@ -91,6 +91,8 @@ void bf_redis_free(bf_redis *r);
 void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 
 bool bf_redis_ready(const bf_redis *r);
+/* True for a cluster:// link (its fan-out is sharded pub/sub: scripts.h, gateway/hub.h). */
+bool bf_redis_is_cluster(const bf_redis *r);
 /* Number of times the link has become READY after having been READY before. */
 uint64_t bf_redis_reconnects(const bf_redis *r);
 

@@ -7,7 +7,8 @@
  * SCRIPT LOAD for all of them; call it first thing in a link's on_ready, so that on the same
  * connection every later EVALSHA is ordered after it (this also covers a Redis restart, which
  * empties the script cache). SHAs are computed locally so no round trip is needed before the first
- * call. */
+ * call. Every script starts with "local BF_SHARDED = true|false": true on a cluster:// link, where
+ * a channel's fan-out is SPUBLISHed on its shard channel (sequence.lib.lua). */
 #ifndef BF_SCRIPTS_H
 #define BF_SCRIPTS_H
 
@@ -130,6 +131,11 @@ int bf_webhook_event_send(bf_redis *r, const bf_webhook_event *e);
 const char *bf_script_sha(bf_script_id id);
 /* The script's full source, with the libraries it uses prepended (static storage). */
 const char *bf_script_source(bf_script_id id, size_t *len);
+/* The same for one variant: sharded is the Redis Cluster one, whose fan-out is SPUBLISH
+ * (BF_SHARDED in the scripts; bf_scripts_load and bf_script_call pick it for a cluster:// link,
+ * bf_redis_is_cluster). The two functions above give the other. */
+const char *bf_script_sha_for(bf_script_id id, bool sharded);
+const char *bf_script_source_for(bf_script_id id, bool sharded, size_t *len);
 
 /* ---- presence (presence_enqueue.lua, presence_apply.lua, presence_audit.lua, sweep.lua) ----
  *

@@ -70,7 +70,7 @@ local function join(conn, user, member, here)
     if here then
         local frame = '{"event":"presence:here","data":{"members":[' .. bf_here_list(P) ..
             ']},"seq":' .. string.format('%d', seq) .. '}'
-        redis.call('PUBLISH', S[2],
+        redis.call(BF_FANOUT, S[2],
             cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_DIRECT, channel, seq, frame, conn, ''}))
     end
 end
@@ -107,7 +107,7 @@ while applied < max do
         leave(m[4])
     elseif m[2] == BF_OP_KICK and type(m[5]) == 'string' and m[5] ~= '' and
         type(m[6]) == 'string' then
-        redis.call('PUBLISH', S[2],
+        redis.call(BF_FANOUT, S[2],
             cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_KICK, channel, 0, m[6], '', m[5]}))
         kicks = kicks + 1
     else

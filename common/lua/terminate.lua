@@ -26,7 +26,7 @@ for _, gw in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
         if ours and not seen[ch] then
             seen[ch] = true
             n = n + 1
-            redis.call('PUBLISH', ARGV[2] .. '{' .. ch .. '}', cmsgpack.pack({BF_WIRE_VERSION,
+            redis.call(BF_SHARDED and 'SPUBLISH' or 'PUBLISH', ARGV[2] .. '{' .. ch .. '}', cmsgpack.pack({BF_WIRE_VERSION,
                 BF_FAN_KICK, ch, 0, ARGV[5], '', ARGV[4]}))
         end
     end

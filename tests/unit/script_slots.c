@@ -159,7 +159,6 @@ static const char *const NOT_YET[] = {
     "presence_apply",
     "presence_audit",
     "sweep",
-    "publish(unfenced)",
     "publish(fenced)",
     "leave(gateway)",
     "channel_info",

@@ -29,6 +29,10 @@ int bf__rpub_init(bf__rpub *r, const char *url, const char *prefix, int timeout_
         snprintf(err, errlen, "redis prefix is longer than %d bytes", BF_PREFIX_MAX);
         return BF_EINVAL;
     }
+    if (strpbrk(prefix, "{}")) { /* the daemons refuse such a prefix (hash tags, redis_keys.h) */
+        snprintf(err, errlen, "redis prefix may not contain '{' or '}'");
+        return BF_EINVAL;
+    }
     snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
     return 0;
 }

@@ -69,7 +69,9 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
     } else {
         G.pub_errors++;
         snprintf(G.pub_error, sizeof(G.pub_error), "%s",
-                 !r ? "(null)" : r->type == REDIS_REPLY_ERROR ? r->str : "not an integer");
+                 !r                             ? "(null)"
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                                                : "not an integer");
     }
 }
 
@@ -94,10 +96,10 @@ static long long numsub(rc_env *e, int n, int i, bool sharded)
 {
     char key[BF_KEY_MAX];
     bf_key(key, PFX, BF_KEY_FAN, G.ch[i]);
-    redisReply *r = bf_rcl_cmd(&e->t, n, sharded ? "PUBSUB SHARDNUMSUB %s" : "PUBSUB NUMSUB %s",
-                               key);
-    long long v = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer
-                                                                         : -1;
+    redisReply *r =
+        bf_rcl_cmd(&e->t, n, sharded ? "PUBSUB SHARDNUMSUB %s" : "PUBSUB NUMSUB %s", key);
+    long long v =
+        r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1]->integer : -1;
     freeReplyObject(r);
     return v;
 }

@@ -23,14 +23,26 @@ static void on_down(bf_redis *r, void *arg)
     downs++;
 }
 
+static char gone[64]; /* a shard channel unsubscribed while the cluster is not ready */
+static int gone_messages;
+
 static void on_push(redisAsyncContext *ac, void *reply, void *priv)
 {
     redisReply *r = reply;
     (void)ac;
     (void)priv;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        !strcmp(r->element[0]->str, "smessage"))
-        messages++;
+        !strcmp(r->element[0]->str, "smessage")) {
+        if (!strcmp(r->element[1]->str, gone))
+            gone_messages++;
+        else
+            messages++;
+    }
+}
+
+static bool sub_down(rc_env *e)
+{
+    return !bf_redis_ready(e->sub);
 }
 
 static bool got_message(rc_env *e)
@@ -88,17 +100,25 @@ Test(rcluster_failover, kill_9_of_a_primary_then_commands_flow_again_on_its_repl
     char key[64], ch[64];
     rc_key_on(&e, victim, "kept", key, sizeof(key));
     rc_key_on(&e, victim, "chan", ch, sizeof(ch));
+    rc_key_on(&e, victim, "gone", gone, sizeof(gone));
     cr_assert_str_eq(rc_set(&e, &rep, key, "survives"), "OK");
     redisReply *r = bf_rcl_cmd(&e.t, victim, "WAIT 1 2000");
     cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, "the replica has the key");
     freeReplyObject(r);
-    const char *ss[] = {"SSUBSCRIBE", ch};
-    cr_assert_eq(bf_redis_cmdargv(e.sub, on_push, NULL, 2, ss, NULL), 0);
+    const char *ss[] = {"SSUBSCRIBE", ch, gone};
+    cr_assert_eq(bf_redis_cmdargv(e.sub, on_push, NULL, 3, ss, NULL), 0);
     for (int k = 0; k < 100 && !subscribed_on(&e, victim, ch); k++) rc_run(&e, never, 20);
     cr_assert(subscribed_on(&e, victim, ch));
+    cr_assert(subscribed_on(&e, victim, gone));
 
     bf_rcl_kill(&e.t, victim);
     uint64_t killed = bf_now_ms();
+    /* a subscriber that leaves a channel while the cluster is down (the gateway's hub freeing an
+     * emptied channel) is not refused: the registry forgets it, and it is not subscribed again */
+    cr_assert(rc_run(&e, sub_down, 5000), "the subscriber link did not notice the kill");
+    const char *su[] = {"SUNSUBSCRIBE", gone};
+    cr_expect_eq(bf_redis_cmdargv(e.sub, NULL, NULL, 2, su, NULL), 0,
+                 "SUNSUBSCRIBE refused while the cluster is not ready");
     /* commands keep being sent: each either fails at once or gets a NULL reply / a cluster error;
      * none hangs past the command deadline */
     int failed = 0, ok_in_a_row = 0;
@@ -135,6 +155,15 @@ Test(rcluster_failover, kill_9_of_a_primary_then_commands_flow_again_on_its_repl
     r = bf_rcl_cmd(&e.t, promoted, "SPUBLISH %s %s", ch, "hello");
     freeReplyObject(r);
     cr_expect(rc_run(&e, got_message, 5000), "no message from the promoted replica");
+    cr_expect(!subscribed_on(&e, promoted, gone), "%s was subscribed again after SUNSUBSCRIBE",
+              gone);
+    r = bf_rcl_cmd(&e.t, promoted, "SPUBLISH %s %s", gone, "nobody");
+    freeReplyObject(r);
+    r = bf_rcl_cmd(&e.t, promoted, "SPUBLISH %s %s", ch, "after");
+    freeReplyObject(r);
+    int before = messages;
+    for (int k = 0; k < 100 && messages == before; k++) rc_run(&e, never, 20);
+    cr_expect_eq(gone_messages, 0, "a message on %s after SUNSUBSCRIBE", gone);
     cr_expect_geq(rc_stats(e.sub).resubscribes, 1);
     rc_teardown(&e);
 }

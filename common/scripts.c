@@ -553,19 +553,13 @@ int bf_channel_info_args(bf_script_args *a, const char *prefix, const char *chan
     return 0;
 }
 
-int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, bool default_app,
-                     bool with_users)
+int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, bool default_app)
 {
     args_init(a, BF_SCRIPT_CHANNELS);
     if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS))
         return BF_ERANGE;
     add_str(a, match);
     add_str(a, default_app ? "1" : "0");
-    if (with_users) {
-        if (add_key_arg(a, 1, prefix, BF_KEY_PUSERS)) return BF_ERANGE;
-    } else {
-        add_str(a, "");
-    }
     return 0;
 }
 

@@ -248,9 +248,8 @@ int bf_history_args(bf_script_args *out, const bf_history *h);
 int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *channel);
 
 /* channels.lua: the occupied channels whose scoped name starts with match (default_app: the
- * names without a '/'), with their user counts when with_users. */
-int bf_channels_args(bf_script_args *out, const char *prefix, const char *match, bool default_app,
-                     bool with_users);
+ * names without a '/'); a user count is the caller's HLEN of the channel's pusers key. */
+int bf_channels_args(bf_script_args *out, const char *prefix, const char *match, bool default_app);
 
 /* terminate.lua: a kick of user to every channel of the app scope ("APPID/" or ""). */
 int bf_terminate_args(bf_script_args *out, const char *prefix, const char *scope, const char *user,

@@ -2,7 +2,9 @@
  * cover every gateway, as the native GET /channels and /presence do:
  *   GET /apps/{id}/channels[?filter_by_prefix=P&info=user_count]
  *       channels.lua: the union of the live gateways' gwchans sets (channels with connections),
- *       the app's own only; user_count (HLEN pusers:) only with a presence- filter, as Pusher
+ *       the app's own only; user_count only with a presence- filter, as Pusher: then one
+ *       HLEN pusers:{channel} per channel, pipelined after the list (each in its channel's slot,
+ *       as Redis Cluster requires; the counts are read just after the list, not with it)
  *   GET /apps/{id}/channels/{name}[?info=user_count,subscription_count]
  *       channel_info.lua: connections on live gateways, users of a presence channel
  *   GET /apps/{id}/channels/{name}/users      presence only: HKEYS pusers: (one entry per user)
@@ -146,25 +148,91 @@ static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_p
 
 /* ---- GET /channels ------------------------------------------------------------------------- */
 
+/* The user counts of a listed set of channels: one HLEN per channel, the answer once the last
+ * reply is in (503 if any failed). */
+typedef struct count_req {
+    q_req *q;
+    json_t *chs; /* bare name -> {"user_count": N} */
+    size_t pending;
+    bool failed;
+    char failure[128];
+} count_req;
+
+typedef struct count_one {
+    count_req *c;
+    json_t *o; /* the channel's object in c->chs (borrowed) */
+} count_one;
+
+static void count_done(count_req *c)
+{
+    if (c->failed) {
+        bf__pusher_error(c->q->rt, c->q->req, 503, "redis_error", c->failure);
+        json_decref(c->chs);
+    } else {
+        reply_obj(c->q, json_pack("{s:o}", "channels", c->chs));
+    }
+    q_free(c->q);
+    free(c);
+}
+
+static void on_user_count(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    count_one *one = priv;
+    count_req *c = one->c;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        json_object_set_new(one->o, "user_count", json_integer(r->integer));
+    } else if (!c->failed) {
+        c->failed = true;
+        snprintf(c->failure, sizeof(c->failure), "%s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+    }
+    free(one);
+    if (--c->pending == 0) count_done(c);
+}
+
 static void on_channel_list(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     q_req *q = priv;
     redisReply *r = reply;
-    if (!redis_failed(q, r, REDIS_REPLY_ARRAY)) {
-        json_t *chs = json_object();
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            if (r->element[i]->type != REDIS_REPLY_STRING) continue;
-            const char *bare;
-            if (bf_apps_unscope(q->rt->cfg.apps, r->element[i]->str, &bare) != q->app) continue;
-            json_t *o = json_object();
-            if (q->info.user_count)
-                json_object_set_new(o, "user_count", json_integer(r->element[i + 1]->integer));
-            json_object_set_new(chs, bare, o);
-        }
-        reply_obj(q, json_pack("{s:o}", "channels", chs));
+    if (redis_failed(q, r, REDIS_REPLY_ARRAY)) {
+        q_free(q);
+        return;
     }
-    q_free(q);
+    json_t *chs = json_object();
+    count_req *c = q->info.user_count ? bf_calloc(1, sizeof(*c)) : NULL;
+    if (c) {
+        c->q = q;
+        c->chs = chs;
+        c->pending = 1; /* held until every HLEN is sent */
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+        const char *bare, *scoped = r->element[i]->str;
+        if (bf_apps_unscope(q->rt->cfg.apps, scoped, &bare) != q->app) continue;
+        json_t *o = json_object();
+        json_object_set_new(chs, bare, o);
+        if (!c || c->failed) continue;
+        char key[BF_KEY_MAX];
+        count_one *one = bf_malloc(sizeof(*one));
+        *one = (count_one){c, o};
+        c->pending++;
+        if (bf_key(key, q->rt->cfg.redis_prefix, BF_KEY_PUSERS, scoped) < 0 ||
+            bf_redis_cmd(q->rt->cmd, on_user_count, one, "HLEN %s", key)) {
+            c->pending--;
+            free(one);
+            c->failed = true;
+            snprintf(c->failure, sizeof(c->failure), "redis connection lost");
+        }
+    }
+    if (!c) {
+        reply_obj(q, json_pack("{s:o}", "channels", chs));
+        q_free(q);
+    } else if (--c->pending == 0) {
+        count_done(c);
+    }
 }
 
 static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c)
@@ -202,7 +270,7 @@ static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_push
     snprintf(match, sizeof(match), "%s%s%s", is_default ? "" : c->app->id, is_default ? "" : "/",
              q->filter);
     bf_script_args a;
-    if (bf_channels_args(&a, rt->cfg.redis_prefix, match, is_default, q->info.user_count) ||
+    if (bf_channels_args(&a, rt->cfg.redis_prefix, match, is_default) ||
         bf_script_args_send(rt->cmd, &a, on_channel_list, q)) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
         q_free(q);

@@ -27,7 +27,6 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
     [BF_SCRIPT_CHANNELS] = "channels",
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
-    [BF_SCRIPT_TERMINATE] = "terminate",
     [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
     [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
 };
@@ -560,19 +559,6 @@ int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, b
         return BF_ERANGE;
     add_str(a, match);
     add_str(a, default_app ? "1" : "0");
-    return 0;
-}
-
-int bf_terminate_args(bf_script_args *a, const char *prefix, const char *scope, const char *user,
-                      const char *reason)
-{
-    args_init(a, BF_SCRIPT_TERMINATE);
-    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS) ||
-        add_key_arg(a, 1, prefix, BF_KEY_FAN))
-        return BF_ERANGE;
-    add_str(a, scope);
-    add_str(a, user);
-    add_str(a, reason);
     return 0;
 }
 

@@ -32,7 +32,6 @@ typedef enum {
     BF_SCRIPT_PUBLISH_BATCH,
     BF_SCRIPT_CHANNELS,
     BF_SCRIPT_WEBHOOK_DUE,
-    BF_SCRIPT_TERMINATE,
     BF_SCRIPT_PRESENCE_MEMBERS,
     BF_SCRIPT_WEBHOOK_EVENT,
     BF_SCRIPT__COUNT
@@ -250,10 +249,6 @@ int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *ch
 /* channels.lua: the occupied channels whose scoped name starts with match (default_app: the
  * names without a '/'); a user count is the caller's HLEN of the channel's pusers key. */
 int bf_channels_args(bf_script_args *out, const char *prefix, const char *match, bool default_app);
-
-/* terminate.lua: a kick of user to every channel of the app scope ("APPID/" or ""). */
-int bf_terminate_args(bf_script_args *out, const char *prefix, const char *scope, const char *user,
-                      const char *reason);
 
 /* webhook_due.lua: queue at most per_call due channel_vacated events. */
 int bf_webhook_due_args(bf_script_args *out, const char *prefix, long long per_call);

@@ -126,8 +126,6 @@ static size_t build_all(call *c)
     cr_assert_eq(bf_channel_info_args(&c[n++].a, P, CH), 0);
     c[n].name = "channels";
     cr_assert_eq(bf_channels_args(&c[n++].a, P, "", 1), 0);
-    c[n].name = "terminate";
-    cr_assert_eq(bf_terminate_args(&c[n++].a, P, "", "u1", "bye"), 0);
     c[n].name = "webhook_due";
     cr_assert_eq(bf_webhook_due_args(&c[n++].a, P, 100), 0);
     bf_webhook_event we = {.prefix = P, .name = "client_event", .channel = CH};
@@ -160,7 +158,6 @@ static const char *const NOT_YET[] = {
     "publish(fenced)",
     "leave(gateway)",
     "channel_info",
-    "terminate",
 };
 
 static bool listed(const char *name)

@@ -44,6 +44,7 @@ typedef struct bb_config {
     long long users, churn_rate;
     long long procs, channel_offset;
     long long arrival_latency;
+    long long series_ms;         /* broadcast: per-interval max latency to stderr (0: off) */
     const char *protocol;        /* "native" or "pusher" */
     long long channels_per_conn; /* pusher: subscriptions per connection */
     long long interval_s;        /* broadcast: INTERVAL line every this many seconds (0: none) */

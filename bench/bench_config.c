@@ -69,6 +69,9 @@ const bf_cfg_opt bb_config_table[] = {
     {"arrival-latency", I, NULL, "0", 0, 1, NULL, F(arrival_latency),
      "broadcast mode, 1: also measure publish -> arrival in the subscriber's socket, from the "
      "kernel's receive timestamp (SO_TIMESTAMPNS), which excludes the bench's own queueing"},
+    {"series-ms", I, NULL, "0", 0, 10000, NULL, F(series_ms),
+     "broadcast mode: print the highest latency and the deliveries of every interval of this many "
+     "ms to stderr ('series PID MS COUNT MAX_US' lines; 0: off)"},
     {"procs", I, NULL, "1", 1, 64, NULL, F(procs),
      "worker processes (each holds its share of connections: one process may open at most "
      "RLIMIT_NOFILE sockets); broadcast and idle modes"},

@@ -11,6 +11,7 @@
 #include "bench.h"
 #include "payload.h"
 #include "pub.h"
+#include "series.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +22,17 @@
 
 /* The counters a worker sends to the parent (plain data). */
 typedef struct bcast_stats {
-    uint64_t sent, acked, failed, expected, received, misrouted, reordered, overtaken, other;
+    uint64_t sent, acked, failed, refused, expected, received, misrouted, reordered, overtaken,
+        other;
     uint64_t warm_rx;
     uint64_t cold; /* channels whose warm-up never arrived */
     int last_fail_status;
     uint64_t t0, t_pub_end, t_last_rx;
     bb_hist lat, arr, lag, rtt; /* arr: publish -> kernel arrival (--arrival-latency) */
+    /* after_ack: how long after its publisher had the acknowledgement a delivery arrived (0 if
+     * before): the delivery lag a server that acknowledges before delivering adds, without the
+     * publisher's own queue (a server that acknowledges after delivery has 0) */
+    bb_hist after_ack;
 } bcast_stats;
 
 typedef struct bcast {
@@ -41,8 +47,12 @@ typedef struct bcast {
     size_t body_cap;
     uint32_t *chan_warm;
     uint64_t *warm_sent;
-    uint64_t *last_g; /* per subscriber and publisher connection: the highest _g received */
-    bb_hist *ival;    /* --interval: latency since the last INTERVAL line; owned, NULL if off */
+    uint64_t *last_g;     /* per subscriber and publisher connection: the highest _g received */
+    uint64_t pause_until; /* flat out: no publishing before this (a refusal's retry delay) */
+    uint64_t *ack_ns;     /* per message number: when its publish was acknowledged (0: not yet) */
+    size_t ack_cap;
+    bb_series *series; /* --series-ms, or NULL */
+    bb_hist *ival;     /* --interval: latency since the last INTERVAL line; owned, NULL if off */
     uint64_t ival_next;
 } bcast;
 
@@ -77,8 +87,13 @@ static void on_payload(bb_bench *b, bb_sub *s, const bb_payload *found, uint64_t
         m->st.overtaken++;
     else
         s->last_g = pl.g;
-    if (now > pl.t) bb_hist_record(&m->st.lat, now - pl.t);
-    if (now > pl.t && m->ival) bb_hist_record(m->ival, now - pl.t);
+    if (now > pl.t) {
+        bb_hist_record(&m->st.lat, now - pl.t);
+        bb_series_record(m->series, now, now - pl.t);
+        if (m->ival) bb_hist_record(m->ival, now - pl.t);
+    }
+    uint64_t acked = pl.g < m->ack_cap ? m->ack_ns[pl.g] : 0;
+    bb_hist_record(&m->st.after_ack, acked && now > acked ? now - acked : 0);
     uint64_t arrived = bb_wsctx_arrived(b->wsx);
     if (arrived > pl.t) bb_hist_record(&m->st.arr, arrived - pl.t);
     m->st.t_last_rx = now;
@@ -103,6 +118,25 @@ static void on_pub_done(const bb_pub_req *r, int ok, int status, uint64_t now, v
     if (ok) {
         m->st.acked++;
         bb_hist_record(&m->st.rtt, now - r->t_sent);
+        if (r->id >= m->ack_cap) {
+            size_t cap = m->ack_cap ? m->ack_cap : 65536;
+            while (cap <= r->id) cap *= 2;
+            uint64_t *a = realloc(m->ack_ns, cap * sizeof(*a));
+            if (!a) return; /* not measured for this one */
+            memset(a + m->ack_cap, 0, (cap - m->ack_cap) * sizeof(*a));
+            m->ack_ns = a;
+            m->ack_cap = cap;
+        }
+        m->ack_ns[r->id] = now;
+        return;
+    }
+    if (status == 503 || status == 429) {
+        /* refused (Belfry: 503 overloaded while a gateway is behind): not lost, never to arrive;
+         * every publisher connection waits as long as the server asks (at least 1 ms) */
+        m->st.refused++;
+        m->st.expected -= r->weight;
+        uint64_t until = now + (uint64_t)(r->retry_ms ? r->retry_ms : 1) * 1000000ull;
+        if (until > m->pause_until) m->pause_until = until;
         return;
     }
     m->st.failed++;
@@ -242,6 +276,7 @@ static void measure(bcast *m)
         bb_hist_init(m->ival);
         m->ival_next = m->st.t0 + ival;
     }
+    bb_series_start(m->series, m->st.t0);
     while (!bb_stop) {
         uint64_t now = bb_now_ns();
         if (m->ival && publishing && now >= m->ival_next) {
@@ -254,7 +289,9 @@ static void measure(bcast *m)
         }
         if (publishing) {
             int k;
-            while ((!count || m->st.sent < count) && (k = pub_with_room(m)) >= 0) {
+            /* flat out after a refusal: wait the delay the server asked for */
+            bool paused = !cfg->rate && now < m->pause_until;
+            while (!paused && (!count || m->st.sent < count) && (k = pub_with_room(m)) >= 0) {
                 uint32_t c = (uint32_t)(m->st.sent % b->n_chan);
                 if (cfg->rate) {
                     uint64_t due = m->st.t0 + m->st.sent * 1000000000ull / (uint64_t)cfg->rate;
@@ -285,6 +322,7 @@ static void measure(bcast *m)
     }
     if (!m->st.t_pub_end) m->st.t_pub_end = bb_now_ns();
     bb_bench_sample(b, 1);
+    bb_series_print(m->series, stderr);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -298,6 +336,7 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     bb_hist_init(&m->st.arr);
     bb_hist_init(&m->st.lag);
     bb_hist_init(&m->st.rtt);
+    bb_hist_init(&m->st.after_ack);
     bb_url pu;
     if (bb_url_parse(cfg->pub_url, &pu, err, errlen)) return -1;
     if (pu.scheme == BB_URL_WS) {
@@ -319,6 +358,7 @@ static int setup(bcast *m, bb_bench *b, char *err, size_t errlen)
     m->chan_warm = calloc(b->n_chan, sizeof(*m->chan_warm));
     m->warm_sent = calloc(b->n_chan, sizeof(*m->warm_sent));
     m->last_g = calloc(b->n_subs * m->n_pubs, sizeof(*m->last_g));
+    m->series = bb_series_new((uint64_t)cfg->series_ms);
     if (!m->pubs || !m->targets || !m->chan_warm || !m->warm_sent || !m->last_g) goto oom;
     if (cfg->interval_s > 0 && cfg->procs <= 1 && !(m->ival = malloc(sizeof(*m->ival)))) goto oom;
     for (size_t c = 0; c < b->n_chan; c++) {
@@ -352,6 +392,8 @@ static void teardown(bcast *m)
     free(m->targets);
     free(m->chan_warm);
     free(m->last_g);
+    free(m->ack_ns);
+    bb_series_free(m->series);
     free(m->warm_sent);
     free(m->body);
     free(m->ival);
@@ -362,6 +404,7 @@ static void merge(bcast_stats *d, const bcast_stats *s)
     d->sent += s->sent;
     d->acked += s->acked;
     d->failed += s->failed;
+    d->refused += s->refused;
     d->expected += s->expected;
     d->received += s->received;
     d->misrouted += s->misrouted;
@@ -378,6 +421,7 @@ static void merge(bcast_stats *d, const bcast_stats *s)
     bb_hist_merge(&d->arr, &s->arr);
     bb_hist_merge(&d->lag, &s->lag);
     bb_hist_merge(&d->rtt, &s->rtt);
+    bb_hist_merge(&d->after_ack, &s->after_ack);
 }
 
 /* Prints the table and the RESULT line for st (one process's, or the workers' merged). */
@@ -395,6 +439,8 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_report_row("published / failed", "%llu / %llu (last failure status %d)",
                   (unsigned long long)st->acked, (unsigned long long)st->failed,
                   st->last_fail_status);
+    if (st->refused)
+        bb_report_row("refused (503/429, retried later)", "%llu", (unsigned long long)st->refused);
     bb_report_row("publish rate", "%.0f/s (%s)", pub_s > 0 ? (double)st->acked / pub_s : 0,
                   cfg->rate ? "fixed rate" : "flat out");
     bb_report_row("expected / received", "%llu / %llu", (unsigned long long)st->expected,
@@ -405,6 +451,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_report_row("overtaken (other publisher)", "%llu", (unsigned long long)st->overtaken);
     bb_report_row("delivered", "%.0f msgs/s over %.2f s", per_s, deliv_s);
     bb_report_hist_us("latency publish->receive", &st->lat);
+    bb_report_hist_us("delivery after the ack", &st->after_ack);
     if (cfg->arrival_latency) bb_report_hist_us("latency publish->socket arrival", &st->arr);
     bb_report_hist_us("publish request round trip", &st->rtt);
     if (cfg->rate) bb_report_hist_us("publisher behind schedule", &st->lag);
@@ -425,6 +472,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_json_int(&j, "warmup_cold_channels", (long long)st->cold);
     bb_json_int(&j, "published", (long long)st->acked);
     bb_json_int(&j, "pub_failed", (long long)st->failed);
+    bb_json_int(&j, "pub_refused", (long long)st->refused);
     bb_json_num(&j, "pub_per_s", pub_s > 0 ? (double)st->acked / pub_s : 0);
     bb_json_int(&j, "expected", (long long)st->expected);
     bb_json_int(&j, "received", (long long)st->received);
@@ -438,6 +486,7 @@ static int report(bb_bench *b, const bcast_stats *st, double meas_s)
     bb_json_hist_us(&j, "latency_us", &st->lat);
     if (cfg->arrival_latency) bb_json_hist_us(&j, "arrival_latency_us", &st->arr);
     bb_json_hist_us(&j, "pub_rtt_us", &st->rtt);
+    bb_json_hist_us(&j, "after_ack_us", &st->after_ack);
     bb_json_hist_us(&j, "pub_lag_us", &st->lag);
     bb_json_num(&j, "server_cpu_us_per_msg",
                 b->n_procs && st->received ? srv * 1e6 / (double)st->received : -1);
@@ -507,6 +556,7 @@ static int parent(const bb_config *cfg)
     bb_hist_init(&all.arr);
     bb_hist_init(&all.lag);
     bb_hist_init(&all.rtt);
+    bb_hist_init(&all.after_ack);
     int rc = 2;
     if (bb_workers_gather(&w, (int)cfg->watchdog_s) == 0) {
         bb_bench_sample(&b, 0);

@@ -60,6 +60,7 @@ static void drop(bb_pub *p)
     uint64_t now = bb_now_ns();
     while (p->count) {
         bb_pub_req r = p->fifo[p->head];
+        r.retry_ms = 0;
         p->head = (p->head + 1) % p->pipeline;
         p->count--;
         p->done(&r, 0, 0, now, p->ud);
@@ -183,7 +184,7 @@ int bb_pub_send(bb_pub *p, const char *target, const char *body, size_t blen, bb
  * Responses */
 
 /* One HTTP response in b[0..len): returns its length, 0 if incomplete, -1 if malformed. */
-static long parse_http(const char *b, size_t len, int *status)
+static long parse_http(const char *b, size_t len, int *status, uint32_t *retry_ms)
 {
     const char *eoh = memmem(b, len, "\r\n\r\n", 4);
     if (!eoh) return len > 65536 ? -1 : 0;
@@ -195,6 +196,8 @@ static long parse_http(const char *b, size_t len, int *status)
          l = memchr(l + 1, '\n', (size_t)(eoh - l))) {
         const char *h = l + 1;
         if (!strncasecmp(h, "content-length:", 15)) clen = atoll(h + 15);
+        if (!strncasecmp(h, "x-belfry-retry-after-ms:", 24))
+            *retry_ms = (uint32_t)strtoul(h + 24, NULL, 10);
         if (!strncasecmp(h, "transfer-encoding:", 18)) {
             const char *eol = memchr(h, '\r', (size_t)(eoh + 2 - h));
             if (eol && memmem(h, (size_t)(eol - h), "chunked", 7)) chunked = 1;
@@ -258,9 +261,10 @@ static void on_readable(bb_pub *p)
     size_t off = 0;
     while (off < p->in_len) {
         int status = 0;
+        uint32_t retry_ms = 0;
         long used = p->url.scheme == BB_URL_REDIS
                         ? parse_resp(p->in + off, p->in_len - off, &status)
-                        : parse_http(p->in + off, p->in_len - off, &status);
+                        : parse_http(p->in + off, p->in_len - off, &status, &retry_ms);
         if (used == 0) break;
         if (used < 0 || !p->count) { /* garbage, or a response nobody asked for */
             drop(p);
@@ -268,6 +272,7 @@ static void on_readable(bb_pub *p)
         }
         off += (size_t)used;
         bb_pub_req r = p->fifo[p->head];
+        r.retry_ms = retry_ms;
         p->head = (p->head + 1) % p->pipeline;
         p->count--;
         int ok = p->url.scheme == BB_URL_REDIS ? status > 0 : (status >= 200 && status < 300);

@@ -16,10 +16,11 @@
 #include "url.h"
 
 typedef struct bb_pub_req {
-    uint64_t t_sent; /* CLOCK_MONOTONIC ns when the request was written */
-    uint64_t id;     /* the caller's message number */
-    uint32_t chan;   /* the caller's channel index */
-    uint32_t weight; /* deliveries the caller expects for it */
+    uint64_t t_sent;   /* CLOCK_MONOTONIC ns when the request was written */
+    uint64_t id;       /* the caller's message number */
+    uint32_t chan;     /* the caller's channel index */
+    uint32_t weight;   /* deliveries the caller expects for it */
+    uint32_t retry_ms; /* in the done callback: the response's X-Belfry-Retry-After-Ms, else 0 */
 } bb_pub_req;
 
 /* r is valid only during the callback; status is the HTTP status or the Redis integer reply

@@ -21,6 +21,8 @@
 #   8 | pusher      the Pusher protocol (/app/{key}): idle RSS per connection (15,000 x 1 channel,
 #                 native alongside; 2,000 x 1 and 2,000 x 20 channels), and fan-out CPU per
 #                 delivery with 1,000 subscribers on one channel: native, Pusher and nchan
+#   9 | ackpace     publishers as fast as acknowledged (8, and 256, outstanding; no delivery
+#                 window): 2,000 x 5 and 1 x 1,000 on one process; latency, refusals; vs nchan
 #   pusher-idle | pusher-fanout   either half of scenario 8
 #   all           every scenario in turn
 #
@@ -191,7 +193,7 @@ bench() {
 # counts it as passed (exit status $3 is 0 and there is a RESULT line) or failed.
 record() {
     local out=$1 err=$2 rc=$3 fields=$4
-    grep -v '^RESULT ' "$out" | sed 's/^/    /'
+    { grep -v '^RESULT ' "$out" || true; } | sed 's/^/    /'  # an empty output (a bench that refused its flags) must not end the script
     LAST_RESULT=$(grep '^RESULT ' "$out" | sed "s/^RESULT {/{$fields/" || true)
     if [ -n "$LAST_RESULT" ]; then echo "$LAST_RESULT" >>"$RESULTS"; fi
     if [ "$rc" -eq 0 ] && [ -n "$LAST_RESULT" ]; then
@@ -333,6 +335,58 @@ scenario_latency() {
                     start_nchan 1
                     # shellcheck disable=SC2086
                     bench "3-latency-$rate" "$r" nchan $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --pub-body '{payload}' --pids "$NCHAN_PIDS"
+                fi
+                stop_all
+            done
+        done
+    done
+}
+
+# Publishers as fast as they are acknowledged (latency at any offered load), 400-byte messages,
+# no delivery window: many channels (2,000 x 5 on one process) and one big channel (1 x 1,000),
+# each with 8 publisher connections that send the next publish when the last is answered (8
+# outstanding), and many channels again with 256 outstanding (8 connections x 32 pipelined).
+# Belfry refuses with 503 overloaded while a gateway is behind (docs/operations.md,
+# *Back-pressure*); the bench waits the delay it is given and reports the refusals. nchan
+# acknowledges after delivery.
+scenario_ackpace() {
+    set_results 9-ackpace
+    local r runs=$RUNS dur=15 count=0 target variant flags
+    [ "$QUICK" = 0 ] || { runs=1; dur=1; count=300; }
+    for r in $(seq "$runs"); do
+        for variant in many big many256; do
+            case $variant in
+            many | many256) flags="--channels 2000 --subs-per-channel 5" ;;
+            big) flags="--channels 1 --subs-per-channel 1000" ;;
+            esac
+            [ "$QUICK" = 0 ] || flags="--channels 20 --subs-per-channel 5"
+            local pipeline=1
+            [ "$variant" != many256 ] || pipeline=32
+            flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline $pipeline \
+--window 1000000 --connect-rate 5000 --duration $dur --count $count"
+            # belfry: the defaults (--backlog-limit-ms 50); belfry-5ms: the limit for small
+            # channels (docs/operations.md, Choosing the limit); belfry-nobp: back-pressure off
+            for target in belfry belfry-5ms belfry-nobp nchan; do
+                if [ "$target" = nchan ] && ! nchan_available; then
+                    SKIPPED=$((SKIPPED + 1))
+                    continue
+                fi
+                if [ "$target" != nchan ]; then
+                    ROUTER_ARGS=()
+                    GATEWAY_ARGS=()
+                    [ "$target" != belfry-nobp ] || ROUTER_ARGS=(--overload-silence-ms 0)
+                    [ "$target" != belfry-5ms ] || GATEWAY_ARGS=(--backlog-limit-ms 5)
+                    start_belfry 1
+                    ROUTER_ARGS=()
+                    GATEWAY_ARGS=()
+                    # shellcheck disable=SC2086
+                    bench "9-ackpace-$variant" "$r" "$target" $flags --sub-url "$SUB_URLS" \
+                        --pub-url "$PUB_URL" --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+                else
+                    start_nchan 1
+                    # shellcheck disable=SC2086
+                    bench "9-ackpace-$variant" "$r" nchan $flags --sub-url "$SUB_URLS" \
                         --pub-url "$PUB_URL" --pub-body '{payload}' --pids "$NCHAN_PIDS"
                 fi
                 stop_all
@@ -525,6 +579,7 @@ case $SCENARIO in
 5 | presence) scenario_presence ;;
 6 | scaleout) scenario_scaleout ;;
 8 | pusher) scenario_pusher ;;
+9 | ackpace) scenario_ackpace ;;
 pusher-idle) scenario_pusher idle ;;
 pusher-fanout) scenario_pusher fanout ;;
 all)
@@ -536,6 +591,7 @@ all)
     scenario_scaleout
     scenario_storm
     scenario_pusher
+    scenario_ackpace
     ;;
 *) usage ;;
 esac

@@ -53,14 +53,17 @@ start_router() {
     ROUTER_PORT=$(port)
     taskset -c "$SERVER_CPU" "$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" \
         --redis "$REDIS_URL" --api-key "$API_KEY" --log-level warn "${APP_ARGS[@]}" \
-        >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
+        "${ROUTER_ARGS[@]}" >"$RUN_DIR/router-$ROUTER_PORT.log" 2>&1 &
     ROUTER_PID=$!
     PIDS+=("$ROUTER_PID")
     wait_for "router on $ROUTER_PORT" curl -sf "http://127.0.0.1:$ROUTER_PORT/readyz"
 }
 
-# Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET).
+# Extra flags for routers and gateways (scenario 8 sets an app: --app ID:KEY:SECRET), and for
+# routers or gateways only (scenario 9 sets the back-pressure).
 APP_ARGS=()
+ROUTER_ARGS=()
+GATEWAY_ARGS=()
 GW_PORTS=()
 GW_PIDS=()
 start_gateway() {
@@ -68,7 +71,7 @@ start_gateway() {
     p=$(port)
     taskset -c "$SERVER_CPU" "$BIN/belfry-gateway" --listen "127.0.0.1:$p" --redis "$REDIS_URL" \
         --insecure-any-token --drain-timeout 1 --log-level warn "${APP_ARGS[@]}" \
-        >"$RUN_DIR/gateway-$p.log" 2>&1 &
+        "${GATEWAY_ARGS[@]}" >"$RUN_DIR/gateway-$p.log" 2>&1 &
     GW_PIDS+=($!)
     PIDS+=($!)
     GW_PORTS+=("$p")

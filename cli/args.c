@@ -158,6 +158,10 @@ int bf_cli_args_parse(const bf_cli_spec *s, bf_cli_cfg *cfg, int argc, char **ar
         bf_redis_url u;
         if (bf_parse_redis_url(cfg->redis, &u, err, sizeof(err)))
             return bf_cli_usage_error(s->name, "--redis: %s", err);
+        if (u.kind == BF_REDIS_URL_CLUSTER) /* its commands are not routed by slot */
+            return bf_cli_usage_error(s->name,
+                                      "--redis: belfryctl does not run on Redis Cluster yet (see "
+                                      "docs/operations.md, Redis topologies)");
     }
     if (cfg->redis_prefix && strlen(cfg->redis_prefix) > BF_PREFIX_MAX)
         return bf_cli_usage_error(s->name, "--redis-prefix: longer than %d bytes", BF_PREFIX_MAX);

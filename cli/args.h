@@ -82,7 +82,7 @@ int bf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
      "Redis URL, redis://[[user]:password@]host[:port][/db] or "                                   \
      "sentinel://host[:port],.../master"},                                                         \
         {"redis-prefix",                                                                           \
-         BF_CFG_STRING,                                                                            \
+         BF_CFG_PREFIX,                                                                            \
          "BELFRY_REDIS_PREFIX",                                                                    \
          "belfry:",                                                                                \
          0,                                                                                        \

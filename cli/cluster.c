@@ -164,8 +164,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The SCAN pattern for every key of one kind: "<prefix><kind>*" with the prefix matched
- * literally (its glob characters escaped). */
+/* The SCAN pattern for every key of one kind: "<prefix><kind>{*}" with the prefix matched
+ * literally (its glob characters escaped; braces are not glob characters). */
 static void match_pattern(char *out, const char *prefix, bf_key_kind kind)
 {
     char esc[2 * BF_PREFIX_MAX + 1];
@@ -194,14 +194,16 @@ static int scan_kind(bf_cli_redis *r, bf_key_kind kind, bf_cli_chanlist *l, size
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         const redisReply *keys = rep->element[1];
         for (size_t i = 0; i < keys->elements; i++) {
-            const char *ch =
-                keys->element[i]->str ? bf_key_strip(keys->element[i]->str, prefix, kind) : NULL;
-            if (!ch || bf_channel_validate(ch, strlen(ch), NULL, 0)) continue;
+            size_t len;
+            const char *ch = keys->element[i]->str
+                                 ? bf_key_strip(keys->element[i]->str, prefix, kind, &len)
+                                 : NULL;
+            if (!ch || bf_channel_validate(ch, len, NULL, 0)) continue;
             if (l->n == *cap) {
                 *cap = *cap ? *cap * 2 : 64;
                 l->names = bf_realloc(l->names, *cap * sizeof(char *));
             }
-            l->names[l->n++] = bf_strdup(ch);
+            l->names[l->n++] = bf_strndup(ch, len);
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0"));

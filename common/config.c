@@ -73,6 +73,12 @@ static bool in_choices(const char *choices, const char *v)
     return false;
 }
 
+/* The rows whose field is a const char *. */
+static bool is_string(const bf_cfg_opt *o)
+{
+    return o->type == BF_CFG_STRING || o->type == BF_CFG_NAME || o->type == BF_CFG_PREFIX;
+}
+
 /* Stores text value v for opt; `from` names where it came from, for the error line. */
 static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *from, char *err,
                      size_t errlen)
@@ -81,6 +87,7 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
     char sub[BF_ERR_LEN];
     switch (o->type) {
     case BF_CFG_STRING:
+    case BF_CFG_PREFIX:
     case BF_CFG_NAME: {
         size_t len = strlen(v);
         if (!len && !o->def) {
@@ -96,6 +103,12 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             snprintf(err, errlen, "%s: must be %lld-%lld bytes (got %zu)", from, o->min, o->max,
                      len);
             return BF_ERANGE;
+        }
+        if (o->type == BF_CFG_PREFIX && strpbrk(v, "{}")) {
+            /* a brace would move every key's hash tag (redis_keys.h): all of a cluster's keys in
+             * one slot, or tags that no longer name the channel */
+            snprintf(err, errlen, "%s: '%s' may not contain '{' or '}' (Redis hash tags)", from, v);
+            return BF_EINVAL;
         }
         if (o->type == BF_CFG_NAME) {
             for (const char *c = v; *c; c++) {
@@ -148,6 +161,15 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
+        /* the daemons' Lua scripts mix a channel's keys with cluster-wide keys, which a cluster
+         * would spread over several slots: refused until their key schema is ported */
+        if (((bf_redis_url *)field)->kind == BF_REDIS_URL_CLUSTER) {
+            snprintf(err, errlen,
+                     "%s: Redis Cluster is supported by the transport only; the gateway/router do "
+                     "not run on it yet (see docs/operations.md, Redis topologies)",
+                     from);
+            return BF_EINVAL;
+        }
         return 0;
     case BF_CFG_LIST: {
         bf_strlist *l = (bf_strlist *)field;
@@ -188,7 +210,7 @@ int bf_config_parse(const bf_cfg_opt *table, void *cfg, int argc, char **argv, c
             snprintf(from, sizeof(from), "default of --%s", o->name);
             int rc = set_value(o, cfg, o->def, from, err, errlen);
             if (rc) return rc;
-        } else if (o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) {
+        } else if (is_string(o)) {
             *(const char **)((char *)cfg + o->offset) = NULL;
         }
     }
@@ -259,10 +281,8 @@ void bf_config_usage(const bf_cfg_opt *table, FILE *out, const char *prog, const
         char flag[96];
         snprintf(flag, sizeof(flag), "--%s%s", o->name, meta);
         fprintf(out, "  %-32s %s", flag, o->help);
-        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->choices)
-            fprintf(out, " (%s)", o->choices);
-        if ((o->type == BF_CFG_STRING || o->type == BF_CFG_NAME) && o->max > 0)
-            fprintf(out, " [%lld..%lld bytes]", o->min, o->max);
+        if ((is_string(o)) && o->choices) fprintf(out, " (%s)", o->choices);
+        if ((is_string(o)) && o->max > 0) fprintf(out, " [%lld..%lld bytes]", o->min, o->max);
         if (o->type == BF_CFG_HOSTPORT && o->max > 0)
             fprintf(out, " [port %lld..%lld]", o->min, o->max);
         if (o->type == BF_CFG_INT) fprintf(out, " [%lld..%lld]", o->min, o->max);

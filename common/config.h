@@ -33,12 +33,15 @@ void bf_strlist_clear(bf_strlist *l);
  *   NAME      a STRING that is also an identifier: min..max bytes (max > 0 required), no '/' and
  *             no control characters or spaces (node ids: they appear in Redis keys and
  *             connection ids "<node>/<n>").
+ *   PREFIX    a STRING that is also a Redis key prefix: no '{' or '}' (a brace would move the
+ *             hash tag of every key, redis_keys.h).
  *   INT       within [min, max].
  *   HOSTPORT  when max > 0, the port is within [min, max] (1..65535 for a listening address).
  * Checks that relate two flags (e.g. --api-key unless --insecure-no-api-key) stay in main. */
 typedef enum {
     BF_CFG_STRING,   /* const char * (borrowed from argv/environ/defaults: valid for the process) */
     BF_CFG_NAME,     /* const char *, as STRING, validated as an identifier (see above) */
+    BF_CFG_PREFIX,   /* const char *, as STRING, validated as a Redis key prefix (see above) */
     BF_CFG_INT,      /* long long, within [min, max] */
     BF_CFG_BOOL,     /* bool; as a flag it takes no value; env accepts 1/0/true/false/yes/no */
     BF_CFG_HOSTPORT, /* bf_hostport, "HOST:PORT" */
@@ -63,7 +66,8 @@ typedef struct bf_cfg_opt {
 
 /* The rows every daemon has alike (Redis, identity, logging). F(field) is the table's offsetof
  * macro: the config structs name these fields alike (redis, node_id, redis_prefix,
- * redis_timeout_ms, log_level, log_format). BF_PREFIX_MAX comes from redis_keys.h. */
+ * redis_timeout_ms, redis_sentinel_timeout_ms, log_level, log_format). BF_PREFIX_MAX comes from
+ * redis_keys.h. */
 #define BF_CFG_ROWS_NODE(F)                                                                        \
     {"redis",                                                                                      \
      BF_CFG_REDIS,                                                                                 \
@@ -79,7 +83,7 @@ typedef struct bf_cfg_opt {
          NULL,      1,           64,                                                               \
          NULL,      F(node_id),  "unique node id (default: random, new on every start)"},          \
         {"redis-prefix",                                                                           \
-         BF_CFG_STRING,                                                                            \
+         BF_CFG_PREFIX,                                                                            \
          "BELFRY_REDIS_PREFIX",                                                                    \
          "belfry:",                                                                                \
          0,                                                                                        \
@@ -97,6 +101,16 @@ typedef struct bf_cfg_opt {
          F(redis_timeout_ms),                                                                      \
          "milliseconds a Redis command may wait for its reply; then the link is reset (503 "       \
          "meanwhile)"},                                                                            \
+        {"redis-sentinel-timeout",                                                                 \
+         BF_CFG_INT,                                                                               \
+         "BELFRY_REDIS_SENTINEL_TIMEOUT",                                                          \
+         "1000",                                                                                   \
+         50,                                                                                       \
+         60000,                                                                                    \
+         NULL,                                                                                     \
+         F(redis_sentinel_timeout_ms),                                                             \
+         "sentinel:// only: milliseconds each sentinel has to connect and answer a query; "        \
+         "then the next one is asked"},                                                            \
         {"log-level",                                                                              \
          BF_CFG_STRING,                                                                            \
          "BELFRY_LOG_LEVEL",                                                                       \

@@ -145,7 +145,7 @@ void bf_failover_gate(bf_redis *r, redisAsyncContext *ac, void *arg)
     g->f = f;
     bf_key(g->kreplid, f->prefix, BF_KEY_REDIS_REPLID, NULL);
     char raw[BF_KEY_MAX];
-    bf_key(raw, f->prefix, BF_KEY_EPOCH, NULL);
+    bf_key_stem(raw, f->prefix, BF_KEY_EPOCH); /* "<prefix>epoch:": a channel's is epoch:{name} */
     size_t n = 0;
     for (const char *p = raw; *p && n + 3 < sizeof(g->pattern); p++) {
         if (strchr("*?[]\\", *p)) g->pattern[n++] = '\\';

@@ -3,6 +3,7 @@
 #include "backoff.h"
 #include "err.h"
 #include "log.h"
+#include "rcluster.h"
 #include "sentinel.h"
 
 #include <assert.h>
@@ -51,7 +52,8 @@ struct bf_redis {
     bool subscribed; /* a (P)SUBSCRIBE went out: replies are pushes, no keepalive PING */
     unsigned handshake_pending;
     pending *head, *tail;
-    bf_redis *peer; /* bf_redis_pair: torn down together on a command timeout */
+    bf_redis *peer;       /* bf_redis_pair: torn down together on a command timeout */
+    bf_rcluster *cluster; /* cluster:// URLs: every call below is delegated to it */
 };
 
 uint64_t bf_now_ms(void)
@@ -310,13 +312,20 @@ bf_redis *bf_redis_new(const bf_redis_opts *o)
     r->name = bf_strdup(o->name ? o->name : "redis");
     r->o.name = r->name;
     if (r->o.connect_timeout_ms <= 0) r->o.connect_timeout_ms = 3000;
+    if (r->o.sentinel_timeout_ms <= 0) r->o.sentinel_timeout_ms = 1000;
     r->st = ST_DOWN;
+    if (r->url.kind == BF_REDIS_URL_CLUSTER) {
+        r->cluster = bf_rcluster_new(r, &r->o);
+        return r;
+    }
     snprintf(r->host, sizeof(r->host), "%s", r->url.host);
     r->port = r->url.port;
     if (r->url.kind == BF_REDIS_URL_SENTINEL)
-        r->sentinel = bf_sentinel_new(
-            &r->url, r->name, r->o.attach, r->o.loop,
-            r->o.connect_timeout_ms < 1000 ? r->o.connect_timeout_ms : 1000, on_switch, r);
+        r->sentinel = bf_sentinel_new(&r->url, r->name, r->o.attach, r->o.loop,
+                                      r->o.connect_timeout_ms < r->o.sentinel_timeout_ms
+                                          ? r->o.connect_timeout_ms
+                                          : r->o.sentinel_timeout_ms,
+                                      on_switch, r);
     return r;
 }
 
@@ -324,6 +333,7 @@ void bf_redis_free(bf_redis *r)
 {
     if (!r) return;
     if (r->peer) r->peer->peer = NULL;
+    bf_rcluster_free(r->cluster);
     bf_sentinel_free(r->sentinel);
     forget_pending(r);
     if (r->ac) {
@@ -336,6 +346,10 @@ void bf_redis_free(bf_redis *r)
 
 void bf_redis_close(bf_redis *r)
 {
+    if (r->cluster) {
+        bf_rcluster_close(r->cluster);
+        return;
+    }
     if (r->st == ST_CLOSING || r->st == ST_CLOSED) return;
     /* the sentinel links would keep watching (and the loop alive) for a link that is done */
     bf_sentinel_free(r->sentinel);
@@ -358,11 +372,16 @@ void bf_redis_close(bf_redis *r)
 
 bool bf_redis_closed(const bf_redis *r)
 {
+    if (r->cluster) return bf_rcluster_closed(r->cluster);
     return r->st == ST_CLOSED;
 }
 
 void bf_redis_reset(bf_redis *r, const char *why)
 {
+    if (r->cluster) {
+        bf_rcluster_reset(r->cluster, why);
+        return;
+    }
     if (!r->ac || r->st == ST_CLOSING) return;
     bool was_ready = r->st == ST_READY;
     redisAsyncContext *ac = r->ac;
@@ -410,6 +429,10 @@ static void check_deadline(bf_redis *r, uint64_t now_ms)
 
 void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 {
+    if (r->cluster) {
+        bf_rcluster_tick(r->cluster, now_ms);
+        return;
+    }
     if (r->st == ST_CLOSED) return;
     if (r->st == ST_CLOSING) {
         assert(r->ac); /* the disconnect callback clears it and moves us to CLOSED */
@@ -437,6 +460,7 @@ void bf_redis_tick(bf_redis *r, uint64_t now_ms)
 
 void bf_redis_pair(bf_redis *a, bf_redis *b)
 {
+    if (a->cluster || b->cluster) return; /* node links are paired inside (rcluster.c) */
     assert(a != b && !a->peer && !b->peer);
     a->peer = b;
     b->peer = a;
@@ -444,17 +468,30 @@ void bf_redis_pair(bf_redis *a, bf_redis *b)
 
 uint64_t bf_redis_timeouts(const bf_redis *r)
 {
-    return r->timeouts;
+    return r->cluster ? bf__rcluster_timeouts(r->cluster) : r->timeouts;
+}
+
+int bf_redis_cluster_stats_get(const bf_redis *r, bf_redis_cluster_stats *out)
+{
+    if (!r->cluster) return BF_EINVAL;
+    bf_rcluster_stats(r->cluster, out);
+    return 0;
+}
+
+bool bf_redis_is_cluster(const bf_redis *r)
+{
+    return r->cluster != NULL;
 }
 
 bool bf_redis_ready(const bf_redis *r)
 {
+    if (r->cluster) return bf_rcluster_ready(r->cluster);
     return r->st == ST_READY;
 }
 
 uint64_t bf_redis_reconnects(const bf_redis *r)
 {
-    return r->reconnects;
+    return r->cluster ? bf__rcluster_reconnects(r->cluster) : r->reconnects;
 }
 
 static void on_tracked_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -529,15 +566,17 @@ static int send_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const ch
 
 int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, ...)
 {
-    if (r->st != ST_READY) return BF_EDISCONNECTED;
-    assert(r->ac);
+    if (!r->cluster && r->st != ST_READY) return BF_EDISCONNECTED;
+    /* a cluster decides in bf_rcluster_send (a SUNSUBSCRIBE is taken even while not ready) */
+    assert(r->cluster || r->ac);
     char *cmd;
     va_list ap;
     va_start(ap, fmt);
     int len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
     if (len < 0) abort(); /* out of memory or a bad format string: a programming error */
-    int rc = send_formatted(r, cb, priv, cmd, (size_t)len);
+    int rc = r->cluster ? bf_rcluster_send(r->cluster, cb, priv, cmd, (size_t)len)
+                        : send_formatted(r, cb, priv, cmd, (size_t)len);
     free(cmd);
     return rc;
 }
@@ -545,12 +584,14 @@ int bf_redis_cmd(bf_redis *r, redisCallbackFn *cb, void *priv, const char *fmt, 
 int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argvlen)
 {
-    if (r->st != ST_READY) return BF_EDISCONNECTED;
-    assert(r->ac);
+    if (!r->cluster && r->st != ST_READY) return BF_EDISCONNECTED;
+    /* a cluster decides in bf_rcluster_send (a SUNSUBSCRIBE is taken even while not ready) */
+    assert(r->cluster || r->ac);
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     if (len < 0) abort();
-    int rc = send_formatted(r, cb, priv, cmd, (size_t)len);
+    int rc = r->cluster ? bf_rcluster_send(r->cluster, cb, priv, cmd, (size_t)len)
+                        : send_formatted(r, cb, priv, cmd, (size_t)len);
     free(cmd);
     return rc;
 }
@@ -558,7 +599,17 @@ int bf_redis_cmdargv(bf_redis *r, redisCallbackFn *cb, void *priv, int argc, con
 int bf_redis_cmd_formatted(bf_redis *r, redisCallbackFn *cb, void *priv, const char *cmd,
                            size_t len)
 {
+    if (r->cluster) return bf_rcluster_send(r->cluster, cb, priv, cmd, len);
     if (r->st != ST_READY) return BF_EDISCONNECTED;
     assert(r->ac);
     return send_formatted(r, cb, priv, cmd, len);
+}
+
+const redisReply *bf_redis_message(const void *reply)
+{
+    const redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return NULL;
+    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message"))
+        return NULL;
+    return r->element[2]->type == REDIS_REPLY_STRING ? r->element[2] : NULL;
 }

@@ -28,7 +28,13 @@
  * (bf_redis_pair). A link with nothing in flight sends a PING after half a deadline of quiet, so
  * a server that stopped answering is noticed even by an idle daemon. Subscription commands
  * ((P|S)(UN)SUBSCRIBE) are answered by pushes and carry no deadline; a subscribed link is
- * watched through its peer. */
+ * watched through its peer.
+ *
+ * With a cluster:// URL the same interface drives a Redis Cluster (rcluster.h): one such link per
+ * node underneath, each command routed to the primary owning its key's slot, MOVED/ASK/TRYAGAIN
+ * followed, sharded subscriptions kept on the node that owns each channel. READY then means the
+ * whole slot map is served; the reply callbacks' ac is the node's context (for identification
+ * only). */
 #ifndef BF_REDIS_H
 #define BF_REDIS_H
 
@@ -54,11 +60,26 @@ typedef struct bf_redis_opts {
     bf_redis_event_fn on_ready; /* may be NULL */
     bf_redis_event_fn on_down;  /* may be NULL */
     void *arg;
-    int connect_timeout_ms; /* 0: 3000 */
-    int command_timeout_ms; /* 0: 2000 */
-    bf_redis_gate_fn gate;  /* may be NULL */
-    void *gate_arg;         /* passed to gate (not arg) */
+    int connect_timeout_ms;    /* 0: 3000 */
+    int sentinel_timeout_ms;   /* sentinel:// only: per sentinel query; 0: 1000 (capped at
+                                * connect_timeout_ms) */
+    int command_timeout_ms;    /* 0: 2000 */
+    bf_redis_gate_fn gate;     /* may be NULL; never run on a cluster:// link */
+    void *gate_arg;            /* passed to gate (not arg) */
+    int cluster_max_redirects; /* cluster:// only: MOVED/ASK/TRYAGAIN per command; 0: 5 */
+    int cluster_refresh_ms;    /* cluster:// only: slot map refresh period when READY; 0: 5000 */
 } bf_redis_opts;
+
+/* What a cluster:// link has followed (bf_redis_cluster_stats), for logs and /metrics. */
+typedef struct bf_redis_cluster_stats {
+    uint64_t moved;               /* MOVED redirects followed */
+    uint64_t asks;                /* ASK redirects followed */
+    uint64_t tryagains;           /* TRYAGAIN retries */
+    uint64_t redirect_limit_hits; /* commands answered with an error past cluster_max_redirects */
+    uint64_t refreshes;           /* slot maps read (CLUSTER SLOTS answered) */
+    uint64_t resubscribes;        /* shard channels subscribed again on another node or link */
+    uint64_t nodes;               /* node links open now */
+} bf_redis_cluster_stats;
 
 /* Creates a link in state DOWN; nothing happens until bf_redis_tick. Caller frees with
  * bf_redis_free, which must not be called from inside one of this link's callbacks. */
@@ -70,6 +91,8 @@ void bf_redis_free(bf_redis *r);
 void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 
 bool bf_redis_ready(const bf_redis *r);
+/* True for a cluster:// link (its fan-out is sharded pub/sub: scripts.h, gateway/hub.h). */
+bool bf_redis_is_cluster(const bf_redis *r);
 /* Number of times the link has become READY after having been READY before. */
 uint64_t bf_redis_reconnects(const bf_redis *r);
 
@@ -95,17 +118,26 @@ bool bf_redis_closed(const bf_redis *r);
 
 /* Makes a and b (two links to the same server, e.g. a command link and a subscriber link) peers:
  * a command timeout on either tears both down. Both stay owned by the caller; freeing one
- * unpairs it. */
+ * unpairs it. A no-op when either is a cluster:// link (its node links are paired inside). */
 void bf_redis_pair(bf_redis *a, bf_redis *b);
 
-/* Number of times a command deadline expired and tore the link down. */
+/* Number of times a command deadline expired and tore the link down (cluster: summed over the
+ * node links open now). */
 uint64_t bf_redis_timeouts(const bf_redis *r);
+
+/* Fills *out for a cluster:// link and returns 0; BF_EINVAL for any other link. */
+int bf_redis_cluster_stats_get(const bf_redis *r, bf_redis_cluster_stats *out);
 
 /* Ends the gate: ok makes the link READY, otherwise it is reset with why (copied). */
 void bf_redis_gate_done(bf_redis *r, bool ok, const char *why);
 
 /* Forces the link down now (e.g. a liveness probe timed out); it reconnects on a later tick. */
 void bf_redis_reset(bf_redis *r, const char *why);
+
+/* The payload of a pub/sub "message" push (SUBSCRIBE's deliveries: {"message", subject,
+ * payload}), borrowed from reply; NULL for anything else (a subscribe confirmation, a NULL reply
+ * when the link went down). */
+const redisReply *bf_redis_message(const void *reply);
 
 /* Monotonic milliseconds, shared by the daemons' ticks. */
 uint64_t bf_now_ms(void);

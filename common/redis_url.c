@@ -2,6 +2,7 @@
 #include "err.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,9 +102,37 @@ static int parse_db(const char *s, int *db, char *err, size_t errlen)
     return 0;
 }
 
+/* A comma-separated HOST[:PORT] list in [p, end) into a[0..max), counted in *n; what names the
+ * list in errors ("sentinel", "cluster seed"). */
+static int parse_list(const char *p, const char *end, int defport, bf_redis_addr *a, int max,
+                      int *n, const char *what, char *err, size_t errlen)
+{
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *aend = comma ? comma : end;
+        if (*n == max) {
+            snprintf(err, errlen, "more than %d %ss in redis URL", max, what);
+            return BF_EINVAL;
+        }
+        if (parse_addr(p, (size_t)(aend - p), defport, &a[*n], err, errlen)) return BF_EINVAL;
+        (*n)++;
+        p = comma ? comma + 1 : end;
+        if (comma && p == end) {
+            snprintf(err, errlen, "empty %s address in redis URL", what);
+            return BF_EINVAL;
+        }
+    }
+    if (!*n) {
+        snprintf(err, errlen, "no %s address in redis URL", what);
+        return BF_EINVAL;
+    }
+    return 0;
+}
+
 #define FORMS                                                                                      \
     "redis://[[user]:password@]host[:port][/db] or "                                               \
-    "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"
+    "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db] or "                    \
+    "cluster://[[user]:password@]host[:port][,host[:port]...]"
 
 int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errlen)
 {
@@ -115,6 +144,9 @@ int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errle
     } else if (!strncasecmp(s, "sentinel://", 11)) {
         out->kind = BF_REDIS_URL_SENTINEL;
         p = s + 11;
+    } else if (!strncasecmp(s, "cluster://", 10)) {
+        out->kind = BF_REDIS_URL_CLUSTER;
+        p = s + 10;
     } else {
         /* no echo of s: it may carry a password */
         snprintf(err, errlen, "expected %s", FORMS);
@@ -146,27 +178,23 @@ int bf_parse_redis_url(const char *s, bf_redis_url *out, char *err, size_t errle
         out->port = a.port;
         return *end == '/' ? parse_db(end + 1, &out->db, err, errlen) : 0;
     }
+    if (out->kind == BF_REDIS_URL_CLUSTER) { /* a comma-separated list of seeds, nothing after */
+        if (parse_list(p, end, 6379, out->seeds, BF_REDIS_SEEDS_MAX, &out->nseeds, "cluster seed",
+                       err, errlen))
+            return BF_EINVAL;
+        if (*end == '/' && end[1]) {
+            snprintf(err, errlen,
+                     "a cluster:// URL takes no /db (Redis Cluster has database 0 only)");
+            return BF_EINVAL;
+        }
+        memcpy(out->host, out->seeds[0].host, sizeof(out->host));
+        out->port = out->seeds[0].port;
+        return 0;
+    }
     /* sentinel: a comma-separated list, then /MASTER[/DB] */
-    while (p < end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        const char *aend = comma ? comma : end;
-        if (out->nsentinels == BF_REDIS_SENTINELS_MAX) {
-            snprintf(err, errlen, "more than %d sentinels in redis URL", BF_REDIS_SENTINELS_MAX);
-            return BF_EINVAL;
-        }
-        if (parse_addr(p, (size_t)(aend - p), 26379, &out->sentinels[out->nsentinels], err, errlen))
-            return BF_EINVAL;
-        out->nsentinels++;
-        p = comma ? comma + 1 : end;
-        if (comma && p == end) {
-            snprintf(err, errlen, "empty sentinel address in redis URL");
-            return BF_EINVAL;
-        }
-    }
-    if (!out->nsentinels) {
-        snprintf(err, errlen, "no sentinel address in redis URL");
+    if (parse_list(p, end, 26379, out->sentinels, BF_REDIS_SENTINELS_MAX, &out->nsentinels,
+                   "sentinel", err, errlen))
         return BF_EINVAL;
-    }
     memcpy(out->host, out->sentinels[0].host, sizeof(out->host));
     out->port = out->sentinels[0].port;
     const char *m = *end == '/' ? end + 1 : end;
@@ -195,11 +223,17 @@ const char *bf_redis_url_describe(const bf_redis_url *u, char *out, size_t cap)
         n = (size_t)snprintf(out, cap, "redis ");
         if (n < cap) n += (size_t)put_addr(out + n, cap - n, u->host, u->port);
     } else {
-        n = (size_t)snprintf(out, cap, "sentinel %s via ", u->master);
-        for (int i = 0; i < u->nsentinels && n < cap; i++) {
-            int k = put_addr(out + n, cap - n, u->sentinels[i].host, u->sentinels[i].port);
+        bool cl = u->kind == BF_REDIS_URL_CLUSTER;
+        const bf_redis_addr *a = cl ? u->seeds : u->sentinels;
+        int na = cl ? u->nseeds : u->nsentinels;
+        if (cl)
+            n = (size_t)snprintf(out, cap, "cluster via ");
+        else
+            n = (size_t)snprintf(out, cap, "sentinel %s via ", u->master);
+        for (int i = 0; i < na && n < cap; i++) {
+            int k = put_addr(out + n, cap - n, a[i].host, a[i].port);
             n += k > 0 ? (size_t)k : 0;
-            if (i + 1 < u->nsentinels && n + 1 < cap) out[n++] = ',', out[n] = '\0';
+            if (i + 1 < na && n + 1 < cap) out[n++] = ',', out[n] = '\0';
         }
     }
     if (u->user[0] && n < cap) snprintf(out + n, cap - n, " as %s", u->user);

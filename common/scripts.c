@@ -27,7 +27,6 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_PUBLISH_BATCH] = "publish_batch",
     [BF_SCRIPT_CHANNELS] = "channels",
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
-    [BF_SCRIPT_TERMINATE] = "terminate",
     [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
     [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
 };
@@ -39,7 +38,13 @@ typedef struct script {
     char sha[41];
 } script;
 
-static script scripts[BF_SCRIPT__COUNT];
+/* Each script in two variants, told apart by the line prepended to its source: the fan-out
+ * command of sequence.lib.lua (and any script that publishes a channel's fan-out) is PUBLISH on
+ * one Redis or Sentinel and SPUBLISH on Redis Cluster, where a channel's fan:{channel} is a shard
+ * channel of its slot. A load-time constant rather than an ARGV flag: no script's arity and no
+ * caller changes, at the price of a second SHA per script (the link says which it needs). */
+static script scripts[2][BF_SCRIPT__COUNT];
+static const char *const mode_line[2] = {"local BF_SHARDED = false\n", "local BF_SHARDED = true\n"};
 
 const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const char *name)
 {
@@ -86,9 +91,9 @@ static void add_uses(const bf_embed_file *f, const bf_embed_file **libs, size_t 
 /* Resolves the script's source and SHA once. A script file missing from the embedded set (a
  * renamed .lua) aborts the first daemon start, which loads every script, and so fails every
  * integration test. */
-static script *get(bf_script_id id)
+static script *get(bf_script_id id, bool sharded)
 {
-    script *s = &scripts[id];
+    script *s = &scripts[sharded][id];
     if (!s->file) {
         char file[64];
         snprintf(file, sizeof(file), "%s.lua", names[id]);
@@ -97,22 +102,21 @@ static script *get(bf_script_id id)
             fprintf(stderr, "belfry: script %s.lua is not embedded\n", names[id]);
             abort();
         }
-        s->src = s->file->data;
-        s->len = s->file->len;
         const bf_embed_file *libs[MAX_LIBS];
-        size_t nlibs = 0, total = s->len;
+        size_t nlibs = 0, ml = strlen(mode_line[sharded]), total = ml + s->file->len;
         add_uses(s->file, libs, &nlibs, 0);
-        if (nlibs) { /* the result lives as long as the process */
-            for (size_t i = 0; i < nlibs; i++) total += libs[i]->len;
-            char *all = bf_malloc(total + 1), *o = all;
-            for (size_t i = 0; i < nlibs; i++) {
-                memcpy(o, libs[i]->data, libs[i]->len);
-                o += libs[i]->len;
-            }
-            memcpy(o, s->src, s->len + 1);
-            s->src = all;
-            s->len = total;
+        /* the result lives as long as the process */
+        for (size_t i = 0; i < nlibs; i++) total += libs[i]->len;
+        char *all = bf_malloc(total + 1), *o = all;
+        memcpy(o, mode_line[sharded], ml);
+        o += ml;
+        for (size_t i = 0; i < nlibs; i++) {
+            memcpy(o, libs[i]->data, libs[i]->len);
+            o += libs[i]->len;
         }
+        memcpy(o, s->file->data, s->file->len + 1);
+        s->src = all;
+        s->len = total;
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
         EVP_Digest(s->src, s->len, md, &mdlen, EVP_sha1(), NULL);
@@ -123,12 +127,22 @@ static script *get(bf_script_id id)
 
 const char *bf_script_sha(bf_script_id id)
 {
-    return get(id)->sha;
+    return get(id, false)->sha;
 }
 
 const char *bf_script_source(bf_script_id id, size_t *len)
 {
-    script *s = get(id);
+    return bf_script_source_for(id, false, len);
+}
+
+const char *bf_script_sha_for(bf_script_id id, bool sharded)
+{
+    return get(id, sharded)->sha;
+}
+
+const char *bf_script_source_for(bf_script_id id, bool sharded, size_t *len)
+{
+    script *s = get(id, sharded);
     if (len) *len = s->len;
     return s->src;
 }
@@ -154,7 +168,7 @@ uint64_t bf_scripts_reloads;
 int bf_scripts_load(bf_redis *r)
 {
     for (int i = 0; i < BF_SCRIPT__COUNT; i++) {
-        script *s = get((bf_script_id)i);
+        script *s = get((bf_script_id)i, bf_redis_is_cluster(r));
         int rc = bf_redis_cmd(r, on_script_loaded, s, "SCRIPT LOAD %b", s->src, s->len);
         if (rc) return rc;
     }
@@ -208,7 +222,7 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
     bool heap = argc + 3 > 64;
     const char **a = heap ? bf_malloc(sizeof(*a) * (size_t)(argc + 3)) : sa;
     size_t *l = heap ? bf_malloc(sizeof(*l) * (size_t)(argc + 3)) : sl;
-    script *s = get(id);
+    script *s = get(id, bf_redis_is_cluster(r));
     a[0] = "EVALSHA";
     l[0] = 7;
     a[1] = s->sha;
@@ -468,12 +482,11 @@ int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
     return 0;
 }
 
-/* A key built from prefix, sent as an argument (a key name prefix a script appends to), in spare
- * slot `slot`. */
-static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_kind kind,
-                       const char *arg)
+/* A key stem built from prefix (bf_key_stem: the script appends '{' .. channel .. '}' or an id),
+ * sent as an argument, in spare slot `slot`. */
+static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_kind kind)
 {
-    int n = bf_key(a->spare[slot], prefix, kind, arg);
+    int n = bf_key_stem(a->spare[slot], prefix, kind);
     if (n < 0) return BF_ERANGE;
     add_arg(a, a->spare[slot], (size_t)n);
     return 0;
@@ -482,7 +495,9 @@ static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_k
 int bf_publish_args(bf_script_args *a, const bf_publish *p)
 {
     args_init(a, BF_SCRIPT_PUBLISH);
-    if (add_seq_keys(a, p->prefix, p->channel) || add_key(a, p->prefix, BF_KEY_RING_EPOCH, NULL))
+    /* unfenced: the channel's keys only, one slot (Redis Cluster) */
+    if (add_seq_keys(a, p->prefix, p->channel) ||
+        (p->fenced && add_key(a, p->prefix, BF_KEY_RING_EPOCH, NULL)))
         return BF_ERANGE;
     add_str(a, p->channel);
     add_arg(a, p->frame_prefix, p->frame_prefix_len);
@@ -508,7 +523,7 @@ int bf_leave_args(bf_script_args *a, const bf_leave *l)
     add_str(a, l->node_id);
     add_str(a, l->router ? "1" : "0");
     if (!l->router) {
-        if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS, "")) return BF_ERANGE;
+        if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS)) return BF_ERANGE;
         add_str(a, l->clean ? "1" : "0");
     }
     return 0;
@@ -537,32 +552,13 @@ int bf_channel_info_args(bf_script_args *a, const char *prefix, const char *chan
     return 0;
 }
 
-int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, bool default_app,
-                     bool with_users)
+int bf_channels_args(bf_script_args *a, const char *prefix, const char *match, bool default_app)
 {
     args_init(a, BF_SCRIPT_CHANNELS);
-    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS, ""))
+    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key_arg(a, 0, prefix, BF_KEY_GWCHANS))
         return BF_ERANGE;
     add_str(a, match);
     add_str(a, default_app ? "1" : "0");
-    if (with_users) {
-        if (add_key_arg(a, 1, prefix, BF_KEY_PUSERS, "")) return BF_ERANGE;
-    } else {
-        add_str(a, "");
-    }
-    return 0;
-}
-
-int bf_terminate_args(bf_script_args *a, const char *prefix, const char *scope, const char *user,
-                      const char *reason)
-{
-    args_init(a, BF_SCRIPT_TERMINATE);
-    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) ||
-        add_key_arg(a, 0, prefix, BF_KEY_GWCHANS, "") || add_key_arg(a, 1, prefix, BF_KEY_FAN, ""))
-        return BF_ERANGE;
-    add_str(a, scope);
-    add_str(a, user);
-    add_str(a, reason);
     return 0;
 }
 

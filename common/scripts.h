@@ -7,7 +7,8 @@
  * SCRIPT LOAD for all of them; call it first thing in a link's on_ready, so that on the same
  * connection every later EVALSHA is ordered after it (this also covers a Redis restart, which
  * empties the script cache). SHAs are computed locally so no round trip is needed before the first
- * call. */
+ * call. Every script starts with "local BF_SHARDED = true|false": true on a cluster:// link, where
+ * a channel's fan-out is SPUBLISHed on its shard channel (sequence.lib.lua). */
 #ifndef BF_SCRIPTS_H
 #define BF_SCRIPTS_H
 
@@ -31,7 +32,6 @@ typedef enum {
     BF_SCRIPT_PUBLISH_BATCH,
     BF_SCRIPT_CHANNELS,
     BF_SCRIPT_WEBHOOK_DUE,
-    BF_SCRIPT_TERMINATE,
     BF_SCRIPT_PRESENCE_MEMBERS,
     BF_SCRIPT_WEBHOOK_EVENT,
     BF_SCRIPT__COUNT
@@ -130,6 +130,11 @@ int bf_webhook_event_send(bf_redis *r, const bf_webhook_event *e);
 const char *bf_script_sha(bf_script_id id);
 /* The script's full source, with the libraries it uses prepended (static storage). */
 const char *bf_script_source(bf_script_id id, size_t *len);
+/* The same for one variant: sharded is the Redis Cluster one, whose fan-out is SPUBLISH
+ * (BF_SHARDED in the scripts; bf_scripts_load and bf_script_call pick it for a cluster:// link,
+ * bf_redis_is_cluster). The two functions above give the other. */
+const char *bf_script_sha_for(bf_script_id id, bool sharded);
+const char *bf_script_source_for(bf_script_id id, bool sharded, size_t *len);
 
 /* ---- presence (presence_enqueue.lua, presence_apply.lua, presence_audit.lua, sweep.lua) ----
  *
@@ -242,13 +247,8 @@ int bf_history_args(bf_script_args *out, const bf_history *h);
 int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *channel);
 
 /* channels.lua: the occupied channels whose scoped name starts with match (default_app: the
- * names without a '/'), with their user counts when with_users. */
-int bf_channels_args(bf_script_args *out, const char *prefix, const char *match, bool default_app,
-                     bool with_users);
-
-/* terminate.lua: a kick of user to every channel of the app scope ("APPID/" or ""). */
-int bf_terminate_args(bf_script_args *out, const char *prefix, const char *scope, const char *user,
-                      const char *reason);
+ * names without a '/'); a user count is the caller's HLEN of the channel's pusers key. */
+int bf_channels_args(bf_script_args *out, const char *prefix, const char *match, bool default_app);
 
 /* webhook_due.lua: queue at most per_call due channel_vacated events. */
 int bf_webhook_due_args(bf_script_args *out, const char *prefix, long long per_call);

@@ -1,5 +1,4 @@
-/* Redis Cluster key slots: the first piece of Redis Cluster support (the cluster transport,
- * MOVED/ASK handling and sharded pub/sub are not built yet; see docs/operations.md).
+/* Redis Cluster key slots, by which common/rcluster.c routes each command to its shard.
  *
  * A key's slot is CRC16(key) mod 16384, CRC16 being the XMODEM variant (polynomial 0x1021,
  * initial value 0) of the Redis Cluster specification, whose test vector is

@@ -51,6 +51,7 @@ static void batch_add(bf_conn *c)
 {
     bf_conn_batch *b = c->batch;
     if (c->blink.prevp) return;
+    c->batch_since_ms = b->clock_ms ? (uint32_t)b->clock_ms(b->clock_arg) : 0;
     c->blink.next = NULL;
     c->blink.prevp = b->tailp;
     *b->tailp = c;
@@ -345,6 +346,11 @@ bool bf_conn_batch_flush(bf_conn_batch *b, size_t max)
         }
     }
     return b->head != NULL;
+}
+
+uint32_t bf_conn_batch_wait_ms(const bf_conn_batch *b, uint64_t now_ms)
+{
+    return b->head && b->clock_ms ? (uint32_t)now_ms - b->head->batch_since_ms : 0;
 }
 
 void bf_conn_ping(bf_conn *c)

@@ -82,6 +82,11 @@ typedef struct bf_conn_batch {
     uint64_t writes; /* lws_write calls that carried frames: frames_out / writes = batching */
     uint64_t writes_partial; /* of those, how many the socket could not take whole */
     unsigned char *scratch;  /* BF_CONN_BATCH_BYTES; owned */
+    /* the event loop's cached time in ms (libuv's uv_now: refreshed when the poll returns, so
+     * reading it costs no system call); a connection is stamped with it when it is listed.
+     * Set by the owner after bf_conn_batch_init; NULL: not measured */
+    uint64_t (*clock_ms)(void *arg);
+    void *clock_arg;
 } bf_conn_batch;
 
 void bf_conn_batch_init(bf_conn_batch *b);
@@ -90,6 +95,9 @@ void bf_conn_batch_deinit(bf_conn_batch *b);
  * per loop iteration, after I/O callbacks (a uv_check handle). Returns true while connections
  * remain listed: the caller keeps the loop from blocking until they are written. */
 bool bf_conn_batch_flush(bf_conn_batch *b, size_t max);
+/* How long the first listed connection has waited for its turn (0 if none) at now_ms (the same
+ * clock as clock_ms): the write half of the delivery backlog (backlog.h). */
+uint32_t bf_conn_batch_wait_ms(const bf_conn_batch *b, uint64_t now_ms);
 
 typedef struct bf_conn_limits {
     uint32_t max_msgs;
@@ -100,11 +108,12 @@ typedef struct bf_conn {
     struct lws *wsi;
     bf_sub *subs; /* its subscriptions (owned), linked by cnext */
     uint32_t nsubs;
-    uint8_t proto;        /* bf_proto_id */
-    bf_conn_batch *batch; /* not owned */
-    bf_conn_link blink;   /* on batch->head's list */
-    bf_conn_link plink;   /* on a bf_conn_pinger slot */
-    bf_conn_link alink;   /* on the process's list of every open connection */
+    uint32_t batch_since_ms; /* batch->clock_ms when it was listed (meaningful while listed) */
+    uint8_t proto;           /* bf_proto_id */
+    bf_conn_batch *batch;    /* not owned */
+    bf_conn_link blink;      /* on batch->head's list */
+    bf_conn_link plink;      /* on a bf_conn_pinger slot */
+    bf_conn_link alink;      /* on the process's list of every open connection */
     uint64_t id;
     char *user_id;         /* verified user id or NULL; owned */
     char *ip;              /* peer address, kept only while a per-IP limit is on; owned */

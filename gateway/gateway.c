@@ -24,9 +24,14 @@
 
 static void sub_ready(bf_redis *r, void *arg)
 {
-    (void)r;
     bf_gateway *gw = arg;
+    /* named, so that a router can tell a stopped gateway (its link still open, Redis queueing for
+     * it) from a dead one (router/overload.h) */
+    char name[BF_KEY_MAX];
+    bf_key(name, gw->cfg.redis_prefix, BF_KEY_GWSUB, gw->node_id);
+    bf_redis_cmd(r, NULL, NULL, "CLIENT SETNAME %s", name);
     bf_liveness_sub_ready(gw->liveness);
+    bf_backlog_sub_ready(gw->backlog);
     bf_hub_on_ready(gw->hub);
 }
 
@@ -277,6 +282,11 @@ static void on_rx_violation(void *conn, const char *reason, void *arg)
     bf_conn_close(c, 1002, reason);
 }
 
+static uint64_t loop_now_ms(void *loop)
+{
+    return uv_now(loop);
+}
+
 static void flush_pending(uv_idle_t *h)
 {
     (void)h; /* the work is on_flush's; being active is what matters */
@@ -291,6 +301,9 @@ static void on_flush(uv_check_t *h)
     bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
+    if (!gw->stopping)
+        bf_backlog_tick(gw->backlog, bf_backlog_now_us(),
+                        bf_conn_batch_wait_ms(&gw->batch, uv_now(h->loop)));
     /* while connections wait for their turn, an active idle handle makes the next iteration
      * poll without blocking (it reads what arrived meanwhile, then writes the next chunk) */
     if (more != (bool)uv_is_active((uv_handle_t *)&gw->flush_more)) {
@@ -305,6 +318,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
 {
     gw->loop = loop;
     bf_conn_batch_init(&gw->batch);
+    gw->batch.clock_ms = loop_now_ms;
+    gw->batch.clock_arg = loop;
     uint64_t started_wall_ms = bf_wall_ms();
     /* connection ids ("<node id>/<n>") must not repeat across restarts under the same --node-id:
      * presence entries a crashed run left may still be in Redis, and departed ids are remembered
@@ -340,7 +355,8 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                         .attach = bf_redis_uv_attach,
                         .loop = loop,
                         .arg = gw,
-                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms};
+                        .command_timeout_ms = (int)gw->cfg.redis_timeout_ms,
+                        .sentinel_timeout_ms = (int)gw->cfg.redis_sentinel_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;
@@ -403,6 +419,14 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                            .connections = open_connections,
                            .arg = gw};
     gw->liveness = bf_liveness_new(&ld);
+    bf_backlog_deps bd = {.sub = gw->sub,
+                          .cmd = gw->cmd,
+                          .prefix = gw->cfg.redis_prefix,
+                          .node_id = gw->node_id,
+                          .limit_ms = (uint64_t)gw->cfg.backlog_limit_ms,
+                          .probe_ms = (uint64_t)gw->cfg.backlog_probe_ms,
+                          .report_ms = (uint64_t)gw->cfg.backlog_report_ms};
+    gw->backlog = bf_backlog_new(&bd);
 
     memcpy(gw->protocols, bf_gw_protocols, sizeof(gw->protocols));
     gw->protocols[0].rx_buffer_size = (size_t)gw->cfg.rx_buffer_bytes;
@@ -477,6 +501,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     gw->recovery = NULL;
     bf_liveness_free(gw->liveness); /* after both links, like recovery */
     gw->liveness = NULL;
+    bf_backlog_free(gw->backlog); /* after both links: a probe reply in flight names it */
+    gw->backlog = NULL;
     bf_owner_free(gw->owner);
     bf_connlimits_free(gw->connlimits); /* after the listener, which counts into it */
     gw->connlimits = NULL;

@@ -12,6 +12,7 @@
 
 #include "gw_config.h"
 #include "hub.h"
+#include "backlog.h"
 #include "liveness.h"
 #include "owner.h"
 #include "failover.h"
@@ -83,6 +84,7 @@ typedef struct bf_gateway {
     bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
     bf_recovery *recovery;   /* resumes with ?recover / ?since (native connections) */
     bf_liveness *liveness;   /* the subscriber link's probe and the membership heartbeat */
+    bf_backlog *backlog;     /* the delivery backlog reported to the routers (backlog.h) */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */

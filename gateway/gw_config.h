@@ -12,6 +12,7 @@ typedef struct bf_gw_config {
     const char *node_id;
     const char *redis_prefix;
     long long redis_timeout_ms;
+    long long redis_sentinel_timeout_ms;
     const char *log_level;
     const char *log_format;
     long long max_message_bytes;
@@ -21,6 +22,7 @@ typedef struct bf_gw_config {
     long long ping_interval_s;
     long long ping_timeout_s;
     long long heartbeat_ms;
+    long long backlog_limit_ms, backlog_probe_ms, backlog_report_ms;
     long long heartbeat_ttl_ms;
     long long drain_timeout_s;
     const char *jwt_secret;

@@ -58,7 +58,10 @@ int bf_gw_fanout(bf_gateway *gw, const bf_fanout *m)
     snprintf(name, sizeof(name), "%.*s", (int)m->channel.len, m->channel.p);
     bf_key(key, gw->cfg.redis_prefix, BF_KEY_FAN, name);
     if (bf_wire_encode_fanout(m, &env, &len)) return BF_ENOMEM;
-    int rc = bf_redis_cmd(gw->cmd, NULL, NULL, "PUBLISH %s %b", key, env, len);
+    /* a channel's fan-out is a shard channel on Redis Cluster (scripts.h, BF_SHARDED) */
+    int rc = bf_redis_cmd(gw->cmd, NULL, NULL,
+                          bf_redis_is_cluster(gw->cmd) ? "SPUBLISH %s %b" : "PUBLISH %s %b", key,
+                          env, len);
     free(env);
     return rc;
 }

@@ -23,6 +23,7 @@ typedef struct bf_hub_chan {
 
 struct bf_hub {
     bf_redis *sub;
+    bool sharded; /* a cluster:// link: SSUBSCRIBE/SUNSUBSCRIBE (see send_sub) */
     const char *prefix;
     char conn_prefix[128]; /* "<node id>/" */
     size_t conn_prefix_len;
@@ -49,23 +50,46 @@ static void set_sub(bf_hub *h, bf_hub_chan *ch, sub_state st)
     ch->st = st;
 }
 
-static void send_sub(bf_hub *h, bf_hub_chan *ch, const char *verb)
+/* Sharded mode: forgets the channel's shard subscription. The transport drops it from its
+ * registry at once, even while the cluster is not ready, and never confirms it: there is no
+ * UNSUBSCRIBING step (rcluster.h). */
+static void shard_forget(bf_hub *h, const char *name)
 {
     char key[BF_KEY_MAX];
-    bf_key(key, h->prefix, BF_KEY_FAN, ch->name);
-    if (bf_redis_cmd(h->sub, on_sub_reply, h, "%s %s", verb, key) == 0) {
-        set_sub(h, ch, verb[0] == 'S' ? SUB_SUBSCRIBING : SUB_UNSUBSCRIBING);
-    } else {
-        set_sub(h, ch, SUB_NONE); /* link down: bf_hub_on_ready will subscribe */
-    }
+    bf_key(key, h->prefix, BF_KEY_FAN, name);
+    bf_redis_cmd(h->sub, NULL, NULL, "SUNSUBSCRIBE %s", key);
 }
 
 static void chan_free(bf_hub *h, bf_hub_chan *ch)
 {
+    if (h->sharded) shard_forget(h, ch->name);
     bf_dict_del(h->chans, ch->name, ch->nlen);
     h->stats.channels--;
     free(ch->name);
     free(ch);
+}
+
+/* Subscribes (subscribe) or unsubscribes ch. On one Redis: SUBSCRIBE/UNSUBSCRIBE, each confirmed
+ * by a push (SUBSCRIBING/UNSUBSCRIBING until then). On Redis Cluster (h->sharded) a channel's
+ * fan-out is a shard channel of its slot (sequence.lib.lua SPUBLISHes it): SSUBSCRIBE through the
+ * transport's registry, which keeps it on the node owning the slot across moves and failovers,
+ * confirmed by an "ssubscribe" push; an unsubscribe frees the channel at once (shard_forget). May
+ * free ch. */
+static void send_sub(bf_hub *h, bf_hub_chan *ch, bool subscribe)
+{
+    if (h->sharded && !subscribe) {
+        set_sub(h, ch, SUB_NONE);
+        chan_free(h, ch); /* only ever unsubscribed when empty */
+        return;
+    }
+    char key[BF_KEY_MAX];
+    bf_key(key, h->prefix, BF_KEY_FAN, ch->name);
+    const char *verb = subscribe ? (h->sharded ? "SSUBSCRIBE" : "SUBSCRIBE") : "UNSUBSCRIBE";
+    if (bf_redis_cmd(h->sub, on_sub_reply, h, "%s %s", verb, key) == 0) {
+        set_sub(h, ch, subscribe ? SUB_SUBSCRIBING : SUB_UNSUBSCRIBING);
+    } else {
+        set_sub(h, ch, SUB_NONE); /* link down: bf_hub_on_ready will subscribe */
+    }
 }
 
 bf_hub *bf_hub_new(const bf_hub_opts *o)
@@ -75,6 +99,7 @@ bf_hub *bf_hub_new(const bf_hub_opts *o)
     h->render = o->render;
     h->arg = o->arg;
     h->sub = o->sub;
+    h->sharded = bf_redis_is_cluster(o->sub);
     h->prefix = o->prefix;
     h->limits = o->limits;
     h->conn_prefix_len =
@@ -125,7 +150,7 @@ void bf_hub_join(bf_hub *h, bf_sub *c, const char *channel)
         c->ready = true;
         if (h->ready) h->ready(c, h->arg);
     }
-    if (ch->st == SUB_NONE) send_sub(h, ch, "SUBSCRIBE");
+    if (ch->st == SUB_NONE) send_sub(h, ch, true);
     /* SUBSCRIBING/SUBSCRIBED: nothing to do; UNSUBSCRIBING: resubscribed on its ack */
 }
 
@@ -142,7 +167,7 @@ void bf_hub_leave(bf_hub *h, bf_sub *c)
     c->prev = c->next = NULL;
     if (--ch->nconns > 0) return;
     if (ch->st == SUB_SUBSCRIBED)
-        send_sub(h, ch, "UNSUBSCRIBE");
+        send_sub(h, ch, false);
     else if (ch->st == SUB_NONE)
         chan_free(h, ch);
     /* SUBSCRIBING: unsubscribed on its ack; UNSUBSCRIBING: freed on its ack */
@@ -186,8 +211,9 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
 {
     bf_fanout m;
     h->stats.fanout_in++;
-    const char *name = bf_key_strip(subject, h->prefix, BF_KEY_FAN);
-    if (!name || bf_wire_decode_fanout(payload, len, &m) || m.channel.len != strlen(name) ||
+    size_t nlen;
+    const char *name = bf_key_strip(subject, h->prefix, BF_KEY_FAN, &nlen);
+    if (!name || bf_wire_decode_fanout(payload, len, &m) || m.channel.len != nlen ||
         memcmp(m.channel.p, name, m.channel.len)) {
         h->stats.fanout_bad++;
         /* at most a few lines per burst: the counter carries the volume */
@@ -258,18 +284,22 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
     redisReply *kind = r->element[0], *subj = r->element[1];
     if (kind->type != REDIS_REPLY_STRING || subj->type != REDIS_REPLY_STRING) return;
-    if (!strcmp(kind->str, "message")) {
+    if (!strcmp(kind->str, "message") || !strcmp(kind->str, "smessage")) {
         redisReply *p = r->element[2];
         if (p->type == REDIS_REPLY_STRING) deliver(h, subj->str, p->str, (size_t)p->len);
         return;
     }
-    const char *name = bf_key_strip(subj->str, h->prefix, BF_KEY_FAN);
-    bf_hub_chan *ch = name ? bf_dict_get(h->chans, name, strlen(name)) : NULL;
+    size_t nlen;
+    const char *name = bf_key_strip(subj->str, h->prefix, BF_KEY_FAN, &nlen);
+    bf_hub_chan *ch = name ? bf_dict_get(h->chans, name, nlen) : NULL;
     if (!ch) return;
-    if (!strcmp(kind->str, "subscribe") && ch->st == SUB_SUBSCRIBING) {
+    /* an "ssubscribe" while SUBSCRIBED: the transport moved the subscription to the slot's new
+     * node (resharding, failover); nothing changes here */
+    if ((!strcmp(kind->str, "subscribe") || !strcmp(kind->str, "ssubscribe")) &&
+        ch->st == SUB_SUBSCRIBING) {
         set_sub(h, ch, SUB_SUBSCRIBED);
         if (ch->nconns == 0) {
-            send_sub(h, ch, "UNSUBSCRIBE");
+            send_sub(h, ch, false); /* may free ch */
             return;
         }
         for (bf_sub *s = ch->head; s; s = s->next) {
@@ -280,7 +310,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
     } else if (!strcmp(kind->str, "unsubscribe") && ch->st == SUB_UNSUBSCRIBING) {
         set_sub(h, ch, SUB_NONE);
         if (ch->nconns > 0)
-            send_sub(h, ch, "SUBSCRIBE");
+            send_sub(h, ch, true);
         else
             chan_free(h, ch);
     }
@@ -292,13 +322,14 @@ static int resubscribe_cb(const char *key, void *val, void *arg)
     bf_hub *h = arg;
     bf_hub_chan *ch = val;
     if (ch->nconns == 0) {
+        if (h->sharded) shard_forget(h, ch->name);
         h->stats.channels--;
         free(ch->name);
         free(ch);
         return 1;
     }
     set_sub(h, ch, SUB_NONE);
-    send_sub(h, ch, "SUBSCRIBE");
+    send_sub(h, ch, true);
     return 0;
 }
 

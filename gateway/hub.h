@@ -2,7 +2,10 @@
  *
  * The hub keeps one entry per channel with at least one local connection and one Redis pub/sub
  * subscription (fan:{channel}) for it: SUBSCRIBE with the first connection, UNSUBSCRIBE after the
- * last. Each channel's subscription is a small state machine so that a channel emptied and
+ * last. On a cluster:// subscriber link the fan-out is sharded (the scripts SPUBLISH it): the hub
+ * SSUBSCRIBEs through the transport's shard registry, and an emptied channel is freed at once
+ * with SUNSUBSCRIBE (the registry takes it without a confirmation, so there is no UNSUBSCRIBING
+ * step). Each channel's subscription is a small state machine so that a channel emptied and
  * re-joined while a command is in flight never ends up unsubscribed:
  *
  *   NONE --join--> SUBSCRIBING --ack--> SUBSCRIBED --empty--> UNSUBSCRIBING --ack--> (freed)

@@ -38,11 +38,7 @@ static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     bf_liveness *lv = priv;
-    redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "message")) {
-        lv->last_probe_ms = bf_now_ms();
-    }
+    if (bf_redis_message(reply)) lv->last_probe_ms = bf_now_ms();
 }
 
 void bf_liveness_sub_ready(bf_liveness *lv)

@@ -91,6 +91,20 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_redis_probe_failures_total",
       "Subscriber links reconnected because the liveness probe timed out.", "counter",
       bf_liveness_probe_failures(gw->liveness));
+    const bf_backlog_stats *bs = bf_backlog_stats_get(gw->backlog);
+    C("belfry_gateway_backlog_ms",
+      "Delivery backlog: the larger of the Redis-to-gateway read lag and the write rotation's "
+      "wait.",
+      "gauge", bs->backlog_ms);
+    C("belfry_gateway_backlog_max_ms", "The largest delivery backlog since start.", "gauge",
+      bs->max_ms);
+    C("belfry_gateway_backlog_behind", "1 while the backlog is over --backlog-limit-ms.", "gauge",
+      bs->behind);
+    C("belfry_gateway_backlog_behind_total",
+      "Times the backlog went over --backlog-limit-ms (routers refused publishes meanwhile).",
+      "counter", bs->behind_total);
+    C("belfry_gateway_backlog_probes_total", "Backlog probes that came back.", "counter",
+      bs->probes);
     fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
                "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
     static const char *const limits[BF_GW_LIMIT__COUNT] = {

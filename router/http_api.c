@@ -45,6 +45,17 @@ static void reply_error(bf_http_api *api, struct evhttp_request *req, int status
     json_decref(j);
 }
 
+void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms)
+{
+    char s[24], ms[24];
+    snprintf(s, sizeof(s), "%llu",
+             (unsigned long long)(retry_ms < 1000 ? 1 : (retry_ms + 999) / 1000));
+    snprintf(ms, sizeof(ms), "%llu", (unsigned long long)retry_ms);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Retry-After", s);
+    evhttp_add_header(h, "X-Belfry-Retry-After-Ms", ms);
+}
+
 /* Constant-time comparison, so the key cannot be guessed byte by byte from timings. */
 static bool key_equal(const char *a, size_t alen, const char *b)
 {
@@ -184,6 +195,15 @@ static void handle_broadcast(bf_http_api *api, struct evhttp_request *req, const
                            : st == BF_MSG_BAD_CHANNEL ? "bad_channel"
                                                       : "bad_type";
         reply_error(api, req, 400, "Bad Request", code, err);
+        return;
+    }
+    uint64_t retry_ms;
+    const char *why = api->o.overloaded(api->o.up, &retry_ms);
+    if (why) {
+        free(prefix);
+        api->o.stats->publishes_refused++;
+        bf_http_api_retry_headers(req, retry_ms);
+        reply_error(api, req, 503, "Service Unavailable", "overloaded", why);
         return;
     }
     publish_ctx *pc = bf_malloc(sizeof(*pc));

@@ -1,6 +1,7 @@
 /* The router's HTTP API on evhttp (every {channel} may be unprefixed with a type: ?type=, or for
  * POST the body's "type", maps it as the gateway's /ws/{channel}?type= does):
  *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
+ *                               (503 overloaded: a gateway is behind; Retry-After says when)
  *   GET  /presence/{channel}    members, one per user (API key)   200 | 400 401 405 503
  *   GET  /channels/{channel}    occupancy (API key)               200 | 400 401 405 503
  *   GET  /history/{channel}     retained messages (API key)       200 | 400 401 405 503
@@ -34,6 +35,9 @@ typedef struct bf_http_api_opts {
     /* Sequences an HTTP publish (unfenced): as bf_router_publish. */
     int (*publish)(void *up, const char *channel, const char *prefix, size_t prefix_len,
                    bf_publish_cb cb, void *arg);
+    /* NULL while publishes may go, else why they are refused with 503 overloaded (valid until
+     * the call returns) and a retry delay in *retry_ms (bf_router_overloaded). */
+    const char *(*overloaded)(void *up, uint64_t *retry_ms);
     /* NULL when ready (GET /readyz), else why not (valid until the call returns). */
     const char *(*not_ready)(void *up);
     /* Appends the Prometheus text of GET /metrics to b. */
@@ -47,6 +51,10 @@ typedef struct bf_http_api_opts {
  * freed (bf_http_api_free) after the evhttp server and the command link, whose pending requests
  * and replies use it. */
 bf_http_api *bf_http_api_new(const bf_http_api_opts *o);
+
+/* Adds Retry-After (whole seconds, at least 1) and X-Belfry-Retry-After-Ms (the delay itself) to
+ * a refusal's headers: the Pusher API's 503 overloaded uses it too. */
+void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms);
 void bf_http_api_free(bf_http_api *api);
 
 #endif

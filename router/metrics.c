@@ -18,6 +18,12 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
                         (unsigned long long)(v))
     C("belfry_router_publish_failures_total", "Publishes that Redis did not accept.", "counter",
       s->publish_failures);
+    C("belfry_router_publishes_refused_total",
+      "Publishes refused with 503 overloaded while a gateway was behind on delivery.", "counter",
+      s->publishes_refused);
+    C("belfry_router_gateways_behind",
+      "Gateways behind on delivery (or silent with Redis queueing for them) at the last check.",
+      "gauge", m->gateways_behind);
     C("belfry_router_ingress_malformed_total", "Redis ingress messages dropped as malformed.",
       "counter", s->ingress_malformed);
     C("belfry_router_ingress_dropped_no_ring_total",

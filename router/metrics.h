@@ -21,7 +21,8 @@ typedef struct bf_rt_metrics {
     const bf_ring *ring;
     const bf_redis *sub, *cmd;
     const bf_failover *failover;
-    bool ready; /* connected to Redis and in the ring */
+    bool ready;             /* connected to Redis and in the ring */
+    size_t gateways_behind; /* counted as behind at the last overload check (overload.h) */
 } bf_rt_metrics;
 
 /* Appends the metrics to b. */

@@ -244,7 +244,11 @@ static void kick(bf_owner_ops *o, bf_pres_op *p, const bf_inbox *m, const char *
                    .frame = m->payload,
                    .kick_user = m->user_id};
     if (bf_wire_encode_fanout(&f, &env, &len) == 0) {
-        if (bf_redis_cmd(o->cmd, NULL, NULL, "PUBLISH %s %b", kf, env, len) == 0) o->stats.kicks++;
+        /* a channel's fan-out is a shard channel on Redis Cluster (scripts.h, BF_SHARDED) */
+        if (bf_redis_cmd(o->cmd, NULL, NULL,
+                         bf_redis_is_cluster(o->cmd) ? "SPUBLISH %s %b" : "PUBLISH %s %b", kf, env,
+                         len) == 0)
+            o->stats.kicks++;
         free(env);
     }
     op_free(p);

@@ -1,4 +1,5 @@
 #include "pusher_api.h"
+#include "http_api.h"
 #include "alloc.h"
 #include "apps.h"
 #include "channel.h"
@@ -462,6 +463,15 @@ static void handle_publish(bf_router *rt, struct evhttp_request *req, const bf_a
                          : strstr(err, "channel '")         ? "bad_channel"
                                                             : "bad_request",
                          err);
+        pub_req_free(p);
+        return;
+    }
+    uint64_t retry_ms;
+    const char *why = bf_router_overloaded(rt, &retry_ms);
+    if (why) {
+        rt->stats.publishes_refused++;
+        bf_http_api_retry_headers(req, retry_ms);
+        bf__pusher_error(rt, req, 503, "overloaded", why);
         pub_req_free(p);
         return;
     }

@@ -2,13 +2,16 @@
  * cover every gateway, as the native GET /channels and /presence do:
  *   GET /apps/{id}/channels[?filter_by_prefix=P&info=user_count]
  *       channels.lua: the union of the live gateways' gwchans sets (channels with connections),
- *       the app's own only; user_count (HLEN pusers:) only with a presence- filter, as Pusher
+ *       the app's own only; user_count only with a presence- filter, as Pusher: then one
+ *       HLEN pusers:{channel} per channel, pipelined after the list (each in its channel's slot,
+ *       as Redis Cluster requires; the counts are read just after the list, not with it)
  *   GET /apps/{id}/channels/{name}[?info=user_count,subscription_count]
  *       channel_info.lua: connections on live gateways, users of a presence channel
  *   GET /apps/{id}/channels/{name}/users      presence only: HKEYS pusers: (one entry per user)
  *   POST /apps/{id}/users/{user}/terminate_connections
- *       terminate.lua: a kick (close 4010) for the user on every channel of the app with
- *       connections, so every connection of the user on every gateway is closed
+ *       channels.lua lists the app's channels with connections, then a kick (close 4010) for the
+ *       user is published on each one's fan-out (SPUBLISH on Redis Cluster), so every connection
+ *       of the user on every gateway is closed; answered once every publish is acknowledged
  */
 #include "alloc.h"
 #include "apps.h"
@@ -17,6 +20,7 @@
 #include "pusher_api.h"
 #include "redis_keys.h"
 #include "scripts.h"
+#include "wire.h"
 
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -146,25 +150,91 @@ static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_p
 
 /* ---- GET /channels ------------------------------------------------------------------------- */
 
+/* The user counts of a listed set of channels: one HLEN per channel, the answer once the last
+ * reply is in (503 if any failed). */
+typedef struct count_req {
+    q_req *q;
+    json_t *chs; /* bare name -> {"user_count": N} */
+    size_t pending;
+    bool failed;
+    char failure[128];
+} count_req;
+
+typedef struct count_one {
+    count_req *c;
+    json_t *o; /* the channel's object in c->chs (borrowed) */
+} count_one;
+
+static void count_done(count_req *c)
+{
+    if (c->failed) {
+        bf__pusher_error(c->q->rt, c->q->req, 503, "redis_error", c->failure);
+        json_decref(c->chs);
+    } else {
+        reply_obj(c->q, json_pack("{s:o}", "channels", c->chs));
+    }
+    q_free(c->q);
+    free(c);
+}
+
+static void on_user_count(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    count_one *one = priv;
+    count_req *c = one->c;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        json_object_set_new(one->o, "user_count", json_integer(r->integer));
+    } else if (!c->failed) {
+        c->failed = true;
+        snprintf(c->failure, sizeof(c->failure), "%s",
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+    }
+    free(one);
+    if (--c->pending == 0) count_done(c);
+}
+
 static void on_channel_list(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
     q_req *q = priv;
     redisReply *r = reply;
-    if (!redis_failed(q, r, REDIS_REPLY_ARRAY)) {
-        json_t *chs = json_object();
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            if (r->element[i]->type != REDIS_REPLY_STRING) continue;
-            const char *bare;
-            if (bf_apps_unscope(q->rt->cfg.apps, r->element[i]->str, &bare) != q->app) continue;
-            json_t *o = json_object();
-            if (q->info.user_count)
-                json_object_set_new(o, "user_count", json_integer(r->element[i + 1]->integer));
-            json_object_set_new(chs, bare, o);
-        }
-        reply_obj(q, json_pack("{s:o}", "channels", chs));
+    if (redis_failed(q, r, REDIS_REPLY_ARRAY)) {
+        q_free(q);
+        return;
     }
-    q_free(q);
+    json_t *chs = json_object();
+    count_req *c = q->info.user_count ? bf_calloc(1, sizeof(*c)) : NULL;
+    if (c) {
+        c->q = q;
+        c->chs = chs;
+        c->pending = 1; /* held until every HLEN is sent */
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+        const char *bare, *scoped = r->element[i]->str;
+        if (bf_apps_unscope(q->rt->cfg.apps, scoped, &bare) != q->app) continue;
+        json_t *o = json_object();
+        json_object_set_new(chs, bare, o);
+        if (!c || c->failed) continue;
+        char key[BF_KEY_MAX];
+        count_one *one = bf_malloc(sizeof(*one));
+        *one = (count_one){c, o};
+        c->pending++;
+        if (bf_key(key, q->rt->cfg.redis_prefix, BF_KEY_PUSERS, scoped) < 0 ||
+            bf_redis_cmd(q->rt->cmd, on_user_count, one, "HLEN %s", key)) {
+            c->pending--;
+            free(one);
+            c->failed = true;
+            snprintf(c->failure, sizeof(c->failure), "redis connection lost");
+        }
+    }
+    if (!c) {
+        reply_obj(q, json_pack("{s:o}", "channels", chs));
+        q_free(q);
+    } else if (--c->pending == 0) {
+        count_done(c);
+    }
 }
 
 static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c)
@@ -202,7 +272,7 @@ static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_push
     snprintf(match, sizeof(match), "%s%s%s", is_default ? "" : c->app->id, is_default ? "" : "/",
              q->filter);
     bf_script_args a;
-    if (bf_channels_args(&a, rt->cfg.redis_prefix, match, is_default, q->info.user_count) ||
+    if (bf_channels_args(&a, rt->cfg.redis_prefix, match, is_default) ||
         bf_script_args_send(rt->cmd, &a, on_channel_list, q)) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
         q_free(q);
@@ -214,16 +284,83 @@ static void handle_list(bf_router *rt, struct evhttp_request *req, const bf_push
 #define TERMINATE_REASON "terminated by the application (terminate_connections)"
 #define USER_ID_MAX 200
 
-static void on_terminated(redisAsyncContext *ac, void *reply, void *priv)
+/* One terminate_connections request: its kicks in flight. */
+typedef struct term_req {
+    q_req *q;
+    char user[USER_ID_MAX + 1];
+    size_t pending;
+    bool failed;
+    char failure[128];
+} term_req;
+
+static void term_done(term_req *t)
+{
+    if (t->failed) {
+        bf__pusher_error(t->q->rt, t->q->req, 503, "redis_error", t->failure);
+    } else {
+        t->q->rt->stats.kicks++;
+        bf__pusher_reply(t->q->rt, t->q->req, 200, "{}");
+    }
+    q_free(t->q);
+    free(t);
+}
+
+static void term_fail(term_req *t, const redisReply *r)
+{
+    if (t->failed) return;
+    t->failed = true;
+    snprintf(t->failure, sizeof(t->failure), "%s",
+             r && r->type == REDIS_REPLY_ERROR ? r->str : "redis connection lost");
+}
+
+static void on_kicked(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    q_req *q = priv;
+    term_req *t = priv;
     redisReply *r = reply;
-    if (!redis_failed(q, r, REDIS_REPLY_INTEGER)) {
-        q->rt->stats.kicks++;
-        bf__pusher_reply(q->rt, q->req, 200, "{}");
+    if (!r || r->type != REDIS_REPLY_INTEGER) term_fail(t, r);
+    if (--t->pending == 0) term_done(t);
+}
+
+/* The app's channels with connections: a kick on each one's fan-out (the gateways close the
+ * user's connections of that channel; one without such a connection ignores it). */
+static void on_term_channels(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    term_req *t = priv;
+    q_req *q = t->q;
+    redisReply *r = reply;
+    if (redis_failed(q, r, REDIS_REPLY_ARRAY)) {
+        q_free(q);
+        free(t);
+        return;
     }
-    q_free(q);
+    bf_redis *cmd = q->rt->cmd;
+    /* a channel's fan-out is a shard channel on Redis Cluster (scripts.h, BF_SHARDED) */
+    const char *fmt = bf_redis_is_cluster(cmd) ? "SPUBLISH %s %b" : "PUBLISH %s %b";
+    t->pending = 1; /* held until every kick is sent */
+    for (size_t i = 0; i < r->elements && !t->failed; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        char key[BF_KEY_MAX], *env;
+        size_t len;
+        bf_fanout f = {.kind = BF_FAN_KICK,
+                       .channel = {e->str, (size_t)e->len},
+                       .frame = {TERMINATE_REASON, strlen(TERMINATE_REASON)},
+                       .kick_user = {t->user, strlen(t->user)}};
+        if (bf_key(key, q->rt->cfg.redis_prefix, BF_KEY_FAN, e->str) < 0 ||
+            bf_wire_encode_fanout(&f, &env, &len)) {
+            term_fail(t, NULL);
+            break;
+        }
+        t->pending++;
+        if (bf_redis_cmd(cmd, on_kicked, t, fmt, key, env, len)) {
+            t->pending--;
+            term_fail(t, NULL);
+        }
+        free(env);
+    }
+    if (--t->pending == 0) term_done(t);
 }
 
 static void handle_terminate(bf_router *rt, struct evhttp_request *req, const bf_pusher_ctx *c,
@@ -238,17 +375,19 @@ static void handle_terminate(bf_router *rt, struct evhttp_request *req, const bf
         bf__pusher_error(rt, req, 400, "bad_user", "user id must be 1-200 bytes");
         return;
     }
-    char uid[USER_ID_MAX + 1], scope[BF_APP_ID_MAX + 2] = "";
-    memcpy(uid, user, len);
-    uid[len] = '\0';
-    if (c->app != bf_apps_default(rt->cfg.apps))
-        snprintf(scope, sizeof(scope), "%s%c", c->app->id, BF_APP_SCOPE_SEP);
-    q_req *q = q_new(rt, req, c->app);
+    char scope[BF_APP_ID_MAX + 2] = "";
+    bool is_default = c->app == bf_apps_default(rt->cfg.apps);
+    if (!is_default) snprintf(scope, sizeof(scope), "%s%c", c->app->id, BF_APP_SCOPE_SEP);
+    term_req *t = bf_calloc(1, sizeof(*t));
+    t->q = q_new(rt, req, c->app);
+    memcpy(t->user, user, len);
+    t->user[len] = '\0';
     bf_script_args a;
-    if (bf_terminate_args(&a, rt->cfg.redis_prefix, scope, uid, TERMINATE_REASON) ||
-        bf_script_args_send(rt->cmd, &a, on_terminated, q)) {
+    if (bf_channels_args(&a, rt->cfg.redis_prefix, scope, is_default) ||
+        bf_script_args_send(rt->cmd, &a, on_term_channels, t)) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
-        q_free(q);
+        q_free(t->q);
+        free(t);
     }
 }
 

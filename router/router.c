@@ -8,12 +8,14 @@
 #include "message.h"
 #include "http_api.h"
 #include "metrics.h"
+#include "overload.h"
 #include "owner_ops.h"
 #include "pusher_api.h"
 #include "redis_keys.h"
 #include "scripts.h"
 #include "webhooks.h"
 
+#include <event2/keyvalq_struct.h>
 #include <hiredis/adapters/libevent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,7 +111,8 @@ static void ingress_drop(bf_router *rt, const char *channel, const char *why)
 
 static void on_ingress(bf_router *rt, const char *subject, const char *payload, size_t len)
 {
-    const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH);
+    size_t clen; /* a subject: the channel runs to the end of it, NUL-terminated */
+    const char *channel = bf_key_strip(subject, rt->cfg.redis_prefix, BF_KEY_PUBLISH, &clen);
     char err[BF_ERR_LEN];
     /* "APPID/name" publishes to another app's channel (its scoped name, apps.h) */
     const char *bare = NULL;
@@ -148,12 +151,10 @@ static void on_ingress(bf_router *rt, const char *subject, const char *payload, 
 static void on_inbox_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) return;
-    if (r->element[0]->type != REDIS_REPLY_STRING || strcmp(r->element[0]->str, "message")) return;
-    if (r->element[2]->type != REDIS_REPLY_STRING) return;
+    const redisReply *m = bf_redis_message(reply);
+    if (!m) return;
     bf_router *rt = priv;
-    bf_owner_ops_on_inbox(rt->owner_ops, r->element[2]->str, (size_t)r->element[2]->len);
+    bf_owner_ops_on_inbox(rt->owner_ops, m->str, (size_t)m->len);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -168,9 +169,25 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
     on_ingress(rt, r->element[2]->str, r->element[3]->str, (size_t)r->element[3]->len);
 }
 
+/* A gateway's backlog report (gateway/backlog.h). */
+static void on_backlog_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    const redisReply *m = bf_redis_message(reply);
+    if (!m) return;
+    bf_router *rt = priv;
+    if (bf_overload_report(rt->overload, m->str, (size_t)m->len, bf_now_ms()))
+        bf_debug("ignored a malformed backlog report");
+}
+
 static void sub_ready(bf_redis *r, void *arg)
 {
     bf_router *rt = arg;
+    if (rt->cfg.overload_silence_ms) {
+        char bk[BF_KEY_MAX];
+        bf_key(bk, rt->cfg.redis_prefix, BF_KEY_BACKLOG, NULL);
+        bf_redis_cmd(r, on_backlog_reply, rt, "SUBSCRIBE %s", bk);
+    }
     char pat[BF_KEY_MAX];
     bf_key_publish_pattern(pat, rt->cfg.redis_prefix);
     bf_redis_cmd(r, on_sub_reply, rt, "PSUBSCRIBE %s", pat);
@@ -203,6 +220,7 @@ static void set_gateways(bf_router *rt, const redisReply *arr)
     size_t n;
     const char **ids = sorted_ids(arr, &n);
     bf_owner_ops_set_gateways(rt->owner_ops, ids, n);
+    bf_overload_set_live(rt->overload, ids, n);
     free(ids);
 }
 
@@ -238,6 +256,28 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
                 self ? "" : " (this router is not a member yet)");
     }
     free(ids);
+}
+
+static void on_client_list(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_router *rt = priv;
+    redisReply *r = reply;
+    bool ok = r && r->type == REDIS_REPLY_STRING;
+    bf_overload_clients(rt->overload, ok ? r->str : NULL, bf_now_ms());
+}
+
+const char *bf_router_overloaded(bf_router *rt, uint64_t *retry_ms)
+{
+    /* without Redis a publish fails as redis_unavailable, which says what is wrong: a gateway's
+     * backlog report from before is beside the point */
+    if (!rt->cfg.overload_silence_ms || !bf_redis_ready(rt->cmd)) return NULL;
+    uint64_t now = bf_now_ms();
+    /* a silent gateway: does Redis still hold its subscriber link (stopped) or not (dead)? */
+    if (bf_overload_want_clients(rt->overload, now) &&
+        bf_redis_cmd(rt->cmd, on_client_list, rt, "CLIENT LIST TYPE pubsub"))
+        bf_overload_clients(rt->overload, NULL, now);
+    return bf_overload_check(rt->overload, now, retry_ms);
 }
 
 void bf_router_refresh_ring(bf_router *rt)
@@ -322,6 +362,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
         rt->next_heartbeat = now + (uint64_t)rt->cfg.heartbeat_ms;
     }
     bf_owner_ops_tick(rt->owner_ops, now);
+    uint64_t retry_ms;
+    bf_router_overloaded(rt, &retry_ms); /* asks Redis about a silent gateway, keeps the gauge */
     if (!rt->stopping) bf_webhooks_tick(rt->webhooks, now);
     if (!rt->stopping && now >= rt->next_sweep && bf_redis_ready(rt->cmd)) {
         bf_owner_ops_sweep(rt->owner_ops);
@@ -330,6 +372,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- the HTTP API's callbacks up (http_api.h) --------------------------------------------- */
+
+static const char *http_overloaded(void *up, uint64_t *retry_ms)
+{
+    return bf_router_overloaded(up, retry_ms);
+}
 
 static int http_publish(void *up, const char *channel, const char *prefix, size_t prefix_len,
                         bf_publish_cb cb, void *arg)
@@ -353,7 +400,8 @@ static void http_metrics(void *up, struct evbuffer *b)
                        .sub = rt->sub,
                        .cmd = rt->cmd,
                        .failover = &rt->failover,
-                       .ready = bf_router_ready(rt)};
+                       .ready = bf_router_ready(rt),
+                       .gateways_behind = bf_overload_behind(rt->overload)};
     bf_rt_metrics_render(b, &m);
     bf_pusher_api_metrics(rt, b);
 }
@@ -372,7 +420,8 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                         .attach = attach_event,
                         .loop = base,
                         .arg = rt,
-                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms};
+                        .command_timeout_ms = (int)rt->cfg.redis_timeout_ms,
+                        .sentinel_timeout_ms = (int)rt->cfg.redis_sentinel_timeout_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     rt->sub = bf_redis_new(&ro);
@@ -393,6 +442,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                             .on_stale = ring_stale,
                             .arg = rt};
     rt->owner_ops = bf_owner_ops_new(&oo);
+    char gwsub[BF_KEY_MAX];
+    bf_key(gwsub, rt->cfg.redis_prefix, BF_KEY_GWSUB, "");
+    rt->overload = bf_overload_new((uint64_t)rt->cfg.overload_silence_ms, gwsub);
     bf_webhooks_opts wo = {.base = base,
                            .redis = rt->cmd,
                            .apps = rt->cfg.apps,
@@ -422,6 +474,7 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                            .cfg = &rt->cfg,
                            .stats = &rt->stats,
                            .publish = http_publish,
+                           .overloaded = http_overloaded,
                            .not_ready = http_not_ready,
                            .metrics = http_metrics,
                            .other = http_other,
@@ -454,6 +507,8 @@ void bf_router_deinit(bf_router *rt)
     bf_webhooks_free(rt->webhooks);
     rt->webhooks = NULL;
     bf_owner_ops_free(rt->owner_ops); /* after the links: their callbacks use it */
+    bf_overload_free(rt->overload);   /* likewise */
+    rt->overload = NULL;
     rt->owner_ops = NULL;
     bf_http_api_free(rt->http_api); /* likewise, and after the HTTP server */
     rt->http_api = NULL;

@@ -30,9 +30,11 @@ typedef struct bf_rt_stats {
     /* the Pusher HTTP API (pusher_api.c) */
     uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
         pusher_too_large;
+    uint64_t publishes_refused; /* 503 overloaded (overload.h) */
 } bf_rt_stats;
 
 struct bf_owner_ops;
+struct bf_overload;
 struct bf_webhooks;
 struct bf_http_api;
 
@@ -48,6 +50,7 @@ typedef struct bf_router {
     struct bf_owner_ops *owner_ops; /* presence, kicks, sweeps of dead gateways (owner_ops.h) */
     struct bf_http_api *http_api;   /* the native HTTP API on http (http_api.h) */
     struct bf_webhooks *webhooks;   /* NULL without --webhook */
+    struct bf_overload *overload;   /* gateways' delivery backlog (overload.h) */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;
@@ -74,6 +77,10 @@ typedef void (*bf_publish_cb)(long long seq, const char *err, void *arg);
  * fence refused); it may be NULL. Returns 0, or BF_EDISCONNECTED (cb not called). */
 int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, size_t prefix_len,
                       bool fenced, bf_publish_cb cb, void *arg);
+
+/* NULL while publishes may go; otherwise why they are refused (a gateway is behind on delivery:
+ * overload.h; valid until the next call) and a retry delay in *retry_ms. Counts nothing. */
+const char *bf_router_overloaded(bf_router *rt, uint64_t *retry_ms);
 
 /* Asks for an immediate heartbeat (the ring may be stale). */
 void bf_router_refresh_ring(bf_router *rt);

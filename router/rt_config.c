@@ -23,6 +23,10 @@ const bf_cfg_opt bf_rt_config_table[] = {
      "membership heartbeat interval"},
     {"heartbeat-ttl-ms", BF_CFG_INT, "BELFRY_HEARTBEAT_TTL_MS", "5000", 300, 600000, NULL,
      F(heartbeat_ttl_ms), "membership expires this long after the last heartbeat"},
+    {"overload-silence-ms", BF_CFG_INT, "BELFRY_OVERLOAD_SILENCE_MS", "500", 0, 600000, NULL,
+     F(overload_silence_ms),
+     "publishes are refused (503 overloaded) while a gateway reports a delivery backlog, or has "
+     "been silent this long with Redis still queueing for it (0: reports ignored, never refused)"},
     {"sweep-interval-ms", BF_CFG_INT, "BELFRY_SWEEP_INTERVAL_MS", "2000", 100, 600000, NULL,
      F(sweep_interval_ms),
      "how often owners look for dead gateways and remove their connections and presence"},

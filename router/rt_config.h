@@ -12,6 +12,7 @@ typedef struct bf_rt_config {
     const char *node_id;
     const char *redis_prefix;
     long long redis_timeout_ms;
+    long long redis_sentinel_timeout_ms;
     const char *log_level;
     const char *log_format;
     const char *api_key;
@@ -20,6 +21,7 @@ typedef struct bf_rt_config {
     long long max_message_bytes;
     long long heartbeat_ms;
     long long heartbeat_ttl_ms;
+    long long overload_silence_ms;
     long long sweep_interval_ms;
     long long history_size;
     long long history_ttl_s;

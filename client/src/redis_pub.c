@@ -20,13 +20,17 @@ int bf__rpub_init(bf__rpub *r, const char *url, const char *prefix, int timeout_
     if (bf_parse_redis_url(url, &r->url, err, errlen)) return BF_EINVAL;
     if (r->url.kind != BF_REDIS_URL_SINGLE) {
         snprintf(err, errlen,
-                 "the publisher takes redis://HOST:PORT (or http://); for a Sentinel deployment "
-                 "publish through a router's http:// API");
+                 "the publisher takes redis://HOST:PORT (or http://); for a Sentinel or Cluster "
+                 "deployment publish through a router's http:// API");
         return BF_EINVAL;
     }
     if (!prefix) prefix = "belfry:";
     if (strlen(prefix) > BF_PREFIX_MAX) {
         snprintf(err, errlen, "redis prefix is longer than %d bytes", BF_PREFIX_MAX);
+        return BF_EINVAL;
+    }
+    if (strpbrk(prefix, "{}")) { /* the daemons refuse such a prefix (hash tags, redis_keys.h) */
+        snprintf(err, errlen, "redis prefix may not contain '{' or '}'");
         return BF_EINVAL;
     }
     snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);

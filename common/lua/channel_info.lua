@@ -1,7 +1,7 @@
 -- keys: 3  argv: 0
 -- channel_info.lua: occupancy of one channel, counting only gateways that are alive now.
 -- KEYS[1]  conns hash (<prefix>conns:{channel})   gateway id -> connection count
--- KEYS[2]  gateways zset (<prefix>gateways)        score = expiry in ms (Redis clock)
+-- KEYS[2]  gateways zset (<prefix>{#}:gateways)        score = expiry in ms (Redis clock)
 -- KEYS[3]  users hash (<prefix>pusers:{channel})   user id -> connection count
 -- Reply:   {connections on live gateways, presence users}
 local t = redis.call('TIME')

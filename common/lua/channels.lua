@@ -1,13 +1,13 @@
--- keys: 1  argv: 4
+-- keys: 1  argv: 3
 -- channels.lua: the occupied channels of one app, over every live gateway (the Pusher HTTP API's
--- GET /apps/{id}/channels).
--- KEYS[1]  gateways zset (<prefix>gateways)   score = expiry in ms (Redis clock)
--- ARGV[1]  the gwchans key of a gateway without its id (<prefix>gwchans:)
+-- GET /apps/{id}/channels). Only cluster-wide keys (one slot): a presence channel's user count is
+-- read by the caller, per channel, in that channel's slot (router/pusher_query.c).
+-- KEYS[1]  gateways zset (<prefix>{#}:gateways)   score = expiry in ms (Redis clock)
+-- ARGV[1]  the gwchans key of a gateway without its id (<prefix>{#}:gwchans:)
 -- ARGV[2]  the scoped name prefix to match: "APPID/" .. filter, or just the filter for the
 --          default app
 -- ARGV[3]  "1" for the default app (its channels are the names without a '/')
--- ARGV[4]  the users key of a channel without its name (<prefix>pusers:), or "" for no counts
--- Reply:   {name, users, name, users, ...} (scoped names; users is 0 when not asked for)
+-- Reply:   {name, name, ...} (scoped names, each once)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seen, out = {}, {}
@@ -18,7 +18,6 @@ for _, gw in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')) do
             (ARGV[3] ~= '1' or not string.find(ch, '/', 1, true)) then
             seen[ch] = true
             out[#out + 1] = ch
-            out[#out + 1] = ARGV[4] ~= '' and redis.call('HLEN', ARGV[4] .. ch) or 0
         end
     end
 end

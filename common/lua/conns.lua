@@ -3,8 +3,8 @@
 -- conns.lua: adjust one gateway's connection counts for a batch of channels, and remember which
 -- channels (and which gateways) have state in Redis, so that owners can sweep it up if the
 -- gateway dies. One call carries every channel whose count changed in a gateway loop turn.
--- KEYS[1]    gwchans set   (<prefix>gwchans:{gateway}) channels where the gateway has connections
--- KEYS[2]    gwknown set   (<prefix>gwknown)           gateways that may have state to sweep
+-- KEYS[1]    gwchans set   (<prefix>{#}:gwchans:<gateway>) channels where the gateway has connections
+-- KEYS[2]    gwknown set   (<prefix>{#}:gwknown)           gateways that may have state to sweep
 -- KEYS[2+i]  conns hash    (<prefix>conns:{channel i}) gateway id -> connection count
 -- ARGV[1]    gateway id
 -- ARGV[2i]   channel i's change: a delta (integer), or "=N" to set the count to N

@@ -1,8 +1,8 @@
 -- keys: 4  argv: 3+
 -- heartbeat.lua: renew one node's membership, expire dead members, report the live set.
--- KEYS[1]  members zset (score = expiry in ms on the Redis clock)  (<prefix>routers|gateways)
--- KEYS[2]  ring epoch key                                           (<prefix>ring:epoch)
--- KEYS[3]  this node's info hash                                    (<prefix>node:{id})
+-- KEYS[1]  members zset (score = expiry in ms on the Redis clock)  (<prefix>{#}:routers|gateways)
+-- KEYS[2]  ring epoch key                                           (<prefix>{#}:ring:epoch)
+-- KEYS[3]  this node's info hash                                    (<prefix>{#}:node:<id>)
 -- KEYS[4]  the other kind's members zset (gateways read routers and vice versa)
 -- ARGV[1]  node id
 -- ARGV[2]  ttl in ms

@@ -5,7 +5,7 @@
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
 -- dies loses nothing (the next owner applies what is left). See presence_enqueue.lua.
 -- KEYS[1]     pops list      (<prefix>pops:{channel})  pending operations, inbox envelopes (wire.h)
--- KEYS[2]     ppending set   (<prefix>ppending)        channels with pending operations
+-- KEYS[2]     ppending set   (<prefix>{#}:ppending)        channels with pending operations
 -- KEYS[3]     presence hash  KEYS[4] users hash        (presence.lib.lua)
 -- KEYS[5..8]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
 -- KEYS[9]     here zset      KEYS[10] rep hash         (presence.lib.lua)
@@ -70,7 +70,7 @@ local function join(conn, user, member, here)
     if here then
         local frame = '{"event":"presence:here","data":{"members":[' .. bf_here_list(P) ..
             ']},"seq":' .. string.format('%d', seq) .. '}'
-        redis.call('PUBLISH', S[2],
+        redis.call(BF_FANOUT, S[2],
             cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_DIRECT, channel, seq, frame, conn, ''}))
     end
 end
@@ -107,7 +107,7 @@ while applied < max do
         leave(m[4])
     elseif m[2] == BF_OP_KICK and type(m[5]) == 'string' and m[5] ~= '' and
         type(m[6]) == 'string' then
-        redis.call('PUBLISH', S[2],
+        redis.call(BF_FANOUT, S[2],
             cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_KICK, channel, 0, m[6], '', m[5]}))
         kicks = kicks + 1
     else

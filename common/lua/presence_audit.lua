@@ -4,7 +4,7 @@
 -- KEYS[1]  pops list      (<prefix>pops:{channel})    presence operations not yet applied
 -- KEYS[2]  presence hash  (<prefix>presence:{channel})
 -- KEYS[3]  conns hash     (<prefix>conns:{channel})   gateway id -> connection count
--- KEYS[4]  gwchans set    (<prefix>gwchans:{gateway})
+-- KEYS[4]  gwchans set    (<prefix>{#}:gwchans:<gateway>)
 -- ARGV[1]  the gateway id
 -- ARGV[2]  the channel
 -- Reply:   {operations pending, the gateway's connection count (0 if none), 1 if the channel is

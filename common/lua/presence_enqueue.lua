@@ -7,9 +7,9 @@
 -- routers for operations that arrive in their inbox from older gateways, and by belfryctl kick
 -- (op 4: the kick is applied, once, even if the owner that received the nudge dies first).
 -- KEYS[1]  pops list      (<prefix>pops:{channel})   pending operations, oldest first
--- KEYS[2]  ppending set   (<prefix>ppending)         channels with pending operations
--- KEYS[3]  gwpres set     (<prefix>gwpres:{gateway}) channels where the gateway may hold entries
--- KEYS[4]  gwknown set    (<prefix>gwknown)          gateways that may have state to sweep
+-- KEYS[2]  ppending set   (<prefix>{#}:ppending)         channels with pending operations
+-- KEYS[3]  gwpres set     (<prefix>{#}:gwpres:<gateway>) channels where the gateway may hold entries
+-- KEYS[4]  gwknown set    (<prefix>{#}:gwknown)          gateways that may have state to sweep
 -- ARGV[1]  channel   ARGV[2] the operation: an inbox envelope (wire.h, op 1, 2, 3 or 4)
 -- ARGV[3]  the gateway id (the part of the connection id before its last '/')
 -- ARGV[4]  "1" for a join or rejoin (the gateway is then indexed in KEYS[3] and KEYS[4] before its

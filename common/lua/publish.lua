@@ -1,8 +1,9 @@
 -- uses: sequence.lib.lua
--- keys: 5  argv: 5
+-- keys: 4-5  argv: 5
 -- publish.lua: sequence one message, fan it out and record it in the history, atomically.
 -- KEYS[1..4]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
--- KEYS[5]     the ring epoch key
+-- KEYS[5]     the ring epoch key, fenced calls only (an unfenced call names only the channel's
+--             keys: one slot, as Redis Cluster requires)
 -- ARGV[1]  channel name
 -- ARGV[2]  frame prefix, ending in  "seq":  (rendered once by the caller, see message.h)
 -- ARGV[3]  the caller's ring epoch when only the channel's owner may publish (Redis ingress),

@@ -10,6 +10,9 @@
 -- envelope and appends the frame to the history, all inside the calling script (one atomic step).
 -- data_raw and exclude_socket are optional (nil: the envelope keeps its seven elements); a
 -- publish through the Pusher HTTP API passes both (see common/wire.h, elements 8 and 9).
+-- The fan-out goes out with SPUBLISH on Redis Cluster (BF_SHARDED, prepended by scripts.c: the
+-- channel's fan:{channel} is then a shard channel of the channel's slot), PUBLISH otherwise.
+local BF_FANOUT = BF_SHARDED and 'SPUBLISH' or 'PUBLISH'
 local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, httl, data_raw,
                        exclude_socket)
     local seq = redis.call('INCR', S[1])
@@ -19,10 +22,10 @@ local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, ht
     end
     local frame = prefix .. string.format('%d', seq) .. '}'
     if data_raw then
-        redis.call('PUBLISH', S[2], cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_MESSAGE, channel, seq,
+        redis.call(BF_FANOUT, S[2], cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_MESSAGE, channel, seq,
             frame, exclude_conn, exclude_user, data_raw, exclude_socket or ''}))
     else
-        redis.call('PUBLISH', S[2], cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_MESSAGE, channel, seq,
+        redis.call(BF_FANOUT, S[2], cmsgpack.pack({BF_WIRE_VERSION, BF_FAN_MESSAGE, channel, seq,
             frame, exclude_conn, exclude_user}))
     end
     if hsize > 0 then

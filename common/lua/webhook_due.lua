@@ -2,7 +2,7 @@
 -- keys: 1  argv: 1
 -- webhook_due.lua: queue channel_vacated for the channels whose vacate delay has passed (any
 -- router may call it: each entry is moved exactly once).
--- KEYS[1]  the vacating zset (<prefix>webhooks:vacating)
+-- KEYS[1]  the vacating zset (<prefix>{#}:webhooks:vacating)
 -- ARGV[1]  at most this many channels per call
 -- Reply:   the number of channel_vacated events queued
 local P = bf_wh_prefix(KEYS[1], 'webhooks:vacating')

@@ -3,7 +3,7 @@
 -- webhook_event.lua: queue a webhook event that no Redis transition makes — client_event (a
 -- Pusher client event relayed by a gateway) and cache_miss (a cache channel subscribed with
 -- nothing in its history) — when some router delivers webhooks (webhooks.lib.lua).
--- KEYS[1]  the webhooks:on key (<prefix>webhooks:on)
+-- KEYS[1]  the webhooks:on key (<prefix>{#}:webhooks:on)
 -- ARGV[1]  the event name   ARGV[2] the channel (scoped)
 -- ARGV[3..] field/value pairs stored with it: e (client event name), d (its data as JSON text),
 --           s (the sender's socket_id), u (its user id)

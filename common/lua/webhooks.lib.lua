@@ -1,8 +1,9 @@
 -- webhooks.lib.lua: queues Pusher webhook events in Redis in the same atomic step as the
 -- transition that causes them, so that each transition is queued exactly once, cluster-wide, and
 -- nothing is lost when a router dies (prepended by scripts.c to scripts whose first line lists
--- it). The keys hang off the key prefix P, which a script derives from one of its KEYS whose
--- name ends in a fixed suffix (bf_wh_prefix; the names are listed in redis_keys.h):
+-- it). The keys hang off P, the cluster-wide keys' stem "<prefix>{#}:" (one slot, redis_keys.h),
+-- which a script derives from one of its cluster-wide KEYS whose name ends in a fixed suffix
+-- (bf_wh_prefix; the names are listed in redis_keys.h):
 --   P..'webhooks'           stream  one entry per event: n=name, c=channel (scoped), t=ms, u=user
 --   P..'webhooks:on'        string  written by routers with webhooks configured, with a TTL; its
 --                                   value is the vacate delay in ms. Absent: nothing is queued.

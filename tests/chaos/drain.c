@@ -67,13 +67,13 @@ Test(chaos_drain, gateway_sigterm_removes_its_registry_entry_and_counts_at_once)
            (it_conns_in_redis(c, "cnt-a") != 3 || it_conns_in_redis(c, "cnt-b") != 1))
         usleep(20000);
     cr_assert_eq(it_conns_in_redis(c, "cnt-a"), 3, "counts never reached Redis");
-    char *id = bf_redis_query(c, "HKEYS belfry:conns:cnt-b"); /* gateway 0's node id */
+    char *id = bf_redis_query(c, "HKEYS belfry:conns:{cnt-b}"); /* gateway 0's node id */
     cr_assert(id && *id, "no count for cnt-b");
     id[strcspn(id, "\n")] = '\0';
     char key[256];
-    snprintf(key, sizeof(key), "belfry:node:%s", id);
+    snprintf(key, sizeof(key), "belfry:{#}:node:%s", id);
     cr_assert_eq(exists(c, key), 1, "%s missing before the stop", key);
-    snprintf(key, sizeof(key), "belfry:gwchans:%s", id);
+    snprintf(key, sizeof(key), "belfry:{#}:gwchans:%s", id);
     cr_assert_eq(exists(c, key), 1, "%s missing before the stop", key);
 
     cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGTERM), 0);
@@ -92,19 +92,19 @@ Test(chaos_drain, gateway_sigterm_removes_its_registry_entry_and_counts_at_once)
     cr_assert_eq(st, 0, "gateway exit status %d", st);
 
     /* at once, before any heartbeat expires or sweep runs */
-    char *v = bf_redis_query(c, "ZSCORE belfry:gateways %s", id);
+    char *v = bf_redis_query(c, "ZSCORE belfry:{#}:gateways %s", id);
     cr_expect(!v || !*v, "still in the gateways registry (score %s)", v);
     free(v);
-    snprintf(key, sizeof(key), "belfry:node:%s", id);
+    snprintf(key, sizeof(key), "belfry:{#}:node:%s", id);
     cr_expect_eq(exists(c, key), 0, "%s left behind", key);
-    v = bf_redis_query(c, "HGET belfry:conns:cnt-a %s", id);
+    v = bf_redis_query(c, "HGET belfry:conns:{cnt-a} %s", id);
     cr_expect(!v || !*v, "its count on cnt-a is still %s", v);
     free(v);
-    cr_expect_eq(exists(c, "belfry:conns:cnt-b"), 0, "conns:cnt-b left behind");
+    cr_expect_eq(exists(c, "belfry:conns:{cnt-b}"), 0, "conns:cnt-b left behind");
     cr_expect_eq(it_conns_in_redis(c, "cnt-a"), 1, "the other gateway's count is kept");
-    snprintf(key, sizeof(key), "belfry:gwchans:%s", id);
+    snprintf(key, sizeof(key), "belfry:{#}:gwchans:%s", id);
     cr_expect_eq(exists(c, key), 0, "%s left behind", key);
-    v = bf_redis_query(c, "SISMEMBER belfry:gwknown %s", id);
+    v = bf_redis_query(c, "SISMEMBER belfry:{#}:gwknown %s", id);
     cr_expect(v && atoi(v) == 0, "still in gwknown");
     free(v);
     free(id);
@@ -123,11 +123,11 @@ Test(chaos_drain, leave_removes_every_count_of_the_gateway)
     long long deadline = bf_ms() + 5000;
     while (bf_ms() < deadline && it_conns_in_redis(c, "cnt-c") != 1) usleep(20000);
     cr_assert_eq(it_conns_in_redis(c, "cnt-c"), 1, "the count never reached Redis");
-    char *id = bf_redis_query(c, "HKEYS belfry:conns:cnt-c");
+    char *id = bf_redis_query(c, "HKEYS belfry:conns:{cnt-c}");
     cr_assert(id && *id);
     id[strcspn(id, "\n")] = '\0';
-    free(bf_redis_query(c, "HSET belfry:conns:cnt-stale %s 2", id));
-    free(bf_redis_query(c, "SADD belfry:gwchans:%s cnt-stale", id));
+    free(bf_redis_query(c, "HSET belfry:conns:{cnt-stale} %s 2", id));
+    free(bf_redis_query(c, "SADD belfry:{#}:gwchans:%s cnt-stale", id));
     cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGTERM), 0);
     bf_ws_msg m;
     while (bf_ws_recv(w, &m, 3000) == 0) {
@@ -137,10 +137,10 @@ Test(chaos_drain, leave_removes_every_count_of_the_gateway)
     }
     int st = bf_cluster_wait_gateway(c, 0, 5000);
     cr_assert_eq(st, 0, "gateway exit status %d", st);
-    cr_expect_eq(exists(c, "belfry:conns:cnt-stale"), 0, "the stale count outlived the gateway");
-    cr_expect_eq(exists(c, "belfry:conns:cnt-c"), 0, "conns:cnt-c left behind");
+    cr_expect_eq(exists(c, "belfry:conns:{cnt-stale}"), 0, "the stale count outlived the gateway");
+    cr_expect_eq(exists(c, "belfry:conns:{cnt-c}"), 0, "conns:cnt-c left behind");
     char key[256];
-    snprintf(key, sizeof(key), "belfry:gwchans:%s", id);
+    snprintf(key, sizeof(key), "belfry:{#}:gwchans:%s", id);
     cr_expect_eq(exists(c, key), 0, "%s left behind", key);
     free(id);
     bf_ws_abort(w);

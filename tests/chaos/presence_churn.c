@@ -353,7 +353,7 @@ Test(chaos_presence_churn, presence_is_exact_after_an_owner_and_a_gateway_die)
     if (!ok_count) {
         int per_gw[NGW] = {1, 0, 0}; /* the observer is on gateway 0 */
         for (int i = 0; i < nconns; i++) per_gw[conns[i].gw]++;
-        char *redis = bf_redis_query(C, "HGETALL belfry:conns:" CH);
+        char *redis = bf_redis_query(C, "HGETALL belfry:conns:{" CH "}");
         cr_expect(ok_count,
                   "GET /channels counts %lld connections, %d are open (%d, %d, %d on gateways "
                   "%s, %s, %s); conns:" CH " holds:\n%s",

@@ -106,7 +106,7 @@ static long long publish_until_flowing(bf_cluster *c, bf_ws *sub, position *pos,
             bool after = e && !strcmp(e, "After");
             json_decref(j);
             if (!after) continue;
-            char *now = bf_redis_query(c, "GET belfry:seq:news"); /* on the current primary */
+            char *now = bf_redis_query(c, "GET belfry:seq:{news}"); /* on the current primary */
             bool on_new = now && atoll(now) >= seq;
             free(now);
             if (on_new) return bf_ms();
@@ -247,7 +247,7 @@ Test(chaos_sentinel, primary_killed_after_unreplicated_publishes)
     cr_log_info("primary killed: publishes reached the client again %lld ms after the promotion",
                 flowing - promoted);
     /* the loss is real: the new primary's sequence is behind what the client holds */
-    char *seq = bf_redis_query(c, "GET belfry:seq:news");
+    char *seq = bf_redis_query(c, "GET belfry:seq:{news}");
     cr_assert_not_null(seq);
     cr_expect_lt(atoll(seq), lost.seq + 1,
                  "the new primary has every acknowledged publish (seq %s): no loss to show", seq);

@@ -159,7 +159,7 @@ def redis(*args):
 
 
 def numsub(channel):
-    r = redis("PUBSUB", "NUMSUB", CL["BELFRY_CLUSTER_REDIS_PREFIX"] + "fan:" + channel)
+    r = redis("PUBSUB", "NUMSUB", CL["BELFRY_CLUSTER_REDIS_PREFIX"] + "fan:{" + channel + "}")
     return int(r[1])
 
 

@@ -35,11 +35,17 @@ static void check_redis(const bf_redis_url *r)
     FZ_CHECK(memchr(r->password, 0, sizeof(r->password)), "password unterminated");
     FZ_CHECK(r->port >= 1 && r->port <= 65535, "port %d", r->port);
     FZ_CHECK(r->db >= 0 && r->db <= 65535, "db %d", r->db);
+    FZ_CHECK(r->nseeds >= 0 && r->nseeds <= BF_REDIS_SEEDS_MAX, "nseeds %d", r->nseeds);
+    FZ_CHECK((r->kind == BF_REDIS_URL_CLUSTER) == (r->nseeds > 0), "seeds outside cluster://");
+    for (int i = 0; i < r->nseeds; i++)
+        FZ_CHECK(r->seeds[i].host[0] && r->seeds[i].port >= 1 && r->seeds[i].port <= 65535,
+                 "seed %d", i);
 }
 
 static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *err);
 
-/* bf_config_parse creates every BF_CFG_APPS list whatever it returns; the caller frees them. */
+/* bf_config_parse creates every BF_CFG_APPS list and fills BF_CFG_LIST values whatever it
+ * returns; the caller frees them. */
 static void parse_with(const bf_cfg_opt *table, void *cfg, int argc, char **argv)
 {
     char err[256];
@@ -47,6 +53,10 @@ static void parse_with(const bf_cfg_opt *table, void *cfg, int argc, char **argv
     int rc = bf_config_parse(table, cfg, argc, argv, err, sizeof(err));
     check_parse(table, cfg, rc, err);
     for (const bf_cfg_opt *o = table; o->name; o++) {
+        if (o->type == BF_CFG_LIST) { /* --webhook values: copies the list owns */
+            bf_strlist_clear((bf_strlist *)((char *)cfg + o->offset));
+            continue;
+        }
         if (o->type != BF_CFG_APPS) continue;
         bf_apps *apps;
         memcpy(&apps, (char *)cfg + o->offset, sizeof(apps));

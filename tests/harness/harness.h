@@ -22,7 +22,9 @@ typedef struct bf_cluster_opts {
     const char *api_key;             /* default "test-api-key-0123456789abcdef0123456789" */
     const char *jwt_secret;          /* passed to gateways when set */
     const char *const *router_args;  /* extra args, NULL-terminated, or NULL */
-    const char *const *gateway_args; /* extra args, NULL-terminated, or NULL */
+    const char *const *gateway_args; /* extra args, NULL-terminated, or NULL; gateways start with
+                                      * --backlog-limit-ms 0 (back-pressure off) unless these
+                                      * say otherwise */
     const char *prefix;              /* --redis-prefix, default "belfry:" */
     int proxied_gateway;             /* 1 + index of a gateway whose Redis traffic goes through a
                                       * belfry-test-proxy (see bf_cluster_partition), or 0 */

@@ -178,7 +178,7 @@ static inline bf_ring *cli_ring(bf_cluster *c, const char *prefix)
     cr_assert_not_null(now);
     long long ms = atoll(now) * 1000 + atoll(strchr(now, '\n') + 1) / 1000;
     free(now);
-    char *ids = bf_redis_query(c, "ZRANGEBYSCORE %srouters (%lld +inf", prefix, ms);
+    char *ids = bf_redis_query(c, "ZRANGEBYSCORE %s{#}:routers (%lld +inf", prefix, ms);
     cr_assert_not_null(ids);
     const char *list[BF_MAX_NODES];
     size_t n = 0;

@@ -111,9 +111,9 @@ Test(cli_read, presence_reads_the_index_and_rebuilds_a_missing_one)
     count_arg ca = {args, 2};
     cr_assert(bf_wait_for(count_is, &ca, 5000), "presence never showed 2 members");
 
-    free(bf_redis_query(C, "HSET belfry:prep:%s ann %s", ch,
+    free(bf_redis_query(C, "HSET belfry:prep:{%s} ann %s", ch,
                         "{\"id\":\"ann\",\"joinedAt\":1,\"info\":{\"src\":\"index\"}}"));
-    free(bf_redis_query(C, "HSET belfry:pusers:%s ben 5", ch));
+    free(bf_redis_query(C, "HSET belfry:pusers:{%s} ben 5", ch));
     json_t *j = cli_run_json("presence", ch, "--redis", C->redis_url);
     json_t *m0 = json_array_get(json_object_get(j, "members"), 0),
            *m1 = json_array_get(json_object_get(j, "members"), 1);
@@ -123,16 +123,16 @@ Test(cli_read, presence_reads_the_index_and_rebuilds_a_missing_one)
     cr_expect_eq(json_integer_value(json_object_get(m1, "connections")), 5);
     cr_expect_eq(json_integer_value(json_object_get(j, "connections")), 6);
     json_decref(j);
-    free(bf_redis_query(C, "HSET belfry:pusers:%s ben 1", ch));
+    free(bf_redis_query(C, "HSET belfry:pusers:{%s} ben 1", ch));
 
-    free(bf_redis_query(C, "DEL belfry:phere:%s belfry:prep:%s", ch, ch));
+    free(bf_redis_query(C, "DEL belfry:phere:{%s} belfry:prep:{%s}", ch, ch));
     j = cli_run_json("presence", ch, "--redis", C->redis_url);
     cr_expect_eq(json_array_size(json_object_get(j, "members")), 2);
     cr_expect_str_eq(
         json_string_value(json_object_get(json_array_get(json_object_get(j, "members"), 0), "id")),
         "ann");
     json_decref(j);
-    char *n = bf_redis_query(C, "ZCARD belfry:phere:%s", ch);
+    char *n = bf_redis_query(C, "ZCARD belfry:phere:{%s}", ch);
     cr_expect_str_eq(n, "2", "belfryctl presence rebuilt the index");
     free(n);
 
@@ -202,7 +202,7 @@ Test(cli_read, channels_lists_subscribers_members_and_ring_owners)
         const char *owner = bf_ring_owner(ring, want[i].name, strlen(want[i].name));
         cr_expect_str_eq(json_string_value(json_object_get(e, "owner")), owner, "%s", want[i].name);
     }
-    char *epoch = bf_redis_query(C, "GET belfry:ring:epoch");
+    char *epoch = bf_redis_query(C, "GET belfry:{#}:ring:epoch");
     cr_expect_eq(json_integer_value(json_object_get(j, "epoch")), atoll(epoch));
     free(epoch);
     json_decref(j);
@@ -325,15 +325,17 @@ Test(cli_read, expired_and_stale_members_are_flagged_and_not_counted)
     char *t = bf_redis_query(C, "TIME");
     long long now = atoll(t) * 1000 + atoll(strchr(t, '\n') + 1) / 1000;
     free(t);
-    free(bf_redis_query(C, "ZADD fake:routers %lld rt-dead %lld rt-ok", now - 1000, now + 60000));
-    free(bf_redis_query(C, "ZADD fake:gateways %lld gw-slow", now + 20000));
+    free(bf_redis_query(C, "ZADD fake:{#}:routers %lld rt-dead %lld rt-ok", now - 1000,
+                        now + 60000));
+    free(bf_redis_query(C, "ZADD fake:{#}:gateways %lld gw-slow", now + 20000));
     free(bf_redis_query(
-        C, "HSET fake:node:rt-ok kind router address 10.0.0.1:8090 last_seen_ms %lld", now - 1000));
-    free(bf_redis_query(C, "HSET fake:node:gw-slow kind gateway connections 7 last_seen_ms %lld",
-                        now - 40000));
+        C, "HSET fake:{#}:node:rt-ok kind router address 10.0.0.1:8090 last_seen_ms %lld",
+        now - 1000));
+    free(bf_redis_query(
+        C, "HSET fake:{#}:node:gw-slow kind gateway connections 7 last_seen_ms %lld", now - 40000));
     /* connections on an expired gateway do not count, before any sweep removes them */
-    free(bf_redis_query(C, "ZADD fake:gateways %lld gw-dead", now - 1000));
-    free(bf_redis_query(C, "HSET fake:conns:news gw-slow 2 gw-dead 5"));
+    free(bf_redis_query(C, "ZADD fake:{#}:gateways %lld gw-dead", now - 1000));
+    free(bf_redis_query(C, "HSET fake:conns:{news} gw-slow 2 gw-dead 5"));
     json_t *j = cli_run_json("channels", "--redis", C->redis_url, "--redis-prefix", "fake:");
     json_t *news = find_channel(json_object_get(j, "channels"), "news");
     cr_assert_not_null(news);
@@ -361,7 +363,7 @@ Test(cli_read, expired_and_stale_members_are_flagged_and_not_counted)
 Test(cli_read, owner_is_the_ring_owner_at_the_current_epoch)
 {
     bf_ring *ring = cli_ring(C, "belfry:");
-    char *epoch = bf_redis_query(C, "GET belfry:ring:epoch");
+    char *epoch = bf_redis_query(C, "GET belfry:{#}:ring:epoch");
     const char *channels[] = {"news", "presence-room.1", "private-orders.42", "a", "z.9"};
     for (size_t i = 0; i < sizeof(channels) / sizeof(*channels); i++) {
         json_t *j = cli_run_json("owner", channels[i], "--redis", C->redis_url);
@@ -401,7 +403,7 @@ Test(cli_read, history_lists_retained_messages)
     cr_assert_eq(json_array_size(m), 3);
     cr_expect_eq(json_integer_value(json_object_get(json_array_get(m, 0), "seq")), 2);
     cr_expect_str_eq(json_string_value(json_object_get(json_array_get(m, 2), "event")), "H4");
-    char *epoch = bf_redis_query(C, "GET belfry:epoch:histy");
+    char *epoch = bf_redis_query(C, "GET belfry:epoch:{histy}");
     cr_expect_str_eq(json_string_value(json_object_get(j, "epoch")), epoch);
     free(epoch);
     json_decref(j);

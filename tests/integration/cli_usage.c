@@ -44,6 +44,7 @@ Test(cli_usage, usage_errors_exit_2_with_one_line)
         {"presence", "bad channel!"},
         {"channels", "--type", "secret"},
         {"owner", "x", "--redis", "http://nope"},
+        {"owner", "x", "--redis", "cluster://127.0.0.1:7000,127.0.0.1:7001"}, /* not yet */
         {"owner", "x", "--timeout-ms", "5"},
         {"publish", "news"},
         {"kick", "news"},
@@ -121,6 +122,7 @@ Test(cli_usage, global_options_before_the_command)
         {"--json"},
         {"--redis", url},
         {"--redis", url, "token", "--secret", IT_SECRET, "--user", "u"},
+        {"--redis", url, "--redis-prefix", "{t}:", "nodes"}, /* a hash tag in every key */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         cli_res r = cli_runv(NULL, NULL, bad[i]);

@@ -224,7 +224,7 @@ Test(cli_write, kick_fails_when_nobody_receives_it)
     long long now = atoll(t) * 1000 + atoll(strchr(t, '\n') + 1) / 1000;
     free(t);
     /* a "live" owner that is not listening on its inbox */
-    free(bf_redis_query(C, "ZADD ghost:routers %lld rt-ghost", now + 60000));
+    free(bf_redis_query(C, "ZADD ghost:{#}:routers %lld rt-ghost", now + 60000));
     cli_res r =
         cli_run("kick", "presence-x", "bob", "--redis", C->redis_url, "--redis-prefix", "ghost:");
     cr_expect_eq(r.status, 1, "exit %d: %s", r.status, r.err);

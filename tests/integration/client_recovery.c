@@ -274,7 +274,7 @@ Test(client_recovery, kill9_and_restart_replays_exactly_what_was_published_while
     cr_expect_eq(a.gaps, 0);
     cr_expect_eq(a.failures, 0);
     cr_expect_eq(a.connects, 2);
-    char *e = bf_redis_query(C, "GET belfry:epoch:room");
+    char *e = bf_redis_query(C, "GET belfry:epoch:{room}");
     cr_expect_str_eq(bf_client_epoch(a.c), e ? e : "(none)");
     free(e);
     cr_expect_eq(bf_client_last_seq(a.c), 21);
@@ -349,7 +349,7 @@ Test(client_recovery, a_new_epoch_after_redis_lost_its_data_is_a_failed_recovery
     cr_expect_eq(a.rec.missed, 1);
     cr_expect(a.rec.epoch_changed);
     cr_expect_str_neq(a.rec_epoch, old);
-    char *e = bf_redis_query(C, "GET belfry:epoch:lost");
+    char *e = bf_redis_query(C, "GET belfry:epoch:{lost}");
     cr_expect_str_eq(a.rec_epoch, e ? e : "(none)");
     free(e);
     publish("lost", 101);

@@ -115,7 +115,7 @@ static inline char *it_token(const char *user, const char *channels_json, long l
 /* Sum of the per-gateway connection counts Redis holds for channel (conns:{channel}). */
 static inline long it_conns_in_redis(bf_cluster *c, const char *channel)
 {
-    char *v = bf_redis_query(c, "HVALS belfry:conns:%s", channel);
+    char *v = bf_redis_query(c, "HVALS belfry:conns:{%s}", channel);
     long sum = 0;
     for (char *p = v; p && *p;) {
         sum += strtol(p, &p, 10);

@@ -211,7 +211,7 @@ static long evalsha_calls(bf_cluster *c)
 /* Every channel listed in some gateway's channel set (gwchans:{gateway}), '\n'-separated. */
 static char *gwchans_members(bf_cluster *c)
 {
-    char *known = bf_redis_query(c, "KEYS belfry:gwchans:*"), *out = NULL;
+    char *known = bf_redis_query(c, "KEYS belfry:{#}:gwchans:*"), *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     for (char *k = known; k && *k;) {
@@ -289,7 +289,7 @@ Test(connections, connection_counts_in_redis_are_batched_and_exact)
     free(listed);
     for (int i = 0; i < N; i++) close(fds[i]);
     cr_expect(wait_counts(c, CHANNELS, 0, 5000), "the counts did not go back to 0");
-    char *keys = bf_redis_query(c, "KEYS belfry:conns:storm-*");
+    char *keys = bf_redis_query(c, "KEYS belfry:conns:{storm-*}");
     cr_expect(!keys || !*keys, "conns hashes left behind: %s", keys ? keys : "");
     free(keys);
     listed = gwchans_members(c);

@@ -390,7 +390,7 @@ Test(hostile, garbage_on_internal_subjects_is_dropped_counted_and_both_daemons_k
 
     unsigned char buf[512];
     char fan[128], inbox[128];
-    snprintf(fan, sizeof(fan), "belfry:fan:%s", ch);
+    snprintf(fan, sizeof(fan), "belfry:fan:{%s}", ch);
     snprintf(inbox, sizeof(inbox), "belfry:inbox:%s", C->routers[0].id);
     for (unsigned i = 0; i < N; i++) {
         size_t n = garbage(i, buf, sizeof(buf));

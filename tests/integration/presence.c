@@ -306,19 +306,19 @@ Test(presence, here_follows_join_order_and_a_users_remaining_tab)
     cr_expect_eq(tab, 2, "carol is described by the tab that remains");
 
     /* as if written before the index existed */
-    free(bf_redis_query(C, "DEL belfry:phere:%s belfry:prep:%s", ch, ch));
+    free(bf_redis_query(C, "DEL belfry:phere:{%s} belfry:prep:{%s}", ch, ch));
     bf_ws *gina = join(0, ch, "gina", NULL);
     ids = here_ids(gina, "gina", NULL);
     cr_expect_str_eq(ids, "observer,dave,carol,erin,frank,gina");
     free(ids);
-    char *n = bf_redis_query(C, "ZCARD belfry:phere:%s", ch);
+    char *n = bf_redis_query(C, "ZCARD belfry:phere:{%s}", ch);
     cr_expect_str_eq(n, "6", "the index was rebuilt");
     free(n);
 
     bf_ws *all[] = {obs, c2, dave, erin, frank, gina};
     for (size_t i = 0; i < sizeof(all) / sizeof(*all); i++) bf_ws_close(all[i]);
     wait_presence(ch, "");
-    char *left = bf_redis_query(C, "EXISTS belfry:phere:%s belfry:prep:%s", ch, ch);
+    char *left = bf_redis_query(C, "EXISTS belfry:phere:{%s} belfry:prep:{%s}", ch, ch);
     cr_expect_str_eq(left, "0", "the index outlived its members");
     free(left);
 }
@@ -340,7 +340,7 @@ Test(presence, get_presence_reads_the_index_and_rebuilds_a_missing_one)
     wait_presence(ch, "ann,ben");
 
     /* the representative the index names is the one served, not a fold of presence:{channel} */
-    free(bf_redis_query(C, "HSET belfry:prep:%s ann %s", ch,
+    free(bf_redis_query(C, "HSET belfry:prep:{%s} ann %s", ch,
                         "{\"id\":\"ann\",\"joinedAt\":1,\"info\":{\"src\":\"index\"}}"));
     int status;
     char path[128];
@@ -351,9 +351,9 @@ Test(presence, get_presence_reads_the_index_and_rebuilds_a_missing_one)
               body);
     free(body);
 
-    free(bf_redis_query(C, "DEL belfry:phere:%s belfry:prep:%s", ch, ch));
+    free(bf_redis_query(C, "DEL belfry:phere:{%s} belfry:prep:{%s}", ch, ch));
     wait_presence(ch, "ann,ben");
-    char *n = bf_redis_query(C, "ZCARD belfry:phere:%s", ch);
+    char *n = bf_redis_query(C, "ZCARD belfry:phere:{%s}", ch);
     cr_expect_str_eq(n, "2", "GET /presence rebuilt the index");
     free(n);
     body = it_http_get(C, path, &status);

@@ -62,7 +62,7 @@ static long long repairs(const char *kind)
 /* The gateway's instance id (its --node-id plus the suffix it chose at start). */
 static char *instance_id(void)
 {
-    char *id = bf_redis_query(C, "ZRANGE belfry:gateways 0 -1");
+    char *id = bf_redis_query(C, "ZRANGE belfry:{#}:gateways 0 -1");
     cr_assert(id && *id && !strchr(id, '\n'), "one gateway expected: %s", id ? id : "");
     return id;
 }
@@ -105,8 +105,8 @@ Test(presence_reconcile, a_ghost_entry_is_removed_with_its_leave)
     char *env;
     size_t len;
     cr_assert_eq(bf_wire_encode_inbox(&m, &env, &len), 0);
-    free(bf_redis_query(C, "RPUSH belfry:pops:" CH " %b", env, len));
-    free(bf_redis_query(C, "SADD belfry:ppending " CH));
+    free(bf_redis_query(C, "RPUSH belfry:pops:{" CH "} %b", env, len));
+    free(bf_redis_query(C, "SADD belfry:{#}:ppending " CH));
     free(env);
     json_t *j = it_recv_event(obs, "presence:join", 8000, "obs");
     cr_expect_str_eq(member_id(j), "ghost", "the router applies the recorded join");
@@ -115,7 +115,7 @@ Test(presence_reconcile, a_ghost_entry_is_removed_with_its_leave)
     cr_expect_str_eq(member_id(j), "ghost", "the reconciliation removes it through the leave path");
     json_decref(j);
     cr_expect_geq(repairs("presence_ghost"), 1);
-    char *left = bf_redis_query(C, "HEXISTS belfry:presence:" CH " %s", conn);
+    char *left = bf_redis_query(C, "HEXISTS belfry:presence:{" CH "} %s", conn);
     cr_expect_str_eq(left, "0");
     free(left);
     free(gw);
@@ -127,20 +127,20 @@ Test(presence_reconcile, a_missing_entry_is_re_added_with_its_join)
     bf_ws *obs = join("obs"), *ann = join("ann");
     json_decref(it_recv_event(obs, "presence:join", 5000, "obs")); /* ann's real join */
     /* ann's entry lost behind the scripts' back (as with a Redis data loss) */
-    char *fields = bf_redis_query(C, "HKEYS belfry:presence:" CH);
+    char *fields = bf_redis_query(C, "HKEYS belfry:presence:{" CH "}");
     char conn[200] = "";
     for (char *save = NULL, *f = strtok_r(fields, "\n", &save); f;
          f = strtok_r(NULL, "\n", &save)) {
-        char *v = bf_redis_query(C, "HGET belfry:presence:" CH " %s", f);
+        char *v = bf_redis_query(C, "HGET belfry:presence:{" CH "} %s", f);
         if (strstr(v, "\"ann\"")) snprintf(conn, sizeof(conn), "%s", f);
         free(v);
     }
     free(fields);
     cr_assert(*conn, "ann's entry");
-    free(bf_redis_query(C, "HDEL belfry:presence:" CH " %s", conn));
-    free(bf_redis_query(C, "HDEL belfry:pusers:" CH " ann"));
-    free(bf_redis_query(C, "ZREM belfry:phere:" CH " ann"));
-    free(bf_redis_query(C, "HDEL belfry:prep:" CH " ann"));
+    free(bf_redis_query(C, "HDEL belfry:presence:{" CH "} %s", conn));
+    free(bf_redis_query(C, "HDEL belfry:pusers:{" CH "} ann"));
+    free(bf_redis_query(C, "ZREM belfry:phere:{" CH "} ann"));
+    free(bf_redis_query(C, "HDEL belfry:prep:{" CH "} ann"));
     json_t *j = it_recv_event(obs, "presence:join", 5000, "obs");
     cr_expect_str_eq(member_id(j), "ann", "re-added through the join path");
     json_decref(j);
@@ -165,10 +165,10 @@ Test(presence_reconcile, a_wrong_connection_count_is_set_right)
     bf_ws *a = join("ann"), *b = join("bob");
     cr_assert(bf_wait_for(count_is_two, NULL, 3000));
     char *gw = instance_id();
-    free(bf_redis_query(C, "HSET belfry:conns:" CH " %s 42", gw));
-    free(bf_redis_query(C, "SREM belfry:gwchans:%s " CH, gw));
+    free(bf_redis_query(C, "HSET belfry:conns:{" CH "} %s 42", gw));
+    free(bf_redis_query(C, "SREM belfry:{#}:gwchans:%s " CH, gw));
     cr_expect(bf_wait_for(count_is_two, NULL, 5000), "the count is set back to 2");
-    char *listed = bf_redis_query(C, "SISMEMBER belfry:gwchans:%s " CH, gw);
+    char *listed = bf_redis_query(C, "SISMEMBER belfry:{#}:gwchans:%s " CH, gw);
     cr_expect_str_eq(listed, "1", "and the channel is in gwchans again");
     free(listed);
     cr_expect_geq(repairs("conns"), 1);
@@ -183,7 +183,7 @@ Test(presence_reconcile, a_join_refused_before_its_presence_here_is_repaired_wit
     char *gw = instance_id();
     /* the owners take the gateway for dead until its next heartbeat (as after a stall longer than
      * its ttl): the join of a connection opened now is refused, and it gets no presence:here */
-    free(bf_redis_query(C, "ZREM belfry:gateways %s", gw));
+    free(bf_redis_query(C, "ZREM belfry:{#}:gateways %s", gw));
     char *t = it_token("late", "[\"" CH "\"]", 600);
     char path[4096];
     snprintf(path, sizeof(path), "/ws/" CH "?token=%s", t);

@@ -119,7 +119,7 @@ Test(public_broadcast, http_and_redis_publish_reach_exactly_the_subscribers_in_o
     expect_silence(a[1], 50, "room-a client 1");
     for (int i = 0; i < NB; i++) expect_silence(b[i], i ? 20 : 300, "room-b client");
 
-    char *seq = bf_redis_query(C, "GET belfry:seq:room-a");
+    char *seq = bf_redis_query(C, "GET belfry:seq:{room-a}");
     cr_assert_str_eq(seq, "21");
     free(seq);
     for (int i = 0; i < NA; i++) bf_ws_close(a[i]);
@@ -253,7 +253,7 @@ Test(public_broadcast, malformed_redis_ingress_is_dropped_and_counted)
         free(r);
     }
     /* garbage on the fan-out subject itself must not crash a gateway */
-    free(bf_redis_query(C, "PUBLISH belfry:fan:room-m %b", "\x93\x01\xff", (size_t)3));
+    free(bf_redis_query(C, "PUBLISH belfry:fan:{room-m} %b", "\x93\x01\xff", (size_t)3));
     free(bf_redis_query(C, "PUBLISH belfry:publish:room-m %s",
                         "{\"event\":\"Good\",\"data\":{\"i\":5}}"));
     expect_msg(w, "Good", 5, 1, "client");

@@ -132,7 +132,7 @@ Test(recovery, since_older_than_history_is_not_recovered)
     bf_ws_close(w);
     /* within the retained 10 it works */
     j = NULL;
-    char *e = bf_redis_query(c, "GET belfry:epoch:short");
+    char *e = bf_redis_query(c, "GET belfry:epoch:{short}");
     snprintf(path, sizeof(path), "/ws/short?since=12&epoch=%s", e);
     free(e);
     w = it_connect(c, 0, path, NULL);
@@ -152,7 +152,7 @@ Test(recovery, since_older_than_history_is_not_recovered)
 Test(recovery, redis_data_loss_means_a_new_epoch_and_no_recovery)
 {
     publish_n("lost", 1, 3);
-    char *e = bf_redis_query(C, "GET belfry:epoch:lost");
+    char *e = bf_redis_query(C, "GET belfry:epoch:{lost}");
     cr_assert(e && *e);
     cr_assert_eq(bf_cluster_restart_redis(C), 0);
     cr_assert_eq(bf_wait_http_ok(C->routers[0].port, "/readyz", 15000), 0);

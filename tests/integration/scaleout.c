@@ -57,7 +57,7 @@ Test(scaleout, three_routers_three_gateways_three_hundred_channels)
     long long until = bf_ms() + bf_slow(5000);
     for (int i = 0; i < NCH; i++) {
         char *seq = NULL;
-        while ((seq = bf_redis_query(c, "GET belfry:seq:so-%d", i)) && strcmp(seq, "2") &&
+        while ((seq = bf_redis_query(c, "GET belfry:seq:{so-%d}", i)) && strcmp(seq, "2") &&
                bf_ms() < until) {
             free(seq);
             usleep(20000);

@@ -11,7 +11,7 @@ typedef struct zc {
 static bool gateways_registered(void *arg)
 {
     zc *z = arg;
-    char *r = bf_redis_query(z->c, "ZCARD belfry:gateways");
+    char *r = bf_redis_query(z->c, "ZCARD belfry:{#}:gateways");
     bool ok = r && atoi(r) == z->want;
     free(r);
     return ok;

@@ -100,6 +100,8 @@ export class Cluster {
     const p = new Proc(`belfry-gateway#${i}`, path.join(BIN_DIR, 'belfry-gateway'), [
       '--listen', `127.0.0.1:${port}`, '--redis', this.redisUrl, '--heartbeat-ms', '200',
       '--heartbeat-ttl-ms', '1000', '--drain-timeout', '2', ...this.appArgs,
+      // back-pressure off: scheduling hiccups would turn publishes into 503 overloaded at random
+      '--backlog-limit-ms', '0',
       ...this.gatewayArgs, ...extra,
     ]);
     p.port = port;

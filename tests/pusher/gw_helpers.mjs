@@ -178,7 +178,7 @@ export function fanoutEnvelope(channel, seq, frame, kind = 1, {
 /** PUBLISHes a raw fan-out envelope for `channel` (how a server-side trigger reaches gateways). */
 export function publishFanout(redisPort, channel, event, data, seq = 1, opts = {}) {
   const frame = opts.frame ?? JSON.stringify({ event, data, seq });
-  const args = [Buffer.from('PUBLISH'), Buffer.from(`belfry:fan:${channel}`),
+  const args = [Buffer.from('PUBLISH'), Buffer.from(`belfry:fan:{${channel}}`),
     fanoutEnvelope(channel, seq, frame, opts.kind ?? 1, opts)];
   const parts = [Buffer.from(`*${args.length}\r\n`)];
   for (const a of args) parts.push(Buffer.from(`$${a.length}\r\n`), a, Buffer.from('\r\n'));

@@ -83,7 +83,7 @@ test('batch trigger: each event to its own channel, info per event', async () =>
 });
 
 test('the fan-out envelope carries the data string as sent and the socket_id to exclude', async () => {
-  const spy = await fanoutSpy(cluster.redisPort, 'belfry:fan:env', 'belfry:fan:1002/env');
+  const spy = await fanoutSpy(cluster.redisPort, 'belfry:fan:{env}', 'belfry:fan:{1002/env}');
   await sdk.trigger('env', 'e', '{"a": 1}', { socket_id: '123.456' });
   await sdk.trigger('env', 'e2', 'raw');
   const sdk2 = new Pusher({
@@ -97,14 +97,14 @@ test('the fan-out envelope carries the data string as sent and the socket_id to 
   await waitFor(() => spy.got.length === 4, { what: 'four envelopes' });
   spy.close();
   const [e1, e2, e3, e4] = spy.got;
-  assert.equal(e1.subject, 'belfry:fan:env');
+  assert.equal(e1.subject, 'belfry:fan:{env}');
   assert.deepEqual(e1.env, [1, 1, 'env', 1, '{"event":"e","data":{"a":1},"seq":1}', '', '',
     '{"a": 1}', '123.456']);
   assert.deepEqual(e2.env.slice(3), [2, '{"event":"e2","data":"raw","seq":2}', '', '', 'raw', '']);
-  assert.equal(e3.subject, 'belfry:fan:1002/env', "another app's channel is scoped");
+  assert.equal(e3.subject, 'belfry:fan:{1002/env}', "another app's channel is scoped");
   assert.deepEqual(e3.env.slice(2), ['1002/env', 1, '{"event":"other-app","data":{"b":2},"seq":1}',
     '', '', '{"b":2}', '']);
-  assert.equal(e4.subject, 'belfry:fan:1002/env');
+  assert.equal(e4.subject, 'belfry:fan:{1002/env}');
   assert.equal(e4.env[4], '{"event":"via-redis","data":{"c":3},"seq":2}');
 });
 
@@ -187,4 +187,47 @@ test('limits and bad requests: 101 channels, 11 batch events, 11 KiB data, bad J
   const m = await (await fetch(`http://127.0.0.1:${rport}/metrics`)).text();
   assert.match(m, /belfry_router_pusher_too_large_total 1\n/);
   assert.match(m, /belfry_router_pusher_auth_failures_total \d+\n/);
+});
+
+test('while a gateway is behind on delivery, trigger is refused with 503 overloaded and a retry delay', async () => {
+  // a gateway of our own in the membership, reporting a backlog (docs/operations.md, Back-pressure)
+  const redis = cluster.redisPort;
+  await redisCommand(redis, 'ZADD', 'belfry:{#}:gateways', String(Date.now() + 3600000), 'gw-behind');
+  const sub = await nativeSub(gw(0), 'busy');
+  const refused = async () => {
+    await redisCommand(redis, 'PUBLISH', 'belfry:backlog', 'gw-behind 60 1');
+    try {
+      await sdk.trigger('busy', 'held', { n: 1 });
+      return null;
+    } catch (e) {
+      return e;
+    }
+  };
+  let err = null;
+  await waitFor(async () => (err = await refused()) !== null, { what: 'a refusal', timeout: 5000 });
+  assert.equal(err.status, 503);
+  assert.equal(JSON.parse(err.body).error.code, 'overloaded');
+  assert.match(JSON.parse(err.body).error.message, /gw-behind is 60 ms behind/);
+  // batches too
+  await assert.rejects(sdk.triggerBatch([{ channel: 'busy', name: 'held', data: '1' }]),
+    (e) => e.status === 503 && JSON.parse(e.body).error.code === 'overloaded');
+  // the SDK hides response headers on errors: a raw signed request shows them
+  const r = await signedFetch(rport, APP, 'POST', `/apps/${APP.id}/events`,
+    { body: { name: 'held', channel: 'busy', data: '1' } });
+  assert.equal(r.status, 503);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(r.headers.get('x-belfry-retry-after-ms'), '30');
+  // caught up: accepted again, and nothing refused was ever delivered
+  await redisCommand(redis, 'PUBLISH', 'belfry:backlog', 'gw-behind 2 0');
+  await waitFor(async () => {
+    try {
+      return (await sdk.trigger('busy', 'after', { n: 2 })).status === 200;
+    } catch {
+      return false;
+    }
+  }, { what: 'accepted again', timeout: 5000 });
+  await waitFor(() => sub.frames.length >= 1, { what: 'the accepted event' });
+  assert.deepEqual(sub.frames.map((f) => f.event), ['after']);
+  await redisCommand(redis, 'ZREM', 'belfry:{#}:gateways', 'gw-behind');
+  sub.close();
 });

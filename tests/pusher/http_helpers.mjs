@@ -25,7 +25,7 @@ export async function signedFetch(port, app, method, path, {
   try {
     parsed = JSON.parse(raw);
   } catch { /* keep text */ }
-  return { status: r.status, body: parsed };
+  return { status: r.status, body: parsed, headers: r.headers };
 }
 
 /** A native subscriber on /ws/{channel}?recover=1; resolves once belfry:subscribed arrived. */

@@ -74,7 +74,7 @@ test('retried with backoff, dropped after the retry window, counted and logged',
 
 test('the stream and its consumer group lost in Redis (DEL, FLUSHALL): recreated, delivery goes on', async () => {
   failing = false;
-  assert.equal(await redisCommand(cluster.redisPort, 'DEL', 'belfry:webhooks'), 1);
+  assert.equal(await redisCommand(cluster.redisPort, 'DEL', 'belfry:{#}:webhooks'), 1);
   const s = await nativeSub(cluster.gateways[0].port, 'after-loss');
   await waitFor(() => seen.some((e) => e.channel === 'after-loss' && e.name === 'channel_occupied'
     && e.status === 200), { what: 'delivery after the group was lost', timeout: 10000 });

@@ -337,6 +337,10 @@ Test(config, bad_redis_flag)
     tcfg c;
     cr_expect_eq(parse(&c, "--redis", "http://x"), BF_EINVAL);
     has("--redis");
+    /* parsed by the one URL parser, refused by the daemons' config row until they run on it */
+    cr_expect_eq(parse(&c, "--redis", "cluster://a:7000,b:7001"), BF_EINVAL);
+    has("Redis Cluster is supported by the transport only");
+    has("docs/operations.md");
 }
 
 Test(config, bad_default_is_reported)
@@ -603,6 +607,9 @@ static const vcase daemon_cases[] = {
      "must be 1-64 bytes (got 65)"},
     {"--redis-prefix", "12345678901234567890123456789012345678901234567890123456789012345",
      "must be 0-64 bytes"},
+    /* a brace in the prefix would move every key's Redis Cluster hash tag (redis_keys.h) */
+    {"--redis-prefix", "{app}:", "may not contain '{' or '}'"},
+    {"--redis-prefix", "app}:", "may not contain '{' or '}'"},
 };
 
 Test(config_rows, gateway_table_validates_in_its_rows)

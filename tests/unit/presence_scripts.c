@@ -91,7 +91,7 @@ static void gateway_alive(void)
     freeReplyObject(t);
     char score[32];
     snprintf(score, sizeof(score), "%lld", now + 60000);
-    freeReplyObject(cmd("ZADD %s %s %s", PFX "gateways", score, GW));
+    freeReplyObject(cmd("ZADD %s %s %s", PFX "{#}:gateways", score, GW));
 }
 
 /* Enqueues op for connection n of GW (user, member JSON built from user) as the gateway does. */
@@ -142,7 +142,7 @@ static applied apply(void)
 /* The channel's emitted presence events, from its history: "+u1 -u1 ..." (join +, leave -). */
 static char *events(void)
 {
-    redisReply *r = cmd("XRANGE %s - +", PFX "hist:" CH);
+    redisReply *r = cmd("XRANGE %s - +", PFX "hist:{" CH "}");
     char *out = calloc(1, 4096);
     for (size_t i = 0; i < r->elements; i++) {
         const char *f = r->element[i]->element[1]->element[1]->str;
@@ -166,12 +166,12 @@ static void expect_events(const char *want)
 
 static long long members(void)
 {
-    return cmd_int("HLEN %s", PFX "presence:" CH);
+    return cmd_int("HLEN %s", PFX "presence:{" CH "}");
 }
 
 static long long user_conns(const char *user)
 {
-    redisReply *r = cmd("HGET %s %s", PFX "pusers:" CH, user);
+    redisReply *r = cmd("HGET %s %s", PFX "pusers:{" CH "}", user);
     long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
     freeReplyObject(r);
     return v;
@@ -196,7 +196,7 @@ Test(presence_scripts, double_join_changes_nothing_and_emits_nothing)
     cr_expect_eq(members(), 1);
     cr_expect_eq(user_conns("ann"), 1, "counted once");
     expect_events("+ann");
-    cr_expect_eq(cmd_int("SISMEMBER %s " CH, PFX "ppending"), 0, "nothing pending any more");
+    cr_expect_eq(cmd_int("SISMEMBER %s " CH, PFX "{#}:ppending"), 0, "nothing pending any more");
 }
 
 Test(presence_scripts, double_leave_emits_one_leave)
@@ -213,7 +213,7 @@ Test(presence_scripts, double_leave_emits_one_leave)
     cr_expect_eq(a.leaves, 0, "a leave of a connection already gone emits nothing");
     cr_expect_eq(members(), 0);
     cr_expect_eq(user_conns("ann"), 0);
-    cr_expect_eq(cmd_int("ZCARD %s", PFX "phere:" CH), 0);
+    cr_expect_eq(cmd_int("ZCARD %s", PFX "phere:{" CH "}"), 0);
     expect_events("+ann -ann");
 }
 
@@ -268,14 +268,14 @@ Test(presence_scripts, join_of_a_dead_gateway_changes_nothing)
     cr_expect_eq(a.applied, 1);
     cr_expect_eq(members(), 0);
     expect_events("");
-    cr_expect_eq(cmd_int("SISMEMBER %s " CH, PFX "gwpres:" GW), 1, "indexed for the sweep");
-    cr_expect_eq(cmd_int("SISMEMBER %s " GW, PFX "gwknown"), 1);
+    cr_expect_eq(cmd_int("SISMEMBER %s " CH, PFX "{#}:gwpres:" GW), 1, "indexed for the sweep");
+    cr_expect_eq(cmd_int("SISMEMBER %s " GW, PFX "{#}:gwknown"), 1);
 }
 
 Test(presence_scripts, malformed_records_are_dropped_and_counted)
 {
     gateway_alive();
-    freeReplyObject(cmd("RPUSH %s %s", PFX "pops:" CH, "not msgpack"));
+    freeReplyObject(cmd("RPUSH %s %s", PFX "pops:{" CH "}", "not msgpack"));
     enqueue(BF_OP_JOIN, 1, "ann");
     applied a = apply();
     cr_expect_eq(a.applied, 2);
@@ -288,7 +288,7 @@ Test(presence_scripts, join_sends_presence_here_once)
     gateway_alive();
     redisContext *sub = redisConnect(R->tcp.host, R->tcp.port);
     cr_assert(sub && !sub->err);
-    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", PFX "fan:" CH));
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", PFX "fan:{" CH "}"));
     enqueue(BF_OP_JOIN, 1, "ann");
     enqueue(BF_OP_JOIN, 1, "ann");
     enqueue(BF_OP_REJOIN, 2, "bob"); /* a rejoin gets no presence:here */
@@ -317,7 +317,7 @@ Test(presence_scripts, a_recorded_kick_is_fanned_out_once)
 {
     redisContext *sub = redisConnect(R->tcp.host, R->tcp.port);
     cr_assert(sub && !sub->err);
-    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", PFX "fan:" CH));
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", PFX "fan:{" CH "}"));
     bf_inbox m = {.op = BF_OP_KICK,
                   .channel = {CH, strlen(CH)},
                   .conn_id = {"belfryctl/1", 11},
@@ -366,8 +366,8 @@ Test(presence_scripts, audit_lists_the_gateways_entries)
     enqueue(BF_OP_JOIN, 1, "ann");
     enqueue(BF_OP_JOIN, 2, "bob");
     apply();
-    freeReplyObject(cmd("HSET %s %s %s", PFX "presence:" CH, "gw-b/1", "{\"id\":\"eve\"}"));
-    freeReplyObject(cmd("HSET %s %s 3", PFX "conns:" CH, GW));
+    freeReplyObject(cmd("HSET %s %s %s", PFX "presence:{" CH "}", "gw-b/1", "{\"id\":\"eve\"}"));
+    freeReplyObject(cmd("HSET %s %s 3", PFX "conns:{" CH "}", GW));
     bf_script_args a;
     cr_assert_eq(bf_presence_audit_args(&a, PFX, GW, CH), 0);
     redisReply *r = run(&a);

@@ -182,6 +182,11 @@ Test(publisher, constructor_errors)
     o.url = "sentinel://127.0.0.1:26379/mymaster";
     cr_expect_null(bf_publisher_new(&o, err));
     cr_expect(strstr(err, "Sentinel") != NULL, "%s", err);
+    o.url = "redis://127.0.0.1:6379";
+    o.redis_prefix = "{app}:"; /* the daemons refuse it: it would move every key's hash tag */
+    cr_expect_null(bf_publisher_new(&o, err));
+    cr_expect_str_eq(err, "redis prefix may not contain '{' or '}'");
+    o.redis_prefix = NULL;
     o.url = "http://127.0.0.1:99999";
     o.api_key = "k";
     cr_expect_null(bf_publisher_new(&o, err));

@@ -107,3 +107,41 @@ Test(redis_url, describe_has_no_password)
     char tiny[8];
     cr_expect_str_eq(bf_redis_url_describe(&u, tiny, sizeof(tiny)), "redis [");
 }
+
+Test(redis_url, cluster_seeds_with_acl_user)
+{
+    bf_redis_url u = ok("cluster://belfry:s%40cret@10.0.0.1:7000,[::1]:7001,cache");
+    cr_expect_eq(u.kind, BF_REDIS_URL_CLUSTER);
+    cr_expect_str_eq(u.user, "belfry");
+    cr_expect_str_eq(u.password, "s@cret");
+    cr_assert_eq(u.nseeds, 3);
+    cr_expect_str_eq(u.seeds[0].host, "10.0.0.1");
+    cr_expect_eq(u.seeds[0].port, 7000);
+    cr_expect_str_eq(u.seeds[1].host, "::1");
+    cr_expect_eq(u.seeds[1].port, 7001);
+    cr_expect_str_eq(u.seeds[2].host, "cache");
+    cr_expect_eq(u.seeds[2].port, 6379, "the default port of a seed is 6379");
+    cr_expect_str_eq(u.host, "10.0.0.1", "host/port name the first seed");
+    cr_expect_eq(u.port, 7000);
+    cr_expect_eq(u.db, 0);
+    cr_expect_eq(u.nsentinels, 0);
+    char d[128];
+    cr_expect_str_eq(bf_redis_url_describe(&u, d, sizeof(d)),
+                     "cluster via 10.0.0.1:7000,[::1]:7001,cache:6379 as belfry");
+    u = ok("CLUSTER://pw@h1/");
+    cr_expect_str_eq(u.user, "", "no colon: a password for the default user");
+    cr_expect_str_eq(u.password, "pw");
+    cr_expect_eq(u.nseeds, 1);
+}
+
+Test(redis_url, cluster_malformed)
+{
+    bad("cluster://", "no cluster seed");
+    bad("cluster://a:1,", "empty cluster seed");
+    bad("cluster://a:1,,b:2", "host");
+    bad("cluster://a:1/2", "no /db");
+    bad("cluster://a:99999", "invalid port");
+    bad("cluster://u:@a:1", "without a password");
+    bad("cluster://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", "more than 16 cluster seeds");
+    bad("clusters://a:1", "cluster://");
+}

@@ -10,14 +10,22 @@
 
 typedef struct up {
     const char *not_ready;
-    int metrics, other;
+    const char *overloaded;
+    int metrics, other, publishes;
 } up;
 
 static int cb_publish(void *u, const char *channel, const char *prefix, size_t len,
                       bf_publish_cb cb, void *arg)
 {
-    (void)u, (void)channel, (void)prefix, (void)len, (void)cb, (void)arg;
+    (void)channel, (void)prefix, (void)len, (void)cb, (void)arg;
+    ((up *)u)->publishes++;
     return BF_EDISCONNECTED;
+}
+
+static const char *cb_overloaded(void *u, uint64_t *retry_ms)
+{
+    *retry_ms = 1500;
+    return ((up *)u)->overloaded;
 }
 
 static const char *cb_not_ready(void *u)
@@ -42,6 +50,7 @@ static bool cb_other(void *u, struct evhttp_request *req, const char *path)
 typedef struct result {
     int status;
     char body[512];
+    char retry_after[16], retry_after_ms[16];
     bool done;
 } result;
 
@@ -51,6 +60,11 @@ static void on_response(struct evhttp_request *req, void *arg)
     r->done = true;
     if (!req) return;
     r->status = evhttp_request_get_response_code(req);
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *ra = evhttp_find_header(h, "Retry-After"),
+               *ram = evhttp_find_header(h, "X-Belfry-Retry-After-Ms");
+    snprintf(r->retry_after, sizeof(r->retry_after), "%s", ra ? ra : "");
+    snprintf(r->retry_after_ms, sizeof(r->retry_after_ms), "%s", ram ? ram : "");
     struct evbuffer *b = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(b);
     if (n >= sizeof(r->body)) n = sizeof(r->body) - 1;
@@ -84,6 +98,7 @@ static void start(fixture *f)
                           .cfg = &f->cfg,
                           .stats = &f->stats,
                           .publish = cb_publish,
+                          .overloaded = cb_overloaded,
                           .not_ready = cb_not_ready,
                           .metrics = cb_metrics,
                           .other = cb_other,
@@ -98,21 +113,27 @@ static void stop(fixture *f)
     event_base_free(f->base);
 }
 
-static result get(fixture *f, const char *path)
+static result request(fixture *f, enum evhttp_cmd_type method, const char *path, const char *body)
 {
     result r = {0};
     struct evhttp_connection *c =
         evhttp_connection_base_new(f->base, NULL, "127.0.0.1", (unsigned short)f->port);
     struct evhttp_request *req = evhttp_request_new(on_response, &r);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
-    cr_assert_eq(evhttp_make_request(c, req, EVHTTP_REQ_GET, path), 0);
+    if (body) evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    cr_assert_eq(evhttp_make_request(c, req, method, path), 0);
     struct timeval tv = {5, 0};
     event_base_loopexit(f->base, &tv); /* a watchdog: the loop ends at the reply or after 5 s */
     while (!r.done && event_base_loop(f->base, EVLOOP_ONCE) == 0) {
     }
-    cr_assert(r.done, "GET %s got no reply", path);
+    cr_assert(r.done, "%s got no reply", path);
     evhttp_connection_free(c);
     return r;
+}
+
+static result get(fixture *f, const char *path)
+{
+    return request(f, EVHTTP_REQ_GET, path, NULL);
 }
 
 Test(router_http_api, readiness_comes_from_the_callback_up_and_errors_are_counted)
@@ -144,5 +165,30 @@ Test(router_http_api, metrics_and_unknown_routes_go_up)
     cr_expect_eq(r.status, 404);
     cr_expect(strstr(r.body, "\"not_found\""), "%s", r.body);
     cr_expect_eq(f.up.other, 2);
+    stop(&f);
+}
+
+Test(router_http_api, a_publish_while_a_gateway_is_behind_is_refused_with_a_retry_delay)
+{
+    fixture f = {0};
+    start(&f); /* no API key configured: authorization passes */
+    f.up.overloaded = "gateway gw-2 is 23 ms behind on delivery";
+    result r = request(&f, EVHTTP_REQ_POST, "/broadcast/news", "{\"event\":\"e\",\"data\":1}");
+    cr_expect_eq(r.status, 503, "%s", r.body);
+    cr_expect(strstr(r.body, "\"overloaded\"") && strstr(r.body, "gw-2 is 23 ms behind"), "%s",
+              r.body);
+    cr_expect_str_eq(r.retry_after, "2"); /* 1,500 ms rounded up to whole seconds */
+    cr_expect_str_eq(r.retry_after_ms, "1500");
+    cr_expect_eq(f.up.publishes, 0, "a refused publish must not be sequenced");
+    cr_expect_eq(f.stats.publishes_refused, 1);
+    /* bad input still gets its own error first */
+    r = request(&f, EVHTTP_REQ_POST, "/broadcast/news", "{not json");
+    cr_expect_eq(r.status, 400, "%s", r.body);
+    f.up.overloaded = NULL;
+    r = request(&f, EVHTTP_REQ_POST, "/broadcast/news", "{\"event\":\"e\",\"data\":1}");
+    cr_expect_eq(f.up.publishes, 1);
+    cr_expect_eq(r.status, 503, "%s", r.body); /* the stub's link is down */
+    cr_expect(strstr(r.body, "redis_unavailable"), "%s", r.body);
+    cr_expect_str_eq(r.retry_after, "");
     stop(&f);
 }

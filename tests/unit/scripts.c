@@ -95,17 +95,22 @@ Test(scripts, no_script_packs_an_envelope_with_a_bare_number)
 
 Test(scripts, every_script_loads_with_its_sha_and_every_file_has_an_id)
 {
-    for (int id = 0; id < BF_SCRIPT__COUNT; id++) {
-        size_t len;
-        const char *src = bf_script_source((bf_script_id)id, &len);
-        redisReply *r = redisCommand(R, "SCRIPT LOAD %b", src, len);
-        cr_assert_not_null(r);
-        cr_expect_eq(r->type, REDIS_REPLY_STRING, "script %d: %s", id,
-                     r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
-        if (r->type == REDIS_REPLY_STRING)
-            cr_expect_str_eq(r->str, bf_script_sha((bf_script_id)id), "script %d", id);
-        freeReplyObject(r);
-    }
+    for (int sharded = 0; sharded < 2; sharded++) /* both variants (scripts.h, BF_SHARDED) */
+        for (int id = 0; id < BF_SCRIPT__COUNT; id++) {
+            size_t len;
+            const char *src = bf_script_source_for((bf_script_id)id, sharded, &len);
+            redisReply *r = redisCommand(R, "SCRIPT LOAD %b", src, len);
+            cr_assert_not_null(r);
+            cr_expect_eq(r->type, REDIS_REPLY_STRING, "script %d: %s", id,
+                         r->type == REDIS_REPLY_ERROR ? r->str : "not a string");
+            if (r->type == REDIS_REPLY_STRING)
+                cr_expect_str_eq(r->str, bf_script_sha_for((bf_script_id)id, sharded), "script %d",
+                                 id);
+            freeReplyObject(r);
+        }
+    cr_expect_str_eq(bf_script_sha(BF_SCRIPT_PUBLISH), bf_script_sha_for(BF_SCRIPT_PUBLISH, 0));
+    cr_expect_str_neq(bf_script_sha_for(BF_SCRIPT_PUBLISH, 0),
+                      bf_script_sha_for(BF_SCRIPT_PUBLISH, 1));
     size_t files = 0;
     for (size_t i = 0; i < bf_lua_count; i++)
         if (!strstr(bf_lua_files[i].name, ".lib.lua")) files++;
@@ -253,8 +258,7 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     bf_history h = {.prefix = P, .channel = ch, .since = "", .epoch = "", .limit = 5};
     check_call(&a, bf_history_args(&a, &h));
     check_call(&a, bf_channel_info_args(&a, P, ch));
-    for (int users = 0; users < 2; users++) check_call(&a, bf_channels_args(&a, P, "", 1, users));
-    check_call(&a, bf_terminate_args(&a, P, "", "u1", "bye"));
+    check_call(&a, bf_channels_args(&a, P, "", 1));
     check_call(&a, bf_webhook_due_args(&a, P, 100));
     bf_webhook_event we = {.prefix = P, .name = "client_event", .channel = ch};
     check_call(&a, bf_webhook_event_args(&a, &we));
@@ -271,4 +275,72 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
                            .connections = router ? NULL : "5"};
         check_call(&a, bf_heartbeat_args(&a, &hb));
     }
+}
+
+/* ---- the fan-out command of each variant ---------------------------------------------------- */
+
+/* Runs publish.lua's variant on one Redis (7: SPUBLISH exists there too) with a classic and a
+ * shard subscriber on the channel's fan-out subject; returns which of them got the message. */
+static void publish_variant(bool sharded, bool *classic, bool *shard)
+{
+    redisContext *sub = redisConnect("127.0.0.1", LR.port),
+                 *ssub = redisConnect("127.0.0.1", LR.port);
+    cr_assert(sub && !sub->err && ssub && !ssub->err);
+    char key[BF_KEY_MAX];
+    bf_key(key, "belfry:", BF_KEY_FAN, "news");
+    freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", key));
+    freeReplyObject(redisCommand(ssub, "SSUBSCRIBE %s", key));
+    bf_publish p = {.prefix = "belfry:",
+                    .channel = "news",
+                    .frame_prefix = "{\"seq\":",
+                    .frame_prefix_len = 7,
+                    .history_size = 0};
+    bf_script_args a;
+    cr_assert_eq(bf_publish_args(&a, &p), 0);
+    size_t len;
+    const char *src = bf_script_source_for(BF_SCRIPT_PUBLISH, sharded, &len);
+    const char *argv[40] = {"EVAL", src};
+    size_t lens[40] = {4, len};
+    char nk[8];
+    snprintf(nk, sizeof(nk), "%d", a.nkeys);
+    argv[2] = nk;
+    lens[2] = strlen(nk);
+    for (int i = 0; i < a.argc; i++) argv[3 + i] = a.argv[i], lens[3 + i] = a.lens[i];
+    redisReply *r = redisCommandArgv(R, 3 + a.argc, argv, lens);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "%s", r && r->str ? r->str : "no reply");
+    freeReplyObject(r);
+    /* a PING behind the publish on each subscriber: the first thing read back is the delivery,
+     * if there was one, else the PING's answer */
+    struct timeval tv = {2, 0};
+    redisSetTimeout(sub, tv);
+    redisSetTimeout(ssub, tv);
+    redisAppendCommand(sub, "PING");
+    redisAppendCommand(ssub, "PING");
+    *classic = *shard = false;
+    for (int k = 0; k < 2; k++) {
+        redisContext *c = k ? ssub : sub;
+        void *rep = NULL;
+        cr_assert_eq(redisGetReply(c, &rep), REDIS_OK);
+        redisReply *m = rep;
+        /* a subscribed RESP2 link answers PING with ["pong", ""] */
+        bool got =
+            m->type == REDIS_REPLY_ARRAY && m->elements == 3 &&
+            (!strcmp(m->element[0]->str, "message") || !strcmp(m->element[0]->str, "smessage"));
+        if (k)
+            *shard = got;
+        else
+            *classic = got;
+        freeReplyObject(m);
+    }
+    redisFree(sub);
+    redisFree(ssub);
+}
+
+Test(scripts, the_cluster_variant_spublishes_the_fan_out)
+{
+    bool classic, shard;
+    publish_variant(false, &classic, &shard);
+    cr_expect(classic && !shard, "one Redis: PUBLISH (classic %d, shard %d)", classic, shard);
+    publish_variant(true, &classic, &shard);
+    cr_expect(!classic && shard, "Redis Cluster: SPUBLISH (classic %d, shard %d)", classic, shard);
 }

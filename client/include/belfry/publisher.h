@@ -163,7 +163,7 @@ typedef struct bf_publisher bf_publisher;
 typedef struct bf_publisher_opts {
     const char *url;          /* http://... or redis://... (see above); borrowed (copied) */
     const char *api_key;      /* required with http://; borrowed (copied) */
-    const char *redis_prefix; /* redis:// only; default "belfry:" (at most 64 bytes) */
+    const char *redis_prefix; /* redis:// only; default "belfry:" (at most 64 bytes, no braces) */
     int timeout_ms;           /* connect and per-request limit; 0: 5000 */
 } bf_publisher_opts;
 

@@ -225,6 +225,8 @@ export class Cluster {
     this.gateway = new Proc('belfry-gateway', path.join(BIN_DIR, 'belfry-gateway'), [
       '--listen', `127.0.0.1:${this.gatewayPort}`, '--redis', this.redisUrl,
       '--heartbeat-ms', '200', '--heartbeat-ttl-ms', '1000', '--drain-timeout', '2',
+      // back-pressure off: scheduling hiccups would turn publishes into 503 overloaded at random
+      '--backlog-limit-ms', '0',
       ...this.gatewayArgs,
     ]);
     await waitFor(
@@ -271,7 +273,7 @@ export class Cluster {
   async waitSubscribed(channel, count = 1) {
     await waitFor(
       async () => {
-        const [, n] = await redisCommand(this.redisPort, 'PUBSUB', 'NUMSUB', `belfry:fan:${channel}`);
+        const [, n] = await redisCommand(this.redisPort, 'PUBSUB', 'NUMSUB', `belfry:fan:{${channel}}`);
         return n === count;
       },
       { what: `${count} gateway subscription(s) to ${channel}` },

@@ -171,7 +171,7 @@ describe('recovery', () => {
     assert.deepEqual(rec.failures, []);
     assert.equal(rec.connects, 2);
     assert.equal(rec.client.lastSeq(), 16);
-    const epoch = await redisCommand(cluster.redisPort, 'GET', `belfry:epoch:${channel}`);
+    const epoch = await redisCommand(cluster.redisPort, 'GET', `belfry:epoch:{${channel}}`);
     assert.equal(rec.client.epoch(), epoch);
   });
 

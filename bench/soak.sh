@@ -30,8 +30,8 @@
 # BENCH_KEEP=1 keeps the temporary directory (logs).
 #
 # Results: every sample, INTERVAL line, RESULT line and the summary, each tagged with the run's
-# start time, are appended to bench/results/<yyyymmdd>-soak.jsonl. Run it under the benchmark
-# lock: flock /work/wt/bench.lock make soak
+# start time, are appended to bench/results/<yyyymmdd>-soak.jsonl. Run it on an otherwise idle
+# machine: other work on the two cores shows up as latency spikes (see docs/benchmarks.md, Soak).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -9,7 +9,7 @@
  *     is in flight at a time, --backlog-probe-ms after the last one came back.
  *   - write: how long the first connection in the write rotation has waited for its turn
  *     (conn.h, bf_conn_batch_wait_ms), passed in by the caller at every tick.
- * The gateway is behind while the larger of the two exceeds --backlog-limit-ms (50 ms), and ahead
+ * The gateway is behind while the larger of the two exceeds --backlog-limit-ms (200 ms), and ahead
  * again once it is at most half of it (hysteresis, so that one probe does not flip the state back
  * and forth). The write half includes a message's own fan-out time (the last of N subscribers
  * waits for the N - 1 before it), so the limit must stay above what the largest channel takes to

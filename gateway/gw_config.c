@@ -68,7 +68,7 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"redis-probe-timeout-ms", BF_CFG_INT, "BELFRY_REDIS_PROBE_TIMEOUT_MS", "6000", 300, 3600000,
      NULL, F(redis_probe_timeout_ms),
      "a subscriber link that delivered no probe for this long is reconnected and resubscribed"},
-    {"backlog-limit-ms", BF_CFG_INT, "BELFRY_BACKLOG_LIMIT_MS", "50", 0, 600000, NULL,
+    {"backlog-limit-ms", BF_CFG_INT, "BELFRY_BACKLOG_LIMIT_MS", "200", 0, 600000, NULL,
      F(backlog_limit_ms),
      "delivery backlog (Redis to the subscribers' sockets) above which the routers refuse "
      "publishes with 503 overloaded until it halves (0: not measured; see docs/operations.md)"},

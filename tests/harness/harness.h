@@ -10,6 +10,8 @@
 #ifndef BF_HARNESS_H
 #define BF_HARNESS_H
 
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -148,5 +150,9 @@ char *bf_mint_token(const char *secret, const char *alg, const char *claims_json
 long long bf_ms(void);
 /* Polls cond(arg) every 20 ms until true or timeout; returns true if it became true. */
 bool bf_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
+
+/* One command on a new connection to 127.0.0.1:port, connect and reply each within timeout_s;
+ * NULL if either fails. Caller frees the reply (freeReplyObject). */
+redisReply *bf_redis_vcommand_at(int port, int timeout_s, const char *fmt, va_list ap);
 
 #endif

@@ -27,26 +27,12 @@ static int free_cluster_port(void)
     return -1;
 }
 
-static redisReply *vcmd(int port, const char *fmt, va_list ap)
-{
-    struct timeval tv = {2, 0};
-    redisContext *rc = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (!rc || rc->err) {
-        if (rc) redisFree(rc);
-        return NULL;
-    }
-    redisSetTimeout(rc, tv);
-    redisReply *r = redisvCommand(rc, fmt, ap);
-    redisFree(rc);
-    return r;
-}
-
 redisReply *bf_rcl_cmd(bf_rcl *t, int i, const char *fmt, ...)
 {
     if (t->nodes[i].pid <= 0) return NULL;
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = vcmd(t->nodes[i].port, fmt, ap);
+    redisReply *r = bf_redis_vcommand_at(t->nodes[i].port, 2, fmt, ap);
     va_end(ap);
     return r;
 }

@@ -18,9 +18,9 @@
 
 #define MASTER "mymaster"
 
-static redisReply *command_at(int port, const char *fmt, va_list ap)
+redisReply *bf_redis_vcommand_at(int port, int timeout_s, const char *fmt, va_list ap)
 {
-    struct timeval tv = {1, 0};
+    struct timeval tv = {timeout_s, 0};
     redisContext *rc = redisConnectWithTimeout("127.0.0.1", port, tv);
     if (!rc || rc->err) {
         if (rc) redisFree(rc);
@@ -36,7 +36,7 @@ static redisReply *cmd(int port, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = command_at(port, fmt, ap);
+    redisReply *r = bf_redis_vcommand_at(port, 1, fmt, ap);
     va_end(ap);
     return r;
 }
@@ -66,7 +66,7 @@ char *bf_sentinel_query(bf_cluster *c, int i, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = command_at(c->sentinels[i].port, fmt, ap);
+    redisReply *r = bf_redis_vcommand_at(c->sentinels[i].port, 1, fmt, ap);
     va_end(ap);
     if (!r) return NULL;
     char *out = NULL;

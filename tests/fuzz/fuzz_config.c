@@ -83,7 +83,8 @@ static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *
             break;
         }
         case BF_CFG_STRING:
-        case BF_CFG_NAME: {
+        case BF_CFG_NAME:
+        case BF_CFG_PREFIX: {
             const char *v;
             memcpy(&v, field, sizeof(v));
             if (o->choices && v)
@@ -94,6 +95,8 @@ static void check_parse(const bf_cfg_opt *table, void *cfg, int rc, const char *
                          "--%s: length %zu outside [%lld, %lld]", o->name, strlen(v), o->min,
                          o->max);
             if (o->type == BF_CFG_NAME && v) FZ_CHECK(!strchr(v, '/'), "--%s has a '/'", o->name);
+            if (o->type == BF_CFG_PREFIX && v)
+                FZ_CHECK(!strpbrk(v, "{}"), "--%s has a brace (a Redis hash tag)", o->name);
             break;
         }
         case BF_CFG_HOSTPORT:

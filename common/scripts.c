@@ -29,6 +29,16 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_WEBHOOK_DUE] = "webhook_due",
     [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
     [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
+    [BF_SCRIPT_WEBHOOK_TRANSITIONS] = "webhook_transitions",
+};
+
+/* The channel scripts that queue webhook events (webhooks.lib.lua): on Redis Cluster the events'
+ * keys are in another slot, so their cluster variant records the events (BF_WH_DEFER) and returns
+ * them with its reply, which bf_script_call unwraps (on_script_reply). */
+static const bool defers_webhooks[BF_SCRIPT__COUNT] = {
+    [BF_SCRIPT_CONNS] = true,
+    [BF_SCRIPT_PRESENCE_APPLY] = true,
+    [BF_SCRIPT_SWEEP] = true,
 };
 
 typedef struct script {
@@ -44,7 +54,22 @@ typedef struct script {
  * channel of its slot. A load-time constant rather than an ARGV flag: no script's arity and no
  * caller changes, at the price of a second SHA per script (the link says which it needs). */
 static script scripts[2][BF_SCRIPT__COUNT];
-static const char *const mode_line[2] = {"local BF_SHARDED = false\n", "local BF_SHARDED = true\n"};
+static const char *const mode_line[2][2] = {
+    {"local BF_SHARDED = false\nlocal BF_WH_DEFER = false\n",
+     "local BF_SHARDED = false\nlocal BF_WH_DEFER = false\n"},
+    {"local BF_SHARDED = true\nlocal BF_WH_DEFER = false\n",
+     "local BF_SHARDED = true\nlocal BF_WH_DEFER = true\n"}};
+
+/* A deferring script's body runs as a function whose reply goes out with the recorded events
+ * (webhooks.lib.lua); an error reply goes out alone, and so does nothing of the events. */
+static const char defer_head[] = "local function bf_main()\n";
+static const char defer_tail[] = "\nend\n"
+                                 "local bf_r = bf_main()\n"
+                                 "if type(bf_r) == 'table' and bf_r.err then return bf_r end\n"
+                                 "if bf_r == nil then bf_r = false end\n"
+                                 "local bf_o = {bf_r, bf_wh_P or ''}\n"
+                                 "for i = 1, #bf_wh_out do bf_o[#bf_o + 1] = bf_wh_out[i] end\n"
+                                 "return bf_o\n";
 
 const bf_embed_file *bf_embed_find(const bf_embed_file *table, size_t n, const char *name)
 {
@@ -103,18 +128,31 @@ static script *get(bf_script_id id, bool sharded)
             abort();
         }
         const bf_embed_file *libs[MAX_LIBS];
-        size_t nlibs = 0, ml = strlen(mode_line[sharded]), total = ml + s->file->len;
+        bool wrap = sharded && defers_webhooks[id];
+        const char *mode = mode_line[sharded][wrap];
+        size_t nlibs = 0, ml = strlen(mode), total = ml + s->file->len;
         add_uses(s->file, libs, &nlibs, 0);
         /* the result lives as long as the process */
         for (size_t i = 0; i < nlibs; i++) total += libs[i]->len;
+        if (wrap) total += sizeof(defer_head) - 1 + sizeof(defer_tail) - 1;
         char *all = bf_malloc(total + 1), *o = all;
-        memcpy(o, mode_line[sharded], ml);
+        memcpy(o, mode, ml);
         o += ml;
         for (size_t i = 0; i < nlibs; i++) {
             memcpy(o, libs[i]->data, libs[i]->len);
             o += libs[i]->len;
         }
-        memcpy(o, s->file->data, s->file->len + 1);
+        if (wrap) {
+            memcpy(o, defer_head, sizeof(defer_head) - 1);
+            o += sizeof(defer_head) - 1;
+        }
+        memcpy(o, s->file->data, s->file->len);
+        o += s->file->len;
+        if (wrap) {
+            memcpy(o, defer_tail, sizeof(defer_tail) - 1);
+            o += sizeof(defer_tail) - 1;
+        }
+        *o = '\0';
         s->src = all;
         s->len = total;
         unsigned char md[EVP_MAX_MD_SIZE];
@@ -164,6 +202,8 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *priv)
 
 uint64_t bf_scripts_load_failures;
 uint64_t bf_scripts_reloads;
+uint64_t bf_scripts_webhooks_deferred;
+uint64_t bf_scripts_webhooks_lost;
 
 int bf_scripts_load(bf_redis *r)
 {
@@ -181,12 +221,64 @@ int bf_scripts_load(bf_redis *r)
 typedef struct script_call {
     bf_redis *r;
     script *s;
+    bf_script_id id;
     redisCallbackFn *cb;
     void *priv;
     char *cmd; /* the formatted EVALSHA (RESP) */
     size_t len;
     bool retried;
 } script_call;
+
+static void on_transitions(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    (void)priv;
+    const redisReply *rep = reply;
+    if (rep && rep->type != REDIS_REPLY_ERROR) return;
+    bf_scripts_webhooks_lost++;
+    bf_warn("webhook events of a channel script were not queued: %s",
+            rep ? rep->str : "the link went down");
+}
+
+/* A deferring script's reply on a cluster, {reply, P, events...} (webhooks.lib.lua): the events
+ * go to the cluster-wide slot in their own call, sent before the caller's callback runs so that a
+ * call the callback makes next is not ordered before them on a link that orders (one Redis).
+ * Nothing waits for them: the caller's reply does not depend on the webhooks. */
+static void forward_webhooks(bf_redis *r, const redisReply *rep)
+{
+    if (rep->elements < 3) return; /* no event */
+    const redisReply *p = rep->element[1];
+    size_t n = rep->elements - 2;
+    bf_scripts_webhooks_deferred++;
+    char key[BF_KEY_MAX];
+    const char *sv[64];
+    size_t sl[64];
+    const char **v = n + 1 > 64 ? bf_malloc(sizeof(*v) * (n + 1)) : sv;
+    size_t *l = n + 1 > 64 ? bf_malloc(sizeof(*l) * (n + 1)) : sl;
+    bool ok = p->type == REDIS_REPLY_STRING && (size_t)snprintf(key, sizeof(key), "%.*swebhooks:on",
+                                                                (int)p->len, p->str) < sizeof(key);
+    for (size_t i = 0; ok && i < n; i++) {
+        const redisReply *e = rep->element[2 + i];
+        ok = e->type == REDIS_REPLY_STRING;
+        v[1 + i] = ok ? e->str : NULL;
+        l[1 + i] = ok ? e->len : 0;
+    }
+    if (ok) {
+        v[0] = key;
+        l[0] = strlen(key);
+        ok = bf_script_call(r, BF_SCRIPT_WEBHOOK_TRANSITIONS, on_transitions, NULL, 1, (int)n + 1,
+                            v, l) == 0;
+    }
+    if (!ok) {
+        bf_scripts_webhooks_lost++;
+        bf_warn("webhook events of a channel script were not queued: %s",
+                p->type == REDIS_REPLY_STRING ? "the link is down" : "malformed reply");
+    }
+    if (v != sv) {
+        free(v);
+        free(l);
+    }
+}
 
 static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -204,6 +296,11 @@ static void on_script_reply(redisAsyncContext *ac, void *reply, void *priv)
             bf_redis_cmd_formatted(sc->r, on_script_reply, sc, sc->cmd, sc->len) == 0)
             return;
         /* the link is going down: the caller gets the NOSCRIPT error below */
+    }
+    if (rep && defers_webhooks[sc->id] && bf_redis_is_cluster(sc->r) &&
+        rep->type == REDIS_REPLY_ARRAY) {
+        forward_webhooks(sc->r, rep);
+        reply = rep->elements ? rep->element[0] : NULL;
     }
     if (sc->cb) sc->cb(ac, reply, sc->priv);
     redisFreeCommand(sc->cmd);
@@ -241,7 +338,7 @@ int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv
     }
     if (len < 0) abort(); /* out of memory */
     script_call *sc = bf_malloc(sizeof(*sc));
-    *sc = (script_call){r, s, cb, priv, cmd, (size_t)len, false};
+    *sc = (script_call){r, s, id, cb, priv, cmd, (size_t)len, false};
     int rc = bf_redis_cmd_formatted(r, on_script_reply, sc, cmd, (size_t)len);
     if (rc) { /* the callback never runs on a synchronous failure */
         redisFreeCommand(cmd);
@@ -377,6 +474,7 @@ static void args_init(bf_script_args *a, bf_script_id id)
 {
     a->id = id;
     a->nkeys = a->argc = 0;
+    a->cluster = false;
 }
 
 /* The four sequencing keys, in sequence.lib.lua's order. */

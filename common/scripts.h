@@ -34,6 +34,7 @@ typedef enum {
     BF_SCRIPT_WEBHOOK_DUE,
     BF_SCRIPT_PRESENCE_MEMBERS,
     BF_SCRIPT_WEBHOOK_EVENT,
+    BF_SCRIPT_WEBHOOK_TRANSITIONS,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -45,11 +46,22 @@ int bf_scripts_load(bf_redis *r);
  * their script missing (NOSCRIPT) and were loaded and sent again. */
 extern uint64_t bf_scripts_load_failures;
 extern uint64_t bf_scripts_reloads;
+/* On Redis Cluster: channel-script replies whose webhook events were sent on to the cluster-wide
+ * slot (webhook_transitions.lua), and those whose events were lost (the link went down between
+ * the two calls, or the second failed). See "Webhook events on a cluster" below. */
+extern uint64_t bf_scripts_webhooks_deferred;
+extern uint64_t bf_scripts_webhooks_lost;
 
 /* EVALSHA script id with nkeys keys followed by the other arguments (argv holds keys then args;
  * argc counts both). Values are sent as separate arguments. A NOSCRIPT answer (Redis' script
  * cache emptied under the link) loads the script and sends the call again, once; cb sees only the
- * final answer. Returns 0 or BF_EDISCONNECTED (cb is then never called). */
+ * final answer. Returns 0 or BF_EDISCONNECTED (cb is then never called).
+ *
+ * Webhook events on a cluster: conns.lua, presence_apply.lua and sweep.lua queue webhook events in
+ * the cluster-wide slot on one Redis, atomically with their transition. Their cluster variant
+ * cannot reach that slot, so it replies {reply, P, events...} (webhooks.lib.lua); on a cluster
+ * link this function passes cb the element reply (cb sees the same reply as on one Redis) and
+ * sends the events on to webhook_transitions.lua first. Such events are at-most-once. */
 int bf_script_call(bf_redis *r, bf_script_id id, redisCallbackFn *cb, void *priv, int nkeys,
                    int argc, const char *const *argv, const size_t *lens);
 
@@ -160,6 +172,7 @@ typedef struct bf_script_args {
     char keys[16][BF_KEY_MAX];
     char nums[4][24];
     char spare[2][BF_KEY_MAX]; /* arguments that are key prefixes, or an address */
+    bool cluster;              /* built in its Redis Cluster form (one slot) */
 } bf_script_args;
 
 int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *cb, void *priv);

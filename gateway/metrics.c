@@ -65,6 +65,14 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_redis_script_load_failures_total",
       "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
       bf_scripts_load_failures);
+    C("belfry_gateway_webhook_events_deferred_total",
+      "Redis Cluster: channel-script replies whose webhook events were sent on to the "
+      "cluster-wide slot.",
+      "counter", bf_scripts_webhooks_deferred);
+    C("belfry_gateway_webhook_events_lost_total",
+      "Redis Cluster: channel-script webhook events that could not be queued (link lost between "
+      "the two calls).",
+      "counter", bf_scripts_webhooks_lost);
     C("belfry_gateway_redis_new_primaries_total",
       "Redis primaries met with a replication id other than the recorded one (failover, restart).",
       "counter", gw->failover.new_primaries);

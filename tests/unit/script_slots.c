@@ -53,7 +53,11 @@ static verdict judge(const bf_script_args *a)
     bool any = false;
     for (int i = 0; i < a->nkeys; i++) touch(&v, &any, a->argv[i], a->lens[i]);
     size_t srclen;
-    if (strstr(bf_script_source(a->id, &srclen), "local function bf_wh_prefix(")) {
+    /* the cluster form of a channel script records its events instead, for its caller to send
+     * to the cluster-wide slot (BF_WH_DEFER, scripts.h) */
+    bool defers = strstr(bf_script_source_for(a->id, true, NULL), "local BF_WH_DEFER = true");
+    if (!(a->cluster && defers) &&
+        strstr(bf_script_source(a->id, &srclen), "local function bf_wh_prefix(")) {
         char k[BF_KEY_MAX];
         int n = bf_key(k, P, BF_KEY_WEBHOOKS, NULL);
         touch(&v, &any, k, (size_t)n);

@@ -344,3 +344,107 @@ Test(scripts, the_cluster_variant_spublishes_the_fan_out)
     publish_variant(true, &classic, &shard);
     cr_expect(!classic && shard, "Redis Cluster: SPUBLISH (classic %d, shard %d)", classic, shard);
 }
+
+/* ---- webhook events of a channel script on a cluster ----------------------------------------- */
+
+/* Runs a script's variant by its source (EVAL: no SHA bookkeeping) with the given keys/args. */
+static redisReply *eval_variant(bf_script_id id, bool sharded, int nkeys, int argc,
+                                const char *const *argv)
+{
+    size_t len;
+    const char *src = bf_script_source_for(id, sharded, &len);
+    const char *a[32];
+    size_t l[32];
+    char nk[8];
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    a[0] = "EVAL", l[0] = 4;
+    a[1] = src, l[1] = len;
+    a[2] = nk, l[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) a[3 + i] = argv[i], l[3 + i] = strlen(argv[i]);
+    return redisCommandArgv(R, argc + 3, a, l);
+}
+
+static long long xlen(const char *key)
+{
+    redisReply *r = redisCommand(R, "XLEN %s", key);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/* The cluster variant of conns.lua records its occupancy events instead of queuing them, replies
+ * {counts, P, events...}, and webhook_transitions.lua queues them as one Redis would have. */
+Test(scripts, a_channel_scripts_cluster_variant_hands_its_webhook_events_to_its_caller)
+{
+    const char *P = "belfry:";
+    char gwchans[BF_KEY_MAX], gwknown[BF_KEY_MAX], conns[BF_KEY_MAX], on[BF_KEY_MAX],
+        stream[BF_KEY_MAX], vacating[BF_KEY_MAX], global[BF_KEY_MAX];
+    bf_key(gwchans, P, BF_KEY_GWCHANS, "gw1");
+    bf_key(gwknown, P, BF_KEY_GWKNOWN, NULL);
+    bf_key(conns, P, BF_KEY_CONNS, "room");
+    bf_key(on, P, BF_KEY_WEBHOOKS_ON, NULL);
+    bf_key(stream, P, BF_KEY_WEBHOOKS, NULL);
+    bf_key(vacating, P, BF_KEY_WEBHOOKS_VACATING, NULL);
+    snprintf(global, sizeof(global), "%.*s", (int)(strlen(on) - strlen("webhooks:on")), on);
+    freeReplyObject(
+        redisCommand(R, "DEL %s %s %s %s %s", stream, vacating, conns, gwchans, gwknown));
+    freeReplyObject(redisCommand(R, "SET %s 1000", on));
+
+    const char *up[] = {gwchans, gwknown, conns, "gw1", "2", "room"};
+    redisReply *r = eval_variant(BF_SCRIPT_CONNS, true, 3, 6, up);
+    cr_assert_eq(r->type, REDIS_REPLY_ARRAY, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
+    cr_assert_eq(r->elements, 5, "{counts, P, 'o', channel, '1'}: %zu elements", r->elements);
+    cr_expect_eq(r->element[0]->type, REDIS_REPLY_ARRAY);
+    cr_expect_eq(r->element[0]->element[0]->integer, 2, "the counts are the caller's reply");
+    cr_expect_str_eq(r->element[1]->str, global, "P, the cluster-wide keys' stem");
+    cr_expect_str_eq(r->element[2]->str, "o");
+    cr_expect_str_eq(r->element[3]->str, "room");
+    cr_expect_str_eq(r->element[4]->str, "1");
+    freeReplyObject(r);
+    cr_expect_eq(xlen(stream), 0, "the cluster variant must not touch the cluster-wide slot");
+
+    const char *occ[] = {on, "o", "room", "1"};
+    r = eval_variant(BF_SCRIPT_WEBHOOK_TRANSITIONS, true, 1, 4, occ);
+    cr_expect_eq(r->integer, 1, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "");
+    freeReplyObject(r);
+    r = redisCommand(R, "XRANGE %s - +", stream);
+    cr_assert_eq(r->elements, 1);
+    cr_expect_str_eq(r->element[0]->element[1]->element[1]->str, "channel_occupied");
+    freeReplyObject(r);
+
+    /* the last connections leave: vacated after the delay, as on one Redis */
+    const char *down[] = {gwchans, gwknown, conns, "gw1", "-2", "room"};
+    r = eval_variant(BF_SCRIPT_CONNS, true, 3, 6, down);
+    cr_assert_eq(r->elements, 5);
+    cr_expect_str_eq(r->element[4]->str, "0");
+    const char *vac[] = {on, "o", "room", "0", "m", "member_added", "room", "u1"};
+    freeReplyObject(r);
+    r = eval_variant(BF_SCRIPT_WEBHOOK_TRANSITIONS, true, 1, 8, vac);
+    cr_expect_eq(r->integer, 2);
+    freeReplyObject(r);
+    r = redisCommand(R, "ZSCORE %s room", vacating);
+    cr_expect_eq(r->type, REDIS_REPLY_STRING, "channel_vacated is held for the delay");
+    freeReplyObject(r);
+    cr_expect_eq(xlen(stream), 2, "member_added queued");
+
+    /* a bad record is an error, not a silent drop; off: nothing queued */
+    const char *bad[] = {on, "x", "room"};
+    r = eval_variant(BF_SCRIPT_WEBHOOK_TRANSITIONS, true, 1, 3, bad);
+    cr_expect_eq(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(R, "DEL %s", on));
+    r = eval_variant(BF_SCRIPT_WEBHOOK_TRANSITIONS, true, 1, 4, occ);
+    cr_expect_eq(r->integer, 0);
+    freeReplyObject(r);
+    cr_expect_eq(xlen(stream), 2);
+
+    /* on one Redis the same script queues the event itself and replies the counts alone (no
+     * vacate pending, which an occupy would cancel instead) */
+    freeReplyObject(redisCommand(R, "SET %s 1000", on));
+    freeReplyObject(redisCommand(R, "DEL %s", vacating));
+    r = eval_variant(BF_SCRIPT_CONNS, false, 3, 6, up);
+    cr_expect_eq(r->type, REDIS_REPLY_ARRAY);
+    cr_expect_eq(r->elements, 1);
+    freeReplyObject(r);
+    cr_expect_eq(xlen(stream), 3);
+}

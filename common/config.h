@@ -66,8 +66,8 @@ typedef struct bf_cfg_opt {
 
 /* The rows every daemon has alike (Redis, identity, logging). F(field) is the table's offsetof
  * macro: the config structs name these fields alike (redis, node_id, redis_prefix,
- * redis_timeout_ms, redis_sentinel_timeout_ms, log_level, log_format). BF_PREFIX_MAX comes from
- * redis_keys.h. */
+ * redis_timeout_ms, redis_sentinel_timeout_ms, redis_cluster_refresh_ms,
+ * redis_cluster_max_redirects, log_level, log_format). BF_PREFIX_MAX comes from redis_keys.h. */
 #define BF_CFG_ROWS_NODE(F)                                                                        \
     {"redis",                                                                                      \
      BF_CFG_REDIS,                                                                                 \
@@ -78,7 +78,8 @@ typedef struct bf_cfg_opt {
      NULL,                                                                                         \
      F(redis),                                                                                     \
      "Redis URL: redis://[[user]:password@]host[:port][/db] or "                                   \
-     "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]"},                     \
+     "sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db] or "                   \
+     "cluster://[[user]:password@]host[:port][,host[:port]...]"},                                  \
         {"node-id", BF_CFG_NAME, "BELFRY_NODE_ID",                                                 \
          NULL,      1,           64,                                                               \
          NULL,      F(node_id),  "unique node id (default: random, new on every start)"},          \
@@ -111,6 +112,26 @@ typedef struct bf_cfg_opt {
          F(redis_sentinel_timeout_ms),                                                             \
          "sentinel:// only: milliseconds each sentinel has to connect and answer a query; "        \
          "then the next one is asked"},                                                            \
+        {"redis-cluster-refresh",                                                                  \
+         BF_CFG_INT,                                                                               \
+         "BELFRY_REDIS_CLUSTER_REFRESH",                                                           \
+         "5000",                                                                                   \
+         100,                                                                                      \
+         600000,                                                                                   \
+         NULL,                                                                                     \
+         F(redis_cluster_refresh_ms),                                                              \
+         "cluster:// only: milliseconds between slot map reads (CLUSTER SLOTS) while the cluster " \
+         "is healthy; a MOVED or a lost node reads it at once"},                                   \
+        {"redis-cluster-max-redirects",                                                            \
+         BF_CFG_INT,                                                                               \
+         "BELFRY_REDIS_CLUSTER_MAX_REDIRECTS",                                                     \
+         "5",                                                                                      \
+         1,                                                                                        \
+         16,                                                                                       \
+         NULL,                                                                                     \
+         F(redis_cluster_max_redirects),                                                           \
+         "cluster:// only: MOVED/ASK/TRYAGAIN answers one command may follow before its caller "   \
+         "gets the error"},                                                                        \
         {"log-level",                                                                              \
          BF_CFG_STRING,                                                                            \
          "BELFRY_LOG_LEVEL",                                                                       \

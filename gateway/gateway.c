@@ -356,7 +356,9 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                         .loop = loop,
                         .arg = gw,
                         .command_timeout_ms = (int)gw->cfg.redis_timeout_ms,
-                        .sentinel_timeout_ms = (int)gw->cfg.redis_sentinel_timeout_ms};
+                        .sentinel_timeout_ms = (int)gw->cfg.redis_sentinel_timeout_ms,
+                        .cluster_max_redirects = (int)gw->cfg.redis_cluster_max_redirects,
+                        .cluster_refresh_ms = (int)gw->cfg.redis_cluster_refresh_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     ro.on_down = sub_down;

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "redis_metrics.h"
 #include "scripts.h"
 #include "rxguard.h"
 #include "channel.h"
@@ -73,6 +74,12 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "Redis Cluster: channel-script webhook events that could not be queued (link lost between "
       "the two calls).",
       "counter", bf_scripts_webhooks_lost);
+    {
+        char cm[2048];
+        const bf_redis *links[] = {gw->sub, gw->cmd};
+        bf_redis_cluster_metrics(cm, sizeof(cm), "gateway", links, 2);
+        fputs(cm, f);
+    }
     C("belfry_gateway_redis_new_primaries_total",
       "Redis primaries met with a replication id other than the recorded one (failover, restart).",
       "counter", gw->failover.new_primaries);

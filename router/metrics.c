@@ -1,6 +1,9 @@
 /* The router's Prometheus metrics: see metrics.h. */
 #include "metrics.h"
+#include "redis_metrics.h"
 #include "scripts.h"
+
+#include <string.h>
 
 void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
 {
@@ -83,6 +86,12 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
       "Redis Cluster: channel-script webhook events that could not be queued (link lost between "
       "the two calls).",
       "counter", bf_scripts_webhooks_lost);
+    {
+        char cm[2048];
+        const bf_redis *links[] = {m->sub, m->cmd};
+        bf_redis_cluster_metrics(cm, sizeof(cm), "router", links, 2);
+        evbuffer_add(b, cm, strlen(cm));
+    }
     C("belfry_router_redis_new_primaries_total",
       "Redis primaries met with a replication id other than the recorded one (failover, restart).",
       "counter", m->failover->new_primaries);

@@ -421,7 +421,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                         .loop = base,
                         .arg = rt,
                         .command_timeout_ms = (int)rt->cfg.redis_timeout_ms,
-                        .sentinel_timeout_ms = (int)rt->cfg.redis_sentinel_timeout_ms};
+                        .sentinel_timeout_ms = (int)rt->cfg.redis_sentinel_timeout_ms,
+                        .cluster_max_redirects = (int)rt->cfg.redis_cluster_max_redirects,
+                        .cluster_refresh_ms = (int)rt->cfg.redis_cluster_refresh_ms};
     ro.name = "sub";
     ro.on_ready = sub_ready;
     rt->sub = bf_redis_new(&ro);

@@ -13,6 +13,7 @@ typedef struct bf_rt_config {
     const char *redis_prefix;
     long long redis_timeout_ms;
     long long redis_sentinel_timeout_ms;
+    long long redis_cluster_refresh_ms, redis_cluster_max_redirects;
     const char *log_level;
     const char *log_format;
     const char *api_key;

@@ -3,6 +3,7 @@
  * after a slot is migrated, ASK in the middle of a migration. The kill -9 of a primary is in
  * rcluster_failover.c, sharded pub/sub in rcluster_pubsub.c. */
 #include "rcluster_common.h"
+#include "common/redis_metrics.h"
 
 TestSuite(rcluster, .timeout = 60, .fini = rc_fini);
 
@@ -134,6 +135,12 @@ Test(rcluster, a_redirect_loop_ends_at_the_limit)
     const char *s = rc_get(&e, &rep, key);
     cr_expect(!strncmp(s, "ERR:MOVED", 9) || !strncmp(s, "ERR:ASK", 7), "got %s", s);
     cr_expect_eq(rc_stats(e.r).redirect_limit_hits, 1);
+    /* what /metrics shows of it (both daemons print this text) */
+    char m[2048];
+    const bf_redis *links[] = {e.r, NULL};
+    bf_redis_cluster_metrics(m, sizeof(m), "router", links, 2);
+    cr_expect(strstr(m, "\nbelfry_router_redis_cluster_redirect_limit_hits_total 1\n"), "%s", m);
+    cr_expect(strstr(m, "\n# TYPE belfry_router_redis_cluster_nodes gauge\n"), "%s", m);
     r = bf_rcl_cmd(&e.t, src, "CLUSTER SETSLOT %u STABLE", slot);
     freeReplyObject(r);
     cr_expect_str_eq(rc_get(&e, &rep, key), "(nil)", "fine again once the slot is stable");

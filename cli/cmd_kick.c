@@ -14,6 +14,7 @@
 #include "out.h"
 #include "redis_keys.h"
 #include "scripts.h"
+#include "slot.h"
 #include "wire.h"
 
 #include <stdlib.h>
@@ -74,8 +75,23 @@ static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const c
                              .envelope_len = len,
                              .owner = owner};
     if (bf_presence_enqueue_args(&a, &e)) abort(); /* the channel and prefix were validated */
+    if (bf_cli_redis_is_cluster(r)) {
+        /* Redis Cluster runs a script only when every key it declares is in one slot */
+        unsigned s0 = bf_slot_of_key(a.argv[0], a.lens[0]);
+        for (int i = 1; i < a.nkeys; i++) {
+            if (bf_slot_of_key(a.argv[i], a.lens[i]) == s0) continue;
+            free(env);
+            bf_cli_error(spec.name,
+                         "kick does not run on Redis Cluster in this build: a kick is recorded "
+                         "by presence_enqueue.lua, whose keys (%s, %s) are in different slots, "
+                         "and a cluster refuses such a script; nothing was sent (docs/cli.md, "
+                         "Redis Cluster)",
+                         a.argv[0], a.argv[i]);
+            return BF_CLI_USAGE;
+        }
+    }
     size_t srclen;
-    const char *src = bf_script_source(a.id, &srclen);
+    const char *src = bf_script_source_for(a.id, bf_cli_redis_is_cluster(r), &srclen);
     const size_t *l = a.lens;
     const char *const *v = a.argv;
     redisReply *rep;

@@ -136,10 +136,16 @@ static int publish_redis(bf_cli_cfg *cfg, const char *ch, const char *event, con
         receivers = -1; /* unknown, but a router is live */
     if (rc) goto out;
     if (receivers == 0) {
-        bf_cli_error(spec.name,
-                     "no router is %s %spublish:*; the message was dropped (is a router "
-                     "running against this Redis and prefix?)",
-                     cluster ? "live to sequence" : "subscribed to", bf_cli_redis_prefix(r));
+        if (cluster)
+            bf_cli_error(spec.name,
+                         "no router is live under the prefix %s to sequence it; the message was "
+                         "dropped (is a router running against this Redis Cluster and prefix?)",
+                         bf_cli_redis_prefix(r));
+        else
+            bf_cli_error(spec.name,
+                         "no router is subscribed to %spublish:*; the message was dropped (is a "
+                         "router running against this Redis and prefix?)",
+                         bf_cli_redis_prefix(r));
         rc = BF_CLI_FAILED;
         goto out;
     }

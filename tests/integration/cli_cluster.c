@@ -72,8 +72,9 @@ static void write_state(void)
         char addr[32];
         snprintf(addr, sizeof(addr), "127.0.0.1:%d", i == 2 ? gw_port : 18090 + i);
         bf_key(k, P, BF_KEY_NODE, ids[i]);
-        on_owner(k, "HSET %s kind %s address %s pid 1 version t started_ms %lld last_seen_ms %lld "
-                    "connections 6",
+        on_owner(k,
+                 "HSET %s kind %s address %s pid 1 version t started_ms %lld last_seen_ms %lld "
+                 "connections 6",
                  k, i == 2 ? "gateway" : "router", addr, now - 1000, now);
     }
     /* a public channel on every primary, with 1, 2, 3 connections on gw-1 */
@@ -128,8 +129,7 @@ Test(cli_cluster, read_commands_see_every_primary)
     const char *url = T.url;
 
     json_t *j = cli_run_json("channels", "--redis", url);
-    cr_expect_eq(json_integer_value(json_object_get(j, "count")), NPUB + 1, "%s",
-                 json_dumps(j, 0));
+    cr_expect_eq(json_integer_value(json_object_get(j, "count")), NPUB + 1, "%s", json_dumps(j, 0));
     cr_expect_eq(json_integer_value(json_object_get(j, "epoch")), 5);
     size_t i;
     json_t *c;
@@ -140,8 +140,7 @@ Test(cli_cluster, read_commands_see_every_primary)
         subs += json_integer_value(json_object_get(c, "subscribers"));
         cr_expect_str_eq(json_string_value(json_object_get(c, "owner")), ring_owner(name), "%s",
                          name);
-        if (!strcmp(name, pres))
-            cr_expect_eq(json_integer_value(json_object_get(c, "members")), 2);
+        if (!strcmp(name, pres)) cr_expect_eq(json_integer_value(json_object_get(c, "members")), 2);
     }
     cr_expect_eq(subs, 1 + 2 + 3 + 2, "every primary's channels counted");
     json_decref(j);

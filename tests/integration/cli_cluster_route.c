@@ -168,7 +168,8 @@ Test(cli_cluster_route, moved_and_ask_are_followed_singly_and_in_pipelines)
 
     /* a loop (a says ASK b, b is not importing and says MOVED a): given up after 5 */
     freeReplyObject(bf_rcl_cmd(&T, b, "CLUSTER SETSLOT %u STABLE", slot_of(k3)));
-    EXPECT_CMD("(nil)", "GET %s", "belfry:seq:{nothing-here}"); /* an ordinary command still works */
+    EXPECT_CMD("(nil)", "GET %s",
+               "belfry:seq:{nothing-here}"); /* an ordinary command still works */
     redisReply *rep = NULL;
     rc = bf_cli_redis_cmd(R, &rep, "GET %s", k3);
     cr_expect_eq(rc, BF_CLI_FAILED, "a redirect loop fails (rc %d)", rc);
@@ -187,8 +188,8 @@ Test(cli_cluster_route, a_transaction_is_resent_whole_and_scans_cover_every_prim
     bf_key(kr, P, BF_KEY_ROUTERS, NULL);
     bf_key(ke, P, BF_KEY_RING_EPOCH, NULL);
     int g = bf_rcl_owner(&T, slot_of(kr));
-    freeReplyObject(bf_rcl_cmd(&T, g, "ZADD %s %s rt-a %s rt-b", kr, "99999999999999",
-                               "99999999999999"));
+    freeReplyObject(
+        bf_rcl_cmd(&T, g, "ZADD %s %s rt-a %s rt-b", kr, "99999999999999", "99999999999999"));
     freeReplyObject(bf_rcl_cmd(&T, g, "SET %s 7", ke));
     /* one conns:{channel} key on every primary */
     char chans[3][32];

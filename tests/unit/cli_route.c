@@ -38,9 +38,9 @@ Test(cli_route, keyed_commands_go_to_their_keys_slot)
 
 Test(cli_route, scripts_go_to_their_first_declared_key)
 {
-    cr_expect_eq(SLOT_OF("EVAL %s 2 %s %s %s", "return 1", "belfry:pops:{room}", "belfry:{#}:x",
-                         "arg"),
-                 (int)bf_slot_of_key("room", 4));
+    cr_expect_eq(
+        SLOT_OF("EVAL %s 2 %s %s %s", "return 1", "belfry:pops:{room}", "belfry:{#}:x", "arg"),
+        (int)bf_slot_of_key("room", 4));
     cr_expect_eq(SLOT_OF("EVALSHA %s 1 %s", "abc", "k{z}"), (int)bf_slot_of_key("z", 1));
     cr_expect_eq(SLOT_OF("EVAL %s 0 %s", "return 1", "notakey"), BF_CLI_ROUTE_ANY);
     cr_expect_eq(SLOT_OF("EVAL %s -1 %s", "return 1", "notakey"), BF_CLI_ROUTE_ANY);
@@ -86,16 +86,12 @@ Test(cli_route, redirects)
     cr_expect_eq(r.port, 7000);
     cr_assert_eq(bf_cli_route_redirect("MOVED 0 :7002", &r), 0);
     cr_expect_str_eq(r.host, "", "unknown endpoint: the node that answered");
-    const char *bad[] = {"ERR unknown command",
-                         "MOVED",
-                         "MOVED 16384 h:1",
-                         "MOVED x h:1",
-                         "MOVED 1 h",
-                         "MOVED 1 h:0",
-                         "MOVED 1 h:70000",
-                         "MOVED 1 h:12x",
-                         "ASKING 1 h:1",
-                         "CROSSSLOT Keys in request don't hash to the same slot"};
+    const char *bad[] = {
+        "ERR unknown command", "MOVED",
+        "MOVED 16384 h:1",     "MOVED x h:1",
+        "MOVED 1 h",           "MOVED 1 h:0",
+        "MOVED 1 h:70000",     "MOVED 1 h:12x",
+        "ASKING 1 h:1",        "CROSSSLOT Keys in request don't hash to the same slot"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
         cr_expect_eq(bf_cli_route_redirect(bad[i], &r), -1, "%s", bad[i]);
 }
@@ -136,11 +132,11 @@ Test(cli_route, cluster_slots)
 
     const char *bad[] = {
         "-ERR This instance has cluster support disabled\r\n",
-        "*1\r\n*2\r\n:0\r\n:1\r\n",                                     /* no primary */
-        "*1\r\n*3\r\n:5\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",              /* end < start */
-        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",          /* past the last slot */
-        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n",              /* port 0 */
-        "*1\r\n*3\r\n$1\r\n0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",         /* a string slot */
+        "*1\r\n*2\r\n:0\r\n:1\r\n",                             /* no primary */
+        "*1\r\n*3\r\n:5\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n",      /* end < start */
+        "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\nh\r\n:1\r\n",  /* past the last slot */
+        "*1\r\n*3\r\n:0\r\n:1\r\n*2\r\n$1\r\nh\r\n:0\r\n",      /* port 0 */
+        "*1\r\n*3\r\n$1\r\n0\r\n:1\r\n*2\r\n$1\r\nh\r\n:1\r\n", /* a string slot */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         rep = resp(bad[i]);

@@ -489,6 +489,13 @@ int bf_cli_redis_next(bf_cli_redis *r, redisReply **out)
     int rc = r->qsent < r->qn ? send_pending(r) : 0;
     size_t k = r->qhead;
     if (rc || (rc = resolve(r, k))) {
+        /* replies may still be on their way: forget the pipeline and every connection, so that
+         * the next command starts clean (nodes are connected again when needed) */
+        clear_queue(r);
+        for (int i = 0; i < r->nnodes; i++) {
+            if (r->nodes[i].ctx) redisFree(r->nodes[i].ctx);
+            r->nodes[i].ctx = NULL;
+        }
         *out = NULL;
         return rc;
     }

@@ -59,7 +59,9 @@ unsigned long long bf_cli_redis_redirects(const bf_cli_redis *r);
 int bf_cli_redis_cmd(bf_cli_redis *r, redisReply **out, const char *fmt, ...);
 
 /* Pipelining: queue commands with _append, then read their replies in order with _next (same
- * contract as bf_cli_redis_cmd). Queuing only fails for lack of memory (aborts). */
+ * contract as bf_cli_redis_cmd). Queuing only fails for lack of memory (aborts). A failure other
+ * than an error reply (unreachable node, redirect limit) drops the rest of the pipeline: the next
+ * command starts a new one. */
 void bf_cli_redis_append(bf_cli_redis *r, const char *fmt, ...);
 int bf_cli_redis_next(bf_cli_redis *r, redisReply **out);
 

@@ -170,12 +170,20 @@ Test(cli_cluster_route, moved_and_ask_are_followed_singly_and_in_pipelines)
     freeReplyObject(bf_rcl_cmd(&T, b, "CLUSTER SETSLOT %u STABLE", slot_of(k3)));
     EXPECT_CMD("(nil)", "GET %s",
                "belfry:seq:{nothing-here}"); /* an ordinary command still works */
+    /* in a pipeline, with the replies of two more commands on their way */
+    bf_cli_redis_append(R, "GET %s", k3);
+    bf_cli_redis_append(R, "GET %s", k2);
+    bf_cli_redis_append(R, "GET %s", k);
     redisReply *rep = NULL;
-    rc = bf_cli_redis_cmd(R, &rep, "GET %s", k3);
+    rc = bf_cli_redis_next(R, &rep);
     cr_expect_eq(rc, BF_CLI_FAILED, "a redirect loop fails (rc %d)", rc);
     cr_expect_null(rep);
     cr_expect(strstr(last_error, "gave up after 5 redirects"), "%s", last_error);
     freeReplyObject(bf_rcl_cmd(&T, a, "CLUSTER SETSLOT %u STABLE", slot_of(k3)));
+    /* a failed pipeline leaves nothing behind: the next commands get their own replies */
+    EXPECT_CMD("42", "GET %s", k);
+    EXPECT_CMD("2", "GET %s", k2);
+    EXPECT_CMD("(nil)", "GET %s", k3); /* written on b while importing; a owns the slot */
     bf_cli_redis_free(R);
     R = NULL;
 }

@@ -216,6 +216,18 @@ Test(cli_cluster, publish_kick_and_tail)
     json_decref(body);
     freeReplyObject(msg);
 
+    /* another app's channel: its own ingress subject, the default app read from the {#} slot */
+    r = cli_run("publish", pub[2], "Hi", "--app", "1002", "--redis", T.url);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cli_res_free(&r);
+    cr_assert_eq(redisGetReply(sub, &got), REDIS_OK, "the app's publish reached another node");
+    msg = got;
+    char scoped[64];
+    snprintf(scoped, sizeof(scoped), "1002/%s", pub[2]);
+    bf_key(subject, P, BF_KEY_PUBLISH, scoped);
+    cr_expect_str_eq(msg->element[2]->str, subject);
+    freeReplyObject(msg);
+
     /* with no live router under the prefix (and nobody on the node it reached), exit 1 */
     r = cli_run("publish", pub[2], "Hello", "--redis", T.url, "--redis-prefix", "nobody:");
     cr_expect_eq(r.status, 1, "%s", r.err);

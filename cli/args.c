@@ -154,14 +154,10 @@ int bf_cli_args_parse(const bf_cli_spec *s, bf_cli_cfg *cfg, int argc, char **ar
         return bf_cli_usage_error(s->name, "missing %.*s", (int)(len ? len : 8),
                                   len ? p : "argument");
     }
-    if (cfg->redis) {
+    if (cfg->redis) { /* every kind: single, sentinel:// and cluster:// (credis.h routes) */
         bf_redis_url u;
         if (bf_parse_redis_url(cfg->redis, &u, err, sizeof(err)))
             return bf_cli_usage_error(s->name, "--redis: %s", err);
-        if (u.kind == BF_REDIS_URL_CLUSTER) /* its commands are not routed by slot */
-            return bf_cli_usage_error(s->name,
-                                      "--redis: belfryctl does not run on Redis Cluster yet (see "
-                                      "docs/operations.md, Redis topologies)");
     }
     if (cfg->redis_prefix && strlen(cfg->redis_prefix) > BF_PREFIX_MAX)
         return bf_cli_usage_error(s->name, "--redis-prefix: longer than %d bytes", BF_PREFIX_MAX);

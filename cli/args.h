@@ -79,8 +79,8 @@ int bf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
      0,                                                                                            \
      NULL,                                                                                         \
      BF_CLI_F(redis),                                                                              \
-     "Redis URL, redis://[[user]:password@]host[:port][/db] or "                                   \
-     "sentinel://host[:port],.../master"},                                                         \
+     "Redis URL, redis://[[user]:password@]host[:port][/db], "                                     \
+     "sentinel://host[:port],.../master or cluster://host[:port],..."},                            \
         {"redis-prefix",                                                                           \
          BF_CFG_PREFIX,                                                                            \
          "BELFRY_REDIS_PREFIX",                                                                    \

@@ -178,14 +178,17 @@ static void match_pattern(char *out, const char *prefix, bf_key_kind kind)
     bf_key(out, esc, kind, "*");
 }
 
-static int scan_kind(bf_cli_redis *r, bf_key_kind kind, bf_cli_chanlist *l, size_t *cap)
+/* SCAN sees the keys of the node it runs on: on a cluster, each primary is scanned in turn. */
+static int scan_kind(bf_cli_redis *r, int primary, bf_key_kind kind, bf_cli_chanlist *l,
+                     size_t *cap)
 {
     const char *prefix = bf_cli_redis_prefix(r);
     char pattern[BF_KEY_MAX], cursor[32] = "0";
     match_pattern(pattern, prefix, kind);
     do {
         redisReply *rep;
-        int rc = bf_cli_redis_cmd(r, &rep, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        int rc =
+            bf_cli_redis_cmd_on(r, primary, &rep, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
         if (rc) return rc;
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
             rep->element[0]->type != REDIS_REPLY_STRING ||
@@ -214,8 +217,11 @@ int bf_cli_chanlist_scan(bf_cli_redis *r, bf_cli_chanlist *l)
 {
     size_t cap = 0;
     memset(l, 0, sizeof(*l));
-    int rc = scan_kind(r, BF_KEY_CONNS, l, &cap);
-    if (!rc) rc = scan_kind(r, BF_KEY_PRESENCE, l, &cap);
+    int rc = 0;
+    for (int p = 0; p < bf_cli_redis_nprimaries(r) && !rc; p++) {
+        rc = scan_kind(r, p, BF_KEY_CONNS, l, &cap);
+        if (!rc) rc = scan_kind(r, p, BF_KEY_PRESENCE, l, &cap);
+    }
     if (rc) return rc;
     if (l->n) qsort(l->names, l->n, sizeof(char *), cmp_str);
     size_t k = 0; /* drop duplicates (a presence channel has both keys; SCAN may repeat keys) */

@@ -60,7 +60,8 @@ typedef struct bf_cli_chanlist {
     size_t n;
 } bf_cli_chanlist;
 
-/* Scans with SCAN (never KEYS). Returns 0 or an exit code (reported). Always deinit afterwards. */
+/* Scans with SCAN (never KEYS), on every primary of a Redis Cluster. Returns 0 or an exit code
+ * (reported). Always deinit afterwards. */
 int bf_cli_chanlist_scan(bf_cli_redis *r, bf_cli_chanlist *out);
 void bf_cli_chanlist_deinit(bf_cli_chanlist *l);
 

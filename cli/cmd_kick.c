@@ -14,6 +14,7 @@
 #include "out.h"
 #include "redis_keys.h"
 #include "scripts.h"
+#include "slot.h"
 #include "wire.h"
 
 #include <stdlib.h>
@@ -75,7 +76,7 @@ static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const c
                              .owner = owner};
     if (bf_presence_enqueue_args(&a, &e)) abort(); /* the channel and prefix were validated */
     size_t srclen;
-    const char *src = bf_script_source(a.id, &srclen);
+    const char *src = bf_script_source_for(a.id, bf_cli_redis_is_cluster(r), &srclen);
     const size_t *l = a.lens;
     const char *const *v = a.argv;
     redisReply *rep;
@@ -90,6 +91,33 @@ static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const c
         return bf_cli_redis_bad(r, rep, "presence_enqueue.lua");
     *receivers = rep->element[1]->integer;
     freeReplyObject(rep);
+    return 0;
+}
+
+/* On Redis Cluster a script runs only when every key it declares is in one slot: a kick is
+ * refused (exit 2, before anything is sent) while presence_enqueue.lua's keys are not. Returns 0
+ * or the exit code (reported). */
+static int cluster_check(bf_cli_redis *r, const char *ch)
+{
+    if (!bf_cli_redis_is_cluster(r)) return 0;
+    bf_script_args a;
+    bf_presence_enqueue e = {.prefix = bf_cli_redis_prefix(r),
+                             .channel = ch,
+                             .gateway = "belfryctl",
+                             .envelope = "",
+                             .envelope_len = 0};
+    if (bf_presence_enqueue_args(&a, &e)) abort(); /* the channel and prefix were validated */
+    unsigned s0 = bf_slot_of_key(a.argv[0], a.lens[0]);
+    for (int i = 1; i < a.nkeys; i++) {
+        if (bf_slot_of_key(a.argv[i], a.lens[i]) == s0) continue;
+        bf_cli_error(spec.name,
+                     "kick does not run on Redis Cluster in this build: a kick is recorded by "
+                     "presence_enqueue.lua, whose keys (%s, %s) are in different slots, and a "
+                     "cluster refuses such a script; nothing was sent (docs/cli.md, Redis "
+                     "Cluster)",
+                     a.argv[0], a.argv[i]);
+        return BF_CLI_USAGE;
+    }
     return 0;
 }
 
@@ -109,7 +137,8 @@ int bf_cli_kick(int argc, char **argv)
     bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
     if (!r) return rc;
     char sch[256]; /* the name the cluster knows it by (--app) */
-    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
+    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch))) ||
+        (rc = cluster_check(r, sch))) {
         bf_cli_redis_free(r);
         return rc;
     }

@@ -112,7 +112,8 @@ int bf_cli_presence(int argc, char **argv)
     bf_script_args a;
     if (bf_presence_members_args(&a, bf_cli_redis_prefix(r), sch)) abort(); /* validated */
     size_t srclen;
-    const char *src = bf_script_source(a.id, &srclen);
+    /* on a cluster, the script's single-slot form (the four keys are the channel's: one slot) */
+    const char *src = bf_script_source_for(a.id, bf_cli_redis_is_cluster(r), &srclen);
     const size_t *l = a.lens;
     const char *const *v = a.argv;
     /* EVAL, not EVALSHA: a CLI cannot know whether Redis has the script cached */

@@ -1,10 +1,13 @@
 /* belfryctl publish CHANNEL EVENT [DATA_JSON]: publishes one message with libbelfry's publisher,
  * through Redis ingress (default; at-most-once, fails when no router listens) or a router's HTTP
- * API (--http; answered once the message is sequenced). */
+ * API (--http; answered once the message is sequenced). Another app's channel and a Redis
+ * Cluster's ingress go through belfryctl's own Redis connection (publish_redis). */
 #include "args.h"
 #include "channel.h"
 #include "cli.h"
+#include "cluster.h"
 #include "credis.h"
+#include "message.h"
 #include "redis_keys.h"
 #include "out.h"
 
@@ -75,18 +78,26 @@ static int exit_code(const bf_channel_result *res)
     return BF_CLI_FAILED;
 }
 
-/* --app: publishes to another app's channel through its Redis ingress subject
- * (<prefix>publish:APPID/CHANNEL, apps.h), which the owner of the scoped channel sequences.
- * Returns BF_CLI_CONTINUE when the app is the default one (the usual path publishes then), else
- * the command's exit code. */
-static int publish_app(bf_cli_cfg *cfg, const char *ch, const char *event, const char *data)
+/* Publishes through Redis ingress with belfryctl's own connection, in the two cases libbelfry's
+ * publisher does not cover: another app's channel (--app: its subject
+ * <prefix>publish:APPID/CHANNEL, apps.h, which the owner of the scoped channel sequences) and a
+ * Redis Cluster (the publisher takes one Redis). Returns BF_CLI_CONTINUE when neither applies
+ * (libbelfry publishes then), else the command's exit code. */
+static int publish_redis(bf_cli_cfg *cfg, const char *ch, const char *event, const char *data)
 {
+    bf_redis_url u;
+    char err[BF_ERR_LEN];
+    bool cluster = !cfg->http && !bf_parse_redis_url(cfg->redis, &u, err, sizeof(err)) &&
+                   u.kind == BF_REDIS_URL_CLUSTER;
+    if (!cfg->app && !cluster) return BF_CLI_CONTINUE;
     int rc;
     bf_cli_redis *r = bf_cli_redis_open(cfg, spec.name, &rc);
     if (!r) return rc;
     char sch[256], subject[BF_KEY_MAX];
+    bf_cli_cluster c = {0};
     if ((rc = bf_cli_scope_channel(r, cfg->app, ch, sch, sizeof(sch)))) goto out;
-    if (!strcmp(sch, ch)) {
+    bool other_app = strcmp(sch, ch) != 0;
+    if (!other_app && !cluster) {
         rc = BF_CLI_CONTINUE; /* the default app */
         goto out;
     }
@@ -98,12 +109,17 @@ static int publish_app(bf_cli_cfg *cfg, const char *ch, const char *event, const
                                 cfg->app);
         goto out;
     }
+    if (bf_message_check_event(event, strlen(event), err, sizeof(err))) { /* as libbelfry does */
+        rc = bf_cli_usage_error(spec.name, "%s (bad_event)", err);
+        goto out;
+    }
     json_t *body =
         json_pack("{s:s,s:o}", "event", event, "data", json_loads(data, JSON_DECODE_ANY, NULL));
     char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(body);
     if (bf_key(subject, bf_cli_redis_prefix(r), BF_KEY_PUBLISH, sch) < 0) {
-        rc = bf_cli_usage_error(spec.name, "channel name too long for app %s", cfg->app);
+        free(text);
+        rc = bf_cli_usage_error(spec.name, "channel name too long for the key prefix");
         goto out;
     }
     redisReply *rep;
@@ -112,21 +128,40 @@ static int publish_app(bf_cli_cfg *cfg, const char *ch, const char *event, const
     if (rc) goto out;
     long long receivers = rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
     freeReplyObject(rep);
+    /* A cluster forwards PUBLISH to every node but counts the subscribers of the node it was sent
+     * to only, and the routers listen on one node of their choice: there, "nobody received it"
+     * is judged by the membership instead (no live router, nobody to sequence it). */
+    if (receivers == 0 && cluster && !(rc = bf_cli_cluster_load(r, &c, false)) &&
+        c.live_routers > 0)
+        receivers = -1; /* unknown, but a router is live */
+    if (rc) goto out;
     if (receivers == 0) {
-        bf_cli_error(spec.name,
-                     "no router is subscribed to %spublish:*; the message was dropped (is a router "
-                     "running against this Redis and prefix?)",
-                     bf_cli_redis_prefix(r));
+        if (cluster)
+            bf_cli_error(spec.name,
+                         "no router is live under the prefix %s to sequence it; the message was "
+                         "dropped (is a router running against this Redis Cluster and prefix?)",
+                         bf_cli_redis_prefix(r));
+        else
+            bf_cli_error(spec.name,
+                         "no router is subscribed to %spublish:*; the message was dropped (is a "
+                         "router running against this Redis and prefix?)",
+                         bf_cli_redis_prefix(r));
         rc = BF_CLI_FAILED;
         goto out;
     }
     if (cfg->json)
-        rc = bf_cli_print_json(json_pack("{s:s,s:s,s:s,s:s,s:n}", "channel", ch, "app", cfg->app,
-                                         "event", event, "via", "redis", "status"));
-    else
+        rc = bf_cli_print_json(other_app
+                                   ? json_pack("{s:s,s:s,s:s,s:s,s:n}", "channel", ch, "app",
+                                               cfg->app, "event", event, "via", "redis", "status")
+                                   : json_pack("{s:s,s:s,s:s,s:n}", "channel", ch, "event", event,
+                                               "via", "redis", "status"));
+    else if (other_app)
         printf("published %s to %s of app %s via redis\n", event, ch, cfg->app);
+    else
+        printf("published %s to %s via redis\n", event, ch);
     if (!rc) rc = bf_cli_flush(spec.name);
 out:
+    bf_cli_cluster_deinit(&c);
     bf_cli_redis_free(r);
     return rc;
 }
@@ -156,13 +191,12 @@ int bf_cli_publish(int argc, char **argv)
                                   je.line, je.column);
     }
     json_decref(parsed);
-    if (cfg.app) {
-        /* another app's channel: the native API and libbelfry belong to the default app */
-        int arc = publish_app(&cfg, ch, event, data);
-        if (arc != BF_CLI_CONTINUE) {
-            free(in);
-            return arc;
-        }
+    /* another app's channel (the native API and libbelfry belong to the default app), or a
+     * Redis Cluster (libbelfry's publisher takes one Redis) */
+    int arc = publish_redis(&cfg, ch, event, data);
+    if (arc != BF_CLI_CONTINUE) {
+        free(in);
+        return arc;
     }
     bf_publisher_opts o = {.url = cfg.http ? cfg.http : cfg.redis,
                            .api_key = cfg.api_key,

@@ -44,7 +44,7 @@ Test(cli_usage, usage_errors_exit_2_with_one_line)
         {"presence", "bad channel!"},
         {"channels", "--type", "secret"},
         {"owner", "x", "--redis", "http://nope"},
-        {"owner", "x", "--redis", "cluster://127.0.0.1:7000,127.0.0.1:7001"}, /* not yet */
+        {"owner", "x", "--redis", "cluster://127.0.0.1:7000,127.0.0.1:7001/0"}, /* no databases */
         {"owner", "x", "--timeout-ms", "5"},
         {"publish", "news"},
         {"kick", "news"},

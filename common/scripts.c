@@ -4,6 +4,7 @@
 #include "err.h"
 #include "log.h"
 #include "redis_keys.h"
+#include "scripts_split.h"
 
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -358,6 +359,8 @@ int bf_conns_send(bf_redis *r, const char *prefix, const char *node_id,
                   const bf_conns_change *changes, size_t n, redisCallbackFn *cb, void *priv)
 {
     if (!n) return BF_EINVAL;
+    if (bf_redis_is_cluster(r))
+        return bf__conns_send_cluster(r, prefix, node_id, changes, n, cb, priv);
     /* KEYS: gwchans, gwknown, conns:{channel i}...; ARGV: node id, then (change, channel) pairs */
     size_t nkeys = 2 + n, argc = nkeys + 1 + 2 * n;
     const char **argv = bf_malloc(argc * sizeof(*argv));
@@ -495,10 +498,11 @@ int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *c
 int bf_presence_enqueue_args(bf_script_args *a, const bf_presence_enqueue *e)
 {
     args_init(a, BF_SCRIPT_PRESENCE_ENQUEUE);
+    /* on a cluster the channel's slot only: the other keys are bf_presence_enqueue_send's steps */
     if (add_key(a, e->prefix, BF_KEY_POPS, e->channel) ||
-        add_key(a, e->prefix, BF_KEY_PPENDING, NULL) ||
-        add_key(a, e->prefix, BF_KEY_GWPRES, e->gateway) ||
-        add_key(a, e->prefix, BF_KEY_GWKNOWN, NULL))
+        (!e->cluster && (add_key(a, e->prefix, BF_KEY_PPENDING, NULL) ||
+                         add_key(a, e->prefix, BF_KEY_GWPRES, e->gateway) ||
+                         add_key(a, e->prefix, BF_KEY_GWKNOWN, NULL))))
         return BF_ERANGE;
     add_str(a, e->channel);
     add_arg(a, e->envelope, e->envelope_len);
@@ -536,11 +540,12 @@ int bf_presence_apply_args(bf_script_args *a, const bf_presence_apply *p)
 }
 
 int bf_presence_audit_args(bf_script_args *a, const char *prefix, const char *gateway,
-                           const char *channel)
+                           const char *channel, bool cluster)
 {
     args_init(a, BF_SCRIPT_PRESENCE_AUDIT);
     if (add_key(a, prefix, BF_KEY_POPS, channel) || add_key(a, prefix, BF_KEY_PRESENCE, channel) ||
-        add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_GWCHANS, gateway))
+        add_key(a, prefix, BF_KEY_CONNS, channel) ||
+        (!cluster && add_key(a, prefix, BF_KEY_GWCHANS, gateway)))
         return BF_ERANGE;
     add_str(a, gateway);
     add_str(a, channel);
@@ -621,7 +626,11 @@ int bf_leave_args(bf_script_args *a, const bf_leave *l)
     add_str(a, l->node_id);
     add_str(a, l->router ? "1" : "0");
     if (!l->router) {
-        if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS)) return BF_ERANGE;
+        /* on a cluster the counts are in the channels' slots: bf_leave_send removes them first */
+        if (l->cluster)
+            add_str(a, "");
+        else if (add_key_arg(a, 0, l->prefix, BF_KEY_CONNS))
+            return BF_ERANGE;
         add_str(a, l->clean ? "1" : "0");
     }
     return 0;

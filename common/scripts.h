@@ -116,8 +116,17 @@ typedef struct bf_conns_change {
     bool absolute;
 } bf_conns_change;
 
-/* Sends the n changes (n >= 1) of gateway node_id; cb gets the new counts. Returns 0,
- * BF_EINVAL (n == 0), BF_ERANGE (a key too long) or BF_EDISCONNECTED. */
+/* Sends the n changes (n >= 1) of gateway node_id; cb gets the new counts (one array, in order).
+ * Returns 0, BF_EINVAL (n == 0), BF_ERANGE (a key too long) or BF_EDISCONNECTED (cb not called).
+ * On one Redis (and Sentinel) that is one atomic conns.lua call. On a cluster:// link it takes
+ * three steps, each sent from the previous one's replies (scripts_split.c): the index (SADD of
+ * the channels gaining connections to gwchans:<node_id>, and of node_id to gwknown; the
+ * cluster-wide slot), one conns.lua call per slot with that slot's channels, then SREM from
+ * gwchans of the channels whose count reached 0; cb runs once, after the last step, with the
+ * counts or the first error (NULL: a link lost). A crash between the steps leaves an index entry
+ * without a count, which the sweep and the reconciliation tolerate. The steps of two calls are
+ * not ordered against each other: on a cluster, send a channel's next change only once the call
+ * carrying its previous one has answered (bf_conncount does). */
 int bf_conns_send(bf_redis *r, const char *prefix, const char *node_id,
                   const bf_conns_change *changes, size_t n, redisCallbackFn *cb, void *priv);
 
@@ -184,11 +193,25 @@ typedef struct bf_presence_enqueue {
     size_t envelope_len;
     bool join;         /* a join or rejoin (indexes the gateway in gwpres:{gateway}, gwknown) */
     const char *owner; /* the router to nudge (inbox:{owner}), or NULL (borrowed) */
+    bool cluster;      /* the Redis Cluster form: the channel's slot only (see below) */
 } bf_presence_enqueue;
 
 /* presence_enqueue.lua; the reply is {the channel's pending operations, subscribers that received
- * the nudge}. Returns 0, or BF_ERANGE when a key would be too long. */
+ * the nudge}. Returns 0, or BF_ERANGE when a key would be too long. With e->cluster, only the
+ * operation's step (RPUSH pops:{channel} and the nudge, the channel's slot): the index and
+ * ppending steps are bf_presence_enqueue_send's. */
 int bf_presence_enqueue_args(bf_script_args *out, const bf_presence_enqueue *e);
+
+/* Records the operation (e->cluster is ignored: the link decides) and calls cb once with the
+ * acknowledgement, the reply above, or with the first error (NULL: a link lost); every string is
+ * copied. One atomic call on one Redis. On a cluster:// link three steps, each sent from the
+ * previous one's reply: a join's index (SADD gwpres:<gateway>, gwknown: the sweep must be able to
+ * find an entry before it can exist), the operation (presence_enqueue.lua in the channel's slot),
+ * then SADD ppending; cb's reply is the last step's, so a caller that retries until it gets one
+ * records the three (every step is idempotent). Returns 0, BF_ERANGE or BF_EDISCONNECTED (cb then
+ * not called). */
+int bf_presence_enqueue_send(bf_redis *r, const bf_presence_enqueue *e, redisCallbackFn *cb,
+                             void *priv);
 
 typedef struct bf_presence_apply {
     const char *prefix, *channel; /* borrowed */
@@ -200,9 +223,10 @@ typedef struct bf_presence_apply {
 int bf_presence_apply_args(bf_script_args *out, const bf_presence_apply *a);
 
 /* presence_audit.lua: {pending, count, in gwchans, conn ids...} of gateway in channel. Returns 0
- * or BF_ERANGE. All strings borrowed. */
+ * or BF_ERANGE. All strings borrowed. cluster: without the gwchans key (another slot), "in
+ * gwchans" is then -1 and the caller reads gwchans itself (gateway/reconcile.c). */
 int bf_presence_audit_args(bf_script_args *out, const char *prefix, const char *gateway,
-                           const char *channel);
+                           const char *channel, bool cluster);
 
 /* presence_members.lua: the channel's members, one per user, ordered (the index's rule, see
  * presence.lib.lua); reply {member JSON, connections, ...}. Returns 0 or BF_ERANGE. All strings
@@ -242,9 +266,18 @@ int bf_publish_args(bf_script_args *out, const bf_publish *p);
 typedef struct bf_leave {
     const char *prefix, *node_id; /* borrowed */
     bool router;
-    bool clean; /* gateways: no connection left and every presence leave acknowledged */
+    bool clean;   /* gateways: no connection left and every presence leave acknowledged */
+    bool cluster; /* gateways: the Redis Cluster form, without the counts (see below) */
 } bf_leave;
 int bf_leave_args(bf_script_args *out, const bf_leave *l);
+/* Sends the leave (l->cluster is ignored: the link decides); cb gets leave.lua's reply or the
+ * first error (NULL: a link lost). On a cluster:// link a gateway's leave takes the steps of
+ * docs/architecture.md's plan, each from the previous one's replies: SMEMBERS gwchans:<node>,
+ * its counts set to 0 (bf_conns_send, one call per slot), then leave.lua without them (the
+ * cluster-wide slot; unclean if a count could not be removed, so that the sweep still finds it).
+ * A crash between them leaves counts of a gateway still in the index: swept when it expires.
+ * Strings are copied. Returns 0, BF_ERANGE or BF_EDISCONNECTED (cb then not called). */
+int bf_leave_send(bf_redis *r, const bf_leave *l, redisCallbackFn *cb, void *priv);
 
 /* history.lua: a channel's position and the frames since one (see the script for since/epoch). */
 typedef struct bf_history {

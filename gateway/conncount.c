@@ -6,6 +6,8 @@
 #include "redis_keys.h"
 #include "scripts.h"
 
+#include <assert.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,9 @@
 struct bf_conncount {
     char *prefix, *node_id;
     bf_dict *pending;
+    int inflight;  /* bf_conns_send calls not yet answered */
+    bool tracking; /* bf_conncount_mark was called: sent channels go into sent */
+    bf_dict *sent; /* channels sent since the mark (keys only) */
 };
 
 static void *encode(intptr_t v, int absolute)
@@ -39,6 +44,7 @@ bf_conncount *bf_conncount_new(const char *prefix, const char *node_id)
     cc->prefix = bf_strdup(prefix);
     cc->node_id = bf_strdup(node_id);
     cc->pending = bf_dict_new();
+    cc->sent = bf_dict_new();
     return cc;
 }
 
@@ -46,6 +52,7 @@ void bf_conncount_free(bf_conncount *cc)
 {
     if (!cc) return;
     bf_dict_free(cc->pending);
+    bf_dict_free(cc->sent);
     free(cc->prefix);
     free(cc->node_id);
     free(cc);
@@ -91,19 +98,27 @@ typedef struct batch {
  * script error is a bug worth seeing. */
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-    (void)ac, (void)priv;
+    (void)ac;
+    bf_conncount *cc = priv;
     redisReply *r = reply;
+    assert(cc->inflight > 0);
+    cc->inflight--;
     if (r && r->type == REDIS_REPLY_ERROR) bf_warn("conns.lua failed: %s", r->str);
 }
 
 static void send_batch(batch *b)
 {
     if (!b->n) return;
-    int rc = bf_conns_send(b->r, b->cc->prefix, b->cc->node_id, b->changes, (size_t)b->n, on_reply,
-                           NULL);
-    if (rc == 0)
+    bf_conncount *cc = b->cc;
+    int rc = bf_conns_send(b->r, cc->prefix, cc->node_id, b->changes, (size_t)b->n, on_reply, cc);
+    if (rc == 0) {
         b->calls++;
-    else if (rc != BF_EDISCONNECTED)
+        cc->inflight++;
+        if (cc->tracking)
+            for (int i = 0; i < b->n; i++)
+                bf_dict_put(cc->sent, b->changes[i].channel, strlen(b->changes[i].channel),
+                            (void *)1);
+    } else if (rc != BF_EDISCONNECTED)
         bf_warn("cannot send %d connection counts to Redis: %s", b->n, bf_strerror(rc));
     b->n = 0;
 }
@@ -121,6 +136,9 @@ int bf_conncount_flush(bf_conncount *cc, bf_redis *r)
 {
     /* kept while Redis is away: sent after the reconnection (which also re-sets every count) */
     if (!bf_dict_size(cc->pending) || !bf_redis_ready(r)) return 0;
+    /* on a cluster a call's steps are not ordered against the next call's (scripts.h): a
+     * channel's next change waits until the previous call has answered, adding up meanwhile */
+    if (cc->inflight && bf_redis_is_cluster(r)) return 0;
     batch *b = bf_malloc(sizeof(*b));
     b->cc = cc;
     b->r = r;
@@ -131,4 +149,27 @@ int bf_conncount_flush(bf_conncount *cc, bf_redis *r)
     int calls = b->calls;
     free(b);
     return calls;
+}
+
+bool bf_conncount_busy(const bf_conncount *cc)
+{
+    return cc->inflight > 0;
+}
+
+void bf_conncount_mark(bf_conncount *cc)
+{
+    bf_dict_foreach(cc->sent, drop, NULL);
+    cc->tracking = true;
+}
+
+void bf_conncount_unmark(bf_conncount *cc)
+{
+    bf_dict_foreach(cc->sent, drop, NULL);
+    cc->tracking = false;
+}
+
+bool bf_conncount_changed(const bf_conncount *cc, const char *channel)
+{
+    size_t len = strlen(channel);
+    return bf_dict_get(cc->pending, channel, len) || bf_dict_get(cc->sent, channel, len);
 }

@@ -10,6 +10,7 @@
 
 #include "redis.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct bf_conncount bf_conncount;
@@ -28,8 +29,20 @@ void bf_conncount_set(bf_conncount *cc, const char *channel, size_t n);
  * its gwchans set). */
 void bf_conncount_discard(bf_conncount *cc);
 /* Sends the pending changes (at most BF_CONNCOUNT_BATCH channels per script call) and forgets
- * them; while r is not ready they are kept. Returns the number of script calls sent. */
+ * them; while r is not ready they are kept. On a cluster:// link a call takes several steps that
+ * are not ordered against the next call's (bf_conns_send), so while calls are unanswered the
+ * changes are kept too, and add up. Returns the number of script calls sent. */
 #define BF_CONNCOUNT_BATCH 256
 int bf_conncount_flush(bf_conncount *cc, bf_redis *r);
+
+/* True while a call sent by bf_conncount_flush is unanswered (on a cluster, its steps may still
+ * be changing gwchans). */
+bool bf_conncount_busy(const bf_conncount *cc);
+/* For the reconciliation on a cluster (reconcile.h): from the mark on, the channels sent are
+ * remembered, until the next mark or bf_conncount_unmark. bf_conncount_changed tells whether a
+ * channel was sent since the mark, or has a change not yet sent. */
+void bf_conncount_mark(bf_conncount *cc);
+void bf_conncount_unmark(bf_conncount *cc);
+bool bf_conncount_changed(const bf_conncount *cc, const char *channel);
 
 #endif

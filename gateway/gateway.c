@@ -142,6 +142,20 @@ static void close_for_drain(bf_conn *c, void *arg)
     bf_conn_close(c, BF_CLOSE_DRAIN, "service restart");
 }
 
+/* The leave's reply (on a cluster its last step's, see stop: the tick then closes the command
+ * link). */
+static void on_left(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    bf_gateway *gw = priv;
+    redisReply *r = reply;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        bf_warn("leaving failed (%s): the sweep removes what is left once our "
+                "membership expires",
+                r ? r->str : "redis connection lost");
+    gw->leaving = false;
+}
+
 static void stop(bf_gateway *gw)
 {
     if (gw->stopping) return;
@@ -153,9 +167,10 @@ static void stop(bf_gateway *gw)
      * counts go either way (see conncount.h). */
     uint64_t open = gw->stats.connections[0] + gw->stats.connections[1] + gw->stats.connections[2];
     bool clean = open == 0 && bf_owner_pending(gw->owner) == 0;
-    bf_script_args la;
     bf_leave lv = {.prefix = gw->cfg.redis_prefix, .node_id = gw->node_id, .clean = clean};
-    if (bf_leave_args(&la, &lv) == 0) bf_script_args_send(gw->cmd, &la, NULL, NULL);
+    /* on a cluster the leave takes several steps, each sent from the previous one's reply: the
+     * link stays open for them (closed by the tick once left) */
+    gw->leaving = bf_leave_send(gw->cmd, &lv, on_left, gw) == 0 && bf_redis_is_cluster(gw->cmd);
     bf_conncount_discard(gw->conncount);
     uv_check_stop(&gw->flush);
     uv_close((uv_handle_t *)&gw->flush, NULL);
@@ -173,7 +188,10 @@ static void stop(bf_gateway *gw)
      * close timed out), then the loop has nothing left and ends. */
     bf_redis_free(gw->sub);
     gw->sub = NULL;
-    bf_redis_close(gw->cmd);
+    if (!gw->leaving) {
+        gw->cmd_closing = true;
+        bf_redis_close(gw->cmd);
+    }
 }
 
 static void begin_drain(bf_gateway *gw, const char *why)
@@ -225,6 +243,10 @@ static void on_tick(uv_timer_t *t)
     bf_gateway *gw = t->data;
     uint64_t now = bf_now_ms();
     if (gw->stopping) { /* stop(): waiting for the command link to flush leave.lua */
+        if (!gw->leaving && !gw->cmd_closing) {
+            gw->cmd_closing = true;
+            bf_redis_close(gw->cmd);
+        }
         bf_redis_tick(gw->cmd, now);
         if (bf_redis_closed(gw->cmd)) {
             uv_timer_stop(t);

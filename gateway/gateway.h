@@ -92,6 +92,9 @@ typedef struct bf_gateway {
     uv_signal_t sigint, sigterm;
     uint64_t next_conn_id, drain_deadline;
     bool draining, stopping;
+    /* stop() on a cluster: the leave's steps (bf_leave_send) are under way, and the command link
+     * closes once they are answered (each step has the link's command deadline) */
+    bool leaving, cmd_closing;
     bf_gw_stats stats;
     struct lws_protocols protocols[2];
     bf_connlimits *connlimits; /* --max-connections and the per-IP and per-user limits */

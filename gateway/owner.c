@@ -2,6 +2,7 @@
 #include "owner.h"
 #include "alloc.h"
 #include "dict.h"
+#include "err.h"
 #include "log.h"
 #include "redis_keys.h"
 #include "ring.h"
@@ -194,7 +195,6 @@ void bf_owner_tick(bf_owner *o, uint64_t now_ms)
         nx = p->next;
         if (p->in_flight || p->next_ms > now_ms) continue;
         if (bf_dict_get(o->first_of_conn, p->conn_id, strlen(p->conn_id)) != p) continue;
-        bf_script_args a;
         bf_presence_enqueue e = {.prefix = o->prefix,
                                  .channel = p->channel,
                                  .gateway = o->node_id,
@@ -202,12 +202,14 @@ void bf_owner_tick(bf_owner *o, uint64_t now_ms)
                                  .envelope_len = p->env_len,
                                  .join = p->kind != BF_OP_LEAVE,
                                  .owner = bf_ring_owner(o->ring, p->channel, strlen(p->channel))};
-        if (bf_presence_enqueue_args(&a, &e)) { /* cannot happen: names are validated */
+        /* on a cluster, several steps: the acknowledgement is the last one's reply */
+        int rc = bf_presence_enqueue_send(o->cmd, &e, on_enqueued, p);
+        if (rc == BF_ERANGE) { /* cannot happen: names are validated */
             unlink_op(o, p);
             op_free(p);
             continue;
         }
-        if (bf_script_args_send(o->cmd, &a, on_enqueued, p)) {
+        if (rc) {
             retry_later(o, p, "redis unavailable");
             continue;
         }

@@ -30,6 +30,13 @@ typedef struct pass {
     int outstanding;
     bf_dict *conns;  /* snap_key(channel, conn id) -> snap_conn */
     bf_dict *counts; /* channel -> local connection count at the snapshot (as a pointer) */
+    /* Redis Cluster (see reconcile_cluster below) */
+    bool cluster;
+    bool waiting; /* for the count calls in flight to be answered, before the reads */
+    int reads;    /* of the two reads (union, index) still unanswered */
+    bool reads_ok;
+    bf_dict *listed; /* gwchans:{gateway} ∪ gwpres:{gateway}: channels to audit (keys only) */
+    bf_dict *index;  /* gwchans:{gateway} as read (keys only) */
 } pass;
 
 /* The reply to one channel's audit. */
@@ -72,17 +79,24 @@ static void pass_unref(pass *p)
     if (p->r) {
         p->r->running = NULL;
         p->r->passes++;
+        if (p->cluster) bf_conncount_unmark(p->r->d.counts);
     }
     bf_dict_foreach(p->conns, free_snap, NULL);
     bf_dict_free(p->conns);
     bf_dict_free(p->counts);
+    bf_dict_free(p->listed);
+    bf_dict_free(p->index);
     free(p);
 }
 
 void bf_reconcile_free(bf_reconcile *r)
 {
     if (!r) return;
-    if (r->running) r->running->r = NULL; /* its replies arrive (NULL) and free it */
+    pass *p = r->running;
+    if (p) {
+        p->r = NULL;                   /* its replies arrive (NULL) and free it */
+        if (p->waiting) pass_unref(p); /* no reply is expected yet */
+    }
     free(r);
 }
 
@@ -112,6 +126,12 @@ static void send_op(bf_reconcile *r, bf_inbox_op op, const char *channel, const 
 static void check_counts(bf_reconcile *r, pass *p, const char *ch, redisReply *rep)
 {
     long long in_redis = rep->element[1]->integer, listed = rep->element[2]->integer;
+    if (p->cluster) {
+        /* the index was read apart from the counts: a channel whose count was sent since the
+         * read (or is about to be) would look wrong, so it is left to the next pass */
+        if (bf_conncount_changed(r->d.counts, ch)) return;
+        listed = bf_dict_get(p->index, ch, strlen(ch)) != NULL;
+    }
     size_t local = (size_t)(uintptr_t)bf_dict_get(p->counts, ch, strlen(ch));
     if ((long long)local == in_redis && (local > 0) == (listed == 1)) return;
     size_t now = r->d.channel_conns(r->d.src, ch);
@@ -205,7 +225,8 @@ static void audit_channel(pass *p, const char *ch)
 {
     bf_reconcile *r = p->r;
     bf_script_args args;
-    if (strlen(ch) > BF_CHANNEL_MAX || bf_presence_audit_args(&args, r->d.prefix, r->d.node_id, ch))
+    if (strlen(ch) > BF_CHANNEL_MAX ||
+        bf_presence_audit_args(&args, r->d.prefix, r->d.node_id, ch, p->cluster))
         return;
     audit *a = bf_calloc(1, sizeof(*a));
     a->p = p;
@@ -259,6 +280,32 @@ static int audit_presence(const char *key, void *val, void *arg)
     return audit_counted(((snap_conn *)val)->channel, NULL, arg);
 }
 
+/* Takes the snapshot and audits every channel of `listed` (names, borrowed) plus every channel
+ * we have connections on. */
+static void audit_all(pass *p, void (*foreach_listed)(void *src, void *ctx), void *src)
+{
+    bf_reconcile *r = p->r;
+    /* changes not yet sent go first, so that the audits see them (on a cluster: or they are
+     * left to the next pass, bf_conncount_changed) */
+    bf_conncount_flush(r->d.counts, r->d.cmd);
+    r->d.foreach_channel(r->d.src, snap_channel, p);
+    r->d.foreach_presence(r->d.src, snap_presence, p);
+    bf_dict *seen = bf_dict_new();
+    void *ctx[2] = {p, seen};
+    foreach_listed(src, ctx);
+    bf_dict_foreach(p->counts, audit_counted, ctx);
+    bf_dict_foreach(p->conns, audit_presence, ctx);
+    bf_dict_free(seen);
+}
+
+static void listed_of_reply(void *src, void *ctx)
+{
+    redisReply *rep = src;
+    for (size_t i = 0; i < rep->elements; i++)
+        if (rep->element[i]->type == REDIS_REPLY_STRING)
+            audit_counted(rep->element[i]->str, NULL, ctx);
+}
+
 /* The channels Redis may hold state of ours in: take the snapshot and audit each of them plus
  * every channel we have connections on. */
 static void on_channels(redisAsyncContext *ac, void *reply, void *priv)
@@ -267,26 +314,89 @@ static void on_channels(redisAsyncContext *ac, void *reply, void *priv)
     pass *p = priv;
     bf_reconcile *r = p->r;
     redisReply *rep = reply;
-    if (r && rep && rep->type == REDIS_REPLY_ARRAY && bf_redis_ready(r->d.cmd)) {
-        /* changes not yet sent go first, so that the audits see them */
-        bf_conncount_flush(r->d.counts, r->d.cmd);
-        r->d.foreach_channel(r->d.src, snap_channel, p);
-        r->d.foreach_presence(r->d.src, snap_presence, p);
-        bf_dict *seen = bf_dict_new();
-        void *ctx[2] = {p, seen};
+    if (r && rep && rep->type == REDIS_REPLY_ARRAY && bf_redis_ready(r->d.cmd))
+        audit_all(p, listed_of_reply, rep);
+    pass_unref(p);
+}
+
+/* ---- the pass on Redis Cluster ------------------------------------------------------------
+ *
+ * presence_audit.lua cannot read gwchans:{gateway} there (another slot), and a count call's
+ * steps (index, counts, SREM of the emptied: bf_conns_send) are not ordered against the audits.
+ * So the pass (1) flushes the counts and waits until no count call is unanswered (bf_conncount
+ * sends no other meanwhile), (2) marks (bf_conncount_mark) and reads gwchans ∪ gwpres and
+ * gwchans itself (the cluster-wide slot), (3) from those replies takes the snapshot and sends
+ * the audits as on one Redis, with the index read standing for the audits' "in gwchans". A
+ * channel whose count was sent since the mark is left to the next pass: its index or count may
+ * have moved between the read and its audit. Counts sent after the snapshot reach a channel's
+ * node after its audit (they follow an index reply that comes after the audits were sent). */
+
+static int put_key(const char *key, void *val, void *arg)
+{
+    (void)val;
+    bf_dict_put(arg, key, strlen(key), (void *)1);
+    return 0;
+}
+
+static void listed_of_dict(void *src, void *ctx)
+{
+    bf_dict_foreach(src, audit_counted, ctx);
+}
+
+static void on_read(redisAsyncContext *ac, void *reply, void *priv, bf_dict *into)
+{
+    (void)ac;
+    pass *p = priv;
+    redisReply *rep = reply;
+    if (rep && rep->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < rep->elements; i++)
             if (rep->element[i]->type == REDIS_REPLY_STRING)
-                audit_counted(rep->element[i]->str, NULL, ctx);
-        bf_dict_foreach(p->counts, audit_counted, ctx);
-        bf_dict_foreach(p->conns, audit_presence, ctx);
-        bf_dict_free(seen);
+                put_key(rep->element[i]->str, NULL, into);
+    } else {
+        p->reads_ok = false;
+        if (p->r && rep)
+            bf_warn("reconcile: reading our index failed: %s",
+                    rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
     }
+    if (--p->reads) return;
+    if (p->r && p->reads_ok && bf_redis_ready(p->r->d.cmd)) audit_all(p, listed_of_dict, p->listed);
     pass_unref(p);
+}
+
+static void on_union(redisAsyncContext *ac, void *reply, void *priv)
+{
+    on_read(ac, reply, priv, ((pass *)priv)->listed);
+}
+
+static void on_index(redisAsyncContext *ac, void *reply, void *priv)
+{
+    on_read(ac, reply, priv, ((pass *)priv)->index);
+}
+
+/* Step (2), once no count call is unanswered. */
+static void cluster_reads(pass *p)
+{
+    bf_reconcile *r = p->r;
+    char kgc[BF_KEY_MAX], kgp[BF_KEY_MAX];
+    p->waiting = false;
+    bf_key(kgc, r->d.prefix, BF_KEY_GWCHANS, r->d.node_id); /* fit: checked by the tick */
+    bf_key(kgp, r->d.prefix, BF_KEY_GWPRES, r->d.node_id);
+    bf_conncount_mark(r->d.counts);
+    p->reads_ok = true;
+    if (bf_redis_cmd(r->d.cmd, on_union, p, "SUNION %s %s", kgc, kgp) == 0) p->reads++;
+    if (p->reads && bf_redis_cmd(r->d.cmd, on_index, p, "SMEMBERS %s", kgc) == 0) p->reads++;
+    if (p->reads == 1) p->reads_ok = false; /* the audits need both */
+    if (!p->reads) pass_unref(p);
 }
 
 void bf_reconcile_tick(bf_reconcile *r, uint64_t now_ms, bool ready)
 {
-    if (r->running || !ready || now_ms < r->next_ms) return;
+    if (r->running) {
+        if (r->running->waiting && ready && !bf_conncount_busy(r->d.counts))
+            cluster_reads(r->running);
+        return;
+    }
+    if (!ready || now_ms < r->next_ms) return;
     char kgc[BF_KEY_MAX], kgp[BF_KEY_MAX];
     if (bf_key(kgc, r->d.prefix, BF_KEY_GWCHANS, r->d.node_id) < 0 ||
         bf_key(kgp, r->d.prefix, BF_KEY_GWPRES, r->d.node_id) < 0)
@@ -296,6 +406,16 @@ void bf_reconcile_tick(bf_reconcile *r, uint64_t now_ms, bool ready)
     p->outstanding = 1;
     p->conns = bf_dict_new();
     p->counts = bf_dict_new();
+    p->listed = bf_dict_new();
+    p->index = bf_dict_new();
+    if (bf_redis_is_cluster(r->d.cmd)) {
+        p->cluster = p->waiting = true;
+        r->running = p;
+        r->next_ms = now_ms + r->interval_ms;
+        bf_conncount_flush(r->d.counts, r->d.cmd);
+        if (!bf_conncount_busy(r->d.counts)) cluster_reads(p);
+        return;
+    }
     if (bf_redis_cmd(r->d.cmd, on_channels, p, "SUNION %s %s", kgc, kgp)) {
         p->r = NULL;
         pass_unref(p);

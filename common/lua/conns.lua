@@ -1,5 +1,5 @@
 -- uses: webhooks.lib.lua
--- keys: 2+  argv: 1+
+-- keys: 1+  argv: 1+
 -- conns.lua: adjust one gateway's connection counts for a batch of channels, and remember which
 -- channels (and which gateways) have state in Redis, so that owners can sweep it up if the
 -- gateway dies. One call carries every channel whose count changed in a gateway loop turn.
@@ -12,12 +12,26 @@
 -- Reply:     the new counts, in order (a field that reaches 0 is removed, and so is an empty hash)
 -- A channel whose hash appears or disappears is occupied or vacated cluster-wide: its webhook
 -- event is queued here (webhooks.lib.lua).
+-- Redis Cluster (BF_SHARDED): KEYS are only the conns hashes (KEYS[i], channels of one slot) and
+-- the gwchans/gwknown index is the caller's, in the cluster-wide slot: SADD before this call for
+-- the channels gaining connections, SREM after it for those whose count reached 0
+-- (bf_conns_send, scripts_split.c). The webhook events go back through the caller.
+-- The declared arity is the smallest call's, the cluster form's (one conns key); on one Redis
+-- the two index keys come first, read by position below.
 local counts = {}
 local any = false
-local P = bf_wh_prefix(KEYS[2], 'gwknown')
+local base, P, gwchans, gwknown
+if BF_SHARDED then
+    base = 0
+    P = bf_wh_prefix_ch(KEYS[1], 'conns:')
+else
+    base = 2
+    gwchans, gwknown = unpack(KEYS, 1, 2)
+    P = bf_wh_prefix(gwknown, 'gwknown')
+end
 local on = bf_wh_on(P)
-for i = 1, #KEYS - 2 do
-    local key, change, channel = KEYS[2 + i], ARGV[2 * i], ARGV[2 * i + 1]
+for i = 1, #KEYS - base do
+    local key, change, channel = KEYS[base + i], ARGV[2 * i], ARGV[2 * i + 1]
     local n
     local was = on and redis.call('EXISTS', key) == 1
     if string.sub(change, 1, 1) == '=' then
@@ -28,13 +42,13 @@ for i = 1, #KEYS - 2 do
     end
     if n <= 0 then
         redis.call('HDEL', key, ARGV[1])
-        redis.call('SREM', KEYS[1], channel)
+        if not BF_SHARDED then redis.call('SREM', gwchans, channel) end
     else
-        redis.call('SADD', KEYS[1], channel)
+        if not BF_SHARDED then redis.call('SADD', gwchans, channel) end
         any = true
     end
     counts[i] = n
     if on then bf_wh_occupancy(P, on, channel, was, redis.call('EXISTS', key) == 1) end
 end
-if any then redis.call('SADD', KEYS[2], ARGV[1]) end
+if any and not BF_SHARDED then redis.call('SADD', gwknown, ARGV[1]) end
 return counts

@@ -1,5 +1,5 @@
 -- uses: wire.lib.lua
--- keys: 4  argv: 5
+-- keys: 1-4  argv: 5
 -- presence_enqueue.lua: record one presence operation for a channel, to be applied by
 -- presence_apply.lua. The reply is the gateway's acknowledgement: from then on the operation is
 -- in Redis and will be applied even if every router dies before doing it (the next owner applies
@@ -17,9 +17,12 @@
 -- ARGV[5]  the inbox subject of the owner the caller believes in, nudged with an "apply"
 --          envelope (op 5) so that the operation is applied at once; "" for none
 -- Reply:   {operations now pending for the channel, subscribers that received the nudge}
+-- Redis Cluster (BF_SHARDED): KEYS[1] only, the channel's slot; the caller indexes a join in
+-- gwpres/gwknown before this call and adds the channel to ppending from its reply (the
+-- cluster-wide slot: bf_presence_enqueue_send, scripts_split.c). The nudge's subject is no key.
 local n = redis.call('RPUSH', KEYS[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[1])
-if ARGV[4] == '1' then
+if not BF_SHARDED then redis.call('SADD', KEYS[2], ARGV[1]) end
+if ARGV[4] == '1' and not BF_SHARDED then
     redis.call('SADD', KEYS[3], ARGV[1])
     redis.call('SADD', KEYS[4], ARGV[3])
 end

@@ -369,7 +369,7 @@ Test(presence_scripts, audit_lists_the_gateways_entries)
     freeReplyObject(cmd("HSET %s %s %s", PFX "presence:{" CH "}", "gw-b/1", "{\"id\":\"eve\"}"));
     freeReplyObject(cmd("HSET %s %s 3", PFX "conns:{" CH "}", GW));
     bf_script_args a;
-    cr_assert_eq(bf_presence_audit_args(&a, PFX, GW, CH), 0);
+    cr_assert_eq(bf_presence_audit_args(&a, PFX, GW, CH, false), 0);
     redisReply *r = run(&a);
     cr_assert_eq(r->elements, 5);
     cr_expect_eq(r->element[0]->integer, 0, "nothing pending");

@@ -8,8 +8,12 @@
  * stem as an argument (bf_key_stem: the script names "<stem>{channel}" itself), keys of channels
  * it only finds at run time: never one slot. A cluster-wide kind's stem names "{#}" keys.
  *
+ * The calls a daemon makes in several steps on a cluster (bf_presence_enqueue_send, bf_leave_send)
+ * are judged in their cluster form (cluster = true): the step that is a script call.
+ *
  * bf_conns_send and bf_publish_batch_send build their commands themselves (n channels per call)
- * and are not in this table: one call carries several channels, so neither is single-slot. */
+ * and are not in this table: one call carries several channels, so neither is single-slot (on a
+ * cluster bf_conns_send makes one call per slot: tests/integration/rcluster_gateway.c). */
 #include "redis_keys.h"
 #include "scripts.h"
 #include "slot.h"
@@ -92,7 +96,8 @@ static size_t build_all(call *c)
                              .envelope = "x",
                              .envelope_len = 1,
                              .join = true,
-                             .owner = "rt"};
+                             .owner = "rt",
+                             .cluster = true};
     c[n].name = "presence_enqueue(join)";
     cr_assert_eq(bf_presence_enqueue_args(&c[n++].a, &e), 0);
     e.join = false;
@@ -102,7 +107,7 @@ static size_t build_all(call *c)
     c[n].name = "presence_apply";
     cr_assert_eq(bf_presence_apply_args(&c[n++].a, &pa), 0);
     c[n].name = "presence_audit";
-    cr_assert_eq(bf_presence_audit_args(&c[n++].a, P, "gw", CH), 0);
+    cr_assert_eq(bf_presence_audit_args(&c[n++].a, P, "gw", CH, true), 0);
     c[n].name = "presence_members";
     cr_assert_eq(bf_presence_members_args(&c[n++].a, P, CH), 0);
     bf_sweep sw = {.prefix = P, .channel = CH, .gateway = "gw", .ring_epoch = 3};
@@ -119,7 +124,8 @@ static size_t build_all(call *c)
         cr_assert_eq(bf_publish_args(&c[n++].a, &p), 0);
     }
     for (int router = 0; router < 2; router++) {
-        bf_leave l = {.prefix = P, .node_id = "n1", .router = router, .clean = true};
+        bf_leave l = {
+            .prefix = P, .node_id = "n1", .router = router, .clean = true, .cluster = true};
         c[n].name = router ? "leave(router)" : "leave(gateway)";
         cr_assert_eq(bf_leave_args(&c[n++].a, &l), 0);
     }
@@ -154,13 +160,9 @@ static size_t build_all(call *c)
  * here (the test fails until it is removed, so the list cannot go stale); the daemons accept
  * cluster:// only once it is empty. */
 static const char *const NOT_YET[] = {
-    "presence_enqueue(join)",
-    "presence_enqueue(leave)",
     "presence_apply",
-    "presence_audit",
     "sweep",
     "publish(fenced)",
-    "leave(gateway)",
     "channel_info",
 };
 

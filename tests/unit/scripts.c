@@ -236,9 +236,12 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
                              .join = true,
                              .owner = "rt"};
     check_call(&a, bf_presence_enqueue_args(&a, &e));
+    e.cluster = true;
+    check_call(&a, bf_presence_enqueue_args(&a, &e));
     bf_presence_apply pa = {.prefix = P, .channel = ch, .history_size = 10, .history_ttl_ms = 1};
     check_call(&a, bf_presence_apply_args(&a, &pa));
-    check_call(&a, bf_presence_audit_args(&a, P, "gw", ch));
+    check_call(&a, bf_presence_audit_args(&a, P, "gw", ch, false));
+    check_call(&a, bf_presence_audit_args(&a, P, "gw", ch, true));
     check_call(&a, bf_presence_members_args(&a, P, ch));
     bf_sweep sw = {.prefix = P, .channel = ch, .gateway = "gw", .ring_epoch = 3};
     check_call(&a, bf_sweep_args(&a, &sw));
@@ -253,6 +256,8 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     }
     for (int router = 0; router < 2; router++) {
         bf_leave l = {.prefix = P, .node_id = "n1", .router = router, .clean = true};
+        check_call(&a, bf_leave_args(&a, &l));
+        l.cluster = true;
         check_call(&a, bf_leave_args(&a, &l));
     }
     bf_history h = {.prefix = P, .channel = ch, .since = "", .epoch = "", .limit = 5};

@@ -498,6 +498,7 @@ int bf_script_args_send(bf_redis *r, const bf_script_args *a, redisCallbackFn *c
 int bf_presence_enqueue_args(bf_script_args *a, const bf_presence_enqueue *e)
 {
     args_init(a, BF_SCRIPT_PRESENCE_ENQUEUE);
+    a->cluster = e->cluster;
     /* on a cluster the channel's slot only: the other keys are bf_presence_enqueue_send's steps */
     if (add_key(a, e->prefix, BF_KEY_POPS, e->channel) ||
         (!e->cluster && (add_key(a, e->prefix, BF_KEY_PPENDING, NULL) ||
@@ -543,6 +544,7 @@ int bf_presence_audit_args(bf_script_args *a, const char *prefix, const char *ga
                            const char *channel, bool cluster)
 {
     args_init(a, BF_SCRIPT_PRESENCE_AUDIT);
+    a->cluster = cluster;
     if (add_key(a, prefix, BF_KEY_POPS, channel) || add_key(a, prefix, BF_KEY_PRESENCE, channel) ||
         add_key(a, prefix, BF_KEY_CONNS, channel) ||
         (!cluster && add_key(a, prefix, BF_KEY_GWCHANS, gateway)))
@@ -616,6 +618,7 @@ int bf_publish_args(bf_script_args *a, const bf_publish *p)
 int bf_leave_args(bf_script_args *a, const bf_leave *l)
 {
     args_init(a, BF_SCRIPT_LEAVE);
+    a->cluster = l->cluster;
     if (add_key(a, l->prefix, l->router ? BF_KEY_ROUTERS : BF_KEY_GATEWAYS, NULL) ||
         add_key(a, l->prefix, BF_KEY_RING_EPOCH, NULL) ||
         add_key(a, l->prefix, BF_KEY_NODE, l->node_id))

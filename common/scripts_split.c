@@ -18,10 +18,10 @@ typedef struct chain {
     bf_redis *r;
     redisCallbackFn *cb;
     void *priv;
-    int outstanding;         /* replies of the current step still expected */
-    bool failed;             /* a step failed: the chain ends after the current step */
-    char *err;               /* the first error reply's text (NULL: a link lost) */
-    redisAsyncContext *ac;   /* the last reply's, passed to cb */
+    int outstanding;       /* replies of the current step still expected */
+    bool failed;           /* a step failed: the chain ends after the current step */
+    char *err;             /* the first error reply's text (NULL: a link lost) */
+    redisAsyncContext *ac; /* the last reply's, passed to cb */
 } chain;
 
 /* Records one reply of the current step; returns true when it is acceptable (not NULL, not an

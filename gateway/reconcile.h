@@ -13,8 +13,12 @@
  *   - a connection count, or gwchans membership, that differs from the real count is set to it
  *     (conns.lua): kind "conns".
  * Connections with an operation on its way (queued in owner.h, or pending in Redis) are left for
- * the next pass. Every repair is counted and logged: it means some other mechanism failed (an
- * operation given up, state swept while the gateway was only unreachable, Redis data lost). */
+ * the next pass. On Redis Cluster the audit cannot read gwchans:{gateway} (another slot) and the
+ * link no longer orders the count calls before the reads: the pass waits until no count call is
+ * unanswered, reads its index itself, and leaves a channel whose count was sent since that read
+ * to the next pass (reconcile.c, "the pass on Redis Cluster"). Every repair is counted and logged:
+ * it means some other mechanism failed (an operation given up, state swept while the gateway was
+ * only unreachable, Redis data lost). */
 #ifndef BF_RECONCILE_H
 #define BF_RECONCILE_H
 

@@ -190,6 +190,12 @@ Test(rcluster_gateway, conns_counts_go_per_slot_and_the_index_follows_them)
         cr_expect_eq(hget_conns(&e, down[i].channel, "gw1"), left ? want_d[i] : -1);
     }
     cr_expect_eq(card(&e, BF_KEY_GWCHANS, "gw1"), NCH - 4);
+    /* the emptied channels' channel_vacated is held for the delay, through the caller too */
+    char vacating[BF_KEY_MAX];
+    bf_key(vacating, PFX, BF_KEY_WEBHOOKS_VACATING, NULL);
+    long long held = 0;
+    for (int k = 0; k < 100 && held < 4; k++) held = integer(&e, "ZCARD", vacating, NULL);
+    cr_expect_eq(held, 4, "channel_vacated held for %lld channels", held);
 
     /* a change with no channel gaining: no index step, the counts at once */
     bf_conns_change neg[] = {{CH[4], -1, false}};
@@ -197,7 +203,23 @@ Test(rcluster_gateway, conns_counts_go_per_slot_and_the_index_follows_them)
     cr_assert_eq(bf_conns_send(e.r, PFX, "gw1", neg, 1, on_got, &n), 0);
     wait_got(&e, &n);
     cr_expect(n.ok && n.v[0] == 4, "%s", n.err);
+
+    /* bf_conncount keeps one call in flight on a cluster: a channel's next change waits for the
+     * previous call's last step (its SREM could otherwise land after the next call's SADD) */
+    bf_conncount *cc = bf_conncount_new(PFX, "gw1");
+    bf_conncount_add(cc, CH[5], -1);
+    cr_expect_eq(bf_conncount_flush(cc, e.r), 1);
+    cr_expect(bf_conncount_busy(cc));
+    bf_conncount_add(cc, CH[5], 2);
+    cr_expect_eq(bf_conncount_flush(cc, e.r), 0, "a second call while the first is unanswered");
+    cr_expect(bf_conncount_changed(cc, CH[5]), "a change not yet sent");
+    while (bf_conncount_busy(cc)) event_base_loop(e.base, EVLOOP_ONCE);
+    cr_expect_eq(hget_conns(&e, CH[5], "gw1"), 5);
+    cr_expect_eq(bf_conncount_flush(cc, e.r), 1);
+    while (bf_conncount_busy(cc)) event_base_loop(e.base, EVLOOP_ONCE);
+    cr_expect_eq(hget_conns(&e, CH[5], "gw1"), 7);
     rc_teardown(&e);
+    bf_conncount_free(cc);
 }
 
 /* ---- presence_enqueue ------------------------------------------------------------------------ */

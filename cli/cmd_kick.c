@@ -67,23 +67,29 @@ static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const c
     char *env;
     size_t len;
     if (bf_wire_encode_inbox(&m, &env, &len)) abort(); /* only fails when out of memory */
+    bool cluster = bf_cli_redis_is_cluster(r);
     bf_script_args a;
     bf_presence_enqueue e = {.prefix = bf_cli_redis_prefix(r),
                              .channel = ch,
                              .gateway = "belfryctl", /* unused: a kick indexes no gateway */
                              .envelope = env,
                              .envelope_len = len,
-                             .owner = owner};
+                             .owner = owner,
+                             .cluster = cluster};
     if (bf_presence_enqueue_args(&a, &e)) abort(); /* the channel and prefix were validated */
     size_t srclen;
-    const char *src = bf_script_source_for(a.id, bf_cli_redis_is_cluster(r), &srclen);
-    const size_t *l = a.lens;
-    const char *const *v = a.argv;
+    const char *src = bf_script_source_for(a.id, cluster, &srclen);
+    /* EVAL, not EVALSHA: a CLI cannot know whether Redis has the script cached. On a cluster the
+     * script holds only the channel's key (pops:{channel}); ppending follows below. */
+    const char *v[3 + 24];
+    size_t l[3 + 24];
+    char nk[8];
+    v[0] = "EVAL", l[0] = 4;
+    v[1] = src, l[1] = srclen;
+    l[2] = (size_t)snprintf(nk, sizeof(nk), "%d", a.nkeys), v[2] = nk;
+    for (int i = 0; i < a.argc; i++) v[3 + i] = a.argv[i], l[3 + i] = a.lens[i];
     redisReply *rep;
-    /* EVAL, not EVALSHA: a CLI cannot know whether Redis has the script cached */
-    int rc = bf_cli_redis_cmd(r, &rep, "EVAL %b 4 %b %b %b %b %b %b %b %b %b", src, srclen, v[0],
-                              l[0], v[1], l[1], v[2], l[2], v[3], l[3], v[4], l[4], v[5], l[5],
-                              v[6], l[6], v[7], l[7], v[8], l[8]);
+    int rc = bf_cli_redis_cmdargv(r, &rep, 3 + a.argc, v, l);
     free(env);
     if (rc) return rc;
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
@@ -91,33 +97,14 @@ static int send_kick(bf_cli_redis *r, const char *owner, const char *ch, const c
         return bf_cli_redis_bad(r, rep, "presence_enqueue.lua");
     *receivers = rep->element[1]->integer;
     freeReplyObject(rep);
-    return 0;
-}
-
-/* On Redis Cluster a script runs only when every key it declares is in one slot: a kick is
- * refused (exit 2, before anything is sent) while presence_enqueue.lua's keys are not. Returns 0
- * or the exit code (reported). */
-static int cluster_check(bf_cli_redis *r, const char *ch)
-{
-    if (!bf_cli_redis_is_cluster(r)) return 0;
-    bf_script_args a;
-    bf_presence_enqueue e = {.prefix = bf_cli_redis_prefix(r),
-                             .channel = ch,
-                             .gateway = "belfryctl",
-                             .envelope = "",
-                             .envelope_len = 0};
-    if (bf_presence_enqueue_args(&a, &e)) abort(); /* the channel and prefix were validated */
-    unsigned s0 = bf_slot_of_key(a.argv[0], a.lens[0]);
-    for (int i = 1; i < a.nkeys; i++) {
-        if (bf_slot_of_key(a.argv[i], a.lens[i]) == s0) continue;
-        bf_cli_error(spec.name,
-                     "kick does not run on Redis Cluster in this build: a kick is recorded by "
-                     "presence_enqueue.lua, whose keys (%s, %s) are in different slots, and a "
-                     "cluster refuses such a script; nothing was sent (docs/cli.md, Redis "
-                     "Cluster)",
-                     a.argv[0], a.argv[i]);
-        return BF_CLI_USAGE;
-    }
+    if (!cluster) return 0;
+    /* the channel's entry in the cluster-wide ppending set, after its operation (as the
+     * gateways' bf_presence_enqueue_send does): the owners' sweep finds it there if the nudge
+     * is missed */
+    char pp[BF_KEY_MAX];
+    if (bf_key(pp, bf_cli_redis_prefix(r), BF_KEY_PPENDING, NULL) < 0) abort();
+    if ((rc = bf_cli_redis_cmd(r, &rep, "SADD %s %s", pp, ch))) return rc;
+    freeReplyObject(rep);
     return 0;
 }
 
@@ -137,8 +124,7 @@ int bf_cli_kick(int argc, char **argv)
     bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
     if (!r) return rc;
     char sch[256]; /* the name the cluster knows it by (--app) */
-    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch))) ||
-        (rc = cluster_check(r, sch))) {
+    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
         bf_cli_redis_free(r);
         return rc;
     }
@@ -152,7 +138,9 @@ int bf_cli_kick(int argc, char **argv)
         goto out;
     }
     if ((rc = send_kick(r, owner, sch, user, cfg.reason, &receivers))) goto out;
-    if (receivers == 0) {
+    /* on a cluster PUBLISH counts the subscribers of the node that ran it only, while the
+     * owner listens on whichever node its link chose: a 0 says nothing there */
+    if (receivers == 0 && !bf_cli_redis_is_cluster(r)) {
         bf_cli_error(spec.name,
                      "the owner %s did not receive the kick (not listening on its "
                      "inbox: did it just die?); it is recorded and the channel's next owner "

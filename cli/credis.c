@@ -9,6 +9,7 @@
 #include "apps.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,6 +516,16 @@ int bf_cli_redis_cmd(bf_cli_redis *r, redisReply **out, const char *fmt, ...)
     int len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
     push(r, cmd, len);
+    return bf_cli_redis_next(r, out);
+}
+
+int bf_cli_redis_cmdargv(bf_cli_redis *r, redisReply **out, int argc, const char **argv,
+                         const size_t *lens)
+{
+    assert(r->qhead == r->qn); /* not in the middle of a pipeline */
+    char *cmd = NULL;
+    long long len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    push(r, cmd, len < 0 || len > INT_MAX ? -1 : (int)len);
     return bf_cli_redis_next(r, out);
 }
 

@@ -58,6 +58,10 @@ unsigned long long bf_cli_redis_redirects(const bf_cli_redis *r);
  * frees with freeReplyObject; never an error reply), or an exit code (reported). */
 int bf_cli_redis_cmd(bf_cli_redis *r, redisReply **out, const char *fmt, ...);
 
+/* The same with the command as argc arguments (argv[i], lens[i] bytes; all borrowed). */
+int bf_cli_redis_cmdargv(bf_cli_redis *r, redisReply **out, int argc, const char **argv,
+                         const size_t *lens);
+
 /* Pipelining: queue commands with _append, then read their replies in order with _next (same
  * contract as bf_cli_redis_cmd). Queuing only fails for lack of memory (aborts). A failure other
  * than an error reply (unreachable node, redirect limit) drops the rest of the pipeline: the next

@@ -4,8 +4,9 @@
  * "{#}" slot, channels spread over every primary (conns, presence and pusers hashes, a history
  * stream). Then the real binary reads it back through the cluster: channels (SCAN on every
  * primary), nodes, owner, presence (the script's single-slot form), history; publish reaches an
- * ingress subscriber on another node (a cluster forwards PUBLISH); kick says why it cannot run on
- * a cluster yet (exit 2); tail finds its gateway through the cluster. */
+ * ingress subscriber on another node (a cluster forwards PUBLISH); kick records its operation in
+ * the channel's slot and the channel in the ppending set; tail finds its gateway through the
+ * cluster. */
 #include "cli_common.h"
 #include "common/redis_keys.h"
 #include "common/slot.h"
@@ -239,12 +240,23 @@ Test(cli_cluster, publish_kick_and_tail)
     cr_expect(strstr(r.err, "bad_event"), "%s", r.err);
     cli_res_free(&r);
 
-    /* kick: refused with the reason, exit 2, one line */
-    r = cli_run("kick", pres, "alice", "--redis", T.url);
-    cr_expect_eq(r.status, 2, "%s", r.err);
-    cr_expect(strstr(r.err, "kick does not run on Redis Cluster"), "%s", r.err);
-    cr_expect_eq(cli_lines(r.err), 1, "%s", r.err);
+    /* kick: recorded in the channel's slot (pops:{channel}), then the channel indexed in the
+     * cluster-wide ppending set, where the owners' sweep finds it */
+    r = cli_run("kick", pres, "alice", "--redis", T.url, "--reason", "bye");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect(strstr(r.out, "kick of alice on"), "%s", r.out);
     cli_res_free(&r);
+    char pops[BF_KEY_MAX], pp[BF_KEY_MAX];
+    bf_key(pops, P, BF_KEY_POPS, pres);
+    bf_key(pp, P, BF_KEY_PPENDING, NULL);
+    redisReply *k =
+        bf_rcl_cmd(&T, bf_rcl_owner(&T, bf_slot_of_key(pops, strlen(pops))), "LLEN %s", pops);
+    cr_expect(k && k->type == REDIS_REPLY_INTEGER && k->integer == 1, "one operation queued");
+    freeReplyObject(k);
+    k = bf_rcl_cmd(&T, bf_rcl_owner(&T, bf_slot_of_key(pp, strlen(pp))), "SISMEMBER %s %s", pp,
+                   pres);
+    cr_expect(k && k->type == REDIS_REPLY_INTEGER && k->integer == 1, "the channel is pending");
+    freeReplyObject(k);
 
     /* tail finds the gateway gw-1 registered (through the cluster) and tries it: closed */
     char want[64];

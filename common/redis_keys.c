@@ -35,6 +35,7 @@ static const char *kind_names[] = {
     [BF_KEY_BACKLOG] = "backlog",
     [BF_KEY_BPROBE] = "bprobe:",
     [BF_KEY_GWSUB] = "gwsub:",
+    [BF_KEY_OWNER] = "owner:",
 };
 
 /* The fixed hash tag of the cluster-wide keys, after the prefix. */
@@ -56,6 +57,7 @@ static shape shape_of(bf_key_kind kind)
     case BF_KEY_PREP:
     case BF_KEY_POPS:
     case BF_KEY_PGONE:
+    case BF_KEY_OWNER:
         return SHAPE_CHANNEL;
     case BF_KEY_ROUTERS:
     case BF_KEY_GATEWAYS:

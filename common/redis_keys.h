@@ -58,6 +58,11 @@
  *   bprobe:gw          pubsub  a gateway's backlog probe: published on its command link, read
  *                              back on its subscriber link behind the fan-out queued for it
  *   gwsub:gw           name    not a key: the CLIENT SETNAME of a gateway's subscriber link
+ *   owner:{channel}    string  Redis Cluster only: the highest ring epoch of a router that
+ *                              sequenced a fenced call on the channel (Redis ingress publish,
+ *                              sweep); a call with a lower epoch is refused (STALE). The ring
+ *                              epoch key is in the cluster-wide slot, out of a channel script's
+ *                              reach there (docs/architecture.md, "the port")
  * The Lua scripts find the three webhook keys from the name of a cluster-wide key they are given
  * (webhooks.lib.lua, bf_wh_prefix: "<prefix>{#}:"), and name a channel's keys from a stem
  * (bf_key_stem: "<prefix>conns:") as stem .. '{' .. channel .. '}': keep the two in step.
@@ -101,6 +106,7 @@ typedef enum {
     BF_KEY_BACKLOG,           /* gateways' backlog reports (pubsub; gateway/backlog.h) */
     BF_KEY_BPROBE,            /* a gateway's backlog probe subject (pubsub) */
     BF_KEY_GWSUB,             /* a gateway's subscriber link's CLIENT SETNAME (not a key) */
+    BF_KEY_OWNER, /* a channel's ownership fence on Redis Cluster: the highest ring epoch seen */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them
@@ -123,7 +129,7 @@ int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg);
 int bf_key_stem(char *out, const char *prefix, bf_key_kind kind);
 
 /* True for the kinds whose keys carry the channel as hash tag (seq, fan, epoch, hist, presence,
- * pusers, conns, phere, prep, pops, pgone). */
+ * pusers, conns, phere, prep, pops, pgone, owner). */
 int bf_key_is_channel_kind(bf_key_kind kind);
 
 /* The psubscribe pattern matching every ingress subject: "<prefix>publish:*". Same contract. */

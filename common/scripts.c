@@ -600,9 +600,12 @@ static int add_key_arg(bf_script_args *a, int slot, const char *prefix, bf_key_k
 int bf_publish_args(bf_script_args *a, const bf_publish *p)
 {
     args_init(a, BF_SCRIPT_PUBLISH);
-    /* unfenced: the channel's keys only, one slot (Redis Cluster) */
+    a->cluster = p->cluster;
+    /* unfenced: the channel's keys only, one slot (Redis Cluster); fenced on a cluster: the
+     * channel's fence, in its slot, instead of the cluster-wide ring epoch */
     if (add_seq_keys(a, p->prefix, p->channel) ||
-        (p->fenced && add_key(a, p->prefix, BF_KEY_RING_EPOCH, NULL)))
+        (p->fenced && (p->cluster ? add_key(a, p->prefix, BF_KEY_OWNER, p->channel)
+                                  : add_key(a, p->prefix, BF_KEY_RING_EPOCH, NULL))))
         return BF_ERANGE;
     add_str(a, p->channel);
     add_arg(a, p->frame_prefix, p->frame_prefix_len);
@@ -656,8 +659,7 @@ int bf_history_args(bf_script_args *a, const bf_history *h)
 int bf_channel_info_args(bf_script_args *a, const char *prefix, const char *channel)
 {
     args_init(a, BF_SCRIPT_CHANNEL_INFO);
-    if (add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_GATEWAYS, NULL) ||
-        add_key(a, prefix, BF_KEY_PUSERS, channel))
+    if (add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_PUSERS, channel))
         return BF_ERANGE;
     return 0;
 }

@@ -258,6 +258,8 @@ typedef struct bf_publish {
     bool fenced;         /* only the channel's owner may publish (Redis ingress) */
     uint64_t ring_epoch; /* the caller's, when fenced */
     long long history_size, history_ttl_ms;
+    bool cluster; /* a cluster:// link (bf_redis_is_cluster): fenced by the channel's owner:{ch},
+                     raised to ring_epoch, instead of the ring epoch key (publish.lua) */
 } bf_publish;
 int bf_publish_args(bf_script_args *out, const bf_publish *p);
 
@@ -289,7 +291,8 @@ typedef struct bf_history {
 } bf_history;
 int bf_history_args(bf_script_args *out, const bf_history *h);
 
-/* channel_info.lua: {connections on live gateways, presence users} of channel. */
+/* channel_info.lua: {{gateway id, connections, ...}, presence users} of channel; the caller sums
+ * the connections of the gateways alive in its view (the same call on every topology). */
 int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *channel);
 
 /* channels.lua: the occupied channels whose scoped name starts with match (default_app: the

@@ -270,13 +270,16 @@ static void on_channel_info(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     read_ctx *rc = priv;
     redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+    long long conns = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_INTEGER)
+        conns = rc->api->o.live_connections(rc->api->o.up, r->element[0]);
+    if (conns < 0) {
         reply_redis_failure(rc, r);
         free(rc);
         return;
     }
-    long long conns = r->element[0]->integer, users = r->element[1]->integer;
+    long long users = r->element[1]->integer;
     char body[256];
     snprintf(body, sizeof(body),
              "{\"occupied\":%s,\"subscription_count\":%lld,\"user_count\":%lld}",
@@ -305,6 +308,13 @@ static void handle_read(bf_http_api *api, struct evhttp_request *req, const char
 {
     char channel[BF_CHANNEL_MAX + 1];
     if (!read_request_ok(api, req, name, channel)) return;
+    /* the occupancy counts the gateways alive in the router's view: empty before its first
+     * heartbeat (channel_info.lua) */
+    const char *why = presence ? NULL : api->o.not_ready(api->o.up);
+    if (why) {
+        reply_error(api, req, 503, "Service Unavailable", "not_ready", why);
+        return;
+    }
     read_ctx *rc = bf_calloc(1, sizeof(*rc));
     rc->api = api;
     rc->req = req;

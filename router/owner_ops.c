@@ -514,6 +514,18 @@ void bf_owner_ops_set_gateways(bf_owner_ops *o, const char *const *ids, size_t n
     qsort(o->gateways, n, sizeof(char *), cmp_str);
 }
 
+long long bf_owner_ops_live_connections(const bf_owner_ops *o, const redisReply *counts)
+{
+    if (!counts || counts->type != REDIS_REPLY_ARRAY || counts->elements % 2) return -1;
+    long long sum = 0;
+    for (size_t i = 0; i < counts->elements; i += 2) {
+        const redisReply *id = counts->element[i], *n = counts->element[i + 1];
+        if (id->type != REDIS_REPLY_STRING || n->type != REDIS_REPLY_STRING) return -1;
+        if (gateway_alive(o, id->str)) sum += strtoll(n->str, NULL, 10);
+    }
+    return sum;
+}
+
 void bf_owner_ops_stop(bf_owner_ops *o)
 {
     o->stopping = true;

@@ -60,6 +60,11 @@ void bf_owner_ops_free(bf_owner_ops *o);
 void bf_owner_ops_set_in_ring(bf_owner_ops *o, bool in_ring);
 /* The live gateways of the last snapshot (copied): the others are swept. */
 void bf_owner_ops_set_gateways(bf_owner_ops *o, const char *const *ids, size_t n);
+/* The sum of the counts in a flat {gateway id, count, ...} array (channel_info.lua's first
+ * element: HGETALL conns:{channel}) of the gateways live in the last snapshot; -1 if counts is not
+ * such an array. Meaningful once the router is ready (before its first heartbeat the view is
+ * empty); up to one heartbeat stale, like the view. */
+long long bf_owner_ops_live_connections(const bf_owner_ops *o, const redisReply *counts);
 /* The router is stopping: no more batches are chained. */
 void bf_owner_ops_stop(bf_owner_ops *o);
 

@@ -353,9 +353,12 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv)
     info_call *ic = priv;
     pub_req *p = ic->p;
     redisReply *r = reply;
+    long long conns = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
-        p->info[ic->t][0] = r->element[0]->integer;
+        r->element[1]->type == REDIS_REPLY_INTEGER)
+        conns = bf_router_live_connections(p->rt, r->element[0]);
+    if (conns >= 0) {
+        p->info[ic->t][0] = conns;
         if (p->info[ic->t][1] >= 0) p->info[ic->t][1] = r->element[1]->integer;
     }
     free(ic);
@@ -463,6 +466,17 @@ static void handle_publish(bf_router *rt, struct evhttp_request *req, const bf_a
                          : strstr(err, "channel '")         ? "bad_channel"
                                                             : "bad_request",
                          err);
+        pub_req_free(p);
+        return;
+    }
+    /* an event's info counts the gateways alive in the router's heartbeat view, which it has
+     * once ready: refused before publishing rather than answered with a wrong count */
+    bool info = false;
+    for (size_t i = 0; i < p->nev; i++)
+        info |= p->ev[i].info.subscription_count || p->ev[i].info.user_count;
+    if (info && !bf_router_ready(rt)) {
+        bf__pusher_error(rt, req, 503, "not_ready",
+                         "not connected to Redis or not in the ring yet");
         pub_req_free(p);
         return;
     }

@@ -6,7 +6,8 @@
  *       HLEN pusers:{channel} per channel, pipelined after the list (each in its channel's slot,
  *       as Redis Cluster requires; the counts are read just after the list, not with it)
  *   GET /apps/{id}/channels/{name}[?info=user_count,subscription_count]
- *       channel_info.lua: connections on live gateways, users of a presence channel
+ *       channel_info.lua: the per-gateway counts (summed over the gateways alive in the router's
+ *       heartbeat view: 503 not_ready until it has one), users of a presence channel
  *   GET /apps/{id}/channels/{name}/users      presence only: HKEYS pusers: (one entry per user)
  *   POST /apps/{id}/users/{user}/terminate_connections
  *       channels.lua lists the app's channels with connections, then a kick (close 4010) for the
@@ -78,8 +79,16 @@ static void on_channel(redisAsyncContext *ac, void *reply, void *priv)
     q_req *q = priv;
     redisReply *r = reply;
     if (!redis_failed(q, r, REDIS_REPLY_ARRAY)) {
-        long long conns = r->elements == 2 ? r->element[0]->integer : 0;
-        long long users = r->elements == 2 ? r->element[1]->integer : 0;
+        long long conns = r->elements == 2 ? bf_router_live_connections(q->rt, r->element[0]) : -1;
+        long long users = r->elements == 2 && r->element[1]->type == REDIS_REPLY_INTEGER
+                              ? r->element[1]->integer
+                              : 0;
+        if (conns < 0) {
+            bf__pusher_error(q->rt, q->req, 503, "redis_error",
+                             "unexpected reply from channel_info");
+            q_free(q);
+            return;
+        }
         json_t *o = json_pack("{s:b}", "occupied", conns > 0);
         if (q->info.user_count) json_object_set_new(o, "user_count", json_integer(users));
         if (q->info.subscription_count)
@@ -128,6 +137,12 @@ static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_p
         bf__pusher_error(rt, req, 400, "not_presence",
                          users ? "users can only be listed for presence- channels"
                                : "user_count is only available for presence- channels");
+        q_free(q);
+        return;
+    }
+    if (!users && !bf_router_ready(rt)) {
+        bf__pusher_error(rt, req, 503, "not_ready",
+                         "not connected to Redis or not in the ring yet");
         q_free(q);
         return;
     }

@@ -33,6 +33,11 @@ bool bf_router_ready(const bf_router *rt)
     return !rt->stopping && bf_redis_ready(rt->sub) && bf_redis_ready(rt->cmd) && rt->in_ring;
 }
 
+long long bf_router_live_connections(const bf_router *rt, const redisReply *counts)
+{
+    return bf_owner_ops_live_connections(rt->owner_ops, counts);
+}
+
 bool bf_router_owns(const bf_router *rt, const char *channel)
 {
     const char *o = bf_ring_owner(rt->ring, channel, strlen(channel));
@@ -75,7 +80,8 @@ int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, si
                     .fenced = fenced,
                     .ring_epoch = fenced ? bf_ring_epoch(rt->ring) : 0,
                     .history_size = rt->cfg.history_size,
-                    .history_ttl_ms = rt->cfg.history_ttl_s * 1000};
+                    .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
+                    .cluster = bf_redis_is_cluster(rt->cmd)};
     bf_script_args a;
     if (bf_publish_args(&a, &p)) return BF_EINVAL; /* the channel was validated: not expected */
     pub_ctx *pc = bf_malloc(sizeof(*pc));
@@ -391,6 +397,11 @@ static const char *http_not_ready(void *up)
     return rt->stopping ? "stopping" : "not connected to Redis or not in the ring yet";
 }
 
+static long long http_live_connections(void *up, const redisReply *counts)
+{
+    return bf_router_live_connections(up, counts);
+}
+
 static void http_metrics(void *up, struct evbuffer *b)
 {
     bf_router *rt = up;
@@ -478,6 +489,7 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                            .publish = http_publish,
                            .overloaded = http_overloaded,
                            .not_ready = http_not_ready,
+                           .live_connections = http_live_connections,
                            .metrics = http_metrics,
                            .other = http_other,
                            .up = rt};

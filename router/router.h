@@ -62,6 +62,10 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
 void bf_router_deinit(bf_router *rt);
 bool bf_router_ready(const bf_router *rt);
 
+/* The connections of channel_info.lua's per-gateway counts (borrowed) on the gateways alive in
+ * the router's heartbeat view, or -1 for a malformed reply; ask only when bf_router_ready. */
+long long bf_router_live_connections(const bf_router *rt, const redisReply *counts);
+
 /* True if the ring assigns channel to this router. */
 bool bf_router_owns(const bf_router *rt, const char *channel);
 

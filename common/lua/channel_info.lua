@@ -1,15 +1,9 @@
--- keys: 3  argv: 0
--- channel_info.lua: occupancy of one channel, counting only gateways that are alive now.
+-- keys: 2  argv: 0
+-- channel_info.lua: occupancy of one channel, read in one step from the channel's own slot.
 -- KEYS[1]  conns hash (<prefix>conns:{channel})   gateway id -> connection count
--- KEYS[2]  gateways zset (<prefix>{#}:gateways)        score = expiry in ms (Redis clock)
--- KEYS[3]  users hash (<prefix>pusers:{channel})   user id -> connection count
--- Reply:   {connections on live gateways, presence users}
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local conns = 0
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-    local expiry = redis.call('ZSCORE', KEYS[2], all[i])
-    if expiry and tonumber(expiry) > now then conns = conns + tonumber(all[i + 1]) end
-end
-return {conns, redis.call('HLEN', KEYS[3])}
+-- KEYS[2]  users hash (<prefix>pusers:{channel})  user id -> connection count
+-- Reply:   {{gateway id, count, ...} (HGETALL of KEYS[1]), presence users}
+-- The caller counts only the gateways alive in its membership view (the router's heartbeat,
+-- bf_router_live_connections): the liveness zset is cluster-wide, in another slot on Redis
+-- Cluster, and the gateways are too many to pass as arguments (scripts.h, bf_script_args).
+return {redis.call('HGETALL', KEYS[1]), redis.call('HLEN', KEYS[2])}

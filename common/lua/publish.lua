@@ -2,8 +2,9 @@
 -- keys: 4-5  argv: 5
 -- publish.lua: sequence one message, fan it out and record it in the history, atomically.
 -- KEYS[1..4]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
--- KEYS[5]     the ring epoch key, fenced calls only (an unfenced call names only the channel's
---             keys: one slot, as Redis Cluster requires)
+-- KEYS[5]     fenced calls only: the ring epoch key (<prefix>{#}:ring:epoch) on one Redis; on
+--             Redis Cluster (BF_SHARDED) the channel's fence (<prefix>owner:{channel}), since the
+--             ring epoch key is in another slot. An unfenced call names only the channel's keys.
 -- ARGV[1]  channel name
 -- ARGV[2]  frame prefix, ending in  "seq":  (rendered once by the caller, see message.h)
 -- ARGV[3]  the caller's ring epoch when only the channel's owner may publish (Redis ingress),
@@ -11,10 +12,23 @@
 -- ARGV[4]  history size (0: no history)   ARGV[5] history ttl in ms
 -- Reply:   the message's seq (integer), or an error "STALE ..." when fenced and the caller's
 --          epoch is not the current one (the message is then dropped: at-most-once ingress).
+--          On Redis Cluster "current" means not lower than the channel's fence, which the call
+--          then raises to the caller's epoch (the highest epoch wins): the caller checked its
+--          ring's ownership just before, and a router that took the channel under a newer ring
+--          shuts out the older owner from its first call on. Two routers that both believe they
+--          own the channel during a ring change can each publish until the newer one's first
+--          call, so an ingress message may be sequenced twice there (docs/architecture.md).
 if ARGV[3] ~= '' then
-    local epoch = redis.call('GET', KEYS[5]) or '0'
-    if epoch ~= ARGV[3] then
-        return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[3])
+    if BF_SHARDED then
+        if bf_fence(KEYS[5], ARGV[3]) then
+            return redis.error_reply('STALE channel fence ' .. redis.call('GET', KEYS[5]) ..
+                ', caller has ' .. ARGV[3])
+        end
+    else
+        local epoch = redis.call('GET', KEYS[5]) or '0'
+        if epoch ~= ARGV[3] then
+            return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[3])
+        end
     end
 end
 return bf_emit({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ARGV[1], ARGV[2], '', '',

@@ -35,3 +35,15 @@ local function bf_emit(S, channel, prefix, exclude_conn, exclude_user, hsize, ht
     return seq
 end
 
+
+-- The ownership fence of a channel on Redis Cluster (<prefix>owner:{channel}: the highest ring
+-- epoch of a router that made a fenced call there). true when the caller's epoch is lower (the
+-- caller must not act: a router with a newer ring owns the channel); otherwise the fence is
+-- raised to the caller's epoch and false is returned. Epochs start from the Redis clock in ms
+-- (heartbeat.lua), so they never go back, even after Redis lost the ring epoch key.
+local function bf_fence(key, epoch)
+    local held, mine = tonumber(redis.call('GET', key) or '0'), tonumber(epoch)
+    if held > mine then return true end
+    if held < mine then redis.call('SET', key, epoch) end
+    return false
+end

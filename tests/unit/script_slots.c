@@ -119,7 +119,8 @@ static size_t build_all(call *c)
                         .frame_prefix = "{",
                         .frame_prefix_len = 1,
                         .fenced = fenced,
-                        .ring_epoch = 7};
+                        .ring_epoch = 7,
+                        .cluster = true};
         c[n].name = fenced ? "publish(fenced)" : "publish(unfenced)";
         cr_assert_eq(bf_publish_args(&c[n++].a, &p), 0);
     }
@@ -162,8 +163,6 @@ static size_t build_all(call *c)
 static const char *const NOT_YET[] = {
     "presence_apply",
     "sweep",
-    "publish(fenced)",
-    "channel_info",
 };
 
 static bool listed(const char *name)

@@ -31,6 +31,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_PRESENCE_MEMBERS] = "presence_members",
     [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
     [BF_SCRIPT_WEBHOOK_TRANSITIONS] = "webhook_transitions",
+    [BF_SCRIPT_SWEEP_INDEX] = "sweep_index",
 };
 
 /* The channel scripts that queue webhook events (webhooks.lib.lua): on Redis Cluster the events'
@@ -523,20 +524,25 @@ int bf_presence_enqueue_args(bf_script_args *a, const bf_presence_enqueue *e)
 int bf_presence_apply_args(bf_script_args *a, const bf_presence_apply *p)
 {
     args_init(a, BF_SCRIPT_PRESENCE_APPLY);
+    a->cluster = p->cluster;
+    /* the channel's keys first: on a cluster they are all (one slot), the live gateways come as
+     * an argument and the caller leaves ppending itself (presence_apply.lua) */
     if (add_key(a, p->prefix, BF_KEY_POPS, p->channel) ||
-        add_key(a, p->prefix, BF_KEY_PPENDING, NULL) ||
         add_key(a, p->prefix, BF_KEY_PRESENCE, p->channel) ||
         add_key(a, p->prefix, BF_KEY_PUSERS, p->channel) ||
         add_seq_keys(a, p->prefix, p->channel) || add_key(a, p->prefix, BF_KEY_PHERE, p->channel) ||
         add_key(a, p->prefix, BF_KEY_PREP, p->channel) ||
-        add_key(a, p->prefix, BF_KEY_GATEWAYS, NULL) ||
         add_key(a, p->prefix, BF_KEY_PGONE, p->channel))
+        return BF_ERANGE;
+    if (!p->cluster && (add_key(a, p->prefix, BF_KEY_PPENDING, NULL) ||
+                        add_key(a, p->prefix, BF_KEY_GATEWAYS, NULL)))
         return BF_ERANGE;
     add_str(a, p->channel);
     add_num(a, 0, BF_PRESENCE_APPLY_BATCH);
     add_num(a, 1, p->history_size);
     add_num(a, 2, p->history_ttl_ms);
     add_num(a, 3, BF_PRESENCE_GONE_MS);
+    if (p->cluster) add_str(a, p->gateways ? p->gateways : "");
     return 0;
 }
 
@@ -567,23 +573,42 @@ int bf_presence_members_args(bf_script_args *a, const char *prefix, const char *
 int bf_sweep_args(bf_script_args *a, const bf_sweep *s)
 {
     args_init(a, BF_SCRIPT_SWEEP);
+    a->cluster = s->cluster;
+    /* the channel's keys first (all of a cluster call's: one slot), the fence in its form */
     if (add_key(a, s->prefix, BF_KEY_PRESENCE, s->channel) ||
         add_key(a, s->prefix, BF_KEY_PUSERS, s->channel) ||
-        add_seq_keys(a, s->prefix, s->channel) || add_key(a, s->prefix, BF_KEY_RING_EPOCH, NULL) ||
+        add_seq_keys(a, s->prefix, s->channel) ||
+        (s->cluster ? add_key(a, s->prefix, BF_KEY_OWNER, s->channel)
+                    : add_key(a, s->prefix, BF_KEY_RING_EPOCH, NULL)) ||
         add_key(a, s->prefix, BF_KEY_CONNS, s->channel) ||
-        add_key(a, s->prefix, BF_KEY_GWCHANS, s->gateway) ||
-        add_key(a, s->prefix, BF_KEY_GWKNOWN, NULL) ||
-        add_key(a, s->prefix, BF_KEY_GATEWAYS, NULL) ||
         add_key(a, s->prefix, BF_KEY_PHERE, s->channel) ||
         add_key(a, s->prefix, BF_KEY_PREP, s->channel) ||
-        add_key(a, s->prefix, BF_KEY_GWPRES, s->gateway) ||
         add_key(a, s->prefix, BF_KEY_POPS, s->channel))
+        return BF_ERANGE;
+    if (!s->cluster && (add_key(a, s->prefix, BF_KEY_GWCHANS, s->gateway) ||
+                        add_key(a, s->prefix, BF_KEY_GWKNOWN, NULL) ||
+                        add_key(a, s->prefix, BF_KEY_GATEWAYS, NULL) ||
+                        add_key(a, s->prefix, BF_KEY_GWPRES, s->gateway)))
         return BF_ERANGE;
     add_str(a, s->channel);
     add_num(a, 0, (long long)s->ring_epoch);
     add_str(a, s->gateway);
     add_num(a, 1, s->history_size);
     add_num(a, 2, s->history_ttl_ms);
+    return 0;
+}
+
+int bf_sweep_index_args(bf_script_args *a, const char *prefix, const char *gateway,
+                        const char *channel, bool pops_empty)
+{
+    args_init(a, BF_SCRIPT_SWEEP_INDEX);
+    a->cluster = true;
+    if (add_key(a, prefix, BF_KEY_GATEWAYS, NULL) || add_key(a, prefix, BF_KEY_GWCHANS, gateway) ||
+        add_key(a, prefix, BF_KEY_GWPRES, gateway) || add_key(a, prefix, BF_KEY_GWKNOWN, NULL))
+        return BF_ERANGE;
+    add_str(a, gateway);
+    add_str(a, channel ? channel : "");
+    add_str(a, pops_empty ? "1" : "0");
     return 0;
 }
 

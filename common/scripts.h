@@ -35,6 +35,7 @@ typedef enum {
     BF_SCRIPT_PRESENCE_MEMBERS,
     BF_SCRIPT_WEBHOOK_EVENT,
     BF_SCRIPT_WEBHOOK_TRANSITIONS,
+    BF_SCRIPT_SWEEP_INDEX,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -216,6 +217,13 @@ int bf_presence_enqueue_send(bf_redis *r, const bf_presence_enqueue *e, redisCal
 typedef struct bf_presence_apply {
     const char *prefix, *channel; /* borrowed */
     long long history_size, history_ttl_ms;
+    /* A cluster:// link (bf_redis_is_cluster): the call names only the channel's slot. A join's
+     * gateway is then alive when gateways (the caller's view: ids separated by spaces, one
+     * argument whatever their number; borrowed) names it, and the call does not leave
+     * {#}:ppending: when the reply's pending is 0 the caller sends SREM ppending, then from its
+     * reply LLEN pops:{channel}, and SADD ppending back if an operation arrived meanwhile. */
+    bool cluster;
+    const char *gateways;
 } bf_presence_apply;
 
 /* presence_apply.lua (at most BF_PRESENCE_APPLY_BATCH operations); reply {applied, pending,
@@ -237,11 +245,23 @@ typedef struct bf_sweep {
     const char *prefix, *channel, *gateway; /* borrowed; gateway: the dead gateway's id */
     uint64_t ring_epoch;                    /* the caller's (the script is fenced by it) */
     long long history_size, history_ttl_ms;
+    /* A cluster:// link (bf_redis_is_cluster): only the channel's part, in its slot, fenced by
+     * owner:{channel} as a fenced publish; the caller checks the gateway's liveness just before
+     * (bf_sweep_index_args with channel NULL) and sends the index part from the reply. */
+    bool cluster;
 } bf_sweep;
 
 /* sweep.lua; reply: presence:leave events emitted, -1 if the gateway is alive, or an error
+ * "STALE ..."; in the cluster form {leaves, 1 if the channel's pops list was empty else 0} or
  * "STALE ...". Returns 0 or BF_ERANGE. */
 int bf_sweep_args(bf_script_args *out, const bf_sweep *s);
+
+/* sweep_index.lua, the cluster-wide half of a sweep on Redis Cluster (one slot: {#}). channel
+ * NULL: only whether gateway is alive; else removes channel from the gateway's gwchans (and gwpres
+ * when pops_empty, sweep.lua's reply) and forgets the gateway (gwknown) once both are empty.
+ * Reply -1 (alive), 1 (forgotten) or 0. Returns 0 or BF_ERANGE. Strings borrowed. */
+int bf_sweep_index_args(bf_script_args *out, const char *prefix, const char *gateway,
+                        const char *channel, bool pops_empty);
 
 /* ---- the other scripts: one typed builder each --------------------------------------------
  *

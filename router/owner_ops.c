@@ -51,6 +51,23 @@ static bool gateway_alive(const bf_owner_ops *o, const char *id)
     return bsearch(&id, o->gateways, o->ngateways, sizeof(char *), cmp_str) != NULL;
 }
 
+/* The live gateways of the last snapshot as one argument, ids separated by spaces (a node id
+ * has none: BF_CFG_NAME, common/config.c). Caller frees. */
+static char *live_list(const bf_owner_ops *o)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < o->ngateways; i++) len += strlen(o->gateways[i]) + 1;
+    char *s = bf_malloc(len), *p = s;
+    *p = '\0';
+    for (size_t i = 0; i < o->ngateways; i++) {
+        size_t n = strlen(o->gateways[i]);
+        if (i) *p++ = ' ';
+        memcpy(p, o->gateways[i], n + 1);
+        p += n;
+    }
+    return s;
+}
+
 static void free_gateways(bf_owner_ops *o)
 {
     for (size_t i = 0; i < o->ngateways; i++) free(o->gateways[i]);
@@ -108,10 +125,54 @@ static void retry_later(bf_owner_ops *o, bf_pres_op *p, const char *why)
 
 typedef struct apply_ctx {
     bf_owner_ops *o;
+    bool cluster; /* sent in the cluster form: ppending is left by the steps below */
     char channel[BF_CHANNEL_MAX + 1];
 } apply_ctx;
 
 static void apply(bf_owner_ops *o, const char *channel);
+
+/* Redis Cluster: an emptied pops:{channel} leaves {#}:ppending in steps of their own, each sent
+ * from the previous one's reply (two slots: two nodes, no order between them). SREM first, then
+ * LLEN: an enqueue pushes its operation (RPUSH, the channel's slot) before it adds its ppending
+ * entry (the cluster-wide slot), so an operation that arrived meanwhile either re-added the
+ * entry after the SREM or is counted by the LLEN, which puts the entry back. A crash between the
+ * steps leaves at worst a stale entry: one empty apply. */
+static void on_unpend_llen(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    apply_ctx *ax = priv;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        char kpp[BF_KEY_MAX];
+        bf_key(kpp, ax->o->prefix, BF_KEY_PPENDING, NULL);
+        bf_redis_cmd(ax->o->cmd, NULL, NULL, "SADD %s %s", kpp, ax->channel);
+        ax->o->stats.repended++;
+    }
+    free(ax);
+}
+
+static void on_unpend_srem(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    apply_ctx *ax = priv;
+    redisReply *r = reply;
+    char kpo[BF_KEY_MAX];
+    /* no reply: the link went down, and the entry may still be there: harmless (see above) */
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer == 0 ||
+        bf_key(kpo, ax->o->prefix, BF_KEY_POPS, ax->channel) < 0 ||
+        bf_redis_cmd(ax->o->cmd, on_unpend_llen, ax, "LLEN %s", kpo))
+        free(ax);
+}
+
+static void unpend(bf_owner_ops *o, const char *channel)
+{
+    apply_ctx *ax = bf_calloc(1, sizeof(*ax));
+    ax->o = o;
+    snprintf(ax->channel, sizeof(ax->channel), "%s", channel);
+    char kpp[BF_KEY_MAX];
+    bf_key(kpp, o->prefix, BF_KEY_PPENDING, NULL);
+    if (bf_redis_cmd(o->cmd, on_unpend_srem, ax, "SREM %s %s", kpp, channel)) free(ax);
+}
 
 static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -134,6 +195,7 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
         }
         /* more than one batch was waiting: go on (a later call queues behind other work) */
         if (v[1] > 0 && !o->stopping) apply(o, ax->channel);
+        if (v[1] == 0 && ax->cluster) unpend(o, ax->channel);
     } else if (r) {
         /* nothing is lost: the operations stay queued for the next pass */
         bf_warn("applying presence operations on %s failed: %s", ax->channel,
@@ -147,18 +209,33 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
 static void apply(bf_owner_ops *o, const char *channel)
 {
     bf_script_args a;
+    /* On Redis Cluster the gateways' liveness comes from this router's view (the cluster-wide
+     * zset is in another slot): only a view taken since the link's last connection will do, or
+     * the joins of a gateway missing from an empty or old view would be refused. Until then the
+     * operations wait in their queue for the sweep pass, which runs in the ring only. */
+    bool cluster = bf_redis_is_cluster(o->cmd);
+    if (cluster && !o->in_ring) return;
+    char *live = cluster ? live_list(o) : NULL;
     bf_presence_apply pa = {.prefix = o->prefix,
                             .channel = channel,
                             .history_size = o->history_size,
-                            .history_ttl_ms = o->history_ttl_ms};
-    if (bf_presence_apply_args(&a, &pa)) return;
+                            .history_ttl_ms = o->history_ttl_ms,
+                            .cluster = cluster,
+                            .gateways = live};
+    int rc = bf_presence_apply_args(&a, &pa);
+    if (rc) {
+        free(live);
+        return;
+    }
     apply_ctx *ax = bf_calloc(1, sizeof(*ax));
     ax->o = o;
+    ax->cluster = cluster;
     snprintf(ax->channel, sizeof(ax->channel), "%s", channel);
     if (bf_script_args_send(o->cmd, &a, on_apply_reply, ax))
         free(ax); /* Redis is away: the next sweep pass applies them */
     else
         o->stats.applies++;
+    free(live); /* the command holds a copy */
 }
 
 /* An operation from an older gateway, sent to the inbox only: it is put in the channel's queue
@@ -353,8 +430,99 @@ static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
         o->stats.sweep_leaves += (uint64_t)r->integer;
 }
 
+/* ---- Redis Cluster: a sweep in three calls, each sent from the previous one's reply ---------
+ * sweep_index.lua checks the gateway is dead (the cluster-wide slot), sweep.lua removes what it
+ * left in the channel (the channel's slot, fenced by owner:{channel}), sweep_index.lua removes the
+ * channel from the gateway's index entries (gwchans, gwpres if no operation is pending, gwknown).
+ * A crash between the steps leaves index entries of a swept channel: swept again (idempotent). */
+
+typedef struct cl_sweep {
+    bf_owner_ops *o;
+    char gw[128];
+    char channel[BF_CHANNEL_MAX + 1];
+} cl_sweep;
+
+static void on_cl_index(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    cl_sweep *cs = priv;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        bf_warn("sweep of %s's index entries failed: %s", cs->gw, r->str);
+    free(cs);
+}
+
+static void on_cl_swept(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    cl_sweep *cs = priv;
+    bf_owner_ops *o = cs->o;
+    redisReply *r = reply;
+    bf_script_args a;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        if (strstr(r->str, "STALE"))
+            stale(o);
+        else
+            bf_warn("sweep failed: %s", r->str);
+    } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               r->element[0]->type == REDIS_REPLY_INTEGER &&
+               r->element[1]->type == REDIS_REPLY_INTEGER) {
+        if (r->element[0]->integer > 0) o->stats.sweep_leaves += (uint64_t)r->element[0]->integer;
+        if (bf_sweep_index_args(&a, o->prefix, cs->gw, cs->channel, r->element[1]->integer == 1) ==
+                0 &&
+            bf_script_args_send(o->cmd, &a, on_cl_index, cs) == 0)
+            return;
+    } else if (r) {
+        bf_warn("sweep failed: unexpected reply");
+    }
+    free(cs);
+}
+
+static void on_cl_checked(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    cl_sweep *cs = priv;
+    bf_owner_ops *o = cs->o;
+    redisReply *r = reply;
+    bf_script_args a;
+    /* dead on the Redis clock, and still ours */
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && o->in_ring &&
+        owns(o, cs->channel)) {
+        bf_sweep sw = {.prefix = o->prefix,
+                       .channel = cs->channel,
+                       .gateway = cs->gw,
+                       .ring_epoch = bf_ring_epoch(o->ring),
+                       .history_size = o->history_size,
+                       .history_ttl_ms = o->history_ttl_ms,
+                       .cluster = true};
+        if (bf_sweep_args(&a, &sw) == 0 && bf_script_args_send(o->cmd, &a, on_cl_swept, cs) == 0) {
+            o->stats.sweeps++;
+            return;
+        }
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        bf_warn("sweep: liveness check of %s failed: %s", cs->gw, r->str);
+    }
+    free(cs);
+}
+
+static void sweep_channel_cluster(bf_owner_ops *o, const char *gw, const char *channel)
+{
+    bf_script_args a;
+    cl_sweep *cs = bf_calloc(1, sizeof(*cs));
+    cs->o = o;
+    snprintf(cs->gw, sizeof(cs->gw), "%s", gw);
+    snprintf(cs->channel, sizeof(cs->channel), "%s", channel);
+    if (bf_sweep_index_args(&a, o->prefix, gw, NULL, false) ||
+        bf_script_args_send(o->cmd, &a, on_cl_checked, cs))
+        free(cs);
+}
+
 static void sweep_channel(bf_owner_ops *o, const char *gw, const char *channel)
 {
+    if (bf_redis_is_cluster(o->cmd)) {
+        sweep_channel_cluster(o, gw, channel);
+        return;
+    }
     bf_script_args a;
     bf_sweep sw = {.prefix = o->prefix,
                    .channel = channel,

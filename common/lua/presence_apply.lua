@@ -1,26 +1,30 @@
 -- uses: wire.lib.lua, sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
--- keys: 12  argv: 5
+-- keys: 10-12  argv: 5-6
 -- presence_apply.lua: apply a channel's pending presence operations (pops:{channel}), oldest
 -- first. Each one is taken off the queue in the same atomic step that applies it, so it is
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
 -- dies loses nothing (the next owner applies what is left). See presence_enqueue.lua.
 -- KEYS[1]     pops list      (<prefix>pops:{channel})  pending operations, inbox envelopes (wire.h)
--- KEYS[2]     ppending set   (<prefix>{#}:ppending)        channels with pending operations
--- KEYS[3]     presence hash  KEYS[4] users hash        (presence.lib.lua)
--- KEYS[5..8]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
--- KEYS[9]     here zset      KEYS[10] rep hash         (presence.lib.lua)
--- KEYS[11]    gateways zset  (liveness, score = expiry in ms on the Redis clock)
--- KEYS[12]    gone zset      (<prefix>pgone:{channel}) connection ids that left, score = when (ms)
+-- KEYS[2]     presence hash  KEYS[3] users hash        (presence.lib.lua)
+-- KEYS[4..7]  the channel's sequencing keys: seq, fan, epoch, hist (see sequence.lib.lua)
+-- KEYS[8]     here zset      KEYS[9] rep hash          (presence.lib.lua)
+-- KEYS[10]    gone zset      (<prefix>pgone:{channel}) connection ids that left, score = when (ms)
+-- KEYS[11]    ppending set   (<prefix>{#}:ppending)    channels with pending operations
+-- KEYS[12]    gateways zset  (liveness, score = expiry in ms on the Redis clock)
+--             KEYS[11..12] on one Redis only: on Redis Cluster (BF_SHARDED) they are in the
+--             cluster-wide slot, so the caller passes the live gateways (ARGV[6]) and removes the
+--             channel from ppending itself when the reply says nothing is pending
 -- ARGV[1]  channel   ARGV[2] the most operations to apply in this call
 -- ARGV[3]  history size   ARGV[4] history ttl in ms
--- ARGV[5]  how long a departure is remembered in KEYS[12] (ms)
+-- ARGV[5]  how long a departure is remembered in KEYS[10] (ms)
+-- ARGV[6]  Redis Cluster only: the live gateways' ids, space-separated (the caller's view)
 -- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped,
 --           kicks fanned out}
 -- Operations are idempotent, which makes a gateway's retry of an operation whose acknowledgement
 -- it lost harmless:
 --   join (op 1) and rejoin (op 3): adds the connection with the member JSON in the payload. Does
 --     nothing (changes nothing, emits nothing) when the connection is already present, when it
---     already left (KEYS[12]: a join that arrives after its leave must not resurrect it), or when
+--     already left (KEYS[10]: a join that arrives after its leave must not resurrect it), or when
 --     its gateway ("<gateway>/<n>") is not alive (an owner's sweep may already have removed its
 --     connections; a live gateway re-adds them when it reconciles). A user's first connection
 --     emits presence:join (seq'd) to everyone but that user; a join (not a rejoin) also sends the
@@ -34,22 +38,29 @@
 -- decode, or that names another channel, is dropped and counted.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local P = {KEYS[3], KEYS[4], KEYS[9], KEYS[10]}
-local S = {KEYS[5], KEYS[6], KEYS[7], KEYS[8]}
+local P = {KEYS[2], KEYS[3], KEYS[8], KEYS[9]}
+local S = {KEYS[4], KEYS[5], KEYS[6], KEYS[7]}
 local channel, max = ARGV[1], tonumber(ARGV[2])
 local hsize, httl, keep = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local applied, joins, leaves, dropped, kicks = 0, 0, 0, 0, 0
-local WP = bf_wh_prefix(KEYS[2], 'ppending') -- webhook keys (webhooks.lib.lua)
+-- webhook keys (webhooks.lib.lua)
+local WP = BF_SHARDED and bf_wh_prefix_ch(KEYS[1], 'pops:') or bf_wh_prefix(KEYS[11], 'ppending')
+local live = nil -- Redis Cluster: the caller's live gateways, as a set
+if BF_SHARDED then
+    live = {}
+    for id in string.gmatch(ARGV[6], '%S+') do live[id] = true end
+end
 
 local function gateway_alive(conn)
     local gw = string.match(conn, '^(.+)/[^/]+$')
     if not gw then return false end
-    local expiry = redis.call('ZSCORE', KEYS[11], gw)
+    if live then return live[gw] == true end
+    local expiry = redis.call('ZSCORE', KEYS[12], gw)
     return expiry ~= false and expiry ~= nil and tonumber(expiry) > now
 end
 
 local function join(conn, user, member, here)
-    if redis.call('ZSCORE', KEYS[12], conn) then return end
+    if redis.call('ZSCORE', KEYS[10], conn) then return end
     if redis.call('HEXISTS', P[1], conn) == 1 then return end
     if not gateway_alive(conn) then return end
     local id, at = bf_member(member)
@@ -76,8 +87,8 @@ local function join(conn, user, member, here)
 end
 
 local function leave(conn)
-    redis.call('ZADD', KEYS[12], now, conn)
-    redis.call('PEXPIRE', KEYS[12], keep)
+    redis.call('ZADD', KEYS[10], now, conn)
+    redis.call('PEXPIRE', KEYS[10], keep)
     local v = redis.call('HGET', P[1], conn)
     if not v then return end
     local stale = {}
@@ -91,7 +102,7 @@ local function leave(conn)
     bf_wh_member(WP, 'member_removed', channel, user)
 end
 
-redis.call('ZREMRANGEBYSCORE', KEYS[12], '-inf', now - keep)
+redis.call('ZREMRANGEBYSCORE', KEYS[10], '-inf', now - keep)
 while applied < max do
     local rec = redis.call('LPOP', KEYS[1])
     if not rec then break end
@@ -115,5 +126,5 @@ while applied < max do
     end
 end
 local pending = redis.call('LLEN', KEYS[1])
-if pending == 0 then redis.call('SREM', KEYS[2], channel) end
+if pending == 0 and not BF_SHARDED then redis.call('SREM', KEYS[11], channel) end
 return {applied, pending, joins, leaves, dropped, kicks}

@@ -240,11 +240,16 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     check_call(&a, bf_presence_enqueue_args(&a, &e));
     bf_presence_apply pa = {.prefix = P, .channel = ch, .history_size = 10, .history_ttl_ms = 1};
     check_call(&a, bf_presence_apply_args(&a, &pa));
+    pa.cluster = true, pa.gateways = "gw";
+    check_call(&a, bf_presence_apply_args(&a, &pa));
     check_call(&a, bf_presence_audit_args(&a, P, "gw", ch, false));
     check_call(&a, bf_presence_audit_args(&a, P, "gw", ch, true));
     check_call(&a, bf_presence_members_args(&a, P, ch));
     bf_sweep sw = {.prefix = P, .channel = ch, .gateway = "gw", .ring_epoch = 3};
     check_call(&a, bf_sweep_args(&a, &sw));
+    sw.cluster = true;
+    check_call(&a, bf_sweep_args(&a, &sw));
+    check_call(&a, bf_sweep_index_args(&a, P, "gw", NULL, false));
     for (int fenced = 0; fenced < 2; fenced++) {
         bf_publish p = {.prefix = P,
                         .channel = ch,
@@ -252,6 +257,8 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
                         .frame_prefix_len = 1,
                         .fenced = fenced,
                         .ring_epoch = 7};
+        check_call(&a, bf_publish_args(&a, &p));
+        p.cluster = true;
         check_call(&a, bf_publish_args(&a, &p));
     }
     for (int router = 0; router < 2; router++) {

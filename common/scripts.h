@@ -107,7 +107,12 @@ typedef struct bf_publish_batch {
 
 /* Sends the batch; cb gets an array reply with every target's seq, in order, or an error. Every
  * pointer is only read during the call (the command is copied). Returns 0, BF_EINVAL (empty, or a
- * msg index out of range: nothing sent) or BF_EDISCONNECTED (cb not called). */
+ * msg index out of range: nothing sent), BF_ERANGE (a key too long) or BF_EDISCONNECTED (cb not
+ * called). On a cluster:// link (a script runs on one slot's keys only) the targets are grouped
+ * by slot and sent as one call per slot, in parallel on the slots' nodes: cb gets, once all have
+ * answered, the same array as from one call (a reply that lives only during cb), or the first
+ * error, or NULL if a call lost its link; the calls that succeeded stay published (no atomicity
+ * across slots, as with a connection lost mid-answer). */
 int bf_publish_batch_send(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv);
 
 /* conns.lua: one gateway's connection-count changes for n channels in one call. */

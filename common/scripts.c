@@ -847,10 +847,12 @@ int bf_history_args(bf_script_args *a, const bf_history *h)
     return 0;
 }
 
-int bf_channel_info_args(bf_script_args *a, const char *prefix, const char *channel)
+int bf_channel_info_args(bf_script_args *a, const char *prefix, const char *channel, bool cluster)
 {
     args_init(a, BF_SCRIPT_CHANNEL_INFO);
-    if (add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_PUSERS, channel))
+    a->cluster = cluster;
+    if (add_key(a, prefix, BF_KEY_CONNS, channel) || add_key(a, prefix, BF_KEY_PUSERS, channel) ||
+        (!cluster && add_key(a, prefix, BF_KEY_GATEWAYS, NULL)))
         return BF_ERANGE;
     return 0;
 }

@@ -316,9 +316,12 @@ typedef struct bf_history {
 } bf_history;
 int bf_history_args(bf_script_args *out, const bf_history *h);
 
-/* channel_info.lua: {{gateway id, connections, ...}, presence users} of channel; the caller sums
- * the connections of the gateways alive in its view (the same call on every topology). */
-int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *channel);
+/* channel_info.lua: {connections on live gateways, presence users} of channel, read on one Redis
+ * with the liveness zset. cluster (a cluster:// link): the channel's slot only, and the first
+ * element is {gateway id, connections, ...}, which the caller sums over the gateways alive in its
+ * view (the router: bf_router_live_connections). */
+int bf_channel_info_args(bf_script_args *out, const char *prefix, const char *channel,
+                         bool cluster);
 
 /* channels.lua: the occupied channels whose scoped name starts with match (default_app: the
  * names without a '/'); a user count is the caller's HLEN of the channel's pusers key. */

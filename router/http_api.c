@@ -308,9 +308,10 @@ static void handle_read(bf_http_api *api, struct evhttp_request *req, const char
 {
     char channel[BF_CHANNEL_MAX + 1];
     if (!read_request_ok(api, req, name, channel)) return;
-    /* the occupancy counts the gateways alive in the router's view: empty before its first
-     * heartbeat (channel_info.lua) */
-    const char *why = presence ? NULL : api->o.not_ready(api->o.up);
+    /* on a cluster the occupancy counts the gateways alive in the router's view: empty before
+     * its first heartbeat (channel_info.lua) */
+    const char *why =
+        presence || !bf_redis_is_cluster(api->o.cmd) ? NULL : api->o.not_ready(api->o.up);
     if (why) {
         reply_error(api, req, 503, "Service Unavailable", "not_ready", why);
         return;
@@ -325,7 +326,8 @@ static void handle_read(bf_http_api *api, struct evhttp_request *req, const char
         if (!r) r = bf_script_args_send(api->o.cmd, &a, on_presence, rc);
     } else {
         bf_script_args a;
-        r = bf_channel_info_args(&a, api->o.cfg->redis_prefix, channel);
+        r = bf_channel_info_args(&a, api->o.cfg->redis_prefix, channel,
+                                 bf_redis_is_cluster(api->o.cmd));
         if (!r) r = bf_script_args_send(api->o.cmd, &a, on_channel_info, rc);
     }
     if (r) {

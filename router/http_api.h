@@ -40,9 +40,9 @@ typedef struct bf_http_api_opts {
     const char *(*overloaded)(void *up, uint64_t *retry_ms);
     /* NULL when ready (GET /readyz), else why not (valid until the call returns). */
     const char *(*not_ready)(void *up);
-    /* The connections of channel_info.lua's per-gateway counts (a flat {id, count, ...} array,
-     * borrowed) on the gateways alive in the router's view, or -1 for a malformed array
-     * (bf_owner_ops_live_connections). GET /channels/{channel} asks only when ready. */
+    /* The connections on live gateways from channel_info.lua's first element (borrowed), or -1
+     * for a malformed one (bf_router_live_connections). On a cluster GET /channels/{channel}
+     * asks only when ready. */
     long long (*live_connections)(void *up, const redisReply *counts);
     /* Appends the Prometheus text of GET /metrics to b. */
     void (*metrics)(void *up, struct evbuffer *b);

@@ -379,7 +379,9 @@ static void ask_info(pub_req *p)
             /* user_count exists only for presence channels; -1 leaves it out */
             p->info[t][1] = bf_channel_type_of(p->bare[t]) == BF_CH_PRESENCE ? 0 : -1;
             bf_script_args a;
-            if (bf_channel_info_args(&a, rt->cfg.redis_prefix, p->scoped[t])) continue;
+            if (bf_channel_info_args(&a, rt->cfg.redis_prefix, p->scoped[t],
+                                     bf_redis_is_cluster(rt->cmd)))
+                continue;
             info_call *ic = bf_malloc(sizeof(*ic));
             ic->p = p;
             ic->t = t;
@@ -469,12 +471,12 @@ static void handle_publish(bf_router *rt, struct evhttp_request *req, const bf_a
         pub_req_free(p);
         return;
     }
-    /* an event's info counts the gateways alive in the router's heartbeat view, which it has
-     * once ready: refused before publishing rather than answered with a wrong count */
+    /* on a cluster an event's info counts the gateways alive in the router's heartbeat view,
+     * which it has once ready: refused before publishing rather than answered with a wrong count */
     bool info = false;
     for (size_t i = 0; i < p->nev; i++)
         info |= p->ev[i].info.subscription_count || p->ev[i].info.user_count;
-    if (info && !bf_router_ready(rt)) {
+    if (info && bf_redis_is_cluster(rt->cmd) && !bf_router_ready(rt)) {
         bf__pusher_error(rt, req, 503, "not_ready",
                          "not connected to Redis or not in the ring yet");
         pub_req_free(p);

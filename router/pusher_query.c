@@ -6,8 +6,9 @@
  *       HLEN pusers:{channel} per channel, pipelined after the list (each in its channel's slot,
  *       as Redis Cluster requires; the counts are read just after the list, not with it)
  *   GET /apps/{id}/channels/{name}[?info=user_count,subscription_count]
- *       channel_info.lua: the per-gateway counts (summed over the gateways alive in the router's
- *       heartbeat view: 503 not_ready until it has one), users of a presence channel
+ *       channel_info.lua: connections on live gateways (on Redis Cluster the per-gateway counts,
+ *       summed over the gateways alive in the router's heartbeat view: 503 not_ready until it
+ *       has one), users of a presence channel
  *   GET /apps/{id}/channels/{name}/users      presence only: HKEYS pusers: (one entry per user)
  *   POST /apps/{id}/users/{user}/terminate_connections
  *       channels.lua lists the app's channels with connections, then a kick (close 4010) for the
@@ -140,7 +141,7 @@ static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_p
         q_free(q);
         return;
     }
-    if (!users && !bf_router_ready(rt)) {
+    if (!users && bf_redis_is_cluster(rt->cmd) && !bf_router_ready(rt)) {
         bf__pusher_error(rt, req, 503, "not_ready",
                          "not connected to Redis or not in the ring yet");
         q_free(q);
@@ -154,7 +155,7 @@ static void handle_channel(bf_router *rt, struct evhttp_request *req, const bf_p
         rc = bf_redis_cmd(rt->cmd, on_users, q, "HKEYS %s", ku);
     } else {
         bf_script_args a;
-        rc = bf_channel_info_args(&a, rt->cfg.redis_prefix, scoped);
+        rc = bf_channel_info_args(&a, rt->cfg.redis_prefix, scoped, bf_redis_is_cluster(rt->cmd));
         if (!rc) rc = bf_script_args_send(rt->cmd, &a, on_channel, q);
     }
     if (rc) {

@@ -35,6 +35,7 @@ bool bf_router_ready(const bf_router *rt)
 
 long long bf_router_live_connections(const bf_router *rt, const redisReply *counts)
 {
+    if (counts && counts->type == REDIS_REPLY_INTEGER) return counts->integer; /* one Redis */
     return bf_owner_ops_live_connections(rt->owner_ops, counts);
 }
 

@@ -62,8 +62,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
 void bf_router_deinit(bf_router *rt);
 bool bf_router_ready(const bf_router *rt);
 
-/* The connections of channel_info.lua's per-gateway counts (borrowed) on the gateways alive in
- * the router's heartbeat view, or -1 for a malformed reply; ask only when bf_router_ready. */
+/* The connections on live gateways from channel_info.lua's first element (borrowed): on one Redis
+ * the count itself; on Redis Cluster the per-gateway counts, summed over the gateways alive in
+ * the router's heartbeat view (ask only when bf_router_ready). -1 for a malformed reply. */
 long long bf_router_live_connections(const bf_router *rt, const redisReply *counts);
 
 /* True if the ring assigns channel to this router. */

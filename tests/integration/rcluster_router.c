@@ -373,7 +373,7 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
         cr_expect_str_eq(qkey(&e, "LLEN", BF_KEY_POPS, CHS[i], NULL), "0");
         /* occupancy: the live gateways' counts only */
         bf_script_args a;
-        cr_assert_eq(bf_channel_info_args(&a, PFX, CHS[i]), 0);
+        cr_assert_eq(bf_channel_info_args(&a, PFX, CHS[i], true), 0);
         memset(&INFO, 0, sizeof(INFO));
         cr_assert_eq(bf_script_args_send(e.r, &a, on_info, NULL), 0);
         cr_assert(rc_run(&e, info_done, 5000));

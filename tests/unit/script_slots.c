@@ -143,7 +143,7 @@ static size_t build_all(call *c)
     c[n].name = "history";
     cr_assert_eq(bf_history_args(&c[n++].a, &h), 0);
     c[n].name = "channel_info";
-    cr_assert_eq(bf_channel_info_args(&c[n++].a, P, CH), 0);
+    cr_assert_eq(bf_channel_info_args(&c[n++].a, P, CH, true), 0);
     c[n].name = "channels";
     cr_assert_eq(bf_channels_args(&c[n++].a, P, "", 1), 0);
     c[n].name = "webhook_due";

@@ -269,7 +269,8 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     }
     bf_history h = {.prefix = P, .channel = ch, .since = "", .epoch = "", .limit = 5};
     check_call(&a, bf_history_args(&a, &h));
-    check_call(&a, bf_channel_info_args(&a, P, ch));
+    check_call(&a, bf_channel_info_args(&a, P, ch, false));
+    check_call(&a, bf_channel_info_args(&a, P, ch, true));
     check_call(&a, bf_channels_args(&a, P, "", 1));
     check_call(&a, bf_webhook_due_args(&a, P, 100));
     bf_webhook_event we = {.prefix = P, .name = "client_event", .channel = ch};

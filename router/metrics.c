@@ -45,6 +45,10 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
     C("belfry_router_presence_pending_channels",
       "Channels with presence operations waiting to be applied, at the last sweep pass.", "gauge",
       o->pending_channels);
+    C("belfry_router_presence_repended_total",
+      "Redis Cluster: channels put back in ppending because an operation arrived while an "
+      "emptied queue left it.",
+      "counter", o->repended);
     C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
       "counter", o->forwards);
     C("belfry_router_presence_stale_total",

@@ -361,7 +361,15 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
     const char *hlate[] = {"HSET", kc0, "gw-late", "7"};
     cr_assert_str_eq(rc_call(&e, &out, 4, hlate), "1");
 
-    /* out of the ring the cluster form does not apply (no fresh view of the gateways) */
+    /* out of the ring the cluster form does not apply (no fresh view of the gateways), not even
+     * on a nudge; the LLEN, in the channel's slot, is ordered after an apply sent before it */
+    bf_inbox nudge = {.op = BF_OP_APPLY, .channel = {CHS[0], strlen(CHS[0])}};
+    char *env;
+    size_t envlen;
+    cr_assert_eq(bf_wire_encode_inbox(&nudge, &env, &envlen), 0);
+    bf_owner_ops_on_inbox(o, env, envlen);
+    free(env);
+    cr_expect_str_eq(qkey(&e, "LLEN", BF_KEY_POPS, CHS[0], NULL), "2");
     bf_owner_ops_sweep(o);
     bf_owner_ops_set_in_ring(o, true);
     bf_owner_ops_sweep(o); /* applies ppending's channels; gw-dead is alive in the view */

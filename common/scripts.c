@@ -708,7 +708,10 @@ int bf_presence_apply_args(bf_script_args *a, const bf_presence_apply *p)
     add_num(a, 1, p->history_size);
     add_num(a, 2, p->history_ttl_ms);
     add_num(a, 3, BF_PRESENCE_GONE_MS);
-    if (p->cluster) add_str(a, p->gateways ? p->gateways : "");
+    if (p->cluster) {
+        add_str(a, p->gateways ? p->gateways : "");
+        add_str(a, p->strict ? "1" : "0");
+    }
     return 0;
 }
 

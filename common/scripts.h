@@ -229,6 +229,10 @@ typedef struct bf_presence_apply {
      * reply LLEN pops:{channel}, and SADD ppending back if an operation arrived meanwhile. */
     bool cluster;
     const char *gateways;
+    /* cluster: gateways is newer than a call that deferred: a join whose gateway it does not name
+     * is refused (dead) instead of deferred (a gateway the view does not know yet); the reply has
+     * a 7th element then, 1 if the call deferred (presence_apply.lua) */
+    bool strict;
 } bf_presence_apply;
 
 /* presence_apply.lua (at most BF_PRESENCE_APPLY_BATCH operations); reply {applied, pending,

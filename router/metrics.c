@@ -49,6 +49,10 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
       "Redis Cluster: channels put back in ppending because an operation arrived while an "
       "emptied queue left it.",
       "counter", o->repended);
+    C("belfry_router_presence_deferred_total",
+      "Redis Cluster: applies that waited for a newer view of the live gateways (a join of a "
+      "gateway this router had not seen yet).",
+      "counter", o->deferred);
     C("belfry_router_presence_forwards_total", "Owner operations forwarded to another router.",
       "counter", o->forwards);
     C("belfry_router_presence_stale_total",

@@ -26,6 +26,8 @@ struct bf_owner_ops {
     bool in_ring, stopping;
     char **gateways; /* live gateway ids of the last snapshot, sorted; owned */
     size_t ngateways;
+    uint64_t view_gen;             /* bumped by every snapshot of the gateways */
+    struct deferral *deferrals;    /* Redis Cluster: channels waiting for a newer snapshot */
     struct bf_pres_op *retry_head; /* operations waiting for a fresher ring */
     bf_owner_ops_stats stats;
 };
@@ -125,11 +127,50 @@ static void retry_later(bf_owner_ops *o, bf_pres_op *p, const char *why)
 
 typedef struct apply_ctx {
     bf_owner_ops *o;
-    bool cluster; /* sent in the cluster form: ppending is left by the steps below */
+    bool cluster;      /* sent in the cluster form: ppending is left by the steps below */
+    uint64_t view_gen; /* cluster: the snapshot of the gateways it was sent with */
     char channel[BF_CHANNEL_MAX + 1];
 } apply_ctx;
 
-static void apply(bf_owner_ops *o, const char *channel);
+static void apply_view(bf_owner_ops *o, const char *channel, bool strict);
+
+static void apply(bf_owner_ops *o, const char *channel)
+{
+    apply_view(o, channel, false);
+}
+
+/* Redis Cluster: a channel whose apply deferred a join of a gateway missing from the snapshot it
+ * was sent with (presence_apply.lua): applied again, strictly, with the next snapshot, which the
+ * deferral asks for at once (on_stale: the next tick heartbeats). At most one entry per channel,
+ * and every snapshot empties the list: it holds the channels of one heartbeat interval. */
+typedef struct deferral {
+    struct deferral *next;
+    char channel[BF_CHANNEL_MAX + 1];
+} deferral;
+
+static void defer_apply(bf_owner_ops *o, const char *channel)
+{
+    for (deferral *d = o->deferrals; d; d = d->next)
+        if (!strcmp(d->channel, channel)) return;
+    deferral *d = bf_calloc(1, sizeof(*d));
+    snprintf(d->channel, sizeof(d->channel), "%s", channel);
+    d->next = o->deferrals;
+    o->deferrals = d;
+    o->stats.deferred++;
+    stale(o);
+}
+
+/* A new snapshot: the deferred channels are applied with it (or, out of the ring, by the next
+ * sweep passes: their operations stay queued). */
+static void flush_deferrals(bf_owner_ops *o, bool apply_them)
+{
+    while (o->deferrals) {
+        deferral *d = o->deferrals;
+        o->deferrals = d->next;
+        if (apply_them && !o->stopping) apply_view(o, d->channel, true);
+        free(d);
+    }
+}
 
 /* Redis Cluster: an emptied pops:{channel} leaves {#}:ppending in steps of their own, each sent
  * from the previous one's reply (two slots: two nodes, no order between them). SREM first, then
@@ -180,9 +221,10 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
     apply_ctx *ax = priv;
     bf_owner_ops *o = ax->o;
     redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
-        long long v[6];
-        for (int i = 0; i < 6; i++)
+    if (r && r->type == REDIS_REPLY_ARRAY &&
+        (r->elements == 6 || (ax->cluster && r->elements == 7))) {
+        long long v[7] = {0};
+        for (size_t i = 0; i < r->elements; i++)
             v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : 0;
         o->stats.applied += (uint64_t)v[0];
         o->stats.joins += (uint64_t)v[2];
@@ -193,8 +235,16 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
             bf_warn("dropped %lld malformed pending presence operation(s) on %s", v[4],
                     ax->channel);
         }
-        /* more than one batch was waiting: go on (a later call queues behind other work) */
-        if (v[1] > 0 && !o->stopping) apply(o, ax->channel);
+        if (v[6] > 0) {
+            /* a join of a gateway the snapshot did not name: again with a newer one, strictly */
+            if (ax->view_gen < o->view_gen)
+                apply_view(o, ax->channel, true);
+            else
+                defer_apply(o, ax->channel);
+        } else if (v[1] > 0 && !o->stopping) {
+            /* more than one batch was waiting: go on (a later call queues behind other work) */
+            apply(o, ax->channel);
+        }
         if (v[1] == 0 && ax->cluster) unpend(o, ax->channel);
     } else if (r) {
         /* nothing is lost: the operations stay queued for the next pass */
@@ -206,7 +256,7 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* Applies channel's pending presence operations (presence_apply.lua). Safe from any router at
  * any time: each operation leaves the queue in the step that applies it. */
-static void apply(bf_owner_ops *o, const char *channel)
+static void apply_view(bf_owner_ops *o, const char *channel, bool strict)
 {
     bf_script_args a;
     /* On Redis Cluster the gateways' liveness comes from this router's view (the cluster-wide
@@ -221,7 +271,8 @@ static void apply(bf_owner_ops *o, const char *channel)
                             .history_size = o->history_size,
                             .history_ttl_ms = o->history_ttl_ms,
                             .cluster = cluster,
-                            .gateways = live};
+                            .gateways = live,
+                            .strict = strict};
     int rc = bf_presence_apply_args(&a, &pa);
     if (rc) {
         free(live);
@@ -230,6 +281,7 @@ static void apply(bf_owner_ops *o, const char *channel)
     apply_ctx *ax = bf_calloc(1, sizeof(*ax));
     ax->o = o;
     ax->cluster = cluster;
+    ax->view_gen = o->view_gen;
     snprintf(ax->channel, sizeof(ax->channel), "%s", channel);
     if (bf_script_args_send(o->cmd, &a, on_apply_reply, ax))
         free(ax); /* Redis is away: the next sweep pass applies them */
@@ -665,6 +717,7 @@ void bf_owner_ops_free(bf_owner_ops *o)
         op_free(p);
     }
     free_gateways(o);
+    flush_deferrals(o, false);
     free(o);
 }
 
@@ -680,6 +733,8 @@ void bf_owner_ops_set_gateways(bf_owner_ops *o, const char *const *ids, size_t n
     for (size_t i = 0; i < n; i++) o->gateways[i] = bf_strdup(ids[i]);
     o->ngateways = n;
     qsort(o->gateways, n, sizeof(char *), cmp_str);
+    o->view_gen++;
+    flush_deferrals(o, true);
 }
 
 long long bf_owner_ops_live_connections(const bf_owner_ops *o, const redisReply *counts)

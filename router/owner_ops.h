@@ -32,10 +32,11 @@ typedef struct bf_owner_ops_stats {
     uint64_t applies, applied; /* presence_apply.lua calls, operations applied */
     uint64_t pending_channels; /* ppending's size at the last sweep pass */
     uint64_t repended;         /* Redis Cluster: ppending entries put back after an emptied apply */
-    uint64_t forwards;         /* kicks forwarded to the owner */
-    uint64_t kicks;            /* kicks fanned out as owner (applied or from the inbox) */
-    uint64_t inbox_malformed;  /* inbox envelopes and pending operations dropped as malformed */
-    uint64_t sweeps, sweep_leaves;         /* channels swept, presence:leave they emitted */
+    uint64_t deferred; /* Redis Cluster: applies that waited for a newer view of the gateways */
+    uint64_t forwards; /* kicks forwarded to the owner */
+    uint64_t kicks;    /* kicks fanned out as owner (applied or from the inbox) */
+    uint64_t inbox_malformed;      /* inbox envelopes and pending operations dropped as malformed */
+    uint64_t sweeps, sweep_leaves; /* channels swept, presence:leave they emitted */
     uint64_t sweep_passes, owned_channels; /* passes; active channels owned (every 5th pass) */
 } bf_owner_ops_stats;
 

@@ -1,5 +1,5 @@
 -- uses: wire.lib.lua, sequence.lib.lua, presence.lib.lua, webhooks.lib.lua
--- keys: 10-12  argv: 5-6
+-- keys: 10-12  argv: 5-7
 -- presence_apply.lua: apply a channel's pending presence operations (pops:{channel}), oldest
 -- first. Each one is taken off the queue in the same atomic step that applies it, so it is
 -- applied exactly once, whoever runs this and however often: no fence is needed, and an owner that
@@ -18,8 +18,15 @@
 -- ARGV[3]  history size   ARGV[4] history ttl in ms
 -- ARGV[5]  how long a departure is remembered in KEYS[10] (ms)
 -- ARGV[6]  Redis Cluster only: the live gateways' ids, space-separated (the caller's view)
+-- ARGV[7]  Redis Cluster only: "1" when that view is newer than a call that deferred (below)
 -- Reply:   {applied, still pending, presence:join emitted, presence:leave emitted, dropped,
---           kicks fanned out}
+--           kicks fanned out}; on Redis Cluster a 7th element, 1 if the call deferred.
+-- Deferring (Redis Cluster): the caller's view may not know a gateway that started after its
+-- last heartbeat (a restarted gateway is a new id, and its clients' joins come at once). So a
+-- join whose gateway the view does not name is put back at the head of the queue and the call
+-- stops there (the order of the channel's operations is kept), unless ARGV[7] is "1": the caller
+-- then asks for a fresher view and calls again with ARGV[7] = "1" once it has one, where a
+-- gateway still missing is dead and its join changes nothing, as on one Redis.
 -- Operations are idempotent, which makes a gateway's retry of an operation whose acknowledgement
 -- it lost harmless:
 --   join (op 1) and rejoin (op 3): adds the connection with the member JSON in the payload. Does
@@ -46,6 +53,7 @@ local applied, joins, leaves, dropped, kicks = 0, 0, 0, 0, 0
 -- webhook keys (webhooks.lib.lua)
 local WP = BF_SHARDED and bf_wh_prefix_ch(KEYS[1], 'pops:') or bf_wh_prefix(KEYS[11], 'ppending')
 local live = nil -- Redis Cluster: the caller's live gateways, as a set
+local strict, deferred = ARGV[7] == '1', 0
 if BF_SHARDED then
     live = {}
     for id in string.gmatch(ARGV[6], '%S+') do live[id] = true end
@@ -113,6 +121,11 @@ while applied < max do
         dropped = dropped + 1
     elseif (m[2] == BF_OP_JOIN or m[2] == BF_OP_REJOIN) and type(m[5]) == 'string' and
         m[5] ~= '' and type(m[6]) == 'string' then
+        if live and not strict and not gateway_alive(m[4]) then
+            redis.call('LPUSH', KEYS[1], rec) -- a gateway the view may not know yet: deferred
+            applied, deferred = applied - 1, 1
+            break
+        end
         join(m[4], m[5], m[6], m[2] == BF_OP_JOIN)
     elseif m[2] == BF_OP_LEAVE then
         leave(m[4])
@@ -127,4 +140,5 @@ while applied < max do
 end
 local pending = redis.call('LLEN', KEYS[1])
 if pending == 0 and not BF_SHARDED then redis.call('SREM', KEYS[11], channel) end
+if BF_SHARDED then return {applied, pending, joins, leaves, dropped, kicks, deferred} end
 return {applied, pending, joins, leaves, dropped, kicks}

@@ -7,7 +7,8 @@
  *   - a fenced publish checks and raises the channel's owner:{channel} (highest epoch wins);
  *   - the owner's operations (router/owner_ops.c, compiled in) on a cluster link: presence_apply
  *     with the router's live gateways as its argument (a join from a gateway missing from the view
- *     is refused), ppending left in steps after an emptied queue, channel_info's counts summed over
+ *     waits for a newer view, where it is applied if the gateway is there and refused if not),
+ *     ppending left in steps after an emptied queue, channel_info's counts summed over
  *     the live gateways, and the sweep of a dead gateway in three calls (liveness, the channel's
  *     part fenced by owner:{channel}, the gateway's index entries), refused where a newer epoch
  *     holds the channel. */
@@ -266,8 +267,16 @@ static bool applied_everywhere(rc_env *e)
     next = bf_now_ms() + 50;
     if (strcmp(qkey(E, "SCARD", BF_KEY_PPENDING, NULL, NULL), "0")) return false;
     for (int i = 0; i < 3; i++)
-        if (strcmp(qkey(E, "HLEN", BF_KEY_PRESENCE, CHS[i], NULL), "1")) return false;
+        if (strcmp(qkey(E, "HLEN", BF_KEY_PRESENCE, CHS[i], NULL), "2")) return false;
     return true;
+}
+
+static bf_owner_ops *OPS;
+
+static bool all_deferred(rc_env *e)
+{
+    (void)e;
+    return bf_owner_ops_stats_get(OPS)->deferred == 3;
 }
 
 static bool swept(rc_env *e)
@@ -327,7 +336,7 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
                             .on_stale = on_stale,
                             .arg = &u};
     bf_owner_ops *o = bf_owner_ops_new(&oo);
-    INFO_O = o;
+    INFO_O = OPS = o;
     const char *live[] = {"gw-a", "gw-dead"};
     bf_owner_ops_set_gateways(o, live, 2);
 
@@ -339,7 +348,9 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
     cr_assert_str_eq(rc_call(&e, &out, 4, zadd), "1");
     for (int i = 0; i < 3; i++) {
         push_join(&e, CHS[i], "gw-dead/1", "u1");
-        push_join(&e, CHS[i], "gw-new/1", "u2"); /* a gateway this router does not see */
+        /* gateways this router does not see yet: gw-new appears in its next view, gw-ghost never */
+        push_join(&e, CHS[i], "gw-ghost/1", "u2");
+        push_join(&e, CHS[i], "gw-new/1", "u3");
         cr_assert_str_eq(qkey(&e, "SADD", BF_KEY_PPENDING, NULL, CHS[i]), "1");
         char kc[BF_KEY_MAX];
         bf_key(kc, PFX, BF_KEY_CONNS, CHS[i]);
@@ -369,15 +380,29 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
     cr_assert_eq(bf_wire_encode_inbox(&nudge, &env, &envlen), 0);
     bf_owner_ops_on_inbox(o, env, envlen);
     free(env);
-    cr_expect_str_eq(qkey(&e, "LLEN", BF_KEY_POPS, CHS[0], NULL), "2");
+    cr_expect_str_eq(qkey(&e, "LLEN", BF_KEY_POPS, CHS[0], NULL), "3");
     bf_owner_ops_sweep(o);
     bf_owner_ops_set_in_ring(o, true);
     bf_owner_ops_sweep(o); /* applies ppending's channels; gw-dead is alive in the view */
+    /* gw-dead's joins are applied; gw-ghost's, from a gateway the view does not name, wait at the
+     * head of the queue for a newer view, which the router asks for */
+    cr_assert(rc_run(&e, all_deferred, 10000), "the applies did not defer (%llu)",
+              (unsigned long long)bf_owner_ops_stats_get(o)->deferred);
+    cr_expect_gt(u.stale, 0, "a deferral asks for a fresher view");
+    for (int i = 0; i < 3; i++) {
+        cr_expect_str_eq(qkey(&e, "HLEN", BF_KEY_PRESENCE, CHS[i], NULL), "1");
+        cr_expect_str_eq(qkey(&e, "LLEN", BF_KEY_POPS, CHS[i], NULL), "2", "kept, in order");
+    }
+    /* the next heartbeat's view: gw-new is in it, gw-ghost is not (dead: refused) */
+    const char *next_live[] = {"gw-a", "gw-dead", "gw-new"};
+    bf_owner_ops_set_gateways(o, next_live, 3);
     cr_assert(rc_run(&e, applied_everywhere, 10000), "the pending joins were not applied");
     for (int i = 0; i < 3; i++) {
         cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[i], "gw-dead/1"), "1");
-        cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[i], "gw-new/1"), "0",
-                         "a join from a gateway missing from the view is refused");
+        cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[i], "gw-new/1"), "1",
+                         "a gateway the first view did not know yet");
+        cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[i], "gw-ghost/1"), "0",
+                         "a join from a gateway missing from a newer view is refused");
         cr_expect_str_eq(qkey(&e, "LLEN", BF_KEY_POPS, CHS[i], NULL), "0");
         /* occupancy: the live gateways' counts only */
         bf_script_args a;
@@ -386,25 +411,27 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
         cr_assert_eq(bf_script_args_send(e.r, &a, on_info, NULL), 0);
         cr_assert(rc_run(&e, info_done, 5000));
         cr_expect_eq(INFO.conns, 3, "gw-a and gw-dead are live, gw-gone is not: %lld", INFO.conns);
-        cr_expect_eq(INFO.users, 1);
+        cr_expect_eq(INFO.users, 2);
     }
-    cr_expect_eq(bf_owner_ops_stats_get(o)->applied, 6);
+    cr_expect_eq(bf_owner_ops_stats_get(o)->applied, 9);
 
     /* gw-dead leaves the view: the next pass sweeps it, except where a newer owner holds the
      * channel's fence */
     cr_assert_str_eq(qkey(&e, "SET", BF_KEY_OWNER, CHS[2], "9"), "OK");
-    const char *now_live[] = {"gw-a"};
-    bf_owner_ops_set_gateways(o, now_live, 1);
+    const char *now_live[] = {"gw-a", "gw-new"};
+    bf_owner_ops_set_gateways(o, now_live, 2);
     bf_owner_ops_sweep(o);
     cr_assert(rc_run(&e, swept, 10000), "the dead gateway was not swept");
     for (int i = 0; i < 2; i++) {
-        cr_expect_str_eq(qkey(&e, "HLEN", BF_KEY_PRESENCE, CHS[i], NULL), "0", "%s", CHS[i]);
+        cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[i], "gw-dead/1"), "0", "%s",
+                         CHS[i]);
+        cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[i], "gw-new/1"), "1");
         cr_expect_str_eq(qkey(&e, "HGET", BF_KEY_CONNS, CHS[i], "gw-dead"), "(nil)");
         cr_expect_str_eq(qkey(&e, "HGET", BF_KEY_CONNS, CHS[i], "gw-a"), "2");
-        cr_expect_str_eq(qkey(&e, "GET", BF_KEY_SEQ, CHS[i], NULL), "2", "join, then leave");
+        cr_expect_str_eq(qkey(&e, "GET", BF_KEY_SEQ, CHS[i], NULL), "3", "two joins, a leave");
         cr_expect_str_eq(qkey(&e, "GET", BF_KEY_OWNER, CHS[i], NULL), "5");
     }
-    cr_expect_str_eq(qkey(&e, "HLEN", BF_KEY_PRESENCE, CHS[2], NULL), "1",
+    cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[2], "gw-dead/1"), "1",
                      "the fenced channel is left to its newer owner");
     cr_expect_str_eq(qkey(&e, "GET", BF_KEY_OWNER, CHS[2], NULL), "9");
     cr_expect_gt(u.stale, 0, "a refused sweep asks for a fresher ring");
@@ -420,7 +447,7 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
         event_base_loop(e.base, EVLOOP_NONBLOCK);
     cr_expect_str_eq(qkey(&e, "SISMEMBER", BF_KEY_GWKNOWN, NULL, "gw-dead"), "0",
                      "the gateway is forgotten once its index is empty");
-    cr_expect_str_eq(qkey(&e, "HLEN", BF_KEY_PRESENCE, CHS[2], NULL), "0");
+    cr_expect_str_eq(qkey(&e, "HLEN", BF_KEY_PRESENCE, CHS[2], NULL), "1");
     cr_expect_str_eq(qkey(&e, "HGET", BF_KEY_CONNS, CHS[0], "gw-late"), "7",
                      "a gateway alive on the Redis clock is not swept");
     cr_expect_str_eq(qkey(&e, "SISMEMBER", BF_KEY_GWCHANS, "gw-late", CHS[0]), "1");

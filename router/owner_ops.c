@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "backoff.h"
 #include "channel.h"
+#include "err.h"
 #include "log.h"
 #include "redis_keys.h"
 #include "scripts.h"
@@ -324,21 +325,21 @@ static void enqueue(bf_owner_ops *o, bf_pres_op *p, const bf_inbox *m, const cha
     }
     memcpy(gw, m->conn_id.p, gl);
     gw[gl] = '\0';
-    bf_script_args a;
     bf_presence_enqueue e = {.prefix = o->prefix,
                              .channel = channel,
                              .gateway = gw,
                              .envelope = p->env,
                              .envelope_len = p->len,
                              .join = m->op != BF_OP_LEAVE};
-    if (bf_presence_enqueue_args(&a, &e)) {
-        op_free(p);
-        return;
-    }
     enqueue_ctx *ex = bf_calloc(1, sizeof(*ex));
     ex->p = p;
     snprintf(ex->channel, sizeof(ex->channel), "%s", channel);
-    if (bf_script_args_send(o->cmd, &a, on_enqueue_reply, ex)) {
+    /* one call on one Redis; on a cluster its steps in order (bf_presence_enqueue_send) */
+    int rc = bf_presence_enqueue_send(o->cmd, &e, on_enqueue_reply, ex);
+    if (rc == BF_ERANGE) {
+        free(ex);
+        op_free(p);
+    } else if (rc) {
         free(ex);
         retry_later(o, p, "redis unavailable");
     }

@@ -452,6 +452,24 @@ Test(rcluster_router, the_owners_apply_and_sweep_stay_in_one_slot_per_call)
                      "a gateway alive on the Redis clock is not swept");
     cr_expect_str_eq(qkey(&e, "SISMEMBER", BF_KEY_GWCHANS, "gw-late", CHS[0]), "1");
 
+    /* an older gateway's join sent straight to the inbox: the router records it in the queue (in
+     * the cluster's steps) and applies it */
+    char member[] = "{\"id\":\"u9\",\"joinedAt\":1,\"info\":{}}";
+    bf_inbox join = {.op = BF_OP_REJOIN,
+                     .channel = {CHS[0], strlen(CHS[0])},
+                     .conn_id = {"gw-a/9", 6},
+                     .user_id = {"u9", 2},
+                     .payload = {member, strlen(member)}};
+    cr_assert_eq(bf_wire_encode_inbox(&join, &env, &envlen), 0);
+    bf_owner_ops_on_inbox(o, env, envlen);
+    free(env);
+    deadline = bf_now_ms() + 10000;
+    while (strcmp(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[0], "gw-a/9"), "1") &&
+           bf_now_ms() < deadline)
+        event_base_loop(e.base, EVLOOP_NONBLOCK);
+    cr_expect_str_eq(qkey(&e, "HEXISTS", BF_KEY_PRESENCE, CHS[0], "gw-a/9"), "1",
+                     "an inbox join is enqueued and applied");
+
     bf_owner_ops_stop(o);
     rc_teardown(&e); /* before freeing what the pending callbacks use */
     bf_owner_ops_free(o);

@@ -1,4 +1,5 @@
 #include "owner_ops.h"
+#include "owner_ops_int.h"
 #include "alloc.h"
 #include "backoff.h"
 #include "channel.h"
@@ -15,41 +16,23 @@
 #define MAX_HOPS 1
 #define MAX_ATTEMPTS 20
 
-struct bf_pres_op;
-
-struct bf_owner_ops {
-    bf_redis *cmd;       /* borrowed */
-    const bf_ring *ring; /* borrowed */
-    const char *prefix, *node_id;
-    long long history_size, history_ttl_ms;
-    bf_owner_ops_stale_fn on_stale;
-    void *arg;
-    bool in_ring, stopping;
-    char **gateways; /* live gateway ids of the last snapshot, sorted; owned */
-    size_t ngateways;
-    uint64_t view_gen;             /* bumped by every snapshot of the gateways */
-    struct deferral *deferrals;    /* Redis Cluster: channels waiting for a newer snapshot */
-    struct bf_pres_op *retry_head; /* operations waiting for a fresher ring */
-    bf_owner_ops_stats stats;
-};
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void stale(bf_owner_ops *o)
+void bf__owner_ops_stale(bf_owner_ops *o)
 {
     if (o->on_stale) o->on_stale(o->arg);
 }
 
-static bool owns(const bf_owner_ops *o, const char *channel)
+bool bf__owner_ops_owns(const bf_owner_ops *o, const char *channel)
 {
     const char *owner = bf_ring_owner(o->ring, channel, strlen(channel));
     return owner && !strcmp(owner, o->node_id);
 }
 
-static bool gateway_alive(const bf_owner_ops *o, const char *id)
+bool bf__owner_ops_gateway_alive(const bf_owner_ops *o, const char *id)
 {
     return bsearch(&id, o->gateways, o->ngateways, sizeof(char *), cmp_str) != NULL;
 }
@@ -121,7 +104,7 @@ static void retry_later(bf_owner_ops *o, bf_pres_op *p, const char *why)
     p->due_ms = bf_now_ms() + bf_backoff_delay(&policy, (unsigned)p->attempts - 1, 0);
     p->next = o->retry_head;
     o->retry_head = p;
-    stale(o);
+    bf__owner_ops_stale(o);
 }
 
 /* ---- applying pending operations ---------------------------------------------------------- */
@@ -135,7 +118,7 @@ typedef struct apply_ctx {
 
 static void apply_view(bf_owner_ops *o, const char *channel, bool strict);
 
-static void apply(bf_owner_ops *o, const char *channel)
+void bf__owner_ops_apply(bf_owner_ops *o, const char *channel)
 {
     apply_view(o, channel, false);
 }
@@ -158,7 +141,7 @@ static void defer_apply(bf_owner_ops *o, const char *channel)
     d->next = o->deferrals;
     o->deferrals = d;
     o->stats.deferred++;
-    stale(o);
+    bf__owner_ops_stale(o);
 }
 
 /* A new snapshot: the deferred channels are applied with it (or, out of the ring, by the next
@@ -244,7 +227,7 @@ static void on_apply_reply(redisAsyncContext *ac, void *reply, void *priv)
                 defer_apply(o, ax->channel);
         } else if (v[1] > 0 && !o->stopping) {
             /* more than one batch was waiting: go on (a later call queues behind other work) */
-            apply(o, ax->channel);
+            bf__owner_ops_apply(o, ax->channel);
         }
         if (v[1] == 0 && ax->cluster) unpend(o, ax->channel);
     } else if (r) {
@@ -305,7 +288,7 @@ static void on_enqueue_reply(redisAsyncContext *ac, void *reply, void *priv)
     bf_pres_op *p = ex->p;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ARRAY) {
-        apply(p->o, ex->channel);
+        bf__owner_ops_apply(p->o, ex->channel);
         op_free(p);
     } else {
         retry_later(p->o, p, r ? "redis error" : "redis connection lost");
@@ -406,7 +389,7 @@ static void handle(bf_owner_ops *o, bf_pres_op *p)
     channel[m.channel.len] = '\0';
     if (m.op == BF_OP_APPLY) {
         /* a nudge after an enqueue: whoever receives it may apply (no ownership needed) */
-        apply(o, channel);
+        bf__owner_ops_apply(o, channel);
         op_free(p);
         return;
     }
@@ -457,240 +440,6 @@ void bf_owner_ops_tick(bf_owner_ops *o, uint64_t now_ms)
         p->next = NULL;
         handle(o, p);
     }
-}
-
-/* ---- sweeping dead gateways --------------------------------------------------------------- */
-
-typedef struct sweep_ctx {
-    bf_owner_ops *o;
-    char gw[128];
-} sweep_ctx;
-
-static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    bf_owner_ops *o = priv;
-    redisReply *r = reply;
-    if (!r) return;
-    if (r->type == REDIS_REPLY_ERROR) {
-        if (strstr(r->str, "STALE"))
-            stale(o);
-        else
-            bf_warn("sweep failed: %s", r->str);
-        return;
-    }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-        o->stats.sweep_leaves += (uint64_t)r->integer;
-}
-
-/* ---- Redis Cluster: a sweep in three calls, each sent from the previous one's reply ---------
- * sweep_index.lua checks the gateway is dead (the cluster-wide slot), sweep.lua removes what it
- * left in the channel (the channel's slot, fenced by owner:{channel}), sweep_index.lua removes the
- * channel from the gateway's index entries (gwchans, gwpres if no operation is pending, gwknown).
- * A crash between the steps leaves index entries of a swept channel: swept again (idempotent). */
-
-typedef struct cl_sweep {
-    bf_owner_ops *o;
-    char gw[128];
-    char channel[BF_CHANNEL_MAX + 1];
-} cl_sweep;
-
-static void on_cl_index(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    cl_sweep *cs = priv;
-    redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ERROR)
-        bf_warn("sweep of %s's index entries failed: %s", cs->gw, r->str);
-    free(cs);
-}
-
-static void on_cl_swept(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    cl_sweep *cs = priv;
-    bf_owner_ops *o = cs->o;
-    redisReply *r = reply;
-    bf_script_args a;
-    if (r && r->type == REDIS_REPLY_ERROR) {
-        if (strstr(r->str, "STALE"))
-            stale(o);
-        else
-            bf_warn("sweep failed: %s", r->str);
-    } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               r->element[0]->type == REDIS_REPLY_INTEGER &&
-               r->element[1]->type == REDIS_REPLY_INTEGER) {
-        if (r->element[0]->integer > 0) o->stats.sweep_leaves += (uint64_t)r->element[0]->integer;
-        if (bf_sweep_index_args(&a, o->prefix, cs->gw, cs->channel, r->element[1]->integer == 1) ==
-                0 &&
-            bf_script_args_send(o->cmd, &a, on_cl_index, cs) == 0)
-            return;
-    } else if (r) {
-        bf_warn("sweep failed: unexpected reply");
-    }
-    free(cs);
-}
-
-static void on_cl_checked(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    cl_sweep *cs = priv;
-    bf_owner_ops *o = cs->o;
-    redisReply *r = reply;
-    bf_script_args a;
-    /* dead on the Redis clock, and still ours */
-    if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && o->in_ring &&
-        owns(o, cs->channel)) {
-        bf_sweep sw = {.prefix = o->prefix,
-                       .channel = cs->channel,
-                       .gateway = cs->gw,
-                       .ring_epoch = bf_ring_epoch(o->ring),
-                       .history_size = o->history_size,
-                       .history_ttl_ms = o->history_ttl_ms,
-                       .cluster = true};
-        if (bf_sweep_args(&a, &sw) == 0 && bf_script_args_send(o->cmd, &a, on_cl_swept, cs) == 0) {
-            o->stats.sweeps++;
-            return;
-        }
-    } else if (r && r->type == REDIS_REPLY_ERROR) {
-        bf_warn("sweep: liveness check of %s failed: %s", cs->gw, r->str);
-    }
-    free(cs);
-}
-
-static void sweep_channel_cluster(bf_owner_ops *o, const char *gw, const char *channel)
-{
-    bf_script_args a;
-    cl_sweep *cs = bf_calloc(1, sizeof(*cs));
-    cs->o = o;
-    snprintf(cs->gw, sizeof(cs->gw), "%s", gw);
-    snprintf(cs->channel, sizeof(cs->channel), "%s", channel);
-    if (bf_sweep_index_args(&a, o->prefix, gw, NULL, false) ||
-        bf_script_args_send(o->cmd, &a, on_cl_checked, cs))
-        free(cs);
-}
-
-static void sweep_channel(bf_owner_ops *o, const char *gw, const char *channel)
-{
-    if (bf_redis_is_cluster(o->cmd)) {
-        sweep_channel_cluster(o, gw, channel);
-        return;
-    }
-    bf_script_args a;
-    bf_sweep sw = {.prefix = o->prefix,
-                   .channel = channel,
-                   .gateway = gw,
-                   .ring_epoch = bf_ring_epoch(o->ring),
-                   .history_size = o->history_size,
-                   .history_ttl_ms = o->history_ttl_ms};
-    if (bf_sweep_args(&a, &sw)) return;
-    if (bf_script_args_send(o->cmd, &a, on_sweep_reply, o) == 0) o->stats.sweeps++;
-}
-
-static void on_gwchans(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    sweep_ctx *sc = priv;
-    bf_owner_ops *o = sc->o;
-    redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ARRAY && o->in_ring) {
-        if (r->elements == 0) {
-            /* nothing left anywhere: forget the gateway (it re-adds itself if it comes back) */
-            char kgk[BF_KEY_MAX];
-            bf_key(kgk, o->prefix, BF_KEY_GWKNOWN, NULL);
-            bf_redis_cmd(o->cmd, NULL, NULL, "SREM %s %s", kgk, sc->gw);
-        }
-        for (size_t i = 0; i < r->elements; i++) {
-            const char *ch = r->element[i]->str;
-            if (r->element[i]->type != REDIS_REPLY_STRING) continue;
-            if (owns(o, ch)) sweep_channel(o, sc->gw, ch);
-        }
-    }
-    free(sc);
-}
-
-/* Counts the active channels (those with connections on some gateway) this router owns. */
-static void on_all_channels(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    bf_owner_ops *o = priv;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY) return;
-    uint64_t n = 0;
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING && owns(o, r->element[i]->str)) n++;
-    o->stats.owned_channels = n;
-}
-
-static void count_owned(bf_owner_ops *o, redisReply *gateways)
-{
-    size_t n = gateways->elements;
-    const char **argv = bf_calloc(n + 1, sizeof(char *));
-    char(*keys)[BF_KEY_MAX] = bf_calloc(n ? n : 1, BF_KEY_MAX);
-    argv[0] = "SUNION";
-    for (size_t i = 0; i < n; i++) {
-        bf_key(keys[i], o->prefix, BF_KEY_GWCHANS, gateways->element[i]->str);
-        argv[i + 1] = keys[i];
-    }
-    if (n)
-        bf_redis_cmdargv(o->cmd, on_all_channels, o, (int)n + 1, argv, NULL);
-    else
-        o->stats.owned_channels = 0;
-    free(keys);
-    free(argv);
-}
-
-static void on_gwknown(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    bf_owner_ops *o = priv;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || !o->in_ring) return;
-    /* every few passes, also refresh the owned-channels gauge (one SUNION of all gateways'
-     * channel sets: proportional to the number of active channels) */
-    if (o->stats.sweep_passes++ % 5 == 0) count_owned(o, r);
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_STRING || (size_t)e->len >= sizeof(((sweep_ctx *)0)->gw))
-            continue;
-        if (gateway_alive(o, e->str)) continue;
-        sweep_ctx *sc = bf_calloc(1, sizeof(*sc));
-        sc->o = o;
-        memcpy(sc->gw, e->str, (size_t)e->len + 1);
-        /* the channels where it counted connections, and those where it may hold presence
-         * entries (a count can reach 0 before the last presence leave is applied) */
-        char kgc[BF_KEY_MAX], kgp[BF_KEY_MAX];
-        bf_key(kgc, o->prefix, BF_KEY_GWCHANS, sc->gw);
-        bf_key(kgp, o->prefix, BF_KEY_GWPRES, sc->gw);
-        if (bf_redis_cmd(o->cmd, on_gwchans, sc, "SUNION %s %s", kgc, kgp)) free(sc);
-    }
-}
-
-/* The channels with pending presence operations: each router applies those of the channels it
- * owns, so operations whose nudge was lost (its router died, or none was alive) are applied
- * within one sweep interval of the ring knowing a live owner. */
-static void on_ppending(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    bf_owner_ops *o = priv;
-    redisReply *r = reply;
-    if (!r || r->type != REDIS_REPLY_ARRAY || !o->in_ring || o->stopping) return;
-    o->stats.pending_channels = r->elements;
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *e = r->element[i];
-        if (e->type != REDIS_REPLY_STRING || (size_t)e->len > BF_CHANNEL_MAX) continue;
-        if (owns(o, e->str)) apply(o, e->str);
-    }
-}
-
-void bf_owner_ops_sweep(bf_owner_ops *o)
-{
-    char kgk[BF_KEY_MAX], kpp[BF_KEY_MAX];
-    if (!o->in_ring) return;
-    bf_key(kpp, o->prefix, BF_KEY_PPENDING, NULL);
-    bf_redis_cmd(o->cmd, on_ppending, o, "SMEMBERS %s", kpp);
-    bf_key(kgk, o->prefix, BF_KEY_GWKNOWN, NULL);
-    bf_redis_cmd(o->cmd, on_gwknown, o, "SMEMBERS %s", kgk);
 }
 
 /* ---- lifecycle and the router's view ---------------------------------------------------- */
@@ -745,7 +494,7 @@ long long bf_owner_ops_live_connections(const bf_owner_ops *o, const redisReply 
     for (size_t i = 0; i < counts->elements; i += 2) {
         const redisReply *id = counts->element[i], *n = counts->element[i + 1];
         if (id->type != REDIS_REPLY_STRING || n->type != REDIS_REPLY_STRING) return -1;
-        if (gateway_alive(o, id->str)) sum += strtoll(n->str, NULL, 10);
+        if (bf__owner_ops_gateway_alive(o, id->str)) sum += strtoll(n->str, NULL, 10);
     }
     return sum;
 }

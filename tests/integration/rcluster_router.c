@@ -13,6 +13,7 @@
  *     part fenced by owner:{channel}, the gateway's index entries), refused where a newer epoch
  *     holds the channel. */
 #include "router/owner_ops.c"
+#include "router/owner_sweep.c"
 
 #include "common/err.h"
 #include "common/redis_keys.h"

@@ -1,8 +1,9 @@
 /* Unit tests for router/owner_ops.h: the owner's operations as a module of their own. The file is
- * compiled here without the router (router.c, http_api.c), which is what shows it depends only on
- * what it receives at _new; its link to Redis stays down, so every call that needs Redis takes
- * the path a lost link takes. */
+ * compiled here (with owner_sweep.c) without the router (router.c, http_api.c), which is what shows
+ * it depends only on what it receives at _new; its link to Redis stays down, so every call that
+ * needs Redis takes the path a lost link takes. */
 #include "router/owner_ops.c"
+#include "router/owner_sweep.c"
 
 #include "err.h"
 #include "redis_url.h"
@@ -121,11 +122,11 @@ Test(router_owner_ops, the_live_gateways_are_copied_and_looked_up_in_any_order)
     const char *ids[] = {a, b, c};
     bf_owner_ops_set_gateways(f.o, ids, 3);
     a[0] = b[0] = c[0] = 'x'; /* copied: the caller's strings may change */
-    cr_expect(gateway_alive(f.o, "gw-a") && gateway_alive(f.o, "gw-b") &&
-              gateway_alive(f.o, "gw-c"));
-    cr_expect(!gateway_alive(f.o, "gw-d"));
+    cr_expect(bf__owner_ops_gateway_alive(f.o, "gw-a") &&
+              bf__owner_ops_gateway_alive(f.o, "gw-b") && bf__owner_ops_gateway_alive(f.o, "gw-c"));
+    cr_expect(!bf__owner_ops_gateway_alive(f.o, "gw-d"));
     bf_owner_ops_set_gateways(f.o, NULL, 0);
-    cr_expect(!gateway_alive(f.o, "gw-a"));
+    cr_expect(!bf__owner_ops_gateway_alive(f.o, "gw-a"));
     stop(&f);
 }
 

@@ -41,9 +41,13 @@ end
 -- caller must not act: a router with a newer ring owns the channel); otherwise the fence is
 -- raised to the caller's epoch and false is returned. Epochs start from the Redis clock in ms
 -- (heartbeat.lua), so they never go back, even after Redis lost the ring epoch key.
+-- The fence lives a day after it was last raised (BF_FENCE_TTL_MS), so that a cluster does not
+-- keep one key for every channel it ever had: it matters only while a ring change is seen by
+-- some routers and not yet by others, seconds; once gone, the next fenced call sets it again.
+local BF_FENCE_TTL_MS = 86400000
 local function bf_fence(key, epoch)
     local held, mine = tonumber(redis.call('GET', key) or '0'), tonumber(epoch)
     if held > mine then return true end
-    if held < mine then redis.call('SET', key, epoch) end
+    if held < mine then redis.call('SET', key, epoch, 'PX', BF_FENCE_TTL_MS) end
     return false
 end

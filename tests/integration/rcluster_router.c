@@ -218,6 +218,9 @@ Test(rcluster_router, a_fenced_publish_checks_and_raises_the_channels_fence)
         cr_expect_str_eq(qkey(&e, "GET", BF_KEY_SEQ, CHS[i], NULL), "2", "and sequences nothing");
         cr_expect_str_eq(fenced(&e, CHS[i], 11), "3", "a newer owner takes the channel");
         cr_expect_str_eq(qkey(&e, "GET", BF_KEY_OWNER, CHS[i], NULL), "11");
+        /* a fence is not kept forever (one key per channel ever published) */
+        const char *ttl = qkey(&e, "PTTL", BF_KEY_OWNER, CHS[i], NULL);
+        cr_expect(atoll(ttl) > 86000000 && atoll(ttl) <= 86400000, "PTTL %s", ttl);
         r = fenced(&e, CHS[i], 10);
         cr_expect(strstr(r, "STALE"), "the previous owner is now refused: %s", r);
     }

@@ -33,7 +33,8 @@ Test(slow_reader, a_reader_that_pauses_gets_everything_after_partial_writes)
     }
     free(body);
     sleep(1);
-    long long partial = bf_metric(c->gateways[0].port, "belfry_gateway_socket_writes_partial_total");
+    long long partial =
+        bf_metric(c->gateways[0].port, "belfry_gateway_socket_writes_partial_total");
     cr_expect_geq(partial, 1, "the socket never filled: the test did not reach a partial write");
 
     long long last = 0;

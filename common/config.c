@@ -161,15 +161,6 @@ static int set_value(const bf_cfg_opt *o, void *cfg, const char *v, const char *
             snprintf(err, errlen, "%s: %s", from, sub);
             return BF_EINVAL;
         }
-        /* the daemons' Lua scripts mix a channel's keys with cluster-wide keys, which a cluster
-         * would spread over several slots: refused until their key schema is ported */
-        if (((bf_redis_url *)field)->kind == BF_REDIS_URL_CLUSTER) {
-            snprintf(err, errlen,
-                     "%s: Redis Cluster is supported by the transport only; the gateway/router do "
-                     "not run on it yet (see docs/operations.md, Redis topologies)",
-                     from);
-            return BF_EINVAL;
-        }
         return 0;
     case BF_CFG_LIST: {
         bf_strlist *l = (bf_strlist *)field;

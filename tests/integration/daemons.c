@@ -87,12 +87,12 @@ Test(daemons, bad_configuration_fails_with_one_line_and_exit_2)
     expect_bad("belfry-gateway", a5, NULL, "--jwt-secret");
     const char *a6[] = {"--log-format", "xml", NULL};
     expect_bad("belfry-gateway", a6, NULL, "--log-format");
-    /* Redis Cluster: the transport exists, the daemons' key schema does not run on it yet */
-    const char *a7[] = {"--redis", "cluster://127.0.0.1:7000,127.0.0.1:7001",
+    /* Redis Cluster: database 0 only, said by the URL parser (flag and environment alike) */
+    const char *a7[] = {"--redis", "cluster://127.0.0.1:7000,127.0.0.1:7001/2",
                         "--insecure-no-api-key", NULL};
-    expect_bad("belfry-router", a7, NULL, "Redis Cluster is supported by the transport only");
-    const char *e8[] = {"BELFRY_REDIS_URL=cluster://u:pw@127.0.0.1:7000", NULL};
-    expect_bad("belfry-gateway", NULL, e8, "the gateway/router do not run on it yet");
+    expect_bad("belfry-router", a7, NULL, "--redis");
+    const char *e8[] = {"BELFRY_REDIS_URL=cluster://u:pw@127.0.0.1:7000/1", NULL};
+    expect_bad("belfry-gateway", NULL, e8, "BELFRY_REDIS_URL");
 }
 
 Test(daemons, flag_beats_environment_beats_default)

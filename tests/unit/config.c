@@ -337,10 +337,11 @@ Test(config, bad_redis_flag)
     tcfg c;
     cr_expect_eq(parse(&c, "--redis", "http://x"), BF_EINVAL);
     has("--redis");
-    /* parsed by the one URL parser, refused by the daemons' config row until they run on it */
-    cr_expect_eq(parse(&c, "--redis", "cluster://a:7000,b:7001"), BF_EINVAL);
-    has("Redis Cluster is supported by the transport only");
-    has("docs/operations.md");
+    /* a cluster has database 0 only: the one URL parser says so */
+    cr_expect_eq(parse(&c, "--redis", "cluster://a:7000,b:7001/1"), BF_EINVAL);
+    has("--redis");
+    /* and takes the seeds (every script call is single-slot: tests/unit/script_slots.c) */
+    cr_expect_eq(parse(&c, "--redis", "cluster://a:7000,b:7001"), 0);
 }
 
 Test(config, bad_default_is_reported)

@@ -1,0 +1,195 @@
+/* The failover check per shard (common/failover.c) on a real three-primary cluster: each
+ * primary's node link records that primary's replication id in a key of its own slots
+ * ({#<n>}:redis:replid, bf_key_shard_replid); a kill -9 of one primary, whose replica is
+ * promoted (its link already up, as every node is a seed, so the transport must gate it again
+ * before it serves), forgets the epochs of that shard's channels only: the other shards' epochs
+ * stay, and a second process meeting the same primaries forgets nothing. */
+#include "common/failover.h"
+#include "common/redis_keys.h"
+#include "rcluster_common.h"
+
+TestSuite(rcluster_epochs, .timeout = 90, .fini = rc_fini);
+
+#define CHANNELS 60
+
+static bf_redis *gated_link(rc_env *e, bf_failover *f, const char *name)
+{
+    bf_redis_url u;
+    char err[256];
+    cr_assert_eq(bf_parse_redis_url(e->t.url, &u, err, sizeof(err)), 0, "%s", err);
+    bf_redis_opts o = {.url = &u,
+                       .name = name,
+                       .attach = rc_attach,
+                       .loop = e->base,
+                       .connect_timeout_ms = 1000,
+                       .command_timeout_ms = 1000,
+                       .cluster_refresh_ms = 1000,
+                       .gate = bf_failover_gate,
+                       .gate_arg = f};
+    return bf_redis_new(&o);
+}
+
+static bool never(rc_env *e)
+{
+    (void)e;
+    return false;
+}
+
+/* Node i's master_replid (INFO replication) into out; false if it does not answer. */
+static bool replid_of(rc_env *e, int i, char *out, size_t cap)
+{
+    redisReply *r = bf_rcl_cmd(&e->t, i, "INFO replication");
+    const char *p = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "master_replid:") : NULL;
+    if (p) {
+        p += strlen("master_replid:");
+        size_t n = strcspn(p, "\r\n");
+        snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+    }
+    freeReplyObject(r);
+    return p != NULL;
+}
+
+/* The lowest slot node i owns (CLUSTER SLOTS as node i says), or -1. */
+static int lowest_slot(rc_env *e, int i)
+{
+    int low = -1;
+    redisReply *r = bf_rcl_cmd(&e->t, i, "CLUSTER SLOTS");
+    for (size_t k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements; k++) {
+        redisReply *x = r->element[k];
+        if (x->elements >= 3 && x->element[2]->element[1]->integer == e->t.nodes[i].port &&
+            (low < 0 || x->element[0]->integer < low))
+            low = (int)x->element[0]->integer;
+    }
+    freeReplyObject(r);
+    return low;
+}
+
+/* Node i's record of its own replication id, as the gate wrote it ("" if none). */
+static void record_of(rc_env *e, int i, char *out, size_t cap)
+{
+    char key[BF_KEY_MAX];
+    int slot = lowest_slot(e, i);
+    cr_assert_geq(slot, 0, "node %d owns no slot", i);
+    cr_assert_geq(bf_key_shard_replid(key, "belfry:", (unsigned)slot), 0);
+    redisReply *r = bf_rcl_cmd(&e->t, i, "GET %s", key);
+    snprintf(out, cap, "%s", r && r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+static bool epoch_exists(rc_env *e, const char *ch)
+{
+    char key[BF_KEY_MAX];
+    bf_key(key, "belfry:", BF_KEY_EPOCH, ch);
+    int owner = bf_rcl_owner(&e->t, bf_slot_of_key(key, strlen(key)));
+    redisReply *r = owner >= 0 ? bf_rcl_cmd(&e->t, owner, "EXISTS %s", key) : NULL;
+    bool yes = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return yes;
+}
+
+static int primaries(rc_env *e, int *out)
+{
+    int n = 0;
+    for (int i = 0; i < BF_RCL_NODES; i++) {
+        redisReply *r = bf_rcl_cmd(&e->t, i, "ROLE");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements &&
+            !strcmp(r->element[0]->str, "master") && lowest_slot(e, i) >= 0)
+            out[n++] = i;
+        freeReplyObject(r);
+    }
+    return n;
+}
+
+Test(rcluster_epochs, a_primarys_failover_forgets_the_epochs_of_its_shard_only)
+{
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
+    memset(&e, 0, sizeof(e));
+    rc_current = &e;
+    if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
+    cr_assert_eq(bf_rcl_start(&e.t), 0);
+    e.base = event_base_new();
+    e.tick = event_new(e.base, -1, EV_PERSIST, rc_on_tick, &e);
+    struct timeval tv = {0, 10000};
+    event_add(e.tick, &tv);
+    static bf_failover f1 = {.prefix = "belfry:"};
+    e.r = gated_link(&e, &f1, "gated");
+    cr_assert(rc_run(&e, rc_ready, 10000), "the gated cluster link did not become ready");
+
+    /* the first meeting: no record anywhere, each primary recorded its own id in its slots */
+    int prim[BF_RCL_NODES];
+    cr_assert_eq(primaries(&e, prim), 3);
+    cr_expect_eq(f1.new_primaries, 3, "each primary's record was read once");
+    for (int k = 0; k < 3; k++) {
+        char id[64] = "", rec[64];
+        cr_assert(replid_of(&e, prim[k], id, sizeof(id)));
+        record_of(&e, prim[k], rec, sizeof(rec));
+        cr_expect_str_eq(rec, id, "node %d's record", prim[k]);
+    }
+
+    /* channel epochs on every shard (through the gated link), replicated */
+    char chans[CHANNELS][32];
+    int owner_of[CHANNELS], on_victim = 0;
+    int victim = bf_rcl_owner(&e.t, 0);
+    for (int i = 0; i < CHANNELS; i++) {
+        snprintf(chans[i], sizeof(chans[i]), "room-%d", i);
+        char key[BF_KEY_MAX];
+        bf_key(key, "belfry:", BF_KEY_EPOCH, chans[i]);
+        owner_of[i] = bf_rcl_owner(&e.t, bf_slot_of_key(key, strlen(key)));
+        on_victim += owner_of[i] == victim;
+        rc_reply rep;
+        cr_assert_str_eq(rc_set(&e, &rep, key, "e1"), "OK");
+    }
+    cr_assert(on_victim > 0 && on_victim < CHANNELS, "channels on the victim and elsewhere");
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(bf_rcl_wait_replicated(&e.t, prim[k], 3000), 0, "node %d's replica", prim[k]);
+
+    /* a second process meeting the same primaries: same ids, nothing forgotten */
+    static bf_failover f2 = {.prefix = "belfry:"};
+    e.sub = gated_link(&e, &f2, "gated-2");
+    cr_assert(rc_run(&e, rc_ready, 10000));
+    cr_expect_eq(f2.new_primaries, 0);
+    cr_expect_eq(f2.epochs_forgotten, 0);
+    for (int i = 0; i < CHANNELS; i++)
+        cr_assert(epoch_exists(&e, chans[i]), "%s lost its epoch without a failover", chans[i]);
+    bf_redis_free(e.sub);
+    e.sub = NULL;
+
+    /* kill -9 of one primary: its replica (a seed, its link already READY as a replica) is
+     * promoted; the link is gated again on it before a command reaches it */
+    bf_rcl_kill(&e.t, victim);
+    uint64_t killed = bf_now_ms();
+    char probe[64];
+    rc_key_on(&e, victim, "probe", probe, sizeof(probe));
+    bool flowing = false;
+    while (!flowing && bf_now_ms() - killed < 30000) {
+        rc_reply rep;
+        flowing = !strcmp(rc_set(&e, &rep, probe, "x"), "OK");
+        if (!flowing) rc_run(&e, never, 50);
+    }
+    cr_assert(flowing, "the victim's slots did not serve again within 30 s");
+    int promoted = bf_rcl_owner(&e.t, 0);
+    cr_assert(promoted >= 0 && promoted != victim);
+
+    int forgotten = 0, kept = 0;
+    for (int i = 0; i < CHANNELS; i++) {
+        bool exists = epoch_exists(&e, chans[i]);
+        if (owner_of[i] == victim) {
+            cr_expect(!exists, "%s (on the failed-over shard) kept its epoch", chans[i]);
+            forgotten += !exists;
+        } else {
+            cr_expect(exists, "%s (on another shard) lost its epoch", chans[i]);
+            kept += exists;
+        }
+    }
+    cr_expect_eq(forgotten, on_victim);
+    cr_expect_eq(kept, CHANNELS - on_victim);
+    cr_expect_eq(f1.new_primaries, 4, "only the promoted replica was a new primary");
+    cr_expect_eq(f1.epochs_forgotten, (uint64_t)on_victim);
+    char id[64] = "", rec[64];
+    cr_assert(replid_of(&e, promoted, id, sizeof(id)));
+    record_of(&e, promoted, rec, sizeof(rec));
+    cr_expect_str_eq(rec, id, "the promoted replica's record is its own id");
+    bf_log(BF_LOG_INFO, "epochs: %d of %d forgotten, %llu ms after the kill", forgotten, CHANNELS,
+           (unsigned long long)(bf_now_ms() - killed));
+    rc_teardown(&e);
+}

@@ -65,7 +65,7 @@ static void channel_on(bf_cluster *c, int node, int not, const char *stem, char 
     for (int i = 0; i < 100000; i++) {
         snprintf(out, cap, "%s-%d", stem, i);
         int o = bf_rcl_owner(c->rcl, slot_of(out));
-        if (node >= 0 ? o == node : (o >= 0 && o != not)) return;
+        if (node >= 0 ? o == node : (o >= 0 && o != not )) return;
     }
     cr_assert_fail("no channel on node %d", node);
 }
@@ -132,7 +132,9 @@ static void expect_exactly(bf_ws *w, const acked *a, int from, long long seq0, c
         const char *ev = json_string_value(json_object_get(j, "event"));
         if (gl < sizeof(got) - 32)
             gl += (size_t)snprintf(got + gl, sizeof(got) - gl, " %lld:%d%s", s, i,
-                                   ev && !strcmp(ev, "N") ? "" : ev ? ev : "?");
+                                   ev && !strcmp(ev, "N") ? ""
+                                   : ev                   ? ev
+                                                          : "?");
         bad += !(ev && !strcmp(ev, "N") && k < a->n && i == a->i[k] && s == seq);
         json_decref(j);
         k++;
@@ -142,10 +144,11 @@ static void expect_exactly(bf_ws *w, const acked *a, int from, long long seq0, c
     size_t ll = 0;
     for (int q = k; q < a->n && ll < sizeof(lacks) - 16; q++)
         ll += (size_t)snprintf(lacks + ll, sizeof(lacks) - ll, " %d", a->i[q]);
-    cr_expect(!bad && k == a->n,
-              "%s: wanted the %d acknowledged publishes (i=%d..) with seqs from %lld; got (seq:i)%s; "
-              "never got i=%s",
-              who, a->n - from, from < a->n ? a->i[from] : -1, seq0, got, lacks);
+    cr_expect(
+        !bad && k == a->n,
+        "%s: wanted the %d acknowledged publishes (i=%d..) with seqs from %lld; got (seq:i)%s; "
+        "never got i=%s",
+        who, a->n - from, from < a->n ? a->i[from] : -1, seq0, got, lacks);
 }
 
 /* The live client of a failed-over channel: every acknowledged publish from index from on
@@ -172,7 +175,8 @@ static void expect_live_told(bf_ws *w, const acked *a, int from, long long seq0,
         const char *ev = json_string_value(json_object_get(j, "event"));
         long long s = json_integer_value(json_object_get(j, "seq"));
         int i = (int)json_integer_value(json_object_get(json_object_get(j, "data"), "i"));
-        if (ev && strcmp(ev, "N")) told = true;
+        if (ev && strcmp(ev, "N"))
+            told = true;
         else if (i >= 0 && i < (1 << 16)) {
             cr_expect(!seen[i], "%s: i=%d twice", who, i);
             seen[i] = true;
@@ -262,8 +266,8 @@ Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
         i++;
         if (refused && !in_a_row) usleep(20000);
     }
-    cr_log_info("cluster failover: publishes flowed again %lld ms after the kill (%d refused)",
-                flowing - killed, refused);
+    fprintf(stderr, "chaos_cluster: publishes flowed again %lld ms after the kill (%d refused)\n",
+            flowing - killed, refused);
     for (int k = 0; k < 10; k++, i++) {
         publish_ok(c, chv, i, &av);
         publish_ok(c, cho, i, &ao);
@@ -382,15 +386,18 @@ Test(chaos_cluster, migration_of_a_busy_channels_slot_under_publishing)
     for (int k = 0; k < BF_RCL_NODES; k++)
         if (k != src && k != dst && c->rcl->nodes[k].pid > 0) {
             redisReply *r = bf_rcl_cmd(c->rcl, k, "ROLE");
-            bool primary = r && r->type == REDIS_REPLY_ARRAY && !strcmp(r->element[0]->str, "master");
+            bool primary =
+                r && r->type == REDIS_REPLY_ARRAY && !strcmp(r->element[0]->str, "master");
             freeReplyObject(r);
             if (primary) setslot(c, k, slot, "NODE", did);
         }
     publish_during(c, ch, &i, &a, &errors, 10);
     /* afterwards every publish is taken again */
     for (int k = 0; k < 10; k++, i++) publish_ok(c, ch, i, &a);
-    cr_log_info("migration: %d keys moved, %d publishes refused meanwhile, %d acknowledged",
-                moved, errors, a.n);
+    fprintf(stderr,
+            "chaos_cluster: migration: %d keys moved, %d publishes refused meanwhile, %d "
+            "acknowledged\n",
+            moved, errors, a.n);
     cr_expect_eq(bf_rcl_owner(c->rcl, slot), dst);
 
     /* a client resuming at seq 10 after the migration: the history moved intact */

@@ -137,7 +137,8 @@ static int own_lowest_slot(const char *nodes, char *node, size_t nodelen)
         buf[len] = '\0';
         char *save = NULL, *f[9];
         int nf = 0, low = -2;
-        for (char *t = strtok_r(buf, " ", &save); t && nf < 9; t = strtok_r(NULL, " ", &save))
+        /* the first nine fields, and not one more: the slots after the ninth are read below */
+        for (char *t = strtok_r(buf, " ", &save); t; t = nf < 9 ? strtok_r(NULL, " ", &save) : NULL)
             f[nf++] = t;
         if (nf >= 3 && strstr(f[2], "myself")) {
             snprintf(node, nodelen, "%s", f[0]);

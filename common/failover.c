@@ -125,8 +125,9 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
 }
 
 /* The lowest slot that the "myself" line of CLUSTER NODES owns (ranges "a-b" or single slots
- * from the ninth field on; "[...]" entries are migrations, not ownership), -1 if none; its node
- * id into node. */
+ * from the ninth field on) and is not migrating away ("[s->-id]": its keys, the record among
+ * them, may already be on the importing node, where a GET here would be redirected); "[s-<-id]"
+ * (importing) is not owned. -1 if none; the node's id into node. */
 static int own_lowest_slot(const char *nodes, char *node, size_t nodelen)
 {
     for (const char *line = nodes; line && *line;) {
@@ -143,11 +144,21 @@ static int own_lowest_slot(const char *nodes, char *node, size_t nodelen)
         if (nf >= 3 && strstr(f[2], "myself")) {
             snprintf(node, nodelen, "%s", f[0]);
             low = -1;
+            /* 2 KiB of flags: slots migrating away, ranges owned */
+            uint8_t migrating[16384 / 8] = {0}, owned[16384 / 8] = {0};
             for (char *t = nf == 9 ? f[8] : NULL; t; t = strtok_r(NULL, " ", &save)) {
-                if (*t == '[') continue;
-                int a = atoi(t);
-                if (a >= 0 && a < 16384 && (low < 0 || a < low)) low = a;
+                int a = atoi(t + (*t == '['));
+                if (a < 0 || a >= 16384) continue;
+                if (*t == '[') {
+                    if (strstr(t, "->-")) migrating[a / 8] |= (uint8_t)(1u << (a % 8));
+                    continue;
+                }
+                const char *dash = strchr(t, '-');
+                int b = dash ? atoi(dash + 1) : a;
+                for (int s = a; s <= b && s < 16384; s++) owned[s / 8] |= (uint8_t)(1u << (s % 8));
             }
+            for (int s = 0; s < 16384 && low < 0; s++)
+                if ((owned[s / 8] & ~migrating[s / 8]) & (1u << (s % 8))) low = s;
         }
         free(buf);
         if (low > -2) return low;

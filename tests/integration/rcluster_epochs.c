@@ -3,7 +3,8 @@
  * ({#<n>}:redis:replid, bf_key_shard_replid); a kill -9 of one primary, whose replica is
  * promoted (its link already up, as every node is a seed, so the transport must gate it again
  * before it serves), forgets the epochs of that shard's channels only: the other shards' epochs
- * stay, and a second process meeting the same primaries forgets nothing. */
+ * stay, and a second process meeting the same primaries forgets nothing. A manual failover and
+ * the failback, every link staying up, do the same for that shard each time. */
 #include "common/failover.h"
 #include "common/redis_keys.h"
 #include "rcluster_common.h"
@@ -191,5 +192,111 @@ Test(rcluster_epochs, a_primarys_failover_forgets_the_epochs_of_its_shard_only)
     cr_expect_str_eq(rec, id, "the promoted replica's record is its own id");
     bf_log(BF_LOG_INFO, "epochs: %d of %d forgotten, %llu ms after the kill", forgotten, CHANNELS,
            (unsigned long long)(bf_now_ms() - killed));
+    rc_teardown(&e);
+}
+
+/* Sets an epoch key for every channel of chans (through the link) and waits until it is on every
+ * replica. */
+static void set_epochs(rc_env *e, char (*chans)[32], int n, const char *v)
+{
+    for (int i = 0; i < n; i++) {
+        char key[BF_KEY_MAX];
+        bf_key(key, "belfry:", BF_KEY_EPOCH, chans[i]);
+        rc_reply rep;
+        cr_assert_str_eq(rc_set(e, &rep, key, v), "OK");
+    }
+    int prim[BF_RCL_NODES], np = primaries(e, prim);
+    for (int k = 0; k < np; k++)
+        cr_assert_eq(bf_rcl_wait_replicated(&e->t, prim[k], 3000), 0, "node %d", prim[k]);
+}
+
+/* Runs the loop until a SET on key (a slot of the shard that failed over) goes through. */
+static void until_flowing(rc_env *e, const char *key, int timeout_ms)
+{
+    uint64_t t0 = bf_now_ms();
+    for (;;) {
+        rc_reply rep;
+        if (!strcmp(rc_set(e, &rep, key, "x"), "OK")) return;
+        cr_assert(bf_now_ms() - t0 < (uint64_t)timeout_ms, "the shard did not serve again");
+        rc_run(e, never, 50);
+    }
+}
+
+/* The node whose ROLE names node p as its primary, or -1. */
+static int replica_of(rc_env *e, int p)
+{
+    for (int k = 0; k < BF_RCL_NODES; k++) {
+        redisReply *r = bf_rcl_cmd(&e->t, k, "ROLE");
+        bool yes = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+                   !strcmp(r->element[0]->str, "slave") &&
+                   r->element[2]->integer == e->t.nodes[p].port;
+        freeReplyObject(r);
+        if (yes) return k;
+    }
+    return -1;
+}
+
+/* A manual failover (CLUSTER FAILOVER on the replica) and the failback, with every link staying up:
+ * each promotion is a new history on a node whose link was already open (first a replica's, then
+ * a demoted primary's), so it is gated again and forgets the epochs of that shard only. */
+Test(rcluster_epochs, a_failover_and_failback_under_open_links_forget_that_shards_epochs)
+{
+    static rc_env e;
+    memset(&e, 0, sizeof(e));
+    rc_current = &e;
+    if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
+    cr_assert_eq(bf_rcl_start(&e.t), 0);
+    e.base = event_base_new();
+    e.tick = event_new(e.base, -1, EV_PERSIST, rc_on_tick, &e);
+    struct timeval tv = {0, 10000};
+    event_add(e.tick, &tv);
+    static bf_failover f = {.prefix = "belfry:"};
+    e.r = gated_link(&e, &f, "gated");
+    cr_assert(rc_run(&e, rc_ready, 10000));
+    cr_expect_eq(f.new_primaries, 3);
+
+    static char chans[CHANNELS][32];
+    int owner_of[CHANNELS];
+    int old = bf_rcl_owner(&e.t, 0), repl = replica_of(&e, old);
+    cr_assert_geq(repl, 0);
+    for (int i = 0; i < CHANNELS; i++) {
+        snprintf(chans[i], sizeof(chans[i]), "room-%d", i);
+        char key[BF_KEY_MAX];
+        bf_key(key, "belfry:", BF_KEY_EPOCH, chans[i]);
+        owner_of[i] = bf_rcl_owner(&e.t, bf_slot_of_key(key, strlen(key)));
+    }
+    char probe[64];
+    rc_key_on(&e, old, "probe", probe, sizeof(probe));
+
+    for (int round = 0; round < 2; round++) {
+        /* round 0: the replica takes over; round 1: the old primary takes back */
+        int from = round ? repl : old, to = round ? old : repl;
+        set_epochs(&e, chans, CHANNELS, "e");
+        uint64_t before = f.new_primaries;
+        redisReply *r = bf_rcl_cmd(&e.t, to, "CLUSTER FAILOVER");
+        cr_assert(r && r->type == REDIS_REPLY_STATUS, "CLUSTER FAILOVER on node %d", to);
+        freeReplyObject(r);
+        for (int k = 0; k < 200 && bf_rcl_owner(&e.t, 0) != to; k++) rc_run(&e, never, 25);
+        cr_assert_eq(bf_rcl_owner(&e.t, 0), to, "round %d: node %d did not take over", round, to);
+        until_flowing(&e, probe, 15000);
+        /* the link may have served the new primary's slots only after its gate: every epoch of
+         * that shard is gone, every other one is there */
+        for (int i = 0; i < CHANNELS; i++) {
+            char key[BF_KEY_MAX];
+            bf_key(key, "belfry:", BF_KEY_EPOCH, chans[i]);
+            redisReply *x = bf_rcl_cmd(&e.t, bf_rcl_owner(&e.t, bf_slot_of_key(key, strlen(key))),
+                                       "EXISTS %s", key);
+            bool exists = x && x->type == REDIS_REPLY_INTEGER && x->integer == 1;
+            freeReplyObject(x);
+            if (owner_of[i] == from)
+                cr_expect(!exists, "round %d: %s (the failed-over shard) kept its epoch", round,
+                          chans[i]);
+            else
+                cr_expect(exists, "round %d: %s (another shard) lost its epoch", round, chans[i]);
+        }
+        cr_expect_eq(f.new_primaries, before + 1, "round %d: one new primary", round);
+        for (int i = 0; i < CHANNELS; i++)
+            if (owner_of[i] == from) owner_of[i] = to;
+    }
     rc_teardown(&e);
 }

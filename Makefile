@@ -7,7 +7,7 @@ CTEST_ARGS ?= --output-on-failure --timeout 900
 C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
 
 .PHONY: all deps build asan run test test-unit test-integration test-chaos test-js format \
-	format-check clean test-pusher release test-install fuzz fuzz-regress test-deploy test-image \
+	format-check clean test-pusher test-pusher-cluster release test-install fuzz fuzz-regress test-deploy test-image \
 	bench-smoke bench soak soak-check test-valgrind chaos-presence-repeat
 
 all: build
@@ -92,6 +92,12 @@ test-js: build
 # Pusher compatibility: the real pusher-js, laravel-echo and pusher (server SDK) from npm
 test-pusher: build
 	bash tests/pusher/run.sh
+
+# The Pusher HTTP API's publishes (one channel, 100 channels over every slot, batches) with the
+# daemons on a three-primary Redis Cluster (tests/pusher/cluster.mjs' topology parameter)
+test-pusher-cluster: build
+	BELFRY_TEST_TOPOLOGY=cluster BELFRY_PUSHER_FILES=./http_events.test.mjs \
+	  bash tests/pusher/run.sh --test-name-pattern='^(trigger to|batch trigger)'
 
 # the integration suites with every gateway and router under valgrind's memcheck: a leak or an
 # invalid access makes the daemon exit 99, which fails the test that stops it. ~4 min on 2 cores;

@@ -10,6 +10,9 @@
 
 typedef struct gate {
     bf_failover *f;
+    bool cluster;  /* a cluster node's link: the record and the SCAN are this shard's */
+    char node[48]; /* cluster: the node's id, for the log */
+    int slot;      /* cluster: the lowest slot the node owns (names the record), -1 for none */
     char replid[64];
     char kreplid[BF_KEY_MAX];
     char pattern[2 * BF_KEY_MAX]; /* epoch:* with the prefix's glob characters escaped */
@@ -42,9 +45,15 @@ static void on_set(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     g->f->epochs_forgotten += g->forgotten;
-    bf_warn("new Redis primary (replication id %s): forgot %llu channel epochs; clients "
-            "recovering across the change get recovered:false",
-            g->replid, (unsigned long long)g->forgotten);
+    if (g->cluster)
+        bf_warn("new Redis primary of the shard of slot %d (node %s, replication id %s): forgot "
+                "%llu channel epochs on it; clients recovering on its channels get "
+                "recovered:false",
+                g->slot, g->node, g->replid, (unsigned long long)g->forgotten);
+    else
+        bf_warn("new Redis primary (replication id %s): forgot %llu channel epochs; clients "
+                "recovering across the change get recovered:false",
+                g->replid, (unsigned long long)g->forgotten);
     finish(r, g, true, NULL);
 }
 
@@ -62,7 +71,13 @@ static void on_scan(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     redisReply *keys = rep->element[1];
-    if (keys->elements) {
+    if (keys->elements && g->cluster) {
+        /* one node, but the keys are in many slots: a multi-key UNLINK would be CROSSSLOT */
+        for (size_t i = 0; i < keys->elements; i++)
+            redisAsyncCommand(ac, NULL, NULL, "UNLINK %b", keys->element[i]->str,
+                              (size_t)keys->element[i]->len);
+        g->forgotten += keys->elements;
+    } else if (keys->elements) {
         const char **argv = bf_malloc((keys->elements + 1) * sizeof(*argv));
         size_t *lens = bf_malloc((keys->elements + 1) * sizeof(*lens));
         argv[0] = "UNLINK";
@@ -109,6 +124,73 @@ static void on_get(redisAsyncContext *ac, void *reply, void *priv)
     scan(ac, g);
 }
 
+/* The lowest slot that the "myself" line of CLUSTER NODES owns (ranges "a-b" or single slots
+ * from the ninth field on) and is not migrating away ("[s->-id]": its keys, the record among
+ * them, may already be on the importing node, where a GET here would be redirected); "[s-<-id]"
+ * (importing) is not owned. -1 if none; the node's id into node. */
+static int own_lowest_slot(const char *nodes, char *node, size_t nodelen)
+{
+    for (const char *line = nodes; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char *buf = bf_malloc(len + 1); /* a fragmented shard's line can be long */
+        memcpy(buf, line, len);
+        buf[len] = '\0';
+        char *save = NULL, *f[9];
+        int nf = 0, low = -2;
+        /* the first nine fields, and not one more: the slots after the ninth are read below */
+        for (char *t = strtok_r(buf, " ", &save); t; t = nf < 9 ? strtok_r(NULL, " ", &save) : NULL)
+            f[nf++] = t;
+        if (nf >= 3 && strstr(f[2], "myself")) {
+            snprintf(node, nodelen, "%s", f[0]);
+            low = -1;
+            /* 2 KiB of flags: slots migrating away, ranges owned */
+            uint8_t migrating[16384 / 8] = {0}, owned[16384 / 8] = {0};
+            for (char *t = nf == 9 ? f[8] : NULL; t; t = strtok_r(NULL, " ", &save)) {
+                int a = atoi(t + (*t == '['));
+                if (a < 0 || a >= 16384) continue;
+                if (*t == '[') {
+                    if (strstr(t, "->-")) migrating[a / 8] |= (uint8_t)(1u << (a % 8));
+                    continue;
+                }
+                const char *dash = strchr(t, '-');
+                int b = dash ? atoi(dash + 1) : a;
+                for (int s = a; s <= b && s < 16384; s++) owned[s / 8] |= (uint8_t)(1u << (s % 8));
+            }
+            for (int s = 0; s < 16384 && low < 0; s++)
+                if ((owned[s / 8] & ~migrating[s / 8]) & (1u << (s % 8))) low = s;
+        }
+        free(buf);
+        if (low > -2) return low;
+        line = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+static void on_nodes(redisAsyncContext *ac, void *reply, void *priv)
+{
+    gate *g = priv;
+    bf_redis *r = link_of(ac, g);
+    if (!r) return;
+    redisReply *rep = reply;
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        finish(r, g, false, "CLUSTER NODES failed");
+        return;
+    }
+    g->slot = own_lowest_slot(rep->str, g->node, sizeof(g->node));
+    if (g->slot < 0) {
+        /* a primary without slots serves no channel's keys; if it gets slots later, keys move
+         * in with their epochs intact (MIGRATE), and its next failover is checked as any other */
+        finish(r, g, true, NULL);
+        return;
+    }
+    if (bf_key_shard_replid(g->kreplid, g->f->prefix, (unsigned)g->slot) < 0) {
+        finish(r, g, false, "cannot name the shard's replication id key");
+        return;
+    }
+    redisAsyncCommand(ac, on_get, g, "GET %s", g->kreplid);
+}
+
 static void on_info(redisAsyncContext *ac, void *reply, void *priv)
 {
     gate *g = priv;
@@ -135,6 +217,10 @@ static void on_info(redisAsyncContext *ac, void *reply, void *priv)
     if (n >= sizeof(g->replid)) n = sizeof(g->replid) - 1;
     memcpy(g->replid, id, n);
     g->replid[n] = '\0';
+    if (g->cluster) {
+        redisAsyncCommand(ac, on_nodes, g, "CLUSTER NODES");
+        return;
+    }
     redisAsyncCommand(ac, on_get, g, "GET %s", g->kreplid);
 }
 
@@ -143,6 +229,8 @@ void bf_failover_gate(bf_redis *r, redisAsyncContext *ac, void *arg)
     bf_failover *f = arg;
     gate *g = bf_calloc(1, sizeof(*g));
     g->f = f;
+    g->cluster = bf_redis_is_cluster_node(r);
+    g->slot = -1;
     bf_key(g->kreplid, f->prefix, BF_KEY_REDIS_REPLID, NULL);
     char raw[BF_KEY_MAX];
     bf_key_stem(raw, f->prefix, BF_KEY_EPOCH); /* "<prefix>epoch:": a channel's is epoch:{name} */

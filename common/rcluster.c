@@ -14,9 +14,10 @@ static void dispatch(rcl_req *q);
 
 /* ---- nodes ----------------------------------------------------------------------------------- */
 
+/* Whether n serves commands: its command link READY and, with a gate, gated as a primary. */
 static bool links_ready(const rcl_node *n)
 {
-    return n->link && bf_redis_ready(n->link) && !n->gone;
+    return n->link && bf_redis_ready(n->link) && !n->gone && n->checked;
 }
 
 static void set_ready(bf_rcluster *c, bool ready, const char *why)
@@ -64,6 +65,7 @@ static void on_node_ready(bf_redis *r, void *arg)
     rcl_node *n = arg;
     (void)r;
     bf_rcluster *c = n->c;
+    n->checked = !c->o.gate || n->primary;
     if (!c->ready && !c->refreshing && !c->closing && !n->psub) {
         refresh(c); /* the first link up (or back) reads the map at once */
         return;
@@ -77,6 +79,7 @@ static void on_node_down(bf_redis *r, void *arg)
     (void)r;
     if (n->c->psub == n) n->c->psub = NULL; /* hiredis dropped its subscriptions with it */
     n->psub = false;
+    n->checked = false;
     bf__rcluster_schedule_refresh(n->c);
     if (n->owner) set_ready(n->c, false, "a primary's link was lost");
 }
@@ -97,6 +100,37 @@ static void on_slink_down(bf_redis *r, void *arg)
     bf__rcluster_schedule_refresh(n->c);
 }
 
+/* ROLE's answer on a node's command link in its handshake: the owner's gate runs on a primary
+ * only (a replica has no epochs of its own to check, and would refuse the gate's writes). */
+static void on_gate_role(redisAsyncContext *ac, void *reply, void *priv)
+{
+    bf_redis *r = ac->data;
+    rcl_node *n = priv;
+    if (!r) return; /* the link was reset or freed meanwhile (n may be gone): bf_redis_gate_fn */
+    redisReply *rep = reply;
+    if (!rep) {
+        bf_redis_gate_done(r, false, "connection lost during ROLE");
+        return;
+    }
+    /* an ACL user without ROLE: taken for a primary, the gate then says what it cannot do */
+    n->primary = rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+                 rep->element[0]->type != REDIS_REPLY_STRING ||
+                 !strcmp(rep->element[0]->str, "master");
+    if (!n->primary) {
+        bf_redis_gate_done(r, true, NULL);
+        return;
+    }
+    n->c->o.gate(r, ac, n->c->o.gate_arg);
+}
+
+static void node_gate(bf_redis *r, redisAsyncContext *ac, void *arg)
+{
+    rcl_node *n = arg;
+    n->primary = false;
+    if (redisAsyncCommand(ac, on_gate_role, n, "ROLE") != REDIS_OK)
+        bf_redis_gate_done(r, false, "cannot send ROLE");
+}
+
 bf_redis *bf__rcluster_node_link(bf_rcluster *c, rcl_node *n, bool sub)
 {
     bf_redis_url u = c->url;
@@ -114,7 +148,10 @@ bf_redis *bf__rcluster_node_link(bf_rcluster *c, rcl_node *n, bool sub)
                        .on_down = sub ? on_slink_down : on_node_down,
                        .arg = n,
                        .connect_timeout_ms = c->o.connect_timeout_ms,
-                       .command_timeout_ms = c->o.command_timeout_ms};
+                       .command_timeout_ms = c->o.command_timeout_ms,
+                       .gate = !sub && c->o.gate ? node_gate : NULL,
+                       .gate_arg = n,
+                       .cluster_node = true};
     return bf_redis_new(&o);
 }
 
@@ -210,6 +247,19 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
         rcl_node *n = node_get(c, host, (int)e->element[2]->element[1]->integer);
         if (!n || a < 0 || b >= BF_SLOT_COUNT || a > b) continue;
         for (long long s = a; s <= b; s++) map[s] = n;
+        /* a node we know listed as a replica: if it is promoted later under the same link, its
+         * history is checked again before it serves (the gate ran on it as a replica, or ran on
+         * an earlier history of it) */
+        for (size_t k = 3; c->o.gate && k < e->elements; k++) {
+            redisReply *rr = e->element[k];
+            if (rr->type != REDIS_REPLY_ARRAY || rr->elements < 2 ||
+                rr->element[0]->type != REDIS_REPLY_STRING ||
+                rr->element[1]->type != REDIS_REPLY_INTEGER)
+                continue;
+            rcl_node *rn = node_find(c, *rr->element[0]->str ? rr->element[0]->str : from->host,
+                                     (int)rr->element[1]->integer);
+            if (rn) rn->primary = false;
+        }
     }
     c->st.refreshes++;
     for (rcl_sub *s = c->subs; s; s = s->next) s->stale = false;
@@ -221,6 +271,9 @@ static void on_slots(redisAsyncContext *ac, void *reply, void *priv)
     for (int i = 0; i < c->nnodes; i++) {
         rcl_node *n = c->nodes[i];
         n->gone = !n->owner && !n->seed; /* a replica now, or removed: freed by the next tick */
+        if (c->o.gate && !n->primary) n->checked = false;
+        /* an owner whose link is up but was not gated as this primary: gated again first */
+        if (n->owner && !n->gone && !n->checked && bf_redis_ready(n->link)) n->regate = true;
     }
     c->refresh_at = c->now + (uint64_t)c->o.cluster_refresh_ms;
     check_ready(c);
@@ -233,8 +286,9 @@ static void refresh(bf_rcluster *c)
     rcl_node *best = NULL;
     for (int i = 0; i < c->nnodes; i++) {
         rcl_node *n = c->nodes[i];
-        if (!links_ready(n) || n->psub) continue;
-        if (!best || (n->owner && !best->owner)) best = n;
+        /* a replica answers CLUSTER SLOTS too: its link need not be gated as a primary */
+        if (!n->link || !bf_redis_ready(n->link) || n->gone || n->psub) continue;
+        if (!best || (n->owner && links_ready(n) && !(best->owner && links_ready(best)))) best = n;
     }
     if (!best) {
         bf__rcluster_schedule_refresh(c); /* the links reconnect on their own ticks */
@@ -463,7 +517,6 @@ bf_rcluster *bf_rcluster_new(bf_redis *owner, const bf_redis_opts *o)
     if (c->o.cluster_max_redirects <= 0) c->o.cluster_max_redirects = 5;
     if (c->o.cluster_refresh_ms <= 0) c->o.cluster_refresh_ms = 5000;
     if (c->o.command_timeout_ms <= 0) c->o.command_timeout_ms = 2000;
-    if (o->gate) bf_warn("redis[%s] cluster: the link's gate is not run on a cluster", c->name);
     for (int i = 0; i < c->url.nseeds; i++) {
         rcl_node *n = node_get(c, c->url.seeds[i].host, c->url.seeds[i].port);
         if (n) n->seed = true;
@@ -496,6 +549,11 @@ void bf_rcluster_tick(bf_rcluster *c, uint64_t now_ms)
     assert(!c->freeing);
     c->now = now_ms;
     sweep(c);
+    for (int i = 0; i < c->nnodes; i++)
+        if (c->nodes[i]->regate) { /* outside the link's callbacks */
+            c->nodes[i]->regate = false;
+            bf_redis_reset(c->nodes[i]->link, "now a primary: gated again before it serves");
+        }
     for (int i = 0; i < c->nnodes; i++) {
         bf_redis_tick(c->nodes[i]->link, now_ms);
         if (c->nodes[i]->slink) bf_redis_tick(c->nodes[i]->slink, now_ms);

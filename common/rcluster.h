@@ -45,9 +45,14 @@
  * Limits: BF_RCLUSTER_NODES_MAX nodes known at once (a refresh naming more is refused and logged),
  * max_redirects per command, the redirect wait bounded by command_timeout_ms, at most 63 channels
  * in one SSUBSCRIBE or SUNSUBSCRIBE (more: BF_EINVAL, nothing sent).
- * Not supported: multi-key commands across slots (Redis answers CROSSSLOT), gates
- * (bf_redis_opts.gate: never run on a cluster link), bf_redis_pair (a no-op on a cluster link),
- * MULTI/EXEC, and SCAN/KEYS over the whole cluster (they run on one node). */
+ *   - Gates (bf_redis_opts.gate, e.g. bf_failover_gate): each node's command link asks ROLE at the
+ *     end of its handshake and runs the gate, with itself as r (bf_redis_is_cluster_node), only
+ *     when the node is a primary. A node serves commands only once its link passed the gate as a
+ *     primary: a replica whose link is already up when a map shows it promoted (or a primary a
+ *     map lists as a replica, then promoted again) has its link reset by the next tick, so that
+ *     the gate sees its new history before any command does.
+ * Not supported: multi-key commands across slots (Redis answers CROSSSLOT), bf_redis_pair (a no-op
+ * on a cluster link), MULTI/EXEC, and SCAN/KEYS over the whole cluster (they run on one node). */
 #ifndef BF_RCLUSTER_H
 #define BF_RCLUSTER_H
 

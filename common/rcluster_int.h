@@ -23,6 +23,13 @@ typedef struct rcl_node {
     bool owner;      /* owns slots in the current map */
     bool psub;       /* its command link carries plain subscriptions: no other command */
     bool gone;       /* to be freed by the next tick (never inside one of its callbacks) */
+    /* The owner's gate (bf_redis_opts.gate, e.g. bf_failover_gate) runs on a command link only
+     * when ROLE says the node is a primary. checked: this link passed it as a primary (or there is
+     * no gate); a node serves commands only when checked, so a replica promoted under a link that
+     * stayed up is gated again (regate: reset by the next tick) before it serves. */
+    bool primary;
+    bool checked;
+    bool regate;
 } rcl_node;
 
 /* A command on its way through the cluster; freed once its caller's callback ran. */

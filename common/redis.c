@@ -483,6 +483,11 @@ bool bf_redis_is_cluster(const bf_redis *r)
     return r->cluster != NULL;
 }
 
+bool bf_redis_is_cluster_node(const bf_redis *r)
+{
+    return r->o.cluster_node;
+}
+
 bool bf_redis_ready(const bf_redis *r)
 {
     if (r->cluster) return bf_rcluster_ready(r->cluster);

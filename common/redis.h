@@ -64,8 +64,10 @@ typedef struct bf_redis_opts {
     int sentinel_timeout_ms;   /* sentinel:// only: per sentinel query; 0: 1000 (capped at
                                 * connect_timeout_ms) */
     int command_timeout_ms;    /* 0: 2000 */
-    bf_redis_gate_fn gate;     /* may be NULL; never run on a cluster:// link */
+    bf_redis_gate_fn gate;     /* may be NULL. On a cluster:// link it runs on each node's command
+                                * link whose ROLE is master (rcluster.h), with that node link as r */
     void *gate_arg;            /* passed to gate (not arg) */
+    bool cluster_node;         /* set by rcluster.c on its node links (bf_redis_is_cluster_node) */
     int cluster_max_redirects; /* cluster:// only: MOVED/ASK/TRYAGAIN per command; 0: 5 */
     int cluster_refresh_ms;    /* cluster:// only: slot map refresh period when READY; 0: 5000 */
 } bf_redis_opts;
@@ -93,6 +95,9 @@ void bf_redis_tick(bf_redis *r, uint64_t now_ms);
 bool bf_redis_ready(const bf_redis *r);
 /* True for a cluster:// link (its fan-out is sharded pub/sub: scripts.h, gateway/hub.h). */
 bool bf_redis_is_cluster(const bf_redis *r);
+/* True for one node link of a cluster:// link (e.g. the r a gate is given on a cluster): its keys
+ * are only those of the slots that node owns. */
+bool bf_redis_is_cluster_node(const bf_redis *r);
 /* Number of times the link has become READY after having been READY before. */
 uint64_t bf_redis_reconnects(const bf_redis *r);
 

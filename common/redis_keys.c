@@ -1,4 +1,5 @@
 #include "redis_keys.h"
+#include "slot.h"
 #include "err.h"
 
 #include <stdio.h>
@@ -106,6 +107,20 @@ int bf_key(char *out, const char *prefix, bf_key_kind kind, const char *arg)
         break;
     }
     return fit(snprintf(out, BF_KEY_MAX, "%s%s%s", prefix, kind_names[kind], arg ? arg : ""));
+}
+
+int bf_key_shard_replid(char *out, const char *prefix, unsigned slot)
+{
+    /* CRC16 spreads short strings evenly: about 16384 tries on average (about 1 ms), done once
+     * per handshake of a node link; 2^22 bounds it (never reached for any slot: unit test) */
+    char tag[16];
+    for (unsigned n = 0; n < (1u << 22); n++) {
+        int len = snprintf(tag, sizeof(tag), "#%u", n);
+        if ((bf_slot_crc16(tag, (size_t)len) & (BF_SLOT_COUNT - 1)) == slot)
+            return fit(snprintf(out, BF_KEY_MAX, "%s{%s}:%s", prefix, tag,
+                                kind_names[BF_KEY_REDIS_REPLID]));
+    }
+    return BF_ERANGE;
 }
 
 int bf_key_stem(char *out, const char *prefix, bf_key_kind kind)

@@ -132,6 +132,12 @@ int bf_key_stem(char *out, const char *prefix, bf_key_kind kind);
  * pusers, conns, phere, prep, pops, pgone, owner). */
 int bf_key_is_channel_kind(bf_key_kind kind);
 
+/* Redis Cluster: the key in which the primary owning slot records its replication id
+ * (common/failover.c), "<prefix>{#<n>}:redis:replid" with the smallest n for which the tag "#<n>"
+ * hashes to slot — a key in the shard's own slots, replicated with the epochs it vouches for, and
+ * never a channel's ('#' is no channel-name byte). slot < 16384. Same contract as bf_key. */
+int bf_key_shard_replid(char *out, const char *prefix, unsigned slot);
+
 /* The psubscribe pattern matching every ingress subject: "<prefix>publish:*". Same contract. */
 int bf_key_publish_pattern(char *out, const char *prefix);
 

@@ -1,5 +1,8 @@
 #include "harness.h"
 #include "http_client.h"
+#include "redis_cluster.h"
+
+#include "slot.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -329,7 +332,27 @@ bf_cluster *bf_cluster_start(const bf_cluster_opts *o)
         free(c);
         return NULL;
     }
-    if (start_redis(c, 0)) goto fail;
+    const char *topo = getenv("BELFRY_TEST_TOPOLOGY");
+    if (topo && !c->o.sentinel && !c->o.redis_cluster && !c->o.redis_acl_user &&
+        !c->o.proxied_gateway) {
+        c->o.sentinel = !strcmp(topo, "sentinel");
+        c->o.redis_cluster = !strcmp(topo, "cluster");
+        if (!c->o.sentinel && !c->o.redis_cluster && strcmp(topo, "single")) {
+            fprintf(stderr, "harness: BELFRY_TEST_TOPOLOGY=%s: single, sentinel or cluster\n",
+                    topo);
+            goto fail;
+        }
+    }
+    if (c->o.redis_cluster) {
+        c->rcl = calloc(1, sizeof(*c->rcl));
+        if (bf_rcl_start(c->rcl)) goto fail;
+        size_t n = strlen(c->rcl->url); /* six loopback seeds: about 105 bytes */
+        if (n >= sizeof(c->redis_url)) goto fail;
+        memcpy(c->redis_url, c->rcl->url, n + 1);
+        c->redis.port = c->rcl->nodes[0].port;
+    } else if (start_redis(c, 0)) {
+        goto fail;
+    }
     if (c->o.sentinel && bf__sentinel_start(c)) goto fail;
     for (int i = 0; i < c->o.routers && i < BF_MAX_NODES; i++) {
         bf_proc *p = &c->routers[i];
@@ -408,6 +431,11 @@ int bf_cluster_stop_checked(bf_cluster *c)
         wait_exit(&c->redis, 2000);
     }
     bf__sentinel_stop(c);
+    if (c->rcl) {
+        c->rcl->keep_logs = bad || c->keep_logs || getenv("BELFRY_KEEP_LOGS");
+        bf_rcl_stop(c->rcl);
+        free(c->rcl);
+    }
     if (c->proxy.pid > 0) {
         kill(c->proxy.pid, SIGKILL);
         wait_exit(&c->proxy, 2000);
@@ -467,19 +495,36 @@ int bf_cluster_restart_router(bf_cluster *c, int i)
 
 int bf_cluster_signal_redis_stop(bf_cluster *c)
 {
+    if (c->rcl) return -1; /* a cluster's nodes: bf_rcl_kill */
     return signal_proc(&c->redis, SIGKILL);
 }
 
 int bf_cluster_restart_redis(bf_cluster *c)
 {
+    if (c->rcl) return -1;
     int port = c->redis.port;
     if (c->redis.pid > 0) signal_proc(&c->redis, SIGKILL);
     return start_redis(c, port);
 }
 
+const char *bf_cluster_topology(const bf_cluster *c)
+{
+    return c->rcl ? "cluster" : c->o.sentinel ? "sentinel" : "single";
+}
+
+/* Redis Cluster: the port of a live node (keyless commands, and the first try of the others). */
+static int rcl_any_port(bf_cluster *c)
+{
+    for (int i = 0; i < BF_RCL_NODES; i++)
+        if (c->rcl->nodes[i].pid > 0) return c->rcl->nodes[i].port;
+    return -1;
+}
+
 char *bf_redis_query(bf_cluster *c, const char *fmt, ...)
 {
-    int port = c->o.sentinel ? bf_cluster_primary_port(c) : c->redis.port;
+    int port = c->rcl          ? rcl_any_port(c)
+               : c->o.sentinel ? bf_cluster_primary_port(c)
+                               : c->redis.port;
     redisContext *rc = port > 0 ? redisConnect("127.0.0.1", port) : NULL;
     if (!rc || rc->err) {
         if (rc) redisFree(rc);
@@ -498,6 +543,25 @@ char *bf_redis_query(bf_cluster *c, const char *fmt, ...)
     va_start(ap, fmt);
     redisReply *r = redisvCommand(rc, fmt, ap);
     va_end(ap);
+    /* a cluster's MOVED: the same command on the named node (a few times at most) */
+    for (int hops = 0; c->rcl && hops < 5 && r && r->type == REDIS_REPLY_ERROR &&
+                       !strncmp(r->str, "MOVED ", 6) && strrchr(r->str, ':');
+         hops++) {
+        int to = atoi(strrchr(r->str, ':') + 1);
+        freeReplyObject(r);
+        r = NULL;
+        redisFree(rc);
+        rc = redisConnect("127.0.0.1", to);
+        if (!rc || rc->err) break;
+        va_start(ap, fmt);
+        r = redisvCommand(rc, fmt, ap);
+        va_end(ap);
+    }
+    if (!rc || rc->err) {
+        if (rc) redisFree(rc);
+        freeReplyObject(r);
+        return NULL;
+    }
     char *out = NULL;
     if (r) {
         size_t len = 0;
@@ -581,6 +645,17 @@ typedef struct numsub_arg {
 static bool numsub_is(void *arg)
 {
     numsub_arg *a = arg;
+    if (a->c->rcl) { /* sharded pub/sub: counted by the node owning the fan-out's slot */
+        char key[512];
+        snprintf(key, sizeof(key), "%sfan:{%s}", a->c->o.prefix, a->channel);
+        int owner = bf_rcl_owner(a->c->rcl, bf_slot_of_key(key, strlen(key)));
+        redisReply *r =
+            owner >= 0 ? bf_rcl_cmd(a->c->rcl, owner, "PUBSUB SHARDNUMSUB %s", key) : NULL;
+        bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                  r->element[1]->integer == a->want;
+        freeReplyObject(r);
+        return ok;
+    }
     char *r = bf_redis_query(a->c, "PUBSUB NUMSUB %sfan:{%s}", a->c->o.prefix, a->channel);
     bool ok = r && strchr(r, '\n') && atoi(strchr(r, '\n') + 1) == a->want;
     free(r);

@@ -38,7 +38,19 @@ typedef struct bf_cluster_opts {
     bool sentinel; /* Redis Sentinel topology: a primary (redis) and a replica (replica), watched
                     * by three sentinels (down-after 1 s, failover-timeout 3 s) on ephemeral
                     * ports; redis_url is the sentinel:// URL of master "mymaster" */
+    bool redis_cluster; /* Redis Cluster topology (redis_cluster.h): three primaries with a replica
+                         * each; redis_url is the cluster:// URL (every node a seed), rcl the
+                         * cluster, redis.port its first node's port (no pid: a PUBLISH there
+                         * reaches every node), and bf_redis_query follows MOVED */
 } bf_cluster_opts;
+
+/* The topology parameter: BELFRY_TEST_TOPOLOGY=single|sentinel|cluster makes bf_cluster_start
+ * use that topology when the options ask for none of their own (no sentinel, redis_cluster, ACL
+ * user or proxied gateway), so that one suite runs against all three (CTest registers the
+ * variants as <suite>@sentinel, <suite>@cluster: tests/CMakeLists.txt). The topology a cluster
+ * runs on, "single", "sentinel" or "cluster": */
+struct bf_cluster;
+const char *bf_cluster_topology(const struct bf_cluster *c);
 
 typedef struct bf_proc {
     pid_t pid;
@@ -75,6 +87,7 @@ typedef struct bf_cluster {
     bf_proc replica;
     bf_proc sentinels[3];
     int nsentinels;
+    struct bf_rcl *rcl; /* opts.redis_cluster: the Redis Cluster (owned) */
 } bf_cluster;
 
 /* ---- Sentinel topology (opts.sentinel; tests/harness/sentinel.c) ---- */

@@ -166,6 +166,43 @@ int bf_rcl_wait_ok(bf_rcl *t, int timeout_ms)
     return -1;
 }
 
+/* From INFO replication: master_repl_offset into *want, the smallest replica offset into *have
+ * (-1 when there is no replica). */
+static bool repl_offsets(bf_rcl *t, int i, long long *want, long long *have)
+{
+    redisReply *r = bf_rcl_cmd(t, i, "INFO replication");
+    const char *m =
+        r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "master_repl_offset:") : NULL;
+    if (!m) {
+        freeReplyObject(r);
+        return false;
+    }
+    *want = atoll(m + strlen("master_repl_offset:"));
+    *have = -1;
+    for (const char *p = r->str; (p = strstr(p, "\nslave")) != NULL; p++) {
+        const char *o = strstr(p, "offset=");
+        const char *eol = strchr(p + 1, '\n');
+        if (!o || (eol && o > eol)) continue;
+        long long v = atoll(o + strlen("offset="));
+        if (*have < 0 || v < *have) *have = v;
+    }
+    freeReplyObject(r);
+    return true;
+}
+
+int bf_rcl_wait_replicated(bf_rcl *t, int i, int timeout_ms)
+{
+    long long want, have;
+    if (!repl_offsets(t, i, &want, &have)) return -1;
+    long long target = want, deadline = bf_ms() + timeout_ms;
+    while (bf_ms() < deadline) {
+        if (!repl_offsets(t, i, &want, &have)) return -1;
+        if (have >= target) return 0;
+        usleep(10000);
+    }
+    return -1;
+}
+
 void bf_rcl_kill(bf_rcl *t, int i)
 {
     if (t->nodes[i].pid <= 0) return;

@@ -40,6 +40,11 @@ int bf_rcl_move_slot(bf_rcl *t, unsigned slot, int src, int dst);
 /* Polls until every live node says cluster_state:ok and every live replica's link is up. Returns 0
  * or -1 after timeout_ms. */
 int bf_rcl_wait_ok(bf_rcl *t, int timeout_ms);
+/* Polls until every replica of primary i has acknowledged its replication offset as it is now
+ * (INFO replication: each slaveN's offset >= master_repl_offset), i.e. has every write made
+ * before the call on any connection — which `WAIT` on a new connection does not say: it counts
+ * only that connection's writes. Returns 0, or -1 after timeout_ms (or when i has no replica). */
+int bf_rcl_wait_replicated(bf_rcl *t, int i, int timeout_ms);
 /* SIGKILLs node i. */
 void bf_rcl_kill(bf_rcl *t, int i);
 

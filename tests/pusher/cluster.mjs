@@ -2,7 +2,17 @@
 // routers and `gateways` gateways from build/bin (or $BELFRY_BIN_DIR), each on a free loopback
 // port, all configured with the same apps. Readiness is polled (never slept on); stop() kills
 // everything (and the process 'exit' hook does, should a test crash past its `after`).
+//
+// The topology parameter (as the C harness': BELFRY_TEST_TOPOLOGY, or startCluster's `topology`):
+// 'single' (the default) or 'cluster' — six redis-servers in cluster mode (three primaries with a
+// replica each, on free ports whose bus port, +10000, is free too), created with
+// `redis-cli --cluster create`, the daemons on its cluster:// URL. redisPort is then the first
+// node's (a PUBLISH there reaches every node; keyed commands may answer MOVED).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import {
   BIN_DIR, freePort, Proc as BaseProc, redisCommand, waitFor,
 } from '../../client/js/test/cluster.mjs';
@@ -43,8 +53,11 @@ export class Proc extends BaseProc {
  */
 export async function startCluster({
   gateways = 2, routers = 1, apps = [APP, APP2], gatewayArgs = [], routerArgs = [],
+  topology = process.env.BELFRY_TEST_TOPOLOGY || 'single',
 } = {}) {
-  const c = new Cluster({ apps, gatewayArgs, routerArgs });
+  if (!['single', 'cluster'].includes(topology))
+    throw new Error(`BELFRY_TEST_TOPOLOGY=${topology}: single or cluster (Sentinel: the C suites)`);
+  const c = new Cluster({ apps, gatewayArgs, routerArgs, topology });
   try {
     await c.start(gateways, routers);
   } catch (err) {
@@ -55,7 +68,9 @@ export async function startCluster({
 }
 
 export class Cluster {
-  constructor({ apps, gatewayArgs, routerArgs }) {
+  constructor({ apps, gatewayArgs, routerArgs, topology = 'single' }) {
+    this.topology = topology;
+    this.nodes = [];
     this.appArgs = apps.flatMap((a) => ['--app', `${a.id}:${a.key}:${a.secret}`]);
     this.gatewayArgs = gatewayArgs;
     this.routerArgs = routerArgs;
@@ -65,6 +80,45 @@ export class Cluster {
   }
 
   async start(gateways, routers) {
+    if (this.topology === 'cluster') await this.startRedisCluster();
+    else await this.startRedis();
+    for (let i = 0; i < routers; i++) await this.startRouter();
+    for (let i = 0; i < gateways; i++) await this.startGateway();
+  }
+
+  /** Six cluster-mode redis-servers, created as three primaries with a replica each. */
+  async startRedisCluster() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'belfry-pusher-rcluster-'));
+    for (let i = 0; i < 6; i++) {
+      let port;
+      do port = await freePort(); while (port + 10000 > 65535);
+      const p = new Proc(`redis-cluster#${i}`, 'redis-server', [
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+        '--dir', this.dir, '--cluster-enabled', 'yes', '--cluster-config-file',
+        `nodes-${port}.conf`, '--cluster-node-timeout', '1000',
+      ]);
+      p.port = port;
+      this.nodes.push(p);
+      await waitFor(async () => {
+        p.assertRunning(); // a bus port taken meanwhile: the test fails with redis' log
+        return (await redisCommand(port, 'PING')) === 'PONG';
+      }, { what: `cluster node ${i} to answer PING` });
+    }
+    const addrs = this.nodes.map((n) => `127.0.0.1:${n.port}`);
+    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...addrs,
+      '--cluster-replicas', '1', '--cluster-yes'], { timeout: 20000 });
+    await waitFor(async () => {
+      for (const n of this.nodes) {
+        const info = await redisCommand(n.port, 'CLUSTER', 'INFO');
+        if (!String(info).includes('cluster_state:ok')) return false;
+      }
+      return true;
+    }, { what: 'the redis cluster to be ok', timeout: 20000 });
+    this.redisPort = this.nodes[0].port;
+    this.redisUrl = `cluster://${addrs.join(',')}`;
+  }
+
+  async startRedis() {
     this.redisPort = await freePort();
     this.redis = new Proc('redis-server', 'redis-server', [
       '--port', String(this.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
@@ -74,8 +128,6 @@ export class Cluster {
       return (await redisCommand(this.redisPort, 'PING')) === 'PONG';
     }, { what: 'redis-server to answer PING' });
     this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
-    for (let i = 0; i < routers; i++) await this.startRouter();
-    for (let i = 0; i < gateways; i++) await this.startGateway();
   }
 
   /** Starts one more router (or restarts router i on its port); waits for /readyz. */
@@ -118,6 +170,8 @@ export class Cluster {
     const out = [];
     for (const p of [...this.gateways, ...this.routers]) if (p) out.push([p.name, await p.stop()]);
     if (this.redis) await this.redis.stop('SIGKILL');
+    for (const n of this.nodes) await n.stop('SIGKILL');
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
     return out;
   }
 

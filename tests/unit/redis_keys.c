@@ -4,6 +4,7 @@
 #include "slot.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -226,4 +227,35 @@ Test(redis_keys, longest_real_key_fits)
     for (size_t i = 0; i < NKEYS; i++)
         cr_expect_gt(bf_key(out, prefix, KEYS[i].kind, KEYS[i].arg ? chan : NULL), 0, "kind %zu",
                      i);
+}
+
+/* The record of a shard's replication id (common/failover.c) lies in the slot it is named for,
+ * and is in no channel's slot by its name: its tag is "#<n>". Every slot has such a tag within
+ * the function's bound (one pass over n, as the function's search would make for the last slot
+ * found), and the function finds it (a sample of slots: each search costs about a millisecond). */
+Test(redis_keys, a_shards_replid_record_is_in_its_slot_for_every_slot)
+{
+    static bool seen[BF_SLOT_COUNT];
+    unsigned left = BF_SLOT_COUNT, n = 0;
+    char tag[16];
+    for (; left && n < (1u << 22); n++) {
+        int len = snprintf(tag, sizeof(tag), "#%u", n);
+        unsigned s = bf_slot_crc16(tag, (size_t)len) & (BF_SLOT_COUNT - 1);
+        if (!seen[s]) left--;
+        seen[s] = true;
+    }
+    cr_assert_eq(left, 0, "%u slots have no tag #<n> with n < 2^22", left);
+    char k[BF_KEY_MAX];
+    for (unsigned s = 0; s < BF_SLOT_COUNT; s += 97) {
+        int len = bf_key_shard_replid(k, "belfry:", s);
+        cr_assert_gt(len, 0, "slot %u", s);
+        cr_assert_eq(bf_slot_of_key(k, (size_t)len), s, "%s", k);
+        cr_assert(!strncmp(k, "belfry:{#", 9) && strstr(k, "}:redis:replid"), "%s", k);
+    }
+    cr_assert_gt(bf_key_shard_replid(k, "belfry:", 0), 0);
+    cr_expect_str_eq(k, "belfry:{#4549}:redis:replid"); /* fixed: a record must be found again */
+    char longp[BF_KEY_MAX];
+    memset(longp, 'p', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = '\0';
+    cr_expect_eq(bf_key_shard_replid(k, longp, 0), BF_ERANGE);
 }

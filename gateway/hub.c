@@ -3,6 +3,7 @@
 #include "dict.h"
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "redis_keys.h"
 #include "wire.h"
 
@@ -20,6 +21,8 @@ typedef struct bf_hub_chan {
     size_t nconns; /* subscriptions on head's list */
     sub_state st;
 } bf_hub_chan;
+
+#define RESUBSCRIBED_REASON "resubscribed: reconnect and recover"
 
 struct bf_hub {
     bf_redis *sub;
@@ -293,10 +296,23 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
     const char *name = bf_key_strip(subj->str, h->prefix, BF_KEY_FAN, &nlen);
     bf_hub_chan *ch = name ? bf_dict_get(h->chans, name, nlen) : NULL;
     if (!ch) return;
-    /* an "ssubscribe" while SUBSCRIBED: the transport moved the subscription to the slot's new
-     * node (resharding, failover); nothing changes here */
-    if ((!strcmp(kind->str, "subscribe") || !strcmp(kind->str, "ssubscribe")) &&
-        ch->st == SUB_SUBSCRIBING) {
+    bool confirmed = !strcmp(kind->str, "subscribe") || !strcmp(kind->str, "ssubscribe");
+    /* On Redis Cluster a confirmation of a channel whose connections were already receiving
+     * means its shard subscription was made again: moved to the slot's new node (resharding,
+     * failover: an "ssubscribe" while SUBSCRIBED), or renewed after the cluster was down. What
+     * the channel's new node ran before that reached nobody here, and after a failover its seqs
+     * may even repeat (asynchronous replication). Those connections are closed with 1012 (Pusher:
+     * 4200) so that they reconnect and recover: every gap goes through the recovery path, never
+     * silently. Connections that joined meanwhile start now, as any new one. */
+    if (confirmed && h->sharded && ch->st != SUB_UNSUBSCRIBING) {
+        for (bf_sub *s = ch->head; s; s = s->next) {
+            if (!s->ready || s->conn->close_code) continue;
+            h->stats.resubscribe_closes++;
+            bf_conn_close(s->conn, BF_CLOSE_DRAIN, RESUBSCRIBED_REASON);
+        }
+        if (ch->st == SUB_SUBSCRIBED) return;
+    }
+    if (confirmed && ch->st == SUB_SUBSCRIBING) {
         set_sub(h, ch, SUB_SUBSCRIBED);
         if (ch->nconns == 0) {
             send_sub(h, ch, false); /* may free ch */
@@ -328,6 +344,8 @@ static int resubscribe_cb(const char *key, void *val, void *arg)
         free(ch);
         return 1;
     }
+    /* sharded: a confirmed subscription is the transport's to keep (reset_cb) */
+    if (h->sharded && ch->st == SUB_SUBSCRIBED) return 0;
     set_sub(h, ch, SUB_NONE);
     send_sub(h, ch, true);
     return 0;
@@ -341,7 +359,15 @@ void bf_hub_on_ready(bf_hub *h)
 static int reset_cb(const char *key, void *val, void *arg)
 {
     (void)key;
-    set_sub(arg, val, SUB_NONE); /* the link is gone: no subscription survives */
+    bf_hub *h = arg;
+    bf_hub_chan *ch = val;
+    /* One Redis: the link is gone, no subscription survives. A cluster link is "down" while any
+     * slot lacks a ready owner, yet the shard subscriptions on the other nodes' links go on
+     * delivering: the transport's registry keeps every confirmed one and makes it again, with a
+     * new confirmation, only where it lapsed (on_sub_reply). A subscription not yet confirmed
+     * may not have reached the registry (refused while not ready): sent again on ready. */
+    if (h->sharded && ch->st == SUB_SUBSCRIBED) return 0;
+    set_sub(h, ch, SUB_NONE);
     return 0;
 }
 

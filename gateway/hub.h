@@ -16,7 +16,9 @@
  * rendered into a refcounted bf_frame at most once per protocol (the render callback, called the
  * first time a subscription of that protocol needs it), and that frame is queued on every local
  * subscription of that protocol. When the subscriber link is lost, every channel falls back to
- * NONE and is subscribed again when the link is back. */
+ * NONE and is subscribed again when the link is back. On Redis Cluster, a channel subscribed
+ * again (moved, or after the cluster was down) closes its connections that were receiving with
+ * 1012 so that they reconnect and recover what the new node ran meanwhile (hub.c). */
 #ifndef BF_HUB_H
 #define BF_HUB_H
 
@@ -34,6 +36,8 @@ typedef struct bf_hub_stats {
     uint64_t messages_out;             /* frames queued to sockets */
     uint64_t slow_consumers;           /* connections closed with 4008 */
     uint64_t kicks;                    /* connections closed by a kick */
+    uint64_t resubscribe_closes;       /* Redis Cluster: connections closed (1012) so that they
+                                        * recover, their channel's shard subscription made again */
     uint64_t channels;                 /* current channels with local connections */
     uint64_t renders[BF_PROTO__COUNT]; /* fan-out messages rendered, per protocol */
 } bf_hub_stats;

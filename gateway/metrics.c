@@ -93,6 +93,10 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_whispers_rate_limited_total", "Whispers refused by the rate limit.",
       "counter", gw->stats.whispers_limited);
     C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
+    C("belfry_gateway_resubscribe_closes_total",
+      "Redis Cluster: connections closed with 1012 to recover, their channel's shard "
+      "subscription made again (resharding, failover).",
+      "counter", hs->resubscribe_closes);
     C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
       "counter", gw->stats.ping_timeouts);
     C("belfry_gateway_recoveries_total", "Connections resumed with recover/since.", "counter",

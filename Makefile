@@ -62,6 +62,7 @@ test: deps format-check build asan release fuzz-regress
 	cd $(BUILD) && ctest -L 'unit|integration|chaos' $(CTEST_ARGS)
 	bash client/js/test/run.sh
 	bash tests/pusher/run.sh
+	$(MAKE) --no-print-directory test-pusher-cluster
 	python3 tests/deploy/manifests_test.py
 	bash tests/deploy/cluster_test.sh
 	bash bench/run.sh all --quick
@@ -92,6 +93,7 @@ test-js: build
 # Pusher compatibility: the real pusher-js, laravel-echo and pusher (server SDK) from npm
 test-pusher: build
 	bash tests/pusher/run.sh
+	$(MAKE) --no-print-directory test-pusher-cluster
 
 # The Pusher HTTP API's publishes (one channel, 100 channels over every slot, batches) with the
 # daemons on a three-primary Redis Cluster (tests/pusher/cluster.mjs' topology parameter)

@@ -1,6 +1,7 @@
 /* Where belfryctl sends a command on Redis Cluster: the pure half of credis.c's cluster mode.
  *
- * Nothing here opens a socket, so tests/unit/cli_route.c checks it on its own:
+ * Nothing here opens a socket, so tests/unit/cli_route.c checks it on its own. The reading of
+ * commands and redirects is common/resp.h's, the same as the daemons' transport:
  *   - the slot a command goes to, read from the command as hiredis formatted it (RESP): the
  *     slot of its first argument for a keyed command, of the first declared key for EVAL/EVALSHA,
  *     none (BF_CLI_ROUTE_ANY: any node) for keyless ones: PUBLISH (a cluster forwards it to every
@@ -16,7 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define BF_CLI_ROUTE_ANY (-1)
+#include "resp.h"
+
+#define BF_CLI_ROUTE_ANY BF_RESP_ANY
 
 /* The slot cmd[0..len) goes to, or BF_CLI_ROUTE_ANY. A malformed command is BF_CLI_ROUTE_ANY
  * (Redis will refuse it wherever it goes). */
@@ -25,12 +28,8 @@ int bf_cli_route_slot(const char *cmd, size_t len);
 /* Whether the command's verb (its first argument) is word, case-insensitively. */
 bool bf_cli_route_verb_is(const char *cmd, size_t len, const char *word);
 
-typedef struct bf_cli_redirect {
-    bool ask; /* ASK (this command only, after ASKING) rather than MOVED (the slot moved) */
-    unsigned slot;
-    char host[256]; /* empty: the node that sent the redirect (Redis 7's unknown endpoint) */
-    int port;
-} bf_cli_redirect;
+/* common/resp.h's (the daemons' transport reads redirects with the same code) */
+typedef bf_resp_redirect bf_cli_redirect;
 
 /* Fills out and returns 0 when err (an error reply's text) is a MOVED or ASK redirect, else -1. */
 int bf_cli_route_redirect(const char *err, bf_cli_redirect *out);

@@ -322,18 +322,10 @@ static void park(rcl_req *q)
 /* "MOVED 3999 127.0.0.1:6381": the slot and the node. */
 rcl_node *bf__rcluster_redirect_target(bf_rcluster *c, const char *s, int *slot)
 {
-    const char *sp = strchr(s, ' ');
-    if (!sp) return NULL;
-    *slot = atoi(sp + 1);
-    const char *addr = strchr(sp + 1, ' ');
-    const char *colon = addr ? strrchr(addr, ':') : NULL;
-    if (!colon || *slot < 0 || *slot >= BF_SLOT_COUNT) return NULL;
-    char host[256];
-    size_t hl = (size_t)(colon - addr - 1);
-    if (hl >= sizeof(host)) return NULL;
-    memcpy(host, addr + 1, hl);
-    host[hl] = '\0';
-    return node_get(c, host, atoi(colon + 1));
+    bf_resp_redirect r;
+    if (bf_resp_redirect_parse(s, &r) || !r.host[0]) return NULL;
+    *slot = (int)r.slot;
+    return node_get(c, r.host, r.port);
 }
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
@@ -460,11 +452,10 @@ static int send_broadcast(bf_rcluster *c, rcl_req *q)
 int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char *cmd, size_t len)
 {
     assert(!c->freeing);
-    rcl_arg a[SUB_ARGS_MAX];
-    int argc = bf__rcluster_args(cmd, len, a, SUB_ARGS_MAX);
+    bf_resp_arg a[SUB_ARGS_MAX];
+    int argc = bf_resp_args(cmd, len, a, SUB_ARGS_MAX);
     if (argc < 1) return BF_EINVAL;
-    bool ssub = bf__rcluster_is(&a[0], "SSUBSCRIBE"),
-         sunsub = bf__rcluster_is(&a[0], "SUNSUBSCRIBE");
+    bool ssub = bf_resp_is(&a[0], "SSUBSCRIBE"), sunsub = bf_resp_is(&a[0], "SUNSUBSCRIBE");
     if ((ssub || sunsub) && argc > SUB_ARGS_MAX) return BF_EINVAL; /* rcluster.h: the limits */
     if (sunsub) { /* the registry forgets the channels even while not ready: nothing to wait for */
         bf__rcluster_sunsubscribe(c, a, argc);
@@ -472,12 +463,10 @@ int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char
     }
     if (!c->ready || c->closing) return BF_EDISCONNECTED;
     if (ssub) return bf__rcluster_ssubscribe(c, cb, priv, a, argc);
-    bool plain_sub = bf__rcluster_is(&a[0], "SUBSCRIBE") || bf__rcluster_is(&a[0], "PSUBSCRIBE") ||
-                     bf__rcluster_is(&a[0], "UNSUBSCRIBE") ||
-                     bf__rcluster_is(&a[0], "PUNSUBSCRIBE");
+    bool plain_sub = bf_resp_is(&a[0], "SUBSCRIBE") || bf_resp_is(&a[0], "PSUBSCRIBE") ||
+                     bf_resp_is(&a[0], "UNSUBSCRIBE") || bf_resp_is(&a[0], "PUNSUBSCRIBE");
     if (plain_sub) { /* one node: PUBLISH reaches every node of a cluster */
-        if (!c->psub &&
-            (bf__rcluster_is(&a[0], "UNSUBSCRIBE") || bf__rcluster_is(&a[0], "PUNSUBSCRIBE")))
+        if (!c->psub && (bf_resp_is(&a[0], "UNSUBSCRIBE") || bf_resp_is(&a[0], "PUNSUBSCRIBE")))
             return 0; /* nothing subscribed */
         if (!c->psub)
             for (int i = 0; i < c->nnodes && !c->psub; i++)
@@ -493,8 +482,8 @@ int bf_rcluster_send(bf_rcluster *c, redisCallbackFn *cb, void *priv, const char
     q->cmd = bf_malloc(len);
     memcpy(q->cmd, cmd, len);
     q->len = len;
-    q->slot = bf__rcluster_slot_of(a, argc);
-    if (bf__rcluster_is(&a[0], "SCRIPT")) return send_broadcast(c, q);
+    q->slot = bf_resp_slot_of(a, argc);
+    if (bf_resp_is(&a[0], "SCRIPT")) return send_broadcast(c, q);
     rcl_node *n = q->slot >= 0 ? c->slots[q->slot] : NULL;
     if (q->slot >= 0 && (!n || !links_ready(n))) { /* cannot happen while READY */
         req_free(q);

@@ -4,7 +4,7 @@
  * deadlines) per node that owns slots or was given as a seed; a slot map (16384 entries, each the
  * node owning the slot) read with CLUSTER SLOTS from any READY node link.
  *
- *   - A command goes to the primary owning the slot of its key (rcluster_route.c: the first
+ *   - A command goes to the primary owning the slot of its key (common/resp.c: the first
  *     argument; EVAL/EVALSHA/FCALL: the first declared key; XREAD(GROUP): the first stream;
  *     SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE: the channel). PUBLISH and keyless commands (PING, INFO,
  *     CLUSTER, ...) go to any READY primary; SCRIPT goes to every primary (a script must be

@@ -6,6 +6,7 @@
 #define BF_RCLUSTER_INT_H
 
 #include "rcluster.h"
+#include "resp.h"
 #include "slot.h"
 
 #include <stdbool.h>
@@ -81,21 +82,8 @@ struct bf_rcluster {
     bf_redis_cluster_stats st;
 };
 
-/* One argument of a formatted command: a view into its RESP (borrowed). */
-typedef struct rcl_arg {
-    const char *p;
-    size_t len;
-} rcl_arg;
-
 /* The most arguments of a command read back (SSUBSCRIBE channels, the key search of XREAD). */
 #define SUB_ARGS_MAX 64
-
-/* rcluster_route.c: splits a formatted command ("*N\r\n$L\r\n...") into its first max
- * arguments and returns N (fewer when the RESP ends early); whether an argument is word
- * (case-insensitive); the slot a command goes to, -1 for any node. */
-int bf__rcluster_args(const char *cmd, size_t len, rcl_arg *v, int max);
-bool bf__rcluster_is(const rcl_arg *v, const char *word);
-int bf__rcluster_slot_of(const rcl_arg *a, int argc);
 
 /* rcluster.c, for the subscriptions: a refresh within BF_RCLUSTER_REFRESH_RETRY_MS; the node a
  * "MOVED/ASK slot host:port" error names (created if new; NULL if malformed or past the node
@@ -107,8 +95,8 @@ bf_redis *bf__rcluster_node_link(bf_rcluster *c, rcl_node *n, bool sub);
 /* rcluster_sub.c: subscribe every registered shard channel that is not where its slot lives
  * (when READY); SSUBSCRIBE and SUNSUBSCRIBE as the caller sent them (a[0] is the verb). */
 void bf__rcluster_sync_subs(bf_rcluster *c);
-int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const rcl_arg *a,
+int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const bf_resp_arg *a,
                             int argc);
-void bf__rcluster_sunsubscribe(bf_rcluster *c, const rcl_arg *a, int argc);
+void bf__rcluster_sunsubscribe(bf_rcluster *c, const bf_resp_arg *a, int argc);
 
 #endif

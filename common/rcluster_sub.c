@@ -93,7 +93,7 @@ void bf__rcluster_sync_subs(bf_rcluster *c)
     }
 }
 
-static rcl_sub *sub_find(bf_rcluster *c, const rcl_arg *ch, rcl_sub ***link)
+static rcl_sub *sub_find(bf_rcluster *c, const bf_resp_arg *ch, rcl_sub ***link)
 {
     for (rcl_sub **pp = &c->subs; *pp; pp = &(*pp)->next)
         if ((*pp)->len == ch->len && !memcmp((*pp)->ch, ch->p, ch->len)) {
@@ -103,7 +103,7 @@ static rcl_sub *sub_find(bf_rcluster *c, const rcl_arg *ch, rcl_sub ***link)
     return NULL;
 }
 
-int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const rcl_arg *a,
+int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const bf_resp_arg *a,
                             int argc)
 {
     if (argc < 2 || argc > SUB_ARGS_MAX) return BF_EINVAL;
@@ -129,7 +129,7 @@ int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, con
     return 0;
 }
 
-void bf__rcluster_sunsubscribe(bf_rcluster *c, const rcl_arg *a, int argc)
+void bf__rcluster_sunsubscribe(bf_rcluster *c, const bf_resp_arg *a, int argc)
 {
     for (rcl_sub **pp = &c->subs; *pp;) {
         rcl_sub *s = *pp;

@@ -1,4 +1,4 @@
-/* common/rcluster_route.c's routing: which slot a command goes to (the first key; EVAL/EVALSHA's
+/* common/resp.c's routing: which slot a command goes to (the first key; EVAL/EVALSHA's
  * first declared key; XREAD's first stream; the channel of SPUBLISH; any node for PUBLISH and
  * keyless commands), read from the command exactly as hiredis formats it; and the redirect parser.
  * The real cluster is in tests/integration/rcluster*.c. */
@@ -13,12 +13,12 @@ static int route(int argc, const char **argv)
     char *cmd;
     int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
     cr_assert_gt(len, 0);
-    rcl_arg a[SUB_ARGS_MAX];
-    int n = bf__rcluster_args(cmd, (size_t)len, a, SUB_ARGS_MAX);
+    bf_resp_arg a[SUB_ARGS_MAX];
+    int n = bf_resp_args(cmd, (size_t)len, a, SUB_ARGS_MAX);
     cr_assert_eq(n, argc, "every argument read back");
     for (int i = 0; i < n && i < SUB_ARGS_MAX; i++)
         cr_assert(a[i].len == strlen(argv[i]) && !memcmp(a[i].p, argv[i], a[i].len), "arg %d", i);
-    int s = bf__rcluster_slot_of(a, n);
+    int s = bf_resp_slot_of(a, n);
     free(cmd);
     return s;
 }
@@ -61,7 +61,9 @@ Test(rcluster_route, pubsub_and_keyless)
     cr_expect_eq(R("PING"), -1);
     cr_expect_eq(R("INFO", "replication"), -1);
     cr_expect_eq(R("CLUSTER", "SLOTS"), -1);
-    cr_expect_eq(R("SCRIPT", "LOAD", "return 1"), slot("LOAD"), "SCRIPT is broadcast instead");
+    cr_expect_eq(R("SCRIPT", "LOAD", "return 1"), -1, "keyless (the transport broadcasts it)");
+    cr_expect_eq(R("AUTH", "user", "pass"), -1);
+    cr_expect_eq(R("MULTI"), -1);
     cr_expect_eq(R("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "{w}s", ">"),
                  slot("w"));
     cr_expect_eq(R("XREAD", "STREAMS", "foo", "0"), 12182);
@@ -69,12 +71,11 @@ Test(rcluster_route, pubsub_and_keyless)
 
 Test(rcluster_route, malformed_resp_is_not_read_past_its_end)
 {
-    rcl_arg a[4];
-    cr_expect_eq(bf__rcluster_args("", 0, a, 4), 0);
-    cr_expect_eq(bf__rcluster_args("PING\r\n", 6, a, 4), 0, "inline commands are not RESP");
+    bf_resp_arg a[4];
+    cr_expect_eq(bf_resp_args("", 0, a, 4), 0);
+    cr_expect_eq(bf_resp_args("PING\r\n", 6, a, 4), 0, "inline commands are not RESP");
     const char *cut = "*2\r\n$3\r\nGET\r\n$10\r\nabc";
-    cr_expect_eq(bf__rcluster_args(cut, strlen(cut), a, 4), 1,
-                 "the truncated argument is not read");
+    cr_expect_eq(bf_resp_args(cut, strlen(cut), a, 4), 1, "the truncated argument is not read");
 }
 
 Test(rcluster_route, redirect_targets)

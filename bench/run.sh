@@ -560,12 +560,15 @@ scenario_pusher() {
 
 # Redis Cluster shards (issue 20): publishes/s on many channels with one Redis server and with a
 # Redis Cluster of 1, 2 and 3 primaries (no replicas), and nchan. Scenario 2's one-process shape
-# (3,000 channels x 5 subscribers on one gateway, 8 publisher connections, window 64, 100-byte
-# messages, flat out), on fresh servers for every variant. Every server — router, gateway and each
-# Redis node — is pinned to $SERVER_CPU and the load generator to $BENCH_CPU, so the variants
-# differ in the topology alone; REDIS_CPU=N pins the Redis nodes elsewhere (an experiment, not the
-# documented run). The RESULT lines name every node (redis1, redis2, ...) with its CPU time, which
-# is what shows the work spreading over the shards.
+# (3,000 channels x 5 subscribers on one gateway, window 64, 100-byte messages, flat out), on
+# fresh servers for every variant, with 32 publisher connections (one request in flight each:
+# enough to saturate the server core with every topology) and with scenario 2's 8 (where a
+# longer publish round trip shows as fewer publishes/s); SHARDS_PUB_CONNS=32 runs one of them.
+# Every server — router, gateway and each Redis node — is pinned to $SERVER_CPU and the load
+# generator to $BENCH_CPU, so the variants differ in the topology alone; REDIS_CPU=N pins the
+# Redis nodes elsewhere (an experiment, not the documented run). The RESULT lines name every node
+# (redis1, redis2, ...) with its CPU time, which is what shows the work spreading over the shards;
+# bench/shards_table.py makes the table of docs/benchmarks.md from them.
 #   belfry-redis      --redis redis://   (one redis-server, as in every other scenario)
 #   belfry-clusterN   --redis cluster:// (N primaries; slots split evenly)
 # A build whose daemons refuse cluster:// (before their scripts were ported) skips those variants,
@@ -583,10 +586,9 @@ cluster_refused() {
 
 scenario_shards() {
     set_results 10-shards
-    local r runs=$RUNS dur=20 count=0 chans=3000 target n errs
-    [ "$QUICK" = 0 ] || { runs=1; dur=1; count=200; chans=3; }
-    local flags="--channels $chans --subs-per-channel 5 --procs 1 --msg-bytes 100 --pub-conns 8 \
---connect-rate 5000 --window 64 --duration $dur --count $count"
+    local r runs=$RUNS dur=20 count=0 chans=3000 target n errs pubc flags
+    local pub_conns=${SHARDS_PUB_CONNS:-32 8}
+    [ "$QUICK" = 0 ] || { runs=1; dur=1; count=200; chans=3; pub_conns=8; }
     local refused=0
     if cluster_refused; then
         refused=1
@@ -594,39 +596,44 @@ scenario_shards() {
             "variants are skipped"
     fi
     for r in $(seq "$runs"); do
-        for target in belfry-redis belfry-cluster1 belfry-cluster2 belfry-cluster3 nchan; do
-            case $target in
-            nchan)
-                if ! nchan_available; then
+        for pubc in $pub_conns; do
+            flags="--channels $chans --subs-per-channel 5 --procs 1 --msg-bytes 100 \
+--pub-conns $pubc --connect-rate 5000 --window 64 --duration $dur --count $count"
+            for target in belfry-redis belfry-cluster1 belfry-cluster2 belfry-cluster3 nchan; do
+                case $target in
+                nchan)
+                    if ! nchan_available; then
+                        SKIPPED=$((SKIPPED + 1))
+                        continue
+                    fi
+                    start_nchan 1
+                    # shellcheck disable=SC2086
+                    bench 10-shards "$r" nchan $flags --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+                        --pub-body '{payload}' --pids "$NCHAN_PIDS"
+                    stop_all
+                    continue
+                    ;;
+                belfry-redis) n=0 ;;
+                *) n=${target#belfry-cluster} ;;
+                esac
+                if [ "$n" -gt 0 ] && [ "$refused" = 1 ]; then
                     SKIPPED=$((SKIPPED + 1))
                     continue
                 fi
-                start_nchan 1
+                REDIS_SHARDS=$n
+                start_belfry 1
+                REDIS_SHARDS=0
                 # shellcheck disable=SC2086
-                bench 10-shards "$r" nchan $flags --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
-                    --pub-body '{payload}' --pids "$NCHAN_PIDS"
+                bench 10-shards "$r" "$target" $flags --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
+                    --api-key "$API_KEY" --pids "$BELFRY_PIDS"
+                # Redis errors the daemons logged during the run (a script not yet ported to a
+                # cluster answers CROSSSLOT): shown, not failed, so that a pre-port build can be
+                # measured
+                errs=$(cat "$RUN_DIR/router-$ROUTER_PORT.log" "$RUN_DIR/gateway-${GW_PORTS[0]}.log" |
+                    grep -c -i 'crossslot' || true)
+                [ "$errs" = 0 ] || echo "    note: $errs CROSSSLOT lines in the router's and gateway's logs"
                 stop_all
-                continue
-                ;;
-            belfry-redis) n=0 ;;
-            *) n=${target#belfry-cluster} ;;
-            esac
-            if [ "$n" -gt 0 ] && [ "$refused" = 1 ]; then
-                SKIPPED=$((SKIPPED + 1))
-                continue
-            fi
-            REDIS_SHARDS=$n
-            start_belfry 1
-            REDIS_SHARDS=0
-            # shellcheck disable=SC2086
-            bench 10-shards "$r" "$target" $flags --sub-url "$SUB_URLS" --pub-url "$PUB_URL" \
-                --api-key "$API_KEY" --pids "$BELFRY_PIDS"
-            # Redis errors the daemons logged during the run (a script not yet ported to a cluster
-            # answers CROSSSLOT): shown, not failed, so that a pre-port build can be measured
-            errs=$(cat "$RUN_DIR"/router-"$ROUTER_PORT".log "$RUN_DIR"/gateway-"${GW_PORTS[0]}".log |
-                grep -c -i 'crossslot' || true)
-            [ "$errs" = 0 ] || echo "    note: $errs CROSSSLOT lines in the router's and gateway's logs"
-            stop_all
+            done
         done
     done
 }

@@ -2,7 +2,7 @@
 """bench/shards_table.py RESULTS.jsonl... : scenario 10 (Redis Cluster shards) as a Markdown table.
 
 Reads the RESULT lines bench/run.sh appended (bench/results/<date>[-<round>]-10-shards.jsonl) and
-prints, per target, the median publishes/s with its range, the median of the same-run ratios to
+prints, per number of publisher connections and target, the median publishes/s with its range, the median of the same-run ratios to
 belfry-redis (one redis-server) and to belfry-cluster1, and the CPU each process spent per
 publish (medians): router, gateway, all Redis nodes together and the busiest node, with the
 busiest node's share of the Redis total (1/N when the slots spread the channels evenly).
@@ -59,6 +59,13 @@ def main(argv):
     if not runs:
         print("shards_table: no scenario-10 results in " + " ".join(argv[1:]), file=sys.stderr)
         return 1
+    for pubc in sorted({d.get("pub_conns", 0) for d in runs}, reverse=True):
+        print(f"\n{pubc} publisher connections\n")
+        table([d for d in runs if d.get("pub_conns", 0) == pubc])
+    return 0
+
+
+def table(runs):
     by_run = {}  # (date, run) -> target -> result: the same-run ratios
     for d in runs:
         by_run.setdefault((d["date"], d["run"]), {})[d["target"]] = d
@@ -85,7 +92,6 @@ def main(argv):
               f"| {col('router'):.1f} | {col('gateway'):.1f} | {redis} | {busiest} "
               f"| {col('all'):.1f} | {sum(d.get('lost', 0) for d in rs)} "
               f"| {', '.join(str(d.get('busy_before_pct', '?')) for d in rs)} |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 # bench/servers.sh: sourced by bench/run.sh and bench/soak.sh, never run by itself.
 #
-# Process control and the Belfry servers of a benchmark: a private redis-server (ephemeral port,
-# no persistence), routers and gateways on loopback, pinned to $SERVER_CPU. Every process started
+# Process control and the Belfry servers of a benchmark: a private redis-server (or a Redis Cluster
+# of N primaries; ephemeral ports, no persistence), routers and gateways on loopback, pinned to
+# $SERVER_CPU. Every process started
 # is added to PIDS, which stop_all ends (SIGTERM, then SIGKILL after 15 s); the sourcing script
 # calls stop_all from its EXIT trap. Expects ROOT, BIN, RUN_DIR, SERVER_CPU, API_KEY and SELF (the
 # name in messages) to be set, and PIDS to be an array.
@@ -49,6 +50,70 @@ start_redis() {
     REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 }
 
+# Redis Cluster: $1 primaries (no replicas), each on an ephemeral port whose cluster bus port
+# (port + 10000) is free too, pinned to $REDIS_CPU (default: $SERVER_CPU, with every other server,
+# so that 1, 2 and 3 shards are compared on the same cores). Slots are split evenly, as
+# `redis-cli --cluster create` does; that tool refuses fewer than three primaries, so one or two
+# get their slot ranges with CLUSTER ADDSLOTSRANGE and meet with CLUSTER MEET. Sets REDIS_PORTS,
+# REDIS_PIDS, REDIS_PID (the first node, for scripts that watch one), REDIS_URL (cluster://...).
+REDIS_PORTS=()
+REDIS_PIDS=()
+cluster_port() {
+    local p _
+    for _ in $(seq 50); do
+        p=$(port)
+        [ "$p" -le 55535 ] || continue
+        python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' \
+            "$((p + 10000))" 2>/dev/null && { echo "$p"; return 0; }
+    done
+    echo "$SELF: no free port with a free cluster bus port" >&2
+    return 1
+}
+
+cluster_ok() { # every node: cluster_state:ok and $1 known nodes
+    local p info
+    for p in "${REDIS_PORTS[@]}"; do
+        info=$(redis-cli -p "$p" cluster info 2>/dev/null | tr -d '\r') || return 1
+        grep -qx 'cluster_state:ok' <<<"$info" || return 1
+        grep -qx "cluster_known_nodes:$1" <<<"$info" || return 1
+    done
+}
+
+start_redis_cluster() {
+    local n=$1 i p cpu=${REDIS_CPU:-$SERVER_CPU}
+    REDIS_PORTS=()
+    REDIS_PIDS=()
+    for i in $(seq "$n"); do
+        p=$(cluster_port)
+        taskset -c "$cpu" redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no \
+            --dir "$RUN_DIR" --logfile "$RUN_DIR/redis-$p.log" --maxclients 10000 \
+            --cluster-enabled yes --cluster-config-file "nodes-$p.conf" \
+            --cluster-node-timeout 5000 &
+        REDIS_PIDS+=($!)
+        PIDS+=($!)
+        REDIS_PORTS+=("$p")
+        wait_for "redis on $p" redis-cli -p "$p" ping
+    done
+    if [ "$n" -ge 3 ]; then
+        redis-cli --cluster create "${REDIS_PORTS[@]/#/127.0.0.1:}" --cluster-yes \
+            >"$RUN_DIR/cluster-create.log" 2>&1 ||
+            { echo "$SELF: redis-cli --cluster create failed ($RUN_DIR/cluster-create.log)" >&2; return 1; }
+    else
+        for i in "${!REDIS_PORTS[@]}"; do
+            redis-cli -p "${REDIS_PORTS[$i]}" cluster addslotsrange $((16384 * i / n)) \
+                $((16384 * (i + 1) / n - 1)) >/dev/null
+            [ "$i" -eq 0 ] || redis-cli -p "${REDIS_PORTS[$i]}" cluster meet 127.0.0.1 \
+                "${REDIS_PORTS[0]}" >/dev/null
+        done
+    fi
+    wait_for "redis cluster of $n" cluster_ok "$n"
+    REDIS_PID=${REDIS_PIDS[0]}
+    REDIS_URL=cluster://$(
+        IFS=,
+        echo "${REDIS_PORTS[*]/#/127.0.0.1:}"
+    )
+}
+
 start_router() {
     ROUTER_PORT=$(port)
     taskset -c "$SERVER_CPU" "$BIN/belfry-router" --listen "127.0.0.1:$ROUTER_PORT" \
@@ -78,16 +143,25 @@ start_gateway() {
     wait_for "gateway on $p" curl -sf "http://127.0.0.1:$p/readyz"
 }
 
-# A fresh Belfry cluster: redis, one router, $1 gateways.
+# A fresh Belfry cluster: redis (one redis:// server, or a Redis Cluster of $REDIS_SHARDS
+# primaries when that is set above 0), one router, $1 gateways.
+REDIS_SHARDS=0
 start_belfry() {
     GW_PORTS=()
     GW_PIDS=()
-    start_redis
+    local g redis_pids
+    if [ "$REDIS_SHARDS" -gt 0 ]; then
+        start_redis_cluster "$REDIS_SHARDS"
+        redis_pids=""
+        for g in "${!REDIS_PIDS[@]}"; do redis_pids+="${redis_pids:+,}redis$((g + 1))=${REDIS_PIDS[$g]}"; done
+    else
+        start_redis
+        redis_pids="redis=$REDIS_PID"
+    fi
     start_router
-    local g
     for g in $(seq "$1"); do start_gateway; done
     SUB_URLS=""
-    BELFRY_PIDS="router=$ROUTER_PID,redis=$REDIS_PID"
+    BELFRY_PIDS="router=$ROUTER_PID,$redis_pids"
     for g in "${!GW_PORTS[@]}"; do
         SUB_URLS+="${SUB_URLS:+,}ws://127.0.0.1:${GW_PORTS[$g]}/ws/{channel}"
         BELFRY_PIDS="gateway$((g + 1))=${GW_PIDS[$g]},$BELFRY_PIDS"

@@ -503,6 +503,7 @@ bf_rcluster *bf_rcluster_new(bf_redis *owner, const bf_redis_opts *o)
     c->o.url = &c->url;
     c->name = bf_strdup(o->name ? o->name : "redis");
     c->o.name = c->name;
+    c->subidx = bf_dict_new();
     if (c->o.cluster_max_redirects <= 0) c->o.cluster_max_redirects = 5;
     if (c->o.cluster_refresh_ms <= 0) c->o.cluster_refresh_ms = 5000;
     if (c->o.command_timeout_ms <= 0) c->o.command_timeout_ms = 2000;
@@ -529,6 +530,7 @@ void bf_rcluster_free(bf_rcluster *c)
         free(s->ch);
         free(s);
     }
+    bf_dict_free(c->subidx);
     free(c->name);
     free(c);
 }

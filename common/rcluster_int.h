@@ -5,6 +5,7 @@
 #ifndef BF_RCLUSTER_INT_H
 #define BF_RCLUSTER_INT_H
 
+#include "dict.h"
 #include "rcluster.h"
 #include "resp.h"
 #include "slot.h"
@@ -79,6 +80,7 @@ struct bf_rcluster {
     rcl_node *psub;  /* the node plain subscriptions went to */
     rcl_req *parked; /* waiting for a redirect target, a TRYAGAIN delay or a READY link */
     rcl_sub *subs;
+    bf_dict *subidx; /* the same, by channel name: a push finds its channel in O(1) */
     bf_redis_cluster_stats st;
 };
 

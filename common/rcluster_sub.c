@@ -45,10 +45,7 @@ static void on_shard(redisAsyncContext *ac, void *reply, void *priv)
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 ||
         rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING)
         return;
-    rcl_sub *s = c->subs;
-    while (s &&
-           (s->len != (size_t)rep->element[1]->len || memcmp(s->ch, rep->element[1]->str, s->len)))
-        s = s->next;
+    rcl_sub *s = bf_dict_get(c->subidx, rep->element[1]->str, rep->element[1]->len);
     if (!s || s->on != n) return; /* unsubscribed meanwhile, or an echo from a former node */
     if (!strcasecmp(rep->element[0]->str, "sunsubscribe")) {
         /* not asked for: the slot left this node (Redis 7 tells its shard subscribers so); where
@@ -93,22 +90,12 @@ void bf__rcluster_sync_subs(bf_rcluster *c)
     }
 }
 
-static rcl_sub *sub_find(bf_rcluster *c, const bf_resp_arg *ch, rcl_sub ***link)
-{
-    for (rcl_sub **pp = &c->subs; *pp; pp = &(*pp)->next)
-        if ((*pp)->len == ch->len && !memcmp((*pp)->ch, ch->p, ch->len)) {
-            if (link) *link = pp;
-            return *pp;
-        }
-    return NULL;
-}
-
 int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, const bf_resp_arg *a,
                             int argc)
 {
     if (argc < 2 || argc > SUB_ARGS_MAX) return BF_EINVAL;
     for (int i = 1; i < argc; i++) {
-        rcl_sub *s = sub_find(c, &a[i], NULL);
+        rcl_sub *s = bf_dict_get(c->subidx, a[i].p, a[i].len);
         if (!s) {
             s = bf_calloc(1, sizeof(*s));
             s->ch = bf_malloc(a[i].len + 1);
@@ -118,6 +105,7 @@ int bf__rcluster_ssubscribe(bf_rcluster *c, redisCallbackFn *cb, void *priv, con
             s->slot = bf_slot_of_key(s->ch, s->len);
             s->next = c->subs;
             c->subs = s;
+            bf_dict_put(c->subidx, s->ch, s->len, s);
         }
         s->once = false; /* the caller's own (re)subscription */
         s->cb = cb;
@@ -143,6 +131,7 @@ void bf__rcluster_sunsubscribe(bf_rcluster *c, const bf_resp_arg *a, int argc)
         if (s->on && s->on->slink && bf_redis_ready(s->on->slink))
             send_shard(s->on, "SUNSUBSCRIBE", s);
         *pp = s->next;
+        bf_dict_del(c->subidx, s->ch, s->len);
         free(s->ch);
         free(s);
     }

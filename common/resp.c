@@ -45,9 +45,9 @@ static bool keyless(const bf_resp_arg *verb)
 int bf_resp_slot_of(const bf_resp_arg *a, int argc)
 {
     if (argc < 1) return BF_RESP_ANY;
-    if (bf_resp_is(&a[0], "EVAL") || bf_resp_is(&a[0], "EVALSHA") ||
-        bf_resp_is(&a[0], "EVAL_RO") || bf_resp_is(&a[0], "EVALSHA_RO") ||
-        bf_resp_is(&a[0], "FCALL") || bf_resp_is(&a[0], "FCALL_RO")) {
+    if (bf_resp_is(&a[0], "EVAL") || bf_resp_is(&a[0], "EVALSHA") || bf_resp_is(&a[0], "EVAL_RO") ||
+        bf_resp_is(&a[0], "EVALSHA_RO") || bf_resp_is(&a[0], "FCALL") ||
+        bf_resp_is(&a[0], "FCALL_RO")) {
         if (argc < 4 || a[2].len == 0 || a[2].len > 9 || a[2].p[0] == '0' || a[2].p[0] == '-')
             return BF_RESP_ANY; /* no key declared */
         return (int)bf_slot_of_key(a[3].p, a[3].len);

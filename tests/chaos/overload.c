@@ -77,6 +77,12 @@ static int metric(int port, const char *name)
 Test(chaos_overload, a_stopped_gateway_holds_publishes_off_and_loses_nothing)
 {
     if (bf_daemons_wrapped()) cr_skip("timing test: daemons run under a wrapper");
+#if defined(__SANITIZE_ADDRESS__)
+    /* the refusal must come before Redis' 512 KB-for-1-s buffer limit closes the stopped
+     * gateway's link; the sanitized daemons are several times slower to report and refuse, so
+     * the bound is a property of the normal build (which runs this test in make test too) */
+    cr_skip("timing test: the daemons are built with AddressSanitizer");
+#endif
     const char *rargs[] = {"--overload-silence-ms", "300", NULL};
     /* the subscribers are read only at the end: room for everything in their send queues */
     const char *gargs[] = {"--send-queue-messages",

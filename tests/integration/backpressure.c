@@ -123,7 +123,7 @@ Test(integration_backpressure, a_real_gateway_probes_and_reports_its_backlog)
     freeReplyObject(redisCommand(sub, "SUBSCRIBE %s", "belfry:backlog"));
     long long t0 = bf_ms();
     int reports = 0;
-    while (bf_ms() - t0 < 1000) {
+    while (bf_ms() - t0 < 2000) {
         redisReply *r = NULL;
         cr_assert_eq(redisGetReply(sub, (void **)&r), REDIS_OK);
         cr_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 3);
@@ -138,11 +138,12 @@ Test(integration_backpressure, a_real_gateway_probes_and_reports_its_backlog)
         reports++;
     }
     redisFree(sub);
-    /* every --backlog-report-ms (100 ms) */
-    cr_expect_geq(reports, 7, "%d reports in a second", reports);
-    cr_expect_leq(reports, 13, "%d reports in a second", reports);
+    /* every --backlog-report-ms (100 ms): ~20 in two seconds; the bounds leave room for a
+     * scheduling hiccup of a few hundred ms on a loaded machine, not for a missing period */
+    cr_expect_geq(reports, 13, "%d reports in two seconds", reports);
+    cr_expect_leq(reports, 26, "%d reports in two seconds", reports);
     /* an idle loop wakes for its 100 ms tick (and the reports): a probe per wake-up at least */
-    cr_expect_geq(bf_metric(gw, "belfry_gateway_backlog_probes_total"), 8);
+    cr_expect_geq(bf_metric(gw, "belfry_gateway_backlog_probes_total"), 16);
     cr_expect_lt(bf_metric(gw, "belfry_gateway_backlog_ms"), 10);
     cr_expect_eq(bf_metric(gw, "belfry_gateway_backlog_behind_total"), 0);
     /* the router knows it, and nothing is behind */

@@ -1,20 +1,25 @@
 /* belfry-bench-floor: the least work any single-process WebSocket fan-out server can do on this
  * machine, as a yardstick for the latency scenarios (docs/benchmarks.md, "The floor").
  *
- * One process, one epoll loop, one channel: every WebSocket upgrade (GET) becomes a subscriber,
- * every HTTP POST body is sent to all subscribers as one text frame, rendered once and copied into
- * each subscriber's output buffer. Writes go out as a FIFO rotation of at most --chunk sockets per
- * loop iteration (the same scheme as the gateway), one send() per socket carrying everything it
- * has queued; a publish is answered at once. No JSON, no Redis, no authentication, no SHA-1 in the
- * upgrade (belfry-bench does not check Sec-WebSocket-Accept): it is not a server to deploy, only
- * the kernel's share of the work plus the smallest user-space share that still speaks the protocol.
+ * One process, one epoll loop: every WebSocket upgrade (GET) becomes a subscriber of the channel
+ * its request target names (the value of `id=` in the query, else the whole target), and every
+ * HTTP POST body is sent to the subscribers of its target's channel as one text frame, rendered
+ * once and copied into each subscriber's output buffer (channels live in a hash table, so the
+ * many-channel scenarios can be measured too). Writes go out as a FIFO rotation of at most --chunk
+ * sockets per loop iteration (the same scheme as the gateway), one send() per socket carrying
+ * everything it has queued; a publish is answered at once. No JSON, no Redis, no authentication, no
+ * SHA-1 in the upgrade (belfry-bench does not check Sec-WebSocket-Accept): it is not a server to
+ * deploy, only the kernel's share of the work plus the smallest user-space share that still speaks
+ * the protocol.
  *
  *   belfry-bench-floor PORT [CHUNK]
- * Subscribe with ws://127.0.0.1:PORT/anything, publish with POST http://127.0.0.1:PORT/anything. */
+ * Subscribe with ws://127.0.0.1:PORT/sub?id=CHANNEL, publish with
+ * POST http://127.0.0.1:PORT/pub?id=CHANNEL. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +35,12 @@
     (1u << 20) /* a subscriber this far behind is dropped: the floor has no slack                  \
                 */
 
+struct chan;
+
 typedef struct conn {
-    bb_io io; /* first */
-    int sub;  /* upgraded: a subscriber */
+    bb_io io;          /* first */
+    int sub;           /* upgraded: a subscriber */
+    struct chan *chan; /* a subscriber's channel */
     int queued;
     struct conn *next; /* in the write rotation */
     char *in;
@@ -41,9 +49,19 @@ typedef struct conn {
     size_t out_len, out_off, out_cap;
 } conn;
 
+/* A channel and its subscribers; kept (empty) after its last one leaves. */
+typedef struct chan {
+    struct chan *next; /* in its hash bucket */
+    conn **subs;
+    size_t n_subs, cap_subs;
+    size_t name_len;
+    char name[];
+} chan;
+
+#define CHAN_BUCKETS 16384 /* a power of two */
+
 static bb_loop *loop;
-static conn **subs;
-static size_t n_subs, cap_subs;
+static chan *chans[CHAN_BUCKETS];
 static conn *head, **tailp = &head;
 static volatile sig_atomic_t stop;
 
@@ -53,17 +71,54 @@ static void on_stop(int sig)
     stop = 1;
 }
 
+/* The channel a request target names (see the top of this file), created if new; NULL when out
+ * of memory. */
+static chan *chan_of(const char *target, size_t len)
+{
+    const char *id = memmem(target, len, "id=", 3);
+    if (id && (id == target || id[-1] == '?' || id[-1] == '&')) {
+        const char *end = memchr(id, '&', len - (size_t)(id - target));
+        len = (size_t)((end ? end : target + len) - (id + 3));
+        target = id + 3;
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)target[i]) * 16777619u;
+    chan **b = &chans[h & (CHAN_BUCKETS - 1)];
+    for (chan *ch = *b; ch; ch = ch->next)
+        if (ch->name_len == len && !memcmp(ch->name, target, len)) return ch;
+    chan *ch = calloc(1, sizeof(*ch) + len);
+    if (!ch) return NULL;
+    memcpy(ch->name, target, len);
+    ch->name_len = len;
+    ch->next = *b;
+    *b = ch;
+    return ch;
+}
+
+/* The request target of the request line at in[0..hlen): the text between its two spaces. */
+static const char *request_target(const char *in, size_t hlen, size_t *len)
+{
+    const char *sp = memchr(in, ' ', hlen);
+    if (!sp) return NULL;
+    const char *t = sp + 1, *end = memchr(t, ' ', hlen - (size_t)(t - in));
+    if (!end) return NULL;
+    *len = (size_t)(end - t);
+    return t;
+}
+
 static void drop(conn *c)
 {
     int fd = bb_loop_del(loop, &c->io);
     if (fd >= 0) close(fd);
-    if (c->sub)
-        for (size_t k = 0; k < n_subs; k++)
-            if (subs[k] == c) {
-                subs[k] = subs[--n_subs];
+    chan *ch = c->chan;
+    if (c->sub && ch)
+        for (size_t k = 0; k < ch->n_subs; k++)
+            if (ch->subs[k] == c) {
+                ch->subs[k] = ch->subs[--ch->n_subs];
                 break;
             }
     c->sub = 0;
+    c->chan = NULL;
     if (!c->queued) { /* a queued one is freed when the rotation reaches it */
         free(c->in);
         free(c->out);
@@ -98,7 +153,7 @@ static int append(conn *c, const char *p, size_t len)
     return 0;
 }
 
-static void fan_out(const char *body, size_t len)
+static void fan_out(chan *ch, const char *body, size_t len)
 {
     char hdr[10];
     size_t hl = 2;
@@ -126,8 +181,8 @@ static void fan_out(const char *body, size_t len)
     }
     memcpy(frame, hdr, hl);
     memcpy(frame + hl, body, len);
-    for (size_t k = 0; k < n_subs;) {
-        conn *c = subs[k];
+    for (size_t k = 0; k < ch->n_subs;) {
+        conn *c = ch->subs[k];
         if (append(c, frame, hl + len) < 0) {
             drop(c); /* moves the last subscriber into slot k */
             continue;
@@ -175,20 +230,24 @@ static long request(conn *c)
 {
     char *eoh = memmem(c->in, c->in_len, "\r\n\r\n", 4);
     if (!eoh) return c->in_len >= MAX_REQUEST ? -1 : 0;
-    size_t hlen = (size_t)(eoh - c->in) + 4;
+    size_t hlen = (size_t)(eoh - c->in) + 4, tlen;
+    const char *target = request_target(c->in, hlen, &tlen);
+    chan *ch = target ? chan_of(target, tlen) : NULL;
+    if (!ch) return -1;
     if (!strncmp(c->in, "GET ", 4)) {
         static const char ok[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                  "Connection: Upgrade\r\n"
                                  "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-        if (n_subs == cap_subs) {
-            size_t nc = cap_subs ? cap_subs * 2 : 1024;
-            conn **b = realloc(subs, nc * sizeof(*b));
+        if (ch->n_subs == ch->cap_subs) {
+            size_t nc = ch->cap_subs ? ch->cap_subs * 2 : 4;
+            conn **b = realloc(ch->subs, nc * sizeof(*b));
             if (!b) return -1;
-            subs = b;
-            cap_subs = nc;
+            ch->subs = b;
+            ch->cap_subs = nc;
         }
-        subs[n_subs++] = c;
+        ch->subs[ch->n_subs++] = c;
         c->sub = 1;
+        c->chan = ch;
         return append(c, ok, sizeof(ok) - 1) < 0 ? -1 : (long)hlen;
     }
     if (strncmp(c->in, "POST ", 5)) return -1;
@@ -197,7 +256,7 @@ static long request(conn *c)
     size_t blen = cl ? strtoul(cl + 15, NULL, 10) : 0;
     if (hlen + blen > MAX_REQUEST) return -1;
     if (c->in_len < hlen + blen) return 0;
-    fan_out(c->in + hlen, blen);
+    fan_out(ch, c->in + hlen, blen);
     /* answered at once, not at the end of the rotation: a publisher waiting for a whole round
      * of writes would throttle the fan-out it measures */
     static const char done[] = "HTTP/1.1 204 No Content\r\n\r\n";

@@ -11,7 +11,7 @@
 #   1 | fanout      1 channel x 10,000 subscribers, 100-byte messages, flat out; Belfry vs nchan
 #                 (and the floor, bench/floor.c)
 #   2 | many        10,000 channels x 5 subscribers (and 3,000 x 5 on one process); max, then
-#                 fixed rates at 50% and 90% of it
+#                 fixed rates at 50% and 90% of it; Belfry, nchan and the floor (bench/floor.c)
 #   3 | latency     1,000 subscribers on one channel at 1,000 msgs/s (and at 100 msgs/s); Belfry,
 #                 nchan, and the floor (bench/floor.c)
 #   4 | idle        19,000 idle WebSockets on one process, 50,000 over three; RSS per connection
@@ -268,7 +268,7 @@ scenario_many() {
             [ "$QUICK" = 0 ] || { chans=$((chans / 1000)); procs=$((procs > 1 ? 2 : 1)); }
             local common="--channels $chans --subs-per-channel 5 --procs $procs --msg-bytes 100 \
 --pub-conns 8 --connect-rate 5000"
-            for target in belfry nchan; do
+            for target in belfry nchan floor; do
                 if [ "$target" = nchan ] && ! nchan_available; then
                     SKIPPED=$((SKIPPED + 1))
                     continue
@@ -278,6 +278,10 @@ scenario_many() {
                     start_belfry "$servers"
                     pids=$BELFRY_PIDS
                     body=(--api-key "$API_KEY")
+                elif [ "$target" = floor ]; then # one process whatever the variant: a yardstick
+                    start_floor
+                    pids="floor=$FLOOR_PID"
+                    body=(--pub-body '{payload}')
                 else
                     start_nchan "$servers"
                     pids=$NCHAN_PIDS

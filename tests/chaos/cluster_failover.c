@@ -208,6 +208,21 @@ static json_t *resume(bf_cluster *c, const char *ch, long long since, const char
     return d;
 }
 
+/* A client resuming on ch at seq 10 in epoch: told recovered:true in the same epoch, then given
+ * exactly a's acknowledged publishes from index 10 on (seqs from 11), each once, in order. */
+static void expect_recovers(bf_cluster *c, const char *ch, const char *epoch, const acked *a,
+                            const char *who)
+{
+    bf_ws *w;
+    json_t *d = resume(c, ch, 10, epoch, &w);
+    cr_expect(json_is_true(json_object_get(d, "recovered")), "%s: %s", who, json_dumps(d, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(d, "epoch")), epoch, "%s: the epoch changed",
+                     who);
+    json_decref(d);
+    expect_exactly(w, a, 10, 11, who);
+    bf_ws_close(w);
+}
+
 Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
 {
     bf_cluster *c = start(1);
@@ -277,14 +292,7 @@ Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
     expect_exactly(live, &ao, live_from, so + 1, "live client of the other shard");
     bf_ws_close(live);
     /* ... and a client resuming on it at seq 10 recovers exactly what it missed */
-    bf_ws *w;
-    json_t *d = resume(c, cho, 10, eo, &w);
-    cr_expect(json_is_true(json_object_get(d, "recovered")), "other shard: %s", json_dumps(d, 0));
-    cr_expect_str_eq(json_string_value(json_object_get(d, "epoch")), eo,
-                     "the other shard's epoch changed");
-    json_decref(d);
-    expect_exactly(w, &ao, 10, 11, "client recovering on the other shard");
-    bf_ws_close(w);
+    expect_recovers(c, cho, eo, &ao, "client recovering on the other shard");
 
     /* the failed-over shard's live client: what it got up to the kill, once and in order; after
      * it, every frame must be either an acknowledged publish or a notice — the seqs it sees may
@@ -292,7 +300,8 @@ Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
     expect_live_told(live_v, &av, 10, 11, "live client of the failed-over shard");
     bf_ws_close(live_v);
     /* the failed-over shard: told, never a silent gap */
-    d = resume(c, chv, 10, ev, &w);
+    bf_ws *w;
+    json_t *d = resume(c, chv, 10, ev, &w);
     cr_expect(json_is_false(json_object_get(d, "recovered")),
               "a client resuming on the failed-over shard was told recovered:%s: %s",
               json_is_true(json_object_get(d, "recovered")) ? "true" : "?", json_dumps(d, 0));
@@ -413,14 +422,7 @@ Test(chaos_cluster, migration_of_a_busy_channels_slot_under_publishing)
     cr_assert_geq(bf_metric(c->gateways[0].port, "belfry_gateway_redis_cluster_resubscribes_total"),
                   1, "the gateway's shard subscription never followed the slot");
     /* a client resuming at seq 10 after the migration: the history moved intact */
-    bf_ws *w;
-    json_t *d = resume(c, ch, 10, epoch, &w);
-    cr_expect(json_is_true(json_object_get(d, "recovered")), "%s", json_dumps(d, 0));
-    cr_expect_str_eq(json_string_value(json_object_get(d, "epoch")), epoch,
-                     "the epoch changed with the migration");
-    json_decref(d);
-    expect_exactly(w, &a, 10, 11, "client recovering after the migration");
-    bf_ws_close(w);
+    expect_recovers(c, ch, epoch, &a, "client recovering after the migration");
     /* the live client: a publish run on the new node before the gateway's shard subscription
      * moved there must still reach it (caught up), or it must be told; never a silent gap */
     expect_live_told(live, &a, live_from, seq0 + 1, "live client of the migrated channel");

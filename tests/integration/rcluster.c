@@ -187,8 +187,7 @@ Test(rcluster, tryagain_during_a_migration_then_moved_once_it_ends)
     cr_expect_geq(rc_stats(e.r).tryagains, 1, "TRYAGAIN retried");
     /* the migration ends while the command waits: the retry meets MOVED, then dst answers */
     cr_assert_eq(bf_rcl_move_slot(&e.t, slot, src, dst), 0);
-    rc_wait_on = &rep;
-    cr_assert(rc_run(&e, rc_reply_done, 5000));
+    cr_assert(rc_await(&e, &rep));
     cr_expect_str_eq(rep.s, "(array 2)");
     bf_redis_cluster_stats st = rc_stats(e.r);
     cr_expect_geq(st.moved, 1);

@@ -173,6 +173,14 @@ static inline bool rc_reply_done(rc_env *e)
     return rc_wait_on->done;
 }
 
+/* Runs the loop until out, a command's rc_on_reply argument (zeroed before it was sent), has its
+ * reply, at most 5 s; false if none came. */
+static inline bool rc_await(rc_env *e, rc_reply *out)
+{
+    rc_wait_on = out;
+    return rc_run(e, rc_reply_done, 5000);
+}
+
 /* Sends argv through e->r and waits for its reply (5 s). */
 static inline const char *rc_call(rc_env *e, rc_reply *out, int argc, const char **argv)
 {
@@ -182,8 +190,7 @@ static inline const char *rc_call(rc_env *e, rc_reply *out, int argc, const char
         snprintf(out->s, sizeof(out->s), "(send failed %d)", rc);
         return out->s;
     }
-    rc_wait_on = out;
-    if (!rc_run(e, rc_reply_done, 5000)) snprintf(out->s, sizeof(out->s), "(no reply)");
+    if (!rc_await(e, out)) snprintf(out->s, sizeof(out->s), "(no reply)");
     return out->s;
 }
 

@@ -19,16 +19,25 @@ static char *render(const bf_rt_metrics *m)
     return s;
 }
 
-Test(router_metrics, counters_of_the_router_and_of_its_owner_operations)
+/* What the render reads besides the counters: a link that never connects (it is never ticked)
+ * and a ring of two routers at epoch 42. Caller frees both. */
+static void fixtures(bf_redis **link, bf_ring **ring)
 {
     char err[BF_ERR_LEN];
     bf_redis_url url;
     cr_assert_eq(bf_parse_redis_url("redis://127.0.0.1:1", &url, err, sizeof(err)), 0);
     bf_redis_opts ro = {.url = &url, .name = "cmd"};
-    bf_redis *link = bf_redis_new(&ro);
-    bf_ring *ring = bf_ring_new();
+    *link = bf_redis_new(&ro);
+    *ring = bf_ring_new();
     const char *ids[] = {"rt-a", "rt-b"};
-    cr_assert_eq(bf_ring_set(ring, ids, 2, 42), 0);
+    cr_assert_eq(bf_ring_set(*ring, ids, 2, 42), 0);
+}
+
+Test(router_metrics, counters_of_the_router_and_of_its_owner_operations)
+{
+    bf_redis *link;
+    bf_ring *ring;
+    fixtures(&link, &ring);
     bf_rt_stats s = {.publishes_http = 5, .publishes_redis = 6, .kicks = 2};
     bf_owner_ops_stats o = {.kicks = 3, .joins = 7, .sweeps = 4, .inbox_malformed = 9};
     bf_failover fo = {0};
@@ -63,12 +72,9 @@ Test(router_metrics, counters_of_the_router_and_of_its_owner_operations)
  * order: dashboards and the gateway's /metrics rely on it. No cluster link: no cluster rows. */
 Test(router_metrics, the_redis_part_is_this_exact_text)
 {
-    char err[BF_ERR_LEN];
-    bf_redis_url url;
-    cr_assert_eq(bf_parse_redis_url("redis://127.0.0.1:1", &url, err, sizeof(err)), 0);
-    bf_redis_opts ro = {.url = &url, .name = "cmd"};
-    bf_redis *link = bf_redis_new(&ro);
-    bf_ring *ring = bf_ring_new();
+    bf_redis *link;
+    bf_ring *ring;
+    fixtures(&link, &ring);
     bf_rt_stats s = {0};
     bf_owner_ops_stats o = {0};
     bf_failover fo = {.new_primaries = 11, .epochs_forgotten = 12345678901234ULL};

@@ -70,6 +70,16 @@ static void channel_on(bf_cluster *c, int node, int not, const char *stem, char 
     cr_assert_fail("no channel on node %d", node);
 }
 
+/* The victim: the primary of slot 0. A channel "<sv>-N" on its shard into chv, one "<so>-N" on
+ * another shard into cho (64 bytes each). */
+static int victim_and_other(bf_cluster *c, const char *sv, const char *so, char *chv, char *cho)
+{
+    int victim = bf_rcl_owner(c->rcl, 0);
+    channel_on(c, victim, -1, sv, chv, 64);
+    channel_on(c, -1, victim, so, cho, 64);
+    return victim;
+}
+
 /* POST /broadcast/<ch> {"event":"N","data":{"i":i}}: the status, 0 when no answer came within
  * 5 s (a hang). */
 static int publish(bf_cluster *c, const char *ch, int i)
@@ -226,10 +236,8 @@ static void expect_recovers(bf_cluster *c, const char *ch, const char *epoch, co
 Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
 {
     bf_cluster *c = start(1);
-    int victim = bf_rcl_owner(c->rcl, 0);
     char chv[64], cho[64];
-    channel_on(c, victim, -1, "doomed", chv, sizeof(chv));
-    channel_on(c, -1, victim, "steady", cho, sizeof(cho));
+    int victim = victim_and_other(c, "doomed", "steady", chv, cho);
     static acked av, ao;
     memset(&av, 0, sizeof(av));
     memset(&ao, 0, sizeof(ao));
@@ -434,10 +442,8 @@ Test(chaos_cluster, migration_of_a_busy_channels_slot_under_publishing)
 Test(chaos_cluster, a_shard_without_any_node_is_a_clear_error_not_a_hang)
 {
     bf_cluster *c = start(1);
-    int victim = bf_rcl_owner(c->rcl, 0);
     char chv[64], cho[64];
-    channel_on(c, victim, -1, "lost", chv, sizeof(chv));
-    channel_on(c, -1, victim, "other", cho, sizeof(cho));
+    int victim = victim_and_other(c, "lost", "other", chv, cho);
     cr_assert_eq(publish(c, chv, 0), 204);
     cr_assert_eq(publish(c, cho, 0), 204);
     /* the victim's replica: the node whose ROLE names the victim's port as its primary */

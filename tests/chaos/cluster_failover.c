@@ -84,15 +84,9 @@ static int victim_and_other(bf_cluster *c, const char *sv, const char *so, char 
  * 5 s (a hang). */
 static int publish(bf_cluster *c, const char *ch, int i)
 {
-    char path[256], body[96];
-    snprintf(path, sizeof(path), "/broadcast/%s", ch);
-    int len = snprintf(body, sizeof(body), "{\"event\":\"N\",\"data\":{\"i\":%d}}", i);
-    bf_http_resp r;
-    if (bf_http(c->routers[0].port, "POST", path, IT_KEY_HDR, body, (size_t)len, &r, 5000))
-        return 0;
-    int st = r.status;
-    bf_http_resp_free(&r);
-    return st;
+    char body[96];
+    snprintf(body, sizeof(body), "{\"event\":\"N\",\"data\":{\"i\":%d}}", i);
+    return it_publish_status(c, ch, body);
 }
 
 /* What a channel's publishes got: the data.i of those acknowledged (204), in order. */

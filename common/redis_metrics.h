@@ -1,17 +1,21 @@
-/* The Redis Cluster transport's counters (bf_redis_cluster_stats) in Prometheus text, the same
- * for both daemons: they differ only by the metric names' daemon part. */
+/* What the Redis side of a daemon did, in Prometheus text, the same for both daemons: they differ
+ * only by the metric names' daemon part ("belfry_<daemon>_..."). The text and its order are part
+ * of each daemon's /metrics, which prints it between its own counters. */
 #ifndef BF_REDIS_METRICS_H
 #define BF_REDIS_METRICS_H
 
+#include "failover.h"
 #include "redis.h"
 
 #include <stddef.h>
 
-/* Writes the cluster counters of links[0..n) summed (a NULL or non-cluster link counts nothing)
- * into buf as "belfry_<daemon>_redis_cluster_*" metrics with HELP and TYPE lines; nothing when no
- * link is a cluster link. Returns the length written (buf is always NUL-terminated; a cap too
- * small truncates). daemon and links are borrowed. */
-size_t bf_redis_cluster_metrics(char *buf, size_t cap, const char *daemon,
-                                const bf_redis *const *links, size_t n);
+/* The whole Redis part of a daemon's /metrics, in this order: its links' reconnects and timeouts
+ * (summed over links[0..n); a NULL link counts nothing), the script cache's reloads and load
+ * failures and the cluster webhook events deferred and lost (scripts.h's counters), the links'
+ * cluster counters (summed; none when no link is a cluster link) and the failover gate's new
+ * primaries and forgotten epochs (fo). Returns the text, NUL-terminated, never NULL (bf_malloc),
+ * in memory the caller frees with free(); its length in *len. daemon, links and fo are borrowed. */
+char *bf_redis_metrics(const char *daemon, const bf_redis *const *links, size_t n,
+                       const bf_failover *fo, size_t *len);
 
 #endif

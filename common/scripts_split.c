@@ -271,21 +271,15 @@ int bf__conns_send_cluster(bf_redis *r, const char *prefix, const char *node_id,
     argv[argc++] = s->gwchans;
     for (size_t i = 0; i < n; i++)
         if (changes[i].value > 0) argv[argc++] = s->channels[i];
-    if (argc > 2) {
+    if (argc > 2) { /* the rest from the index' replies (also when only one was sent) */
         const char *known[] = {"SADD", s->gwknown, s->node_id};
         step_cmd(&s->c, on_conns_index, s, argc, argv);
         if (!s->c.failed) step_cmd(&s->c, on_conns_index, s, 3, known);
+    } else { /* no channel gains: the counts at once */
+        conns_counts(s);
     }
     free(argv);
-    if (argc > 2) {
-        if (!s->c.outstanding) { /* nothing sent: the caller's cb never runs */
-            conns_free(s);
-            return BF_EDISCONNECTED;
-        }
-        return 0; /* the rest from the index' replies (also when only one was sent) */
-    }
-    /* no channel gains: the counts at once */
-    if (!conns_counts(s)) {
+    if (!s->c.outstanding) { /* nothing sent: the caller's cb never runs */
         conns_free(s);
         return BF_EDISCONNECTED;
     }

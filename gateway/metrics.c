@@ -1,6 +1,5 @@
 #include "metrics.h"
 #include "redis_metrics.h"
-#include "scripts.h"
 #include "rxguard.h"
 #include "channel.h"
 
@@ -55,38 +54,13 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     C("belfry_gateway_slow_consumer_disconnects_total",
       "Connections closed because their send queue overflowed.", "counter",
       hs->slow_consumers + gw->stats.slow_consumers + rs->slow_consumers);
-    C("belfry_gateway_redis_reconnects_total", "Redis links re-established after a loss.",
-      "counter", bf_redis_reconnects(gw->sub) + bf_redis_reconnects(gw->cmd));
-    C("belfry_gateway_redis_timeouts_total",
-      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
-      bf_redis_timeouts(gw->sub) + bf_redis_timeouts(gw->cmd));
-    C("belfry_gateway_redis_script_reloads_total",
-      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
-      "counter", bf_scripts_reloads);
-    C("belfry_gateway_redis_script_load_failures_total",
-      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
-      bf_scripts_load_failures);
-    C("belfry_gateway_webhook_events_deferred_total",
-      "Redis Cluster: channel-script replies whose webhook events were sent on to the "
-      "cluster-wide slot.",
-      "counter", bf_scripts_webhooks_deferred);
-    C("belfry_gateway_webhook_events_lost_total",
-      "Redis Cluster: channel-script webhook events that could not be queued (link lost between "
-      "the two calls).",
-      "counter", bf_scripts_webhooks_lost);
     {
-        char cm[2048];
         const bf_redis *links[] = {gw->sub, gw->cmd};
-        bf_redis_cluster_metrics(cm, sizeof(cm), "gateway", links, 2);
-        fputs(cm, f);
+        size_t n;
+        char *rm = bf_redis_metrics("gateway", links, 2, &gw->failover, &n);
+        fwrite(rm, 1, n, f);
+        free(rm);
     }
-    C("belfry_gateway_redis_new_primaries_total",
-      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
-      "counter", gw->failover.new_primaries);
-    C("belfry_gateway_redis_epochs_forgotten_total",
-      "Channel epochs removed because Redis had a new primary (recovery across it: "
-      "recovered:false).",
-      "counter", gw->failover.epochs_forgotten);
     C("belfry_gateway_ready", "1 when connected to Redis and serving.", "gauge",
       bf_gateway_ready(gw) ? 1 : 0);
     C("belfry_gateway_whispers_total", "Whispers relayed.", "counter", gw->stats.whispers_total);

@@ -1,9 +1,8 @@
 /* The router's Prometheus metrics: see metrics.h. */
 #include "metrics.h"
 #include "redis_metrics.h"
-#include "scripts.h"
 
-#include <string.h>
+#include <stdlib.h>
 
 void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
 {
@@ -75,38 +74,13 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
       bf_ring_epoch(m->ring));
     C("belfry_router_ring_members", "Live routers in the last membership snapshot.", "gauge",
       bf_ring_size(m->ring));
-    C("belfry_router_redis_reconnects_total", "Redis links re-established after a loss.", "counter",
-      bf_redis_reconnects(m->sub) + bf_redis_reconnects(m->cmd));
-    C("belfry_router_redis_timeouts_total",
-      "Redis links torn down because a command got no reply within --redis-timeout.", "counter",
-      bf_redis_timeouts(m->sub) + bf_redis_timeouts(m->cmd));
-    C("belfry_router_redis_script_reloads_total",
-      "Script calls answered NOSCRIPT (Redis' script cache emptied), loaded and sent again.",
-      "counter", bf_scripts_reloads);
-    C("belfry_router_redis_script_load_failures_total",
-      "SCRIPT LOADs that did not answer the script's SHA1 (each is logged).", "counter",
-      bf_scripts_load_failures);
-    C("belfry_router_webhook_events_deferred_total",
-      "Redis Cluster: channel-script replies whose webhook events were sent on to the "
-      "cluster-wide slot.",
-      "counter", bf_scripts_webhooks_deferred);
-    C("belfry_router_webhook_events_lost_total",
-      "Redis Cluster: channel-script webhook events that could not be queued (link lost between "
-      "the two calls).",
-      "counter", bf_scripts_webhooks_lost);
     {
-        char cm[2048];
         const bf_redis *links[] = {m->sub, m->cmd};
-        bf_redis_cluster_metrics(cm, sizeof(cm), "router", links, 2);
-        evbuffer_add(b, cm, strlen(cm));
+        size_t n;
+        char *rm = bf_redis_metrics("router", links, 2, m->failover, &n);
+        evbuffer_add(b, rm, n);
+        free(rm);
     }
-    C("belfry_router_redis_new_primaries_total",
-      "Redis primaries met with a replication id other than the recorded one (failover, restart).",
-      "counter", m->failover->new_primaries);
-    C("belfry_router_redis_epochs_forgotten_total",
-      "Channel epochs removed because Redis had a new primary (recovery across it: "
-      "recovered:false).",
-      "counter", m->failover->epochs_forgotten);
     C("belfry_router_ready", "1 when connected to Redis and in the ring.", "gauge",
       m->ready ? 1 : 0);
 #undef C

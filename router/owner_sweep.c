@@ -18,6 +18,31 @@ typedef struct sweep_ctx {
     char gw[128];
 } sweep_ctx;
 
+/* sweep.lua's arguments for channel and the dead gateway gw; cluster: its single-slot form (the
+ * channel's keys only, the gateway's index entries left to sweep_index.lua). */
+static int sweep_args(bf_owner_ops *o, bf_script_args *a, const char *gw, const char *channel,
+                      bool cluster)
+{
+    bf_sweep sw = {.prefix = o->prefix,
+                   .channel = channel,
+                   .gateway = gw,
+                   .ring_epoch = bf_ring_epoch(o->ring),
+                   .history_size = o->history_size,
+                   .history_ttl_ms = o->history_ttl_ms,
+                   .cluster = cluster};
+    return bf_sweep_args(a, &sw);
+}
+
+/* sweep.lua answered the error err: STALE (the channel's fence or the ring epoch is newer than
+ * our ring) asks the router for a fresher ring; anything else is logged. */
+static void sweep_failed(bf_owner_ops *o, const char *err)
+{
+    if (strstr(err, "STALE"))
+        bf__owner_ops_stale(o);
+    else
+        bf_warn("sweep failed: %s", err);
+}
+
 static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
@@ -25,10 +50,7 @@ static void on_sweep_reply(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     if (!r) return;
     if (r->type == REDIS_REPLY_ERROR) {
-        if (strstr(r->str, "STALE"))
-            bf__owner_ops_stale(o);
-        else
-            bf_warn("sweep failed: %s", r->str);
+        sweep_failed(o, r->str);
         return;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
@@ -46,6 +68,15 @@ typedef struct cl_sweep {
     char gw[128];
     char channel[BF_CHANNEL_MAX + 1];
 } cl_sweep;
+
+/* Sends the next call of cs (its arguments in a, when built is 0) with cs as its context; if it
+ * was not built or not sent, the sweep of this channel ends here: cs is freed, false returned. */
+static bool cl_next(cl_sweep *cs, int built, bf_script_args *a, redisCallbackFn *next)
+{
+    if (built == 0 && bf_script_args_send(cs->o->cmd, a, next, cs) == 0) return true;
+    free(cs);
+    return false;
+}
 
 static void on_cl_index(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -65,18 +96,16 @@ static void on_cl_swept(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     bf_script_args a;
     if (r && r->type == REDIS_REPLY_ERROR) {
-        if (strstr(r->str, "STALE"))
-            bf__owner_ops_stale(o);
-        else
-            bf_warn("sweep failed: %s", r->str);
+        sweep_failed(o, r->str);
     } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                r->element[0]->type == REDIS_REPLY_INTEGER &&
                r->element[1]->type == REDIS_REPLY_INTEGER) {
         if (r->element[0]->integer > 0) o->stats.sweep_leaves += (uint64_t)r->element[0]->integer;
-        if (bf_sweep_index_args(&a, o->prefix, cs->gw, cs->channel, r->element[1]->integer == 1) ==
-                0 &&
-            bf_script_args_send(o->cmd, &a, on_cl_index, cs) == 0)
-            return;
+        cl_next(
+            cs,
+            bf_sweep_index_args(&a, o->prefix, cs->gw, cs->channel, r->element[1]->integer == 1),
+            &a, on_cl_index);
+        return;
     } else if (r) {
         bf_warn("sweep failed: unexpected reply");
     }
@@ -93,17 +122,9 @@ static void on_cl_checked(redisAsyncContext *ac, void *reply, void *priv)
     /* dead on the Redis clock, and still ours */
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0 && o->in_ring &&
         bf__owner_ops_owns(o, cs->channel)) {
-        bf_sweep sw = {.prefix = o->prefix,
-                       .channel = cs->channel,
-                       .gateway = cs->gw,
-                       .ring_epoch = bf_ring_epoch(o->ring),
-                       .history_size = o->history_size,
-                       .history_ttl_ms = o->history_ttl_ms,
-                       .cluster = true};
-        if (bf_sweep_args(&a, &sw) == 0 && bf_script_args_send(o->cmd, &a, on_cl_swept, cs) == 0) {
+        if (cl_next(cs, sweep_args(o, &a, cs->gw, cs->channel, true), &a, on_cl_swept))
             o->stats.sweeps++;
-            return;
-        }
+        return;
     } else if (r && r->type == REDIS_REPLY_ERROR) {
         bf_warn("sweep: liveness check of %s failed: %s", cs->gw, r->str);
     }
@@ -117,9 +138,7 @@ static void sweep_channel_cluster(bf_owner_ops *o, const char *gw, const char *c
     cs->o = o;
     snprintf(cs->gw, sizeof(cs->gw), "%s", gw);
     snprintf(cs->channel, sizeof(cs->channel), "%s", channel);
-    if (bf_sweep_index_args(&a, o->prefix, gw, NULL, false) ||
-        bf_script_args_send(o->cmd, &a, on_cl_checked, cs))
-        free(cs);
+    cl_next(cs, bf_sweep_index_args(&a, o->prefix, gw, NULL, false), &a, on_cl_checked);
 }
 
 static void sweep_channel(bf_owner_ops *o, const char *gw, const char *channel)
@@ -129,13 +148,7 @@ static void sweep_channel(bf_owner_ops *o, const char *gw, const char *channel)
         return;
     }
     bf_script_args a;
-    bf_sweep sw = {.prefix = o->prefix,
-                   .channel = channel,
-                   .gateway = gw,
-                   .ring_epoch = bf_ring_epoch(o->ring),
-                   .history_size = o->history_size,
-                   .history_ttl_ms = o->history_ttl_ms};
-    if (bf_sweep_args(&a, &sw)) return;
+    if (sweep_args(o, &a, gw, channel, false)) return;
     if (bf_script_args_send(o->cmd, &a, on_sweep_reply, o) == 0) o->stats.sweeps++;
 }
 

@@ -19,17 +19,8 @@
 --          own the channel during a ring change can each publish until the newer one's first
 --          call, so an ingress message may be sequenced twice there (docs/architecture.md).
 if ARGV[3] ~= '' then
-    if BF_SHARDED then
-        if bf_fence(KEYS[5], ARGV[3]) then
-            return redis.error_reply('STALE channel fence ' .. redis.call('GET', KEYS[5]) ..
-                ', caller has ' .. ARGV[3])
-        end
-    else
-        local epoch = redis.call('GET', KEYS[5]) or '0'
-        if epoch ~= ARGV[3] then
-            return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[3])
-        end
-    end
+    local refusal = bf_stale(KEYS[5], ARGV[3])
+    if refusal then return refusal end
 end
 return bf_emit({KEYS[1], KEYS[2], KEYS[3], KEYS[4]}, ARGV[1], ARGV[2], '', '',
     tonumber(ARGV[4]), tonumber(ARGV[5]))

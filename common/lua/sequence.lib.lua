@@ -51,3 +51,23 @@ local function bf_fence(key, epoch)
     if held < mine then redis.call('SET', key, epoch, 'PX', BF_FENCE_TTL_MS) end
     return false
 end
+
+-- The owner check of a fenced call, the same in every fenced script: key is the fence (the ring
+-- epoch key on one Redis; on Redis Cluster the channel's owner:{channel}, raised by bf_fence),
+-- epoch the caller's ring epoch. Returns the error reply "STALE ..." when the caller must not act
+-- (on one Redis: its epoch is not the current one; on a cluster: it is lower than the fence),
+-- else nil.
+local function bf_stale(key, epoch)
+    if BF_SHARDED then
+        if bf_fence(key, epoch) then
+            return redis.error_reply('STALE channel fence ' .. redis.call('GET', key) ..
+                ', caller has ' .. epoch)
+        end
+    else
+        local held = redis.call('GET', key) or '0'
+        if held ~= epoch then
+            return redis.error_reply('STALE ring epoch ' .. held .. ', caller has ' .. epoch)
+        end
+    end
+    return nil
+end

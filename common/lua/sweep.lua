@@ -24,16 +24,9 @@
 -- set while operations are pending for it (one of the gateway's may still add an entry: the next
 -- pass sweeps it); the gateway is forgotten (gwknown) once neither gwchans nor gwpres names a
 -- channel.
-if BF_SHARDED then
-    if bf_fence(KEYS[7], ARGV[2]) then
-        return redis.error_reply('STALE channel fence ' .. redis.call('GET', KEYS[7]) ..
-            ', caller has ' .. ARGV[2])
-    end
-else
-    local epoch = redis.call('GET', KEYS[7]) or '0'
-    if epoch ~= ARGV[2] then
-        return redis.error_reply('STALE ring epoch ' .. epoch .. ', caller has ' .. ARGV[2])
-    end
+local refusal = bf_stale(KEYS[7], ARGV[2])
+if refusal then return refusal end
+if not BF_SHARDED then
     local t = redis.call('TIME')
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local expiry = redis.call('ZSCORE', KEYS[14], ARGV[3])

@@ -70,19 +70,23 @@ static void channel_on(bf_cluster *c, int node, int not, const char *stem, char 
     cr_assert_fail("no channel on node %d", node);
 }
 
+/* The victim: the primary of slot 0. A channel "<sv>-N" on its shard into chv, one "<so>-N" on
+ * another shard into cho (64 bytes each). */
+static int victim_and_other(bf_cluster *c, const char *sv, const char *so, char *chv, char *cho)
+{
+    int victim = bf_rcl_owner(c->rcl, 0);
+    channel_on(c, victim, -1, sv, chv, 64);
+    channel_on(c, -1, victim, so, cho, 64);
+    return victim;
+}
+
 /* POST /broadcast/<ch> {"event":"N","data":{"i":i}}: the status, 0 when no answer came within
  * 5 s (a hang). */
 static int publish(bf_cluster *c, const char *ch, int i)
 {
-    char path[256], body[96];
-    snprintf(path, sizeof(path), "/broadcast/%s", ch);
-    int len = snprintf(body, sizeof(body), "{\"event\":\"N\",\"data\":{\"i\":%d}}", i);
-    bf_http_resp r;
-    if (bf_http(c->routers[0].port, "POST", path, IT_KEY_HDR, body, (size_t)len, &r, 5000))
-        return 0;
-    int st = r.status;
-    bf_http_resp_free(&r);
-    return st;
+    char body[96];
+    snprintf(body, sizeof(body), "{\"event\":\"N\",\"data\":{\"i\":%d}}", i);
+    return it_publish_status(c, ch, body);
 }
 
 /* What a channel's publishes got: the data.i of those acknowledged (204), in order. */
@@ -208,13 +212,26 @@ static json_t *resume(bf_cluster *c, const char *ch, long long since, const char
     return d;
 }
 
+/* A client resuming on ch at seq 10 in epoch: told recovered:true in the same epoch, then given
+ * exactly a's acknowledged publishes from index 10 on (seqs from 11), each once, in order. */
+static void expect_recovers(bf_cluster *c, const char *ch, const char *epoch, const acked *a,
+                            const char *who)
+{
+    bf_ws *w;
+    json_t *d = resume(c, ch, 10, epoch, &w);
+    cr_expect(json_is_true(json_object_get(d, "recovered")), "%s: %s", who, json_dumps(d, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(d, "epoch")), epoch, "%s: the epoch changed",
+                     who);
+    json_decref(d);
+    expect_exactly(w, a, 10, 11, who);
+    bf_ws_close(w);
+}
+
 Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
 {
     bf_cluster *c = start(1);
-    int victim = bf_rcl_owner(c->rcl, 0);
     char chv[64], cho[64];
-    channel_on(c, victim, -1, "doomed", chv, sizeof(chv));
-    channel_on(c, -1, victim, "steady", cho, sizeof(cho));
+    int victim = victim_and_other(c, "doomed", "steady", chv, cho);
     static acked av, ao;
     memset(&av, 0, sizeof(av));
     memset(&ao, 0, sizeof(ao));
@@ -277,14 +294,7 @@ Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
     expect_exactly(live, &ao, live_from, so + 1, "live client of the other shard");
     bf_ws_close(live);
     /* ... and a client resuming on it at seq 10 recovers exactly what it missed */
-    bf_ws *w;
-    json_t *d = resume(c, cho, 10, eo, &w);
-    cr_expect(json_is_true(json_object_get(d, "recovered")), "other shard: %s", json_dumps(d, 0));
-    cr_expect_str_eq(json_string_value(json_object_get(d, "epoch")), eo,
-                     "the other shard's epoch changed");
-    json_decref(d);
-    expect_exactly(w, &ao, 10, 11, "client recovering on the other shard");
-    bf_ws_close(w);
+    expect_recovers(c, cho, eo, &ao, "client recovering on the other shard");
 
     /* the failed-over shard's live client: what it got up to the kill, once and in order; after
      * it, every frame must be either an acknowledged publish or a notice — the seqs it sees may
@@ -292,7 +302,8 @@ Test(chaos_cluster, kill_9_of_a_primary_under_publishing)
     expect_live_told(live_v, &av, 10, 11, "live client of the failed-over shard");
     bf_ws_close(live_v);
     /* the failed-over shard: told, never a silent gap */
-    d = resume(c, chv, 10, ev, &w);
+    bf_ws *w;
+    json_t *d = resume(c, chv, 10, ev, &w);
     cr_expect(json_is_false(json_object_get(d, "recovered")),
               "a client resuming on the failed-over shard was told recovered:%s: %s",
               json_is_true(json_object_get(d, "recovered")) ? "true" : "?", json_dumps(d, 0));
@@ -413,14 +424,7 @@ Test(chaos_cluster, migration_of_a_busy_channels_slot_under_publishing)
     cr_assert_geq(bf_metric(c->gateways[0].port, "belfry_gateway_redis_cluster_resubscribes_total"),
                   1, "the gateway's shard subscription never followed the slot");
     /* a client resuming at seq 10 after the migration: the history moved intact */
-    bf_ws *w;
-    json_t *d = resume(c, ch, 10, epoch, &w);
-    cr_expect(json_is_true(json_object_get(d, "recovered")), "%s", json_dumps(d, 0));
-    cr_expect_str_eq(json_string_value(json_object_get(d, "epoch")), epoch,
-                     "the epoch changed with the migration");
-    json_decref(d);
-    expect_exactly(w, &a, 10, 11, "client recovering after the migration");
-    bf_ws_close(w);
+    expect_recovers(c, ch, epoch, &a, "client recovering after the migration");
     /* the live client: a publish run on the new node before the gateway's shard subscription
      * moved there must still reach it (caught up), or it must be told; never a silent gap */
     expect_live_told(live, &a, live_from, seq0 + 1, "live client of the migrated channel");
@@ -432,10 +436,8 @@ Test(chaos_cluster, migration_of_a_busy_channels_slot_under_publishing)
 Test(chaos_cluster, a_shard_without_any_node_is_a_clear_error_not_a_hang)
 {
     bf_cluster *c = start(1);
-    int victim = bf_rcl_owner(c->rcl, 0);
     char chv[64], cho[64];
-    channel_on(c, victim, -1, "lost", chv, sizeof(chv));
-    channel_on(c, -1, victim, "other", cho, sizeof(cho));
+    int victim = victim_and_other(c, "lost", "other", chv, cho);
     cr_assert_eq(publish(c, chv, 0), 204);
     cr_assert_eq(publish(c, cho, 0), 204);
     /* the victim's replica: the node whose ROLE names the victim's port as its primary */

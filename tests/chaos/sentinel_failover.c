@@ -30,14 +30,8 @@ static bf_cluster *start(void)
 static int publish(bf_cluster *c, const char *event, int n)
 {
     char body[128];
-    int len = snprintf(body, sizeof(body), "{\"event\":\"%s\",\"data\":{\"n\":%d}}", event, n);
-    bf_http_resp r;
-    if (bf_http(c->routers[0].port, "POST", "/broadcast/news", IT_KEY_HDR, body, (size_t)len, &r,
-                5000))
-        return 0;
-    int st = r.status;
-    bf_http_resp_free(&r);
-    return st;
+    snprintf(body, sizeof(body), "{\"event\":\"%s\",\"data\":{\"n\":%d}}", event, n);
+    return it_publish_status(c, "news", body);
 }
 
 /* The subscriber's position: epoch and seq from a recover=1 subscription, then the last seq. */

@@ -65,6 +65,20 @@ static inline void it_publish(bf_cluster *c, const char *channel, const char *bo
     bf_http_resp_free(&r);
 }
 
+/* POSTs body to /broadcast/<channel> on the first router: the HTTP status, or 0 when no answer
+ * came within 5 s (a hang). For tests where a refusal is an expected answer. */
+static inline int it_publish_status(bf_cluster *c, const char *channel, const char *body)
+{
+    char path[256];
+    bf_http_resp r;
+    snprintf(path, sizeof(path), "/broadcast/%s", channel);
+    if (bf_http(c->routers[0].port, "POST", path, IT_KEY_HDR, body, strlen(body), &r, 5000))
+        return 0;
+    int st = r.status;
+    bf_http_resp_free(&r);
+    return st;
+}
+
 /* Receives the next text frame as parsed JSON (caller decrefs); fails the test on timeout. */
 static inline json_t *it_recv_json(bf_ws *w, int timeout_ms, const char *who)
 {

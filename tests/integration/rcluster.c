@@ -136,11 +136,14 @@ Test(rcluster, a_redirect_loop_ends_at_the_limit)
     cr_expect(!strncmp(s, "ERR:MOVED", 9) || !strncmp(s, "ERR:ASK", 7), "got %s", s);
     cr_expect_eq(rc_stats(e.r).redirect_limit_hits, 1);
     /* what /metrics shows of it (both daemons print this text) */
-    char m[2048];
     const bf_redis *links[] = {e.r, NULL};
-    bf_redis_cluster_metrics(m, sizeof(m), "router", links, 2);
+    bf_failover fo = {0};
+    size_t mlen;
+    char *m = bf_redis_metrics("router", links, 2, &fo, &mlen);
+    cr_expect_eq(mlen, strlen(m));
     cr_expect(strstr(m, "\nbelfry_router_redis_cluster_redirect_limit_hits_total 1\n"), "%s", m);
     cr_expect(strstr(m, "\n# TYPE belfry_router_redis_cluster_nodes gauge\n"), "%s", m);
+    free(m);
     r = bf_rcl_cmd(&e.t, src, "CLUSTER SETSLOT %u STABLE", slot);
     freeReplyObject(r);
     cr_expect_str_eq(rc_get(&e, &rep, key), "(nil)", "fine again once the slot is stable");
@@ -184,8 +187,7 @@ Test(rcluster, tryagain_during_a_migration_then_moved_once_it_ends)
     cr_expect_geq(rc_stats(e.r).tryagains, 1, "TRYAGAIN retried");
     /* the migration ends while the command waits: the retry meets MOVED, then dst answers */
     cr_assert_eq(bf_rcl_move_slot(&e.t, slot, src, dst), 0);
-    rc_wait_on = &rep;
-    cr_assert(rc_run(&e, rc_reply_done, 5000));
+    cr_assert(rc_await(&e, &rep));
     cr_expect_str_eq(rep.s, "(array 2)");
     bf_redis_cluster_stats st = rc_stats(e.r);
     cr_expect_geq(st.moved, 1);

@@ -43,7 +43,10 @@ static inline void rc_on_tick(evutil_socket_t fd, short what, void *arg)
     if (e->sub) bf_redis_tick(e->sub, bf_now_ms());
 }
 
-static inline bf_redis *rc_link(rc_env *e, const char *name)
+/* A cluster:// link to e's cluster on e's loop, gated by gate (gate_arg borrowed) unless NULL.
+ * Caller frees (bf_redis_free). */
+static inline bf_redis *rc_link_gated(rc_env *e, const char *name, bf_redis_gate_fn gate,
+                                      void *gate_arg)
 {
     bf_redis_url u;
     char err[256];
@@ -54,8 +57,15 @@ static inline bf_redis *rc_link(rc_env *e, const char *name)
                        .loop = e->base,
                        .connect_timeout_ms = 1000,
                        .command_timeout_ms = 1000,
-                       .cluster_refresh_ms = e->refresh_ms ? e->refresh_ms : 1000};
+                       .cluster_refresh_ms = e->refresh_ms ? e->refresh_ms : 1000,
+                       .gate = gate,
+                       .gate_arg = gate_arg};
     return bf_redis_new(&o);
+}
+
+static inline bf_redis *rc_link(rc_env *e, const char *name)
+{
+    return rc_link_gated(e, name, NULL, NULL);
 }
 
 /* Runs the loop until *flag (when flag) or until done(e) (when done), at most timeout_ms. */
@@ -74,7 +84,8 @@ static inline bool rc_ready(rc_env *e)
     return bf_redis_ready(e->r) && (!e->sub || bf_redis_ready(e->sub));
 }
 
-static inline void rc_setup(rc_env *e, bool sub, int refresh_ms)
+/* Starts e's cluster and its loop with the links' tick; no link yet (e->r, e->sub are NULL). */
+static inline void rc_start(rc_env *e, int refresh_ms)
 {
     memset(e, 0, sizeof(*e));
     e->refresh_ms = refresh_ms;
@@ -85,6 +96,12 @@ static inline void rc_setup(rc_env *e, bool sub, int refresh_ms)
     e->tick = event_new(e->base, -1, EV_PERSIST, rc_on_tick, e);
     struct timeval tv = {0, 10000};
     event_add(e->tick, &tv);
+}
+
+/* rc_start, then the command link (and the subscriber link if sub), both READY. */
+static inline void rc_setup(rc_env *e, bool sub, int refresh_ms)
+{
+    rc_start(e, refresh_ms);
     e->r = rc_link(e, "cmd");
     if (sub) e->sub = rc_link(e, "sub");
     cr_assert(rc_run(e, rc_ready, 10000), "the cluster link did not become ready");
@@ -156,6 +173,14 @@ static inline bool rc_reply_done(rc_env *e)
     return rc_wait_on->done;
 }
 
+/* Runs the loop until out, a command's rc_on_reply argument (zeroed before it was sent), has its
+ * reply, at most 5 s; false if none came. */
+static inline bool rc_await(rc_env *e, rc_reply *out)
+{
+    rc_wait_on = out;
+    return rc_run(e, rc_reply_done, 5000);
+}
+
 /* Sends argv through e->r and waits for its reply (5 s). */
 static inline const char *rc_call(rc_env *e, rc_reply *out, int argc, const char **argv)
 {
@@ -165,8 +190,7 @@ static inline const char *rc_call(rc_env *e, rc_reply *out, int argc, const char
         snprintf(out->s, sizeof(out->s), "(send failed %d)", rc);
         return out->s;
     }
-    rc_wait_on = out;
-    if (!rc_run(e, rc_reply_done, 5000)) snprintf(out->s, sizeof(out->s), "(no reply)");
+    if (!rc_await(e, out)) snprintf(out->s, sizeof(out->s), "(no reply)");
     return out->s;
 }
 

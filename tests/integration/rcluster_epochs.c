@@ -13,23 +13,6 @@ TestSuite(rcluster_epochs, .timeout = 90, .fini = rc_fini);
 
 #define CHANNELS 60
 
-static bf_redis *gated_link(rc_env *e, bf_failover *f, const char *name)
-{
-    bf_redis_url u;
-    char err[256];
-    cr_assert_eq(bf_parse_redis_url(e->t.url, &u, err, sizeof(err)), 0, "%s", err);
-    bf_redis_opts o = {.url = &u,
-                       .name = name,
-                       .attach = rc_attach,
-                       .loop = e->base,
-                       .connect_timeout_ms = 1000,
-                       .command_timeout_ms = 1000,
-                       .cluster_refresh_ms = 1000,
-                       .gate = bf_failover_gate,
-                       .gate_arg = f};
-    return bf_redis_new(&o);
-}
-
 static bool never(rc_env *e)
 {
     (void)e;
@@ -104,16 +87,9 @@ static int primaries(rc_env *e, int *out)
 Test(rcluster_epochs, a_primarys_failover_forgets_the_epochs_of_its_shard_only)
 {
     static rc_env e; /* static: rc_fini reaches it after a failed assertion */
-    memset(&e, 0, sizeof(e));
-    rc_current = &e;
-    if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
-    cr_assert_eq(bf_rcl_start(&e.t), 0);
-    e.base = event_base_new();
-    e.tick = event_new(e.base, -1, EV_PERSIST, rc_on_tick, &e);
-    struct timeval tv = {0, 10000};
-    event_add(e.tick, &tv);
+    rc_start(&e, 0);
     static bf_failover f1 = {.prefix = "belfry:"};
-    e.r = gated_link(&e, &f1, "gated");
+    e.r = rc_link_gated(&e, "gated", bf_failover_gate, &f1);
     cr_assert(rc_run(&e, rc_ready, 10000), "the gated cluster link did not become ready");
 
     /* the first meeting: no record anywhere, each primary recorded its own id in its slots */
@@ -146,7 +122,7 @@ Test(rcluster_epochs, a_primarys_failover_forgets_the_epochs_of_its_shard_only)
 
     /* a second process meeting the same primaries: same ids, nothing forgotten */
     static bf_failover f2 = {.prefix = "belfry:"};
-    e.sub = gated_link(&e, &f2, "gated-2");
+    e.sub = rc_link_gated(&e, "gated-2", bf_failover_gate, &f2);
     cr_assert(rc_run(&e, rc_ready, 10000));
     cr_expect_eq(f2.new_primaries, 0);
     cr_expect_eq(f2.epochs_forgotten, 0);
@@ -241,17 +217,10 @@ static int replica_of(rc_env *e, int p)
  * a demoted primary's), so it is gated again and forgets the epochs of that shard only. */
 Test(rcluster_epochs, a_failover_and_failback_under_open_links_forget_that_shards_epochs)
 {
-    static rc_env e;
-    memset(&e, 0, sizeof(e));
-    rc_current = &e;
-    if (getenv("RCLUSTER_DEBUG")) bf_log_init("test", BF_LOG_DEBUG, false);
-    cr_assert_eq(bf_rcl_start(&e.t), 0);
-    e.base = event_base_new();
-    e.tick = event_new(e.base, -1, EV_PERSIST, rc_on_tick, &e);
-    struct timeval tv = {0, 10000};
-    event_add(e.tick, &tv);
+    static rc_env e; /* static: rc_fini reaches it after a failed assertion */
+    rc_start(&e, 0);
     static bf_failover f = {.prefix = "belfry:"};
-    e.r = gated_link(&e, &f, "gated");
+    e.r = rc_link_gated(&e, "gated", bf_failover_gate, &f);
     cr_assert(rc_run(&e, rc_ready, 10000));
     cr_expect_eq(f.new_primaries, 3);
 

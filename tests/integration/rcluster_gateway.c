@@ -64,20 +64,27 @@ typedef struct got {
     char err[256];
 } got;
 
-static void on_got(redisAsyncContext *ac, void *reply, void *priv)
+/* Records one reply in g: ok when it is of type want (an array's integers kept in v), else the
+ * error. */
+static void got_reply(got *g, const redisReply *r, int want)
 {
-    (void)ac;
-    got *g = priv;
-    redisReply *r = reply;
     g->calls++;
-    g->ok = r && r->type == REDIS_REPLY_ARRAY;
+    g->ok = r && r->type == want;
     if (!g->ok) {
         snprintf(g->err, sizeof(g->err), "%s", !r ? "(null)" : r->str ? r->str : "unexpected");
         return;
     }
+    if (r->type != REDIS_REPLY_ARRAY) return;
     g->n = r->elements;
     for (size_t i = 0; i < r->elements && i < 16; i++)
         g->v[i] = r->element[i]->type == REDIS_REPLY_INTEGER ? r->element[i]->integer : -999;
+}
+
+/* The reply of a script that answers an array. */
+static void on_got(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    got_reply(priv, reply, REDIS_REPLY_ARRAY);
 }
 
 static got *waiting;
@@ -351,14 +358,11 @@ static void heartbeat(rc_env *e, const char *gw)
     wait_got(e, &g);
 }
 
+/* leave.lua's reply: an integer. */
 static void on_left(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
-    got *g = priv;
-    redisReply *r = reply;
-    g->calls++;
-    g->ok = r && r->type == REDIS_REPLY_INTEGER;
-    if (!g->ok) snprintf(g->err, sizeof(g->err), "%s", r && r->str ? r->str : "(null)");
+    got_reply(priv, reply, REDIS_REPLY_INTEGER);
 }
 
 Test(rcluster_gateway, a_gateway_leaves_its_counts_per_slot_then_its_membership)

@@ -160,31 +160,6 @@ Test(rcluster_router, publish_batch_is_one_call_per_slot_and_answers_every_seq_i
 
 /* ---- fenced publish ----------------------------------------------------------------------- */
 
-static struct {
-    bool done;
-    char s[256];
-} PUB;
-
-static void on_pub(redisAsyncContext *ac, void *reply, void *priv)
-{
-    (void)ac;
-    (void)priv;
-    redisReply *r = reply;
-    PUB.done = true;
-    if (!r)
-        snprintf(PUB.s, sizeof(PUB.s), "(null)");
-    else if (r->type == REDIS_REPLY_INTEGER)
-        snprintf(PUB.s, sizeof(PUB.s), "%lld", r->integer);
-    else
-        snprintf(PUB.s, sizeof(PUB.s), "%s", r->str ? r->str : "?");
-}
-
-static bool pub_done(rc_env *e)
-{
-    (void)e;
-    return PUB.done;
-}
-
 static const char *fenced(rc_env *e, const char *ch, uint64_t epoch)
 {
     bf_publish p = {.prefix = PFX,
@@ -197,10 +172,11 @@ static const char *fenced(rc_env *e, const char *ch, uint64_t epoch)
                     .cluster = true};
     bf_script_args a;
     cr_assert_eq(bf_publish_args(&a, &p), 0);
-    memset(&PUB, 0, sizeof(PUB));
-    cr_assert_eq(bf_script_args_send(e->r, &a, on_pub, NULL), 0);
-    cr_assert(rc_run(e, pub_done, 5000));
-    return PUB.s;
+    static rc_reply out;
+    memset(&out, 0, sizeof(out));
+    cr_assert_eq(bf_script_args_send(e->r, &a, rc_on_reply, &out), 0);
+    cr_assert(rc_await(e, &out));
+    return out.s;
 }
 
 Test(rcluster_router, a_fenced_publish_checks_and_raises_the_channels_fence)
@@ -256,8 +232,7 @@ static void push_join(rc_env *e, const char *ch, const char *conn, const char *u
     rc_reply out;
     memset(&out, 0, sizeof(out));
     cr_assert_eq(bf_redis_cmdargv(e->r, rc_on_reply, &out, 3, argv, lens), 0);
-    rc_wait_on = &out;
-    cr_assert(rc_run(e, rc_reply_done, 5000));
+    cr_assert(rc_await(e, &out));
     free(env);
 }
 

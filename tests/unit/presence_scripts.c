@@ -1,7 +1,8 @@
 /* Unit tests for the presence scripts (common/lua/presence_enqueue.lua, presence_apply.lua,
  * presence_audit.lua) against a real redis-server: operations are idempotent (a join of a
  * connection already in, a leave of one already gone, a join after its leave change nothing and
- * emit nothing), and per user presence:join and presence:leave alternate. The scripts are called
+ * emit nothing), and per user presence:join and presence:leave alternate; the fenced scripts
+ * (publish.lua, sweep.lua) refuse a caller of another ring epoch. The scripts are called
  * with the argument vectors the daemons send (common/scripts.h builders). */
 #include "harness.h"
 #include "redis_keys.h"
@@ -59,8 +60,9 @@ static long long cmd_int(const char *fmt, const char *arg)
     return v;
 }
 
-/* Runs a builder's script call synchronously (EVAL of the embedded source). Caller frees. */
-static redisReply *run(const bf_script_args *a)
+/* Runs a builder's script call synchronously (EVAL of the embedded source), whatever it answers.
+ * Caller frees. */
+static redisReply *run_any(const bf_script_args *a)
 {
     size_t srclen;
     const char *src = bf_script_source(a->id, &srclen);
@@ -79,6 +81,13 @@ static redisReply *run(const bf_script_args *a)
     }
     redisReply *r = redisCommandArgv(R, a->argc + 3, argv, lens);
     cr_assert_not_null(r, "redis: %s", R->errstr);
+    return r;
+}
+
+/* run_any, for a call that must succeed. Caller frees. */
+static redisReply *run(const bf_script_args *a)
+{
+    redisReply *r = run_any(a);
     cr_assert_neq(r->type, REDIS_REPLY_ERROR, "script %d failed: %s", a->id, r->str);
     return r;
 }
@@ -386,4 +395,45 @@ Test(presence_scripts, audit_lists_the_gateways_entries)
     r = run(&a);
     cr_expect_eq(r->element[0]->integer, 1, "one operation pending");
     freeReplyObject(r);
+}
+
+/* The owner check of the fenced scripts on one Redis (sequence.lib.lua, bf_stale): a caller whose
+ * ring epoch is not the current one is refused "STALE ring epoch <current>, caller has <its>" and
+ * sequences nothing; the current epoch goes through. */
+Test(presence_scripts, fenced_calls_of_another_ring_epoch_are_refused_stale)
+{
+    freeReplyObject(cmd("SET %s %s", PFX "{#}:ring:epoch", "5"));
+    bf_script_args a;
+    for (uint64_t epoch = 4; epoch <= 6; epoch++) {
+        bf_publish p = {.prefix = PFX,
+                        .channel = CH,
+                        .frame_prefix = "{\"seq\":",
+                        .frame_prefix_len = 7,
+                        .fenced = true,
+                        .ring_epoch = epoch};
+        cr_assert_eq(bf_publish_args(&a, &p), 0);
+        redisReply *r = run_any(&a);
+        bf_sweep sw = {.prefix = PFX, .channel = CH, .gateway = GW, .ring_epoch = epoch};
+        cr_assert_eq(bf_sweep_args(&a, &sw), 0);
+        redisReply *sr = run_any(&a);
+        if (epoch == 5) {
+            cr_expect_eq(r->type, REDIS_REPLY_INTEGER, "the owner's publish: %s", r->str);
+            cr_expect_eq(r->integer, 1);
+            cr_expect_eq(sr->type, REDIS_REPLY_INTEGER, "the owner's sweep: %s", sr->str);
+        } else {
+            char want[64];
+            snprintf(want, sizeof(want), "STALE ring epoch 5, caller has %llu",
+                     (unsigned long long)epoch);
+            cr_expect(r->type == REDIS_REPLY_ERROR && !strcmp(r->str, want), "publish: %s",
+                      r->str ? r->str : "(not an error)");
+            cr_expect(sr->type == REDIS_REPLY_ERROR && !strcmp(sr->str, want), "sweep: %s",
+                      sr->str ? sr->str : "(not an error)");
+        }
+        freeReplyObject(r);
+        freeReplyObject(sr);
+    }
+    redisReply *seq = cmd("GET %s", PFX "seq:{" CH "}");
+    cr_expect(seq->type == REDIS_REPLY_STRING && !strcmp(seq->str, "1"),
+              "only the owner's publish was sequenced");
+    freeReplyObject(seq);
 }

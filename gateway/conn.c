@@ -157,16 +157,12 @@ void bf_conn_deinit(bf_conn *c)
     c->qbytes = 0;
 }
 
-/* The queue's capacity is a power of two, so that a position is a mask, not a division (this
- * runs once per delivery); the message limit is enforced on qlen, so the capacity stays below
- * twice the limit. */
-#define QPOS(c, i) (((c)->qhead + (i)) & ((c)->qcap - 1))
-
-static void grow(bf_conn *c)
+static void grow(bf_conn *c, uint32_t max)
 {
     uint32_t ncap = c->qcap ? c->qcap * 2 : 4;
+    if (ncap > max) ncap = max;
     bf_frame **nq = bf_malloc(sizeof(bf_frame *) * ncap);
-    for (uint32_t i = 0; i < c->qlen; i++) nq[i] = c->q[QPOS(c, i)];
+    for (uint32_t i = 0; i < c->qlen; i++) nq[i] = c->q[(c->qhead + i) % c->qcap];
     free(c->q);
     c->q = nq;
     c->qhead = 0;
@@ -180,8 +176,8 @@ int bf_conn_enqueue(bf_conn *c, bf_frame *f, const bf_conn_limits *lim)
         bf_conn_close(c, BF_CLOSE_SLOW_CONSUMER, "slow consumer");
         return BF_EFULL;
     }
-    if (c->qlen == c->qcap) grow(c);
-    c->q[QPOS(c, c->qlen)] = bf_frame_ref(f);
+    if (c->qlen == c->qcap) grow(c, lim->max_msgs);
+    c->q[(c->qhead + c->qlen) % c->qcap] = bf_frame_ref(f);
     c->qlen++;
     c->qbytes += f->len;
     if (!c->holding) batch_add(c);
@@ -206,7 +202,7 @@ int bf_conn_release(bf_conn *c, bf_frame *const *front, size_t n, uint64_t upto,
     for (size_t i = 0; i < n && !rc; i++)
         if (bf_conn_enqueue(c, front[i], lim) == BF_EFULL) rc = BF_EFULL;
     for (uint32_t i = 0; i < held; i++) {
-        bf_frame *f = old[(head + i) & (cap - 1)];
+        bf_frame *f = old[(head + i) % cap];
         if (!rc && !(f->seq && f->seq <= upto) && bf_conn_enqueue(c, f, lim) == BF_EFULL)
             rc = BF_EFULL;
         bf_frame_unref(f);
@@ -221,7 +217,7 @@ static void drop_front(bf_conn *c, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
         bf_frame *f = c->q[c->qhead];
-        c->qhead = QPOS(c, 1);
+        c->qhead = (c->qhead + 1) % c->qcap;
         c->qlen--;
         c->qbytes -= f->len;
         bf_frame_unref(f);
@@ -288,7 +284,7 @@ static int write_batch(bf_conn *c)
             n = 1;
         } else {
             while (n < c->qlen) {
-                bf_frame *g = c->q[QPOS(c, n)];
+                bf_frame *g = c->q[(c->qhead + n) % c->qcap];
                 size_t gl = bf_frame_wire_len(g);
                 if (total + gl > BF_CONN_BATCH_BYTES) break;
                 memcpy(out + total, bf_frame_wire(g), gl);

@@ -201,30 +201,13 @@ static bool local_conn_id(const bf_hub *h, bf_strview v, uint64_t *id)
     return local_id(h->conn_prefix, h->conn_prefix_len, v, id);
 }
 
-/* Who a message is not for, resolved once per message rather than once per subscriber: most
- * messages exclude nobody, and for those the fan-out loop tests one flag. */
-typedef struct exclusion {
-    bool any;
-    bf_strview user; /* except_user (empty: none) */
-    bool by_conn;    /* except_conn names a connection of this gateway: conn */
-    bool by_socket;  /* exclude_socket names one: socket */
-    uint64_t conn, socket;
-} exclusion;
-
-static exclusion exclusion_of(const bf_hub *h, const bf_fanout *m)
+static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
 {
-    exclusion e = {.user = m->except_user};
-    e.by_conn = local_conn_id(h, m->except_conn, &e.conn);
-    e.by_socket = local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &e.socket);
-    e.any = e.user.len || e.by_conn || e.by_socket;
-    return e;
-}
-
-static bool excluded(const exclusion *e, const bf_sub *s)
-{
-    uint64_t id = s->conn->id;
-    return (e->by_conn && id == e->conn) || (e->by_socket && id == e->socket) ||
-           is_user(s, e->user);
+    const bf_conn *c = s->conn;
+    uint64_t id;
+    if (is_user(s, m->except_user)) return true;
+    if (local_conn_id(h, m->except_conn, &id) && id == c->id) return true;
+    return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
 
 static void deliver(bf_hub *h, const char *subject, const char *payload, size_t len)
@@ -265,11 +248,9 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     bf_frame *frames[BF_PROTO__COUNT] = {0};
     bool rendered[BF_PROTO__COUNT] = {0};
     uint64_t seq = m.kind == BF_FAN_MESSAGE ? m.seq : 0;
-    exclusion ex = {0};
-    if (m.kind != BF_FAN_DIRECT) ex = exclusion_of(h, &m);
     for (bf_sub *s = ch->head; s; s = s->next) {
         bf_conn *c = s->conn;
-        if (m.kind == BF_FAN_DIRECT ? c->id != target : ex.any && excluded(&ex, s)) continue;
+        if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, s, &m)) continue;
         /* a presence subscription's view starts with its presence:here; what was published
          * before it is already reflected there (its seq says as of when) */
         if (seq && seq <= s->skip_upto) continue; /* recovery already sent it */

@@ -306,7 +306,16 @@ static void on_accept(bb_io *io, uint32_t ev)
     (void)ev;
     for (;;) {
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+                return;
+            /* out of descriptors (one process: the open-file limit caps its subscribers): the
+             * pending connection would keep the listener readable and the loop spinning, so the
+             * floor stops and the run fails visibly instead */
+            fprintf(stderr, "belfry-bench-floor: accept: %s; stopping\n", strerror(errno));
+            stop = 1;
+            return;
+        }
         conn *c = calloc(1, sizeof(*c));
         if (!c) {
             close(fd);

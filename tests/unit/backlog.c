@@ -32,8 +32,9 @@ Test(backlog, reports_are_never_more_frequent_than_the_period_less_the_slack)
     int reports = 0;
     for (uint64_t now = 1000000; now < 3000000; now += 50) {
         if (!report_due(&b, now)) continue;
-        if (reports) cr_expect_geq(now - last, 100000 - REPORT_SLACK_US, "%llu us apart",
-                                   (unsigned long long)(now - last));
+        if (reports)
+            cr_expect_geq(now - last, 100000 - REPORT_SLACK_US, "%llu us apart",
+                          (unsigned long long)(now - last));
         reports++;
         last = now;
         next_report(&b, now);

@@ -373,7 +373,7 @@ scenario_ackpace() {
             [ "$variant" != many256 ] || pipeline=32
             flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline $pipeline \
 --window 1000000 --connect-rate 5000 --duration $dur --count $count"
-            # belfry: the defaults (--backlog-limit-ms 50); belfry-5ms: the limit for small
+            # belfry: the defaults (--backlog-limit-ms 200); belfry-5ms: the limit for small
             # channels (docs/operations.md, Choosing the limit); belfry-nobp: back-pressure off
             for target in belfry belfry-5ms belfry-nobp nchan; do
                 if [ "$target" = nchan ] && ! nchan_available; then

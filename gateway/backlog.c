@@ -1,12 +1,12 @@
 #include "backlog.h"
 #include "alloc.h"
+#include "clock.h"
 #include "log.h"
 #include "redis_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct bf_backlog {
     bf_backlog_deps d;
@@ -18,13 +18,6 @@ struct bf_backlog {
     bool behind;
     bf_backlog_stats st;
 };
-
-uint64_t bf_backlog_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 bf_backlog *bf_backlog_new(const bf_backlog_deps *d)
 {
@@ -48,7 +41,7 @@ static void on_probe(redisAsyncContext *ac, void *reply, void *priv)
     if (!m) return;
     uint64_t id = strtoull(m->str, NULL, 10);
     if (!b->probe_sent_us || id != b->probe_id) return;
-    uint64_t now = bf_backlog_now_us();
+    uint64_t now = bf_mono_us();
     b->last_rtt_ms = (now - b->probe_sent_us) / 1000;
     b->probe_sent_us = 0;
     b->next_probe_us = now + b->d.probe_ms * 1000;
@@ -64,7 +57,7 @@ static void on_probe_published(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) return;
     b->probe_sent_us = 0;
-    b->next_probe_us = bf_backlog_now_us() + b->d.probe_ms * 1000;
+    b->next_probe_us = bf_mono_us() + b->d.probe_ms * 1000;
 }
 
 void bf_backlog_sub_ready(bf_backlog *b)

@@ -47,12 +47,9 @@ void bf_backlog_free(bf_backlog *b);
 void bf_backlog_sub_ready(bf_backlog *b);
 
 /* Once per loop iteration (cheap when nothing is due). now_us: monotonic microseconds
- * (bf_backlog_now_us); write_wait_ms: how long connections have waited in the write rotation
- * (0 when none waits). Sends the next probe and the reports when due. */
+ * (bf_mono_us, common/clock.h); write_wait_ms: how long connections have waited in the write
+ * rotation (0 when none waits). Sends the next probe and the reports when due. */
 void bf_backlog_tick(bf_backlog *b, uint64_t now_us, uint64_t write_wait_ms);
-
-/* Monotonic microseconds. */
-uint64_t bf_backlog_now_us(void);
 
 typedef struct bf_backlog_stats {
     uint64_t backlog_ms;   /* the current backlog */

@@ -1,5 +1,6 @@
 #include "conn.h"
 #include "alloc.h"
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "proto.h"
@@ -56,6 +57,7 @@ static void batch_add(bf_conn *c)
     c->blink.prevp = b->tailp;
     *b->tailp = c;
     b->tailp = &c->blink.next;
+    b->listed++;
 }
 
 static void batch_remove(bf_conn *c)
@@ -64,6 +66,7 @@ static void batch_remove(bf_conn *c)
     if (!c->blink.prevp) return;
     if (b->tailp == &c->blink.next) b->tailp = c->blink.prevp;
     list_remove(c, offsetof(bf_conn, blink));
+    b->listed--;
 }
 
 void bf_conn_pinger_add(bf_conn_pinger *p, bf_conn *c)
@@ -326,7 +329,9 @@ static int write_queue(bf_conn *c)
 
 bool bf_conn_batch_flush(bf_conn_batch *b, size_t max)
 {
-    for (size_t n = 0; b->head && n < max; n++) {
+    if (!b->head && !b->pace.last_us) return false;
+    size_t n = 0;
+    for (; b->head && n < max; n++) {
         bf_conn *c = b->head;
         batch_remove(c);
         if (c->close_code || !has_output(c)) continue;
@@ -345,12 +350,16 @@ bool bf_conn_batch_flush(bf_conn_batch *b, size_t max)
             lws_callback_on_writable(c->wsi);
         }
     }
+    bf_pace_flushed(&b->pace, bf_mono_us(), n, b->listed);
     return b->head != NULL;
 }
 
 uint32_t bf_conn_batch_wait_ms(const bf_conn_batch *b, uint64_t now_ms)
 {
-    return b->head && b->clock_ms ? (uint32_t)now_ms - b->head->batch_since_ms : 0;
+    if (!b->head || !b->clock_ms) return 0;
+    uint32_t head = (uint32_t)now_ms - b->head->batch_since_ms;
+    uint64_t last = bf_pace_ahead_ms(&b->pace, b->listed);
+    return last > head ? (uint32_t)(last > UINT32_MAX ? UINT32_MAX : last) : head;
 }
 
 void bf_conn_ping(bf_conn *c)

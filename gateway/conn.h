@@ -25,6 +25,7 @@
 
 #include "channel.h"
 #include "frame.h"
+#include "pace.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -77,6 +78,8 @@ typedef struct bf_sub {
  * counters. One per event loop. */
 typedef struct bf_conn_batch {
     struct bf_conn *head, **tailp; /* FIFO: tailp is where the next connection is linked */
+    size_t listed;                 /* connections on the list */
+    bf_pace pace;                  /* the rotation's pace (pace.h), measured by every flush */
     uint64_t bytes_out;            /* payload bytes written (WebSocket headers not counted) */
     uint64_t frames_out;
     uint64_t writes; /* lws_write calls that carried frames: frames_out / writes = batching */
@@ -95,8 +98,9 @@ void bf_conn_batch_deinit(bf_conn_batch *b);
  * per loop iteration, after I/O callbacks (a uv_check handle). Returns true while connections
  * remain listed: the caller keeps the loop from blocking until they are written. */
 bool bf_conn_batch_flush(bf_conn_batch *b, size_t max);
-/* How long the first listed connection has waited for its turn (0 if none) at now_ms (the same
- * clock as clock_ms): the write half of the delivery backlog (backlog.h). */
+/* The write half of the delivery backlog (backlog.h) at now_ms (the same clock as clock_ms): the
+ * longer of how long the first listed connection has waited for its turn and how long the last
+ * one will wait at the rotation's pace (pace.h); 0 if none is listed. */
 uint32_t bf_conn_batch_wait_ms(const bf_conn_batch *b, uint64_t now_ms);
 
 typedef struct bf_conn_limits {

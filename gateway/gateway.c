@@ -324,7 +324,7 @@ static void on_flush(uv_check_t *h)
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
     if (!gw->stopping)
-        bf_backlog_tick(gw->backlog, bf_backlog_now_us(),
+        bf_backlog_tick(gw->backlog, bf_mono_us(),
                         bf_conn_batch_wait_ms(&gw->batch, uv_now(h->loop)));
     /* while connections wait for their turn, an active idle handle makes the next iteration
      * poll without blocking (it reads what arrived meanwhile, then writes the next chunk) */

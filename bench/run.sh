@@ -280,7 +280,7 @@ scenario_many() {
                     start_belfry "$servers"
                     pids=$BELFRY_PIDS
                     body=(--api-key "$API_KEY")
-                elif [ "$target" = floor ]; then # one process whatever the variant: a yardstick
+                elif [ "$target" = floor ]; then # a yardstick; one process, so the 3,000 x 5 variant only
                     start_floor
                     pids="floor=$FLOOR_PID"
                     body=(--pub-body '{payload}')

@@ -1,4 +1,5 @@
 #include "redis.h"
+#include "clock.h"
 #include "alloc.h"
 #include "backoff.h"
 #include "err.h"
@@ -58,9 +59,7 @@ struct bf_redis {
 
 uint64_t bf_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return bf_mono_us() / 1000;
 }
 
 #ifndef NDEBUG

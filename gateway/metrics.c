@@ -87,7 +87,7 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
     const bf_backlog_stats *bs = bf_backlog_stats_get(gw->backlog);
     C("belfry_gateway_backlog_ms",
       "Delivery backlog: the larger of the Redis-to-gateway read lag and the write rotation's "
-      "wait.",
+      "wait (its first connection's, or the predicted wait of its last).",
       "gauge", bs->backlog_ms);
     C("belfry_gateway_backlog_max_ms", "The largest delivery backlog since start.", "gauge",
       bs->max_ms);

@@ -1,4 +1,5 @@
-/* Unit tests for common/scripts.c, the C <-> Lua contract, against a real redis-server:
+/* Unit tests for common/scripts.c and scripts_args.c, the C <-> Lua contract, against a real
+ * redis-server:
  *   - the envelope constants of wire.lib.lua equal common/wire.h's enums, and no script packs an
  *     envelope with a bare number;
  *   - every embedded script loads (SCRIPT LOAD answers bf_script_sha) and every .lua script file

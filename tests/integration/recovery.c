@@ -264,12 +264,22 @@ Test(recovery, twenty_clients_reconnecting_under_2000_per_second_stay_gapless)
     enum { NCL = 20, COUNT = 6000 };
     /* a gateway under valgrind falls further behind 2,000 publishes/s than the history holds */
     if (bf_daemons_wrapped()) cr_skip_test("timing-bound: not run with BELFRY_TEST_DAEMON_WRAPPER");
+    /* A history longer than the whole run: what is tested is the hand-over from replay to live
+     * messages on every reconnect, not how far behind this one-thread reader (20 clients, 2,000
+     * messages/s each) may fall. With the suite's 100 (50 ms of messages) one run under ASan on
+     * a busy machine ended with a client 110 messages short and two anomalies, which fits a
+     * resume from further back than the history held: answered recovered:false, as it should be
+     * (since_older_than_history_is_not_recovered). The anomalies are now printed. */
+    static const char *const rargs[] = {"--history-size", "10000", NULL};
+    bf_cluster_opts o = {.routers = 1, .gateways = 2, .router_args = rargs};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c, "cluster did not start");
     /* everyone starts with the position, then publishing begins */
     static bf_ws *w[NCL];
     static long long last[NCL], got[NCL];
     static char epoch[NCL][64];
     for (int i = 0; i < NCL; i++) {
-        w[i] = it_connect(C, i % 2, "/ws/race?recover=1", NULL);
+        w[i] = it_connect(c, i % 2, "/ws/race?recover=1", NULL);
         json_t *d = subscribed(w[i]);
         last[i] = json_integer_value(json_object_get(d, "seq"));
         /* the epoch exists from the first recovering subscriber on, before any message */
@@ -277,8 +287,8 @@ Test(recovery, twenty_clients_reconnecting_under_2000_per_second_stay_gapless)
         cr_assert(epoch[i][0]);
         json_decref(d);
     }
-    it_wait_subscribed(C, "race", 2);
-    pid_t pub = start_publisher(C->redis.port, "race", COUNT, 2000);
+    it_wait_subscribed(c, "race", 2);
+    pid_t pub = start_publisher(c->redis.port, "race", COUNT, 2000);
     int bad = 0, reconnects = 0;
     long long deadline = bf_ms() + 20000;
     while (bf_ms() < deadline) {
@@ -298,10 +308,14 @@ Test(recovery, twenty_clients_reconnecting_under_2000_per_second_stay_gapless)
                 const char *ev = json_string_value(json_object_get(j, "event"));
                 if (ev && !strcmp(ev, "belfry:subscribed")) {
                     json_t *d = json_object_get(j, "data");
-                    if (!json_is_true(json_object_get(d, "recovered"))) bad++;
+                    if (!json_is_true(json_object_get(d, "recovered")) && bad++ < 5)
+                        fprintf(stderr, "client %d: not recovered from since=%lld: %s\n", i,
+                                last[i], m.data);
                 } else {
                     long long s = json_integer_value(json_object_get(j, "seq"));
-                    if (s != last[i] + 1) bad++;
+                    if (s != last[i] + 1 && bad++ < 5)
+                        fprintf(stderr, "client %d: seq %lld after %lld (reconnects so far %d)\n",
+                                i, s, last[i], reconnects);
                     last[i] = s;
                     got[i]++;
                 }
@@ -315,7 +329,7 @@ Test(recovery, twenty_clients_reconnecting_under_2000_per_second_stay_gapless)
                 bf_ws_abort(w[i]);
                 char path[2048];
                 snprintf(path, sizeof(path), "/ws/race?since=%lld&epoch=%.63s", last[i], epoch[i]);
-                w[i] = it_connect(C, (i + reconnects) % 2, path, NULL);
+                w[i] = it_connect(c, (i + reconnects) % 2, path, NULL);
                 reconnects++;
             }
         }
@@ -332,4 +346,5 @@ Test(recovery, twenty_clients_reconnecting_under_2000_per_second_stay_gapless)
     cr_expect_eq(bad, 0, "%d gaps, duplicates or failed recoveries", bad);
     fprintf(stderr, "recovery race: %d reconnects with since during %d publishes\n", reconnects,
             COUNT);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0, "a daemon did not exit cleanly");
 }

@@ -37,6 +37,7 @@ static const char *kind_names[] = {
     [BF_KEY_BPROBE] = "bprobe:",
     [BF_KEY_GWSUB] = "gwsub:",
     [BF_KEY_OWNER] = "owner:",
+    [BF_KEY_FDONE] = "fdone:",
 };
 
 /* The fixed hash tag of the cluster-wide keys, after the prefix. */
@@ -59,6 +60,7 @@ static shape shape_of(bf_key_kind kind)
     case BF_KEY_POPS:
     case BF_KEY_PGONE:
     case BF_KEY_OWNER:
+    case BF_KEY_FDONE:
         return SHAPE_CHANNEL;
     case BF_KEY_ROUTERS:
     case BF_KEY_GATEWAYS:

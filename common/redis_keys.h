@@ -107,6 +107,7 @@ typedef enum {
     BF_KEY_BPROBE,            /* a gateway's backlog probe subject (pubsub) */
     BF_KEY_GWSUB,             /* a gateway's subscriber link's CLIENT SETNAME (not a key) */
     BF_KEY_OWNER, /* a channel's ownership fence on Redis Cluster: the highest ring epoch seen */
+    BF_KEY_FDONE, /* a channel's fan-out written, per gateway (hash; gateway/fandone.h) */
 } bf_key_kind;
 
 /* The four sequencing keys of a channel, in the order the Lua scripts take them

@@ -31,6 +31,7 @@ static const char *const names[BF_SCRIPT__COUNT] = {
     [BF_SCRIPT_WEBHOOK_EVENT] = "webhook_event",
     [BF_SCRIPT_WEBHOOK_TRANSITIONS] = "webhook_transitions",
     [BF_SCRIPT_SWEEP_INDEX] = "sweep_index",
+    [BF_SCRIPT_FANDONE] = "fandone",
 };
 
 /* The channel scripts that queue webhook events (webhooks.lib.lua): on Redis Cluster the events'

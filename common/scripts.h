@@ -36,6 +36,7 @@ typedef enum {
     BF_SCRIPT_WEBHOOK_EVENT,
     BF_SCRIPT_WEBHOOK_TRANSITIONS,
     BF_SCRIPT_SWEEP_INDEX,
+    BF_SCRIPT_FANDONE,
     BF_SCRIPT__COUNT
 } bf_script_id;
 
@@ -96,9 +97,18 @@ typedef struct bf_pub_target {
     size_t msg;          /* index into the batch's msgs */
 } bf_pub_target;
 
+/* The fan-out window of a publish (publish.lua, publish_batch.lua; bf_admit in
+ * sequence.lib.lua): refused with "FANOUT_BUSY ..." while a gateway that reports on the channel
+ * has window or more of its messages not yet written (0: no window), unless that gateway's
+ * oldest has been in flight for stale_ms. */
+typedef struct bf_fanout_window {
+    long long window, stale_ms;
+} bf_fanout_window;
+
 typedef struct bf_publish_batch {
     const char *prefix; /* the Redis key prefix; borrowed */
     long long history_size, history_ttl_ms;
+    bf_fanout_window fw;
     const bf_pub_msg *msgs; /* nmsgs >= 1; borrowed */
     size_t nmsgs;
     const bf_pub_target *targets; /* ntargets >= 1; borrowed */
@@ -185,7 +195,7 @@ typedef struct bf_script_args {
     const char *argv[24];
     size_t lens[24];
     char keys[16][BF_KEY_MAX];
-    char nums[4][24];
+    char nums[6][24];
     char spare[2][BF_KEY_MAX]; /* arguments that are key prefixes, or an address */
     bool cluster;              /* built in its Redis Cluster form (one slot) */
 } bf_script_args;
@@ -289,8 +299,14 @@ typedef struct bf_publish {
     long long history_size, history_ttl_ms;
     bool cluster; /* a cluster:// link (bf_redis_is_cluster): fenced by the channel's owner:{ch},
                      raised to ring_epoch, instead of the ring epoch key (publish.lua) */
+    bf_fanout_window fw;
 } bf_publish;
 int bf_publish_args(bf_script_args *out, const bf_publish *p);
+
+/* fandone.lua: gateway node_id has written channel's messages up to seq to all its local
+ * subscribers; the report lives ttl_ms unless renewed. */
+int bf_fandone_args(bf_script_args *out, const char *prefix, const char *node_id,
+                    const char *channel, uint64_t seq, long long ttl_ms);
 
 /* leave.lua: a node leaves its membership set (graceful stop). A router bumps the ring epoch; a
  * gateway takes its connection counts along, and its sweep indexes when it drained cleanly. */

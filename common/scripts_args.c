@@ -200,7 +200,7 @@ int bf_publish_args(bf_script_args *a, const bf_publish *p)
     a->cluster = p->cluster;
     /* unfenced: the channel's keys only, one slot (Redis Cluster); fenced on a cluster: the
      * channel's fence, in its slot, instead of the cluster-wide ring epoch */
-    if (add_seq_keys(a, p->prefix, p->channel) ||
+    if (add_seq_keys(a, p->prefix, p->channel) || add_key(a, p->prefix, BF_KEY_FDONE, p->channel) ||
         (p->fenced && (p->cluster ? add_key(a, p->prefix, BF_KEY_OWNER, p->channel)
                                   : add_key(a, p->prefix, BF_KEY_RING_EPOCH, NULL))))
         return BF_ERANGE;
@@ -212,6 +212,19 @@ int bf_publish_args(bf_script_args *a, const bf_publish *p)
         add_str(a, "");
     add_num(a, 1, p->history_size);
     add_num(a, 2, p->history_ttl_ms);
+    add_num(a, 3, p->fw.window);
+    add_num(a, 4, p->fw.stale_ms);
+    return 0;
+}
+
+int bf_fandone_args(bf_script_args *a, const char *prefix, const char *node_id, const char *channel,
+                    uint64_t seq, long long ttl_ms)
+{
+    args_init(a, BF_SCRIPT_FANDONE);
+    if (add_key(a, prefix, BF_KEY_FDONE, channel)) return BF_ERANGE;
+    add_str(a, node_id);
+    add_num(a, 0, (long long)seq);
+    add_num(a, 1, ttl_ms);
     return 0;
 }
 

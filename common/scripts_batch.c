@@ -16,12 +16,13 @@
 /* One publish_batch.lua call for b as it is (every target in it). */
 static int batch_call(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *cb, void *priv)
 {
-    size_t nkeys = 4 * b->ntargets, argc = nkeys + 3 + 3 * b->nmsgs + 2 * b->ntargets;
+    size_t nkeys = 5 * b->ntargets, argc = nkeys + 5 + 3 * b->nmsgs + 2 * b->ntargets;
     const char **argv = bf_malloc(argc * sizeof(*argv));
     size_t *lens = bf_malloc(argc * sizeof(*lens));
     bf_seq_keys *keys = bf_malloc(b->ntargets * sizeof(*keys));
+    char(*done)[BF_KEY_MAX] = bf_malloc(b->ntargets * sizeof(*done));
     char(*idx)[24] = bf_malloc(b->ntargets * sizeof(*idx));
-    char hsize[24], httl[24], m[24];
+    char hsize[24], httl[24], window[24], stale[24], m[24];
     size_t a = 0;
 #define ARG(p, l)                                                                                  \
     do {                                                                                           \
@@ -34,12 +35,18 @@ static int batch_call(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *c
         ARG(keys[i].fan, strlen(keys[i].fan));
         ARG(keys[i].epoch, strlen(keys[i].epoch));
         ARG(keys[i].hist, strlen(keys[i].hist));
+        int dl = bf_key(done[i], b->prefix, BF_KEY_FDONE, b->targets[i].channel);
+        ARG(done[i], dl > 0 ? (size_t)dl : 0);
     }
     snprintf(hsize, sizeof(hsize), "%lld", b->history_size);
     snprintf(httl, sizeof(httl), "%lld", b->history_ttl_ms);
+    snprintf(window, sizeof(window), "%lld", b->fw.window);
+    snprintf(stale, sizeof(stale), "%lld", b->fw.stale_ms);
     snprintf(m, sizeof(m), "%zu", b->nmsgs);
     ARG(hsize, strlen(hsize));
     ARG(httl, strlen(httl));
+    ARG(window, strlen(window));
+    ARG(stale, strlen(stale));
     ARG(m, strlen(m));
     for (size_t j = 0; j < b->nmsgs; j++) {
         const bf_pub_msg *msg = &b->msgs[j];
@@ -58,6 +65,7 @@ static int batch_call(bf_redis *r, const bf_publish_batch *b, redisCallbackFn *c
     free(argv);
     free(lens);
     free(keys);
+    free(done);
     free(idx);
     return rc;
 }
@@ -172,6 +180,10 @@ static int batch_send_split(bf_redis *r, const bf_publish_batch *b, redisCallbac
     bs->pending = bs->ncalls + 1; /* held until every call is sent */
     for (size_t c = 0; c < bs->ncalls; c++) {
         bf_publish_batch part = *b;
+        /* the calls are not atomic together: a window refusing one of them after another was
+         * sequenced would refuse a batch that was partly published, so a batch over several
+         * slots has no window (docs/operations.md, *The fan-out window*) */
+        if (bs->ncalls > 1) part.fw.window = 0;
         size_t nm = 0;
         memset(msg_of, 0, b->nmsgs * sizeof(*msg_of));
         for (size_t k = 0; k < bs->count[c]; k++) {

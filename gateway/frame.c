@@ -10,6 +10,7 @@ bf_frame *bf_frame_new(const void *payload, size_t len)
     f->refs = 1;
     f->len = (uint32_t)len;
     f->seq = 0;
+    f->watch = NULL;
     memcpy(f->data + LWS_PRE, payload, len);
     /* RFC 6455 5.2: FIN + text opcode, then a 7-, 16- or 64-bit length, no mask */
     unsigned char *h = f->data + LWS_PRE;
@@ -32,5 +33,8 @@ bf_frame *bf_frame_new(const void *payload, size_t len)
 
 void bf_frame_unref(bf_frame *f)
 {
-    if (f && --f->refs == 0) free(f);
+    if (!f || --f->refs) return;
+    bf_frame_watch *w = f->watch;
+    free(f);
+    if (w) bf_frame_watch_release(w);
 }

@@ -11,12 +11,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Something that waits for frames to be written (fandone.h): done runs when pending, one per
+ * watched frame plus any holds of its owner, reaches zero. A frame's last reference goes when
+ * every connection it was queued on has handed it to its socket (or closed). */
+typedef struct bf_frame_watch {
+    uint32_t pending;
+    void (*done)(struct bf_frame_watch *w);
+} bf_frame_watch;
+
+static inline void bf_frame_watch_release(bf_frame_watch *w)
+{
+    if (--w->pending == 0) w->done(w);
+}
+
 typedef struct bf_frame {
     uint32_t refs;
     uint32_t len;
-    uint64_t seq;         /* the channel seq it carries, 0 for ephemeral frames */
-    uint8_t hlen;         /* WebSocket header bytes, just before the payload */
-    unsigned char data[]; /* LWS_PRE headroom (ending with the header), then len payload bytes */
+    uint64_t seq;          /* the channel seq it carries, 0 for ephemeral frames */
+    bf_frame_watch *watch; /* released when the frame is freed; NULL: none (borrowed) */
+    uint8_t hlen;          /* WebSocket header bytes, just before the payload */
+    unsigned char data[];  /* LWS_PRE headroom (ending with the header), then len payload bytes */
 } bf_frame;
 
 /* Copies payload into a new frame with one reference owned by the caller. Never NULL. */
@@ -26,7 +40,13 @@ static inline bf_frame *bf_frame_ref(bf_frame *f)
     f->refs++;
     return f;
 }
-/* Drops one reference; frees the frame at zero. NULL is a no-op. */
+/* f is watched by w (f had none): w's pending count grows by one until f is freed. */
+static inline void bf_frame_watch_add(bf_frame *f, bf_frame_watch *w)
+{
+    f->watch = w;
+    w->pending++;
+}
+/* Drops one reference; frees the frame at zero (releasing its watch). NULL is a no-op. */
 void bf_frame_unref(bf_frame *f);
 /* The complete WebSocket frame: header and payload, bf_frame_wire_len(f) bytes. */
 static inline unsigned char *bf_frame_wire(bf_frame *f)

@@ -8,6 +8,7 @@
 #include "listener.h"
 #include "liveness.h"
 #include "err.h"
+#include "fandone.h"
 #include "fdtable.h"
 #include "log.h"
 #include "proto.h"
@@ -323,6 +324,7 @@ static void on_flush(uv_check_t *h)
     bf_rxguard_dispatch(); /* before the writes: a failed connection's 1002 joins them */
     if (!gw->stopping) bf_conncount_flush(gw->conncount, gw->cmd);
     bool more = bf_conn_batch_flush(&gw->batch, BF_CONN_FLUSH_CHUNK);
+    if (!gw->stopping) bf_fandone_flush(gw->fandone);
     if (!gw->stopping)
         bf_backlog_tick(gw->backlog, bf_mono_us(),
                         bf_conn_batch_wait_ms(&gw->batch, uv_now(h->loop)));
@@ -401,7 +403,13 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
         rnd = bf_wall_ms() ^ (uint64_t)getpid();
     snprintf(gw->socket_prefix, sizeof(gw->socket_prefix), "%llu.",
              (unsigned long long)(rnd % 281474976710656ull) + 1);
+    bf_fandone_deps fd = {.cmd = gw->cmd,
+                          .prefix = gw->cfg.redis_prefix,
+                          .node_id = gw->node_id,
+                          .min_subs = (size_t)gw->cfg.fanout_report_min_subs};
+    gw->fandone = bf_fandone_new(&fd);
     bf_hub_opts ho = {.sub = gw->sub,
+                      .fandone = gw->fandone,
                       .prefix = gw->cfg.redis_prefix,
                       .node_id = gw->node_id,
                       .socket_prefix = gw->socket_prefix,
@@ -519,6 +527,8 @@ void bf_gateway_deinit(bf_gateway *gw)
     bf_redis_free(gw->cmd);
     bf_hub_free(gw->hub);
     bf_conn_batch_deinit(&gw->batch);
+    bf_fandone_free(gw->fandone); /* after the connections: their queued frames hold tokens */
+    gw->fandone = NULL;
     bf_reconcile_free(gw->reconcile);
     gw->reconcile = NULL;
     bf_recovery_free(gw->recovery); /* after the command link: its requests are answered */

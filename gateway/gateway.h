@@ -81,10 +81,11 @@ typedef struct bf_gateway {
     bf_failover failover; /* the command link's gate: a new primary forgets the epochs */
     bf_hub *hub;
     bf_owner *owner;
-    bf_reconcile *reconcile; /* presence and connection counts in Redis against ours */
-    bf_recovery *recovery;   /* resumes with ?recover / ?since (native connections) */
-    bf_liveness *liveness;   /* the subscriber link's probe and the membership heartbeat */
-    bf_backlog *backlog;     /* the delivery backlog reported to the routers (backlog.h) */
+    bf_reconcile *reconcile;    /* presence and connection counts in Redis against ours */
+    bf_recovery *recovery;      /* resumes with ?recover / ?since (native connections) */
+    bf_liveness *liveness;      /* the subscriber link's probe and the membership heartbeat */
+    bf_backlog *backlog;        /* the delivery backlog reported to the routers (backlog.h) */
+    struct bf_fandone *fandone; /* big channels' messages reported once written (fandone.h) */
     uv_timer_t tick;
     uv_check_t flush;     /* writes the connections' batched frames once per loop iteration */
     uv_idle_t flush_more; /* active while connections wait for their turn to be written */

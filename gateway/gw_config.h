@@ -24,6 +24,7 @@ typedef struct bf_gw_config {
     long long ping_timeout_s;
     long long heartbeat_ms;
     long long backlog_limit_ms, backlog_probe_ms, backlog_report_ms;
+    long long fanout_report_min_subs;
     long long heartbeat_ttl_ms;
     long long drain_timeout_s;
     const char *jwt_secret;

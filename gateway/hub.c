@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "dict.h"
 #include "err.h"
+#include "fandone.h"
 #include "log.h"
 #include "proto.h"
 #include "redis_keys.h"
@@ -37,6 +38,7 @@ struct bf_hub {
     bf_hub_ready_fn ready;
     bf_hub_render_fn render;
     void *arg;
+    struct bf_fandone *fandone; /* borrowed, may be NULL */
     bf_hub_stats stats;
 };
 
@@ -100,6 +102,7 @@ bf_hub *bf_hub_new(const bf_hub_opts *o)
     bf_hub *h = bf_calloc(1, sizeof(*h));
     h->ready = o->ready;
     h->render = o->render;
+    h->fandone = o->fandone;
     h->arg = o->arg;
     h->sub = o->sub;
     h->sharded = bf_redis_is_cluster(o->sub);
@@ -248,6 +251,8 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     bf_frame *frames[BF_PROTO__COUNT] = {0};
     bool rendered[BF_PROTO__COUNT] = {0};
     uint64_t seq = m.kind == BF_FAN_MESSAGE ? m.seq : 0;
+    /* a big channel's message is reported once written to every subscriber (fandone.h) */
+    bf_frame_watch *done = bf_fandone_begin(h->fandone, ch->name, ch->nlen, seq, ch->nconns);
     for (bf_sub *s = ch->head; s; s = s->next) {
         bf_conn *c = s->conn;
         if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, s, &m)) continue;
@@ -263,7 +268,10 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
             rendered[c->proto] = true;
             frames[c->proto] = h->render(c->proto, &m, ch->name, h->arg);
             h->stats.renders[c->proto]++;
-            if (frames[c->proto]) frames[c->proto]->seq = seq;
+            if (frames[c->proto]) {
+                frames[c->proto]->seq = seq;
+                if (done) bf_frame_watch_add(frames[c->proto], done);
+            }
         }
         bf_frame *f = frames[c->proto];
         if (!f) continue;
@@ -277,6 +285,7 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
         }
     }
     for (int i = 0; i < BF_PROTO__COUNT; i++) bf_frame_unref(frames[i]);
+    if (done) bf_frame_watch_release(done);
 }
 
 static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)

@@ -58,6 +58,8 @@ typedef struct bf_hub_opts {
     const char *node_id;       /* recognises this gateway's connection ids "<node>/<n>" (copied) */
     const char *socket_prefix; /* and its Pusher socket ids "<socket prefix><n>" (copied) */
     bf_conn_limits limits;
+    struct bf_fandone *fandone; /* completion reports of big channels' messages (fandone.h;
+                                   borrowed, may be NULL; must outlive the hub) */
     bf_hub_ready_fn ready;
     bf_hub_render_fn render;
     void *arg; /* for ready and render */

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "fandone.h"
 #include "redis_metrics.h"
 #include "rxguard.h"
 #include "channel.h"
@@ -98,6 +99,15 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "counter", bs->behind_total);
     C("belfry_gateway_backlog_probes_total", "Backlog probes that came back.", "counter",
       bs->probes);
+    const bf_fandone_stats *fs = bf_fandone_stats_get(gw->fandone);
+    C("belfry_gateway_fanout_tracked_total",
+      "Messages of channels with at least --fanout-report-min-subs local subscribers, watched "
+      "until written to all of them.",
+      "counter", fs->tracked);
+    C("belfry_gateway_fanout_reports_total",
+      "Fan-out completion reports sent to Redis (fdone:{channel}) for the routers' "
+      "--fanout-window.",
+      "counter", fs->reports);
     fprintf(f, "# HELP belfry_gateway_limit_rejections_total Upgrades refused by a connection "
                "limit.\n# TYPE belfry_gateway_limit_rejections_total counter\n");
     static const char *const limits[BF_GW_LIMIT__COUNT] = {

@@ -56,6 +56,22 @@ void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms)
     evhttp_add_header(h, "X-Belfry-Retry-After-Ms", ms);
 }
 
+bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap)
+{
+    static const char tag[] = "FANOUT_BUSY ";
+    if (!err || strncmp(err, tag, sizeof(tag) - 1)) return false;
+    char gw[128];
+    unsigned long long n, ms;
+    if (sscanf(err + sizeof(tag) - 1, "%127s %llu %llu", gw, &n, &ms) != 3)
+        snprintf(out, cap, "channel %s: a gateway is still writing its earlier messages", channel);
+    else
+        snprintf(out, cap,
+                 "channel %s: gateway %s has not finished writing %llu message(s) to its "
+                 "subscribers (for %llu ms; --fanout-window)",
+                 channel, gw, n, ms);
+    return true;
+}
+
 /* Constant-time comparison, so the key cannot be guessed byte by byte from timings. */
 static bool key_equal(const char *a, size_t alen, const char *b)
 {
@@ -140,21 +156,28 @@ static int resolve_channel(bf_http_api *api, struct evhttp_request *req, const c
 typedef struct publish_ctx {
     bf_http_api *api;
     struct evhttp_request *req;
+    char channel[BF_CHANNEL_MAX + 1];
 } publish_ctx;
 
 static void on_published(long long seq, const char *err, void *arg)
 {
-    publish_ctx pc = *(publish_ctx *)arg;
-    free(arg);
-    bf_http_api *api = pc.api;
-    struct evhttp_request *req = pc.req;
+    publish_ctx *pc = arg;
+    bf_http_api *api = pc->api;
+    struct evhttp_request *req = pc->req;
+    char why[BF_ERR_LEN];
     if (seq > 0) {
         api->o.stats->publishes_http++;
         reply_json(req, 204, "No Content", NULL);
+    } else if (bf_http_api_fanout_busy(err, pc->channel, why, sizeof(why))) {
+        api->o.stats->publishes_refused++;
+        api->o.stats->publishes_fanout_busy++;
+        bf_http_api_retry_headers(req, (uint64_t)api->o.cfg->fanout_retry_ms);
+        reply_error(api, req, 503, "Service Unavailable", "overloaded", why);
     } else {
         reply_error(api, req, 503, "Service Unavailable",
                     strcmp(err, BF_ROUTER_REDIS_LOST) ? "redis_error" : "redis_unavailable", err);
     }
+    free(pc);
 }
 
 static void handle_broadcast(bf_http_api *api, struct evhttp_request *req, const char *name)
@@ -207,7 +230,8 @@ static void handle_broadcast(bf_http_api *api, struct evhttp_request *req, const
         return;
     }
     publish_ctx *pc = bf_malloc(sizeof(*pc));
-    *pc = (publish_ctx){api, req};
+    *pc = (publish_ctx){api, req, ""};
+    snprintf(pc->channel, sizeof(pc->channel), "%s", channel);
     if (api->o.publish(api->o.up, channel, prefix, plen, on_published, pc)) {
         free(pc); /* the callback is not called */
         reply_error(api, req, 503, "Service Unavailable", "redis_unavailable",

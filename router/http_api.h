@@ -59,6 +59,12 @@ bf_http_api *bf_http_api_new(const bf_http_api_opts *o);
 /* Adds Retry-After (whole seconds, at least 1) and X-Belfry-Retry-After-Ms (the delay itself) to
  * a refusal's headers: the Pusher API's 503 overloaded uses it too. */
 void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms);
+
+/* A publish script's error reply err: if it is the fan-out window's refusal ("FANOUT_BUSY
+ * <gateway> <messages> <ms>", bf_admit in common/lua/sequence.lib.lua), writes why into out (cap
+ * bytes; channel is the publish's, borrowed) and returns true; false for any other error. The
+ * Pusher API answers it as the native one: 503 overloaded, retry after --fanout-retry-ms. */
+bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap);
 void bf_http_api_free(bf_http_api *api);
 
 #endif

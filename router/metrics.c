@@ -23,6 +23,10 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
     C("belfry_router_publishes_refused_total",
       "Publishes refused with 503 overloaded while a gateway was behind on delivery.", "counter",
       s->publishes_refused);
+    C("belfry_router_publishes_fanout_busy_total",
+      "Publishes refused with 503 overloaded because a gateway was still writing the channel's "
+      "earlier messages (--fanout-window; also in publishes_refused_total).",
+      "counter", s->publishes_fanout_busy);
     C("belfry_router_gateways_behind",
       "Gateways behind on delivery (or silent with Redis queueing for them) at the last check.",
       "gauge", m->gateways_behind);

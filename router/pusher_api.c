@@ -395,6 +395,17 @@ static void ask_info(pub_req *p)
     if (p->info_pending == 0) answer(p);
 }
 
+/* The channel a fan-out window refusal names (publish_batch.lua appends the target's index). */
+static const char *fanout_channel(const pub_req *p, const char *err)
+{
+    unsigned long long n = 0, ms = 0, i = 0;
+    char gw[128];
+    if (sscanf(err, "FANOUT_BUSY %127s %llu %llu %llu", gw, &n, &ms, &i) == 4 && i >= 1 &&
+        i <= p->ntargets)
+        return p->bare[i - 1];
+    return "(one of the batch)";
+}
+
 static void on_published(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
@@ -404,6 +415,15 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
         const char *e = !r                             ? "redis connection lost"
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
+        char why[BF_ERR_LEN];
+        if (bf_http_api_fanout_busy(e, fanout_channel(p, e), why, sizeof(why))) {
+            p->rt->stats.publishes_refused++;
+            p->rt->stats.publishes_fanout_busy++;
+            bf_http_api_retry_headers(p->req, (uint64_t)p->rt->cfg.fanout_retry_ms);
+            bf__pusher_error(p->rt, p->req, 503, "overloaded", why);
+            pub_req_free(p);
+            return;
+        }
         p->rt->stats.publish_failures++;
         bf_warn("Pusher API publish to %zu channel(s) failed: %s", p->ntargets, e);
         bf__pusher_error(p->rt, p->req, 503, "redis_error", e);
@@ -501,6 +521,7 @@ static void handle_publish(bf_router *rt, struct evhttp_request *req, const bf_a
     bf_publish_batch pb = {.prefix = rt->cfg.redis_prefix,
                            .history_size = rt->cfg.history_size,
                            .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
+                           .fw = {rt->cfg.fanout_window, rt->cfg.fanout_stale_ms},
                            .msgs = msgs,
                            .nmsgs = p->nev,
                            .targets = p->targets,

@@ -64,8 +64,10 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
         const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
-        pc->rt->stats.publish_failures++;
-        bf_warn("publish failed: %s", e);
+        if (strncmp(e, "FANOUT_BUSY ", 12)) { /* the window's refusal is the caller's to count */
+            pc->rt->stats.publish_failures++;
+            bf_warn("publish failed: %s", e);
+        }
         if (pc->cb) pc->cb(0, e, pc->arg);
     }
     free(pc);
@@ -82,7 +84,9 @@ int bf_router_publish(bf_router *rt, const char *channel, const char *prefix, si
                     .ring_epoch = fenced ? bf_ring_epoch(rt->ring) : 0,
                     .history_size = rt->cfg.history_size,
                     .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
-                    .cluster = bf_redis_is_cluster(rt->cmd)};
+                    .cluster = bf_redis_is_cluster(rt->cmd),
+                    /* Redis ingress has nobody to refuse to: never windowed */
+                    .fw = {fenced ? 0 : rt->cfg.fanout_window, rt->cfg.fanout_stale_ms}};
     bf_script_args a;
     if (bf_publish_args(&a, &p)) return BF_EINVAL; /* the channel was validated: not expected */
     pub_ctx *pc = bf_malloc(sizeof(*pc));

@@ -30,7 +30,8 @@ typedef struct bf_rt_stats {
     /* the Pusher HTTP API (pusher_api.c) */
     uint64_t pusher_requests, pusher_channel_publishes, pusher_auth_failures, pusher_rejected,
         pusher_too_large;
-    uint64_t publishes_refused; /* 503 overloaded (overload.h) */
+    uint64_t publishes_refused;     /* 503 overloaded (overload.h), the fan-out window's included */
+    uint64_t publishes_fanout_busy; /* 503 overloaded by the fan-out window (--fanout-window) */
 } bf_rt_stats;
 
 struct bf_owner_ops;

@@ -27,6 +27,15 @@ const bf_cfg_opt bf_rt_config_table[] = {
      F(overload_silence_ms),
      "publishes are refused (503 overloaded) while a gateway reports a delivery backlog, or has "
      "been silent this long with Redis still queueing for it (0: reports ignored, never refused)"},
+    {"fanout-window", BF_CFG_INT, "BELFRY_FANOUT_WINDOW", "0", 0, 1000000, NULL, F(fanout_window),
+     "HTTP publishes to a channel are refused (503 overloaded) while a gateway has this many of "
+     "its messages not yet written to every subscriber (gateways report channels with at least "
+     "--fanout-report-min-subs subscribers; 0: no window)"},
+    {"fanout-stale-ms", BF_CFG_INT, "BELFRY_FANOUT_STALE_MS", "500", 1, 600000, NULL,
+     F(fanout_stale_ms),
+     "the fan-out window stops waiting for a gateway whose oldest unwritten message is this old"},
+    {"fanout-retry-ms", BF_CFG_INT, "BELFRY_FANOUT_RETRY_MS", "5", 1, 60000, NULL,
+     F(fanout_retry_ms), "retry delay suggested to a publisher the fan-out window refused"},
     {"sweep-interval-ms", BF_CFG_INT, "BELFRY_SWEEP_INTERVAL_MS", "2000", 100, 600000, NULL,
      F(sweep_interval_ms),
      "how often owners look for dead gateways and remove their connections and presence"},

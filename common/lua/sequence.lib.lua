@@ -71,3 +71,43 @@ local function bf_stale(key, epoch)
     end
     return nil
 end
+
+-- The fan-out window of a channel (the router's --fanout-window; docs/operations.md,
+-- *The fan-out window*). D is the channel's fdone:{channel} hash: gateway id -> "<seq> <ms>",
+-- the highest seq of the channel that gateway has written to every local subscriber
+-- (fandone.lua, sent by gateways holding at least --fanout-report-min-subs of them) and, in ms on
+-- the Redis clock, when that gateway's oldest unwritten message started: its last report, or the
+-- publish that found it caught up (set here). A gateway is writing while seq - written >= window,
+-- and then the publish is refused: the error reply "FANOUT_BUSY <gateway> <messages> <ms>" names
+-- the first such gateway, how many messages it has not finished and for how long. An entry that
+-- has been writing for stale_ms or more is a gateway that stopped reporting (it died, lost a
+-- message with its subscriber link, or no longer holds enough subscribers to report): it is
+-- removed and not waited for. seqkey is the channel's seq key. Returns the refusal or nil.
+local function bf_admit(seqkey, D, window, stale_ms)
+    if window <= 0 then return nil end
+    local e = redis.call('HGETALL', D)
+    if #e == 0 then return nil end
+    local seq = tonumber(redis.call('GET', seqkey) or '0')
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local busy
+    for i = 1, #e, 2 do
+        local w, ms = string.match(e[i + 1], '^(%d+) (%d+)$')
+        w, ms = tonumber(w), tonumber(ms)
+        if not w then
+            redis.call('HDEL', D, e[i])
+        elseif w >= seq then
+            -- caught up: the message about to be sequenced starts this gateway's clock (a written
+            -- seq above the channel's is from before its sequence started again)
+            redis.call('HSET', D, e[i], string.format('%d %d', seq, now))
+        elseif seq - w >= window then
+            if now - ms >= stale_ms then
+                redis.call('HDEL', D, e[i])
+            elseif not busy then
+                busy = string.format('FANOUT_BUSY %s %d %d', e[i], seq - w, now - ms)
+            end
+        end
+    end
+    if busy then return redis.error_reply(busy) end
+    return nil
+end

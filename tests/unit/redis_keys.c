@@ -43,6 +43,7 @@ static const struct {
     {BF_KEY_BPROBE, "gw-1", "belfry:bprobe:gw-1"},
     {BF_KEY_GWSUB, "gw-1", "belfry:gwsub:gw-1"},
     {BF_KEY_OWNER, "app1/news", "belfry:owner:{app1/news}"},
+    {BF_KEY_FDONE, "app1/news", "belfry:fdone:{app1/news}"},
 };
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
@@ -59,7 +60,7 @@ Test(redis_keys, every_kind_with_default_prefix)
 Test(redis_keys, table_covers_every_kind)
 {
     /* if a kind is added to the enum, add it to KEYS above */
-    cr_expect_eq(NKEYS, BF_KEY_OWNER + 1);
+    cr_expect_eq(NKEYS, BF_KEY_FDONE + 1);
     for (size_t i = 0; i < NKEYS; i++) cr_expect_eq(KEYS[i].kind, (bf_key_kind)i);
 }
 
@@ -105,7 +106,8 @@ Test(redis_keys, channel_kinds)
 {
     const bf_key_kind tagged[] = {BF_KEY_SEQ,      BF_KEY_FAN,    BF_KEY_EPOCH, BF_KEY_HIST,
                                   BF_KEY_PRESENCE, BF_KEY_PUSERS, BF_KEY_CONNS, BF_KEY_PHERE,
-                                  BF_KEY_PREP,     BF_KEY_POPS,   BF_KEY_PGONE, BF_KEY_OWNER};
+                                  BF_KEY_PREP,     BF_KEY_POPS,   BF_KEY_PGONE, BF_KEY_OWNER,
+                                  BF_KEY_FDONE};
     size_t n = 0;
     for (size_t i = 0; i < NKEYS; i++) n += bf_key_is_channel_kind(KEYS[i].kind) ? 1 : 0;
     cr_expect_eq(n, sizeof(tagged) / sizeof(*tagged));

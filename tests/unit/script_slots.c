@@ -122,6 +122,8 @@ static size_t build_all(call *c)
     cr_assert_eq(bf_sweep_index_args(&c[n++].a, P, "gw", NULL, false), 0);
     c[n].name = "sweep_index";
     cr_assert_eq(bf_sweep_index_args(&c[n++].a, P, "gw", CH, true), 0);
+    c[n].name = "fandone";
+    cr_assert_eq(bf_fandone_args(&c[n++].a, P, "gw", CH, 42, 60000), 0);
     for (int fenced = 0; fenced < 2; fenced++) {
         bf_publish p = {.prefix = P,
                         .channel = CH,

@@ -251,6 +251,7 @@ Test(scripts, the_typed_calls_pass_what_each_script_declares)
     sw.cluster = true;
     check_call(&a, bf_sweep_args(&a, &sw));
     check_call(&a, bf_sweep_index_args(&a, P, "gw", NULL, false));
+    check_call(&a, bf_fandone_args(&a, P, "gw", ch, 42, 60000));
     for (int fenced = 0; fenced < 2; fenced++) {
         bf_publish p = {.prefix = P,
                         .channel = ch,

@@ -1,0 +1,167 @@
+/* The fan-out window (router --fanout-window, gateway --fanout-report-min-subs): an HTTP publish
+ * to a channel is refused with 503 overloaded while a gateway that reports on the channel has not
+ * finished writing the channel's earlier messages; what was refused is never delivered, what was
+ * accepted always is, and a gateway that stops reporting is waited for only --fanout-stale-ms.
+ * A stopped gateway (SIGSTOP) is the slow fan-out here: its last message stays unwritten for as
+ * long as the test wants. The gateways' backlog reports are off (--overload-silence-ms 0), so every
+ * refusal is the window's. */
+#include "common.h"
+
+#include <signal.h>
+
+TestSuite(fanout_window, .timeout = 90);
+
+#define STALE_MS 1500
+
+static bf_cluster *start(const char *min_subs, const char *stale_ms)
+{
+    const char *rargs[] = {"--fanout-window",
+                           "1",
+                           "--fanout-stale-ms",
+                           stale_ms,
+                           "--overload-silence-ms",
+                           "0",
+                           "--fanout-retry-ms",
+                           "7",
+                           NULL};
+    const char *gargs[] = {"--fanout-report-min-subs", min_subs, "--backlog-limit-ms", "0", NULL};
+    bf_cluster_opts o = {.routers = 1, .gateways = 1, .router_args = rargs, .gateway_args = gargs};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    return c;
+}
+
+/* POST /broadcast/news {"event":"N","data":{"n":n}}: the status; a 503 must be the window's
+ * overloaded with the configured retry delay. */
+static int publish(bf_cluster *c, int n)
+{
+    char body[96];
+    snprintf(body, sizeof(body), "{\"event\":\"N\",\"data\":{\"n\":%d}}", n);
+    bf_http_resp r;
+    if (bf_http(c->routers[0].port, "POST", "/broadcast/news", IT_KEY_HDR, body, strlen(body), &r,
+                5000))
+        return 0;
+    int st = r.status;
+    if (st == 503) {
+        cr_expect(strstr(r.body, "\"overloaded\""), "503 for another reason: %s", r.body);
+        cr_expect(strstr(r.body, "--fanout-window") && strstr(r.body, "channel news"),
+                  "the refusal does not say why: %s", r.body);
+        cr_expect(r.headers && strstr(r.headers, "X-Belfry-Retry-After-Ms: 7"),
+                  "no retry delay: %s", r.headers ? r.headers : "");
+        cr_expect(r.headers && strstr(r.headers, "Retry-After: 1"), "no Retry-After");
+    }
+    bf_http_resp_free(&r);
+    return st;
+}
+
+static int next_n(bf_ws *w)
+{
+    json_t *j = it_recv_event(w, "N", 5000, "subscriber");
+    int n = (int)json_integer_value(json_object_get(json_object_get(j, "data"), "n"));
+    json_decref(j);
+    return n;
+}
+
+/* fdone:{news}'s entry for the gateway: its written seq, or -1 while there is none. */
+static long long written(bf_cluster *c)
+{
+    char *v = bf_redis_query(c, "HVALS belfry:fdone:{news}");
+    long long seq = v && *v ? strtoll(v, NULL, 10) : -1;
+    free(v);
+    return seq;
+}
+
+static void wait_written(bf_cluster *c, long long seq)
+{
+    long long end = bf_ms() + 5000;
+    while (written(c) < seq && bf_ms() < end) usleep(5000);
+    cr_assert_geq(written(c), seq, "the gateway never reported seq %lld written", seq);
+}
+
+Test(fanout_window, a_message_being_written_holds_the_next_and_nothing_is_lost)
+{
+    bf_cluster *c = start("1", "5000");
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+
+    /* one at a time, each waited for: never refused */
+    for (int n = 1; n <= 3; n++) {
+        cr_assert_eq(publish(c, n), 204);
+        cr_assert_eq(next_n(w), n);
+        wait_written(c, n);
+    }
+    /* the gateway stops with nothing in flight: the next message is taken, and then it is
+     * being written (it is not, the gateway is stopped) and everything after it waits */
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
+    cr_expect_eq(publish(c, 4), 204);
+    int refused = 0;
+    for (int n = 5; n <= 9; n++) {
+        cr_expect_eq(publish(c, n), 503, "message %d taken while message 4 was unwritten", n);
+        refused++;
+    }
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGCONT), 0);
+    cr_expect_eq(next_n(w), 4);
+    wait_written(c, 4);
+    cr_expect_eq(publish(c, 10), 204, "refused after the gateway caught up");
+    cr_expect_eq(next_n(w), 10, "a refused message was delivered");
+    it_expect_silence(w, 300, "subscriber after the last accepted message");
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_fanout_busy_total"),
+                 refused);
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_refused_total"), refused);
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publish_failures_total"), 0);
+    cr_expect_geq(bf_metric(c->gateways[0].port, "belfry_gateway_fanout_reports_total"), 5);
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+Test(fanout_window, a_gateway_that_stops_reporting_is_waited_for_only_the_stale_time)
+{
+    char stale[16];
+    snprintf(stale, sizeof(stale), "%d", STALE_MS);
+    bf_cluster *c = start("1", stale);
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+    cr_assert_eq(publish(c, 1), 204);
+    cr_assert_eq(next_n(w), 1);
+    wait_written(c, 1);
+
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
+    long long t0 = bf_ms();
+    cr_expect_eq(publish(c, 2), 204);
+    cr_expect_eq(publish(c, 3), 503);
+    /* refused until the stale time has passed since message 2 started, then taken */
+    int n = 4, st = 503;
+    long long end = t0 + STALE_MS + 3000;
+    while (st == 503 && bf_ms() < end) {
+        usleep(50000);
+        st = publish(c, n);
+        if (st == 503) n++;
+    }
+    long long took = bf_ms() - t0;
+    cr_expect_eq(st, 204, "still refused %lld ms after the gateway stopped", took);
+    cr_expect_geq(took, STALE_MS - 100, "taken %lld ms after the stop: before the stale time",
+                  took);
+    cr_expect_eq(written(c), -1, "the stale entry was not removed");
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGCONT), 0);
+    cr_expect_eq(next_n(w), 2);
+    cr_expect_eq(next_n(w), n, "the message taken after the stale time");
+    it_expect_silence(w, 300, "subscriber");
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+Test(fanout_window, small_channels_are_not_reported_and_never_held)
+{
+    bf_cluster *c = start("2", "5000");
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
+    for (int n = 1; n <= 5; n++) cr_expect_eq(publish(c, n), 204);
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGCONT), 0);
+    for (int n = 1; n <= 5; n++) cr_expect_eq(next_n(w), n);
+    usleep(200000);
+    cr_expect_eq(written(c), -1, "a channel under --fanout-report-min-subs was reported");
+    cr_expect_eq(bf_metric(c->gateways[0].port, "belfry_gateway_fanout_tracked_total"), 0);
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}

@@ -56,19 +56,24 @@ void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms)
     evhttp_add_header(h, "X-Belfry-Retry-After-Ms", ms);
 }
 
-bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap)
+bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap,
+                             uint64_t *retry_ms)
 {
     static const char tag[] = "FANOUT_BUSY ";
     if (!err || strncmp(err, tag, sizeof(tag) - 1)) return false;
     char gw[128];
     unsigned long long n, ms;
-    if (sscanf(err + sizeof(tag) - 1, "%127s %llu %llu", gw, &n, &ms) != 3)
+    long long left;
+    if (sscanf(err + sizeof(tag) - 1, "%127s %llu %llu %lld", gw, &n, &ms, &left) != 4) {
         snprintf(out, cap, "channel %s: a gateway is still writing its earlier messages", channel);
-    else
-        snprintf(out, cap,
-                 "channel %s: gateway %s has not finished writing %llu message(s) to its "
-                 "subscribers (for %llu ms; --fanout-window)",
-                 channel, gw, n, ms);
+        return true;
+    }
+    snprintf(out, cap,
+             "channel %s: gateway %s has not finished writing %llu message(s) to its subscribers "
+             "(for %llu ms; --fanout-window)",
+             channel, gw, n, ms);
+    /* come back when the fan-out should be over, by the gateway's last one */
+    if (left >= 0) *retry_ms = left < 1 ? 1 : left > 1000 ? 1000 : (uint64_t)left;
     return true;
 }
 
@@ -165,13 +170,14 @@ static void on_published(long long seq, const char *err, void *arg)
     bf_http_api *api = pc->api;
     struct evhttp_request *req = pc->req;
     char why[BF_ERR_LEN];
+    uint64_t retry_ms = (uint64_t)api->o.cfg->fanout_retry_ms;
     if (seq > 0) {
         api->o.stats->publishes_http++;
         reply_json(req, 204, "No Content", NULL);
-    } else if (bf_http_api_fanout_busy(err, pc->channel, why, sizeof(why))) {
+    } else if (bf_http_api_fanout_busy(err, pc->channel, why, sizeof(why), &retry_ms)) {
         api->o.stats->publishes_refused++;
         api->o.stats->publishes_fanout_busy++;
-        bf_http_api_retry_headers(req, (uint64_t)api->o.cfg->fanout_retry_ms);
+        bf_http_api_retry_headers(req, retry_ms);
         reply_error(api, req, 503, "Service Unavailable", "overloaded", why);
     } else {
         reply_error(api, req, 503, "Service Unavailable",

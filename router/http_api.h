@@ -61,10 +61,13 @@ bf_http_api *bf_http_api_new(const bf_http_api_opts *o);
 void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms);
 
 /* A publish script's error reply err: if it is the fan-out window's refusal ("FANOUT_BUSY
- * <gateway> <messages> <ms>", bf_admit in common/lua/sequence.lib.lua), writes why into out (cap
- * bytes; channel is the publish's, borrowed) and returns true; false for any other error. The
- * Pusher API answers it as the native one: 503 overloaded, retry after --fanout-retry-ms. */
-bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap);
+ * <gateway> <messages> <ms> <left>", bf_admit in common/lua/sequence.lib.lua), writes why into out
+ * (cap bytes; channel is the publish's, borrowed), sets *retry_ms to the time the fan-out may
+ * still take (1-1000 ms) when the script knows it, leaves it alone otherwise (--fanout-retry-ms),
+ * and returns true; false for any other error. The Pusher API answers it as the native one: 503
+ * overloaded. */
+bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap,
+                             uint64_t *retry_ms);
 void bf_http_api_free(bf_http_api *api);
 
 #endif

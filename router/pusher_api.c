@@ -399,9 +399,10 @@ static void ask_info(pub_req *p)
 static const char *fanout_channel(const pub_req *p, const char *err)
 {
     unsigned long long n = 0, ms = 0, i = 0;
+    long long left;
     char gw[128];
-    if (sscanf(err, "FANOUT_BUSY %127s %llu %llu %llu", gw, &n, &ms, &i) == 4 && i >= 1 &&
-        i <= p->ntargets)
+    if (sscanf(err, "FANOUT_BUSY %127s %llu %llu %lld %llu", gw, &n, &ms, &left, &i) == 5 &&
+        i >= 1 && i <= p->ntargets)
         return p->bare[i - 1];
     return "(one of the batch)";
 }
@@ -416,10 +417,11 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
         char why[BF_ERR_LEN];
-        if (bf_http_api_fanout_busy(e, fanout_channel(p, e), why, sizeof(why))) {
+        uint64_t retry_ms = (uint64_t)p->rt->cfg.fanout_retry_ms;
+        if (bf_http_api_fanout_busy(e, fanout_channel(p, e), why, sizeof(why), &retry_ms)) {
             p->rt->stats.publishes_refused++;
             p->rt->stats.publishes_fanout_busy++;
-            bf_http_api_retry_headers(p->req, (uint64_t)p->rt->cfg.fanout_retry_ms);
+            bf_http_api_retry_headers(p->req, retry_ms);
             bf__pusher_error(p->rt, p->req, 503, "overloaded", why);
             pub_req_free(p);
             return;

@@ -35,7 +35,9 @@ const bf_cfg_opt bf_rt_config_table[] = {
      F(fanout_stale_ms),
      "the fan-out window stops waiting for a gateway whose oldest unwritten message is this old"},
     {"fanout-retry-ms", BF_CFG_INT, "BELFRY_FANOUT_RETRY_MS", "5", 1, 60000, NULL,
-     F(fanout_retry_ms), "retry delay suggested to a publisher the fan-out window refused"},
+     F(fanout_retry_ms),
+     "retry delay suggested to a publisher the fan-out window refused, until the gateway's "
+     "fan-out time is known (then: what it may still take)"},
     {"sweep-interval-ms", BF_CFG_INT, "BELFRY_SWEEP_INTERVAL_MS", "2000", 100, 600000, NULL,
      F(sweep_interval_ms),
      "how often owners look for dead gateways and remove their connections and presence"},

@@ -14,7 +14,7 @@
 --          (a Pusher socket_id or "")
 -- ARGV[5+3M+2i-1], ARGV[5+3M+2i]  target i: channel name (scoped), message index j (1-based)
 -- Reply:   the targets' seqs, in order (array of integers), or the first target's refusal by the
---          window ("FANOUT_BUSY <gateway> <messages> <ms> <target i>"): every target is checked
+--          window ("FANOUT_BUSY <gateway> <messages> <ms> <left> <target i>"): every target is checked
 --          before any is sequenced, so a batch is taken whole or not at all
 local hsize, httl, m = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local window, stale = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -24,7 +24,7 @@ if window > 0 then
     for i = 1, n do
         local busy = bf_admit(KEYS[5 * i - 4], KEYS[5 * i], window, stale)
         if busy then
-            busy.err = busy.err .. ' ' .. i -- which target: "FANOUT_BUSY <gw> <n> <ms> <i>"
+            busy.err = busy.err .. ' ' .. i -- which target, last
             return busy
         end
     end

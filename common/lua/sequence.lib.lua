@@ -73,16 +73,18 @@ local function bf_stale(key, epoch)
 end
 
 -- The fan-out window of a channel (the router's --fanout-window; docs/operations.md,
--- *The fan-out window*). D is the channel's fdone:{channel} hash: gateway id -> "<seq> <ms>",
+-- *The fan-out window*). D is the channel's fdone:{channel} hash: gateway id -> "<seq> <ms> <d>",
 -- the highest seq of the channel that gateway has written to every local subscriber
--- (fandone.lua, sent by gateways holding at least --fanout-report-min-subs of them) and, in ms on
--- the Redis clock, when that gateway's oldest unwritten message started: its last report, or the
--- publish that found it caught up (set here). A gateway is writing while seq - written >= window,
--- and then the publish is refused: the error reply "FANOUT_BUSY <gateway> <messages> <ms>" names
--- the first such gateway, how many messages it has not finished and for how long. An entry that
--- has been writing for stale_ms or more is a gateway that stopped reporting (it died, lost a
--- message with its subscriber link, or no longer holds enough subscribers to report): it is
--- removed and not waited for. seqkey is the channel's seq key. Returns the refusal or nil.
+-- (fandone.lua, sent by gateways holding at least --fanout-report-min-subs of them); in ms on the
+-- Redis clock, when that gateway's oldest unwritten message started (its last report, or the
+-- publish that found it caught up, set here); and how long its last message took to be written
+-- from then (d, "" until known). A gateway is writing while seq - written >= window, and then
+-- the publish is refused: the error reply "FANOUT_BUSY <gateway> <messages> <ms> <left>" names
+-- the first such gateway, how many messages it has not finished, for how long, and how long it
+-- may still take by its last message (-1: unknown). An entry that has been writing for stale_ms
+-- or more is a gateway that stopped reporting (it died, lost a message with its subscriber link,
+-- or no longer holds enough subscribers to report): it is removed and not waited for. seqkey is
+-- the channel's seq key. Returns the refusal or nil.
 local function bf_admit(seqkey, D, window, stale_ms)
     if window <= 0 then return nil end
     local e = redis.call('HGETALL', D)
@@ -92,19 +94,20 @@ local function bf_admit(seqkey, D, window, stale_ms)
     local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local busy
     for i = 1, #e, 2 do
-        local w, ms = string.match(e[i + 1], '^(%d+) (%d+)$')
+        local w, ms, d = string.match(e[i + 1], '^(%d+) (%d+) ?(%d*)$')
         w, ms = tonumber(w), tonumber(ms)
         if not w then
             redis.call('HDEL', D, e[i])
         elseif w >= seq then
             -- caught up: the message about to be sequenced starts this gateway's clock (a written
             -- seq above the channel's is from before its sequence started again)
-            redis.call('HSET', D, e[i], string.format('%d %d', seq, now))
+            redis.call('HSET', D, e[i], string.format('%d %d %s', seq, now, d))
         elseif seq - w >= window then
             if now - ms >= stale_ms then
                 redis.call('HDEL', D, e[i])
             elseif not busy then
-                busy = string.format('FANOUT_BUSY %s %d %d', e[i], seq - w, now - ms)
+                local left = d ~= '' and math.max(tonumber(d) - (now - ms), 0) or -1
+                busy = string.format('FANOUT_BUSY %s %d %d %d', e[i], seq - w, now - ms, left)
             end
         end
     end

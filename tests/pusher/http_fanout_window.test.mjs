@@ -67,7 +67,9 @@ test('a trigger, a multi-channel event and a batch wait for the channel\'s last 
     const r = await signedFetch(rport, APP, 'POST', `/apps/${APP.id}/events`,
       { body: { name: 'e5', channel: 'big', data: '1' } });
     assert.equal(r.status, 503);
-    assert.equal(r.headers.get('x-belfry-retry-after-ms'), '9');
+    // what e1's fan-out took less what has passed, 1-1000 ms
+    const retry = Number(r.headers.get('x-belfry-retry-after-ms'));
+    assert.ok(retry >= 1 && retry <= 1000, `retry delay ${retry}`);
     // a channel nobody is writing is not held by another's window
     assert.equal((await sdk.trigger('other', 'o1', { n: 6 })).status, 200);
   } finally {

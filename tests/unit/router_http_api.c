@@ -192,3 +192,30 @@ Test(router_http_api, a_publish_while_a_gateway_is_behind_is_refused_with_a_retr
     cr_expect_str_eq(r.retry_after, "");
     stop(&f);
 }
+
+Test(router_http_api, the_fan_out_windows_refusal_is_read_with_its_retry_delay)
+{
+    char why[BF_ERR_LEN];
+    uint64_t retry = 5;
+    cr_expect_not(bf_http_api_fanout_busy("ERR something else", "news", why, sizeof(why), &retry));
+    cr_expect_not(bf_http_api_fanout_busy(NULL, "news", why, sizeof(why), &retry));
+    cr_expect_eq(retry, 5);
+    /* the delay not known yet: the caller's default stays */
+    cr_assert(bf_http_api_fanout_busy("FANOUT_BUSY gw-1 1 3 -1", "news", why, sizeof(why), &retry));
+    cr_expect_eq(retry, 5);
+    cr_expect_str_eq(why, "channel news: gateway gw-1 has not finished writing 1 message(s) to its "
+                          "subscribers (for 3 ms; --fanout-window)");
+    /* what the last fan-out took less what has passed, at least 1 ms, at most 1 s */
+    cr_assert(bf_http_api_fanout_busy("FANOUT_BUSY gw-1 2 3 4", "news", why, sizeof(why), &retry));
+    cr_expect_eq(retry, 4);
+    cr_assert(bf_http_api_fanout_busy("FANOUT_BUSY gw-1 1 9 0", "news", why, sizeof(why), &retry));
+    cr_expect_eq(retry, 1);
+    cr_assert(
+        bf_http_api_fanout_busy("FANOUT_BUSY gw-1 1 9 99999 3", "x", why, sizeof(why), &retry));
+    cr_expect_eq(retry, 1000);
+    /* a refusal in an unexpected shape is still a refusal */
+    retry = 5;
+    cr_assert(bf_http_api_fanout_busy("FANOUT_BUSY gw-1", "news", why, sizeof(why), &retry));
+    cr_expect(strstr(why, "channel news"), "%s", why);
+    cr_expect_eq(retry, 5);
+}

@@ -38,6 +38,7 @@ static const char *kind_names[] = {
     [BF_KEY_GWSUB] = "gwsub:",
     [BF_KEY_OWNER] = "owner:",
     [BF_KEY_FDONE] = "fdone:",
+    [BF_KEY_FDONE_NOTICE] = "fdone",
 };
 
 /* The fixed hash tag of the cluster-wide keys, after the prefix. */
@@ -80,6 +81,7 @@ static shape shape_of(bf_key_kind kind)
     case BF_KEY_INBOX:
     case BF_KEY_PROBE:
     case BF_KEY_BACKLOG:
+    case BF_KEY_FDONE_NOTICE:
     case BF_KEY_BPROBE:
     case BF_KEY_GWSUB:
         return SHAPE_SUBJECT;

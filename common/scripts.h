@@ -304,7 +304,8 @@ typedef struct bf_publish {
 int bf_publish_args(bf_script_args *out, const bf_publish *p);
 
 /* fandone.lua: gateway node_id has written channel's messages up to seq to all its local
- * subscribers; the report lives ttl_ms unless renewed. */
+ * subscribers; the report lives ttl_ms unless renewed, and the channel's name is published to
+ * the routers (<prefix>fdone). */
 int bf_fandone_args(bf_script_args *out, const char *prefix, const char *node_id,
                     const char *channel, uint64_t seq, long long ttl_ms);
 

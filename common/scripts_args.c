@@ -225,6 +225,7 @@ int bf_fandone_args(bf_script_args *a, const char *prefix, const char *node_id, 
     add_str(a, node_id);
     add_num(a, 0, (long long)seq);
     add_num(a, 1, ttl_ms);
+    add_str(a, channel);
     return 0;
 }
 

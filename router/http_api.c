@@ -2,6 +2,7 @@
 #include "alloc.h"
 #include "channel.h"
 #include "err.h"
+#include "fanout_hold.h"
 #include "log.h"
 #include "message.h"
 #include "http_api.h"
@@ -162,7 +163,49 @@ typedef struct publish_ctx {
     bf_http_api *api;
     struct evhttp_request *req;
     char channel[BF_CHANNEL_MAX + 1];
+    char *prefix; /* the frame prefix, kept to send it again after a hold (owned) */
+    size_t plen;
+    uint64_t hold_deadline_ms; /* 0 until first held */
 } publish_ctx;
+
+static void publish_ctx_free(publish_ctx *pc)
+{
+    free(pc->prefix);
+    free(pc);
+}
+
+static void on_published(long long seq, const char *err, void *arg);
+
+/* The fan-out window's refusal after a hold (or with none): 503 overloaded, retry later. */
+static void refuse_busy(publish_ctx *pc, const char *why, uint64_t retry_ms)
+{
+    bf_http_api *api = pc->api;
+    api->o.stats->publishes_refused++;
+    api->o.stats->publishes_fanout_busy++;
+    bf_http_api_retry_headers(pc->req, retry_ms);
+    reply_error(api, pc->req, 503, "Service Unavailable", "overloaded", why);
+    publish_ctx_free(pc);
+}
+
+static void on_hold(void *arg, bf_fhold_why why)
+{
+    publish_ctx *pc = arg;
+    bf_http_api *api = pc->api;
+    if (why == BF_FHOLD_RETRY) {
+        if (api->o.publish(api->o.up, pc->channel, pc->prefix, pc->plen, on_published, pc) == 0)
+            return;
+        reply_error(api, pc->req, 503, "Service Unavailable", "redis_unavailable",
+                    "not connected to Redis; retry later");
+        publish_ctx_free(pc);
+        return;
+    }
+    char msg[BF_ERR_LEN + BF_CHANNEL_MAX];
+    snprintf(msg, sizeof(msg),
+             "channel %s: held %s while a gateway was still writing its earlier messages "
+             "(--fanout-window, --fanout-hold-ms)",
+             pc->channel, why == BF_FHOLD_EXPIRED ? "as long as allowed" : "until shutdown");
+    refuse_busy(pc, msg, (uint64_t)api->o.cfg->fanout_retry_ms);
+}
 
 static void on_published(long long seq, const char *err, void *arg)
 {
@@ -175,15 +218,17 @@ static void on_published(long long seq, const char *err, void *arg)
         api->o.stats->publishes_http++;
         reply_json(req, 204, "No Content", NULL);
     } else if (bf_http_api_fanout_busy(err, pc->channel, why, sizeof(why), &retry_ms)) {
-        api->o.stats->publishes_refused++;
-        api->o.stats->publishes_fanout_busy++;
-        bf_http_api_retry_headers(req, retry_ms);
-        reply_error(api, req, 503, "Service Unavailable", "overloaded", why);
+        bool again = pc->hold_deadline_ms != 0;
+        if (api->o.hold && bf_fhold_park(api->o.hold, pc->channel, retry_ms, &pc->hold_deadline_ms,
+                                         again, on_hold, pc) == 0)
+            return;
+        refuse_busy(pc, why, retry_ms);
+        return;
     } else {
         reply_error(api, req, 503, "Service Unavailable",
                     strcmp(err, BF_ROUTER_REDIS_LOST) ? "redis_error" : "redis_unavailable", err);
     }
-    free(pc);
+    publish_ctx_free(pc);
 }
 
 static void handle_broadcast(bf_http_api *api, struct evhttp_request *req, const char *name)
@@ -236,14 +281,13 @@ static void handle_broadcast(bf_http_api *api, struct evhttp_request *req, const
         return;
     }
     publish_ctx *pc = bf_malloc(sizeof(*pc));
-    *pc = (publish_ctx){api, req, ""};
+    *pc = (publish_ctx){.api = api, .req = req, .prefix = prefix, .plen = plen};
     snprintf(pc->channel, sizeof(pc->channel), "%s", channel);
     if (api->o.publish(api->o.up, channel, prefix, plen, on_published, pc)) {
-        free(pc); /* the callback is not called */
+        publish_ctx_free(pc); /* the callback is not called */
         reply_error(api, req, 503, "Service Unavailable", "redis_unavailable",
                     "not connected to Redis; retry later");
     }
-    free(prefix);
 }
 
 /* ---- GET /presence/{channel}, GET /channels/{channel} --------------------------------------- */

@@ -32,6 +32,8 @@ typedef struct bf_http_api_opts {
     bf_redis *cmd;           /* the command link; borrowed */
     const bf_rt_config *cfg; /* api_key, limits, key prefix; borrowed */
     bf_rt_stats *stats;      /* http_requests, http_errors, publishes_http are counted in it */
+    struct bf_fhold *hold;   /* publishes the fan-out window refused wait here (fanout_hold.h;
+                                borrowed); NULL: answered 503 at once */
     /* Sequences an HTTP publish (unfenced): as bf_router_publish. */
     int (*publish)(void *up, const char *channel, const char *prefix, size_t prefix_len,
                    bf_publish_cb cb, void *arg);

@@ -27,6 +27,21 @@ void bf_rt_metrics_render(struct evbuffer *b, const bf_rt_metrics *m)
       "Publishes refused with 503 overloaded because a gateway was still writing the channel's "
       "earlier messages (--fanout-window; also in publishes_refused_total).",
       "counter", s->publishes_fanout_busy);
+    static const bf_fhold_stats no_hold;
+    const bf_fhold_stats *h = m->hold ? m->hold : &no_hold;
+    C("belfry_router_publishes_held_total",
+      "Publishes the fan-out window held (answered once the channel's last message was written, "
+      "or 503 after --fanout-hold-ms).",
+      "counter", h->held);
+    C("belfry_router_publishes_held_expired_total",
+      "Held publishes answered 503 overloaded after --fanout-hold-ms.", "counter", h->expired);
+    C("belfry_router_publishes_held_full_total",
+      "Publishes refused at once because their channel already held --fanout-hold-max.", "counter",
+      h->full);
+    C("belfry_router_publishes_held_retries_total",
+      "Held publishes sent again (a gateway reported the channel written, or its time passed).",
+      "counter", h->retries);
+    C("belfry_router_publishes_held", "Publishes held now.", "gauge", h->parked);
     C("belfry_router_gateways_behind",
       "Gateways behind on delivery (or silent with Redis queueing for them) at the last check.",
       "gauge", m->gateways_behind);

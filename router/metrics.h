@@ -6,6 +6,7 @@
 #define BF_RT_METRICS_H
 
 #include "failover.h"
+#include "fanout_hold.h"
 #include "owner_ops.h"
 #include "redis.h"
 #include "ring.h"
@@ -21,8 +22,9 @@ typedef struct bf_rt_metrics {
     const bf_ring *ring;
     const bf_redis *sub, *cmd;
     const bf_failover *failover;
-    bool ready;             /* connected to Redis and in the ring */
-    size_t gateways_behind; /* counted as behind at the last overload check (overload.h) */
+    bool ready;                 /* connected to Redis and in the ring */
+    size_t gateways_behind;     /* counted as behind at the last overload check (overload.h) */
+    const bf_fhold_stats *hold; /* the fan-out window's held publishes; NULL: not holding */
 } bf_rt_metrics;
 
 /* Appends the metrics to b. */

@@ -1,5 +1,6 @@
 #include "pusher_api.h"
 #include "http_api.h"
+#include "fanout_hold.h"
 #include "alloc.h"
 #include "apps.h"
 #include "channel.h"
@@ -119,6 +120,7 @@ typedef struct pub_req {
     size_t ntargets;
     long long (*info)[2]; /* per target: subscription_count, user_count (-1: not asked) */
     size_t info_pending;
+    uint64_t hold_deadline_ms; /* held by the fan-out window (fanout_hold.h): 0 until first */
 } pub_req;
 
 static void pub_req_free(pub_req *p)
@@ -395,16 +397,71 @@ static void ask_info(pub_req *p)
     if (p->info_pending == 0) answer(p);
 }
 
-/* The channel a fan-out window refusal names (publish_batch.lua appends the target's index). */
-static const char *fanout_channel(const pub_req *p, const char *err)
+/* The target a fan-out window refusal names (publish_batch.lua appends its index), or the
+ * first. */
+static size_t fanout_target(const pub_req *p, const char *err)
 {
     unsigned long long n = 0, ms = 0, i = 0;
     long long left;
     char gw[128];
     if (sscanf(err, "FANOUT_BUSY %127s %llu %llu %lld %llu", gw, &n, &ms, &left, &i) == 5 &&
         i >= 1 && i <= p->ntargets)
-        return p->bare[i - 1];
-    return "(one of the batch)";
+        return (size_t)i - 1;
+    return 0;
+}
+
+static void on_published(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Sends the request's publish_batch.lua call(s). Returns 0, or non-zero when nothing was sent
+ * (the callback is then not called). */
+static int send_batch(pub_req *p)
+{
+    bf_router *rt = p->rt;
+    bf_pub_msg *msgs = bf_calloc(p->nev, sizeof(*msgs));
+    for (size_t i = 0; i < p->nev; i++)
+        msgs[i] = (bf_pub_msg){.prefix = p->ev[i].prefix,
+                               .prefix_len = p->ev[i].prefix_len,
+                               .data_raw = p->ev[i].data_raw,
+                               .data_raw_len = p->ev[i].data_raw_len,
+                               .exclude_socket = p->ev[i].socket_id};
+    bf_publish_batch pb = {.prefix = rt->cfg.redis_prefix,
+                           .history_size = rt->cfg.history_size,
+                           .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
+                           .fw = {rt->cfg.fanout_window, rt->cfg.fanout_stale_ms},
+                           .msgs = msgs,
+                           .nmsgs = p->nev,
+                           .targets = p->targets,
+                           .ntargets = p->ntargets};
+    int rc = bf_publish_batch_send(rt->cmd, &pb, on_published, p);
+    free(msgs);
+    return rc;
+}
+
+static void refuse_busy(pub_req *p, const char *why, uint64_t retry_ms)
+{
+    p->rt->stats.publishes_refused++;
+    p->rt->stats.publishes_fanout_busy++;
+    bf_http_api_retry_headers(p->req, retry_ms);
+    bf__pusher_error(p->rt, p->req, 503, "overloaded", why);
+    pub_req_free(p);
+}
+
+static void on_hold(void *arg, bf_fhold_why why)
+{
+    pub_req *p = arg;
+    if (why == BF_FHOLD_RETRY) {
+        if (send_batch(p) == 0) return;
+        bf__pusher_error(p->rt, p->req, 503, "redis_unavailable",
+                         "not connected to Redis; retry later");
+        pub_req_free(p);
+        return;
+    }
+    char msg[BF_ERR_LEN];
+    snprintf(msg, sizeof(msg),
+             "held %s while a gateway was still writing earlier messages of a channel of the "
+             "request (--fanout-window, --fanout-hold-ms)",
+             why == BF_FHOLD_EXPIRED ? "as long as allowed" : "until shutdown");
+    refuse_busy(p, msg, (uint64_t)p->rt->cfg.fanout_retry_ms);
 }
 
 static void on_published(redisAsyncContext *ac, void *reply, void *priv)
@@ -418,12 +475,17 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
                                                        : "unexpected reply from publish script";
         char why[BF_ERR_LEN];
         uint64_t retry_ms = (uint64_t)p->rt->cfg.fanout_retry_ms;
-        if (bf_http_api_fanout_busy(e, fanout_channel(p, e), why, sizeof(why), &retry_ms)) {
-            p->rt->stats.publishes_refused++;
-            p->rt->stats.publishes_fanout_busy++;
-            bf_http_api_retry_headers(p->req, retry_ms);
-            bf__pusher_error(p->rt, p->req, 503, "overloaded", why);
-            pub_req_free(p);
+        size_t t = fanout_target(p, e);
+        if (bf_http_api_fanout_busy(e, p->bare[t], why, sizeof(why), &retry_ms)) {
+            bool again = p->hold_deadline_ms != 0;
+            int rc = p->rt->fhold ? bf_fhold_park(p->rt->fhold, p->scoped[t], retry_ms,
+                                                  &p->hold_deadline_ms, again, on_hold, p)
+                                  : BF_EFULL;
+            if (rc == 0) return;
+            if (rc == BF_ETIMEDOUT) /* tried again at the end of its hold, still refused */
+                snprintf(why + strlen(why), sizeof(why) - strlen(why),
+                         "; held as long as allowed (--fanout-hold-ms)");
+            refuse_busy(p, why, retry_ms);
             return;
         }
         p->rt->stats.publish_failures++;
@@ -513,24 +575,7 @@ static void handle_publish(bf_router *rt, struct evhttp_request *req, const bf_a
         pub_req_free(p);
         return;
     }
-    bf_pub_msg *msgs = bf_calloc(p->nev, sizeof(*msgs));
-    for (size_t i = 0; i < p->nev; i++)
-        msgs[i] = (bf_pub_msg){.prefix = p->ev[i].prefix,
-                               .prefix_len = p->ev[i].prefix_len,
-                               .data_raw = p->ev[i].data_raw,
-                               .data_raw_len = p->ev[i].data_raw_len,
-                               .exclude_socket = p->ev[i].socket_id};
-    bf_publish_batch pb = {.prefix = rt->cfg.redis_prefix,
-                           .history_size = rt->cfg.history_size,
-                           .history_ttl_ms = rt->cfg.history_ttl_s * 1000,
-                           .fw = {rt->cfg.fanout_window, rt->cfg.fanout_stale_ms},
-                           .msgs = msgs,
-                           .nmsgs = p->nev,
-                           .targets = p->targets,
-                           .ntargets = p->ntargets};
-    int rc = bf_publish_batch_send(rt->cmd, &pb, on_published, p);
-    free(msgs);
-    if (rc) {
+    if (send_batch(p)) {
         bf__pusher_error(rt, req, 503, "redis_unavailable", "not connected to Redis; retry later");
         pub_req_free(p);
     }

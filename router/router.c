@@ -8,6 +8,7 @@
 #include "message.h"
 #include "http_api.h"
 #include "metrics.h"
+#include "fanout_hold.h"
 #include "overload.h"
 #include "owner_ops.h"
 #include "pusher_api.h"
@@ -191,9 +192,23 @@ static void on_backlog_reply(redisAsyncContext *ac, void *reply, void *priv)
         bf_debug("ignored a malformed backlog report");
 }
 
+/* A gateway wrote a message of the channel named (fandone.lua): its held publishes go again. */
+static void on_fdone_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    const redisReply *m = bf_redis_message(reply);
+    bf_router *rt = priv;
+    if (m && rt->fhold) bf_fhold_wake(rt->fhold, m->str, (size_t)m->len);
+}
+
 static void sub_ready(bf_redis *r, void *arg)
 {
     bf_router *rt = arg;
+    if (rt->fhold) {
+        char fd[BF_KEY_MAX];
+        bf_key(fd, rt->cfg.redis_prefix, BF_KEY_FDONE_NOTICE, NULL);
+        bf_redis_cmd(r, on_fdone_reply, rt, "SUBSCRIBE %s", fd);
+    }
     if (rt->cfg.overload_silence_ms) {
         char bk[BF_KEY_MAX];
         bf_key(bk, rt->cfg.redis_prefix, BF_KEY_BACKLOG, NULL);
@@ -410,14 +425,17 @@ static long long http_live_connections(void *up, const redisReply *counts)
 static void http_metrics(void *up, struct evbuffer *b)
 {
     bf_router *rt = up;
-    bf_rt_metrics m = {.stats = &rt->stats,
-                       .owner = bf_owner_ops_stats_get(rt->owner_ops),
-                       .ring = rt->ring,
-                       .sub = rt->sub,
-                       .cmd = rt->cmd,
-                       .failover = &rt->failover,
-                       .ready = bf_router_ready(rt),
-                       .gateways_behind = bf_overload_behind(rt->overload)};
+    bf_rt_metrics m = {
+        .stats = &rt->stats,
+        .owner = bf_owner_ops_stats_get(rt->owner_ops),
+        .ring = rt->ring,
+        .sub = rt->sub,
+        .cmd = rt->cmd,
+        .failover = &rt->failover,
+        .ready = bf_router_ready(rt),
+        .gateways_behind = bf_overload_behind(rt->overload),
+        .hold = rt->fhold ? bf_fhold_stats_get(rt->fhold) : NULL,
+    };
     bf_rt_metrics_render(b, &m);
     bf_pusher_api_metrics(rt, b);
 }
@@ -463,6 +481,9 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
     char gwsub[BF_KEY_MAX];
     bf_key(gwsub, rt->cfg.redis_prefix, BF_KEY_GWSUB, "");
     rt->overload = bf_overload_new((uint64_t)rt->cfg.overload_silence_ms, gwsub);
+    if (rt->cfg.fanout_window && rt->cfg.fanout_hold_ms)
+        rt->fhold =
+            bf_fhold_new(base, (uint64_t)rt->cfg.fanout_hold_ms, (size_t)rt->cfg.fanout_hold_max);
     bf_webhooks_opts wo = {.base = base,
                            .redis = rt->cmd,
                            .apps = rt->cfg.apps,
@@ -491,6 +512,7 @@ int bf_router_start(bf_router *rt, struct event_base *base, char *err, size_t er
                            .cmd = rt->cmd,
                            .cfg = &rt->cfg,
                            .stats = &rt->stats,
+                           .hold = rt->fhold,
                            .publish = http_publish,
                            .overloaded = http_overloaded,
                            .not_ready = http_not_ready,
@@ -520,6 +542,8 @@ void bf_router_deinit(bf_router *rt)
     if (rt->tick) event_free(rt->tick);
     if (rt->sigint) event_free(rt->sigint);
     if (rt->sigterm) event_free(rt->sigterm);
+    bf_fhold_free(rt->fhold); /* answers what it holds (503): before the HTTP server goes */
+    rt->fhold = NULL;
     if (rt->http) evhttp_free(rt->http);
     bf_redis_free(rt->sub);
     bf_redis_free(rt->cmd); /* fails pending callbacks: do it before freeing what they use */

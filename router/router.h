@@ -52,6 +52,7 @@ typedef struct bf_router {
     struct bf_http_api *http_api;   /* the native HTTP API on http (http_api.h) */
     struct bf_webhooks *webhooks;   /* NULL without --webhook */
     struct bf_overload *overload;   /* gateways' delivery backlog (overload.h) */
+    struct bf_fhold *fhold; /* publishes held by the fan-out window (fanout_hold.h); NULL: off */
     struct event *tick, *sigint, *sigterm;
     uint64_t next_heartbeat, next_sweep, started_wall_ms;
     bool heartbeat_in_flight;

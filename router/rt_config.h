@@ -23,7 +23,7 @@ typedef struct bf_rt_config {
     long long heartbeat_ms;
     long long heartbeat_ttl_ms;
     long long overload_silence_ms;
-    long long fanout_window, fanout_stale_ms, fanout_retry_ms;
+    long long fanout_window, fanout_stale_ms, fanout_retry_ms, fanout_hold_ms, fanout_hold_max;
     long long sweep_interval_ms;
     long long history_size;
     long long history_ttl_s;

@@ -7,13 +7,15 @@
  * refusal is the window's. */
 #include "common.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 TestSuite(fanout_window, .timeout = 90);
 
 #define STALE_MS 1500
 
-static bf_cluster *start(const char *min_subs, const char *stale_ms)
+/* hold_ms "0": a refused publish is answered 503 at once */
+static bf_cluster *start_held(const char *min_subs, const char *stale_ms, const char *hold_ms)
 {
     const char *rargs[] = {"--fanout-window",
                            "1",
@@ -23,6 +25,8 @@ static bf_cluster *start(const char *min_subs, const char *stale_ms)
                            "0",
                            "--fanout-retry-ms",
                            "7",
+                           "--fanout-hold-ms",
+                           hold_ms,
                            NULL};
     const char *gargs[] = {"--fanout-report-min-subs", min_subs, "--backlog-limit-ms", "0", NULL};
     bf_cluster_opts o = {.routers = 1, .gateways = 1, .router_args = rargs, .gateway_args = gargs};
@@ -31,15 +35,26 @@ static bf_cluster *start(const char *min_subs, const char *stale_ms)
     return c;
 }
 
-/* POST /broadcast/news {"event":"N","data":{"n":n}}: the status; a 503 must be the window's
- * overloaded with the configured retry delay. */
+static bf_cluster *start(const char *min_subs, const char *stale_ms)
+{
+    return start_held(min_subs, stale_ms, "0");
+}
+
+static int publish_to(int port, int n);
+
+/* POST /broadcast/news {"event":"N","data":{"n":n}} to the first router: the status; a 503
+ * must be the window's overloaded with a retry delay. */
 static int publish(bf_cluster *c, int n)
+{
+    return publish_to(c->routers[0].port, n);
+}
+
+static int publish_to(int port, int n)
 {
     char body[96];
     snprintf(body, sizeof(body), "{\"event\":\"N\",\"data\":{\"n\":%d}}", n);
     bf_http_resp r;
-    if (bf_http(c->routers[0].port, "POST", "/broadcast/news", IT_KEY_HDR, body, strlen(body), &r,
-                5000))
+    if (bf_http(port, "POST", "/broadcast/news", IT_KEY_HDR, body, strlen(body), &r, 5000))
         return 0;
     int st = r.status;
     if (st == 503) {
@@ -165,6 +180,80 @@ Test(fanout_window, small_channels_are_not_reported_and_never_held)
     usleep(200000);
     cr_expect_eq(written(c), -1, "a channel under --fanout-report-min-subs was reported");
     cr_expect_eq(bf_metric(c->gateways[0].port, "belfry_gateway_fanout_tracked_total"), 0);
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+/* A publish on its own thread: the answer of a held one comes late. */
+typedef struct bg_publish {
+    pthread_t t;
+    int port, n, status;
+    long long answered_ms; /* 0 until answered */
+} bg_publish;
+
+static void *bg_run(void *arg)
+{
+    bg_publish *b = arg;
+    int st = publish_to(b->port, b->n);
+    b->status = st;
+    __atomic_store_n(&b->answered_ms, bf_ms(), __ATOMIC_RELEASE);
+    return NULL;
+}
+
+Test(fanout_window, a_held_publish_is_answered_once_the_gateway_has_written)
+{
+    bf_cluster *c = start_held("1", "5000", "4000");
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+    cr_assert_eq(publish(c, 1), 204);
+    cr_assert_eq(next_n(w), 1);
+    wait_written(c, 1);
+
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
+    cr_expect_eq(publish(c, 2), 204);
+    bg_publish b = {.port = c->routers[0].port, .n = 3};
+    cr_assert_eq(pthread_create(&b.t, NULL, bg_run, &b), 0);
+    usleep(400000);
+    cr_expect_eq(__atomic_load_n(&b.answered_ms, __ATOMIC_ACQUIRE), 0,
+                 "message 3 was answered while message 2 was unwritten");
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_held_total"), 1);
+    long long t_cont = bf_ms();
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGCONT), 0);
+    pthread_join(b.t, NULL);
+    cr_expect_eq(b.status, 204, "the held publish was answered %d", b.status);
+    cr_expect_lt(b.answered_ms - t_cont, 2000, "answered %lld ms after the gateway resumed",
+                 b.answered_ms - t_cont);
+    cr_expect_eq(next_n(w), 2);
+    cr_expect_eq(next_n(w), 3);
+    it_expect_silence(w, 300, "subscriber");
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_held_total"), 1);
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_refused_total"), 0);
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_held"), 0);
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+Test(fanout_window, a_publish_held_past_the_hold_time_is_refused_and_never_delivered)
+{
+    bf_cluster *c = start_held("1", "5000", "300");
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+    cr_assert_eq(publish(c, 1), 204);
+    cr_assert_eq(next_n(w), 1);
+    wait_written(c, 1);
+
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
+    cr_expect_eq(publish(c, 2), 204);
+    long long t0 = bf_ms();
+    cr_expect_eq(publish(c, 3), 503);
+    long long took = bf_ms() - t0;
+    cr_expect_geq(took, 290, "refused after %lld ms, before the hold time", took);
+    cr_expect_eq(bf_metric(c->routers[0].port, "belfry_router_publishes_held_expired_total"), 1);
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGCONT), 0);
+    cr_expect_eq(next_n(w), 2);
+    wait_written(c, 2);
+    cr_expect_eq(publish(c, 4), 204);
+    cr_expect_eq(next_n(w), 4, "the refused message was delivered");
     bf_ws_close(w);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }

@@ -47,11 +47,11 @@ int bf_fhold_park(bf_fhold *h, const char *channel, uint64_t retry_ms, uint64_t 
 void bf_fhold_wake(bf_fhold *h, const char *channel, size_t len);
 
 typedef struct bf_fhold_stats {
-    uint64_t held;     /* publishes parked (first parks) */
-    uint64_t retries;  /* entries sent again */
-    uint64_t expired;  /* given up after --fanout-hold-ms */
-    uint64_t full;     /* refused at once: the channel held --fanout-hold-max */
-    uint64_t parked;   /* entries parked now */
+    uint64_t held;    /* publishes parked (first parks) */
+    uint64_t retries; /* entries sent again */
+    uint64_t expired; /* given up after --fanout-hold-ms */
+    uint64_t full;    /* refused at once: the channel held --fanout-hold-max */
+    uint64_t parked;  /* entries parked now */
 } bf_fhold_stats;
 const bf_fhold_stats *bf_fhold_stats_get(const bf_fhold *h);
 

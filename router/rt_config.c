@@ -38,10 +38,9 @@ const bf_cfg_opt bf_rt_config_table[] = {
      F(fanout_retry_ms),
      "retry delay suggested to a publisher the fan-out window refused, until the gateway's "
      "fan-out time is known (then: what it may still take)"},
-    {"fanout-hold-ms", BF_CFG_INT, "BELFRY_FANOUT_HOLD_MS", "1000", 0, 60000, NULL,
-     F(fanout_hold_ms),
-     "a publish the fan-out window refuses is held (the answer waits) and sent again when the "
-     "channel's last message is written, for at most this long; then 503 (0: 503 at once)"},
+    {"fanout-hold-ms", BF_CFG_INT, "BELFRY_FANOUT_HOLD_MS", "0", 0, 60000, NULL, F(fanout_hold_ms),
+     "a publish the fan-out window refuses is held (its answer waits) and sent again when the "
+     "channel's last message is written, for at most this long, then 503 (0: 503 at once)"},
     {"fanout-hold-max", BF_CFG_INT, "BELFRY_FANOUT_HOLD_MAX", "256", 1, 1000000, NULL,
      F(fanout_hold_max), "publishes one channel may have held on this router; more: 503 at once"},
     {"sweep-interval-ms", BF_CFG_INT, "BELFRY_SWEEP_INTERVAL_MS", "2000", 100, 600000, NULL,

@@ -96,6 +96,18 @@ static void wait_written(bf_cluster *c, long long seq)
     cr_assert_geq(written(c), seq, "the gateway never reported seq %lld written", seq);
 }
 
+/* A subscriber of news on the gateway, and message 1 published, received and reported written:
+ * the window's starting point in most tests. */
+static bf_ws *subscribed_with_one_written(bf_cluster *c)
+{
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+    cr_assert_eq(publish(c, 1), 204);
+    cr_assert_eq(next_n(w), 1);
+    wait_written(c, 1);
+    return w;
+}
+
 Test(fanout_window, a_message_being_written_holds_the_next_and_nothing_is_lost)
 {
     bf_cluster *c = start("1", "5000");
@@ -137,11 +149,7 @@ Test(fanout_window, a_gateway_that_stops_reporting_is_waited_for_only_the_stale_
     char stale[16];
     snprintf(stale, sizeof(stale), "%d", STALE_MS);
     bf_cluster *c = start("1", stale);
-    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
-    it_wait_subscribed(c, "news", 1);
-    cr_assert_eq(publish(c, 1), 204);
-    cr_assert_eq(next_n(w), 1);
-    wait_written(c, 1);
+    bf_ws *w = subscribed_with_one_written(c);
 
     cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
     long long t0 = bf_ms();
@@ -203,11 +211,7 @@ static void *bg_run(void *arg)
 Test(fanout_window, a_held_publish_is_answered_once_the_gateway_has_written)
 {
     bf_cluster *c = start_held("1", "5000", "4000");
-    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
-    it_wait_subscribed(c, "news", 1);
-    cr_assert_eq(publish(c, 1), 204);
-    cr_assert_eq(next_n(w), 1);
-    wait_written(c, 1);
+    bf_ws *w = subscribed_with_one_written(c);
 
     cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
     cr_expect_eq(publish(c, 2), 204);
@@ -236,11 +240,7 @@ Test(fanout_window, a_held_publish_is_answered_once_the_gateway_has_written)
 Test(fanout_window, a_publish_held_past_the_hold_time_is_refused_and_never_delivered)
 {
     bf_cluster *c = start_held("1", "5000", "300");
-    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
-    it_wait_subscribed(c, "news", 1);
-    cr_assert_eq(publish(c, 1), 204);
-    cr_assert_eq(next_n(w), 1);
-    wait_written(c, 1);
+    bf_ws *w = subscribed_with_one_written(c);
 
     cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
     cr_expect_eq(publish(c, 2), 204);

@@ -5,9 +5,8 @@
 // and publishes nothing. A stopped gateway (SIGSTOP) is the unfinished fan-out.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import Pusher from 'pusher';
-import { APP, redisCommand, startCluster, waitFor } from './cluster.mjs';
-import { nativeSub } from './http_helpers.mjs';
+import { APP, startCluster, waitFor } from './cluster.mjs';
+import { nativeSub, serverSdk, writtenSeqs } from './http_helpers.mjs';
 
 let cluster;
 let sdk;
@@ -20,25 +19,17 @@ before(async () => {
       '--fanout-stale-ms', '5000'],
     gatewayArgs: ['--fanout-report-min-subs', '1', '--backlog-limit-ms', '0'],
   });
-  sdk = new Pusher({
-    appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1',
-    port: String(cluster.routers[0].port), useTLS: false,
-  });
+  sdk = serverSdk(cluster.routers[0].port, APP);
 });
 after(async () => {
   const st = await cluster?.stop();
   for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
 });
 
-const written = async (channel) => {
-  const v = await redisCommand(cluster.redisPort, 'HVALS', `belfry:fdone:{${channel}}`);
-  return (Array.isArray(v) ? v : []).map((x) => Number(String(x).split(' ')[0]));
-};
-
 test('a trigger and a batch are held while the channel is being written, then published', async () => {
   const sub = await nativeSub(cluster.gateways[0].port, 'big');
   assert.equal((await sdk.trigger('big', 'e1', {})).status, 200);
-  await waitFor(async () => (await written('big')).includes(1), { what: 'e1 written' });
+  await waitFor(async () => (await writtenSeqs(cluster.redisPort, 'big')).includes(1), { what: 'e1 written' });
   const gw = cluster.gateways[0].child;
   gw.kill('SIGSTOP');
   let held;
@@ -63,7 +54,7 @@ test('a trigger and a batch are held while the channel is being written, then pu
 test('a hold longer than --fanout-hold-ms ends in 503 overloaded, and nothing is published', async () => {
   const sub = await nativeSub(cluster.gateways[0].port, 'slow');
   assert.equal((await sdk.trigger('slow', 'e1', {})).status, 200);
-  await waitFor(async () => (await written('slow')).includes(1), { what: 'e1 written' });
+  await waitFor(async () => (await writtenSeqs(cluster.redisPort, 'slow')).includes(1), { what: 'e1 written' });
   const gw = cluster.gateways[0].child;
   gw.kill('SIGSTOP');
   let t0;

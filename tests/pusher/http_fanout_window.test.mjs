@@ -6,9 +6,8 @@
 // the unfinished fan-out; its backlog reports are off, so every refusal is the window's.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import Pusher from 'pusher';
-import { APP, redisCommand, startCluster, waitFor } from './cluster.mjs';
-import { nativeSub, signedFetch } from './http_helpers.mjs';
+import { APP, startCluster, waitFor } from './cluster.mjs';
+import { nativeSub, serverSdk, signedFetch, writtenSeqs } from './http_helpers.mjs';
 
 let cluster;
 let sdk;
@@ -24,10 +23,7 @@ before(async () => {
     gatewayArgs: ['--fanout-report-min-subs', '1', '--backlog-limit-ms', '0'],
   });
   rport = cluster.routers[0].port;
-  sdk = new Pusher({
-    appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', port: String(rport),
-    useTLS: false,
-  });
+  sdk = serverSdk(cluster.routers[0].port, APP);
 });
 after(async () => {
   const st = await cluster?.stop();
@@ -48,11 +44,7 @@ test('a trigger, a multi-channel event and a batch wait for the channel\'s last 
   const other = await nativeSub(gw(1), 'other');
   assert.equal((await sdk.trigger('big', 'e1', { n: 1 })).status, 200);
   await waitFor(() => big.frames.length === 1, { what: 'e1' });
-  const written = async () => {
-    const v = await redisCommand(cluster.redisPort, 'HVALS', 'belfry:fdone:{big}');
-    return (Array.isArray(v) ? v : []).map((x) => Number(String(x).split(' ')[0]));
-  };
-  await waitFor(async () => (await written()).includes(1), { what: 'e1 reported written' });
+  await waitFor(async () => (await writtenSeqs(cluster.redisPort, 'big')).includes(1), { what: 'e1 reported written' });
 
   const gw0 = cluster.gateways[0].child;
   gw0.kill('SIGSTOP');

@@ -3,8 +3,23 @@
 // subscriber that decodes fan-out envelopes (msgpack, see common/wire.h).
 import crypto from 'node:crypto';
 import net from 'node:net';
+import Pusher from 'pusher';
 import WebSocket from 'ws';
-import { waitFor } from './cluster.mjs';
+import { redisCommand, waitFor } from './cluster.mjs';
+
+/** The `pusher` server SDK for app, talking to the router on port. */
+export function serverSdk(port, app) {
+  return new Pusher({
+    appId: app.id, key: app.key, secret: app.secret, host: '127.0.0.1', port: String(port),
+    useTLS: false,
+  });
+}
+
+/** The seqs of channel that gateways have reported written (fdone:{channel}, fandone.lua). */
+export async function writtenSeqs(redisPort, channel) {
+  const v = await redisCommand(redisPort, 'HVALS', `belfry:fdone:{${channel}}`);
+  return (Array.isArray(v) ? v : []).map((x) => Number(String(x).split(' ')[0]));
+}
 
 /** Signs and sends a Pusher API request; returns { status, body } (body parsed when JSON). */
 export async function signedFetch(port, app, method, path, {

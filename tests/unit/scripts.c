@@ -468,3 +468,91 @@ Test(scripts, a_channel_scripts_cluster_variant_hands_its_webhook_events_to_its_
     freeReplyObject(r);
     cr_expect_eq(xlen(stream), 3);
 }
+
+/* ---- the fan-out window (bf_admit in sequence.lib.lua) --------------------------------------- */
+
+/* publish.lua with a window of 1 on channel "big": the reply (caller frees). */
+static redisReply *publish_windowed(void)
+{
+    bf_publish p = {.prefix = "belfry:",
+                    .channel = "big",
+                    .frame_prefix = "{\"seq\":",
+                    .frame_prefix_len = 7,
+                    .fw = {1, 60000}};
+    bf_script_args a;
+    cr_assert_eq(bf_publish_args(&a, &p), 0);
+    const char *argv[24];
+    for (int i = 0; i < a.argc; i++) argv[i] = a.argv[i];
+    return eval_variant(BF_SCRIPT_PUBLISH, false, a.nkeys, a.argc, argv);
+}
+
+static long long redis_now_ms(void)
+{
+    redisReply *t = redisCommand(R, "TIME");
+    long long ms = atoll(t->element[0]->str) * 1000 + atoll(t->element[1]->str) / 1000;
+    freeReplyObject(t);
+    return ms;
+}
+
+Test(scripts, the_window_refuses_while_a_gateway_writes_and_gives_each_publisher_its_own_slot)
+{
+    freeReplyObject(redisCommand(R, "DEL belfry:fdone:{big} belfry:seq:{big}"));
+    /* nobody reports on the channel: never held */
+    redisReply *r = publish_windowed();
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", r->str ? r->str : "");
+    freeReplyObject(r);
+    /* gw-1 has written seq 1, its last fan-out took 40 ms: caught up, so seq 2 is taken and
+     * starts its clock */
+    freeReplyObject(redisCommand(R, "HSET belfry:fdone:{big} gw-1 %s", "1 0 40"));
+    r = publish_windowed();
+    cr_assert_eq(r->type, REDIS_REPLY_INTEGER, "%s", r->str ? r->str : "");
+    cr_expect_eq(r->integer, 2);
+    freeReplyObject(r);
+    long long started = redis_now_ms();
+    /* seq 2 is being written: three publishers are refused, each told to come back at the
+     * fan-out's estimated end (40 ms after it started) */
+    long long left[3];
+    for (int i = 0; i < 3; i++) {
+        r = publish_windowed();
+        cr_assert_eq(r->type, REDIS_REPLY_ERROR);
+        char gw[32];
+        long long n, age;
+        cr_assert_eq(sscanf(r->str, "FANOUT_BUSY %31s %lld %lld %lld", gw, &n, &age, &left[i]), 4,
+                     "%s", r->str);
+        cr_expect_str_eq(gw, "gw-1");
+        cr_expect_eq(n, 1);
+        freeReplyObject(r);
+    }
+    long long elapsed = redis_now_ms() - started;
+    for (int i = 0; i < 3; i++)
+        cr_expect(left[i] <= 40 && left[i] >= 40 - elapsed - 1, "refusal %d: back in %lld ms", i,
+                  left[i]);
+    /* nothing refused was sequenced */
+    r = redisCommand(R, "GET belfry:seq:{big}");
+    cr_expect_str_eq(r->str, "2");
+    freeReplyObject(r);
+    /* gw-1 reports seq 2 written: taken again, and its entry records how long seq 2 took */
+    bf_script_args a;
+    cr_assert_eq(bf_fandone_args(&a, "belfry:", "gw-1", "big", 2, 60000), 0);
+    const char *argv[24];
+    for (int i = 0; i < a.argc; i++) argv[i] = a.argv[i];
+    freeReplyObject(eval_variant(BF_SCRIPT_FANDONE, false, a.nkeys, a.argc, argv));
+    r = redisCommand(R, "HGET belfry:fdone:{big} gw-1");
+    long long s, at, d;
+    cr_assert_eq(sscanf(r->str, "%lld %lld %lld", &s, &at, &d), 3, "%s", r->str);
+    cr_expect_eq(s, 2);
+    cr_expect(d >= 0 && d <= redis_now_ms() - started + 1, "duration %lld", d);
+    freeReplyObject(r);
+    r = publish_windowed();
+    cr_expect_eq(r->type, REDIS_REPLY_INTEGER, "%s", r->str ? r->str : "");
+    freeReplyObject(r);
+    /* an entry writing for longer than the stale time is dropped, not waited for */
+    freeReplyObject(redisCommand(R, "HSET belfry:fdone:{big} gw-1 %s", "1 1 40"));
+    r = publish_windowed();
+    cr_expect_eq(r->type, REDIS_REPLY_INTEGER, "a stale entry held the channel: %s",
+                 r->str ? r->str : "");
+    freeReplyObject(r);
+    r = redisCommand(R, "HEXISTS belfry:fdone:{big} gw-1");
+    cr_expect_eq(r->integer, 0);
+    freeReplyObject(r);
+}

@@ -39,6 +39,7 @@ static const char *kind_names[] = {
     [BF_KEY_OWNER] = "owner:",
     [BF_KEY_FDONE] = "fdone:",
     [BF_KEY_FDONE_NOTICE] = "fdone",
+    [BF_KEY_FANOUT_WANTED] = "fanout:wanted",
 };
 
 /* The fixed hash tag of the cluster-wide keys, after the prefix. */
@@ -76,6 +77,7 @@ static shape shape_of(bf_key_kind kind)
     case BF_KEY_WEBHOOKS:
     case BF_KEY_WEBHOOKS_ON:
     case BF_KEY_WEBHOOKS_VACATING:
+    case BF_KEY_FANOUT_WANTED:
         return SHAPE_GLOBAL;
     case BF_KEY_PUBLISH:
     case BF_KEY_INBOX:

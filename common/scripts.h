@@ -77,10 +77,12 @@ typedef struct bf_heartbeat {
     int port;
     const char *connections; /* gateways: the open connections as text; NULL: not reported */
     const char *version;     /* the binary's version (BELFRY_VERSION) */
+    bool fanout_window;      /* routers: --fanout-window is on (gateways then report, fandone.h) */
 } bf_heartbeat;
 
 /* Renews hb's node in its kind's zset and info hash; cb gets the script's reply (the 4th
- * element lists the other kind's live members). Returns 0 or BF_EDISCONNECTED. */
+ * element lists the other kind's live members, the 5th is 1 while a router runs the fan-out
+ * window). Returns 0 or BF_EDISCONNECTED. */
 int bf_heartbeat_send(bf_redis *r, const bf_heartbeat *hb, redisCallbackFn *cb, void *priv);
 
 /* A batched publish (publish_batch.lua): M messages to N targets, one atomic call. */

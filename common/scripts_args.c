@@ -301,11 +301,13 @@ int bf_heartbeat_args(bf_script_args *a, const bf_heartbeat *hb)
     if (add_key(a, hb->prefix, hb->router ? BF_KEY_ROUTERS : BF_KEY_GATEWAYS, NULL) ||
         add_key(a, hb->prefix, BF_KEY_RING_EPOCH, NULL) ||
         add_key(a, hb->prefix, BF_KEY_NODE, hb->node_id) ||
-        add_key(a, hb->prefix, hb->router ? BF_KEY_GATEWAYS : BF_KEY_ROUTERS, NULL))
+        add_key(a, hb->prefix, hb->router ? BF_KEY_GATEWAYS : BF_KEY_ROUTERS, NULL) ||
+        add_key(a, hb->prefix, BF_KEY_FANOUT_WANTED, NULL))
         return BF_ERANGE;
     add_str(a, hb->node_id);
     add_num(a, 0, hb->ttl_ms);
     add_str(a, hb->router ? "1" : "0");
+    add_str(a, hb->router && hb->fanout_window ? "1" : "0");
     add_str(a, "kind");
     add_str(a, hb->router ? "router" : "gateway");
     add_str(a, "address");

@@ -79,10 +79,21 @@ static void on_done(bf_frame_watch *w)
     if (--f->tokens == 0 && f->freed) destroy(f);
 }
 
+void bf_fandone_set_wanted(bf_fandone *f, bool wanted)
+{
+    if (f->st.wanted == (uint64_t)wanted) return;
+    f->st.wanted = wanted;
+    if (f->d.min_subs)
+        bf_info("%s written fan-outs of channels with %zu or more subscribers (--fanout-window %s)",
+                wanted ? "reporting" : "no longer reporting", f->d.min_subs,
+                wanted ? "on a router" : "off on every router");
+}
+
 bf_frame_watch *bf_fandone_begin(bf_fandone *f, const char *channel, size_t len, uint64_t seq,
                                  size_t nsubs)
 {
-    if (!f || f->freed || !f->d.min_subs || !seq || nsubs < f->d.min_subs) return NULL;
+    if (!f || f->freed || !f->st.wanted || !f->d.min_subs || !seq || nsubs < f->d.min_subs)
+        return NULL;
     token *t = bf_malloc(sizeof(*t) + len + 1);
     t->w = (bf_frame_watch){.pending = 1, .done = on_done};
     t->f = f;

@@ -1,7 +1,8 @@
 /* Fan-out completion reports: for the routers' fan-out window (--fanout-window, router), the
  * gateway tells Redis, per channel, the highest seq it has written to every local subscriber.
  *
- * Only channels with at least --fanout-report-min-subs local subscriptions are reported: their
+ * Only while a live router runs --fanout-window (bf_fandone_set_wanted), and only channels with
+ * at least --fanout-report-min-subs local subscriptions are reported: their
  * fan-out is what takes long enough to be worth waiting for, and a report per message of every
  * small channel would double the Redis calls of many-channel traffic. For such a message the hub
  * takes a token (bf_fandone_begin), watches every frame it renders for it with the token
@@ -21,6 +22,7 @@
 #include "frame.h"
 #include "redis.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +45,11 @@ void bf_fandone_free(bf_fandone *f);
 bf_frame_watch *bf_fandone_begin(bf_fandone *f, const char *channel, size_t len, uint64_t seq,
                                  size_t nsubs);
 
+/* Whether a live router runs the fan-out window (the heartbeat's reply, liveness.h): reports,
+ * and the watching of frames for them, happen only while one does — a report per message costs
+ * Redis a script call, which a 1,000-messages/s channel notices. Off until first told. */
+void bf_fandone_set_wanted(bf_fandone *f, bool wanted);
+
 /* Once per loop turn, after the writes: sends the reports of what finished since the last call
  * (kept for the next call while the link is down). */
 void bf_fandone_flush(bf_fandone *f);
@@ -50,6 +57,7 @@ void bf_fandone_flush(bf_fandone *f);
 typedef struct bf_fandone_stats {
     uint64_t tracked; /* messages watched */
     uint64_t reports; /* fandone.lua calls sent */
+    uint64_t wanted;  /* 1 while a router runs the fan-out window */
 } bf_fandone_stats;
 const bf_fandone_stats *bf_fandone_stats_get(const bf_fandone *f);
 

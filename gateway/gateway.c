@@ -305,6 +305,11 @@ static void on_rx_violation(void *conn, const char *reason, void *arg)
     bf_conn_close(c, 1002, reason);
 }
 
+static void fanout_wanted(bool wanted, void *arg)
+{
+    bf_fandone_set_wanted(((bf_gateway *)arg)->fandone, wanted);
+}
+
 static uint64_t loop_now_ms(void *loop)
 {
     return uv_now(loop);
@@ -449,6 +454,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                            .heartbeat_ms = (uint64_t)gw->cfg.heartbeat_ms,
                            .heartbeat_ttl_ms = gw->cfg.heartbeat_ttl_ms,
                            .connections = open_connections,
+                           .fanout_wanted = fanout_wanted,
                            .arg = gw};
     gw->liveness = bf_liveness_new(&ld);
     bf_backlog_deps bd = {.sub = gw->sub,

@@ -77,7 +77,7 @@ const bf_cfg_opt bf_gw_config_table[] = {
     {"fanout-report-min-subs", BF_CFG_INT, "BELFRY_FANOUT_REPORT_MIN_SUBS", "100", 0, 100000000,
      NULL, F(fanout_report_min_subs),
      "a channel with at least this many local subscribers has each message reported to Redis "
-     "once written to all of them, for the routers' --fanout-window (0: never)"},
+     "once written to all of them, while a router runs --fanout-window (0: never)"},
     {"backlog-report-ms", BF_CFG_INT, "BELFRY_BACKLOG_REPORT_MS", "100", 10, 60000, NULL,
      F(backlog_report_ms),
      "the backlog is reported to the routers at every change and at least this often"},

@@ -110,7 +110,8 @@ void bf_liveness_probe_tick(bf_liveness *lv, uint64_t now)
     }
 }
 
-/* The reply's fourth element lists the live routers: the ring the owners are computed from. */
+/* The reply's fourth element lists the live routers: the ring the owners are computed from; the
+ * fifth says whether one of them runs the fan-out window. */
 static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     (void)ac;
@@ -128,6 +129,8 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
     if (n != bf_owner_routers(lv->d.owner)) bf_info("%zu live router(s) for channel ownership", n);
     bf_owner_set_routers(lv->d.owner, ids, n);
     free(ids);
+    if (lv->d.fanout_wanted && r->elements >= 5 && r->element[4]->type == REDIS_REPLY_INTEGER)
+        lv->d.fanout_wanted(r->element[4]->integer != 0, lv->d.arg);
 }
 
 void bf_liveness_heartbeat_tick(bf_liveness *lv, uint64_t now)

@@ -36,7 +36,9 @@ typedef struct bf_liveness_deps {
     uint64_t heartbeat_ms;               /* --heartbeat-ms */
     long long heartbeat_ttl_ms;          /* --heartbeat-ttl-ms */
     bf_liveness_conns_fn connections;
-    void *arg; /* for connections */
+    /* whether a live router runs the fan-out window, from every heartbeat's reply (fandone.h) */
+    void (*fanout_wanted)(bool wanted, void *arg);
+    void *arg; /* for connections and fanout_wanted */
 } bf_liveness_deps;
 
 /* Never NULL; caller frees with bf_liveness_free, after both links are freed (their replies in

@@ -104,6 +104,9 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "Messages of channels with at least --fanout-report-min-subs local subscribers, watched "
       "until written to all of them.",
       "counter", fs->tracked);
+    C("belfry_gateway_fanout_reporting",
+      "1 while a live router runs --fanout-window, so that written fan-outs are reported.", "gauge",
+      fs->wanted);
     C("belfry_gateway_fanout_reports_total",
       "Fan-out completion reports sent to Redis (fdone:{channel}) for the routers' "
       "--fanout-window.",

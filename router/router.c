@@ -256,7 +256,7 @@ static void on_heartbeat_reply(redisAsyncContext *ac, void *reply, void *priv)
     bf_router *rt = priv;
     redisReply *r = reply;
     rt->heartbeat_in_flight = false;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 4 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_ARRAY ||
         r->element[3]->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR) bf_warn("heartbeat failed: %s", r->str);
@@ -326,7 +326,8 @@ static void heartbeat(bf_router *rt)
                        .started_wall_ms = rt->started_wall_ms,
                        .host = rt->cfg.listen.host,
                        .port = rt->cfg.listen.port,
-                       .version = BELFRY_VERSION};
+                       .version = BELFRY_VERSION,
+                       .fanout_window = rt->cfg.fanout_window > 0};
     if (bf_heartbeat_send(rt->cmd, &hb, on_heartbeat_reply, rt) == 0)
         rt->heartbeat_in_flight = true;
 }

@@ -32,6 +32,12 @@ static bf_cluster *start_held(const char *min_subs, const char *stale_ms, const 
     bf_cluster_opts o = {.routers = 1, .gateways = 1, .router_args = rargs, .gateway_args = gargs};
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);
+    /* the gateway reports once its heartbeat has seen the router's window */
+    long long end = bf_ms() + 10000;
+    while (bf_metric(c->gateways[0].port, "belfry_gateway_fanout_reporting") != 1 && bf_ms() < end)
+        usleep(20000);
+    cr_assert_eq(bf_metric(c->gateways[0].port, "belfry_gateway_fanout_reporting"), 1,
+                 "the gateway never learnt that a router runs the fan-out window");
     return c;
 }
 
@@ -254,6 +260,26 @@ Test(fanout_window, a_publish_held_past_the_hold_time_is_refused_and_never_deliv
     wait_written(c, 2);
     cr_expect_eq(publish(c, 4), 204);
     cr_expect_eq(next_n(w), 4, "the refused message was delivered");
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+Test(fanout_window, without_a_window_on_any_router_gateways_report_nothing)
+{
+    const char *gargs[] = {"--fanout-report-min-subs", "1", "--backlog-limit-ms", "0", NULL};
+    bf_cluster_opts o = {.routers = 1, .gateways = 1, .gateway_args = gargs};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    bf_ws *w = it_connect(c, 0, "/ws/news", NULL);
+    it_wait_subscribed(c, "news", 1);
+    for (int n = 1; n <= 3; n++) {
+        cr_assert_eq(publish(c, n), 204);
+        cr_assert_eq(next_n(w), n);
+    }
+    usleep(300000);
+    cr_expect_eq(bf_metric(c->gateways[0].port, "belfry_gateway_fanout_reporting"), 0);
+    cr_expect_eq(bf_metric(c->gateways[0].port, "belfry_gateway_fanout_tracked_total"), 0);
+    cr_expect_eq(written(c), -1, "a gateway reported with no window on any router");
     bf_ws_close(w);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { APP, startCluster, waitFor } from './cluster.mjs';
-import { nativeSub, serverSdk, writtenSeqs } from './http_helpers.mjs';
+import { fanoutReporting, nativeSub, serverSdk, writtenSeqs } from './http_helpers.mjs';
 
 let cluster;
 let sdk;
@@ -20,6 +20,7 @@ before(async () => {
     gatewayArgs: ['--fanout-report-min-subs', '1', '--backlog-limit-ms', '0'],
   });
   sdk = serverSdk(cluster.routers[0].port, APP);
+  for (const g of cluster.gateways) await fanoutReporting(g.port);
 });
 after(async () => {
   const st = await cluster?.stop();

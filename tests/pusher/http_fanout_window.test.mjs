@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { APP, startCluster, waitFor } from './cluster.mjs';
-import { nativeSub, serverSdk, signedFetch, writtenSeqs } from './http_helpers.mjs';
+import { fanoutReporting, nativeSub, serverSdk, signedFetch, writtenSeqs } from './http_helpers.mjs';
 
 let cluster;
 let sdk;
@@ -24,6 +24,7 @@ before(async () => {
   });
   rport = cluster.routers[0].port;
   sdk = serverSdk(cluster.routers[0].port, APP);
+  for (const g of cluster.gateways) await fanoutReporting(g.port);
 });
 after(async () => {
   const st = await cluster?.stop();

@@ -15,6 +15,15 @@ export function serverSdk(port, app) {
   });
 }
 
+/** Waits until the gateway on port reports written fan-outs (a router's --fanout-window seen in
+ * its heartbeat). */
+export async function fanoutReporting(port) {
+  await waitFor(async () => {
+    const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return /belfry_gateway_fanout_reporting 1\n/.test(m);
+  }, { what: 'the gateway reporting written fan-outs', timeout: 10000 });
+}
+
 /** The seqs of channel that gateways have reported written (fdone:{channel}, fandone.lua). */
 export async function writtenSeqs(redisPort, channel) {
   const v = await redisCommand(redisPort, 'HVALS', `belfry:fdone:{${channel}}`);

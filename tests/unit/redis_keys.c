@@ -45,6 +45,7 @@ static const struct {
     {BF_KEY_OWNER, "app1/news", "belfry:owner:{app1/news}"},
     {BF_KEY_FDONE, "app1/news", "belfry:fdone:{app1/news}"},
     {BF_KEY_FDONE_NOTICE, NULL, "belfry:fdone"},
+    {BF_KEY_FANOUT_WANTED, NULL, "belfry:{#}:fanout:wanted"},
 };
 #define NKEYS (sizeof(KEYS) / sizeof(KEYS[0]))
 
@@ -61,7 +62,7 @@ Test(redis_keys, every_kind_with_default_prefix)
 Test(redis_keys, table_covers_every_kind)
 {
     /* if a kind is added to the enum, add it to KEYS above */
-    cr_expect_eq(NKEYS, BF_KEY_FDONE_NOTICE + 1);
+    cr_expect_eq(NKEYS, BF_KEY_FANOUT_WANTED + 1);
     for (size_t i = 0; i < NKEYS; i++) cr_expect_eq(KEYS[i].kind, (bf_key_kind)i);
 }
 

@@ -219,9 +219,13 @@ static void on_published(long long seq, const char *err, void *arg)
         reply_json(req, 204, "No Content", NULL);
     } else if (bf_http_api_fanout_busy(err, pc->channel, why, sizeof(why), &retry_ms)) {
         bool again = pc->hold_deadline_ms != 0;
-        if (api->o.hold && bf_fhold_park(api->o.hold, pc->channel, retry_ms, &pc->hold_deadline_ms,
-                                         again, on_hold, pc) == 0)
-            return;
+        int rc = api->o.hold ? bf_fhold_park(api->o.hold, pc->channel, retry_ms,
+                                             &pc->hold_deadline_ms, again, on_hold, pc)
+                             : BF_EFULL;
+        if (rc == 0) return;
+        if (rc == BF_ETIMEDOUT) /* tried again at the end of its hold, and still refused */
+            snprintf(why + strlen(why), sizeof(why) - strlen(why),
+                     "; held as long as allowed (--fanout-hold-ms)");
         refuse_busy(pc, why, retry_ms);
         return;
     } else {

@@ -108,7 +108,8 @@ typedef enum {
     BF_KEY_GWSUB,             /* a gateway's subscriber link's CLIENT SETNAME (not a key) */
     BF_KEY_OWNER, /* a channel's ownership fence on Redis Cluster: the highest ring epoch seen */
     BF_KEY_FDONE, /* a channel's fan-out written, per gateway (hash; gateway/fandone.h) */
-    BF_KEY_FDONE_NOTICE,  /* fan-out written: the channel's name, to the routers (pubsub) */
+    BF_KEY_FDONE_NOTICE,  /* fan-out written: the channel's name, to the routers (pubsub;
+                             fandone.lua derives it from its fdone:{channel} key's prefix) */
     BF_KEY_FANOUT_WANTED, /* a router runs --fanout-window: gateways report (string, TTL) */
 } bf_key_kind;
 

@@ -57,25 +57,50 @@ void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms)
     evhttp_add_header(h, "X-Belfry-Retry-After-Ms", ms);
 }
 
-bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap,
-                             uint64_t *retry_ms)
+/* The window's refusal, "FANOUT_BUSY <gateway> <messages> <ms> <left>[ <target>]"
+ * (bf_admit in sequence.lib.lua; publish_batch.lua appends the 1-based target). */
+typedef struct refusal {
+    char gw[128];
+    unsigned long long n, ms, target; /* target 0: none named */
+    long long left;
+    bool parsed; /* false: the tag without the fields */
+} refusal;
+
+static bool parse_refusal(const char *err, refusal *r)
 {
     static const char tag[] = "FANOUT_BUSY ";
     if (!err || strncmp(err, tag, sizeof(tag) - 1)) return false;
-    char gw[128];
-    unsigned long long n, ms;
-    long long left;
-    if (sscanf(err + sizeof(tag) - 1, "%127s %llu %llu %lld", gw, &n, &ms, &left) != 4) {
+    *r = (refusal){.left = -1};
+    int got = sscanf(err + sizeof(tag) - 1, "%127s %llu %llu %lld %llu", r->gw, &r->n, &r->ms,
+                     &r->left, &r->target);
+    r->parsed = got >= 4;
+    if (got < 5) r->target = 0;
+    return true;
+}
+
+bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap,
+                             uint64_t *retry_ms)
+{
+    refusal r;
+    if (!parse_refusal(err, &r)) return false;
+    if (!r.parsed) {
         snprintf(out, cap, "channel %s: a gateway is still writing its earlier messages", channel);
         return true;
     }
     snprintf(out, cap,
              "channel %s: gateway %s has not finished writing %llu message(s) to its subscribers "
              "(for %llu ms; --fanout-window)",
-             channel, gw, n, ms);
+             channel, r.gw, r.n, r.ms);
     /* come back when the fan-out should be over, by the gateway's last one */
-    if (left >= 0) *retry_ms = left < 1 ? 1 : left > 1000 ? 1000 : (uint64_t)left;
+    if (r.left >= 0) *retry_ms = r.left < 1 ? 1 : r.left > 1000 ? 1000 : (uint64_t)r.left;
     return true;
+}
+
+size_t bf_http_api_fanout_target(const char *err, size_t ntargets)
+{
+    refusal r;
+    return parse_refusal(err, &r) && r.target >= 1 && r.target <= ntargets ? (size_t)r.target - 1
+                                                                           : 0;
 }
 
 /* Constant-time comparison, so the key cannot be guessed byte by byte from timings. */

@@ -1,7 +1,8 @@
 /* The router's HTTP API on evhttp (every {channel} may be unprefixed with a type: ?type=, or for
  * POST the body's "type", maps it as the gateway's /ws/{channel}?type= does):
  *   POST /broadcast/{channel}   publish (Bearer API key)          204 | 400 401 404 405 413 503
- *                               (503 overloaded: a gateway is behind; Retry-After says when)
+ *                               (503 overloaded: a gateway is behind, or --fanout-window: still
+ *                               writing the channel's last message; Retry-After says when)
  *   GET  /presence/{channel}    members, one per user (API key)   200 | 400 401 405 503
  *   GET  /channels/{channel}    occupancy (API key)               200 | 400 401 405 503
  *   GET  /history/{channel}     retained messages (API key)       200 | 400 401 405 503
@@ -70,6 +71,9 @@ void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms);
  * overloaded. */
 bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap,
                              uint64_t *retry_ms);
+/* Which of a batch's ntargets a refusal of publish_batch.lua names (0-based; 0 when it names
+ * none, or for any other error). */
+size_t bf_http_api_fanout_target(const char *err, size_t ntargets);
 void bf_http_api_free(bf_http_api *api);
 
 #endif

@@ -397,19 +397,6 @@ static void ask_info(pub_req *p)
     if (p->info_pending == 0) answer(p);
 }
 
-/* The target a fan-out window refusal names (publish_batch.lua appends its index), or the
- * first. */
-static size_t fanout_target(const pub_req *p, const char *err)
-{
-    unsigned long long n = 0, ms = 0, i = 0;
-    long long left;
-    char gw[128];
-    if (sscanf(err, "FANOUT_BUSY %127s %llu %llu %lld %llu", gw, &n, &ms, &left, &i) == 5 &&
-        i >= 1 && i <= p->ntargets)
-        return (size_t)i - 1;
-    return 0;
-}
-
 static void on_published(redisAsyncContext *ac, void *reply, void *priv);
 
 /* Sends the request's publish_batch.lua call(s). Returns 0, or non-zero when nothing was sent
@@ -475,7 +462,7 @@ static void on_published(redisAsyncContext *ac, void *reply, void *priv)
                                                        : "unexpected reply from publish script";
         char why[BF_ERR_LEN];
         uint64_t retry_ms = (uint64_t)p->rt->cfg.fanout_retry_ms;
-        size_t t = fanout_target(p, e);
+        size_t t = bf_http_api_fanout_target(e, p->ntargets);
         if (bf_http_api_fanout_busy(e, p->bare[t], why, sizeof(why), &retry_ms)) {
             bool again = p->hold_deadline_ms != 0;
             int rc = p->rt->fhold ? bf_fhold_park(p->rt->fhold, p->scoped[t], retry_ms,

@@ -213,6 +213,11 @@ Test(router_http_api, the_fan_out_windows_refusal_is_read_with_its_retry_delay)
     cr_assert(
         bf_http_api_fanout_busy("FANOUT_BUSY gw-1 1 9 99999 3", "x", why, sizeof(why), &retry));
     cr_expect_eq(retry, 1000);
+    /* publish_batch.lua names the refusing target (1-based) */
+    cr_expect_eq(bf_http_api_fanout_target("FANOUT_BUSY gw-1 1 9 5 3", 4), 2);
+    cr_expect_eq(bf_http_api_fanout_target("FANOUT_BUSY gw-1 1 9 5 5", 4), 0, "out of range");
+    cr_expect_eq(bf_http_api_fanout_target("FANOUT_BUSY gw-1 1 9 5", 4), 0, "none named");
+    cr_expect_eq(bf_http_api_fanout_target("ERR other", 4), 0);
     /* a refusal in an unexpected shape is still a refusal */
     retry = 5;
     cr_assert(bf_http_api_fanout_busy("FANOUT_BUSY gw-1", "news", why, sizeof(why), &retry));

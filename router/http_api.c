@@ -96,6 +96,12 @@ bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, si
     return true;
 }
 
+bool bf_http_api_is_fanout_busy(const char *err)
+{
+    refusal r;
+    return parse_refusal(err, &r);
+}
+
 size_t bf_http_api_fanout_target(const char *err, size_t ntargets)
 {
     refusal r;

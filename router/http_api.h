@@ -71,6 +71,8 @@ void bf_http_api_retry_headers(struct evhttp_request *req, uint64_t retry_ms);
  * overloaded. */
 bool bf_http_api_fanout_busy(const char *err, const char *channel, char *out, size_t cap,
                              uint64_t *retry_ms);
+/* True if err is the fan-out window's refusal (not a failure: the caller answers it). */
+bool bf_http_api_is_fanout_busy(const char *err);
 /* Which of a batch's ntargets a refusal of publish_batch.lua names (0-based; 0 when it names
  * none, or for any other error). */
 size_t bf_http_api_fanout_target(const char *err, size_t ntargets);

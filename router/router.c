@@ -65,7 +65,7 @@ static void on_publish_reply(redisAsyncContext *ac, void *reply, void *priv)
         const char *e = !r                             ? BF_ROUTER_REDIS_LOST
                         : r->type == REDIS_REPLY_ERROR ? r->str
                                                        : "unexpected reply from publish script";
-        if (strncmp(e, "FANOUT_BUSY ", 12)) { /* the window's refusal is the caller's to count */
+        if (!bf_http_api_is_fanout_busy(e)) { /* the window's refusal is the caller's to count */
             pc->rt->stats.publish_failures++;
             bf_warn("publish failed: %s", e);
         }

@@ -218,6 +218,8 @@ Test(router_http_api, the_fan_out_windows_refusal_is_read_with_its_retry_delay)
     cr_expect_eq(bf_http_api_fanout_target("FANOUT_BUSY gw-1 1 9 5 5", 4), 0, "out of range");
     cr_expect_eq(bf_http_api_fanout_target("FANOUT_BUSY gw-1 1 9 5", 4), 0, "none named");
     cr_expect_eq(bf_http_api_fanout_target("ERR other", 4), 0);
+    cr_expect(bf_http_api_is_fanout_busy("FANOUT_BUSY gw-1 1 9 5"));
+    cr_expect_not(bf_http_api_is_fanout_busy("STALE ring epoch 3, caller has 2"));
     /* a refusal in an unexpected shape is still a refusal */
     retry = 5;
     cr_assert(bf_http_api_fanout_busy("FANOUT_BUSY gw-1", "news", why, sizeof(why), &retry));

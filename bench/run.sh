@@ -374,8 +374,10 @@ scenario_ackpace() {
             flags="$flags --procs 1 --msg-bytes 400 --pub-conns 8 --pub-pipeline $pipeline \
 --window 1000000 --connect-rate 5000 --duration $dur --count $count"
             # belfry: the defaults (--backlog-limit-ms 200); belfry-5ms: the limit for small
-            # channels (docs/operations.md, Choosing the limit); belfry-nobp: back-pressure off
-            for target in belfry belfry-5ms belfry-nobp nchan; do
+            # channels (docs/operations.md, Choosing the limit); belfry-window: that limit and
+            # one message in flight per channel (--fanout-window 1, The fan-out window);
+            # belfry-nobp: back-pressure off
+            for target in belfry belfry-5ms belfry-window belfry-nobp nchan; do
                 if [ "$target" = nchan ] && ! nchan_available; then
                     SKIPPED=$((SKIPPED + 1))
                     continue
@@ -384,7 +386,8 @@ scenario_ackpace() {
                     ROUTER_ARGS=()
                     GATEWAY_ARGS=()
                     [ "$target" != belfry-nobp ] || ROUTER_ARGS=(--overload-silence-ms 0)
-                    [ "$target" != belfry-5ms ] || GATEWAY_ARGS=(--backlog-limit-ms 5)
+                    case $target in belfry-5ms | belfry-window) GATEWAY_ARGS=(--backlog-limit-ms 5) ;; esac
+                    [ "$target" != belfry-window ] || ROUTER_ARGS=(--fanout-window 1)
                     start_belfry 1
                     ROUTER_ARGS=()
                     GATEWAY_ARGS=()

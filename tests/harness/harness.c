@@ -242,7 +242,7 @@ static int start_redis(bf_cluster *c, int fixed_port)
         c->redis.port = port;
         long long deadline = bf_ms() + 5000;
         while (bf_ms() < deadline && alive(c->redis.pid)) {
-            if (redis_pings(port)) {
+            if (redis_pings(port) && bf_redis_is_pid(port, c->redis.pid)) {
                 snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
                 return c->o.redis_acl_user ? apply_acl(c) : 0;
             }
@@ -686,7 +686,7 @@ int bf_lone_redis_start(bf_lone_redis *lr)
         while (bf_ms() < deadline && !lr->ctx) {
             redisContext *c = redisConnect("127.0.0.1", lr->port);
             redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-            if (r && r->type == REDIS_REPLY_STATUS)
+            if (r && r->type == REDIS_REPLY_STATUS && bf_redis_is_pid(lr->port, lr->pid))
                 lr->ctx = c;
             else if (c)
                 redisFree(c);

@@ -167,5 +167,10 @@ bool bf_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* One command on a new connection to 127.0.0.1:port, connect and reply each within timeout_s;
  * NULL if either fails. Caller frees the reply (freeReplyObject). */
 redisReply *bf_redis_vcommand_at(int port, int timeout_s, const char *fmt, va_list ap);
+/* Whether the redis-server answering on 127.0.0.1:port is the process pid (INFO server's
+ * process_id). A server just spawned on a port that was free a moment ago may have lost the port
+ * to another test's server: a PING would be answered by that one, and the test would go on with
+ * a stranger's Redis. */
+bool bf_redis_is_pid(int port, pid_t pid);
 
 #endif

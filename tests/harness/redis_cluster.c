@@ -211,17 +211,6 @@ void bf_rcl_kill(bf_rcl *t, int i)
     t->nodes[i].pid = 0;
 }
 
-static bool answers(int port)
-{
-    struct timeval tv = {0, 200000};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-    bool ok = r && r->type == REDIS_REPLY_STATUS;
-    freeReplyObject(r);
-    if (c) redisFree(c);
-    return ok;
-}
-
 static int start_node(bf_rcl *t, int i)
 {
     bf_proc *p = &t->nodes[i];
@@ -240,8 +229,11 @@ static int start_node(bf_rcl *t, int i)
         p->pid = bf_spawn("redis-server", argv, p->log);
         if (p->pid <= 0) return -1;
         long long deadline = bf_ms() + 5000;
-        while (bf_ms() < deadline && !answers(p->port)) usleep(20000);
-        if (answers(p->port)) return 0;
+        while (bf_ms() < deadline && waitpid(p->pid, NULL, WNOHANG) == 0) {
+            if (bf_redis_is_pid(p->port, p->pid)) return 0;
+            usleep(20000);
+        }
+        if (waitpid(p->pid, NULL, WNOHANG) != 0) p->pid = 0; /* exited (and reaped) */
         bf_rcl_kill(t, i); /* the port was taken meanwhile: another one */
     }
     return -1;
@@ -253,7 +245,9 @@ int bf_rcl_start(bf_rcl *t)
     snprintf(t->dir, sizeof(t->dir), "/tmp/belfry-rcluster-XXXXXX");
     if (!mkdtemp(t->dir)) return -1;
     char create[1024];
-    int n = snprintf(create, sizeof(create), "redis-cli --cluster create");
+    /* bounded: redis-cli waits for the nodes to agree with no limit of its own, and a process
+     * left waiting would hold the test runner's output open after the test is gone */
+    int n = snprintf(create, sizeof(create), "timeout -s KILL 30 redis-cli --cluster create");
     int u = snprintf(t->url, sizeof(t->url), "cluster://");
     for (int i = 0; i < BF_RCL_NODES; i++) {
         if (start_node(t, i)) {

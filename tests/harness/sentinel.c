@@ -41,6 +41,15 @@ static redisReply *cmd(int port, const char *fmt, ...)
     return r;
 }
 
+bool bf_redis_is_pid(int port, pid_t pid)
+{
+    redisReply *r = cmd(port, "INFO server");
+    const char *at = r && r->type == REDIS_REPLY_STRING ? strstr(r->str, "\nprocess_id:") : NULL;
+    bool ok = pid > 0 && at && atoll(at + strlen("\nprocess_id:")) == (long long)pid;
+    freeReplyObject(r);
+    return ok;
+}
+
 int bf_cluster_primary_port(bf_cluster *c)
 {
     if (!c->o.sentinel) return c->redis.port;

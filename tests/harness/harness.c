@@ -155,11 +155,6 @@ int bf_wait_http_ok(int port, const char *path, int timeout_ms)
 
 /* ---- processes --------------------------------------------------------------------------- */
 
-static bool alive(pid_t pid)
-{
-    return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
-}
-
 static int wait_exit(bf_proc *p, int timeout_ms)
 {
     long long deadline = bf_ms() + timeout_ms;
@@ -174,19 +169,6 @@ static int wait_exit(bf_proc *p, int timeout_ms)
         usleep(10000);
     }
     return -1;
-}
-
-static bool redis_pings(int port)
-{
-    redisContext *rc = redisConnect("127.0.0.1", port);
-    bool ok = false;
-    if (rc && !rc->err) {
-        redisReply *r = redisCommand(rc, "PING");
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-    }
-    if (rc) redisFree(rc);
-    return ok;
 }
 
 /* Creates the ACL user of opts, disables `default`, and names the user in redis_url. */
@@ -240,17 +222,9 @@ static int start_redis(bf_cluster *c, int fixed_port)
                               "--appendonly", "no",  "--dir",  c->dir,      NULL};
         c->redis.pid = bf_spawn("redis-server", argv, c->redis.log);
         c->redis.port = port;
-        long long deadline = bf_ms() + 5000;
-        while (bf_ms() < deadline && alive(c->redis.pid)) {
-            if (redis_pings(port) && bf_redis_is_pid(port, c->redis.pid)) {
-                snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
-                return c->o.redis_acl_user ? apply_acl(c) : 0;
-            }
-            usleep(20000);
-        }
-        if (c->redis.pid > 0) {
-            kill(c->redis.pid, SIGKILL);
-            wait_exit(&c->redis, 2000);
+        if (c->redis.pid > 0 && bf_redis_await_own(&c->redis.pid, port) == 0) {
+            snprintf(c->redis_url, sizeof(c->redis_url), "redis://127.0.0.1:%d", port);
+            return c->o.redis_acl_user ? apply_acl(c) : 0;
         }
         if (fixed_port) usleep(200000); /* the old socket may linger briefly */
     }
@@ -682,18 +656,11 @@ int bf_lone_redis_start(bf_lone_redis *lr)
                               "--appendonly", "no",  "--dir",  lr->dir,     NULL};
         lr->pid = bf_spawn("redis-server", argv, log);
         if (lr->pid <= 0) return -1;
-        long long deadline = bf_ms() + 5000;
-        while (bf_ms() < deadline && !lr->ctx) {
-            redisContext *c = redisConnect("127.0.0.1", lr->port);
-            redisReply *r = c && !c->err ? redisCommand(c, "PING") : NULL;
-            if (r && r->type == REDIS_REPLY_STATUS && bf_redis_is_pid(lr->port, lr->pid))
-                lr->ctx = c;
-            else if (c)
-                redisFree(c);
-            freeReplyObject(r);
-            if (!lr->ctx) usleep(20000);
-        }
-        if (!lr->ctx) { /* the port was taken meanwhile: another one */
+        if (bf_redis_await_own(&lr->pid, lr->port)) continue; /* port taken: another one */
+        lr->ctx = redisConnect("127.0.0.1", lr->port);
+        if (!lr->ctx || lr->ctx->err) {
+            if (lr->ctx) redisFree(lr->ctx);
+            lr->ctx = NULL;
             kill(lr->pid, SIGKILL);
             waitpid(lr->pid, NULL, 0);
             lr->pid = 0;

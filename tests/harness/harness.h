@@ -172,5 +172,9 @@ redisReply *bf_redis_vcommand_at(int port, int timeout_s, const char *fmt, va_li
  * to another test's server: a PING would be answered by that one, and the test would go on with
  * a stranger's Redis. */
 bool bf_redis_is_pid(int port, pid_t pid);
+/* Waits (at most 5 s) until the redis-server or sentinel *pid, spawned on port, answers there as
+ * itself. 0; or -1 when it exited (its port was taken meanwhile: start it again on another) or
+ * did not answer, with the process killed, reaped and *pid set to 0. */
+int bf_redis_await_own(pid_t *pid, int port);
 
 #endif

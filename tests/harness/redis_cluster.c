@@ -228,13 +228,8 @@ static int start_node(bf_rcl *t, int i)
                               "--cluster-replica-validity-factor", "0", NULL};
         p->pid = bf_spawn("redis-server", argv, p->log);
         if (p->pid <= 0) return -1;
-        long long deadline = bf_ms() + 5000;
-        while (bf_ms() < deadline && waitpid(p->pid, NULL, WNOHANG) == 0) {
-            if (bf_redis_is_pid(p->port, p->pid)) return 0;
-            usleep(20000);
-        }
-        if (waitpid(p->pid, NULL, WNOHANG) != 0) p->pid = 0; /* exited (and reaped) */
-        bf_rcl_kill(t, i); /* the port was taken meanwhile: another one */
+        if (bf_redis_await_own(&p->pid, p->port) == 0) return 0;
+        /* the port was taken meanwhile: another one */
     }
     return -1;
 }

@@ -50,6 +50,21 @@ bool bf_redis_is_pid(int port, pid_t pid)
     return ok;
 }
 
+int bf_redis_await_own(pid_t *pid, int port)
+{
+    long long deadline = bf_ms() + 5000;
+    while (*pid > 0 && bf_ms() < deadline && waitpid(*pid, NULL, WNOHANG) == 0) {
+        if (bf_redis_is_pid(port, *pid)) return 0;
+        usleep(20000);
+    }
+    if (*pid > 0 && waitpid(*pid, NULL, WNOHANG) == 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+    }
+    *pid = 0;
+    return -1;
+}
+
 int bf_cluster_primary_port(bf_cluster *c)
 {
     if (!c->o.sentinel) return c->redis.port;
@@ -123,37 +138,40 @@ static bool sentinel_sees_all(bf_cluster *c, int i)
            count_of(c->sentinels[i].port, "sentinels") >= c->nsentinels - 1;
 }
 
-int bf__sentinel_start(bf_cluster *c)
+static int start_replica(bf_cluster *c)
 {
     char ports[16], pports[16];
-    /* a replica syncs at once instead of after the default 5 s diskless-sync delay */
-    freeReplyObject(cmd(c->redis.port, "CONFIG SET repl-diskless-sync-delay 0"));
     snprintf(pports, sizeof(pports), "%d", c->redis.port);
-    c->replica.port = bf_free_port();
-    snprintf(ports, sizeof(ports), "%d", c->replica.port);
     snprintf(c->replica.id, sizeof(c->replica.id), "replica");
     char log[sizeof(c->replica.log)];
     snprintf(log, sizeof(log), "%s/replica.log", c->dir);
     memcpy(c->replica.log, log, sizeof(log));
-    const char *rargv[] = {"--port",      ports,       "--bind",       "127.0.0.1",
-                           "--save",      "",          "--appendonly", "no",
-                           "--dir",       c->dir,      "--dbfilename", "replica.rdb",
-                           "--replicaof", "127.0.0.1", pports,         "--repl-diskless-sync-delay",
-                           "0",           NULL};
-    c->replica.pid = bf_spawn("redis-server", rargv, c->replica.log);
-    if (c->replica.pid < 0 || !wait_until(replica_linked, c, 0, 10000)) {
-        fprintf(stderr, "harness: the replica did not sync (log %s)\n", c->replica.log);
-        return -1;
+    for (int attempt = 0; attempt < 5; attempt++) { /* another port if one is taken meanwhile */
+        c->replica.port = bf_free_port();
+        snprintf(ports, sizeof(ports), "%d", c->replica.port);
+        const char *rargv[] = {
+            "--port",      ports,       "--bind",       "127.0.0.1",
+            "--save",      "",          "--appendonly", "no",
+            "--dir",       c->dir,      "--dbfilename", "replica.rdb",
+            "--replicaof", "127.0.0.1", pports,         "--repl-diskless-sync-delay",
+            "0",           NULL};
+        c->replica.pid = bf_spawn("redis-server", rargv, c->replica.log);
+        if (c->replica.pid < 0) return -1;
+        if (bf_redis_await_own(&c->replica.pid, c->replica.port) == 0) return 0;
     }
-    for (int i = 0; i < 3; i++) {
-        bf_proc *s = &c->sentinels[i];
+    return -1;
+}
+
+static int start_sentinel(bf_cluster *c, bf_proc *s, int i)
+{
+    snprintf(s->id, sizeof(s->id), "sentinel-%d", i);
+    char log[sizeof(s->log)]; /* not straight into s->log: s lives inside c, like c->dir */
+    snprintf(log, sizeof(log), "%s/%s.log", c->dir, s->id);
+    memcpy(s->log, log, sizeof(log));
+    char conf[600];
+    snprintf(conf, sizeof(conf), "%s/%s.conf", c->dir, s->id);
+    for (int attempt = 0; attempt < 5; attempt++) { /* another port if one is taken meanwhile */
         s->port = bf_free_port();
-        snprintf(s->id, sizeof(s->id), "sentinel-%d", i);
-        char log[sizeof(s->log)]; /* not straight into s->log: s lives inside c, like c->dir */
-        snprintf(log, sizeof(log), "%s/%s.log", c->dir, s->id);
-        memcpy(s->log, log, sizeof(log));
-        char conf[600];
-        snprintf(conf, sizeof(conf), "%s/%s.conf", c->dir, s->id);
         FILE *f = fopen(conf, "w");
         if (!f) return -1;
         fprintf(f,
@@ -167,6 +185,25 @@ int bf__sentinel_start(bf_cluster *c)
         const char *sargv[] = {conf, "--sentinel", NULL};
         s->pid = bf_spawn("redis-server", sargv, s->log);
         if (s->pid < 0) return -1;
+        if (bf_redis_await_own(&s->pid, s->port) == 0) return 0;
+    }
+    return -1;
+}
+
+int bf__sentinel_start(bf_cluster *c)
+{
+    /* a replica syncs at once instead of after the default 5 s diskless-sync delay */
+    freeReplyObject(cmd(c->redis.port, "CONFIG SET repl-diskless-sync-delay 0"));
+    if (start_replica(c) || !wait_until(replica_linked, c, 0, 10000)) {
+        fprintf(stderr, "harness: the replica did not sync (log %s)\n", c->replica.log);
+        return -1;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (start_sentinel(c, &c->sentinels[i], i)) {
+            fprintf(stderr, "harness: sentinel %d did not start (log %s)\n", i,
+                    c->sentinels[i].log);
+            return -1;
+        }
         c->nsentinels++;
     }
     for (int i = 0; i < c->nsentinels; i++) {

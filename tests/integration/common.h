@@ -139,6 +139,35 @@ static inline long it_conns_in_redis(bf_cluster *c, const char *channel)
     return sum;
 }
 
+/* For a failure that the test's own message cannot explain: every live router's and gateway's
+ * metric lines (no comments) whose name holds one of the '|'-separated words of match, on stderr
+ * (the suite's output, which CI prints). */
+static inline void it_dump_metrics(bf_cluster *c, const char *match)
+{
+    for (int k = 0; k < c->nrouters + c->ngateways; k++) {
+        bool router = k < c->nrouters;
+        bf_proc *p = router ? &c->routers[k] : &c->gateways[k - c->nrouters];
+        bf_http_resp r;
+        if (p->pid <= 0 ||
+            bf_http(p->port, "GET", "/metrics", router ? IT_KEY_HDR : NULL, NULL, 0, &r, 2000))
+            continue;
+        fprintf(stderr, "--- metrics of %s %d (port %d)\n", router ? "router" : "gateway",
+                router ? k : k - c->nrouters, p->port);
+        for (char *save = NULL, *l = strtok_r(r.body, "\n", &save); l;
+             l = strtok_r(NULL, "\n", &save)) {
+            if (l[0] == '#') continue;
+            char words[256];
+            snprintf(words, sizeof(words), "%s", match);
+            bool hit = false;
+            for (char *ws = NULL, *w = strtok_r(words, "|", &ws); w && !hit;
+                 w = strtok_r(NULL, "|", &ws))
+                hit = strstr(l, w) != NULL;
+            if (hit) fprintf(stderr, "%s\n", l);
+        }
+        bf_http_resp_free(&r);
+    }
+}
+
 static inline char *it_http_get(bf_cluster *c, const char *path, int *status)
 {
     bf_http_resp r;

@@ -67,7 +67,9 @@ typedef struct bf_sub {
     bool presence_joined; /* a join was sent to the owner: a leave must follow */
     bool awaiting_here;   /* joined, presence:here not yet received: hold back other frames */
     uint64_t skip_upto;   /* recovery delivered every seq up to this: later copies are dropped */
-    char *info;           /* presence member JSON (the join payload) or NULL; owned */
+    bool lapsed;   /* ready when its channel's subscription lapsed (one Redis: the link was lost):
+                    * closed with 1012 if the stream resumes past a gap (hub.c, check_lapse) */
+    char *info;    /* presence member JSON (the join payload) or NULL; owned */
     char *user_id; /* the member's user id when it is the subscription's own (Pusher presence:
                     * channel_data), or NULL: the connection's; owned */
     void *pending; /* a request in flight about this subscription, whose first member is a

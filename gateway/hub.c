@@ -21,6 +21,8 @@ typedef struct bf_hub_chan {
     bf_sub *head;
     size_t nconns; /* subscriptions on head's list */
     sub_state st;
+    uint64_t last_seq; /* the last sequenced message received (0: none yet) */
+    bool lapsed;       /* one Redis: the link was lost while subscriptions were ready */
 } bf_hub_chan;
 
 #define RESUBSCRIBED_REASON "resubscribed: reconnect and recover"
@@ -213,6 +215,29 @@ static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
     return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
 
+/* One Redis: the first sequenced message after a lost link. Redis does not keep pub/sub messages
+ * for a subscriber that is gone, so what was published between the loss and the new subscription
+ * never came. If the stream resumes past a gap, the connections that were receiving before are
+ * closed with 1012 (Pusher: 4200), as on Redis Cluster (on_sub_reply): they reconnect and recover
+ * the gap from history (?since=). A seq that is not ahead (a Redis that restarted empty, a
+ * failover that lost writes: a new epoch) is left to the epoch check of recovery, as before. */
+static void check_lapse(bf_hub *h, bf_hub_chan *ch, uint64_t seq)
+{
+    bool gap = ch->last_seq && seq > ch->last_seq + 1;
+    ch->lapsed = false;
+    for (bf_sub *s = ch->head; s; s = s->next) {
+        if (!s->lapsed) continue;
+        s->lapsed = false;
+        if (!gap || s->conn->close_code) continue;
+        h->stats.resubscribe_closes++;
+        bf_conn_close(s->conn, BF_CLOSE_DRAIN, RESUBSCRIBED_REASON);
+    }
+    if (gap)
+        bf_warn("channel %s: seq %llu came after %llu once the Redis link was back; its "
+                "connections were closed to recover the gap",
+                ch->name, (unsigned long long)seq, (unsigned long long)ch->last_seq);
+}
+
 static void deliver(bf_hub *h, const char *subject, const char *payload, size_t len)
 {
     bf_fanout m;
@@ -251,10 +276,13 @@ static void deliver(bf_hub *h, const char *subject, const char *payload, size_t 
     bf_frame *frames[BF_PROTO__COUNT] = {0};
     bool rendered[BF_PROTO__COUNT] = {0};
     uint64_t seq = m.kind == BF_FAN_MESSAGE ? m.seq : 0;
+    if (seq && ch->lapsed) check_lapse(h, ch, seq);
+    if (seq) ch->last_seq = seq;
     /* a big channel's message is reported once written to every subscriber (fandone.h) */
     bf_frame_watch *done = bf_fandone_begin(h->fandone, ch->name, ch->nlen, seq, ch->nconns);
     for (bf_sub *s = ch->head; s; s = s->next) {
         bf_conn *c = s->conn;
+        if (c->close_code) continue; /* closing (check_lapse among others): nothing more goes */
         if (m.kind == BF_FAN_DIRECT ? c->id != target : excluded(h, s, &m)) continue;
         /* a presence subscription's view starts with its presence:here; what was published
          * before it is already reflected there (its seq says as of when) */
@@ -376,6 +404,14 @@ static int reset_cb(const char *key, void *val, void *arg)
      * new confirmation, only where it lapsed (on_sub_reply). A subscription not yet confirmed
      * may not have reached the registry (refused while not ready): sent again on ready. */
     if (h->sharded && ch->st == SUB_SUBSCRIBED) return 0;
+    /* one Redis: whatever is published until the channel is subscribed again is lost to it */
+    if (!h->sharded && ch->st == SUB_SUBSCRIBED) {
+        for (bf_sub *s = ch->head; s; s = s->next) {
+            if (!s->ready) continue;
+            s->lapsed = true;
+            ch->lapsed = true;
+        }
+    }
     set_sub(h, ch, SUB_NONE);
     return 0;
 }

@@ -36,8 +36,10 @@ typedef struct bf_hub_stats {
     uint64_t messages_out;             /* frames queued to sockets */
     uint64_t slow_consumers;           /* connections closed with 4008 */
     uint64_t kicks;                    /* connections closed by a kick */
-    uint64_t resubscribe_closes;       /* Redis Cluster: connections closed (1012) so that they
-                                        * recover, their channel's shard subscription made again */
+    uint64_t resubscribe_closes;       /* connections closed (1012) so that they recover: Redis
+                                        * Cluster, their channel's shard subscription made again;
+                                        * one Redis, the link was lost and the channel's stream
+                                        * resumed past a gap */
     uint64_t channels;                 /* current channels with local connections */
     uint64_t renders[BF_PROTO__COUNT]; /* fan-out messages rendered, per protocol */
 } bf_hub_stats;

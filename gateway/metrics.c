@@ -69,8 +69,9 @@ char *bf_metrics_render(bf_gateway *gw, size_t *len_out)
       "counter", gw->stats.whispers_limited);
     C("belfry_gateway_kicks_total", "Connections closed by a kick.", "counter", hs->kicks);
     C("belfry_gateway_resubscribe_closes_total",
-      "Redis Cluster: connections closed with 1012 to recover, their channel's shard "
-      "subscription made again (resharding, failover).",
+      "Connections closed with 1012 to recover: on Redis Cluster, their channel's shard "
+      "subscription made again (resharding, failover); on one Redis, the channel's stream "
+      "resumed past a gap after the subscriber link was lost.",
       "counter", hs->resubscribe_closes);
     C("belfry_gateway_ping_timeouts_total", "Connections closed for not answering a ping.",
       "counter", gw->stats.ping_timeouts);

@@ -2,6 +2,7 @@
 #ifndef BF_IT_COMMON_H
 #define BF_IT_COMMON_H
 
+#include "common/redis_keys.h"
 #include "harness.h"
 #include "http_client.h"
 #include "ws_client.h"
@@ -137,6 +138,52 @@ static inline long it_conns_in_redis(bf_cluster *c, const char *channel)
     }
     free(v);
     return sum;
+}
+
+/* The connection w is closed with 1012 "resubscribed: reconnect and recover" (its gateway's
+ * subscription to the channel lapsed and the stream resumed past a gap: gateway/hub.c) after at
+ * most the frames it still had; then a new connection to gateway gw with ?since=seen (the last
+ * seq w got) and the channel's epoch must be told recovered:true with exactly want frames after
+ * it, whose seqs follow seen one by one; returns that connection (caller closes it) with *last
+ * set to the last seq. */
+static inline bf_ws *it_closed_then_recovered(bf_cluster *c, bf_ws *w, int gw, const char *channel,
+                                              long long seen, int want, long long *last)
+{
+    for (;;) {
+        bf_ws_msg m;
+        cr_assert_eq(bf_ws_recv(w, &m, 5000), 0, "no close to recover within 5 s");
+        if (m.opcode == 1) { /* what came before the gap */
+            bf_ws_msg_free(&m);
+            continue;
+        }
+        cr_assert_eq(m.opcode, 8, "opcode %d", m.opcode);
+        cr_expect_eq(m.close_code, 1012, "close code %d: %s", m.close_code, m.data);
+        cr_expect(strstr(m.data, "resubscribed"), "close reason: %s", m.data);
+        bf_ws_msg_free(&m);
+        break;
+    }
+    bf_ws_close(w);
+    char key[BF_KEY_MAX], path[256];
+    bf_key(key, c->o.prefix, BF_KEY_EPOCH, channel);
+    char *epoch = bf_redis_query(c, "GET %s", key);
+    cr_assert_not_null(epoch, "no epoch for %s", channel);
+    snprintf(path, sizeof(path), "/ws/%s?since=%lld&epoch=%s", channel, seen, epoch);
+    free(epoch);
+    bf_ws *r = it_connect(c, gw, path, NULL);
+    json_t *j = it_recv_json(r, 5000, "recovering client");
+    json_t *d = json_object_get(j, "data");
+    cr_assert(json_is_true(json_object_get(d, "recovered")), "not recovered: %s", json_dumps(j, 0));
+    json_decref(j);
+    long long s = seen;
+    for (int i = 0; i < want; i++) {
+        j = it_recv_json(r, 5000, "recovering client");
+        long long seq = json_integer_value(json_object_get(j, "seq"));
+        cr_expect_eq(seq, s + 1, "recovered seq %lld after %lld", seq, s);
+        s = seq;
+        json_decref(j);
+    }
+    *last = s;
+    return r;
 }
 
 /* For a failure that the test's own message cannot explain: every live router's and gateway's

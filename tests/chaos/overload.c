@@ -1,9 +1,11 @@
 /* Chaos: a gateway stops (SIGSTOP) for 2 s while a publisher goes as fast as it is acknowledged.
  * Without back-pressure Redis would queue the stopped gateway's fan-out until the pub/sub
- * output-buffer limit closes its link (here a small limit makes that quick); with it the router
- * refuses publishes (503 overloaded, Retry-After) once the gateway falls silent, so: the link is
- * never closed, every accepted publish reaches the stopped gateway's subscriber after SIGCONT, in
- * order, none refused is ever delivered, and publishes are accepted again once it has caught up. */
+ * output-buffer limit closes its link (here a limit of one second of publishes makes that quick;
+ * had it happened, the gateway would close its subscriber with 1012 to recover: hub.c). With it
+ * the router refuses publishes (503 overloaded, Retry-After) once the gateway falls silent, so:
+ * the link is never closed, every accepted publish reaches the stopped gateway's subscriber after
+ * SIGCONT, in order, none refused is ever delivered, and publishes are accepted again once it has
+ * caught up. */
 #include "../integration/common.h"
 
 #include <signal.h>
@@ -95,9 +97,6 @@ Test(chaos_overload, a_stopped_gateway_holds_publishes_off_and_loses_nothing)
     bf_cluster_opts o = {.routers = 1, .gateways = 2, .router_args = rargs, .gateway_args = gargs};
     bf_cluster *c = bf_cluster_start(&o);
     cr_assert_not_null(c);
-    /* a small pub/sub output-buffer limit: without back-pressure ~1 MB queued for the stopped
-     * gateway gets its link closed within a second or two */
-    free(bf_redis_query(c, "CONFIG SET client-output-buffer-limit %s", "pubsub 1mb 512kb 1"));
     bf_ws *s0 = it_connect(c, 0, "/ws/news", NULL), *s1 = it_connect(c, 1, "/ws/news", NULL);
     it_wait_subscribed(c, "news", 2);
     /* both gateways report before the stop (the router only counts gateways it has heard from) */
@@ -109,6 +108,18 @@ Test(chaos_overload, a_stopped_gateway_holds_publishes_off_and_loses_nothing)
     publish_for(c, rn, 300, false, 0, 0);
     cr_expect_eq(rn->refused, 0, "refused before any gateway was behind");
     int accepted_before = rn->accepted_total;
+    /* A small pub/sub output-buffer limit, scaled to this machine's publish rate: one second of
+     * publishes. The refusal comes after --overload-silence-ms (300 ms) of silence, so what was
+     * accepted before it fits; without back-pressure the 2 s stop would queue twice the limit
+     * and Redis would close the stopped gateway's link. (A fixed 1 MB was less than 300 ms of
+     * this publisher on a fast machine.) */
+    long long limit = (long long)accepted_before * (PAYLOAD + 64) * 1000 / 300;
+    if (limit < 1048576) limit = 1048576;
+    char cfg[64];
+    snprintf(cfg, sizeof(cfg), "pubsub %lld 0 0", limit);
+    free(bf_redis_query(c, "CONFIG SET client-output-buffer-limit %s", cfg));
+    cr_log_info("pub/sub output-buffer limit %lld bytes (%d publishes in 300 ms)", limit,
+                accepted_before);
 
     cr_assert_eq(bf_cluster_signal_gateway(c, 1, SIGSTOP), 0);
     long long t_stop = bf_ms();

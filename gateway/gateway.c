@@ -258,6 +258,7 @@ static void on_tick(uv_timer_t *t)
     bf_redis_tick(gw->sub, now);
     bf_redis_tick(gw->cmd, now);
     bf_owner_tick(gw->owner, now);
+    bf_hub_tick(gw->hub, now);
     if (!gw->draining)
         bf_reconcile_tick(gw->reconcile, now,
                           bf_liveness_registered(gw->liveness) && bf_redis_ready(gw->cmd));
@@ -414,6 +415,7 @@ int bf_gateway_start(bf_gateway *gw, uv_loop_t *loop, char *err, size_t errlen)
                           .min_subs = (size_t)gw->cfg.fanout_report_min_subs};
     gw->fandone = bf_fandone_new(&fd);
     bf_hub_opts ho = {.sub = gw->sub,
+                      .cmd = gw->cmd,
                       .fandone = gw->fandone,
                       .prefix = gw->cfg.redis_prefix,
                       .node_id = gw->node_id,

@@ -21,15 +21,26 @@ typedef struct bf_hub_chan {
     bf_sub *head;
     size_t nconns; /* subscriptions on head's list */
     sub_state st;
-    uint64_t last_seq; /* the last sequenced message received (0: none yet) */
-    bool lapsed;       /* one Redis: the link was lost while subscriptions were ready */
+    uint64_t last_seq;     /* the last sequenced message received, or the channel's seq when its
+                            * subscription was confirmed (0: not known) */
+    bool lapsed;           /* one Redis: the link was lost while subscriptions were ready */
+    uint64_t lapse_due_ms; /* lapsed, and Redis has a seq beyond last_seq: its lapsed
+                            * connections are closed then unless a message comes first (0: no) */
 } bf_hub_chan;
+
+/* How long a lapsed channel waits for one of the messages Redis says were published after the
+ * last one it received (see query_seq): past it, they were all published before the subscription
+ * was made again, and none will come. Generous: a message published just after the subscription
+ * may still be on its way when the answer to the query arrives on the other link. */
+#define LAPSE_GRACE_MS 1000
 
 #define RESUBSCRIBED_REASON "resubscribed: reconnect and recover"
 
 struct bf_hub {
     bf_redis *sub;
-    bool sharded; /* a cluster:// link: SSUBSCRIBE/SUNSUBSCRIBE (see send_sub) */
+    bf_redis *cmd;    /* for query_seq; may be NULL */
+    size_t lapse_due; /* channels with lapse_due_ms set */
+    bool sharded;     /* a cluster:// link: SSUBSCRIBE/SUNSUBSCRIBE (see send_sub) */
     const char *prefix;
     char conn_prefix[128]; /* "<node id>/" */
     size_t conn_prefix_len;
@@ -67,8 +78,16 @@ static void shard_forget(bf_hub *h, const char *name)
     bf_redis_cmd(h->sub, NULL, NULL, "SUNSUBSCRIBE %s", key);
 }
 
+static void undue(bf_hub *h, bf_hub_chan *ch)
+{
+    if (!ch->lapse_due_ms) return;
+    ch->lapse_due_ms = 0;
+    h->lapse_due--;
+}
+
 static void chan_free(bf_hub *h, bf_hub_chan *ch)
 {
+    undue(h, ch);
     if (h->sharded) shard_forget(h, ch->name);
     bf_dict_del(h->chans, ch->name, ch->nlen);
     h->stats.channels--;
@@ -107,6 +126,7 @@ bf_hub *bf_hub_new(const bf_hub_opts *o)
     h->fandone = o->fandone;
     h->arg = o->arg;
     h->sub = o->sub;
+    h->cmd = o->cmd;
     h->sharded = bf_redis_is_cluster(o->sub);
     h->prefix = o->prefix;
     h->limits = o->limits;
@@ -221,9 +241,9 @@ static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
  * closed with 1012 (Pusher: 4200), as on Redis Cluster (on_sub_reply): they reconnect and recover
  * the gap from history (?since=). A seq that is not ahead (a Redis that restarted empty, a
  * failover that lost writes: a new epoch) is left to the epoch check of recovery, as before. */
-static void check_lapse(bf_hub *h, bf_hub_chan *ch, uint64_t seq)
+static void end_lapse(bf_hub *h, bf_hub_chan *ch, bool gap)
 {
-    bool gap = ch->last_seq && seq > ch->last_seq + 1;
+    undue(h, ch);
     ch->lapsed = false;
     for (bf_sub *s = ch->head; s; s = s->next) {
         if (!s->lapsed) continue;
@@ -232,10 +252,83 @@ static void check_lapse(bf_hub *h, bf_hub_chan *ch, uint64_t seq)
         h->stats.resubscribe_closes++;
         bf_conn_close(s->conn, BF_CLOSE_DRAIN, RESUBSCRIBED_REASON);
     }
+}
+
+static void check_lapse(bf_hub *h, bf_hub_chan *ch, uint64_t seq)
+{
+    bool gap = ch->last_seq && seq > ch->last_seq + 1;
+    end_lapse(h, ch, gap);
     if (gap)
         bf_warn("channel %s: seq %llu came after %llu once the Redis link was back; its "
                 "connections were closed to recover the gap",
                 ch->name, (unsigned long long)seq, (unsigned long long)ch->last_seq);
+}
+
+/* One Redis: a channel's subscription was confirmed; its seq is asked on the command link. For a
+ * new subscription that is where the stream starts (last_seq, unless a message came first). For
+ * a lapsed one it finds the gap of a channel that gets no further message: a seq beyond last_seq
+ * means messages were published since; if none of them arrives within LAPSE_GRACE_MS, they were
+ * published before the subscription was made again (bf_hub_tick closes the connections). */
+typedef struct seq_query {
+    bf_hub *h;
+    size_t len;
+    char name[];
+} seq_query;
+
+static void on_seq(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    seq_query *q = priv;
+    redisReply *r = reply;
+    bf_hub_chan *ch = r ? bf_dict_get(q->h->chans, q->name, q->len) : NULL;
+    if (ch && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
+        uint64_t now = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+        if (!ch->lapsed) {
+            if (!ch->last_seq) ch->last_seq = now;
+        } else if (ch->last_seq && !ch->lapse_due_ms) {
+            if (now <= ch->last_seq) {
+                end_lapse(q->h, ch, false); /* nothing was published since (or a new epoch) */
+            } else {
+                ch->lapse_due_ms = bf_now_ms() + LAPSE_GRACE_MS;
+                q->h->lapse_due++;
+            }
+        }
+    }
+    free(q);
+}
+
+static void query_seq(bf_hub *h, bf_hub_chan *ch)
+{
+    if (h->sharded || !h->cmd || !bf_redis_ready(h->cmd)) return;
+    char key[BF_KEY_MAX];
+    if (bf_key(key, h->prefix, BF_KEY_SEQ, ch->name) < 0) return;
+    seq_query *q = bf_malloc(sizeof(*q) + ch->nlen + 1);
+    q->h = h;
+    q->len = ch->nlen;
+    memcpy(q->name, ch->name, ch->nlen + 1);
+    if (bf_redis_cmd(h->cmd, on_seq, q, "GET %s", key)) free(q);
+}
+
+static int due_cb(const char *key, void *val, void *arg)
+{
+    (void)key;
+    bf_hub_chan *ch = val;
+    bf_hub *h = ((void **)arg)[0];
+    uint64_t now = *(uint64_t *)((void **)arg)[1];
+    if (ch->lapse_due_ms && now >= ch->lapse_due_ms) {
+        bf_warn("channel %s: messages after seq %llu were published while its Redis link was "
+                "down and none came since; its connections were closed to recover them",
+                ch->name, (unsigned long long)ch->last_seq);
+        end_lapse(h, ch, true);
+    }
+    return 0;
+}
+
+void bf_hub_tick(bf_hub *h, uint64_t now_ms)
+{
+    if (!h->lapse_due) return; /* a lapse is rare: only then are the channels walked */
+    void *arg[2] = {h, &now_ms};
+    bf_dict_foreach(h->chans, due_cb, arg);
 }
 
 static void deliver(bf_hub *h, const char *subject, const char *payload, size_t len)
@@ -355,6 +448,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *reply, void *priv)
             send_sub(h, ch, false); /* may free ch */
             return;
         }
+        query_seq(h, ch);
         for (bf_sub *s = ch->head; s; s = s->next) {
             if (s->ready) continue;
             s->ready = true;
@@ -376,6 +470,7 @@ static int resubscribe_cb(const char *key, void *val, void *arg)
     bf_hub_chan *ch = val;
     if (ch->nconns == 0) {
         if (h->sharded) shard_forget(h, ch->name);
+        undue(h, ch);
         h->stats.channels--;
         free(ch->name);
         free(ch);
@@ -406,6 +501,7 @@ static int reset_cb(const char *key, void *val, void *arg)
     if (h->sharded && ch->st == SUB_SUBSCRIBED) return 0;
     /* one Redis: whatever is published until the channel is subscribed again is lost to it */
     if (!h->sharded && ch->st == SUB_SUBSCRIBED) {
+        undue(h, ch); /* asked again when the subscription is confirmed again */
         for (bf_sub *s = ch->head; s; s = s->next) {
             if (!s->ready) continue;
             s->lapsed = true;

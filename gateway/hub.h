@@ -55,7 +55,9 @@ typedef bf_frame *(*bf_hub_render_fn)(int proto, const bf_fanout *m, const char 
                                       void *arg);
 
 typedef struct bf_hub_opts {
-    bf_redis *sub;             /* the subscriber link (borrowed; must outlive the hub) */
+    bf_redis *sub; /* the subscriber link (borrowed; must outlive the hub) */
+    bf_redis *cmd; /* the command link, to ask a channel's seq when its subscription is confirmed
+                    * (borrowed, may be NULL; freed before the hub: its callbacks run first) */
     const char *prefix;        /* Redis prefix (borrowed) */
     const char *node_id;       /* recognises this gateway's connection ids "<node>/<n>" (copied) */
     const char *socket_prefix; /* and its Pusher socket ids "<socket prefix><n>" (copied) */
@@ -78,6 +80,9 @@ void bf_hub_leave(bf_hub *h, bf_sub *s);
 /* Subscriber link events (wire them to the bf_redis on_ready/on_down callbacks). */
 void bf_hub_on_ready(bf_hub *h);
 void bf_hub_on_down(bf_hub *h);
+/* Call periodically (every ~100 ms): closes, to recover, the connections of a channel whose
+ * subscription lapsed with a lost link and which missed messages that will not come (hub.c). */
+void bf_hub_tick(bf_hub *h, uint64_t now_ms);
 
 /* Calls fn for every local subscription (fn must not join or leave). */
 void bf_hub_foreach_sub(bf_hub *h, void (*fn)(bf_sub *s, void *arg), void *arg);

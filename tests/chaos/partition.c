@@ -5,6 +5,8 @@
  * throughout. */
 #include "../integration/common.h"
 
+#include <signal.h>
+
 TestSuite(chaos_partition, .timeout = 90);
 
 static bool not_ready(void *arg)
@@ -138,6 +140,34 @@ Test(chaos_partition, a_lost_subscriber_link_that_missed_nothing_closes_nobody)
     cr_expect_eq(json_integer_value(json_object_get(j, "seq")), 2);
     json_decref(j);
     cr_expect_eq(bf_metric(c->gateways[0].port, "belfry_gateway_resubscribe_closes_total"), 0);
+    bf_ws_close(w);
+    cr_expect_eq(bf_cluster_stop_checked(c), 0);
+}
+
+/* The same with messages published while the link is down (the gateway stopped meanwhile, so that
+ * it cannot subscribe again first) and none after: the gateway asks Redis for the channel's seq
+ * when its subscription is confirmed again, and closes the client to recover the three it missed
+ * without waiting for a next message. */
+Test(chaos_partition, a_lost_subscriber_link_that_missed_messages_closes_without_a_next_message)
+{
+    bf_cluster_opts o = {.routers = 1, .gateways = 1};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    bf_ws *w = it_connect(c, 0, "/ws/quiet", NULL);
+    it_wait_subscribed(c, "quiet", 1);
+    it_publish(c, "quiet", "{\"event\":\"A\",\"data\":{}}");
+    json_decref(it_recv_event(w, "A", 3000, "client"));
+    relinked r = {c, bf_metric(c->gateways[0].port, "belfry_gateway_redis_reconnects_total")};
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
+    free(bf_redis_query(c, "CLIENT KILL TYPE pubsub"));
+    /* no subscriber link left for the stopped gateway: it is not behind, publishes are taken */
+    for (int i = 0; i < 3; i++) it_publish(c, "quiet", "{\"event\":\"During\",\"data\":{}}");
+    cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGCONT), 0);
+    cr_assert(bf_wait_for(gateway_relinked, &r, 10000), "the gateway did not reconnect");
+    long long last;
+    w = it_closed_then_recovered(c, w, 0, "quiet", 1, 3, &last);
+    cr_expect_eq(last, 4);
+    cr_expect_eq(bf_metric(c->gateways[0].port, "belfry_gateway_resubscribe_closes_total"), 1);
     bf_ws_close(w);
     cr_expect_eq(bf_cluster_stop_checked(c), 0);
 }

@@ -118,19 +118,31 @@ static bool gateway_relinked(void *arg)
     return bf_metric(r->c->gateways[0].port, "belfry_gateway_redis_reconnects_total") > r->before;
 }
 
+/* One router, one gateway, a client of channel that has received "A" (seq 1); *r counts the
+ * gateway's reconnections from now. */
+static bf_cluster *one_client_after_a(bf_ws **w, const char *channel, relinked *r)
+{
+    bf_cluster_opts o = {.routers = 1, .gateways = 1};
+    bf_cluster *c = bf_cluster_start(&o);
+    cr_assert_not_null(c);
+    char path[128];
+    snprintf(path, sizeof(path), "/ws/%s", channel);
+    *w = it_connect(c, 0, path, NULL);
+    it_wait_subscribed(c, channel, 1);
+    it_publish(c, channel, "{\"event\":\"A\",\"data\":{}}");
+    json_decref(it_recv_event(*w, "A", 3000, "client"));
+    *r = (relinked){c, bf_metric(c->gateways[0].port, "belfry_gateway_redis_reconnects_total")};
+    return c;
+}
+
 /* Redis drops the gateway's subscriber link (CLIENT KILL, as its output-buffer limit would) while
  * nothing is published: the gateway subscribes again and its client, which missed nothing, is not
  * closed; the next message follows the last one. */
 Test(chaos_partition, a_lost_subscriber_link_that_missed_nothing_closes_nobody)
 {
-    bf_cluster_opts o = {.routers = 1, .gateways = 1};
-    bf_cluster *c = bf_cluster_start(&o);
-    cr_assert_not_null(c);
-    bf_ws *w = it_connect(c, 0, "/ws/calm", NULL);
-    it_wait_subscribed(c, "calm", 1);
-    it_publish(c, "calm", "{\"event\":\"A\",\"data\":{}}");
-    json_decref(it_recv_event(w, "A", 3000, "client"));
-    relinked r = {c, bf_metric(c->gateways[0].port, "belfry_gateway_redis_reconnects_total")};
+    bf_ws *w;
+    relinked r;
+    bf_cluster *c = one_client_after_a(&w, "calm", &r);
     free(bf_redis_query(c, "CLIENT KILL TYPE pubsub"));
     cr_assert(bf_wait_for(gateway_relinked, &r, 10000), "the gateway did not reconnect");
     it_wait_subscribed(c, "calm", 1);
@@ -150,14 +162,9 @@ Test(chaos_partition, a_lost_subscriber_link_that_missed_nothing_closes_nobody)
  * without waiting for a next message. */
 Test(chaos_partition, a_lost_subscriber_link_that_missed_messages_closes_without_a_next_message)
 {
-    bf_cluster_opts o = {.routers = 1, .gateways = 1};
-    bf_cluster *c = bf_cluster_start(&o);
-    cr_assert_not_null(c);
-    bf_ws *w = it_connect(c, 0, "/ws/quiet", NULL);
-    it_wait_subscribed(c, "quiet", 1);
-    it_publish(c, "quiet", "{\"event\":\"A\",\"data\":{}}");
-    json_decref(it_recv_event(w, "A", 3000, "client"));
-    relinked r = {c, bf_metric(c->gateways[0].port, "belfry_gateway_redis_reconnects_total")};
+    bf_ws *w;
+    relinked r;
+    bf_cluster *c = one_client_after_a(&w, "quiet", &r);
     cr_assert_eq(bf_cluster_signal_gateway(c, 0, SIGSTOP), 0);
     free(bf_redis_query(c, "CLIENT KILL TYPE pubsub"));
     /* no subscriber link left for the stopped gateway: it is not behind, publishes are taken */

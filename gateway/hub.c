@@ -235,12 +235,7 @@ static bool excluded(const bf_hub *h, const bf_sub *s, const bf_fanout *m)
     return local_id(h->socket_prefix, h->socket_prefix_len, m->exclude_socket, &id) && id == c->id;
 }
 
-/* One Redis: the first sequenced message after a lost link. Redis does not keep pub/sub messages
- * for a subscriber that is gone, so what was published between the loss and the new subscription
- * never came. If the stream resumes past a gap, the connections that were receiving before are
- * closed with 1012 (Pusher: 4200), as on Redis Cluster (on_sub_reply): they reconnect and recover
- * the gap from history (?since=). A seq that is not ahead (a Redis that restarted empty, a
- * failover that lost writes: a new epoch) is left to the epoch check of recovery, as before. */
+/* Ends a channel's lapse (see check_lapse): with a gap, its lapsed connections are closed. */
 static void end_lapse(bf_hub *h, bf_hub_chan *ch, bool gap)
 {
     undue(h, ch);
@@ -254,6 +249,12 @@ static void end_lapse(bf_hub *h, bf_hub_chan *ch, bool gap)
     }
 }
 
+/* One Redis: the first sequenced message after a lost link. Redis does not keep pub/sub messages
+ * for a subscriber that is gone, so what was published between the loss and the new subscription
+ * never came. If the stream resumes past a gap, the connections that were receiving before are
+ * closed with 1012 (Pusher: 4200), as on Redis Cluster (on_sub_reply): they reconnect and recover
+ * the gap from history (?since=). A seq that is not ahead (a Redis that restarted empty, a
+ * failover that lost writes: a new epoch) is left to the epoch check of recovery, as before. */
 static void check_lapse(bf_hub *h, bf_hub_chan *ch, uint64_t seq)
 {
     bool gap = ch->last_seq && seq > ch->last_seq + 1;
@@ -309,13 +310,18 @@ static void query_seq(bf_hub *h, bf_hub_chan *ch)
     if (bf_redis_cmd(h->cmd, on_seq, q, "GET %s", key)) free(q);
 }
 
+typedef struct due_walk {
+    bf_hub *h;
+    uint64_t now_ms;
+} due_walk;
+
 static int due_cb(const char *key, void *val, void *arg)
 {
     (void)key;
     bf_hub_chan *ch = val;
-    bf_hub *h = ((void **)arg)[0];
-    uint64_t now = *(uint64_t *)((void **)arg)[1];
-    if (ch->lapse_due_ms && now >= ch->lapse_due_ms) {
+    const due_walk *w = arg;
+    bf_hub *h = w->h;
+    if (ch->lapse_due_ms && w->now_ms >= ch->lapse_due_ms) {
         bf_warn("channel %s: messages after seq %llu were published while its Redis link was "
                 "down and none came since; its connections were closed to recover them",
                 ch->name, (unsigned long long)ch->last_seq);
@@ -327,8 +333,8 @@ static int due_cb(const char *key, void *val, void *arg)
 void bf_hub_tick(bf_hub *h, uint64_t now_ms)
 {
     if (!h->lapse_due) return; /* a lapse is rare: only then are the channels walked */
-    void *arg[2] = {h, &now_ms};
-    bf_dict_foreach(h->chans, due_cb, arg);
+    due_walk w = {h, now_ms};
+    bf_dict_foreach(h->chans, due_cb, &w);
 }
 
 static void deliver(bf_hub *h, const char *subject, const char *payload, size_t len)

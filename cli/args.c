@@ -1,4 +1,5 @@
 #include "args.h"
+#include "channel.h"
 #include "cli.h"
 #include "err.h"
 #include "redis_keys.h"
@@ -26,6 +27,13 @@ int bf_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (see belfryctl %s --help)\n", cmd);
     return BF_CLI_USAGE;
+}
+
+int bf_cli_channel_arg(const char *cmd, const char *channel)
+{
+    char err[BF_ERR_LEN];
+    if (!bf_channel_validate(channel, strlen(channel), err, sizeof(err))) return 0;
+    return bf_cli_usage_error(cmd, "invalid channel '%s': %s", channel, err);
 }
 
 static const bf_cfg_opt *find(const bf_cfg_opt *t, const char *name, size_t len)

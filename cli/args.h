@@ -67,6 +67,10 @@ void bf_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(p
 /* Reports a usage error ("...; see belfryctl CMD --help") and returns 2. */
 int bf_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Checks a CHANNEL argument (channel.h's rules): 0, or reports "invalid channel" as a usage
+ * error and returns its exit code. */
+int bf_cli_channel_arg(const char *cmd, const char *channel);
+
 #define BF_CLI_F(x) offsetof(bf_cli_cfg, x)
 
 /* Table entries shared by the commands that read Redis. */

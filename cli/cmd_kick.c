@@ -114,20 +114,14 @@ int bf_cli_kick(int argc, char **argv)
     int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
     if (rc != BF_CLI_CONTINUE) return rc;
     const char *ch = cfg.pos[0], *user = cfg.pos[1];
-    char err[BF_ERR_LEN];
-    if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
-        return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if ((rc = bf_cli_channel_arg(spec.name, ch))) return rc;
     if (!*user || strlen(user) > MAX_USER)
         return bf_cli_usage_error(spec.name, "USER must be 1-%d bytes", MAX_USER);
     if (strlen(cfg.reason) > MAX_REASON)
         return bf_cli_usage_error(spec.name, "--reason: at most %d bytes", MAX_REASON);
-    bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
-    if (!r) return rc;
     char sch[256]; /* the name the cluster knows it by (--app) */
-    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
-        bf_cli_redis_free(r);
-        return rc;
-    }
+    bf_cli_redis *r = bf_cli_redis_open_channel(&cfg, spec.name, ch, sch, sizeof(sch), &rc);
+    if (!r) return rc;
     bf_cli_cluster c = {0};
     long long receivers = 0;
     if ((rc = bf_cli_cluster_load(r, &c, false))) goto out;

@@ -93,21 +93,15 @@ int bf_cli_presence(int argc, char **argv)
     int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
     if (rc != BF_CLI_CONTINUE) return rc;
     const char *ch = cfg.pos[0];
-    char err[BF_ERR_LEN];
-    if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
-        return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if ((rc = bf_cli_channel_arg(spec.name, ch))) return rc;
     if (bf_channel_type_of(ch) != BF_CH_PRESENCE)
         fprintf(stderr,
                 "belfryctl presence: note: '%s' is a %s channel; only presence- channels "
                 "have members\n",
                 ch, bf_channel_type_name(bf_channel_type_of(ch)));
-    bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
-    if (!r) return rc;
     char sch[256]; /* the name the cluster knows it by (--app) */
-    if ((rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch)))) {
-        bf_cli_redis_free(r);
-        return rc;
-    }
+    bf_cli_redis *r = bf_cli_redis_open_channel(&cfg, spec.name, ch, sch, sizeof(sch), &rc);
+    if (!r) return rc;
     redisReply *h;
     bf_script_args a;
     if (bf_presence_members_args(&a, bf_cli_redis_prefix(r), sch)) abort(); /* validated */

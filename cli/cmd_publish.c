@@ -172,9 +172,7 @@ int bf_cli_publish(int argc, char **argv)
     int rc = bf_cli_args_parse(&spec, &cfg, argc, argv);
     if (rc != BF_CLI_CONTINUE) return rc;
     const char *ch = cfg.pos[0], *event = cfg.pos[1];
-    char err[BF_ERR_LEN];
-    if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
-        return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if ((rc = bf_cli_channel_arg(spec.name, ch))) return rc;
     if (cfg.http && !cfg.api_key)
         return bf_cli_usage_error(spec.name, "--http needs --api-key (or BELFRY_API_KEY)");
     char *in = NULL;
@@ -202,6 +200,7 @@ int bf_cli_publish(int argc, char **argv)
                            .api_key = cfg.api_key,
                            .redis_prefix = cfg.redis_prefix,
                            .timeout_ms = (int)cfg.timeout_ms};
+    char err[BF_ERR_LEN];
     bf_publisher *p = bf_publisher_new(&o, err);
     if (!p) {
         free(in);

@@ -229,15 +229,12 @@ int bf_cli_tail(int argc, char **argv)
     if (rc != BF_CLI_CONTINUE) return rc;
     const char *ch = cfg.pos[0];
     char err[BF_ERR_LEN], base[600], url[BF_CLIENT_URL_MAX];
-    if (bf_channel_validate(ch, strlen(ch), err, sizeof(err)))
-        return bf_cli_usage_error(spec.name, "invalid channel '%s': %s", ch, err);
+    if ((rc = bf_cli_channel_arg(spec.name, ch))) return rc;
     if (cfg.app) { /* tail speaks the native protocol, which belongs to the default app */
-        bf_cli_redis *r = bf_cli_redis_open(&cfg, spec.name, &rc);
-        if (!r) return rc;
         char sch[256];
-        rc = bf_cli_scope_channel(r, cfg.app, ch, sch, sizeof(sch));
+        bf_cli_redis *r = bf_cli_redis_open_channel(&cfg, spec.name, ch, sch, sizeof(sch), &rc);
+        if (!r) return rc;
         bf_cli_redis_free(r);
-        if (rc) return rc;
         if (strcmp(sch, ch))
             return bf_cli_usage_error(spec.name,
                                       "--app %s: tail speaks the native protocol, which belongs "

@@ -583,3 +583,14 @@ int bf_cli_scope_channel(bf_cli_redis *r, const char *app, const char *name, cha
     }
     return 0;
 }
+
+bf_cli_redis *bf_cli_redis_open_channel(const bf_cli_cfg *cfg, const char *cmd, const char *channel,
+                                        char *scoped, size_t cap, int *rc)
+{
+    bf_cli_redis *r = bf_cli_redis_open(cfg, cmd, rc);
+    if (r && (*rc = bf_cli_scope_channel(r, cfg->app, channel, scoped, cap))) {
+        bf_cli_redis_free(r);
+        return NULL;
+    }
+    return r;
+}

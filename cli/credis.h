@@ -83,4 +83,9 @@ int bf_cli_redis_bad(bf_cli_redis *r, redisReply *reply, const char *what);
  * routers (apps:default). Writes out (capacity cap); returns 0 or an exit code (reported). */
 int bf_cli_scope_channel(bf_cli_redis *r, const char *app, const char *name, char *out, size_t cap);
 
+/* bf_cli_redis_open, then bf_cli_scope_channel(cfg->app, channel) into scoped (capacity cap):
+ * the connection (the caller frees it), or NULL with *rc set (reported). */
+bf_cli_redis *bf_cli_redis_open_channel(const bf_cli_cfg *cfg, const char *cmd, const char *channel,
+                                        char *scoped, size_t cap, int *rc);
+
 #endif

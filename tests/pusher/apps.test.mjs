@@ -4,15 +4,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { APP, APP2, BIN_DIR, startCluster } from './cluster.mjs';
+import { APP, APP2, BIN_DIR, startCluster, stopCluster } from './cluster.mjs';
 
 let cluster;
 before(async () => {
   cluster = await startCluster({ gateways: 1, routers: 1, apps: [APP, APP2] });
 });
 after(async () => {
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  await stopCluster(cluster);
 });
 
 test('gateway and router run with two apps', () => {

@@ -8,6 +8,7 @@
 // replica each, on free ports whose bus port, +10000, is free too), created with
 // `redis-cli --cluster create`, the daemons on its cluster:// URL. redisPort is then the first
 // node's (a PUBLISH there reaches every node; keyed commands may answer MOVED).
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -179,5 +180,18 @@ export class Cluster {
   logs() {
     return [...this.gateways, ...this.routers].filter(Boolean)
       .map((p) => `--- ${p.name}\n${p.log}`).join('\n');
+  }
+}
+
+/**
+ * A test file's `after`: stops the cluster (if it started) and asserts that every daemon exited 0,
+ * with their logs in the message. Daemons named in `killed` (stopped on purpose by the test) are
+ * not checked.
+ */
+export async function stopCluster(cluster, { killed = new Set() } = {}) {
+  const st = await cluster?.stop();
+  for (const [name, s] of st ?? []) {
+    if (killed.has(name)) continue;
+    assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
   }
 }

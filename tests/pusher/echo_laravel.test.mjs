@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import { APP, APP2, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   collect, connected, echoClient, pusherClient, rawPusher, subscribed, within,
 } from './gw_helpers.mjs';
@@ -22,8 +22,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of closers) c();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 test('SDK trigger reaches Echo on both gateways; toOthers() skips the sender; data exactly as sent', async () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, startCluster, waitFor } from './cluster.mjs';
+import { APP, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import { echoClient } from './gw_helpers.mjs';
 
 const sdk = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', useTLS: false });
@@ -17,8 +17,7 @@ before(async () => {
 });
 after(async () => {
   for (const e of echos) e.disconnect();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 /** Echo joined to presence-{room} as user; records here/joining/leaving. */

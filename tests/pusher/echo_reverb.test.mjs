@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, startCluster, waitFor } from './cluster.mjs';
+import { APP, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import { Pusher } from './gw_helpers.mjs';
 
 let cluster;
@@ -19,8 +19,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of closers) c();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  await stopCluster(cluster);
 });
 
 /** Echo as a Reverb app's echo.js builds it (VITE_REVERB_* values), on gateway gw. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
 import WebSocket from 'ws';
-import { APP, startCluster, waitFor } from './cluster.mjs';
+import { APP, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import { connected, echoClient, pusherClient, rawPusher, subscribed } from './gw_helpers.mjs';
 
 const sdk = new PusherServer({ appId: APP.id, key: APP.key, secret: APP.secret, host: '127.0.0.1', useTLS: false });
@@ -19,8 +19,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of closers) c();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 async function echo(gw, user) {

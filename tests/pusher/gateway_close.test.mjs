@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { APP, freePort, startCluster, waitFor } from './cluster.mjs';
+import { APP, freePort, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   collect, connected, publishNative, pusherClient, rawPusher, subscribed, WebSocket,
 } from './gw_helpers.mjs';
@@ -47,8 +47,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of closers) c();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 test('a client that does not answer pings is closed with 4201', async () => {

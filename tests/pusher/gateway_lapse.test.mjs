@@ -5,7 +5,7 @@
 // A channel that missed nothing keeps its connections. Real pusher-js, real daemons and Redis.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { APP, redisCommand, startCluster, waitFor } from './cluster.mjs';
+import { APP, redisCommand, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   collect, connected, publishNative, pusherClient, rawPusher, subscribed, within,
 } from './gw_helpers.mjs';
@@ -17,8 +17,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of closers) c();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  await stopCluster(cluster);
 });
 
 const gwPort = () => cluster.gateways[0].port;

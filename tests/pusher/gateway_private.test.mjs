@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import { APP, APP2, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   collect, connected, publishNative, pusherClient, rawPusher, subscribed, subscriptionError,
 } from './gw_helpers.mjs';
@@ -29,8 +29,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of clients) c.disconnect();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 test('pusher-js with a signing authorizer subscribes private channels on both gateways', async () => {

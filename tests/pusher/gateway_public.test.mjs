@@ -3,7 +3,7 @@
 // pusher-js clients on two gateways.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import { APP, APP2, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   collect, connected, publishNative, publishRedis, pusherClient, rawPusher, subscribed,
 } from './gw_helpers.mjs';
@@ -15,8 +15,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of clients) c.disconnect();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 test('connection_established carries a cluster-unique socket_id and activity_timeout', async () => {

@@ -2,7 +2,7 @@
 // (and its subscriptions) survives everything but an oversized frame.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { APP, startCluster } from './cluster.mjs';
+import { APP, startCluster, stopCluster } from './cluster.mjs';
 import { publishNative, rawPusher } from './gw_helpers.mjs';
 
 let cluster;
@@ -16,8 +16,7 @@ before(async () => {
 });
 after(async () => {
   ws?.terminate();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 const error = () => ws.next((f) => f.event === 'pusher:error', 'a pusher:error');

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import PusherServer from 'pusher';
-import { APP, startCluster, waitFor } from './cluster.mjs';
+import { APP, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   connected, publishFanout, publishNative, pusherClient, rawPusher, subscribed,
 } from './gw_helpers.mjs';
@@ -17,8 +17,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of closers) c();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}\n${cluster.logs()}`);
+  await stopCluster(cluster);
 });
 
 function signedIn(gw, user) {

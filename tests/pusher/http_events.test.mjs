@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Pusher from 'pusher';
 import {
-  API_KEY, APP, APP2, redisCommand, startCluster, waitFor,
+  API_KEY, APP, APP2, redisCommand, startCluster, stopCluster, waitFor,
 } from './cluster.mjs';
 import { fanoutSpy, nativeSub, signedFetch } from './http_helpers.mjs';
 
@@ -22,8 +22,7 @@ before(async () => {
   });
 });
 after(async () => {
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  await stopCluster(cluster);
 });
 
 const gw = (i) => cluster.gateways[i].port;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Pusher from 'pusher';
-import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import { APP, APP2, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import {
   collect, connected, pusherClient, subscribed,
 } from './gw_helpers.mjs';
@@ -21,8 +21,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of clients) c.disconnect();
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  await stopCluster(cluster);
 });
 
 async function client(gw, app = APP) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Pusher from 'pusher';
 import WebSocket from 'ws';
-import { APP, APP2, startCluster, waitFor } from './cluster.mjs';
+import { APP, APP2, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import { nativeSub, signedFetch } from './http_helpers.mjs';
 
 let cluster;
@@ -20,8 +20,7 @@ before(async () => {
   });
 });
 after(async () => {
-  const st = await cluster?.stop();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  await stopCluster(cluster);
 });
 
 const gw = (i) => cluster.gateways[i].port;

@@ -4,9 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import {
-  APP, redisCommand, startCluster, waitFor,
-} from './cluster.mjs';
+import { APP, redisCommand, startCluster, stopCluster, waitFor } from './cluster.mjs';
 import { nativeSub } from './http_helpers.mjs';
 
 let server;
@@ -39,9 +37,11 @@ before(async () => {
 });
 
 after(async () => {
-  const st = await cluster?.stop();
-  server?.close();
-  for (const [name, s] of st ?? []) assert.equal(s.code, 0, `${name} exited ${JSON.stringify(s)}`);
+  try {
+    await stopCluster(cluster);
+  } finally {
+    server?.close();
+  }
 });
 
 async function metric(name) {

@@ -140,19 +140,6 @@ start_nchan() {
     PUB_URL="http://127.0.0.1:$p/pub?id={channel}"
 }
 
-# The floor (bench/floor.c): a minimal one-process WebSocket fan-out server, the least work any
-# server can do here; the latency scenario measures it next to the real peers as a yardstick.
-start_floor() {
-    local p
-    p=$(port)
-    taskset -c $SERVER_CPU "$BIN/belfry-bench-floor" "$p" >"$RUN_DIR/floor-$p.log" 2>&1 &
-    FLOOR_PID=$!
-    PIDS+=("$FLOOR_PID")
-    wait_for "floor on $p" bash -c "exec 3<>/dev/tcp/127.0.0.1/$p"
-    SUB_URLS="ws://127.0.0.1:$p/sub?id={channel}"
-    PUB_URL="http://127.0.0.1:$p/pub?id={channel}"
-}
-
 # ------------------------------------------------------------------------------------------------
 # Running the load generator
 

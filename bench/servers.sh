@@ -1,11 +1,12 @@
-# bench/servers.sh: sourced by bench/run.sh and bench/soak.sh, never run by itself.
+# bench/servers.sh: sourced by bench/run.sh, bench/alternate.sh and bench/soak.sh, never run by
+# itself.
 #
-# Process control and the Belfry servers of a benchmark: a private redis-server (or a Redis Cluster
-# of N primaries; ephemeral ports, no persistence), routers and gateways on loopback, pinned to
-# $SERVER_CPU. Every process started
-# is added to PIDS, which stop_all ends (SIGTERM, then SIGKILL after 15 s); the sourcing script
-# calls stop_all from its EXIT trap. Expects ROOT, BIN, RUN_DIR, SERVER_CPU, API_KEY and SELF (the
-# name in messages) to be set, and PIDS to be an array.
+# Process control and the servers of a benchmark: a private redis-server (or a Redis Cluster of N
+# primaries; ephemeral ports, no persistence), routers and gateways on loopback, and the floor
+# (bench/floor.c), all pinned to $SERVER_CPU. Every process started is added to PIDS, which
+# stop_all ends (SIGTERM, then SIGKILL after 15 s); the sourcing script calls stop_all from its
+# EXIT trap. Expects ROOT, BIN, RUN_DIR, SERVER_CPU, API_KEY and SELF (the name in messages) to be
+# set, and PIDS to be an array.
 # shellcheck shell=bash disable=SC2034  # the variables set here are read by the sourcing script
 
 stop_all() {
@@ -168,6 +169,19 @@ start_belfry() {
     done
     [ "$1" -gt 1 ] || BELFRY_PIDS=${BELFRY_PIDS/gateway1=/gateway=}
     PUB_URL="http://127.0.0.1:$ROUTER_PORT/broadcast/{channel}"
+}
+
+# The floor (bench/floor.c): a minimal one-process WebSocket fan-out server, the least work any
+# server can do here; the latency scenario measures it next to the real peers as a yardstick.
+start_floor() {
+    local p
+    p=$(port)
+    taskset -c "$SERVER_CPU" "$BIN/belfry-bench-floor" "$p" >"$RUN_DIR/floor-$p.log" 2>&1 &
+    FLOOR_PID=$!
+    PIDS+=("$FLOOR_PID")
+    wait_for "floor on $p" bash -c "exec 3<>/dev/tcp/127.0.0.1/$p"
+    SUB_URLS="ws://127.0.0.1:$p/sub?id={channel}"
+    PUB_URL="http://127.0.0.1:$p/pub?id={channel}"
 }
 
 # Percentage of the machine's CPU time that was busy over one second, measured right before a

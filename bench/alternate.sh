@@ -13,16 +13,11 @@
 # SETS: how many sets (default 4 and 3). Every run's RESULT line, with "set", "variant" and the
 # commit prepended, goes to bench/results/<yyyymmdd>[-<BENCH_ROUND>]-alternated.jsonl, and a
 # one-line summary to stdout. docs/benchmarks.md (rounds 11 to 13) reads the pairs from there.
-# Hold the benchmark lock (flock) and keep the machine otherwise idle.
+# Hold the benchmark lock (flock) and keep the machine otherwise idle. Environment: BELFRY_BUILD_DIR
+# and BELFRY_BENCH_BIN, as for bench/run.sh.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=${BELFRY_BUILD_DIR:-$ROOT/build}
-BIN=$BUILD_DIR/bin
-BENCH=${BELFRY_BENCH_BIN:-$BIN/belfry-bench}
-SERVER_CPU=0
-BENCH_CPU=1
-API_KEY=bench-$RANDOM$RANDOM$RANDOM
 SELF=alternate.sh
 PIDS=()
 RUN_DIR=$(mktemp -d)

@@ -44,12 +44,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD_DIR=${BELFRY_BUILD_DIR:-$ROOT/build}
-BIN=$BUILD_DIR/bin
-BENCH=${BELFRY_BENCH_BIN:-$BIN/belfry-bench}
-SERVER_CPU=0
-BENCH_CPU=1
-API_KEY=bench-$RANDOM$RANDOM$RANDOM
 
 usage() {
     sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -79,7 +73,8 @@ STAMP=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$ROOT" diff --quiet HEAD -- . ':!bench/results' ':!docs' 2>/dev/null || COMMIT+="+"
 
-# Process control and the Belfry servers: bench/servers.sh (shared with bench/soak.sh)
+# Process control, the servers, the build and the cores: bench/servers.sh (shared with
+# bench/alternate.sh and bench/soak.sh)
 SELF=run.sh
 # shellcheck source=bench/servers.sh
 source "$ROOT/bench/servers.sh"

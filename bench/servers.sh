@@ -5,9 +5,18 @@
 # primaries; ephemeral ports, no persistence), routers and gateways on loopback, and the floor
 # (bench/floor.c), all pinned to $SERVER_CPU. Every process started is added to PIDS, which
 # stop_all ends (SIGTERM, then SIGKILL after 15 s); the sourcing script calls stop_all from its
-# EXIT trap. Expects ROOT, BIN, RUN_DIR, SERVER_CPU, API_KEY and SELF (the name in messages) to be
-# set, and PIDS to be an array.
+# EXIT trap. Expects ROOT, RUN_DIR and SELF (the name in messages) to be set, and PIDS to be an
+# array. Sets what the sourcing script has not: BUILD_DIR ($BELFRY_BUILD_DIR, else build), BIN,
+# BENCH ($BELFRY_BENCH_BIN, else the build's belfry-bench), SERVER_CPU 0, BENCH_CPU 1 (where the
+# load generator runs) and API_KEY (a random one).
 # shellcheck shell=bash disable=SC2034  # the variables set here are read by the sourcing script
+
+BUILD_DIR=${BUILD_DIR:-${BELFRY_BUILD_DIR:-$ROOT/build}}
+BIN=${BIN:-$BUILD_DIR/bin}
+BENCH=${BENCH:-${BELFRY_BENCH_BIN:-$BIN/belfry-bench}}
+SERVER_CPU=${SERVER_CPU:-0}
+BENCH_CPU=${BENCH_CPU:-1}
+API_KEY=${API_KEY:-bench-$RANDOM$RANDOM$RANDOM}
 
 stop_all() {
     local pid

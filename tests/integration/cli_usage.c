@@ -42,6 +42,11 @@ Test(cli_usage, usage_errors_exit_2_with_one_line)
         {"nodes", "extra"},
         {"presence"},
         {"presence", "bad channel!"},
+        {"history", "bad channel!"},
+        {"owner", "bad channel!"},
+        {"kick", "bad channel!", "u"},
+        {"publish", "bad channel!", "E"},
+        {"tail", "bad channel!"},
         {"channels", "--type", "secret"},
         {"owner", "x", "--redis", "http://nope"},
         {"owner", "x", "--redis", "cluster://127.0.0.1:7000,127.0.0.1:7001/0"}, /* no databases */
@@ -61,6 +66,8 @@ Test(cli_usage, usage_errors_exit_2_with_one_line)
                      r.status, r.err);
         if (cases[i][0])
             cr_expect_eq(cli_lines(r.err), 1, "case %zu: one line, got:\n%s", i, r.err);
+        if (cases[i][0] && cases[i][1] && !strcmp(cases[i][1], "bad channel!"))
+            cr_expect(strstr(r.err, "invalid channel 'bad channel!'"), "case %zu: %s", i, r.err);
         cr_expect_str_empty(r.out, "case %zu", i);
         cli_res_free(&r);
     }
